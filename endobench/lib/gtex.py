@@ -1,0 +1,89 @@
+"""GTEx eQTL tables (`signif_variant_gene_pairs` and `egenes`) parsed by header name into the QTL schema.
+
+The seed script read column 6 (`pval_nominal`) as the effect; here `slope` is looked up by name and a
+file without it is an error, whatever its column order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from endobench.lib.builds import normalize_build
+from endobench.lib.errors import InputError
+from endobench.lib.qtl import ParsedQtls, _first_line, finalize, numeric_column, read_table
+
+SIGNIF_PAIRS = "signif_variant_gene_pairs"
+EGENES = "egenes"
+
+_SIGNIF_REQUIRED = ["variant_id", "gene_id", "slope", "slope_se", "pval_nominal"]
+_SIGNIF_OPTIONAL = ["maf", "tss_distance"]
+_EGENES_REQUIRED = ["gene_id", "variant_id", "slope", "slope_se", "pval_nominal", "qval"]
+_EGENES_OPTIONAL = ["maf", "tss_distance", "gene_name"]
+_BUILD_SUFFIX = {"b38": "hg38", "b37": "hg19"}  # the inverse of qtl.BUILD_ID_SUFFIX
+
+
+def detect_kind(path: Path) -> str:
+    """Tell the two GTEx file kinds apart by their header, not their name."""
+    header = _first_line(Path(path), "GTEx eQTL").rstrip("\r\n").split("\t")
+    if "qval" in header and "gene_name" in header:
+        return EGENES
+    return SIGNIF_PAIRS
+
+
+def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05) -> ParsedQtls:
+    """Read a GTEx tissue table into the QTL schema (effect = `slope`, the signed effect of ALT).
+
+    For `egenes`, every gene row is kept with `is_significant = qval <= qval_threshold`, so the
+    non-significant genes can serve as negatives.
+    """
+    path = Path(path)
+    kind = detect_kind(path)
+    required, optional = (_EGENES_REQUIRED, _EGENES_OPTIONAL) if kind == EGENES else (_SIGNIF_REQUIRED, _SIGNIF_OPTIONAL)
+    raw = read_table(path, required, f"GTEx {kind}", optional)
+    parts = raw["variant_id"].str.strip().str.split("_", n=4, expand=True)
+    if parts.shape[1] != 5 or parts.isna().any(axis=None):
+        bad = int(np.flatnonzero(parts.isna().any(axis=1).to_numpy())[0]) if parts.shape[1] == 5 else 0
+        raise InputError(
+            path,
+            f"variant_id {raw['variant_id'].iloc[bad]!r} is not in GTEx form chr_pos_ref_alt_b38",
+            "Use the GTEx variant ids unchanged",
+            line=bad + 2,
+        )
+    suffixes = parts[4].unique()
+    unknown = [s for s in suffixes if s not in _BUILD_SUFFIX]
+    if unknown or len(suffixes) != 1:
+        raise InputError(
+            path,
+            f"variant ids carry build suffix(es) {sorted(map(str, suffixes))[:5]}, expected exactly one of "
+            f"{sorted(_BUILD_SUFFIX)}",
+            "Split the file by build, or lift it over first",
+        )
+    build = normalize_build(_BUILD_SUFFIX[suffixes[0]])
+    excluded: Counter = Counter()
+    frame = pd.DataFrame(
+        {
+            "chrom": parts[0],
+            "pos": pd.to_numeric(parts[1], errors="coerce"),
+            "ref": parts[2],
+            "alt": parts[3],
+            "gene_id": raw["gene_id"].str.strip(),
+            "effect": numeric_column(raw, "slope", path),
+            "effect_se": numeric_column(raw, "slope_se", path),
+            "pval": numeric_column(raw, "pval_nominal", path),
+            "maf": numeric_column(raw, "maf", path) if "maf" in raw else np.nan,
+            "tss_distance": numeric_column(raw, "tss_distance", path) if "tss_distance" in raw else np.nan,
+            "source_line": np.arange(2, len(raw) + 2),
+        }
+    )
+    if kind == EGENES:
+        frame["is_significant"] = (numeric_column(raw, "qval", path) <= qval_threshold).to_numpy()
+    else:
+        frame["is_significant"] = True
+    kept = finalize(frame, path, truth_set, build, excluded)
+    return ParsedQtls(frame=kept, rows_read=len(raw), excluded=excluded, kind=kind)
+
+

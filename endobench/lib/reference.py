@@ -1,0 +1,98 @@
+"""Reference sequence from a full FASTA or from a set of real segments, with coverage reported, not assumed.
+
+A record named `chr22` is a whole chromosome; a record named `chr22:32000001-32300000` (1-based, inclusive)
+is a segment of it. The sample reference is such a segment set, because no full hg38 chromosome can be had
+offline; a window no record covers is reported as not served, so callers count it as an exclusion.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyfaidx
+
+from endobench.lib.errors import InputError
+
+_SEGMENT_NAME = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>\d+)-(?P<end>\d+)$")
+
+
+@dataclass(frozen=True)
+class Segment:
+    record: str
+    chrom: str
+    start0: int  # 0-based inclusive
+    end0: int  # 0-based exclusive
+
+
+class ReferenceGenome:
+    """Random access to reference sequence; never loads a whole chromosome to serve one window."""
+
+    def __init__(self, fasta: Path, build: str) -> None:
+        self.path = Path(fasta)
+        self.build = build
+        self._fasta = _open_fasta(self.path)
+        by_chrom: dict[str, list[Segment]] = {}
+        for name, record in self._fasta.records.items():
+            match = _SEGMENT_NAME.match(name)
+            if match:
+                seg = Segment(name, match["chrom"], int(match["start"]) - 1, int(match["end"]))
+                if seg.end0 - seg.start0 != len(record):
+                    raise InputError(
+                        self.path,
+                        f"record {name} names {seg.end0 - seg.start0:,} bp but holds {len(record):,}",
+                        "Rename the record to its real 1-based inclusive span",
+                    )
+            else:
+                seg = Segment(name, name, 0, len(record))
+            by_chrom.setdefault(seg.chrom, []).append(seg)
+        self._segments = {c: sorted(s, key=lambda x: (x.start0, -x.end0)) for c, s in by_chrom.items()}
+        self._starts = {c: [s.start0 for s in segs] for c, segs in self._segments.items()}
+
+    @property
+    def chromosomes(self) -> list[str]:
+        return sorted(self._segments)
+
+    def covered_bp(self) -> int:
+        return sum(s.end0 - s.start0 for segs in self._segments.values() for s in segs)
+
+    def _segment_for(self, chrom: str, start0: int, end0: int) -> Segment | None:
+        segs = self._segments.get(chrom)
+        if not segs:
+            return None
+        # Segments may overlap (neighbouring dsQTL contexts): scan those starting at or before start0.
+        i = bisect.bisect_right(self._starts[chrom], start0)
+        for seg in reversed(segs[max(0, i - 64):i]):
+            if seg.start0 <= start0 and end0 <= seg.end0:
+                return seg
+        return None
+
+    def covers(self, chrom: str, start0: int, end0: int) -> bool:
+        return self._segment_for(chrom, start0, end0) is not None
+
+    def fetch(self, chrom: str, start0: int, end0: int) -> str | None:
+        """Upper-case sequence of [start0, end0), or None when no record covers the whole span."""
+        seg = self._segment_for(chrom, start0, end0)
+        if seg is None:
+            return None
+        record = self._fasta[seg.record]
+        return str(record[start0 - seg.start0:end0 - seg.start0]).upper()
+
+
+def _open_fasta(path: Path) -> pyfaidx.Fasta:
+    if not path.exists():
+        raise InputError(path, "the reference FASTA does not exist", "Check the reference path in the data sources")
+    try:
+        return pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=True, rebuild=False, build_index=True)
+    except pyfaidx.FastaIndexingError as exc:
+        raise InputError(
+            path, f"the FASTA index could not be built or read ({exc})",
+            f"Delete {path}.fai so it is rebuilt, or check that the file is a valid FASTA (bgzip, not plain gzip)",
+        ) from exc
+    except (ValueError, OSError) as exc:
+        raise InputError(
+            path, f"the FASTA or its index is unreadable ({exc})",
+            f"Delete {path}.fai (and .gzi) so they are rebuilt; if that fails, download the FASTA again",
+        ) from exc

@@ -1,0 +1,134 @@
+"""The predictor abstraction the prediction asset depends on, and the local (offline) implementation.
+
+Assets ask a `VariantEffectPredictor` to score harmonised variants; wiring picks the implementation
+(`LocalPredictor` by default, `AlphaGenomePredictor` when `ENDOBENCH_PREDICTOR=alphagenome`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from endobench.lib.reference import ReferenceGenome
+
+ACCESSIBILITY = "accessibility"
+EXPRESSION = "expression"
+
+# Columns of the frame every predictor returns, one row per (variant_id, gene_id) asked for.
+PREDICTION_COLUMNS = ["variant_id", "gene_id", "score", "quantile_score", "status", "error", "from_cache"]
+SCORED = "scored"
+FAILED = "failed"
+SKIPPED_CALL_CAP = "skipped_call_cap"
+
+
+@dataclass
+class ScoringOutcome:
+    """Scores plus the accounting a run reports in its metadata."""
+
+    scores: pd.DataFrame
+    api_calls: int = 0
+    cache_hits: int = 0
+    failures_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+class VariantEffectPredictor(dg.ConfigurableResource):
+    """Scores the effect of ALT versus REF for harmonised variants (alleles on the reference + strand).
+
+    `variants` has columns variant_id, chrom, pos (1-based), ref, alt, gene_id (NA for accessibility readouts),
+    readout (`accessibility` or `expression`), window_start, window_end (0-based half-open).
+    Every input row gets an output row: a score, or a status saying why there is none. Nothing is dropped.
+    """
+
+    def predictor_name(self) -> str:
+        raise NotImplementedError
+
+    def configuration_id(self) -> str:
+        """Everything that determines a score (model, version, scorer, track, length), as one stable string."""
+        raise NotImplementedError
+
+    def window_length(self) -> int:
+        """Length of the window centred on each variant that this predictor reads."""
+        raise NotImplementedError
+
+    def needs_local_sequence(self) -> bool:
+        """True when the whole window must be served by the local reference (a remote API holds its own)."""
+        raise NotImplementedError
+
+    def supported_readouts(self) -> frozenset[str]:
+        raise NotImplementedError
+
+    def score_variants(
+        self, variants: pd.DataFrame, *, reference: ReferenceGenome, cache_dir: Path, log: logging.Logger
+    ) -> ScoringOutcome:
+        raise NotImplementedError
+
+
+class LocalPredictor(VariantEffectPredictor):
+    """The gapped k-mer DNase model trained from the bundled data (`local_model` asset): no network, no weights."""
+
+    model_path: str = "data/outputs/models/local_dnase_model.npz"
+
+    def _model(self):
+        from endobench.lib.local_model import LocalDnaseModel
+
+        return LocalDnaseModel.load(Path(self.model_path))
+
+    def predictor_name(self) -> str:
+        return "local_gkm_dnase"
+
+    def configuration_id(self) -> str:
+        return f"local_gkm_dnase|{self._model().fingerprint()[:16]}"
+
+    def window_length(self) -> int:
+        return 2 * self._model().flank + 1
+
+    def needs_local_sequence(self) -> bool:
+        return True
+
+    def supported_readouts(self) -> frozenset[str]:
+        return frozenset({ACCESSIBILITY})
+
+    def score_variants(
+        self, variants: pd.DataFrame, *, reference: ReferenceGenome, cache_dir: Path, log: logging.Logger
+    ) -> ScoringOutcome:
+        model = self._model()
+        flank = model.flank
+        refs, alts, ok = [], [], []
+        for row in variants.itertuples(index=False):
+            start = row.pos - 1 - flank
+            end = row.pos - 1 + len(row.ref) + flank
+            seq = reference.fetch(row.chrom, start, end)
+            if seq is None:
+                ok.append(False)
+                refs.append("")
+                alts.append("")
+                continue
+            ok.append(True)
+            refs.append(seq)
+            alts.append(seq[:flank] + row.alt + seq[flank + len(row.ref):])
+        ok_mask = np.array(ok, dtype=bool)
+        score = np.full(len(variants), np.nan)
+        if ok_mask.any():
+            s_ref, s_alt = model.score_pairs(
+                [r for r, k in zip(refs, ok) if k], [a for a, k in zip(alts, ok) if k]
+            )
+            score[ok_mask] = s_alt - s_ref
+        frame = pd.DataFrame(
+            {
+                "variant_id": variants["variant_id"].to_numpy(),
+                "gene_id": variants["gene_id"].to_numpy(),
+                "score": score,
+                "quantile_score": np.nan,
+                "status": np.where(ok_mask, SCORED, FAILED),
+                "error": np.where(ok_mask, "", "no_reference_sequence"),
+                "from_cache": False,
+            }
+        )
+        failures = {} if ok_mask.all() else {"no_reference_sequence": int((~ok_mask).sum())}
+        log.info(f"local model scored {int(ok_mask.sum()):,} of {len(variants):,} variants")
+        return ScoringOutcome(scores=frame, failures_by_reason=failures)
