@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import pandas as pd
+from pydantic import PrivateAttr
 
 from endobench.lib.reference import ReferenceGenome
 
@@ -62,6 +63,10 @@ class VariantEffectPredictor(dg.ConfigurableResource):
     def supported_readouts(self) -> frozenset[str]:
         raise NotImplementedError
 
+    def held_out_chromosomes(self) -> frozenset[str] | None:
+        """Chromosomes the model never trained on, when the predictor knows them (the local model does)."""
+        return None
+
     def score_variants(
         self, variants: pd.DataFrame, *, reference: ReferenceGenome, cache_dir: Path, log: logging.Logger
     ) -> ScoringOutcome:
@@ -71,12 +76,26 @@ class VariantEffectPredictor(dg.ConfigurableResource):
 class LocalPredictor(VariantEffectPredictor):
     """The gapped k-mer DNase model trained from the bundled data (`local_model` asset): no network, no weights."""
 
-    model_path: str = "data/outputs/models/local_dnase_model.npz"
+    model_path: str = "data/outputs/local_model/local_dnase_model.npz"
+    _loaded: object = PrivateAttr(default=None)
 
     def _model(self):
         from endobench.lib.local_model import LocalDnaseModel
 
-        return LocalDnaseModel.load(Path(self.model_path))
+        if self._loaded is None:
+            path = Path(self.model_path)
+            if not path.exists():
+                raise dg.Failure(
+                    f"the local model has not been trained yet ({path} is missing): materialize the local_model asset",
+                    allow_retries=False,
+                )
+            self._loaded = LocalDnaseModel.load(path)
+        return self._loaded
+
+    def held_out_chromosomes(self) -> frozenset[str] | None:
+        from endobench.lib.local_model import EVEN_CHROMOSOMES
+
+        return frozenset(EVEN_CHROMOSOMES)
 
     def predictor_name(self) -> str:
         return "local_gkm_dnase"

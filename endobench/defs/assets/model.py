@@ -1,0 +1,55 @@
+"""The local accessibility model, trained from the bundled data and evaluated on held-out chromosomes."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from endobench.defs.metadata import table_metadata
+from endobench.lib.local_model import EVEN_CHROMOSOMES, ODD_CHROMOSOMES, TrainingInputs, evaluate_held_out, train_local_model
+from endobench.resources.sources import DataSources
+from endobench.resources.storage import Storage
+
+MODEL_FILE = "local_dnase_model.npz"
+
+
+def local_model_path(storage: Storage) -> Path:
+    """Where the local_model asset writes the weights; the LocalPredictor wiring points at the same file."""
+    return storage.asset_dir("local_model") / MODEL_FILE
+
+
+@dg.asset(group_name="model", kinds={"scikitlearn"})
+def local_model(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
+    """A gapped k-mer (deltaSVM-class) DNase accessibility model: no network, no downloaded weights.
+
+    Trained on accessible sequence of the odd chromosomes (dsQTL contexts, K562 peaks in the real segments)
+    against GC-matched background, then evaluated on the dsQTLs of the even chromosomes, which it never saw.
+    The weights are written where the `LocalPredictor` resource reads them.
+    """
+    inputs = TrainingInputs.sample(Path(sources.sample_dir))
+    model, summary = train_local_model(inputs, ODD_CHROMOSOMES)
+    evaluation = evaluate_held_out(model, inputs, EVEN_CHROMOSOMES)
+    path = local_model_path(storage)
+    model.save(path)
+    context.log.info(
+        f"held-out dsQTLs: n={evaluation.n:,}, sign auROC {evaluation.sign_auroc:.3f} "
+        f"[{evaluation.sign_auroc_ci[0]:.3f}, {evaluation.sign_auroc_ci[1]:.3f}]"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            **table_metadata(path, evaluation.n),
+            "model_name": model.name,
+            "fingerprint": model.fingerprint(),
+            "flank": model.flank,
+            "train_chromosomes": ", ".join(evaluation.train_chromosomes),
+            "test_chromosomes": ", ".join(evaluation.test_chromosomes),
+            "held_out_n": evaluation.n,
+            "held_out_sign_auroc": evaluation.sign_auroc,
+            "held_out_sign_auroc_ci_low": evaluation.sign_auroc_ci[0],
+            "held_out_sign_auroc_ci_high": evaluation.sign_auroc_ci[1],
+            "held_out_pearson": evaluation.pearson,
+            "held_out_pearson_ci": f"[{evaluation.pearson_ci[0]:.3f}, {evaluation.pearson_ci[1]:.3f}]",
+            "held_out_spearman": evaluation.spearman,
+            "held_out_spearman_ci": f"[{evaluation.spearman_ci[0]:.3f}, {evaluation.spearman_ci[1]:.3f}]",
+            "training_summary": dg.MetadataValue.json({k: str(v) for k, v in summary.items()}),
+        }
+    )

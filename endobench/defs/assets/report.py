@@ -1,0 +1,93 @@
+"""The benchmark report of a release: metrics, diagnostics and plots over every chromosome's predictions."""
+
+import dagster as dg
+import pandas as pd
+
+from endobench.defs.partitions import gtex_release_partitions, release_chromosome_partitions
+from endobench.lib.report import build_report
+from endobench.resources.storage import Storage
+
+
+def load_predictions(storage: Storage, release: str) -> tuple[pd.DataFrame, list[str]]:
+    """All chromosome partitions of a release that exist, and the chromosomes that have none yet."""
+    frames, missing = [], []
+    for chrom in release_chromosome_partitions.get_partitions_def_for_dimension("chrom").get_partition_keys():
+        path = storage.table_path("variant_effect_predictions", f"{release}|{chrom}")
+        if path.exists():
+            frames.append(pd.read_parquet(path))
+        else:
+            missing.append(chrom)
+    if not frames:
+        raise dg.Failure(
+            f"no predictions exist for release {release}: materialize variant_effect_predictions first",
+            allow_retries=False,
+        )
+    return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True), missing
+
+
+def funnels_and_exclusions(stats: dict, predictions: pd.DataFrame) -> tuple[dict, dict, dict]:
+    """Per truth set: the funnel of counts, the exclusions by reason, and the context numbers diagnostics need."""
+    funnels, exclusions, context = {}, {}, {}
+    for truth_set, s in sorted(stats.items()):
+        scored = predictions[(predictions["truth_set"] == truth_set) & (predictions["status"] == "scored")]
+        funnels[truth_set] = {
+            "rows_read": s.get("rows_read", 0),
+            "rows_kept": s.get("variants", 0),
+            "unique_variants": s.get("unique_variants", 0),
+            "in_peaks": s.get("in_peaks", 0),
+            "after_peak_filter": s.get("kept_after_peak_filter", 0),
+            "windows_ok": s.get("windows_ok", 0),
+            "scored_variants": int(scored["variant_id"].nunique()),
+        }
+        failed = predictions[(predictions["truth_set"] == truth_set) & (predictions["status"] != "scored")]
+        failed_reasons = failed.drop_duplicates("variant_id")["error"].fillna("").replace("", "failed")
+        exclusions[truth_set] = {
+            **{f"input_{k}": v for k, v in s.get("excluded", {}).items()},
+            **({"not_in_peak": s.get("unique_variants", 0) - s.get("kept_after_peak_filter", 0)}
+               if s.get("require_peak") else {}),
+            **s.get("window_exclusions", {}),
+            **{f"prediction_{k}": int(v) for k, v in failed_reasons.value_counts().items()},
+        }
+        agreement = s.get("reference_agreement")
+        context[truth_set] = {
+            "fraction_in_peaks_observed": s.get("fraction_in_peaks_observed"),
+            "fraction_in_peaks_expected": s.get("fraction_in_peaks_expected"),
+            "require_peak": s.get("require_peak"),
+            "reference_mismatch_rate": None if agreement is None else 1.0 - agreement,
+        }
+    return funnels, exclusions, context
+
+
+@dg.asset(
+    partitions_def=gtex_release_partitions, group_name="report", kinds={"matplotlib", "html"},
+    deps=["variant_effect_predictions", "sequence_windows"],
+)
+def benchmark_report(context: dg.AssetExecutionContext, storage: Storage) -> dg.MaterializeResult:
+    """How well predicted effects track measured ones, per truth set and configuration, with the funnel.
+
+    Written as markdown and standalone HTML with embedded plots (also shown here), plus metrics.json.
+    """
+    release = context.partition_key
+    predictions, missing = load_predictions(storage, release)
+    stats = storage.read_stats("sequence_windows", release)
+    funnels, exclusions, diag_context = funnels_and_exclusions(stats, predictions)
+    if missing:
+        context.log.warning(f"{release}: no predictions yet for {', '.join(missing)}")
+    result = build_report(predictions, funnels, exclusions, diag_context, storage.asset_dir("benchmark_report") / release)
+    headline = {}
+    for key, numbers in result.headline.items():
+        for metric, value in numbers.items():
+            if isinstance(value, (int, float)) and value is not None:
+                headline[f"{key}/{metric}".replace("|", "/")] = dg.MetadataValue.float(float(value)) \
+                    if isinstance(value, float) else dg.MetadataValue.int(int(value))
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.md(result.markdown),
+            "report_html": dg.MetadataValue.path(str(result.html_path)),
+            "metrics_json": dg.MetadataValue.path(str(result.metrics_path)),
+            "release": release,
+            "chromosomes_missing_predictions": ", ".join(missing) or "none",
+            "n_warnings": len(result.warnings),
+            **headline,
+        }
+    )

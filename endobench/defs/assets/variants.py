@@ -1,0 +1,177 @@
+"""Variant assets: the truth sets restricted to open chromatin, then checked against the reference and windowed."""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from endobench.defs.metadata import exclusion_metadata, markdown_table, table_metadata
+from endobench.defs.partitions import gtex_release_partitions
+from endobench.lib.builds import CHROM_SIZES
+from endobench.lib.errors import BuildMismatchError, InputError
+from endobench.lib.intervals import variants_in_peaks
+from endobench.lib.peaks import PeakSet
+from endobench.lib.reference import ReferenceGenome
+from endobench.lib.windows import OK, build_windows, exclusion_counts, reference_agreement
+from endobench.resources.predictors import VariantEffectPredictor
+from endobench.resources.sources import DataSources
+from endobench.resources.storage import Storage
+
+
+def load_truth_sets(storage: Storage, release: str) -> tuple[pd.DataFrame, dict]:
+    """Every truth set of a release in one frame (GTEx of that release plus the generic QTL tables)."""
+    gtex = storage.read_table("raw_gtex_eqtls", release).assign(require_peak=True)
+    qtl = storage.read_table("raw_qtl_tables")
+    stats = {**storage.read_stats("raw_gtex_eqtls", release), **storage.read_stats("raw_qtl_tables")}
+    return pd.concat([gtex, qtl], ignore_index=True), stats
+
+
+def check_builds(frame: pd.DataFrame, peaks_build: str, reference_build: str, sources: DataSources) -> None:
+    """Every input must be on the reference's build: the seed intersected hg38 variants with hg19 peaks."""
+    if peaks_build != reference_build:
+        raise BuildMismatchError(
+            sources.peaks().path,
+            f"the peaks are {peaks_build} but the reference {sources.reference().path} is {reference_build}",
+            "Lift the peaks to the reference build (a UCSC chain in the data sources) or use peaks of that build",
+        )
+    for truth_set, build in frame.groupby("truth_set")["build"].first().items():
+        if build != reference_build:
+            raise BuildMismatchError(
+                None,
+                f"truth set {truth_set} is {build} but the peaks {sources.peaks().path} and the reference are "
+                f"{reference_build}",
+                "Lift the truth set to the reference build before benchmarking",
+            )
+
+
+@dg.asset(
+    partitions_def=gtex_release_partitions, group_name="variants", kinds={"bedtools", "parquet"},
+    deps=["raw_gtex_eqtls", "raw_qtl_tables", "dhs_peaks"],
+)
+def dhs_filtered_variants(
+    context: dg.AssetExecutionContext, sources: DataSources, storage: Storage
+) -> dg.MaterializeResult:
+    """Truth-set variants inside accessibility peaks (bedtools intersect, each distinct variant once).
+
+    eQTL truth sets keep only variants in a peak of the readout cell type; accessibility QTL truth sets
+    (dsQTLs are DNase sites by construction) keep all variants and carry `in_peak` as an annotation.
+    """
+    release = context.partition_key
+    frame, stats = load_truth_sets(storage, release)
+    peak_frame = storage.read_table("dhs_peaks")
+    peaks_build = str(peak_frame["build"].iloc[0]) if len(peak_frame) else sources.peaks().build
+    try:
+        check_builds(frame, peaks_build, sources.reference().build, sources)
+    except InputError as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from exc
+    peaks = PeakSet(peak_frame.drop(columns="build"), peaks_build, len(peak_frame))
+    frame["in_peak"] = variants_in_peaks(frame, peaks)
+    kept = frame[frame["in_peak"] | ~frame["require_peak"]].reset_index(drop=True)
+
+    peak_chroms = set(peak_frame["chrom"])
+    expected = peaks.covered_bp / max(1, sum(CHROM_SIZES[peaks_build][c] for c in peak_chroms))
+    funnel_rows = []
+    for truth_set, group in frame.groupby("truth_set", sort=True):
+        on_peak_chroms = group[group["chrom"].isin(peak_chroms)].drop_duplicates("variant_id")
+        observed = float(on_peak_chroms["in_peak"].mean()) if len(on_peak_chroms) else float("nan")
+        stats.setdefault(truth_set, {}).update(
+            variants=len(group),
+            unique_variants=int(group["variant_id"].nunique()),
+            in_peaks=int(group.loc[group["in_peak"], "variant_id"].nunique()),
+            kept_after_peak_filter=int(kept.loc[kept["truth_set"] == truth_set, "variant_id"].nunique()),
+            fraction_in_peaks_observed=observed,
+            fraction_in_peaks_expected=expected,
+            require_peak=bool(group["require_peak"].iloc[0]),
+        )
+        funnel_rows.append({"truth_set": truth_set, **{k: v for k, v in stats[truth_set].items() if k != "excluded"}})
+    path = storage.write_table(kept, "dhs_filtered_variants", release)
+    kept_unique = kept.drop_duplicates("variant_id")
+    bed_path = path.with_suffix(".bed")
+    pd.DataFrame({
+        "chrom": kept_unique["chrom"], "start": kept_unique["pos"] - 1,
+        "end": kept_unique["pos"] - 1 + kept_unique["ref"].str.len(), "name": kept_unique["variant_id"],
+    }).to_csv(bed_path, sep="\t", header=False, index=False)
+    storage.write_stats(stats, "dhs_filtered_variants", release)
+    return dg.MaterializeResult(
+        metadata={
+            **table_metadata(path, len(kept)),
+            "bed_path": dg.MetadataValue.path(str(bed_path)),
+            "release": release,
+            "funnel": dg.MetadataValue.md(markdown_table(funnel_rows)),
+            "rows_read": int(sum(s.get("rows_read", 0) for s in stats.values())),
+            "n_variants": int(frame["variant_id"].nunique()),
+            "n_in_peaks": int(frame.loc[frame["in_peak"], "variant_id"].nunique()),
+            "fraction_in_peaks_expected": float(expected),
+            **{f"fraction_in_peaks_{t}": float(s["fraction_in_peaks_observed"]) for t, s in stats.items()
+               if s.get("require_peak") and not np.isnan(s["fraction_in_peaks_observed"])},
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=gtex_release_partitions, group_name="variants", kinds={"pyfaidx", "parquet"},
+    deps=["dhs_filtered_variants"],
+)
+def sequence_windows(
+    context: dg.AssetExecutionContext, sources: DataSources, storage: Storage, predictor: VariantEffectPredictor
+) -> dg.MaterializeResult:
+    """For each variant, the window the predictor reads, with the reference allele checked (pyfaidx).
+
+    A variant whose ALT is the genome base is swapped and its effect negated; one matching neither allele is a
+    `ref_mismatch`. Windows the reference cannot serve, N-rich windows and windows past a chromosome end are
+    counted by reason. Coordinates and checks are stored, not sequence.
+    """
+    release = context.partition_key
+    variants = storage.read_table("dhs_filtered_variants", release)
+    source = sources.reference()
+    try:
+        reference = ReferenceGenome(source.path, source.build)
+    except InputError as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from exc
+    window_length = predictor.window_length()
+    keys = ["chrom", "pos", "ref", "alt"]
+    unique = variants.drop_duplicates(keys)[keys + ["variant_id"]].assign(effect=1.0)
+    checked = build_windows(unique, reference, window_length=window_length,
+                            needs_sequence=predictor.needs_local_sequence())
+    checked = checked.drop(columns="variant_id").rename(columns={"effect": "effect_sign", "ref": "ref_h", "alt": "alt_h"})
+    windows = variants.merge(checked, on=keys, how="left", validate="many_to_one")
+    windows["effect"] = windows["effect"] * windows.pop("effect_sign")
+    windows["ref"], windows["alt"] = windows.pop("ref_h"), windows.pop("alt_h")
+    windows["variant_id"] = windows["variant_id"].where(windows["harmonisation"] != "swapped", _swapped_ids(windows))
+
+    stats = storage.read_stats("dhs_filtered_variants", release)
+    rows = []
+    for truth_set, group in windows.groupby("truth_set", sort=True):
+        unique_group = group.drop_duplicates("variant_id")
+        agreement, n_checked = reference_agreement(unique_group)
+        excluded = exclusion_counts(unique_group)
+        stats.setdefault(truth_set, {}).update(
+            windows_ok=int((unique_group["window_status"] == OK).sum()),
+            window_exclusions=dict(excluded),
+            reference_agreement=agreement,
+            reference_checked=n_checked,
+            swapped=int((unique_group["harmonisation"] == "swapped").sum()),
+        )
+        rows.append({"truth_set": truth_set, "variants": len(unique_group), "windows_ok": stats[truth_set]["windows_ok"],
+                     "ref_agreement": agreement, "swapped": stats[truth_set]["swapped"],
+                     "excluded": ", ".join(f"{k}={v:,}" for k, v in sorted(excluded.items())) or "none"})
+    path = storage.write_table(windows, "sequence_windows", release)
+    storage.write_stats(stats, "sequence_windows", release)
+    unique_all = windows.drop_duplicates(["truth_set", "variant_id"])
+    context.log.info(f"{release}: {int((unique_all['window_status'] == OK).sum()):,} of {len(unique_all):,} windows usable")
+    return dg.MaterializeResult(
+        metadata={
+            **table_metadata(path, len(windows)),
+            "release": release,
+            "window_length": window_length,
+            "predictor": predictor.predictor_name(),
+            "windows_by_truth_set": dg.MetadataValue.md(markdown_table(rows)),
+            "n_variants": len(unique_all),
+            "n_windows_ok": int((unique_all["window_status"] == OK).sum()),
+            **exclusion_metadata(exclusion_counts(unique_all)),
+        }
+    )
+
+
+def _swapped_ids(frame: pd.DataFrame) -> pd.Series:
+    suffix = frame["variant_id"].str.rsplit("_", n=1).str[-1]
+    return frame["chrom"] + "_" + frame["pos"].astype(str) + "_" + frame["ref"] + "_" + frame["alt"] + "_" + suffix

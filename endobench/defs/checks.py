@@ -1,0 +1,95 @@
+"""Blocking checks that guard the expensive prediction step: effect sign sanity, genome builds, reference agreement."""
+
+import dagster as dg
+
+from endobench.defs.partitions import gtex_release_partitions
+from endobench.lib.sanity import effect_column_problems
+from endobench.lib.windows import OK
+from endobench.resources.predictors import VariantEffectPredictor
+from endobench.resources.sources import DataSources
+from endobench.resources.storage import Storage
+
+MIN_REFERENCE_AGREEMENT = 0.9
+MIN_VARIANTS_FOR_AGREEMENT = 20
+
+
+def _effect_check(frame) -> dg.AssetCheckResult:
+    problems = {
+        truth_set: effect_column_problems(group["effect"].to_numpy())
+        for truth_set, group in frame.groupby("truth_set")
+    }
+    failing = {k: v for k, v in problems.items() if v}
+    return dg.AssetCheckResult(
+        passed=not failing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(f"{k}: {' / '.join(v)}" for k, v in failing.items()) or "effects are signed",
+        metadata={f"negative_fraction_{t}": float((g["effect"] < 0).mean()) for t, g in frame.groupby("truth_set")},
+    )
+
+
+@dg.asset_check(asset="raw_gtex_eqtls", blocking=True, partitions_def=gtex_release_partitions)
+def gtex_effect_is_signed(context: dg.AssetCheckExecutionContext, storage: Storage) -> dg.AssetCheckResult:
+    """The effect column is a signed effect (GTEx slope), not a p-value like `pval_nominal`."""
+    return _effect_check(storage.read_table("raw_gtex_eqtls", context.partition_key))
+
+
+@dg.asset_check(asset="raw_qtl_tables", blocking=True)
+def qtl_effect_is_signed(storage: Storage) -> dg.AssetCheckResult:
+    """Each generic QTL truth set's effect column is signed, not a p-value."""
+    return _effect_check(storage.read_table("raw_qtl_tables"))
+
+
+@dg.asset_check(asset="dhs_filtered_variants", blocking=True, partitions_def=gtex_release_partitions)
+def genome_builds_match(
+    context: dg.AssetCheckExecutionContext, storage: Storage, sources: DataSources
+) -> dg.AssetCheckResult:
+    """Every truth set, the peaks and the reference are on one genome build (the seed mixed hg38 and hg19)."""
+    variants = storage.read_table("dhs_filtered_variants", context.partition_key)
+    peaks = storage.read_table("dhs_peaks")
+    builds = {f"truth_set:{t}": b for t, b in variants.groupby("truth_set")["build"].agg(lambda s: ",".join(sorted(set(s)))).items()}
+    builds["peaks"] = ",".join(sorted(set(peaks["build"])))
+    builds["reference"] = sources.reference().build
+    distinct = set(builds.values())
+    return dg.AssetCheckResult(
+        passed=len(distinct) == 1,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="all inputs on " + next(iter(distinct)) if len(distinct) == 1 else f"builds differ: {builds}",
+        metadata={k: dg.MetadataValue.text(v) for k, v in builds.items()},
+    )
+
+
+@dg.asset_check(asset="sequence_windows", blocking=True, partitions_def=gtex_release_partitions)
+def reference_allele_agreement(context: dg.AssetCheckExecutionContext, storage: Storage) -> dg.AssetCheckResult:
+    """At least 90% of checked variants have REF or ALT equal to the genome base, per truth set.
+
+    On the right build nearly all do; a file on another build labelled as this one matches only by chance.
+    Truth sets with fewer than 20 checkable variants are reported, not judged.
+    """
+    stats = storage.read_stats("sequence_windows", context.partition_key)
+    failing, metadata = [], {}
+    for truth_set, s in sorted(stats.items()):
+        agreement, n = s.get("reference_agreement"), s.get("reference_checked", 0)
+        metadata[f"agreement_{truth_set}"] = dg.MetadataValue.float(float(agreement)) if n else dg.MetadataValue.text("n/a")
+        metadata[f"checked_{truth_set}"] = dg.MetadataValue.int(int(n))
+        if n >= MIN_VARIANTS_FOR_AGREEMENT and agreement < MIN_REFERENCE_AGREEMENT:
+            failing.append(f"{truth_set}: {agreement:.1%} of {n:,} variants match the reference")
+    return dg.AssetCheckResult(
+        passed=not failing, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
+        description="; ".join(failing) + " (a genome build mismatch?)" if failing else "reference alleles agree",
+    )
+
+
+@dg.asset_check(asset="sequence_windows", blocking=True, partitions_def=gtex_release_partitions)
+def window_lengths_match_predictor(
+    context: dg.AssetCheckExecutionContext, storage: Storage, predictor: VariantEffectPredictor
+) -> dg.AssetCheckResult:
+    """Usable windows have exactly the length the configured predictor reads."""
+    windows = storage.read_table("sequence_windows", context.partition_key)
+    usable = windows[windows["window_status"] == OK]
+    lengths = (usable["window_end"] - usable["window_start"]).unique()
+    expected = predictor.window_length()
+    return dg.AssetCheckResult(
+        passed=bool(len(lengths) == 0 or (len(lengths) == 1 and lengths[0] == expected)),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"expected_length": expected, "lengths_seen": str(sorted(int(x) for x in lengths))},
+    )

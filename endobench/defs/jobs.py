@@ -1,0 +1,33 @@
+"""Jobs over asset selections that share one partitioning, so the UI and the CLI can launch each stage."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from endobench.defs.partitions import gtex_release_partitions, release_chromosome_partitions
+
+shared_inputs_job = dg.define_asset_job(
+    "shared_inputs_job",
+    selection=dg.AssetSelection.assets("raw_qtl_tables", "dhs_peaks", "local_model"),
+    description="Release-independent inputs: generic QTL tables, filtered peaks, the local model.",
+)
+release_inputs_job = dg.define_asset_job(
+    "release_inputs_job",
+    selection=dg.AssetSelection.assets("raw_gtex_eqtls", "dhs_filtered_variants", "sequence_windows"),
+    partitions_def=gtex_release_partitions,
+    description="One GTEx release: parse, peak filter, reference check and windows (with their blocking checks).",
+)
+predictions_job = dg.define_asset_job(
+    "predictions_job",
+    selection=dg.AssetSelection.assets("variant_effect_predictions"),
+    partitions_def=release_chromosome_partitions,
+    description="Predictions for one (release, chromosome) partition; backfills run one run per partition.",
+)
+report_job = dg.define_asset_job(
+    "report_job",
+    selection=dg.AssetSelection.assets("benchmark_report"),
+    partitions_def=gtex_release_partitions,
+    description="The benchmark report of one release.",
+)
+
+JOBS = [shared_inputs_job, release_inputs_job, predictions_job, report_job]

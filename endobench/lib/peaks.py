@@ -1,0 +1,118 @@
+"""Accessibility peaks (narrowPeak or BED) with their build: validated, filtered by width and q, minus the blacklist."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pybedtools
+
+from endobench.lib.builds import CHROM_SIZES, normalize_chrom
+from endobench.lib.errors import InputError
+from endobench.lib.qtl import _first_line, _is_gzip
+
+PEAK_COLUMNS = ["chrom", "start", "end", "name", "qvalue"]
+
+
+@dataclass
+class PeakSet:
+    frame: pd.DataFrame  # PEAK_COLUMNS, sorted, 0-based half-open
+    build: str
+    rows_read: int
+    excluded: Counter = field(default_factory=Counter)
+    was_sorted: bool = True
+
+    @property
+    def covered_bp(self) -> int:
+        return int((self.frame["end"] - self.frame["start"]).sum())
+
+
+def read_peaks(path: Path, build: str) -> PeakSet:
+    """Read a narrowPeak (10 columns, col 9 = -log10 q) or a BED3+ file; invalid intervals are counted, not kept."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "the peak file does not exist", "Check the peaks path in the data sources")
+    first = _first_line(path, "peak")
+    fields = first.rstrip("\r\n").split("\t")
+    if len(fields) < 3:
+        raise InputError(path, f"the first line has {len(fields)} tab-separated field(s), a BED file needs at least 3",
+                         "Provide a tab-separated BED or narrowPeak file", line=1)
+    names = ["chrom", "start", "end", "name", "score", "strand", "signal", "p", "qvalue", "summit"][: len(fields)]
+    try:
+        raw = pd.read_csv(
+            path, sep="\t", header=None, names=names, usecols=range(len(names)), dtype=str, comment="#",
+            compression="gzip" if _is_gzip(path) else None,
+        )
+    except (EOFError, OSError) as exc:
+        raise InputError(path, f"the file is truncated or corrupt ({exc})", "Download the peak file again") from exc
+    raw = raw[~raw["chrom"].str.startswith(("track", "browser"))]
+    starts = pd.to_numeric(raw["start"], errors="coerce")
+    ends = pd.to_numeric(raw["end"], errors="coerce")
+    bad = starts.isna() | ends.isna()
+    if bad.any():
+        line = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+        raise InputError(path, f"start/end {raw['start'].iloc[line - 1]!r}/{raw['end'].iloc[line - 1]!r} are not integers",
+                         "Fix the line or check that the file is BED (0-based start, end)", line=line)
+    frame = pd.DataFrame({
+        "chrom": normalize_chrom(raw["chrom"]),
+        "start": starts.astype("int64"),
+        "end": ends.astype("int64"),
+        "name": raw["name"] if "name" in raw else ".",
+        "qvalue": pd.to_numeric(raw["qvalue"], errors="coerce") if "qvalue" in raw else np.nan,
+    })
+    excluded: Counter = Counter()
+    invalid = (frame["start"] < 0) | (frame["end"] <= frame["start"])
+    excluded["invalid_interval"] += int(invalid.sum())
+    sizes = frame["chrom"].map(CHROM_SIZES[build])
+    unknown = sizes.isna() & ~invalid
+    excluded["unknown_chromosome"] += int(unknown.sum())
+    past_end = ~invalid & ~unknown & (frame["end"] > sizes.fillna(np.inf))
+    excluded["off_chromosome_end"] += int(past_end.sum())
+    frame = frame[~(invalid | unknown | past_end)]
+    key = frame["chrom"].map({c: i for i, c in enumerate(CHROM_SIZES[build])})
+    was_sorted = bool((key.diff().fillna(0) >= 0).all() and _starts_sorted(frame, key))
+    frame = frame.assign(_k=key).sort_values(["_k", "start", "end"], kind="stable").drop(columns="_k")
+    return PeakSet(frame.reset_index(drop=True), build, len(raw), +excluded, was_sorted)
+
+
+def _starts_sorted(frame: pd.DataFrame, key: pd.Series) -> bool:
+    same = key.diff().fillna(1) == 0
+    return bool((frame["start"].diff().fillna(0)[same] >= 0).all())
+
+
+def filter_peaks(peaks: PeakSet, *, max_width: int, min_qvalue: float | None, blacklist: PeakSet | None) -> PeakSet:
+    """Drop artifact peaks (wider than `max_width`), weak peaks (-log10 q below `min_qvalue`), and blacklist overlaps."""
+    frame = peaks.frame
+    excluded = Counter(peaks.excluded)
+    too_wide = (frame["end"] - frame["start"]) > max_width
+    excluded["too_wide"] += int(too_wide.sum())
+    frame = frame[~too_wide]
+    if min_qvalue is not None and frame["qvalue"].notna().any():
+        weak = frame["qvalue"] < min_qvalue
+        excluded["below_qvalue"] += int(weak.sum())
+        frame = frame[~weak]
+    if blacklist is not None:
+        if blacklist.build != peaks.build:
+            raise InputError(None, f"the blacklist is {blacklist.build} but the peaks are {peaks.build}",
+                             "Use the blacklist of the peaks' build")
+        if len(frame) and len(blacklist.frame):
+            kept = to_bedtool(frame).intersect(to_bedtool(blacklist.frame), v=True)
+            kept_frame = from_bedtool(kept, frame.columns)
+            excluded["in_blacklist"] += len(frame) - len(kept_frame)
+            frame = kept_frame
+    return PeakSet(frame.reset_index(drop=True), peaks.build, peaks.rows_read, +excluded, peaks.was_sorted)
+
+
+def to_bedtool(frame: pd.DataFrame) -> pybedtools.BedTool:
+    return pybedtools.BedTool.from_dataframe(frame)
+
+
+def from_bedtool(bed: pybedtools.BedTool, columns) -> pd.DataFrame:
+    columns = list(columns)
+    if bed.count() == 0:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("start", "end") else object) for c in columns})
+    out = bed.to_dataframe(header=None, names=columns, dtype={"chrom": str, "name": str})
+    return out

@@ -1,0 +1,56 @@
+"""Where assets write their files: one folder per asset, one file per partition, written atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from endobench.lib.atomic import write_parquet, write_text
+
+
+class Storage(dg.ConfigurableResource):
+    """The output tree (git-ignored). Downstream assets read upstream files through the same paths."""
+
+    root: str = "data/outputs"
+    cache_dir: str = "data/cache"
+
+    def asset_dir(self, asset: str) -> Path:
+        path = Path(self.root) / asset
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def table_path(self, asset: str, partition: str | None = None) -> Path:
+        name = (partition or "all").replace("|", "__")
+        return self.asset_dir(asset) / f"{name}.parquet"
+
+    def write_table(self, frame: pd.DataFrame, asset: str, partition: str | None = None) -> Path:
+        return write_parquet(frame, self.table_path(asset, partition))
+
+    def read_table(self, asset: str, partition: str | None = None) -> pd.DataFrame:
+        path = self.table_path(asset, partition)
+        if not path.exists():
+            raise dg.Failure(
+                f"{asset} has no output at {path} for partition {partition or '(unpartitioned)'}: "
+                f"materialize {asset} for that partition first",
+                allow_retries=False,
+            )
+        return pd.read_parquet(path)
+
+    def stats_path(self, asset: str, partition: str | None = None) -> Path:
+        return self.table_path(asset, partition).with_suffix(".stats.json")
+
+    def write_stats(self, stats: dict, asset: str, partition: str | None = None) -> Path:
+        """Counts that later assets need for the funnel (rows read, exclusions by reason), beside the table."""
+        return write_text(json.dumps(stats, indent=1, sort_keys=True, default=int), self.stats_path(asset, partition))
+
+    def read_stats(self, asset: str, partition: str | None = None) -> dict:
+        path = self.stats_path(asset, partition)
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def cache_path(self) -> Path:
+        path = Path(self.cache_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
