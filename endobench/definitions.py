@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from endobench.defs import checks
+from endobench.defs.automation import SCHEDULES, SENSORS
 from endobench.defs.assets import inputs, model, predictions, report, variants
 from endobench.defs.jobs import JOBS
 from endobench.defs.resources import resources_from_environment
@@ -17,6 +18,8 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=dg.load_asset_checks_from_modules([checks]),
         jobs=JOBS,
+        sensors=SENSORS,
+        schedules=SCHEDULES,
         resources=resources if resources is not None else resources_from_environment(),
     )
 

@@ -44,24 +44,31 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05)
     kind = detect_kind(path)
     required, optional = (_EGENES_REQUIRED, _EGENES_OPTIONAL) if kind == EGENES else (_SIGNIF_REQUIRED, _SIGNIF_OPTIONAL)
     raw = read_table(path, required, f"GTEx {kind}", optional)
-    parts = raw["variant_id"].str.strip().str.split("_", n=4, expand=True)
-    if parts.shape[1] != 5 or parts.isna().any(axis=None):
-        bad = int(np.flatnonzero(parts.isna().any(axis=1).to_numpy())[0]) if parts.shape[1] == 5 else 0
+    # From the right: contig names such as chrUn_KI270742v1 contain underscores themselves.
+    parts = raw["variant_id"].str.strip().str.extract(r"^(.+)_(\d+)_([^_]+)_([^_]+)_([^_]+)$")
+    malformed = parts.isna().any(axis=1).to_numpy()
+    if malformed.any():
+        bad = int(np.flatnonzero(malformed)[0])
         raise InputError(
             path,
-            f"variant_id {raw['variant_id'].iloc[bad]!r} is not in GTEx form chr_pos_ref_alt_b38",
+            f"variant_id {raw['variant_id'].iloc[bad]!r} is not in GTEx form chr_pos_ref_alt_b38 "
+            f"({int(malformed.sum()):,} such rows)",
             "Use the GTEx variant ids unchanged",
             line=bad + 2,
         )
-    suffixes = parts[4].unique()
-    unknown = [s for s in suffixes if s not in _BUILD_SUFFIX]
+    suffixes = parts[4].value_counts()
+    unknown = [s for s in suffixes.index if s not in _BUILD_SUFFIX]
     if unknown or len(suffixes) != 1:
+        odd = unknown[0] if unknown else suffixes.index[-1]
+        bad = int(np.flatnonzero((parts[4] == odd).to_numpy())[0])
         raise InputError(
             path,
-            f"variant ids carry build suffix(es) {sorted(map(str, suffixes))[:5]}, expected exactly one of "
-            f"{sorted(_BUILD_SUFFIX)}",
+            f"variant ids carry build suffix(es) {sorted(map(str, suffixes.index))[:5]}, expected exactly one of "
+            f"{sorted(_BUILD_SUFFIX)} (first {odd!r} row: {raw['variant_id'].iloc[bad]})",
             "Split the file by build, or lift it over first",
+            line=bad + 2,
         )
+    suffixes = suffixes.index
     build = normalize_build(_BUILD_SUFFIX[suffixes[0]])
     excluded: Counter = Counter()
     frame = pd.DataFrame(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ import pybedtools
 
 from endobench.lib.builds import CHROM_SIZES, normalize_chrom
 from endobench.lib.errors import InputError
-from endobench.lib.qtl import _first_line, _is_gzip
+from endobench.lib.qtl import _first_line, _is_gzip, truncation_error
 
 PEAK_COLUMNS = ["chrom", "start", "end", "name", "qvalue"]
 
@@ -24,6 +25,7 @@ class PeakSet:
     rows_read: int
     excluded: Counter = field(default_factory=Counter)
     was_sorted: bool = True
+    path: Path | None = None  # the file read, so errors about the set can name it
 
     @property
     def covered_bp(self) -> int:
@@ -46,8 +48,15 @@ def read_peaks(path: Path, build: str) -> PeakSet:
             path, sep="\t", header=None, names=names, usecols=range(len(names)), dtype=str, comment="#",
             compression="gzip" if _is_gzip(path) else None,
         )
-    except (EOFError, OSError) as exc:
-        raise InputError(path, f"the file is truncated or corrupt ({exc})", "Download the peak file again") from exc
+    except (EOFError, OSError, zlib.error) as exc:
+        truncated = truncation_error(path, exc)
+        raise InputError(path, truncated.problem, "Download the peak file again", line=truncated.line) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start:,})",
+                         "Check that this is a BED or narrowPeak text file, optionally gzipped") from exc
+    except pd.errors.ParserError as exc:
+        raise InputError(path, f"the file is malformed ({exc})",
+                         "Every line needs the same tab-separated BED/narrowPeak fields") from exc
     raw = raw[~raw["chrom"].str.startswith(("track", "browser"))]
     starts = pd.to_numeric(raw["start"], errors="coerce")
     ends = pd.to_numeric(raw["end"], errors="coerce")
@@ -56,12 +65,17 @@ def read_peaks(path: Path, build: str) -> PeakSet:
         line = int(np.flatnonzero(bad.to_numpy())[0]) + 1
         raise InputError(path, f"start/end {raw['start'].iloc[line - 1]!r}/{raw['end'].iloc[line - 1]!r} are not integers",
                          "Fix the line or check that the file is BED (0-based start, end)", line=line)
+    qvalues = pd.to_numeric(raw["qvalue"], errors="coerce") if "qvalue" in raw else None
+    if qvalues is not None and (qvalues.isna() & raw["qvalue"].notna()).any():
+        line = int(np.flatnonzero((qvalues.isna() & raw["qvalue"].notna()).to_numpy())[0]) + 1
+        raise InputError(path, f"column 9 (-log10 q) holds {raw['qvalue'].iloc[line - 1]!r}, not a number",
+                         "Provide a narrowPeak file (column 9 = -log10 q-value) or a plain BED3 file", line=line)
     frame = pd.DataFrame({
         "chrom": normalize_chrom(raw["chrom"]),
         "start": starts.astype("int64"),
         "end": ends.astype("int64"),
         "name": raw["name"] if "name" in raw else ".",
-        "qvalue": pd.to_numeric(raw["qvalue"], errors="coerce") if "qvalue" in raw else np.nan,
+        "qvalue": qvalues if qvalues is not None else np.nan,
     })
     excluded: Counter = Counter()
     invalid = (frame["start"] < 0) | (frame["end"] <= frame["start"])
@@ -75,7 +89,7 @@ def read_peaks(path: Path, build: str) -> PeakSet:
     key = frame["chrom"].map({c: i for i, c in enumerate(CHROM_SIZES[build])})
     was_sorted = bool((key.diff().fillna(0) >= 0).all() and _starts_sorted(frame, key))
     frame = frame.assign(_k=key).sort_values(["_k", "start", "end"], kind="stable").drop(columns="_k")
-    return PeakSet(frame.reset_index(drop=True), build, len(raw), +excluded, was_sorted)
+    return PeakSet(frame.reset_index(drop=True), build, len(raw), +excluded, was_sorted, path)
 
 
 def _starts_sorted(frame: pd.DataFrame, key: pd.Series) -> bool:
@@ -96,14 +110,16 @@ def filter_peaks(peaks: PeakSet, *, max_width: int, min_qvalue: float | None, bl
         frame = frame[~weak]
     if blacklist is not None:
         if blacklist.build != peaks.build:
-            raise InputError(None, f"the blacklist is {blacklist.build} but the peaks are {peaks.build}",
-                             "Use the blacklist of the peaks' build")
+            raise InputError(
+                peaks.path, f"the blacklist {blacklist.path or ''} is {blacklist.build} but the peaks are {peaks.build}",
+                "Use the blacklist of the peaks' build, or lift the peaks over (the data sources declare each build)",
+            )
         if len(frame) and len(blacklist.frame):
             kept = to_bedtool(frame).intersect(to_bedtool(blacklist.frame), v=True)
             kept_frame = from_bedtool(kept, frame.columns)
             excluded["in_blacklist"] += len(frame) - len(kept_frame)
             frame = kept_frame
-    return PeakSet(frame.reset_index(drop=True), peaks.build, peaks.rows_read, +excluded, peaks.was_sorted)
+    return PeakSet(frame.reset_index(drop=True), peaks.build, peaks.rows_read, +excluded, peaks.was_sorted, peaks.path)
 
 
 def to_bedtool(frame: pd.DataFrame) -> pybedtools.BedTool:

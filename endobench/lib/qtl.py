@@ -7,6 +7,7 @@ Every truth set (GTEx `signif_variant_gene_pairs`, GTEx `egenes`, a generic caQT
 from __future__ import annotations
 
 import csv
+import difflib
 import gzip
 import zlib
 from collections import Counter
@@ -69,11 +70,15 @@ def read_table(path: Path, required: list[str], what: str, optional: list[str] |
         hint = ""
         if len(header) == 1 and ("," in header_line or " " in header_line.strip()):
             sep = "commas" if "," in header_line else "spaces"
-            hint = f" The header has one column: the file looks separated by {sep}, not tabs."
+            hint = f"; the header has one column: the file looks separated by {sep}, not tabs"
+        else:
+            near = _near_names(missing, header)
+            if near:
+                hint = "; did you rename " + ", ".join(f"{want!r} to {found!r}" for want, found in near.items()) + "?"
         shown = header[:12] + (["..."] if len(header) > 12 else [])
         raise InputError(
             path,
-            f"missing required column(s) {missing} in the header (found {shown}).{hint}",
+            f"missing required column(s) {missing} in the header (found {shown}){hint}",
             f"Provide a tab-separated {what} file whose header names these columns; columns are matched by name, "
             "never by position",
             line=1,
@@ -85,14 +90,50 @@ def read_table(path: Path, required: list[str], what: str, optional: list[str] |
             engine="c", compression="infer" if not _is_gzip(path) else "gzip",
         )
     except (EOFError, OSError, zlib.error) as exc:
+        raise truncation_error(path, exc) from exc
+    except UnicodeDecodeError as exc:
         raise InputError(
-            path, f"the gzip stream is truncated or corrupt ({exc})", "Download the file again; this copy is incomplete"
+            path, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start:,})",
+            "Check that this is the right file (a tab-separated text table, optionally gzipped)",
         ) from exc
     except pd.errors.ParserError as exc:
         raise InputError(path, f"the table is malformed ({exc})", "Check the delimiter and the number of fields") from exc
     if frame.empty:
-        raise InputError(path, f"the {what} file has a header but no data rows", "Point the run at a complete file")
+        raise InputError(path, f"the {what} file has a header but no data rows", "Point the run at a complete file",
+                         line=2)
     return frame
+
+
+def _near_names(missing: list[str], header: list[str]) -> dict[str, str]:
+    """Header names that look like a renamed required column (`Slope`, `beta` for `slope`, ...)."""
+    aliases = {"slope": ["beta", "effect", "effect_size"], "slope_se": ["beta_se", "se", "effect_se"],
+               "pval_nominal": ["pvalue", "p_value", "pval", "p"]}
+    near = {}
+    lowered = {h.lower(): h for h in header}
+    for want in missing:
+        candidates = [want.lower(), *aliases.get(want, [])]
+        found = next((lowered[c] for c in candidates if c in lowered), None)
+        if found is None:
+            close = difflib.get_close_matches(want, header, n=1, cutoff=0.8)
+            found = close[0] if close else None
+        if found is not None:
+            near[want] = found
+    return near
+
+
+def truncation_error(path: Path, exc: BaseException) -> InputError:
+    """A gzip stream that ends early, with the last complete line, so the user sees how much was read."""
+    lines = 0
+    try:
+        with gzip.open(path, "rb") as handle:
+            for _ in handle:
+                lines += 1
+    except (EOFError, OSError, zlib.error):
+        pass
+    return InputError(
+        path, f"the gzip stream is truncated or corrupt after {lines:,} complete line(s) ({exc})",
+        "Download the file again; this copy is incomplete", line=lines + 1,
+    )
 
 
 def _is_gzip(path: Path) -> bool:
@@ -106,11 +147,10 @@ def _first_line(path: Path, what: str) -> str:
         with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
             line = handle.readline()
     except (EOFError, OSError, zlib.error) as exc:
-        raise InputError(
-            path, f"the gzip stream is truncated or corrupt ({exc})", "Download the file again; this copy is incomplete"
-        ) from exc
+        raise truncation_error(path, exc) from exc
     if not line.strip():
-        raise InputError(path, f"the {what} file is empty", "Point the run at a non-empty file")
+        raise InputError(path, f"the {what} file is empty (no header line)", "Point the run at a non-empty file",
+                         line=1)
     return line
 
 

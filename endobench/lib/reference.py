@@ -12,8 +12,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pyfaidx
 
+from endobench.lib.builds import normalize_chrom
 from endobench.lib.errors import InputError
 
 _SEGMENT_NAME = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>\d+)-(?P<end>\d+)$")
@@ -38,7 +40,7 @@ class ReferenceGenome:
         for name, record in self._fasta.records.items():
             match = _SEGMENT_NAME.match(name)
             if match:
-                seg = Segment(name, match["chrom"], int(match["start"]) - 1, int(match["end"]))
+                seg = Segment(name, _chrom_name(match["chrom"]), int(match["start"]) - 1, int(match["end"]))
                 if seg.end0 - seg.start0 != len(record):
                     raise InputError(
                         self.path,
@@ -46,7 +48,7 @@ class ReferenceGenome:
                         "Rename the record to its real 1-based inclusive span",
                     )
             else:
-                seg = Segment(name, name, 0, len(record))
+                seg = Segment(name, _chrom_name(name), 0, len(record))
             by_chrom.setdefault(seg.chrom, []).append(seg)
         self._segments = {c: sorted(s, key=lambda x: (x.start0, -x.end0)) for c, s in by_chrom.items()}
         self._starts = {c: [s.start0 for s in segs] for c, segs in self._segments.items()}
@@ -81,18 +83,93 @@ class ReferenceGenome:
         return str(record[start0 - seg.start0:end0 - seg.start0]).upper()
 
 
+def _chrom_name(name: str) -> str:
+    """Records named `22`, `chr22` or `MT` are served under one spelling (`chr22`, `chrM`)."""
+    return str(normalize_chrom(pd.Series([name])).iloc[0])
+
+
 def _open_fasta(path: Path) -> pyfaidx.Fasta:
     if not path.exists():
         raise InputError(path, "the reference FASTA does not exist", "Check the reference path in the data sources")
+    compression = _compression(path)
+    if compression == "gzip":
+        raise InputError(
+            path, "the FASTA is compressed with plain gzip, which allows no random access",
+            f"Recompress it with bgzip (htslib), or decompress it: gunzip {path.name}",
+        )
     try:
-        return pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=True, rebuild=False, build_index=True)
+        fasta = pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=True, rebuild=False, build_index=True)
     except pyfaidx.FastaIndexingError as exc:
         raise InputError(
             path, f"the FASTA index could not be built or read ({exc})",
             f"Delete {path}.fai so it is rebuilt, or check that the file is a valid FASTA (bgzip, not plain gzip)",
+        ) from exc
+    except ImportError as exc:
+        raise InputError(
+            path, f"reading a bgzip-compressed FASTA needs Biopython ({exc})",
+            f"Install biopython, or decompress the FASTA: bgzip -d {path.name}",
         ) from exc
     except (ValueError, OSError) as exc:
         raise InputError(
             path, f"the FASTA or its index is unreadable ({exc})",
             f"Delete {path}.fai (and .gzi) so they are rebuilt; if that fails, download the FASTA again",
         ) from exc
+    if compression is None:
+        _check_index(path)
+    return fasta
+
+
+def _compression(path: Path) -> str | None:
+    """`bgzip` (BGZF blocks, random access), `gzip` (plain, none) or None (uncompressed)."""
+    with open(path, "rb") as handle:
+        head = handle.read(18)
+    if head[:2] != b"\x1f\x8b":
+        return None
+    has_extra = len(head) > 3 and head[3] & 0x04
+    return "bgzip" if has_extra and head[12:14] == b"BC" else "gzip"
+
+
+def _check_index(path: Path) -> None:
+    """Check every `.fai` entry against the FASTA bytes, since pyfaidx trusts a stale or corrupt index blindly.
+
+    An entry is right when the line before its offset is the record's header, its first line ends after
+    `line_bases` bases, and its last base is followed by a line end and then the next header or the end of file.
+    """
+    fai = Path(f"{path}.fai")
+    with open(path, "rb") as fasta, open(fai) as index:
+        for number, entry in enumerate(index, 1):
+            fields = entry.rstrip("\r\n").split("\t")
+            name, length, offset, bases, width = fields[0], *(int(f) for f in fields[1:5])
+            problem = _index_entry_problem(fasta, name, length, offset, bases, width)
+            if problem:
+                raise InputError(
+                    fai, f"the index entry of record {name} does not match {path.name}: {problem}",
+                    f"The index is stale or corrupt: delete {fai} and it is rebuilt on the next run", line=number,
+                )
+
+
+def _index_entry_problem(fasta, name: str, length: int, offset: int, bases: int, width: int) -> str | None:
+    line_end = (b"\n", b"\r")
+
+    def byte_at(position: int) -> bytes:
+        fasta.seek(position)
+        return fasta.read(1)
+
+    if offset < 1 or bases < 1 or width <= bases:
+        return f"offset {offset}, line length {bases}/{width} are impossible"
+    fasta.seek(max(0, offset - 4096))
+    before = fasta.read(offset - max(0, offset - 4096))
+    header = before[:-1].rsplit(b"\n", 1)[-1].rstrip(b"\r")
+    if not before.endswith(b"\n") or not header.startswith(b">") or header[1:].split()[:1] != [name.encode()]:
+        return f"the line before byte {offset:,} is not the header >{name}"
+    full, rest = divmod(length, bases)
+    if full and (length > bases or rest == 0) and byte_at(offset + bases) not in line_end:
+        return f"its first line does not end after {bases} bases"
+    end = offset + full * width + rest
+    if rest:
+        if byte_at(end) not in line_end:
+            return f"its sequence does not end after {length:,} bases"
+        end += width - bases
+    if byte_at(end) not in (b">", b"", *line_end):
+        return f"no header or end of file follows its {length:,} bases"
+    return None

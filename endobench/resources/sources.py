@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import dagster as dg
 
 from endobench.lib.builds import HG18, HG19, HG38
+from endobench.lib.downloads import DownloadError, download, extract_tar_member, gunzip_file
+from endobench.lib.gtex import EGENES, SIGNIF_PAIRS
 from endobench.lib.qtl import GenericQtlColumns
 
 SAMPLE = "sample"
@@ -31,6 +33,49 @@ class QtlTableSource:
     require_peak: bool  # dsQTLs are DNase sites by construction; eQTLs must fall in a peak of the readout cell type
 
 
+@dataclass(frozen=True)
+class GtexRelease:
+    """Where one GTEx release keeps its single-tissue eQTL tables: an archive, and a member per file kind.
+
+    `archive` is relative to `DataSources.gtex_base_url`; member templates take `{tissue}` (e.g. `Whole_Blood`).
+    """
+
+    archive: str
+    members: dict[str, str]
+    build: str
+
+
+# From the GTEx portal's open-access bucket (gs://adult-gtex, served at storage.googleapis.com/adult-gtex).
+# v10 ships its significant pairs as parquet, which the reader does not take, so only its egenes are listed.
+GTEX_RELEASES: dict[str, GtexRelease] = {
+    "v8": GtexRelease(
+        "v8/single-tissue-cis-qtl/GTEx_Analysis_v8_eQTL.tar",
+        {
+            SIGNIF_PAIRS: "GTEx_Analysis_v8_eQTL/{tissue}.v8.signif_variant_gene_pairs.txt.gz",
+            EGENES: "GTEx_Analysis_v8_eQTL/{tissue}.v8.egenes.txt.gz",
+        },
+        HG38,
+    ),
+    "v10": GtexRelease(
+        "v10/single-tissue-cis-qtl/GTEx_Analysis_v10_eQTL.tar",
+        {EGENES: "GTEx_Analysis_v10_eQTL_updated/{tissue}.v10.eGenes.txt.gz"},
+        HG38,
+    ),
+}
+
+# UCSC liftOver chains, relative to `DataSources.ucsc_base_url` (hgdownload goldenPath).
+UCSC_CHAINS: dict[tuple[str, str], str] = {
+    (HG19, HG38): "hg19/liftOver/hg19ToHg38.over.chain.gz",
+    (HG18, HG38): "hg18/liftOver/hg18ToHg38.over.chain.gz",
+    (HG18, HG19): "hg18/liftOver/hg18ToHg19.over.chain.gz",
+}
+UCSC_HG38_FASTA = "hg38/bigZips/hg38.fa.gz"
+# The K562 DNase peaks the seed used: UCSC/ENCODE "Open Chromatin" (Duke) calls, on hg19, lifted to hg38 here.
+UCSC_HG19_K562_DNASE = "hg19/encodeDCC/wgEncodeOpenChromDnase/wgEncodeOpenChromDnaseK562PkV2.narrowPeak.gz"
+# ENCODE unified GRCh38 exclusion list (the file `abc_GRCh38_unified_blacklist.bed.gz` of the sample is a copy).
+ENCODE_HG38_BLACKLIST = "ENCFF356LFX"
+
+
 DEGNER_COLUMNS = GenericQtlColumns(
     chrom="chr_hg38", pos="pos_hg38", ref="Ref", alt="Alt", effect="Beta", se="Std. Error", p="Pr(>|t|)",
     variant_id="ID", strand="strand_hg38", build=None,
@@ -38,19 +83,47 @@ DEGNER_COLUMNS = GenericQtlColumns(
 
 
 class DataSources(dg.ConfigurableResource):
-    """The inputs of one profile. `sample` is the offline default; `full` downloads the real public files."""
+    """The inputs of one profile. `sample` is the offline default; `full` downloads the real public files.
+
+    In `full`, every file is downloaded on first use into `download_dir` (resumable, verified, atomic) and reused
+    afterwards; base URLs are settings so that tests can point them at a loopback server.
+    """
 
     profile: str = SAMPLE
     sample_dir: str = "data/sample"
     download_dir: str = "data/full"
     gtex_tissue: str = "Whole_Blood"
     gtex_truth_set: str = "gtex_wb"
+    gtex_file_kind: str = SIGNIF_PAIRS
+    gtex_base_url: str = "https://storage.googleapis.com/adult-gtex/bulk-qtl"
+    keep_gtex_archive: bool = True
+    ucsc_base_url: str = "https://hgdownload.soe.ucsc.edu/goldenPath"
+    encode_base_url: str = "https://www.encodeproject.org/files"
+    peaks_encode_accession: str = ""
+    blacklist_encode_accession: str = ENCODE_HG38_BLACKLIST
+    download_retries: int = 5
+    download_read_timeout_s: float = 120.0
 
     def _sample(self, name: str) -> Path:
         return Path(self.sample_dir) / name
 
+    def _full(self) -> bool:
+        if self.profile not in (SAMPLE, FULL):
+            raise dg.Failure(
+                f"unknown data profile {self.profile!r}: set ENDOBENCH_PROFILE to {SAMPLE!r} or {FULL!r}",
+                allow_retries=False,
+            )
+        return self.profile == FULL
+
+    def _fetch(self, url: str, relative: str) -> Path:
+        try:
+            return download(url, Path(self.download_dir) / relative, retries=self.download_retries,
+                            timeout=(10.0, self.download_read_timeout_s))
+        except DownloadError as exc:
+            raise dg.Failure(str(exc), allow_retries=exc.retryable) from exc
+
     def gtex_eqtls(self, release: str) -> SourceFile:
-        if self.profile == SAMPLE:
+        if not self._full():
             if release != "v8":
                 raise dg.Failure(
                     f"the sample profile bundles GTEx release v8 only, not {release!r}; "
@@ -58,18 +131,67 @@ class DataSources(dg.ConfigurableResource):
                     allow_retries=False,
                 )
             return SourceFile(self._sample(f"gtex_v8_{self.gtex_tissue}.v8.egenes.txt.gz"), HG38)
-        raise dg.Failure(f"profile {self.profile!r} has no GTEx source", allow_retries=False)
+        spec = GTEX_RELEASES.get(release)
+        if spec is None:
+            raise dg.Failure(
+                f"GTEx release {release!r} has no archive layout in GTEX_RELEASES (known: {sorted(GTEX_RELEASES)}); "
+                "add its archive path and member templates there",
+                allow_retries=False,
+            )
+        template = spec.members.get(self.gtex_file_kind)
+        if template is None:
+            raise dg.Failure(
+                f"GTEx {release} has no {self.gtex_file_kind!r} table endobench can read (it has {sorted(spec.members)}); "
+                "set gtex_file_kind to one of those",
+                allow_retries=False,
+            )
+        member = template.format(tissue=self.gtex_tissue)
+        dest = Path(self.download_dir) / "gtex" / release / PurePosixPath(member).name
+        if dest.exists():
+            return SourceFile(dest, spec.build)
+        archive_url = f"{self.gtex_base_url.rstrip('/')}/{spec.archive}"
+        archive: Path | str = archive_url
+        if self.keep_gtex_archive:
+            archive = self._fetch(archive_url, f"gtex/{release}/{PurePosixPath(spec.archive).name}")
+        try:
+            extract_tar_member(archive, member, dest, retries=self.download_retries,
+                               timeout=(10.0, self.download_read_timeout_s))
+        except DownloadError as exc:
+            raise dg.Failure(str(exc), allow_retries=exc.retryable) from exc
+        return SourceFile(dest, spec.build)
 
     def peaks(self) -> SourceFile:
-        return SourceFile(self._sample("abc_K562_DNase_ENCFF860XAE_chr22_macs2_peaks.hg38.narrowPeak.gz"), HG38)
+        if not self._full():
+            return SourceFile(self._sample("abc_K562_DNase_ENCFF860XAE_chr22_macs2_peaks.hg38.narrowPeak.gz"), HG38)
+        if self.peaks_encode_accession:
+            accession = self.peaks_encode_accession
+            url = f"{self.encode_base_url.rstrip('/')}/{accession}/@@download/{accession}.bed.gz"
+            return SourceFile(self._fetch(url, f"encode/{accession}.bed.gz"), HG38)
+        url = f"{self.ucsc_base_url.rstrip('/')}/{UCSC_HG19_K562_DNASE}"
+        return SourceFile(self._fetch(url, f"ucsc/{PurePosixPath(UCSC_HG19_K562_DNASE).name}"), HG19)
 
     def blacklist(self) -> SourceFile:
-        return SourceFile(self._sample("abc_GRCh38_unified_blacklist.bed.gz"), HG38)
+        if not self._full():
+            return SourceFile(self._sample("abc_GRCh38_unified_blacklist.bed.gz"), HG38)
+        accession = self.blacklist_encode_accession
+        url = f"{self.encode_base_url.rstrip('/')}/{accession}/@@download/{accession}.bed.gz"
+        return SourceFile(self._fetch(url, f"encode/{accession}.bed.gz"), HG38)
 
     def reference(self) -> SourceFile:
-        return SourceFile(self._sample("hg38_sample_segments.fa"), HG38)
+        if not self._full():
+            return SourceFile(self._sample("hg38_sample_segments.fa"), HG38)
+        fasta = Path(self.download_dir) / "ucsc" / "hg38.fa"
+        if not fasta.exists():
+            gz = self._fetch(f"{self.ucsc_base_url.rstrip('/')}/{UCSC_HG38_FASTA}", "ucsc/hg38.fa.gz")
+            try:
+                gunzip_file(gz, fasta)
+            except DownloadError as exc:
+                gz.unlink(missing_ok=True)
+                raise dg.Failure(str(exc), allow_retries=True) from exc
+        return SourceFile(fasta, HG38)
 
     def qtl_tables(self) -> list[QtlTableSource]:
+        # The bundled Degner table is the complete published set (5,671 dsQTLs), lifted to hg38: both profiles use it.
         return [
             QtlTableSource(
                 "dsqtl_degner2012", self._sample("maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"), HG38,
@@ -78,6 +200,11 @@ class DataSources(dg.ConfigurableResource):
         ]
 
     def chain(self, from_build: str, to_build: str) -> Path | None:
+        if self._full():
+            relative = UCSC_CHAINS.get((from_build, to_build))
+            if relative is None:
+                return None
+            return self._fetch(f"{self.ucsc_base_url.rstrip('/')}/{relative}", f"ucsc/{PurePosixPath(relative).name}")
         names = {(HG19, HG38): "ucsc_hg19ToHg38.over.chain.gz", (HG18, HG38): "ucsc_hg18ToHg38.over.chain.gz",
                  (HG18, HG19): "ucsc_hg18ToHg19.over.chain.gz"}
         name = names.get((from_build, to_build))

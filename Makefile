@@ -1,0 +1,39 @@
+# endobench: `make demo` runs the whole pipeline on the bundled sample (offline); `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: demo test ui e2e bench install bedtools clean-outputs
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+bedtools:
+	@scripts/ensure_bedtools.sh
+
+demo: $(STAMP) bedtools
+	$(BIN)/endobench demo
+
+test: $(STAMP) bedtools
+	$(BIN)/python -m pytest -q
+
+ui: $(STAMP)
+	$(BIN)/endobench ui
+
+e2e: $(STAMP) bedtools
+	$(BIN)/python -m pip install --quiet -e '.[test,e2e]'
+	$(BIN)/python -m pytest -q -m e2e endobench_tests/e2e
+
+bench: $(STAMP) bedtools
+	$(BIN)/python bench/local_model_speed.py
+	$(BIN)/python bench/alphagenome_throughput.py
+	$(BIN)/python bench/ingest.py
+
+clean-outputs:
+	rm -rf data/outputs data/cache data/dagster_home data/screenshots

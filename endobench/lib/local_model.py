@@ -1,0 +1,179 @@
+"""The local DNase accessibility model: a gapped k-mer (deltaSVM-class) linear model that needs no network.
+
+Features are gapped k-mers (k informative bases inside every window of l bases, all C(l, k) placements),
+counted on both strands, as in gkm-SVM. The learned weights are folded into one table of 4**l values, one per
+l-mer, so that scoring a sequence is a single table look-up per position: score = sum over the l-mer windows
+of the sequence (both strands) of the table value; windows that contain a base other than ACGT add nothing.
+For a SNV, score(ALT) - score(REF) is therefore exactly the deltaSVM-style sum of weight differences of the
+l-mers that overlap the variant. Indels change the number of windows; their delta is still ALT minus REF.
+
+Training (`train_local_model`) combines two objectives on the training chromosomes only:
+- accessible versus background: dsQTL 100-bp contexts (both alleles) against dinucleotide-shuffled copies of
+  themselves (exactly GC- and CpG-matched), plus, when chr22/chr2 are training chromosomes, K562 DNase peaks in
+  the real segments against GC-matched background windows of the same segments;
+- paired allelic: features(high allele context) - features(low allele context) labelled 1 and the negated
+  difference labelled 0, which learns allelic effects directly.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import itertools
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+
+from endobench.lib.atomic import atomic_path
+from endobench.lib.errors import InputError
+
+ODD_CHROMOSOMES = [f"chr{i}" for i in range(1, 23, 2)]
+EVEN_CHROMOSOMES = [f"chr{i}" for i in range(2, 23, 2)]
+
+CONTEXT_VARIANT_INDEX = 49
+MAX_FLANK = 49
+FORMAT_VERSION = 1
+
+_CODE = np.full(256, 4, dtype=np.uint8)
+for _i, _b in enumerate("ACGT"):
+    _CODE[ord(_b)] = _i
+    _CODE[ord(_b.lower())] = _i
+_REVCOMP = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+
+
+def revcomp(seq: str) -> str:
+    return seq.translate(_REVCOMP)[::-1]
+
+
+def encode_equal_length(seqs: list[str]) -> np.ndarray:
+    """(n, L) uint8 array, A=0 C=1 G=2 T=3, anything else 4; all sequences must share one length."""
+    if not seqs:
+        return np.zeros((0, 0), dtype=np.uint8)
+    length = len(seqs[0])
+    raw = np.frombuffer("".join(seqs).encode("ascii", "replace"), dtype=np.uint8)
+    return _CODE[raw].reshape(len(seqs), length)
+
+
+def _window_codes(encoded: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer code of every window of `width` bases and whether the window holds only ACGT."""
+    n, length = encoded.shape
+    n_win = length - width + 1
+    codes = np.zeros((n, n_win), dtype=np.int64)
+    invalid = np.zeros((n, n_win), dtype=bool)
+    for j in range(width):
+        col = encoded[:, j:j + n_win]
+        codes = codes * 4 + np.minimum(col, 3)
+        invalid |= col > 3
+    return codes, ~invalid
+
+
+@dataclass(frozen=True)
+class GkmConfig:
+    """Gapped k-mer geometry: k informative bases in windows of l bases."""
+
+    l: int = 8
+    k: int = 5
+
+    def anchored_masks(self) -> list[tuple[int, ...]]:
+        """Every offset pattern of k bases starting at 0 and spanning at most l (one feature block each)."""
+        masks = []
+        for rest in itertools.combinations(range(1, self.l), self.k - 1):
+            masks.append((0, *rest))
+        return masks
+
+    @property
+    def n_features(self) -> int:
+        return len(self.anchored_masks()) * 4 ** self.k
+
+
+def gkm_features(seqs: list[str], config: GkmConfig) -> sparse.csr_matrix:
+    """Counts of gapped k-mers per sequence, each occurrence weighted by the number of l-windows holding it.
+
+    This is the explicit feature map of the linear gkm kernel, so `weights @ features` equals the table score.
+    Sequences of different lengths are handled in groups of equal length.
+    """
+    masks = config.anchored_masks()
+    block = 4 ** config.k
+    rows_all, cols_all, vals_all = [], [], []
+    by_length: dict[int, list[int]] = {}
+    for i, s in enumerate(seqs):
+        by_length.setdefault(len(s), []).append(i)
+    for length, idx in by_length.items():
+        if length < config.l:
+            continue
+        enc = encode_equal_length([seqs[i] for i in idx])
+        n = len(idx)
+        n_windows = length - config.l + 1
+        for m_i, mask in enumerate(masks):
+            span = mask[-1] + 1
+            n_pos = length - span + 1
+            pos = np.arange(n_pos)
+            # Number of l-windows [q, q+l) inside the sequence that contain [p, p+span).
+            mult = np.minimum(pos, n_windows - 1) - np.maximum(0, pos + span - config.l) + 1
+            code = np.zeros((n, n_pos), dtype=np.int64)
+            bad = np.zeros((n, n_pos), dtype=bool)
+            for off in mask:
+                col = enc[:, off:off + n_pos]
+                code = code * 4 + np.minimum(col, 3)
+                bad |= col > 3
+            keep = ~bad
+            r = np.broadcast_to(np.asarray(idx)[:, None], code.shape)[keep]
+            rows_all.append(r)
+            cols_all.append(code[keep] + m_i * block)
+            vals_all.append(np.broadcast_to(mult[None, :], code.shape)[keep].astype(np.float32))
+    if rows_all:
+        rows, cols, vals = np.concatenate(rows_all), np.concatenate(cols_all), np.concatenate(vals_all)
+    else:
+        rows, cols, vals = np.zeros(0, int), np.zeros(0, int), np.zeros(0, np.float32)
+    matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(len(seqs), config.n_features), dtype=np.float32)
+    matrix.sum_duplicates()
+    return matrix
+
+
+def gkm_features_both_strands(seqs: list[str], config: GkmConfig) -> sparse.csr_matrix:
+    return gkm_features(seqs, config) + gkm_features([revcomp(s) for s in seqs], config)
+
+
+def lmer_table(weights: np.ndarray, config: GkmConfig) -> np.ndarray:
+    """Fold gapped k-mer weights into one strand-symmetric value per l-mer (float32, length 4**l)."""
+    l, k = config.l, config.k
+    n_lmers = 4 ** l
+    digits = np.zeros((n_lmers, l), dtype=np.uint8)
+    all_codes = np.arange(n_lmers, dtype=np.int64)
+    for j in range(l):
+        digits[:, j] = (all_codes >> (2 * (l - 1 - j))) & 3
+    index_of = {mask: i for i, mask in enumerate(config.anchored_masks())}
+    block = 4 ** k
+    table = np.zeros(n_lmers, dtype=np.float64)
+    for subset in itertools.combinations(range(l), k):
+        anchored = tuple(p - subset[0] for p in subset)
+        code = np.zeros(n_lmers, dtype=np.int64)
+        for p in subset:
+            code = code * 4 + digits[:, p]
+        table += weights[index_of[anchored] * block + code]
+    rc_digits = 3 - digits[:, ::-1]
+    rc_code = np.zeros(n_lmers, dtype=np.int64)
+    for j in range(l):
+        rc_code = rc_code * 4 + rc_digits[:, j]
+    return (table + table[rc_code]).astype(np.float32)
+
+
+def table_scores(seqs: list[str], table: np.ndarray, l: int) -> np.ndarray:
+    """Sum of the l-mer table over every window of each sequence; windows with non-ACGT bases add nothing."""
+    out = np.zeros(len(seqs), dtype=np.float64)
+    by_length: dict[int, list[int]] = {}
+    for i, s in enumerate(seqs):
+        by_length.setdefault(len(s), []).append(i)
+    for length, idx in by_length.items():
+        if length < l:
+            continue
+        codes, valid = _window_codes(encode_equal_length([seqs[i] for i in idx]), l)
+        values = np.where(valid, table[codes], 0.0)
+        out[np.asarray(idx)] = values.sum(axis=1, dtype=np.float64)
+    return out

@@ -1,0 +1,168 @@
+"""A persistent store of remote variant scores, so that no paid call is ever made twice.
+
+One SQLite file (WAL journal) under the cache directory. A *call* is one request for one variant under one
+configuration (predictor, model version, scorer, track ontology, interval length); its outcome is either
+`ok` with one score per gene in the response ('' for scorers without genes), or a permanent error reason.
+Each outcome is committed the moment it is stored, so a killed run loses at most the calls in flight.
+Only one thread writes (the caller's); concurrent processes wait on SQLite's lock instead of failing.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+OK = "ok"
+CACHE_FILE = "variant_scores.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    variant TEXT NOT NULL,
+    predictor TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    scorer TEXT NOT NULL,
+    track TEXT NOT NULL,
+    interval_length INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    n_scores INTEGER NOT NULL,
+    stored_at REAL NOT NULL,
+    PRIMARY KEY (variant, predictor, model_version, scorer, track, interval_length)
+);
+CREATE TABLE IF NOT EXISTS scores (
+    variant TEXT NOT NULL,
+    predictor TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    scorer TEXT NOT NULL,
+    track TEXT NOT NULL,
+    interval_length INTEGER NOT NULL,
+    gene TEXT NOT NULL,
+    score REAL,
+    quantile_score REAL,
+    PRIMARY KEY (variant, predictor, model_version, scorer, track, interval_length, gene)
+);
+"""
+
+_KEY_WHERE = "variant=? AND predictor=? AND model_version=? AND scorer=? AND track=? AND interval_length=?"
+
+
+@dataclass(frozen=True)
+class CallKey:
+    """Everything that determines the response to one scoring request."""
+
+    variant: str
+    predictor: str
+    model_version: str
+    scorer: str
+    track: str
+    interval_length: int
+
+    def as_row(self) -> tuple:
+        return (self.variant, self.predictor, self.model_version, self.scorer, self.track, self.interval_length)
+
+
+@dataclass(frozen=True)
+class CachedCall:
+    """A stored outcome: `ok` with scores by gene ('' when the scorer has no genes), or a failure reason."""
+
+    outcome: str
+    detail: str = ""
+    scores: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == OK
+
+
+def _nan_to_none(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def _none_to_nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+class ScoreCache:
+    """Open (creating if needed) the cache file in `cache_dir`. Use as a context manager or call `close`."""
+
+    def __init__(self, cache_dir: Path | str, *, filename: str = CACHE_FILE) -> None:
+        self.path = Path(cache_dir) / filename
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves so each stored call is its own transaction.
+        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process; only a power cut can lose the last commits.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def __enter__(self) -> ScoreCache:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def lookup(self, keys: Iterable[CallKey]) -> dict[CallKey, CachedCall]:
+        """Stored outcomes for those of `keys` that have one."""
+        found: dict[CallKey, CachedCall] = {}
+        for key in dict.fromkeys(keys):
+            row = self._db.execute(f"SELECT outcome, detail FROM calls WHERE {_KEY_WHERE}", key.as_row()).fetchone()
+            if row is None:
+                continue
+            outcome, detail = row
+            scores = {}
+            if outcome == OK:
+                for gene, score, quantile in self._db.execute(
+                    f"SELECT gene, score, quantile_score FROM scores WHERE {_KEY_WHERE}", key.as_row()
+                ):
+                    scores[gene] = (_none_to_nan(score), _none_to_nan(quantile))
+            found[key] = CachedCall(outcome=outcome, detail=detail, scores=scores)
+        return found
+
+    def store_scores(self, key: CallKey, scores: Mapping[str, tuple[float, float]]) -> None:
+        """Record a successful call with its scores by gene, committed before returning."""
+        self._store(key, OK, "", scores)
+
+    def store_failure(self, key: CallKey, reason: str, detail: str = "") -> None:
+        """Record a call that failed permanently (retrying it would fail the same way), committed before returning."""
+        if reason == OK:
+            raise ValueError("a failure reason cannot be 'ok'")
+        self._store(key, reason, detail, {})
+
+    def forget_failures(self) -> int:
+        """Drop stored permanent failures so the next run calls for them again; return how many were dropped."""
+        cursor = self._db.execute("DELETE FROM calls WHERE outcome != ?", (OK,))
+        return cursor.rowcount
+
+    def count_calls(self, *, outcome: str | None = None) -> int:
+        if outcome is None:
+            return self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+        return self._db.execute("SELECT COUNT(*) FROM calls WHERE outcome=?", (outcome,)).fetchone()[0]
+
+    def stored_variants(self) -> set[str]:
+        """Variants with any stored outcome (for any configuration)."""
+        return {row[0] for row in self._db.execute("SELECT DISTINCT variant FROM calls")}
+
+    def _store(self, key: CallKey, outcome: str, detail: str, scores: Mapping[str, tuple[float, float]]) -> None:
+        row = key.as_row()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute(f"DELETE FROM scores WHERE {_KEY_WHERE}", row)
+            self._db.executemany(
+                "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*row, gene, _nan_to_none(s), _nan_to_none(q)) for gene, (s, q) in scores.items()],
+            )
+            self._db.execute(
+                "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, outcome, detail, len(scores), time.time()),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise

@@ -1,0 +1,205 @@
+"""Regenerate the bad-input corpus from real rows of the bundled sample (`data/sample/`), then damage them.
+
+Run from the repository root: `.venv/bin/python endobench_tests/corpus/make_corpus.py`. Every file is small; each
+damage is described in README.md next to the outcome the parsers must give. The script is deterministic, so
+re-running it leaves the committed corpus unchanged.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "data" / "sample"
+CORPUS = Path(__file__).resolve().parent
+
+CHR22_SEGMENT_START = 32_000_001  # 1-based start of kipoiseq_hg38_chr22_32000000_32300000.fa.gz
+CUT_START, CUT_END = 32_015_001, 32_018_000  # the 3 kb of chr22 the window fixtures use (1-based, inclusive)
+CHR2_CUT_END = 12_000  # chr2:1-12,000: the telomeric 10 kb of N, then real sequence
+
+
+def _lines(path: Path) -> list[str]:
+    with gzip.open(path, "rt") as handle:
+        return handle.read().splitlines()
+
+
+def _fasta_sequence(path: Path) -> str:
+    return "".join(line.strip() for line in _lines(path) if not line.startswith(">")).upper()
+
+
+def _fasta_text(name: str, sequence: str, width: int = 60) -> str:
+    body = "".join(sequence[i:i + width] + "\n" for i in range(0, len(sequence), width))
+    return f">{name}\n{body}"
+
+
+def _write(relative: str, text: str) -> None:
+    path = CORPUS / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _gzip_bytes(text: str) -> bytes:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as handle:
+        handle.write(text.encode())
+    return buffer.getvalue()
+
+
+def _table(header: list[str], rows: list[list[str]], sep: str = "\t") -> str:
+    return "".join(sep.join(r) + "\n" for r in [header, *rows])
+
+
+def gtex() -> None:
+    lines = _lines(SAMPLE / "gtex_v8_Whole_Blood.v8.egenes.chr22.txt.gz")
+    header = lines[0].split("\t")
+    rows = [line.split("\t") for line in lines[1:]]
+    col = {name: i for i, name in enumerate(header)}
+    in_segment = [r for r in rows if CUT_START <= int(r[col["variant_pos"]]) <= CUT_END]
+    base = rows[:5] + in_segment  # five real gene rows plus the lead variant inside the FASTA cut
+    _write("gtex/egenes_ok.txt", _table(header, base))
+
+    def variant(row: list[str], vid: str) -> list[str]:
+        row = list(row)
+        row[col["variant_id"]] = vid
+        return row
+
+    def with_value(row: list[str], column: str, value: str) -> list[str]:
+        row = list(row)
+        row[col[column]] = value
+        return row
+
+    _write("gtex/egenes_empty.txt", "")
+    _write("gtex/egenes_header_only.txt", _table(header, []))
+    many = _table(header, rows[:120]).encode()
+    (CORPUS / "gtex").mkdir(parents=True, exist_ok=True)
+    full = _gzip_bytes(many.decode())
+    (CORPUS / "gtex/egenes_truncated.txt.gz").write_bytes(full[: len(full) * 3 // 5])
+
+    keep = [i for i, name in enumerate(header) if name != "slope"]
+    _write("gtex/egenes_missing_slope.txt", _table([header[i] for i in keep], [[r[i] for i in keep] for r in base]))
+    renamed = [{"slope": "beta", "slope_se": "beta_se", "pval_nominal": "pvalue"}.get(h, h) for h in header]
+    _write("gtex/egenes_renamed_columns.txt", _table(renamed, base))
+    _write("gtex/egenes_comma_delimited.csv", _table(header, base, sep=","))
+    bad = list(base)
+    bad[3] = with_value(bad[3], "slope", bad[3][col["slope"]].replace("0", "O", 1))
+    _write("gtex/egenes_nonnumeric_slope.txt", _table(header, bad))
+    nan_inf = list(base)
+    nan_inf[1] = with_value(nan_inf[1], "slope", "NaN")
+    nan_inf[2] = with_value(nan_inf[2], "slope", "inf")
+    _write("gtex/egenes_nan_inf_slope.txt", _table(header, nan_inf))
+    _write("gtex/egenes_duplicate_rows.txt", _table(header, base[:3] + [base[0]] + base[3:]))
+    unknown = list(base)
+    unknown[4] = variant(unknown[4], "chrUn_KI270742v1_12345_A_G_b38")
+    _write("gtex/egenes_unknown_chromosome.txt", _table(header, unknown))
+    _write("gtex/egenes_bare_chrom_names.txt",
+           _table(header, [variant(r, r[col["variant_id"]].removeprefix("chr")) for r in base]))
+    positions = list(base)
+    positions[0] = variant(positions[0], "chr22_0_G_A_b38")
+    positions[1] = variant(positions[1], "chr22_50818469_C_T_b38")  # hg38 chr22 is 50,818,468 bp long
+    _write("gtex/egenes_position_zero_and_past_end.txt", _table(header, positions))
+    malformed = list(base)
+    malformed[2] = variant(malformed[2], "rs5748617")
+    _write("gtex/egenes_malformed_variant_id.txt", _table(header, malformed))
+    _write("gtex/egenes_hg19_ids.txt",
+           _table(header, base[:3] + [variant(r, r[col["variant_id"]].replace("_b38", "_b37")) for r in base[3:]]))
+
+
+def dsqtl() -> None:
+    lines = _lines(SAMPLE / "maggie_Degner2012_dsQTL.liftover_hg38.chr22.tsv.gz")
+    header = lines[0].split("\t")
+    rows = [line.split("\t") for line in lines[1:7]]
+    col = {name: i for i, name in enumerate(header)}
+
+    def with_value(row: list[str], column: str, value: str) -> list[str]:
+        row = list(row)
+        row[col[column]] = value
+        return row
+
+    _write("dsqtl/dsqtl_ok.tsv", _table(header, rows))
+    _write("dsqtl/dsqtl_bare_chrom_names.tsv", _table(header, [with_value(r, "chr_hg38", "22") for r in rows]))
+    alleles = list(rows)
+    alleles[0] = with_value(alleles[0], "Alt", "A,T")
+    alleles[1] = with_value(alleles[1], "Alt", "<DEL>")
+    alleles[2] = with_value(alleles[2], "Alt", "*")
+    _write("dsqtl/dsqtl_multiallelic_symbolic.tsv", _table(header, alleles))
+    effects = list(rows)
+    effects[1] = with_value(effects[1], "Beta", "NA")
+    effects[4] = with_value(effects[4], "Beta", "-inf")
+    _write("dsqtl/dsqtl_nan_inf_beta.tsv", _table(header, effects))
+    unlifted = list(rows)
+    unlifted[3] = with_value(with_value(unlifted[3], "pos_hg38", ""), "chr_hg38", "")
+    _write("dsqtl/dsqtl_not_lifted.tsv", _table(header, unlifted))
+    commas = list(rows)
+    commas[2] = with_value(commas[2], "pos_hg38", "17,172,331")
+    _write("dsqtl/dsqtl_nonnumeric_position.tsv", _table(header, commas))
+
+
+def peaks() -> None:
+    lines = _lines(SAMPLE / "abc_K562_DNase_ENCFF860XAE_chr22_macs2_peaks.hg38.narrowPeak.gz")
+    rows = [line.split("\t") for line in lines]
+    artifact = rows[0]  # chr22 0-10,709,810: a "peak" over the centromere gap
+    normal = [r for r in rows if CUT_START <= int(r[1]) and int(r[2]) <= CUT_END + 4000][:10]
+
+    def text(rs: list[list[str]]) -> str:
+        return "".join("\t".join(r) + "\n" for r in rs)
+
+    _write("peaks/peaks_ok.narrowPeak", text(normal))
+    _write("peaks/peaks_huge_artifacts.narrowPeak", text([artifact] + normal))
+    bad = [list(r) for r in normal]
+    bad[2][2] = bad[2][1]  # start == end
+    bad[5][1], bad[5][2] = bad[5][2], bad[5][1]  # start > end
+    _write("peaks/peaks_start_ge_end.narrowPeak", text(bad))
+    _write("peaks/peaks_unsorted.narrowPeak", text(normal[5:] + normal[:5][::-1]))
+    shifted = [list(r) for r in normal]
+    # hg19 chr22 is 51,304,566 bp, hg38 chr22 50,818,468: a peak near the hg19 end lies past the hg38 end.
+    shifted[-1][1], shifted[-1][2] = "51000000", "51000150"
+    _write("peaks/peaks_past_hg38_end.narrowPeak", text(shifted))
+    full = _gzip_bytes(text(rows[:400]))
+    (CORPUS / "peaks/peaks_truncated.narrowPeak.gz").write_bytes(full[: len(full) // 2])
+    _write("peaks/peaks_nonnumeric_start.narrowPeak", text(normal[:3] + [normal[3][:1] + ["32,017,935"] + normal[3][2:]]))
+
+
+def reference() -> None:
+    chr22 = _fasta_sequence(SAMPLE / "kipoiseq_hg38_chr22_32000000_32300000.fa.gz")
+    cut = chr22[CUT_START - CHR22_SEGMENT_START: CUT_END - CHR22_SEGMENT_START + 1]
+    name = f"chr22:{CUT_START}-{CUT_END}"
+    chr2 = _fasta_sequence(SAMPLE / "bfairkun_hg38_chr2_1-2333275.fa.gz")[:CHR2_CUT_END]
+    _write("reference/segments.fa", _fasta_text(name, cut) + _fasta_text(f"chr2:1-{CHR2_CUT_END}", chr2))
+    # A copy whose index claims 70-bp lines: pyfaidx would read the wrong bases without complaint.
+    _write("reference/corrupt_index/segments.fa", _fasta_text(name, cut))
+    offset = len(f">{name}\n")
+    _write("reference/corrupt_index/segments.fa.fai", f"{name}\t{len(cut)}\t{offset}\t70\t71\n")
+    _write("reference/garbage_index/segments.fa", _fasta_text(name, cut))
+    _write("reference/garbage_index/segments.fa.fai", f"{name}\tthree thousand\t{offset}\n")
+    (CORPUS / "reference/plain_gzip.fa.gz").write_bytes(_gzip_bytes(_fasta_text(name, cut)))
+    _write("reference/wrong_segment_length.fa", _fasta_text(f"chr22:{CUT_START}-{CUT_END + 500}", cut))
+
+    def one(chrom: str, pos: int, ref: str, alt: str, effect: str = "0.42") -> list[str]:
+        return [chrom, str(pos), ref, alt, effect, "0.1", "1e-6", "hg38"]
+
+    header = ["chrom", "pos", "ref", "alt", "effect", "se", "p", "build"]
+    lead = 32_016_646  # chr22_32016646_G_T_b38, PRR14L's lead eQTL in GTEx v8 Whole Blood (egenes)
+    base = chr22[lead - CHR22_SEGMENT_START]
+    assert base == "G", base
+    _write("windows/ref_matches.tsv", _table(header, [one("chr22", lead, "G", "T")]))
+    _write("windows/ref_mismatch.tsv", _table(header, [one("chr22", lead, "G", "T"), one("chr22", lead, "C", "A")]))
+    _write("windows/swapped_alleles.tsv", _table(header, [one("chr22", lead, "T", "G")]))
+    deletion_start = lead - 600
+    deleted = chr22[deletion_start - CHR22_SEGMENT_START: deletion_start - CHR22_SEGMENT_START + 1200]
+    _write("windows/indel_longer_than_window.tsv",
+           _table(header, [one("chr22", lead, "G", "T"), one("chr22", deletion_start, deleted, deleted[0])]))
+    n_rich_pos = 10_600
+    _write("windows/n_rich_window.tsv", _table(header, [one("chr2", n_rich_pos, chr2[n_rich_pos - 1], "A" if chr2[n_rich_pos - 1] != "A" else "C")]))
+    near_start = 10_100
+    _write("windows/window_past_chromosome_start.tsv",
+           _table(header, [one("chr2", near_start, chr2[near_start - 1], "A" if chr2[near_start - 1] != "A" else "C")]))
+    _write("windows/outside_reference.tsv", _table(header, [one("chr22", lead, "G", "T"), one("chr22", 32_200_000, "A", "G")]))
+
+
+if __name__ == "__main__":
+    gtex()
+    dsqtl()
+    peaks()
+    reference()

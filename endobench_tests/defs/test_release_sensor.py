@@ -1,0 +1,238 @@
+"""The release sensor, its follow-up sensors and the weekly catch-up, against a loopback GTEx listing server.
+
+The listing server speaks plain HTTP on 127.0.0.1 and serves whatever the test puts in `listing.body` /
+`listing.status`, so the sensor's real `requests` client code runs on every tick. The tests play the daemon:
+they evaluate a tick, then apply the partitions it asked for to the instance, as the sensor daemon would.
+"""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import dagster as dg
+import pytest
+from dagster._core.events import DagsterEvent, DagsterEventType
+from dagster._core.test_utils import create_run_for_test
+
+from endobench.defs.automation import (
+    gtex_release_sensor,
+    release_predictions_sensor,
+    release_report_sensor,
+    weekly_release_catch_up,
+)
+from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, chromosome_partitions, prediction_partition_key
+from endobench.definitions import build_definitions
+from endobench.defs.resources import build_resources
+from endobench.lib.releases import LISTING_URL_ENV, ListingError, parse_release_listing
+
+V8 = {"datasetId": "gtex_v8", "displayName": "GTEx Analysis Release V8", "genomeBuild": "GRCh38/hg38"}
+V10 = {"datasetId": "gtex_v10", "displayName": "GTEx Analysis Release V10", "genomeBuild": "GRCh38/hg38"}
+PILOT = {"datasetId": "gtex_snrnaseq_pilot", "displayName": "GTEx snRNA-seq pilot"}
+CHROMOSOMES = chromosome_partitions.get_partition_keys()
+
+
+class Listing:
+    """What the loopback server answers on its next GET."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.body = b"[]"
+        self.requests = 0
+
+    def serve(self, datasets: list[dict]) -> None:
+        self.status, self.body = 200, json.dumps(datasets).encode()
+
+
+@pytest.fixture
+def listing(monkeypatch):
+    state = Listing()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            state.requests += 1
+            self.send_response(state.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(state.body)))
+            self.end_headers()
+            self.wfile.write(state.body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv(LISTING_URL_ENV, f"http://127.0.0.1:{server.server_address[1]}/api/v2/metadata/dataset")
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def definitions(tmp_path_factory):
+    return build_definitions(build_resources(data_dir=str(tmp_path_factory.mktemp("data"))))
+
+
+def tick(sensor, instance, definitions, cursor):
+    """Evaluate one tick and apply its partition requests, as the sensor daemon does."""
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=definitions)
+    data = sensor.evaluate_tick(context)
+    for request in data.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return data
+
+
+def test_first_tick_adds_the_release_and_requests_its_inputs_run(listing, instance, definitions):
+    """A listing with v8 (and a non-release dataset) adds partition v8 and one release_inputs_job run keyed v8."""
+    listing.serve([V8, PILOT])
+    data = tick(gtex_release_sensor, instance, definitions, cursor=None)
+    assert instance.get_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME) == ["v8"]
+    assert [(r.job_name, r.partition_key, r.run_key) for r in data.run_requests] == [
+        ("release_inputs_job", "v8", "v8")
+    ]
+    assert json.loads(data.cursor) == {"seen": ["v8"]}
+
+
+def test_a_tick_with_nothing_new_skips(listing, instance, definitions):
+    """The same listing on the next tick requests nothing and says why."""
+    listing.serve([V8])
+    first = tick(gtex_release_sensor, instance, definitions, cursor=None)
+    second = tick(gtex_release_sensor, instance, definitions, cursor=first.cursor)
+    assert second.run_requests == []
+    assert second.skip_message == "no new GTEx release: listed v8"
+    assert listing.requests == 2
+
+
+def test_a_new_release_in_the_listing_adds_only_that_release(listing, instance, definitions):
+    """When v10 joins v8 in the listing, only v10 becomes a partition and gets a run."""
+    listing.serve([V8])
+    first = tick(gtex_release_sensor, instance, definitions, cursor=None)
+    listing.serve([V8, V10])
+    second = tick(gtex_release_sensor, instance, definitions, cursor=first.cursor)
+    assert sorted(instance.get_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME)) == ["v10", "v8"]
+    assert [(r.partition_key, r.run_key) for r in second.run_requests] == [("v10", "v10")]
+    assert json.loads(second.cursor) == {"seen": ["v10", "v8"]}
+
+
+def test_a_failing_listing_skips_and_keeps_the_cursor(listing, instance, definitions):
+    """HTTP 500 is logged and skipped: no partition, no run, the cursor untouched so the next tick retries."""
+    listing.serve([V8])
+    first = tick(gtex_release_sensor, instance, definitions, cursor=None)
+    listing.status, listing.body = 500, b'{"detail": "internal error"}'
+    failed = tick(gtex_release_sensor, instance, definitions, cursor=first.cursor)
+    assert failed.run_requests == []
+    assert failed.cursor == first.cursor
+    assert "HTTP 500" in failed.skip_message and "retrying at the next tick" in failed.skip_message
+    assert instance.get_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME) == ["v8"]
+
+
+def test_a_malformed_listing_adds_nothing(listing, instance, definitions):
+    """An answer that is not a dataset array (here an HTML error page) is a skip, not 'no releases'."""
+    listing.status, listing.body = 200, b"<html>maintenance</html>"
+    data = tick(gtex_release_sensor, instance, definitions, cursor=None)
+    assert data.run_requests == [] and data.cursor is None
+    assert "not JSON" in data.skip_message
+    assert instance.get_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME) == []
+
+
+def test_a_release_that_is_already_a_partition_is_not_rerun(listing, instance, definitions):
+    """v8 added by `make demo` is not requested again by the sensor; the cursor still records it."""
+    instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, ["v8"])
+    listing.serve([V8])
+    data = tick(gtex_release_sensor, instance, definitions, cursor=None)
+    assert data.run_requests == []
+    assert json.loads(data.cursor) == {"seen": ["v8"]}
+
+
+def test_the_listing_parser_keeps_numbered_releases_from_v8_and_counts_the_rest():
+    """Releases sort by number (v8 before v10); old releases, other datasets and junk are counted by reason."""
+    payload = {"data": [V10, {"datasetId": "gtex_v7"}, PILOT, V8, "junk", {"id": 3}]}
+    parsed = parse_release_listing(payload)
+    assert parsed.releases == ("v8", "v10")
+    assert parsed.ignored == {"release_before_v8": 1, "not_a_gtex_release": 1, "no_dataset_id": 2}
+
+
+def test_the_listing_parser_rejects_a_non_listing():
+    """A JSON object without a dataset array raises ListingError naming the source."""
+    with pytest.raises(ListingError, match="test-source: expected a JSON array"):
+        parse_release_listing({"detail": "not found"}, source="test-source")
+
+
+def run_succeeded(instance, sensor, job_name, tags):
+    """A finished run of `job_name` with `tags`, and the follow-up sensor's answer to its success."""
+    run = create_run_for_test(instance, job_name=job_name, tags=tags, status=dg.DagsterRunStatus.SUCCESS)
+    event = DagsterEvent(event_type_value=DagsterEventType.RUN_SUCCESS.value, job_name=job_name)
+    context = dg.build_run_status_sensor_context(
+        sensor_name=sensor.name, dagster_event=event, dagster_instance=instance, dagster_run=run
+    )
+    return run, sensor(context)
+
+
+def test_release_inputs_success_requests_one_prediction_run_per_chromosome(instance):
+    """A successful release_inputs_job run for v8 fans out into 23 predictions_job runs, one per chromosome."""
+    run, requests = run_succeeded(
+        instance, release_predictions_sensor, "release_inputs_job", {"dagster/partition": "v8"}
+    )
+    assert [r.partition_key for r in requests] == [prediction_partition_key("v8", c) for c in CHROMOSOMES]
+    assert {r.job_name for r in requests} == {"predictions_job"}
+    assert requests[0].run_key == f"v8|chr1|{run.run_id}"
+
+
+def report_materialized(instance, asset, partition):
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset, partition=partition))
+
+
+def test_the_report_waits_for_every_chromosome(instance):
+    """With one chromosome still missing, the report sensor skips and names it."""
+    for chrom in CHROMOSOMES[:-1]:
+        report_materialized(instance, "variant_effect_predictions", str(prediction_partition_key("v8", chrom)))
+    _, answer = run_succeeded(
+        instance, release_report_sensor, "predictions_job",
+        {"dagster/partition/release": "v8", "dagster/partition/chrom": "chr21"},
+    )
+    assert isinstance(answer, dg.SkipReason)
+    assert answer.skip_message == "v8: 1 chromosome(s) still without predictions (chrX)"
+
+
+def test_the_last_chromosome_requests_the_report(instance):
+    """Once every chromosome of v8 has predictions, the report_job run of v8 is requested."""
+    for chrom in CHROMOSOMES:
+        report_materialized(instance, "variant_effect_predictions", str(prediction_partition_key("v8", chrom)))
+    run, answer = run_succeeded(
+        instance, release_report_sensor, "predictions_job",
+        {"dagster/partition/release": "v8", "dagster/partition/chrom": "chrX"},
+    )
+    assert (answer.job_name, answer.partition_key, answer.run_key) == ("report_job", "v8", f"v8|{run.run_id}")
+
+
+def test_the_weekly_catch_up_reruns_releases_without_a_report(instance):
+    """v8 has a report and v10 has none: Monday's run requests v10's inputs, keyed by the week."""
+    instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, ["v8", "v10"])
+    report_materialized(instance, "benchmark_report", "v8")
+    context = dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=dg.deserialize_value if False else _monday()
+    )
+    requests = weekly_release_catch_up(context)
+    assert [(r.job_name, r.partition_key, r.run_key) for r in requests] == [
+        ("release_inputs_job", "v10", "v10|catch-up|2026-11-23")
+    ]
+
+
+def test_the_weekly_catch_up_skips_when_every_release_has_a_report(instance):
+    """Nothing pending: the schedule skips with the reason."""
+    instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, ["v8"])
+    report_materialized(instance, "benchmark_report", "v8")
+    answer = weekly_release_catch_up(dg.build_schedule_context(instance=instance, scheduled_execution_time=_monday()))
+    assert answer.skip_message == "every known GTEx release has a benchmark_report"
+
+
+def _monday():
+    import datetime
+
+    return datetime.datetime(2026, 11, 23, 6, 0, tzinfo=datetime.timezone.utc)

@@ -1,0 +1,306 @@
+"""A loopback AlphaGenome server: a real gRPC `DnaModelService` speaking the exact messages the SDK parses.
+
+It serves `ScoreVariant` (one output message per requested scorer, then its tensor chunks) and a minimal
+`PredictSequence` (one track-data output per requested output type, then chunks). Scores are a deterministic
+function of the request (variant, track, gene, model version, interval width), so two runs that ask the same
+thing get the same numbers. Latency, transient faults at a rate, aborts mid-stream, slow calls and permanent
+errors for chosen variants are injected with a seeded random generator. Every request is recorded so tests
+can assert that nothing is asked twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from concurrent import futures
+from dataclasses import dataclass, field
+
+import grpc
+import numpy as np
+import pandas as pd
+from alphagenome import tensor_utils
+from alphagenome.data import genome, ontology, track_data
+from alphagenome.models.v1 import dna_client, track_data_utils
+from alphagenome.protos.v1 import dna_model_pb2, dna_model_service_pb2, dna_model_service_pb2_grpc
+
+API_KEY_HEADER = "x-goog-api-key"
+TRANSIENT_CODES = (
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+)
+
+
+@dataclass(frozen=True)
+class StandInTrack:
+    name: str
+    ontology_curie: str
+    biosample: str
+    biosample_type: int = dna_model_pb2.BIOSAMPLE_TYPE_CELL_LINE
+
+    def to_proto(self, strand: str = ".") -> dna_model_pb2.TrackMetadata:
+        return dna_model_pb2.TrackMetadata(
+            name=self.name,
+            strand=genome.Strand.from_str(strand).to_proto(),
+            ontology_term=ontology.from_curie(self.ontology_curie).to_proto(),
+            biosample=dna_model_pb2.Biosample(type=self.biosample_type, name=self.biosample),
+        )
+
+
+# A few tracks per output type, as in the real catalogue, so that selection by ontology is exercised.
+TRACKS: Mapping[int, tuple[StandInTrack, ...]] = {
+    dna_model_pb2.OUTPUT_TYPE_DNASE: (
+        StandInTrack("EFO:0002067 DNase-seq", "EFO:0002067", "K562"),
+        StandInTrack("EFO:0002784 DNase-seq", "EFO:0002784", "GM12878"),
+        StandInTrack("EFO:0001187 DNase-seq", "EFO:0001187", "HepG2"),
+    ),
+    dna_model_pb2.OUTPUT_TYPE_RNA_SEQ: (
+        StandInTrack("UBERON:0013756 polyA plus RNA-seq", "UBERON:0013756", "blood",
+                     dna_model_pb2.BIOSAMPLE_TYPE_TISSUE),
+        StandInTrack("UBERON:0002107 polyA plus RNA-seq", "UBERON:0002107", "liver",
+                     dna_model_pb2.BIOSAMPLE_TYPE_TISSUE),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class StandInGene:
+    """A gene of the stand-in's annotation: 0-based half-open body on the + strand of the reference."""
+
+    gene_id: str  # without version, as the real service returns it
+    chrom: str
+    start: int
+    end: int
+    strand: str = "+"
+
+
+@dataclass
+class FaultPlan:
+    """What goes wrong, and how often. Rates are per request; `permanent` maps variant strings to a status."""
+
+    transient_rate: float = 0.0
+    transient_codes: Sequence[grpc.StatusCode] = TRANSIENT_CODES
+    mid_stream_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_seconds: float = 0.0
+    permanent: Mapping[str, grpc.StatusCode] = field(default_factory=dict)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    rpc: str
+    variant: str  # `chr:pos:REF>ALT` for ScoreVariant, the sequence hash for PredictSequence
+    outcome: str  # "ok" or the status code name injected
+    started: float
+    finished: float
+    had_api_key: bool
+
+
+def _unit_hash(*parts: object) -> float:
+    """A number in [-1, 1) determined only by `parts`."""
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
+    return struct.unpack("<Q", digest)[0] / 2**63 - 1.0
+
+
+def expected_score(variant: str, track: StandInTrack, gene: str, model_version: str, width: int) -> float:
+    """The raw score the stand-in returns, for tests that check values end to end."""
+    return 3.0 * _unit_hash(variant, track.name, gene, model_version or "ALL_FOLDS", width)
+
+
+def expected_quantile(raw: float) -> float:
+    return 2.0 / math.pi * math.atan(raw)
+
+
+class _Servicer(dna_model_service_pb2_grpc.DnaModelServiceServicer):
+    def __init__(self, stand_in: AlphaGenomeStandIn) -> None:
+        self.stand_in = stand_in
+
+    def ScoreVariant(self, request_iterator, context):
+        request = next(iter(request_iterator))
+        variant = genome.Variant.from_proto(request.variant)
+        yield from self.stand_in._serve("ScoreVariant", str(variant), context,
+                                        lambda: self.stand_in._score_variant_messages(request, variant))
+
+    def PredictSequence(self, request_iterator, context):
+        request = next(iter(request_iterator))
+        key = hashlib.blake2b(request.sequence.encode(), digest_size=8).hexdigest()
+        yield from self.stand_in._serve("PredictSequence", key, context,
+                                        lambda: self.stand_in._predict_sequence_messages(request))
+
+
+class AlphaGenomeStandIn:
+    """Start with `with AlphaGenomeStandIn(...) as server:`; connect to `server.address` (127.0.0.1:port)."""
+
+    def __init__(
+        self,
+        *,
+        genes: Sequence[StandInGene] = (),
+        latency: float = 0.0,
+        faults: FaultPlan | None = None,
+        expected_api_key: str | None = None,
+        max_workers: int = 16,
+        bytes_per_chunk: int = 64,
+    ) -> None:
+        self.genes = list(genes)
+        self.latency = latency
+        self.faults = faults or FaultPlan()
+        self.expected_api_key = expected_api_key
+        self.bytes_per_chunk = bytes_per_chunk
+        self.max_workers = max_workers
+        self._rng = random.Random(self.faults.seed)
+        self._lock = threading.Lock()
+        self._records: list[RequestRecord] = []
+        self._server: grpc.Server | None = None
+        self.address = ""
+
+    def __enter__(self) -> AlphaGenomeStandIn:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> AlphaGenomeStandIn:
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=self.max_workers))
+        dna_model_service_pb2_grpc.add_DnaModelServiceServicer_to_server(_Servicer(self), self._server)
+        port = self._server.add_insecure_port("127.0.0.1:0")
+        self._server.start()
+        self.address = f"127.0.0.1:{port}"
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop(grace=None).wait()
+            self._server = None
+
+    def set_faults(self, faults: FaultPlan) -> None:
+        with self._lock:
+            self.faults = faults
+            self._rng = random.Random(faults.seed)
+
+    @property
+    def records(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def requests_by_variant(self, rpc: str = "ScoreVariant") -> Counter:
+        return Counter(r.variant for r in self.records if r.rpc == rpc)
+
+    def completed(self, rpc: str = "ScoreVariant") -> int:
+        return sum(1 for r in self.records if r.rpc == rpc and r.outcome == "ok")
+
+    def _serve(self, rpc: str, variant: str, context, build_messages):
+        started = time.monotonic()
+        metadata = dict(context.invocation_metadata())
+        had_key = bool(metadata.get(API_KEY_HEADER))
+        with self._lock:
+            plan = self.faults
+            transient = self._rng.random() < plan.transient_rate
+            code = self._rng.choice(list(plan.transient_codes)) if transient else None
+            mid_stream = self._rng.random() < plan.mid_stream_rate
+            slow = self._rng.random() < plan.slow_rate
+
+        def finish(outcome: str) -> None:
+            with self._lock:
+                self._records.append(RequestRecord(rpc, variant, outcome, started, time.monotonic(), had_key))
+
+        if self.expected_api_key is not None and metadata.get(API_KEY_HEADER) != self.expected_api_key:
+            finish("UNAUTHENTICATED")
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "API key missing or not valid")
+        time.sleep(self.latency + (plan.slow_seconds if slow else 0.0))
+        if variant in plan.permanent:
+            status = plan.permanent[variant]
+            finish(status.name)
+            context.abort(status, f"stand-in rejects {variant}")
+        if code is not None:
+            finish(code.name)
+            context.abort(code, "stand-in transient fault")
+        try:
+            messages = build_messages()
+        except ValueError as exc:
+            finish("INVALID_ARGUMENT")
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        if mid_stream:
+            # The first message (an output header announcing chunks) goes out, then the stream breaks.
+            yield messages[0]
+            finish("MID_STREAM_ABORT")
+            context.abort(grpc.StatusCode.UNAVAILABLE, "stand-in connection dropped mid-stream")
+        if not context.is_active():
+            finish("CANCELLED")
+            return
+        yield from messages
+        finish("ok")
+
+    def _score_variant_messages(self, request, variant: genome.Variant) -> list:
+        interval = genome.Interval.from_proto(request.interval)
+        dna_client.validate_sequence_length(interval.width)
+        if not (interval.start <= variant.start and variant.end <= interval.end):
+            raise ValueError(f"variant {variant} lies outside interval {interval}")
+        if not variant.chromosome.startswith("chr"):
+            raise ValueError(f"unknown chromosome {variant.chromosome!r}")
+        messages = []
+        for scorer in request.variant_scorers:
+            kind = scorer.WhichOneof("scorer")
+            if kind == "center_mask":
+                output_type, genes = scorer.center_mask.requested_output, [None]
+            elif kind == "gene_mask":
+                output_type = scorer.gene_mask.requested_output
+                genes = [g for g in self.genes
+                         if g.chrom == interval.chromosome and g.start < interval.end and g.end > interval.start]
+            else:
+                raise ValueError(f"the stand-in does not implement scorer {kind!r}")
+            tracks = TRACKS.get(output_type)
+            if not tracks:
+                raise ValueError(f"no tracks for output type {output_type}")
+            strands = ["."] if request.merge_stranded_gene_tracks or kind == "center_mask" else ["+", "-"]
+            track_protos, track_keys = [], []
+            for track in tracks:
+                for strand in strands:
+                    track_protos.append(track.to_proto(strand))
+                    track_keys.append((track, strand))
+            raw = np.array(
+                [[expected_score(str(variant), t, (g.gene_id if g else "") + (s if s != "." else ""),
+                                 request.model_version, interval.width) for t, s in track_keys] for g in genes],
+                dtype=np.float32,
+            ).reshape(len(genes), len(track_keys))
+            values = np.stack([raw, expected_quantile(raw).astype(np.float32)])
+            tensor, chunks = tensor_utils.pack_tensor(values, bytes_per_chunk=self.bytes_per_chunk)
+            gene_metadata = [
+                dna_model_pb2.GeneScorerMetadata(gene_id=g.gene_id, strand=genome.Strand.from_str(g.strand).to_proto())
+                for g in genes if g is not None
+            ]
+            messages.append(dna_model_service_pb2.ScoreVariantResponse(
+                output=dna_model_pb2.ScoreVariantOutput(variant_data=dna_model_pb2.VariantData(
+                    values=tensor,
+                    metadata=dna_model_pb2.VariantMetadata(
+                        variant=request.variant, track_metadata=track_protos, gene_metadata=gene_metadata),
+                ))
+            ))
+            messages.extend(dna_model_service_pb2.ScoreVariantResponse(tensor_chunk=c) for c in chunks)
+        return messages
+
+    def _predict_sequence_messages(self, request) -> list:
+        dna_client.validate_sequence_length(len(request.sequence))
+        wanted = {ontology.from_proto(t).ontology_curie for t in request.ontology_terms}
+        messages = []
+        for output_type in request.requested_outputs:
+            tracks = [t for t in TRACKS.get(output_type, ()) if not wanted or t.ontology_curie in wanted]
+            # A smooth per-base profile whose level depends on the sequence, so ref and alt differ.
+            level = np.array([1.0 + abs(_unit_hash(request.sequence, t.name)) for t in tracks], dtype=np.float32)
+            values = np.broadcast_to(level, (len(request.sequence), len(tracks))).astype(np.float32)
+            data = track_data.TrackData(
+                values=values,
+                metadata=pd.DataFrame({"name": [t.name for t in tracks], "strand": ["."] * len(tracks)}),
+            )
+            proto, chunks = track_data_utils.to_protos(data, bytes_per_chunk=max(self.bytes_per_chunk, 1 << 16))
+            messages.append(dna_model_service_pb2.PredictSequenceResponse(
+                output=dna_model_pb2.Output(output_type=output_type, track_data=proto)))
+            messages.extend(dna_model_service_pb2.PredictSequenceResponse(tensor_chunk=c) for c in chunks)
+        return messages

@@ -1,0 +1,182 @@
+"""A loopback HTTP/1.0 file server (127.0.0.1) for download tests, with byte ranges and injectable faults.
+
+It serves fixture bytes at fixed paths the way a static bucket does: `200` with `Content-Length`, `206` with
+`Content-Range` for `Range: bytes=a-` / `bytes=a-b`, `416` for a range past the end, `404` for an unknown path.
+Faults are queued per path and consumed one request at a time:
+
+- `Fault.status(500)`: answer with that status instead of the file;
+- `Fault.cut(n)`: announce the full length, send only the first `n` bytes of the body, then drop the connection;
+- `Fault.stall(seconds)`: send the headers, then wait before the body (to trip a client read timeout);
+- `Fault.ignore_range()`: answer `200` with the whole file even when a range was asked for.
+
+Every request is recorded (`server.requests`) with its method, path and `Range` header, so tests can check that
+a client resumed from the right byte.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str
+    value: float = 0
+
+    @classmethod
+    def status(cls, code: int) -> Fault:
+        return cls("status", code)
+
+    @classmethod
+    def cut(cls, after_bytes: int) -> Fault:
+        return cls("cut", after_bytes)
+
+    @classmethod
+    def stall(cls, seconds: float) -> Fault:
+        return cls("stall", seconds)
+
+    @classmethod
+    def ignore_range(cls) -> Fault:
+        return cls("ignore_range")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    range: str | None
+    status: int
+
+
+class FixtureServer:
+    """`with FixtureServer({"/a/file.gz": b"..."}) as server: server.url("/a/file.gz")`."""
+
+    def __init__(self, files: dict[str, bytes | Path] | None = None) -> None:
+        self.files: dict[str, bytes] = {}
+        for path, content in (files or {}).items():
+            self.add(path, content)
+        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def add(self, path: str, content: bytes | Path) -> None:
+        self.files[path] = content if isinstance(content, bytes) else Path(content).read_bytes()
+
+    def inject(self, path: str, *faults: Fault) -> None:
+        with self._lock:
+            self.faults[path].extend(faults)
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    @property
+    def base_url(self) -> str:
+        assert self._httpd is not None, "start the server first"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def requests_for(self, path: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path == path]
+
+    def start(self) -> FixtureServer:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_HEAD(self) -> None:  # noqa: N802 (http.server naming)
+                server._serve(self, head=True)
+
+            def do_GET(self) -> None:  # noqa: N802
+                server._serve(self, head=False)
+
+            def log_message(self, format: str, *args) -> None:  # keep test output clean
+                return
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fixture-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> FixtureServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _next_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            queue = self.faults.get(path)
+            return queue.popleft() if queue else None
+
+    def _record(self, handler: BaseHTTPRequestHandler, path: str, status: int) -> None:
+        with self._lock:
+            self.requests.append(RecordedRequest(handler.command, path, handler.headers.get("Range"), status))
+
+    def _serve(self, handler: BaseHTTPRequestHandler, *, head: bool) -> None:
+        path = handler.path.split("?", 1)[0]
+        fault = self._next_fault(path)
+        if fault is not None and fault.kind == "status":
+            self._record(handler, path, int(fault.value))
+            handler.send_error(int(fault.value))
+            return
+        body = self.files.get(path)
+        if body is None:
+            self._record(handler, path, 404)
+            handler.send_error(404)
+            return
+        size = len(body)
+        start, end = 0, size
+        status = 200
+        asked = handler.headers.get("Range")
+        if asked and not (fault is not None and fault.kind == "ignore_range"):
+            match = _RANGE.match(asked.strip())
+            if match is None or int(match[1]) >= size:
+                self._record(handler, path, 416)
+                handler.send_response(416)
+                handler.send_header("Content-Range", f"bytes */{size}")
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+                return
+            start = int(match[1])
+            end = min(size, int(match[2]) + 1) if match[2] else size
+            status = 206
+        self._record(handler, path, status)
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/octet-stream")
+        handler.send_header("Accept-Ranges", "bytes")
+        handler.send_header("Content-Length", str(end - start))
+        if status == 206:
+            handler.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
+        handler.end_headers()
+        if head:
+            return
+        payload = body[start:end]
+        if fault is not None and fault.kind == "stall":
+            handler.wfile.flush()
+            time.sleep(fault.value)
+        if fault is not None and fault.kind == "cut":
+            payload = payload[: int(fault.value)]
+            handler.wfile.write(payload)
+            handler.wfile.flush()
+            handler.close_connection = True
+            return
+        try:
+            handler.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout test); nothing to clean up
