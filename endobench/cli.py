@@ -7,7 +7,6 @@ traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -55,11 +54,11 @@ def load_or_train_model(model_path: Path, sample_dir: Path):
 
 
 def _score_pairs(args: argparse.Namespace) -> int:
-    from endobench.lib.fasta_pairs import score_fasta_pairs
+    from endobench.lib.fasta_pairs import describe_counts, score_fasta_pairs
 
     model = load_or_train_model(Path(args.model), Path(args.sample_dir))
     counts = score_fasta_pairs(Path(args.ref), Path(args.alt), Path(args.out), model)
-    print(json.dumps({"out": args.out, **counts}, default=int))
+    print(f"{args.out}: {describe_counts(counts)}")
     return 0
 
 

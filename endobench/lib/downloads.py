@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 import requests
+import urllib3
 
 from endobench.lib.atomic import atomic_path
 
@@ -117,7 +118,8 @@ def _fetch_once(
         offset = 0
     if expected_size is not None and offset == expected_size and offset > 0:
         return expected_size
-    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    # `identity`: byte ranges must count the bytes of the file itself, never of an on-the-fly compressed copy.
+    headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}
     try:
         response = http.get(url, headers=headers, stream=True, timeout=timeout)
     except (requests.ConnectionError, requests.Timeout) as exc:
@@ -157,11 +159,15 @@ def _fetch_once(
                 url, f"the server announces {total:,} bytes but {expected_size:,} were expected",
                 "The file on the server changed or the expected size in the data sources is wrong; update one of them",
             )
+        # A cut connection must keep every byte received so far: with length enforcement on, urllib3 raises on the
+        # short read and drops its buffer; off, the stream simply ends short and the size check below retries.
+        # Raw bytes, not decoded ones: a `.gz` served with `Content-Encoding: gzip` must stay compressed.
+        response.raw.enforce_content_length = False
         try:
             with open(partial, mode) as handle:
-                for chunk in response.iter_content(CHUNK):
+                for chunk in response.raw.stream(CHUNK, decode_content=False):
                     handle.write(chunk)
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise _Retry(f"transfer interrupted after {partial.stat().st_size:,} bytes ({type(exc).__name__})") from exc
     size = partial.stat().st_size
     if total is not None and size < total:
@@ -345,9 +351,8 @@ def _extract_from_stream(stream: BinaryIO, source: str, member_name: str, dest: 
                             "The archive is truncated; download it again", retryable=True,
                         )
                 return dest
-    except (tarfile.ReadError, EOFError, zlib.error, gzip.BadGzipFile, OSError, requests.RequestException) as exc:
-        if isinstance(exc, DownloadError):
-            raise
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, urllib3.exceptions.HTTPError,
+            requests.RequestException) as exc:
         raise DownloadError(
             source, f"the archive is truncated or not a tar file ({type(exc).__name__}: {exc})",
             "Delete the archive and download it again", retryable=True,

@@ -111,7 +111,7 @@ def filter_peaks(peaks: PeakSet, *, max_width: int, min_qvalue: float | None, bl
     if blacklist is not None:
         if blacklist.build != peaks.build:
             raise InputError(
-                peaks.path, f"the blacklist {blacklist.path or ''} is {blacklist.build} but the peaks are {peaks.build}",
+                peaks.path, f"the blacklist is {blacklist.build} but the peaks are {peaks.build} (blacklist: {blacklist.path or 'in memory'})",
                 "Use the blacklist of the peaks' build, or lift the peaks over (the data sources declare each build)",
             )
         if len(frame) and len(blacklist.frame):

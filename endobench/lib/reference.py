@@ -8,6 +8,7 @@ offline; a window no record covers is reported as not served, so callers count i
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,7 @@ class ReferenceGenome:
         return str(record[start0 - seg.start0:end0 - seg.start0]).upper()
 
 
+@functools.lru_cache(maxsize=4096)
 def _chrom_name(name: str) -> str:
     """Records named `22`, `chr22` or `MT` are served under one spelling (`chr22`, `chrM`)."""
     return str(normalize_chrom(pd.Series([name])).iloc[0])
@@ -91,12 +93,15 @@ def _chrom_name(name: str) -> str:
 def _open_fasta(path: Path) -> pyfaidx.Fasta:
     if not path.exists():
         raise InputError(path, "the reference FASTA does not exist", "Check the reference path in the data sources")
+    if not path.is_file():
+        raise InputError(path, "the reference path is not a file", "Point the reference at the FASTA file itself")
     compression = _compression(path)
     if compression == "gzip":
         raise InputError(
             path, "the FASTA is compressed with plain gzip, which allows no random access",
             f"Recompress it with bgzip (htslib), or decompress it: gunzip {path.name}",
         )
+    _check_index_fields(path)
     try:
         fasta = pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=True, rebuild=False, build_index=True)
     except pyfaidx.FastaIndexingError as exc:
@@ -117,6 +122,21 @@ def _open_fasta(path: Path) -> pyfaidx.Fasta:
     if compression is None:
         _check_index(path)
     return fasta
+
+
+def _check_index_fields(path: Path) -> None:
+    """An existing `.fai` must have five integer fields per line (name, length, offset, line bases, line bytes)."""
+    fai = Path(f"{path}.fai")
+    if not fai.exists():
+        return
+    with open(fai, errors="replace") as index:
+        for number, entry in enumerate(index, 1):
+            fields = entry.rstrip("\r\n").split("\t")
+            if len(fields) < 5 or not all(f.strip().isdigit() for f in fields[1:5]):
+                raise InputError(
+                    fai, f"index line {entry.strip()[:80]!r} does not have the five tab-separated fields of a .fai",
+                    f"The index is corrupt: delete {fai} and it is rebuilt on the next run", line=number,
+                )
 
 
 def _compression(path: Path) -> str | None:

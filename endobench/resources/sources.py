@@ -177,11 +177,16 @@ class DataSources(dg.ConfigurableResource):
         url = f"{self.encode_base_url.rstrip('/')}/{accession}/@@download/{accession}.bed.gz"
         return SourceFile(self._fetch(url, f"encode/{accession}.bed.gz"), HG38)
 
-    def reference(self) -> SourceFile:
+    def reference_location(self) -> SourceFile:
+        """Where the reference is (or will be, once `reference()` has downloaded it) and its build; no download."""
         if not self._full():
             return SourceFile(self._sample("hg38_sample_segments.fa"), HG38)
-        fasta = Path(self.download_dir) / "ucsc" / "hg38.fa"
-        if not fasta.exists():
+        return SourceFile(Path(self.download_dir) / "ucsc" / "hg38.fa", HG38)
+
+    def reference(self) -> SourceFile:
+        location = self.reference_location()
+        fasta = location.path
+        if self._full() and not fasta.exists():
             gz = self._fetch(f"{self.ucsc_base_url.rstrip('/')}/{UCSC_HG38_FASTA}", "ucsc/hg38.fa.gz")
             try:
                 gunzip_file(gz, fasta)

@@ -3,8 +3,11 @@
 The listing server speaks plain HTTP on 127.0.0.1 and serves whatever the test puts in `listing.body` /
 `listing.status`, so the sensor's real `requests` client code runs on every tick. The tests play the daemon:
 they evaluate a tick, then apply the partitions it asked for to the instance, as the sensor daemon would.
+The instance is a temporary-directory one (`dg.instance_for_test`) rather than `DagsterInstance.ephemeral()`:
+resolving a partitioned run request needs an instance ref, which an ephemeral instance does not have.
 """
 
+import datetime
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +32,7 @@ V8 = {"datasetId": "gtex_v8", "displayName": "GTEx Analysis Release V8", "genome
 V10 = {"datasetId": "gtex_v10", "displayName": "GTEx Analysis Release V10", "genomeBuild": "GRCh38/hg38"}
 PILOT = {"datasetId": "gtex_snrnaseq_pilot", "displayName": "GTEx snRNA-seq pilot"}
 CHROMOSOMES = chromosome_partitions.get_partition_keys()
+MONDAY_0600_UTC = datetime.datetime(2026, 11, 23, 6, 0, tzinfo=datetime.timezone.utc)
 
 
 class Listing:
@@ -68,10 +72,19 @@ def listing(monkeypatch):
     server.server_close()
 
 
-@pytest.fixture
-def instance():
+@pytest.fixture(scope="module")
+def shared_instance():
     with dg.instance_for_test() as instance:
         yield instance
+
+
+@pytest.fixture
+def instance(shared_instance):
+    """A clean instance per test: creating one costs seconds, wiping its runs, events and partitions does not."""
+    shared_instance.wipe()
+    for release in shared_instance.get_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME):
+        shared_instance.delete_dynamic_partition(GTEX_RELEASE_PARTITIONS_NAME, release)
+    return shared_instance
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +94,9 @@ def definitions(tmp_path_factory):
 
 def tick(sensor, instance, definitions, cursor):
     """Evaluate one tick and apply its partition requests, as the sensor daemon does."""
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=definitions)
+    context = dg.build_sensor_context(
+        instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=definitions
+    )
     data = sensor.evaluate_tick(context)
     for request in data.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
@@ -215,9 +230,7 @@ def test_the_weekly_catch_up_reruns_releases_without_a_report(instance):
     """v8 has a report and v10 has none: Monday's run requests v10's inputs, keyed by the week."""
     instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, ["v8", "v10"])
     report_materialized(instance, "benchmark_report", "v8")
-    context = dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=dg.deserialize_value if False else _monday()
-    )
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=MONDAY_0600_UTC)
     requests = weekly_release_catch_up(context)
     assert [(r.job_name, r.partition_key, r.run_key) for r in requests] == [
         ("release_inputs_job", "v10", "v10|catch-up|2026-11-23")
@@ -228,11 +241,5 @@ def test_the_weekly_catch_up_skips_when_every_release_has_a_report(instance):
     """Nothing pending: the schedule skips with the reason."""
     instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, ["v8"])
     report_materialized(instance, "benchmark_report", "v8")
-    answer = weekly_release_catch_up(dg.build_schedule_context(instance=instance, scheduled_execution_time=_monday()))
+    answer = weekly_release_catch_up(dg.build_schedule_context(instance=instance, scheduled_execution_time=MONDAY_0600_UTC))
     assert answer.skip_message == "every known GTEx release has a benchmark_report"
-
-
-def _monday():
-    import datetime
-
-    return datetime.datetime(2026, 11, 23, 6, 0, tzinfo=datetime.timezone.utc)

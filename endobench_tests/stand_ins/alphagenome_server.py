@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -88,20 +89,23 @@ class FaultPlan:
     transient_rate: float = 0.0
     transient_codes: Sequence[grpc.StatusCode] = TRANSIENT_CODES
     mid_stream_rate: float = 0.0
+    truncate_rate: float = 0.0  # the stream ends cleanly (status OK) before the announced tensor chunks
     slow_rate: float = 0.0
     slow_seconds: float = 0.0
     permanent: Mapping[str, grpc.StatusCode] = field(default_factory=dict)
     seed: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class RequestRecord:
+    """One request as the server saw it; recorded on arrival, so a request the client gave up on still counts."""
+
     rpc: str
     variant: str  # `chr:pos:REF>ALT` for ScoreVariant, the sequence hash for PredictSequence
-    outcome: str  # "ok" or the status code name injected
     started: float
-    finished: float
     had_api_key: bool
+    outcome: str = "incomplete"  # "ok", the status code name injected, or "incomplete" if the stream was dropped
+    finished: float | None = None
 
 
 def _unit_hash(*parts: object) -> float:
@@ -116,7 +120,7 @@ def expected_score(variant: str, track: StandInTrack, gene: str, model_version: 
 
 
 def expected_quantile(raw: float) -> float:
-    return 2.0 / math.pi * math.atan(raw)
+    return 2.0 / math.pi * np.arctan(raw)
 
 
 class _Servicer(dna_model_service_pb2_grpc.DnaModelServiceServicer):
@@ -190,6 +194,10 @@ class AlphaGenomeStandIn:
         with self._lock:
             return list(self._records)
 
+    def clear_records(self) -> None:
+        with self._lock:
+            self._records.clear()
+
     def requests_by_variant(self, rpc: str = "ScoreVariant") -> Counter:
         return Counter(r.variant for r in self.records if r.rpc == rpc)
 
@@ -205,11 +213,16 @@ class AlphaGenomeStandIn:
             transient = self._rng.random() < plan.transient_rate
             code = self._rng.choice(list(plan.transient_codes)) if transient else None
             mid_stream = self._rng.random() < plan.mid_stream_rate
+            truncate = self._rng.random() < plan.truncate_rate
             slow = self._rng.random() < plan.slow_rate
+
+        record = RequestRecord(rpc, variant, started, had_key)
+        with self._lock:
+            self._records.append(record)
 
         def finish(outcome: str) -> None:
             with self._lock:
-                self._records.append(RequestRecord(rpc, variant, outcome, started, time.monotonic(), had_key))
+                record.outcome, record.finished = outcome, time.monotonic()
 
         if self.expected_api_key is not None and metadata.get(API_KEY_HEADER) != self.expected_api_key:
             finish("UNAUTHENTICATED")
@@ -232,11 +245,17 @@ class AlphaGenomeStandIn:
             yield messages[0]
             finish("MID_STREAM_ABORT")
             context.abort(grpc.StatusCode.UNAVAILABLE, "stand-in connection dropped mid-stream")
+        if truncate:
+            yield messages[0]
+            finish("TRUNCATED")
+            return
         if not context.is_active():
             finish("CANCELLED")
             return
-        yield from messages
+        # Marked finished before the last message leaves, so a client's next call never appears to overlap it.
+        yield from messages[:-1]
         finish("ok")
+        yield from messages[-1:]
 
     def _score_variant_messages(self, request, variant: genome.Variant) -> list:
         interval = genome.Interval.from_proto(request.interval)
@@ -304,3 +323,31 @@ class AlphaGenomeStandIn:
                 output=dna_model_pb2.Output(output_type=output_type, track_data=proto)))
             messages.extend(dna_model_service_pb2.PredictSequenceResponse(tensor_chunk=c) for c in chunks)
         return messages
+
+
+SAMPLE_EGENES = Path(__file__).resolve().parents[2] / "data" / "sample" / "gtex_v8_Whole_Blood.v8.egenes.chr22.txt.gz"
+TRACK_BY_CURIE = {t.ontology_curie: t for tracks in TRACKS.values() for t in tracks}
+
+
+def sample_eqtl_requests(n_genes: int, *, path: Path = SAMPLE_EGENES) -> tuple[pd.DataFrame, list[StandInGene]]:
+    """Predictor input for the first `n_genes` real GTEx Whole Blood eGenes on chr22, and their gene annotation.
+
+    One `expression` row per eGene (its lead variant and versioned GTEx gene id) plus one `accessibility` row per
+    distinct lead variant, in the columns the prediction asset passes. The annotation holds every eGene of the file
+    (unversioned ids, 0-based bodies), so a 1 MB interval contains many genes, as the real service returns.
+    """
+    table = pd.read_csv(path, sep="\t", usecols=["gene_id", "gene_chr", "gene_start", "gene_end", "strand",
+                                                 "variant_id", "chr", "variant_pos", "ref", "alt"])
+    genes = [StandInGene(g.split(".")[0], c, int(s) - 1, int(e), st) for g, c, s, e, st in
+             table[["gene_id", "gene_chr", "gene_start", "gene_end", "strand"]].itertuples(index=False)]
+    chosen = table.head(n_genes)
+    base = pd.DataFrame({
+        "variant_id": chosen["variant_id"], "chrom": chosen["chr"], "pos": chosen["variant_pos"].astype(int),
+        "ref": chosen["ref"], "alt": chosen["alt"], "gene_id": chosen["gene_id"],
+    })
+    expression = base.assign(readout="expression")
+    accessibility = base.drop_duplicates("variant_id").assign(gene_id=pd.NA, readout="accessibility")
+    frame = pd.concat([expression, accessibility], ignore_index=True)
+    frame["window_start"] = frame["pos"] - 1 - 1_048_576 // 2
+    frame["window_end"] = frame["window_start"] + 1_048_576
+    return frame, genes

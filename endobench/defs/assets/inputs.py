@@ -9,8 +9,9 @@ from endobench.defs.metadata import exclusion_metadata, markdown_table, table_me
 from endobench.defs.partitions import gtex_release_partitions
 from endobench.lib.errors import InputError
 from endobench.lib.gtex import read_gtex_eqtls
-from endobench.lib.peaks import filter_peaks, read_peaks
-from endobench.lib.qtl import read_generic_qtls
+from endobench.lib.liftover import NOT_LIFTED, lift_intervals, lift_variants, require_chain
+from endobench.lib.peaks import PeakSet, filter_peaks, read_peaks
+from endobench.lib.qtl import ParsedQtls, read_generic_qtls
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 
@@ -40,6 +41,7 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
             "fix the data source's build",
             allow_retries=False,
         )
+    lifted_from = _lift_qtls_to_reference(context, parsed, source.path, source.build, sources)
     path = storage.write_table(parsed.frame, "raw_gtex_eqtls", release)
     storage.write_stats(
         {parsed.frame["truth_set"].iloc[0]: {"rows_read": parsed.rows_read, "excluded": dict(parsed.excluded)}},
@@ -53,7 +55,8 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
             "rows_read": parsed.rows_read,
             "file_kind": parsed.kind,
             "effect_column": "slope",
-            "genome_build": source.build,
+            "genome_build": sources.reference_location().build,
+            "lifted_from": lifted_from or "not lifted",
             "source_path": dg.MetadataValue.path(str(source.path)),
             "n_variants": int(parsed.frame["variant_id"].nunique()),
             "n_significant": int(parsed.frame["is_significant"].sum()),
@@ -76,12 +79,14 @@ def raw_qtl_tables(context: dg.AssetExecutionContext, sources: DataSources, stor
             parsed = read_generic_qtls(table.path, truth_set=table.truth_set, build=table.build, columns=table.columns)
         except InputError as exc:
             raise input_failure(exc) from exc
+        _lift_qtls_to_reference(context, parsed, table.path, table.build, sources)
         parsed.frame["require_peak"] = table.require_peak
         frames.append(parsed.frame)
         excluded_all.update({f"{table.truth_set}_{k}": v for k, v in parsed.excluded.items()})
         stats[table.truth_set] = {"rows_read": parsed.rows_read, "excluded": dict(parsed.excluded)}
         rows.append({"truth_set": table.truth_set, "rows_read": parsed.rows_read, "kept": len(parsed.frame),
-                     "build": table.build, "excluded": dict(parsed.excluded) or "none"})
+                     "build": table.build, "excluded": dict(parsed.excluded) or "none",
+                     "lifted_to": parsed.frame["build"].iloc[0] if len(parsed.frame) else table.build})
         context.log.info(f"{table.truth_set}: {parsed.rows_read:,} rows read, {len(parsed.frame):,} kept")
     frame = pd.concat(frames, ignore_index=True)
     path = storage.write_table(frame, "raw_qtl_tables")
@@ -111,13 +116,19 @@ def dhs_peaks(
     removed, then anything overlapping the ENCODE blacklist. Written as parquet and as BED.
     """
     source, blacklist_source = sources.peaks(), sources.blacklist()
+    reference = sources.reference_location()
     try:
         peaks = read_peaks(source.path, source.build)
         blacklist = read_peaks(blacklist_source.path, blacklist_source.build)
+        peaks = _peaks_on_build(peaks, source.path, reference.build, reference.path, sources)
+        blacklist = _peaks_on_build(blacklist, blacklist_source.path, reference.build, reference.path, sources)
     except InputError as exc:
         raise input_failure(exc) from exc
+    if source.build != reference.build:
+        context.log.info(f"{source.path}: lifted {source.build} -> {reference.build}, "
+                         f"{peaks.excluded[NOT_LIFTED]:,} peaks not lifted")
     filtered = filter_peaks(peaks, max_width=config.max_width, min_qvalue=config.min_qvalue, blacklist=blacklist)
-    frame = filtered.frame.assign(build=source.build)
+    frame = filtered.frame.assign(build=peaks.build)
     path = storage.write_table(frame, "dhs_peaks")
     bed_path = path.with_suffix(".bed")
     frame[["chrom", "start", "end", "name", "qvalue"]].to_csv(bed_path, sep="\t", header=False, index=False)
@@ -131,8 +142,44 @@ def dhs_peaks(
             "rows_read": peaks.rows_read,
             "covered_bp": filtered.covered_bp,
             "peak_chromosomes": ", ".join(sorted(frame["chrom"].unique())),
-            "genome_build": source.build,
+            "genome_build": peaks.build,
+            "lifted_from": source.build if source.build != peaks.build else "not lifted",
+            "not_lifted": int(peaks.excluded.get(NOT_LIFTED, 0)),
             "input_was_sorted": peaks.was_sorted,
             **exclusion_metadata(filtered.excluded),
         }
     )
+
+
+def _peaks_on_build(peaks: PeakSet, path, target_build: str, target_path, sources: DataSources) -> PeakSet:
+    """The peaks on `target_build`: lifted with the configured chain, or a BuildMismatchError naming both files.
+
+    The seed intersected hg38 variants with hg19 K562 peaks; a build difference is never intersected as is.
+    """
+    if peaks.build == target_build:
+        return peaks
+    chain = require_chain(sources.chain(peaks.build, target_build), from_build=peaks.build, to_build=target_build,
+                          what=path, against=target_path)
+    lifted = lift_intervals(peaks.frame, chain, from_build=peaks.build, to_build=target_build)
+    excluded = peaks.excluded + lifted.excluded
+    excluded[NOT_LIFTED] = lifted.not_lifted  # kept even when 0, so the metadata always shows it
+    return PeakSet(lifted.frame, target_build, peaks.rows_read, excluded, peaks.was_sorted)
+
+
+def _lift_qtls_to_reference(
+    context: dg.AssetExecutionContext, parsed: ParsedQtls, path, build: str, sources: DataSources
+) -> str | None:
+    """Lift a parsed truth set onto the reference build in place; returns the build it came from, if lifted."""
+    reference = sources.reference_location()
+    if build == reference.build:
+        return None
+    try:
+        chain = require_chain(sources.chain(build, reference.build), from_build=build, to_build=reference.build,
+                              what=path, against=reference.path)
+    except InputError as exc:
+        raise input_failure(exc) from exc
+    lifted = lift_variants(parsed.frame, chain, from_build=build, to_build=reference.build)
+    parsed.frame = lifted.frame
+    parsed.excluded[NOT_LIFTED] += lifted.not_lifted
+    context.log.info(f"{path}: lifted {build} -> {reference.build}, {lifted.not_lifted:,} variants not lifted")
+    return build

@@ -21,8 +21,9 @@ def local_model_path(storage: Storage) -> Path:
 def local_model(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
     """A gapped k-mer (deltaSVM-class) DNase accessibility model: no network, no downloaded weights.
 
-    Trained on accessible sequence of the odd chromosomes (dsQTL contexts, K562 peaks in the real segments)
-    against GC-matched background, then evaluated on the dsQTLs of the even chromosomes, which it never saw.
+    Trained on the real 100-bp allele contexts of the dsQTLs on the odd chromosomes (a paired high-vs-low
+    allele objective, plus gapped k-mer enrichment against matched Markov background), then evaluated on the
+    dsQTLs of the even chromosomes, which it never saw. No chr22/chr2 segment material is used for training.
     The weights are written where the `LocalPredictor` resource reads them.
     """
     inputs = TrainingInputs.sample(Path(sources.sample_dir))
@@ -43,6 +44,8 @@ def local_model(context: dg.AssetExecutionContext, sources: DataSources, storage
             "train_chromosomes": ", ".join(evaluation.train_chromosomes),
             "test_chromosomes": ", ".join(evaluation.test_chromosomes),
             "held_out_n": evaluation.n,
+            "held_out_not_served": evaluation.n_not_served,
+            "n_train_dsqtls": int(summary.get("n_train_dsqtls", 0)),
             "held_out_sign_auroc": evaluation.sign_auroc,
             "held_out_sign_auroc_ci_low": evaluation.sign_auroc_ci[0],
             "held_out_sign_auroc_ci_high": evaluation.sign_auroc_ci[1],

@@ -132,7 +132,9 @@ def sequence_windows(
     unique = variants.drop_duplicates(keys)[keys + ["variant_id"]].assign(effect=1.0)
     checked = build_windows(unique, reference, window_length=window_length,
                             needs_sequence=predictor.needs_local_sequence())
+    # build_windows keeps row order: key the harmonised rows by the alleles as the truth set gave them.
     checked = checked.drop(columns="variant_id").rename(columns={"effect": "effect_sign", "ref": "ref_h", "alt": "alt_h"})
+    checked[["ref", "alt"]] = unique[["ref", "alt"]].to_numpy()
     windows = variants.merge(checked, on=keys, how="left", validate="many_to_one")
     windows["effect"] = windows["effect"] * windows.pop("effect_sign")
     windows["ref"], windows["alt"] = windows.pop("ref_h"), windows.pop("alt_h")

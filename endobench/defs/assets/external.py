@@ -1,0 +1,70 @@
+"""External predictions (another tool's output, a published predictions file) evaluated beside our own."""
+
+import math
+import re
+
+import dagster as dg
+
+from endobench.defs.metadata import exclusion_metadata
+from endobench.lib.errors import InputError
+from endobench.lib.evaluate import evaluate_table
+from endobench.resources.storage import Storage
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class ExternalBenchmarkConfig(dg.Config):
+    """Which table to evaluate: measured `effect_col` against predicted `score_col`.
+
+    With `predictions`, the scores come from that file, joined to `table` on `id_col`.
+    """
+
+    table: str
+    effect_col: str
+    score_col: str
+    id_col: str | None = None
+    predictions: str | None = None
+    name: str = "external"
+
+
+@dg.asset(group_name="report", kinds={"matplotlib", "html"})
+def external_benchmark(
+    context: dg.AssetExecutionContext, config: ExternalBenchmarkConfig, storage: Storage
+) -> dg.MaterializeResult:
+    """Metrics, diagnostics and the report for an external table of measured effects and predicted scores.
+
+    Runs the same metrics as `benchmark_report` (Spearman, Pearson, sign auROC with bootstrap intervals,
+    strata, warnings) and writes report.md, report.html and metrics.json under
+    `external_benchmark/<name>/`, so external results show in the UI beside our own.
+    """
+    if not _SAFE_NAME.match(config.name):
+        raise dg.Failure(f"external_benchmark name {config.name!r} is not a plain folder name: use letters, digits, "
+                         "'_', '-' or '.'", allow_retries=False)
+    out_dir = storage.asset_dir("external_benchmark") / config.name
+    try:
+        result = evaluate_table(
+            config.table, config.effect_col, config.score_col, out_dir,
+            id_col=config.id_col, predictions=config.predictions, name=config.name,
+        )
+    except InputError as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from exc
+    metrics = result.metrics
+    context.log.info(f"{config.name}: {metrics['n']:,} scored rows, {len(result.warnings)} warnings")
+    for warning in result.warnings:
+        context.log.warning(warning)
+    numbers = {
+        key: dg.MetadataValue.float(float(metrics[key]))
+        for key in ("spearman", "spearman_p", "pearson", "pearson_p", "sign_auroc")
+        if metrics.get(key) is not None and math.isfinite(float(metrics[key]))
+    }
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.md(result.markdown),
+            "report_html": dg.MetadataValue.path(str(result.html_path)),
+            "metrics_json": dg.MetadataValue.path(str(result.metrics_path)),
+            "n": dg.MetadataValue.int(int(metrics["n"])),
+            "n_warnings": dg.MetadataValue.int(len(result.warnings)),
+            **numbers,
+            **exclusion_metadata(metrics.get("excluded", {})),
+        }
+    )

@@ -1,0 +1,151 @@
+"""Fixtures of the browser test: the materialised sample, a `dagster dev` on 127.0.0.1, headless Debian Chromium.
+
+Each fixture skips with the reason when what it needs is not on the machine (Playwright's Python package,
+/usr/bin/chromium); nothing here downloads a browser.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = REPO / "data" / "screenshots"
+SERVER_START_TIMEOUT_S = 240
+
+
+def report_metrics(data_dir: Path) -> Path:
+    return data_dir / "outputs" / "benchmark_report" / "v8" / "metrics.json"
+
+
+@pytest.fixture(scope="session")
+def playwright_chromium():
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed: pip install -e '.[test,e2e]'"
+    )
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def demo_data_dir(tmp_path_factory) -> Path:
+    """`data/` when `make demo` already materialised it there; otherwise the demo run into a temporary folder."""
+    if report_metrics(REPO / "data").exists() and (REPO / "data" / "dagster_home").is_dir():
+        return REPO / "data"
+    from endobench.demo import run_demo
+
+    data_dir = tmp_path_factory.mktemp("e2e_data")
+    (data_dir / "sample").symlink_to(REPO / "data" / "sample")
+    previous_home = os.environ.get("DAGSTER_HOME")
+    try:
+        run_demo(data_dir)
+    finally:
+        if previous_home is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous_home
+    return data_dir
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def dagster_ui(demo_data_dir, tmp_path_factory):
+    """`dagster dev` on 127.0.0.1 over the demo's Dagster home; yields the base URL, stops the server after."""
+    dagster = shutil.which("dagster", path=str(REPO / ".venv" / "bin")) or shutil.which("dagster")
+    if dagster is None:
+        pytest.skip("the dagster command is not installed in .venv")
+    port = free_port()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(demo_data_dir / "dagster_home"),
+        "ENDOBENCH_DATA_DIR": str(demo_data_dir),
+        "ENDOBENCH_PREDICTOR": "local",
+        "ENDOBENCH_PROFILE": "sample",
+    }
+    log_path = tmp_path_factory.mktemp("dagster_dev") / "dagster_dev.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [dagster, "dev", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_server(base_url, server, log_path)
+        yield base_url
+    finally:
+        stop(server)
+
+
+def wait_for_server(base_url: str, server: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"dagster dev exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            if requests.get(f"{base_url}/server_info", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"dagster dev did not answer within {SERVER_START_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}")
+
+
+def stop(server: subprocess.Popen) -> None:
+    """Stop dagster dev and its children (webserver, daemon, code servers): they share its process group.
+
+    dagster dev shuts down on SIGINT; its children can outlive it, so whatever is left of the group after a
+    grace period is killed.
+    """
+    group = server.pid
+    try:
+        os.killpg(group, signal.SIGINT)
+        server.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and group_alive(group):
+        time.sleep(0.5)
+    if group_alive(group):
+        os.killpg(group, signal.SIGKILL)
+    if server.poll() is None:
+        server.wait(timeout=10)
+
+
+def group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def page(playwright_chromium):
+    context = playwright_chromium.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

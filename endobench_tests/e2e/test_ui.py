@@ -1,0 +1,63 @@
+"""The Dagster UI over the materialised sample, as a person sees it in headless Chromium.
+
+Run with `make e2e` (`.venv/bin/pytest -m e2e endobench_tests/e2e`). Screenshots land in `data/screenshots/`.
+"""
+
+import re
+
+import pytest
+
+from endobench.defs.partitions import SAMPLE_RELEASE, chromosome_partitions
+
+pytestmark = pytest.mark.e2e
+
+PAGE_SETTLE_MS = 120_000
+
+
+def open_page(page, url: str, wait_for_text: str) -> str:
+    """Open `url`, close Dagster's first-visit dialog if it shows, wait for `wait_for_text`; return the page text."""
+    page.goto(url)
+    page.get_by_text(wait_for_text, exact=True).first.wait_for(timeout=PAGE_SETTLE_MS)
+    skip = page.get_by_role("button", name="Skip")
+    if skip.count():
+        skip.first.click()
+    page.wait_for_timeout(1500)
+    return page.inner_text("body")
+
+
+def asset_names() -> list[str]:
+    from endobench.definitions import build_definitions
+
+    graph = build_definitions().resolve_asset_graph()
+    return sorted(key.to_user_string() for key in graph.get_all_asset_keys())
+
+
+def test_the_asset_graph_shows_every_asset(page, dagster_ui, screenshots):
+    """The global lineage page names every asset of the code location and shows partition fill."""
+    names = asset_names()
+    text = open_page(page, f"{dagster_ui}/asset-groups", "benchmark_report")
+    page.screenshot(path=str(screenshots / "asset_graph.png"), full_page=True)
+    missing = [name for name in names if name not in text]
+    assert not missing, f"not shown on the asset graph: {missing}"
+    assert "100% filled" in text
+
+
+def test_prediction_partitions_are_all_materialised(page, dagster_ui, screenshots):
+    """variant_effect_predictions lists every chromosome partition of the sample release as materialised."""
+    n = len(chromosome_partitions.get_partition_keys())
+    text = open_page(page, f"{dagster_ui}/assets/variant_effect_predictions?view=partitions", "Partitions")
+    page.screenshot(path=str(screenshots / "predictions_partitions.png"), full_page=True)
+    assert f"Materialized ({n})" in text
+    assert "Failed (0)" in text and "Missing (0)" in text
+
+
+def test_the_report_shows_its_metrics(page, dagster_ui, screenshots, demo_data_dir):
+    """The v8 benchmark_report partition shows its metadata: the markdown report and the headline metrics."""
+    url = f"{dagster_ui}/assets/benchmark_report?view=partitions&partition={SAMPLE_RELEASE}"
+    text = open_page(page, url, "Metadata")
+    page.screenshot(path=str(screenshots / "benchmark_report.png"), full_page=True)
+    assert "Materialized" in text
+    for key in ("report", "metrics_json", "chromosomes_missing_predictions"):
+        assert re.search(rf"^{re.escape(key)}$", text, flags=re.MULTILINE), f"metadata key {key} not shown"
+    assert re.search(r"spearman", text, flags=re.IGNORECASE)
+    assert re.search(r"pearson", text, flags=re.IGNORECASE)

@@ -1,0 +1,129 @@
+"""Exactly-once scoring under injected faults: transient errors retried, permanent ones recorded, never dropped."""
+
+import logging
+
+import dagster as dg
+import grpc
+import pandas as pd
+import pytest
+
+from endobench.lib.score_cache import OK, ScoreCache
+from endobench.resources.alphagenome import AlphaGenomePredictor
+from endobench.resources.predictors import FAILED, SCORED
+from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, FaultPlan, sample_eqtl_requests
+
+LOG = logging.getLogger("test_alphagenome_faults")
+KEY = "test-key-faults"
+
+
+def _predictor(address: str, **overrides) -> AlphaGenomePredictor:
+    settings = dict(api_key=KEY, address=address, requests_per_minute=0, initial_backoff_seconds=0.005,
+                    max_backoff_seconds=0.02, max_retries=12, call_deadline_seconds=5, max_concurrency=4)
+    return AlphaGenomePredictor(**(settings | overrides))
+
+
+@pytest.fixture(scope="module")
+def eqtls():
+    return sample_eqtl_requests(60)
+
+
+def _variant(row) -> str:
+    return f"{row.chrom}:{row.pos}:{row.ref}>{row.alt}"
+
+
+def test_twenty_percent_transient_faults_score_every_variant_exactly_once(eqtls, tmp_path):
+    """With 20% of calls failing (RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED), 5% dropped
+    mid-stream and 5% cut short with status OK, every variant ends with one successful response and one cache
+    entry per scorer, and the scores equal those of a fault-free run."""
+    frame, genes = eqtls
+    faults = FaultPlan(transient_rate=0.2, mid_stream_rate=0.05, truncate_rate=0.05, seed=2)
+    with AlphaGenomeStandIn(genes=genes, latency=0.005, faults=faults) as server:
+        faulty = _predictor(server.address).score_variants(frame, reference=None, cache_dir=tmp_path / "a", log=LOG)
+        records = server.records
+    with AlphaGenomeStandIn(genes=genes, latency=0.005) as server:
+        clean = _predictor(server.address).score_variants(frame, reference=None, cache_dir=tmp_path / "b", log=LOG)
+
+    n_variants = frame["variant_id"].nunique()
+    injected = [r for r in records if r.outcome != "ok"]
+    assert {"TRUNCATED", "MID_STREAM_ABORT", "RESOURCE_EXHAUSTED", "INTERNAL"} <= {r.outcome for r in injected}
+    successes = pd.Series([r.variant for r in records if r.outcome == "ok"]).value_counts()
+    assert len(injected) >= 0.15 * len(records)
+    assert len(successes) == n_variants and (successes == 1).all()
+    assert faulty.api_calls == len(records) == n_variants + len(injected)
+    with ScoreCache(tmp_path / "a") as cache:
+        assert cache.count_calls(outcome=OK) == cache.count_calls() == 2 * n_variants
+    assert faulty.failures_by_reason == clean.failures_by_reason
+    pd.testing.assert_frame_equal(faulty.scores, clean.scores)
+
+
+def test_permanent_errors_are_recorded_per_variant_and_the_rest_completes(eqtls, tmp_path):
+    """INVALID_ARGUMENT for two variants: asked once each, never retried, their rows failed with the reason,
+    every other row scored."""
+    frame, genes = eqtls
+    rejected = [_variant(r) for r in frame.drop_duplicates("variant_id").head(2).itertuples()]
+    faults = FaultPlan(permanent={v: grpc.StatusCode.INVALID_ARGUMENT for v in rejected})
+    with AlphaGenomeStandIn(genes=genes, latency=0.005, faults=faults) as server:
+        outcome = _predictor(server.address).score_variants(frame, reference=None, cache_dir=tmp_path, log=LOG)
+        per_variant = server.requests_by_variant()
+    assert [per_variant[v] for v in rejected] == [1, 1]
+    is_rejected = frame.apply(_variant, axis=1).isin(rejected).to_numpy()
+    scores = outcome.scores
+    assert (scores.loc[is_rejected, "error"] == "invalid_argument").all()
+    assert (scores.loc[is_rejected, "status"] == FAILED).all()
+    assert outcome.failures_by_reason["invalid_argument"] == is_rejected.sum() >= 3
+    assert (scores.loc[~is_rejected, "status"].isin([SCORED]) | (scores.loc[~is_rejected, "error"]
+                                                                  == "gene_not_in_output")).all()
+
+
+def test_a_permanent_error_is_remembered_so_a_rerun_does_not_pay_for_it_again(eqtls, tmp_path):
+    """The cached INVALID_ARGUMENT is reported again on rerun without a call; `recall_cached_failures` re-asks."""
+    frame, genes = eqtls
+    frame = frame.head(1)
+    faults = FaultPlan(permanent={_variant(frame.iloc[0]): grpc.StatusCode.INVALID_ARGUMENT})
+    with AlphaGenomeStandIn(genes=genes, latency=0.0, faults=faults) as server:
+        _predictor(server.address).score_variants(frame, reference=None, cache_dir=tmp_path, log=LOG)
+        again = _predictor(server.address).score_variants(frame, reference=None, cache_dir=tmp_path, log=LOG)
+        assert len(server.records) == 1
+        assert again.api_calls == 0 and again.scores.loc[0, "error"] == "invalid_argument"
+        _predictor(server.address, recall_cached_failures=True).score_variants(
+            frame, reference=None, cache_dir=tmp_path, log=LOG)
+        assert len(server.records) == 2
+
+
+def test_calls_slower_than_the_deadline_are_abandoned_and_retried(eqtls, tmp_path):
+    """A third of calls hang for 2 s; with a 0.3 s deadline they end as DEADLINE_EXCEEDED and are retried."""
+    frame, genes = eqtls
+    frame = frame.head(10)
+    faults = FaultPlan(slow_rate=0.3, slow_seconds=2.0, seed=3)
+    with AlphaGenomeStandIn(genes=genes, latency=0.005, faults=faults) as server:
+        outcome = _predictor(server.address, call_deadline_seconds=0.3).score_variants(
+            frame, reference=None, cache_dir=tmp_path, log=LOG)
+        n_records = len(server.records)
+    assert n_records > frame["variant_id"].nunique()
+    assert outcome.api_calls == n_records
+    assert set(outcome.scores["status"]) == {SCORED}
+
+
+def test_transient_errors_beyond_the_retry_budget_fail_the_row_for_this_run_only(eqtls, tmp_path):
+    """Always UNAVAILABLE: each variant is tried 1 + max_retries times, failed with the reason, and not cached."""
+    frame, genes = eqtls
+    frame = frame.head(2)
+    faults = FaultPlan(transient_rate=1.0, transient_codes=(grpc.StatusCode.UNAVAILABLE,))
+    with AlphaGenomeStandIn(genes=genes, latency=0.0, faults=faults) as server:
+        outcome = _predictor(server.address, max_retries=2).score_variants(
+            frame, reference=None, cache_dir=tmp_path, log=LOG)
+        assert set(server.requests_by_variant().values()) == {3}
+    assert set(outcome.scores["error"]) == {"retries_exhausted_unavailable"}
+    with ScoreCache(tmp_path) as cache:
+        assert cache.count_calls() == 0
+
+
+def test_a_refused_api_key_stops_the_run_without_naming_the_key(eqtls, tmp_path):
+    """UNAUTHENTICATED is about the caller, not the variant: the run fails at once, asking for a valid key."""
+    frame, genes = eqtls
+    with AlphaGenomeStandIn(genes=genes, expected_api_key="the-right-key") as server:
+        with pytest.raises(dg.Failure, match="UNAUTHENTICATED.*ALPHAGENOME_API_KEY") as failure:
+            _predictor(server.address, api_key="a-wrong-key-123").score_variants(
+                frame, reference=None, cache_dir=tmp_path, log=LOG)
+        assert len(server.records) <= 2 * 4
+    assert "a-wrong-key-123" not in str(failure.value)
