@@ -6,11 +6,11 @@ import dagster as dg
 
 from endobench.defs import checks
 from endobench.defs.automation import SCHEDULES, SENSORS
-from endobench.defs.assets import inputs, model, predictions, report, variants
+from endobench.defs.assets import external, inputs, model, predictions, report, variants
 from endobench.defs.jobs import JOBS
 from endobench.defs.resources import resources_from_environment
 
-ASSET_MODULES = [inputs, model, variants, predictions, report]
+ASSET_MODULES = [inputs, model, variants, predictions, report, external]
 
 
 def build_definitions(resources: dict | None = None) -> dg.Definitions:

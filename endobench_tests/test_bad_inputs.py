@@ -150,6 +150,11 @@ CASES = [
     Case("huge artifact intervals", "peaks/peaks_huge_artifacts.narrowPeak", "peaks", "excluded:too_wide=1"),
     Case("peak past the end of the declared build's chromosome (hg19 coordinates)",
          "peaks/peaks_past_hg38_end.narrowPeak", "peaks", "excluded:off_chromosome_end=1"),
+    Case("`22` instead of `chr22` (peaks)", "peaks/peaks_bare_chrom_names.narrowPeak", "peaks", "normalised",
+         normalised=lambda result, tmp: pd.testing.assert_frame_equal(
+             result.frame, _peaks(CORPUS / "peaks" / "peaks_ok.narrowPeak", tmp).frame)),
+    Case("peak on an unknown contig", "peaks/peaks_unknown_chromosome.narrowPeak", "peaks",
+         "excluded:unknown_chromosome=1"),
     Case("truncated gzip (peaks)", "peaks/peaks_truncated.narrowPeak.gz", "peaks", "error", "line 193", "Download"),
     Case("non-numeric peak start", "peaks/peaks_nonnumeric_start.narrowPeak", "peaks", "error", "line 4", "BED"),
     # Reference FASTA (a 3 kb cut of the real chr22 segment and the first 12 kb of chr2)

@@ -111,13 +111,26 @@ def test_the_ui_listens_on_loopback_only(tmp_path):
         assert any(p == port for _, p in sockets), "the UI never started listening"
         assert {address for address, _ in sockets} <= LOOPBACK, sockets
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """Stop every process of the session started for the UI (dagster dev, webserver, daemon, code servers)."""
+    for sig, seconds in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            process.poll()  # reap the leader so that it does not linger as a zombie of the group
+            if not _group_pids(process.pid):
+                break
+            time.sleep(0.2)
+        else:
+            continue
+        break
+    process.wait()
 
 
 def test_the_cli_ui_default_host_is_loopback():

@@ -40,10 +40,22 @@ def scatter(
     effect: Sequence[float], score: Sequence[float], *, title: str,
     xlabel: str = "measured effect (ALT vs REF)", ylabel: str = "predicted score (ALT - REF)",
 ) -> bytes:
-    """Measured vs predicted as a log-count hexbin: 100 K points stay readable where dots would be one blot."""
+    """Measured vs predicted as a log-count hexbin: 100 K points stay readable where dots would be one blot.
+
+    From 200 points on, the axes span the 0.1-99.9th percentiles of each column; the title says how many
+    points fall outside (they still count in every metric).
+    """
     x, y = np.asarray(effect, dtype=float), np.asarray(score, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
+    n = len(x)
+    outside = 0
+    if n >= 200:
+        # a handful of extreme effects would squash everything else into one column of cells
+        (x_lo, x_hi), (y_lo, y_hi) = np.quantile(x, [0.001, 0.999]), np.quantile(y, [0.001, 0.999])
+        inside = (x >= x_lo) & (x <= x_hi) & (y >= y_lo) & (y <= y_hi)
+        outside = int((~inside).sum())
+        x, y = x[inside], y[inside]
     fig = Figure(figsize=(4.5, 3.8))
     ax = fig.add_subplot()
     if len(x):
@@ -53,7 +65,8 @@ def scatter(
         bar.ax.tick_params(labelsize=6, which="both")
     ax.axhline(0, color="grey", lw=0.5)
     ax.axvline(0, color="grey", lw=0.5)
-    ax.set(title=textwrap.fill(f"{title} (n={len(x):,})", 60), xlabel=xlabel, ylabel=ylabel)
+    note = f"; {outside:,} beyond the 0.1-99.9th percentiles not drawn" if outside else ""
+    ax.set(title=textwrap.fill(f"{title} (n={n:,}{note})", 60), xlabel=xlabel, ylabel=ylabel)
     ax.title.set_fontsize(7)
     fig.subplots_adjust(left=0.15, right=0.86, bottom=0.13, top=0.9)
     return _png(fig, tight=False)

@@ -21,9 +21,10 @@ import pandas as pd
 from endobench.lib import plots
 from endobench.lib.atomic import write_bytes, write_text
 from endobench.lib.diagnostics import diagnose
-from endobench.lib.metrics import MIN_STRATUM_N, N_BOOTSTRAP, scored_units, side_by_side
+from endobench.lib.metrics import MIN_STRATUM_N, N_BOOTSTRAP, scored_units, side_by_side, too_few
 
 HEADLINE_KEYS = ("n", "spearman", "pearson", "sign_auroc")
+TRAINING_SPLIT = "training_chromosomes"
 _HEX = re.compile(r"^[0-9a-f]{9,}$")
 
 
@@ -186,9 +187,15 @@ def _blocks_to_html(blocks: Sequence[Block], title: str) -> str:
             f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
-def _metrics_rows(results: Sequence[Mapping[str, object]], empty_truth_sets: Sequence[str]) -> list[list[str]]:
+def _metrics_rows(
+    results: Sequence[Mapping[str, object]], empty_truth_sets: Sequence[str], min_n: int
+) -> list[list[str]]:
     rows = []
     for r in results:
+        if r["n"] < min_n:
+            rows.append([r["truth_set"], r["readout"], r["short_name"], f"{r['n']:,}", too_few(r["n"]),
+                         "", "", "", "", "", ""])
+            continue
         strong = (f"{_num(r['sign_auroc_strong'])} (n={r['n_strong']:,}, |effect|>={_num(r['strong_threshold'])})"
                   if r["n"] else "–")
         auprc = (f"{_num(r['auprc_significant'])} ({r['n_significant']:,} sig / {r['n_not_significant']:,} not)"
@@ -242,6 +249,8 @@ def build_report(
 
     Writes `report.md`, `report.html`, `metrics.json` and `plots/*.png` under `out_dir`. Only rows with
     status "scored" and finite effect and score enter the metrics; every other row is in the exclusions.
+    A result with fewer than `min_stratum_n` units shows "too few (n=...)" in the table and gets no
+    scatter or strata plot (its numbers stay in metrics.json).
     `scope` replaces the default statement of what the setting can and cannot show; `extra_metrics` is merged
     into the top level of metrics.json; `top_level_keys` copies those metrics of the only result to the top
     level too (the `evaluate` command's contract: n, spearman, spearman_p, ...; None when nothing was scored).
@@ -260,8 +269,10 @@ def build_report(
     truth_sets = sorted(set(map(str, predictions["truth_set"].dropna().unique())) | set(funnels) | set(exclusions))
     empty = [t for t in truth_sets if t not in {r["truth_set"] for r in results}]
     warnings = diagnose(scored, context)
+    # A model's training chromosomes leak; their numbers stay in the tables, not in the headline.
     headline = {
         f"{r['truth_set']}|{r['readout']}|{r['short_name']}": {k: r[k] for k in HEADLINE_KEYS} for r in results
+        if TRAINING_SPLIT not in str(r["configuration"])
     }
 
     figures: list[tuple[str, bytes]] = []
@@ -276,13 +287,15 @@ def build_report(
             curves.append((r["label"], group["effect"], group["score"]))
         figures.append(("sign ROC curves", plots.roc_curves(curves)))
         for (label, effect, score), r in zip(curves, results, strict=True):
+            if r["n"] < min_stratum_n:
+                continue
             figures.append((f"scatter {label}", plots.scatter(effect, score, title=label)))
             figures.append((f"strata {label}", plots.forest(r["strata"], title=label)))
 
     blocks: list[Block] = [("h", 1, title)]
     blocks += [("h", 2, "What this setting can and cannot show"), ("ul", list(scope or scope_statement(predictions)))]
     blocks += [("h", 2, "Warnings"), ("ul", warnings)]
-    blocks += [("h", 2, "Metrics"), ("table", METRICS_HEADER, _metrics_rows(results, empty))]
+    blocks += [("h", 2, "Metrics"), ("table", METRICS_HEADER, _metrics_rows(results, empty, min_stratum_n))]
     n_boot_used = sorted({int(r.get("n_bootstrap", 0)) for r in results if r.get("n_bootstrap")})
     blocks.append(("p", f"Intervals: percentile bootstrap over {', '.join(map(str, n_boot_used)) or 'no'} resamples "
                         "(fixed seed). Sign auROC: predicted score separating ALT-increasing from ALT-decreasing "

@@ -158,6 +158,10 @@ def peaks() -> None:
     _write("peaks/peaks_past_hg38_end.narrowPeak", text(shifted))
     full = _gzip_bytes(text(rows[:400]))
     (CORPUS / "peaks/peaks_truncated.narrowPeak.gz").write_bytes(full[: len(full) // 2])
+    _write("peaks/peaks_bare_chrom_names.narrowPeak", text([["22", *r[1:]] for r in normal]))
+    contig = [list(r) for r in normal]
+    contig[4][0] = "chrUn_KI270742v1"
+    _write("peaks/peaks_unknown_chromosome.narrowPeak", text(contig))
     _write("peaks/peaks_nonnumeric_start.narrowPeak", text(normal[:3] + [normal[3][:1] + ["32,017,935"] + normal[3][2:]]))
 
 

@@ -26,6 +26,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._core.utils import make_new_backfill_id
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster._daemon.backfill import execute_backfill_iteration
+from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 
 from endobench.defs.assets.model import local_model_path
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, prediction_partition_key
@@ -104,12 +105,19 @@ def run_backfill(instance, workspace, chromosomes, max_iterations=20) -> Partiti
         )
     )
     logger = logging.getLogger("endobench.test_backfill")
+    queue_daemon = QueuedRunCoordinatorDaemon(interval_seconds=1)
     for _ in range(max_iterations):
-        list(execute_backfill_iteration(workspace, logger))
+        errors = [e for e in execute_backfill_iteration(workspace, logger) if e is not None]
+        assert not errors, errors[0].to_string()
+        list(queue_daemon.run_iteration(workspace))
         backfill = instance.get_backfill(backfill_id)
         if backfill.status != BulkActionStatus.REQUESTED:
             return backfill
-    raise AssertionError(f"backfill {backfill_id} still {backfill.status} after {max_iterations} iterations")
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
+    raise AssertionError(
+        f"backfill {backfill_id} still {backfill.status} after {max_iterations} iterations; "
+        f"runs: {[(r.tags.get(PARTITION_NAME_TAG), r.status) for r in runs]}"
+    )
 
 
 def runs_of(instance, backfill):

@@ -196,3 +196,14 @@ def test_scope_statement_follows_truth_sets_and_predictors():
     assert "small gapped k-mer model" in text
     only_dsqtl = " ".join(scope_statement(frame.iloc[1:]))
     assert "whole-blood" not in only_dsqtl and "AlphaGenome trained" not in only_dsqtl
+
+
+def test_result_below_minimum_n_says_too_few(inputs, tmp_path):
+    """A result with 5 scored units (5 failed in the fixture, the rest here) says 'too few (n=5)', no scatter."""
+    predictions = _local_only(inputs[2])
+    dsqtl_rows = predictions.index[predictions["truth_set"] == "dsqtl_degner2012"]
+    predictions.loc[dsqtl_rows[10:], "status"] = "failed"
+    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, n_boot=20)
+    assert "| dsqtl_degner2012 | accessibility | local_gkm_dnase:01234567 | 5 | too few (n=5) |" in result.markdown
+    assert not [p for p in result.plot_paths if "scatter_dsqtl" in p.name]
+    assert [p for p in result.plot_paths if "scatter_gtex_wb" in p.name]

@@ -25,6 +25,30 @@ def load_predictions(storage: Storage, release: str) -> tuple[pd.DataFrame, list
     return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True), missing
 
 
+HELD_OUT = "held_out_chromosomes"
+TRAINING = "training_chromosomes"
+
+
+def split_by_training(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Report a model's held-out and training chromosomes as separate results: only the first are leak-free.
+
+    The configuration gains a `held_out_chromosomes` / `training_chromosomes` part (before the readout) when
+    the predictor knows its training split; predictors that do not (AlphaGenome) are left as they are.
+    """
+    held = predictions["held_out"]
+    known = held.notna()
+    if not known.any():
+        return predictions
+    split = pd.Series("", index=predictions.index, dtype=object)
+    split[known] = held[known].astype(bool).map({True: HELD_OUT, False: TRAINING})
+    readout_part = "|" + predictions["readout"].astype(str)
+    configuration = [
+        (c[: -len(r)] if c.endswith(r) else c) + (f"|{sp}" if sp else "") + r
+        for c, r, sp in zip(predictions["configuration"].astype(str), readout_part, split)
+    ]
+    return predictions.assign(configuration=configuration)
+
+
 def funnels_and_exclusions(stats: dict, predictions: pd.DataFrame) -> tuple[dict, dict, dict]:
     """Per truth set: the funnel of counts, the exclusions by reason, and the context numbers diagnostics need."""
     funnels, exclusions, context = {}, {}, {}
@@ -73,7 +97,8 @@ def benchmark_report(context: dg.AssetExecutionContext, storage: Storage) -> dg.
     funnels, exclusions, diag_context = funnels_and_exclusions(stats, predictions)
     if missing:
         context.log.warning(f"{release}: no predictions yet for {', '.join(missing)}")
-    result = build_report(predictions, funnels, exclusions, diag_context, storage.asset_dir("benchmark_report") / release)
+    result = build_report(split_by_training(predictions), funnels, exclusions, diag_context,
+                          storage.asset_dir("benchmark_report") / release)
     headline = {}
     for key, numbers in result.headline.items():
         for metric, value in numbers.items():
