@@ -18,8 +18,9 @@ DEFAULT_MODEL = Path("data/outputs/local_model/local_dnase_model.npz")
 def _demo(args: argparse.Namespace) -> int:
     from endobench.demo import run_demo
 
-    summary = run_demo(Path(args.data_dir), release=args.release, predictor=args.predictor)
-    print(f"endobench demo finished in {summary['seconds']:.0f} s")
+    summary = run_demo(Path(args.data_dir), release=args.release, predictor=args.predictor, force=args.force)
+    skipped = f" ({summary['runs_skipped']} runs already up to date, skipped)" if summary["runs_skipped"] else ""
+    print(f"endobench demo finished in {summary['seconds']:.0f} s{skipped}")
     print(f"report: {summary['report']}")
     for line in headline_lines(summary["metrics"]):
         print(line)
@@ -43,7 +44,12 @@ def headline_lines(metrics: dict) -> list[str]:
 
 def load_or_train_model(model_path: Path, sample_dir: Path):
     """The trained local model; trained from the bundled sample (odd chromosomes) and saved if absent."""
-    from endobench.lib.local_model import ODD_CHROMOSOMES, LocalDnaseModel, TrainingInputs, train_local_model
+    from endobench.lib.local_model import (
+        ODD_CHROMOSOMES,
+        LocalDnaseModel,
+        TrainingInputs,
+        train_local_model,
+    )
 
     if model_path.exists():
         return LocalDnaseModel.load(model_path)
@@ -97,7 +103,10 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _build_sample_reference(args: argparse.Namespace) -> int:
-    from endobench.lib.sample_reference import SampleReferenceInputs, build_sample_reference
+    from endobench.lib.sample_reference import (
+        SampleReferenceInputs,
+        build_sample_reference,
+    )
 
     excluded = build_sample_reference(SampleReferenceInputs.from_dir(Path(args.sample_dir)), Path(args.out))
     print(f"wrote {args.out}; dsQTL contexts left out: {dict(excluded) or 'none'}")
@@ -112,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", default="data", help="holds sample/ and receives outputs/ and dagster_home/")
     demo.add_argument("--release", default="v8")
     demo.add_argument("--predictor", default="local", choices=["local", "alphagenome"])
+    demo.add_argument("--force", action="store_true", help="rerun every stage, even those already up to date")
     demo.set_defaults(func=_demo)
 
     pairs = sub.add_parser("score-pairs", help="score same-named records of two FASTA files with the local model")

@@ -9,13 +9,20 @@ from pathlib import Path
 
 import dagster as dg
 
-from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, SAMPLE_RELEASE, chromosome_partitions
+from endobench.defs.partitions import (
+    GTEX_RELEASE_PARTITIONS_NAME,
+    SAMPLE_RELEASE,
+    chromosome_partitions,
+)
 from endobench.defs.resources import build_resources
 
 DAGSTER_YAML = """\
 # Written by `endobench demo`. SQLite storage under this folder (the embedded default).
 telemetry:
   enabled: false
+run_monitoring:
+  # A run whose process died (killed demo, closed laptop) is marked failed, so it can be re-executed from failure.
+  enabled: true
 concurrency:
   pools:
     # variant_effect_predictions runs in the `alphagenome_api` pool: one partition at a time calls the API.
@@ -33,8 +40,14 @@ def prepare_dagster_home(data_dir: Path) -> Path:
     return home
 
 
-def run_demo(data_dir: Path = Path("data"), release: str = SAMPLE_RELEASE, predictor: str = "local") -> dict:
-    """Run every stage for one release; return the headline numbers of the report."""
+def run_demo(
+    data_dir: Path = Path("data"), release: str = SAMPLE_RELEASE, predictor: str = "local", force: bool = False
+) -> dict:
+    """Run every stage for one release; return the report path and its metrics.
+
+    A stage whose assets were all materialised after the stages before it is skipped, so an interrupted demo
+    resumes where it stopped (`force` reruns everything). Code changes are not detected: use `force` after them.
+    """
     from endobench.definitions import build_definitions
 
     prepare_dagster_home(data_dir)
@@ -43,19 +56,55 @@ def run_demo(data_dir: Path = Path("data"), release: str = SAMPLE_RELEASE, predi
     if not instance.has_dynamic_partition(GTEX_RELEASE_PARTITIONS_NAME, release):
         instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [release])
     started = time.monotonic()
-    _run(defs, instance, "shared_inputs_job", None)
-    _run(defs, instance, "release_inputs_job", release)
-    for chrom in chromosome_partitions.get_partition_keys():
-        _run(defs, instance, "predictions_job", dg.MultiPartitionKey({"release": release, "chrom": chrom}))
-    _run(defs, instance, "report_job", release)
+    stages = [[("shared_inputs_job", None)], [("release_inputs_job", release)]]
+    stages.append([
+        ("predictions_job", dg.MultiPartitionKey({"release": release, "chrom": chrom}))
+        for chrom in chromosome_partitions.get_partition_keys()
+    ])
+    stages.append([("report_job", release)])
+    upstream_done = 0.0
+    skipped = 0
+    for stage in stages:
+        finished = []
+        for job_name, partition_key in stage:
+            done_at = None if force else _materialised_after(defs, instance, job_name, partition_key, upstream_done)
+            if done_at is None:
+                _run(defs, instance, job_name, partition_key)
+                done_at = _materialised_after(defs, instance, job_name, partition_key, upstream_done) or time.time()
+            else:
+                skipped += 1
+            finished.append(done_at)
+        upstream_done = max(finished)
     report_dir = Path(defs.resources["storage"].root) / "benchmark_report" / release
     metrics = json.loads((report_dir / "metrics.json").read_text())
-    return {"report": str(report_dir / "report.html"), "seconds": time.monotonic() - started, "metrics": metrics}
+    return {"report": str(report_dir / "report.html"), "seconds": time.monotonic() - started, "metrics": metrics,
+            "runs_skipped": skipped}
+
+
+def _materialised_after(
+    defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, partition_key, after: float
+) -> float | None:
+    """When the job's assets were last all materialised for the partition, if every one after `after`."""
+    job = defs.resolve_job_def(job_name)
+    latest = []
+    for key in job.asset_layer.executable_asset_keys:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[str(partition_key)] if partition_key else None),
+            limit=1,
+        ).records
+        if not records or records[0].timestamp < after:
+            return None
+        latest.append(records[0].timestamp)
+    return max(latest) if latest else None
 
 
 def _run(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, partition_key) -> None:
     job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False)
+    # The console shows progress (INFO); the instance still records every event for the UI.
+    result = job.execute_in_process(
+        instance=instance, partition_key=partition_key, raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    )
     if not result.success:
         failure = next((e for e in result.all_events if e.is_failure), None)
         message = failure.message if failure is not None else "see the run in the UI (make ui)"

@@ -19,8 +19,18 @@ import os
 import dagster as dg
 
 from endobench.defs.jobs import predictions_job, release_inputs_job, report_job
-from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, chromosome_partitions, gtex_release_partitions, prediction_partition_key
-from endobench.lib.releases import DEFAULT_LISTING_URL, LISTING_URL_ENV, ListingError, fetch_release_listing
+from endobench.defs.partitions import (
+    GTEX_RELEASE_PARTITIONS_NAME,
+    chromosome_partitions,
+    gtex_release_partitions,
+    prediction_partition_key,
+)
+from endobench.lib.releases import (
+    DEFAULT_LISTING_URL,
+    LISTING_URL_ENV,
+    ListingError,
+    fetch_release_listing,
+)
 
 RELEASE_POLL_INTERVAL_S = 6 * 60 * 60
 PARTITION_TAG = "dagster/partition"

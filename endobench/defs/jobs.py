@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-from endobench.defs.partitions import gtex_release_partitions, release_chromosome_partitions
 
 shared_inputs_job = dg.define_asset_job(
     "shared_inputs_job",
@@ -14,19 +13,16 @@ shared_inputs_job = dg.define_asset_job(
 release_inputs_job = dg.define_asset_job(
     "release_inputs_job",
     selection=dg.AssetSelection.assets("raw_gtex_eqtls", "dhs_filtered_variants", "sequence_windows"),
-    partitions_def=gtex_release_partitions,
     description="One GTEx release: parse, peak filter, reference check and windows (with their blocking checks).",
 )
 predictions_job = dg.define_asset_job(
     "predictions_job",
     selection=dg.AssetSelection.assets("variant_effect_predictions"),
-    partitions_def=release_chromosome_partitions,
     description="Predictions for one (release, chromosome) partition; backfills run one run per partition.",
 )
 report_job = dg.define_asset_job(
     "report_job",
     selection=dg.AssetSelection.assets("benchmark_report"),
-    partitions_def=gtex_release_partitions,
     description="The benchmark report of one release.",
 )
 

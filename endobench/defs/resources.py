@@ -13,6 +13,17 @@ from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 
 LOCAL = "local"
+
+# Optional AlphaGenome settings from the environment (the key itself only ever through dg.EnvVar).
+ALPHAGENOME_SETTINGS = {
+    "ENDOBENCH_ALPHAGENOME_INTERVAL_LENGTH": ("interval_length", int),
+    "ENDOBENCH_ALPHAGENOME_MODEL_VERSION": ("model_version", str),
+    "ENDOBENCH_ALPHAGENOME_DNASE_ONTOLOGY": ("dnase_ontology", str),
+    "ENDOBENCH_ALPHAGENOME_RNA_ONTOLOGY": ("rna_ontology", str),
+    "ENDOBENCH_ALPHAGENOME_CONCURRENCY": ("max_concurrency", int),
+    "ENDOBENCH_ALPHAGENOME_REQUESTS_PER_MINUTE": ("requests_per_minute", float),
+    "ENDOBENCH_ALPHAGENOME_MAX_NEW_CALLS": ("max_new_calls_per_run", int),
+}
 ALPHAGENOME = "alphagenome"
 
 
@@ -35,9 +46,14 @@ def build_predictor(kind: str, storage: Storage) -> VariantEffectPredictor:
     if kind == ALPHAGENOME:
         from endobench.resources.alphagenome import AlphaGenomePredictor
 
+        settings = {
+            field: cast(os.environ[name])
+            for name, (field, cast) in ALPHAGENOME_SETTINGS.items() if os.environ.get(name)
+        }
         return AlphaGenomePredictor(
             api_key=dg.EnvVar("ALPHAGENOME_API_KEY"),
             address=os.environ.get("ENDOBENCH_ALPHAGENOME_ADDRESS", ""),
+            **settings,
         )
     raise ValueError(f"unknown predictor {kind!r}: set ENDOBENCH_PREDICTOR to {LOCAL!r} or {ALPHAGENOME!r}")
 

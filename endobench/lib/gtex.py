@@ -11,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from endobench.lib.builds import normalize_build
 from endobench.lib.errors import InputError
-from endobench.lib.qtl import ParsedQtls, _first_line, finalize, numeric_column, read_table
+from endobench.lib.qtl import ParsedQtls, _first_line, check_header, finalize, numeric_column, read_table, read_typed_table
 
 SIGNIF_PAIRS = "signif_variant_gene_pairs"
 EGENES = "egenes"
@@ -39,9 +41,77 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05)
 
     For `egenes`, every gene row is kept with `is_significant = qval <= qval_threshold`, so the
     non-significant genes can serve as negatives.
+
+    A clean file (all of GTEx's own) is read by Arrow with typed columns and its variant ids split once per
+    distinct id: 2.4 M rows in seconds and well under 1 GB. Anything irregular (a non-number, a malformed id,
+    mixed build suffixes, a truncated gzip) sends the file to the text reader below, whose errors name the line;
+    both readers give the same frame on a clean file.
     """
     path = Path(path)
     kind = detect_kind(path)
+    required, optional = (_EGENES_REQUIRED, _EGENES_OPTIONAL) if kind == EGENES else (_SIGNIF_REQUIRED, _SIGNIF_OPTIONAL)
+    header = check_header(path, required, f"GTEx {kind}")
+    present = [c for c in optional if c in header]
+    numbers = [c for c in [*required, *present] if c not in ("variant_id", "gene_id", "gene_name")]
+    table = read_typed_table(path, ["variant_id", "gene_id"], numbers)
+    parsed = _from_arrow(table, path, kind, truth_set, qval_threshold) if table is not None else None
+    if parsed is None:
+        parsed = _read_gtex_text(path, kind, truth_set, qval_threshold)
+    return parsed
+
+
+_ID_PATTERN = r"^(?P<chrom>.+)_(?P<pos>[0-9]+)_(?P<ref>[^_]+)_(?P<alt>[^_]+)_(?P<suffix>[^_]+)$"
+
+
+def _from_arrow(table: pa.Table, path: Path, kind: str, truth_set: str, qval_threshold: float) -> ParsedQtls | None:
+    """The QTL frame from an Arrow table, or None when the ids need the text reader's error reporting."""
+    ids = pc.utf8_trim_whitespace(table.column("variant_id").combine_chunks()).dictionary_encode()
+    row_id = ids.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    parts = pc.extract_regex(ids.dictionary, _ID_PATTERN)
+    if parts.null_count:
+        return None
+    suffixes = pc.unique(parts.field("suffix")).to_pylist()
+    if len(suffixes) != 1 or suffixes[0] not in _BUILD_SUFFIX:
+        return None
+    try:
+        pos = pc.cast(parts.field("pos"), pa.int64()).to_numpy()[row_id]
+    except pa.ArrowInvalid:
+        return None
+
+    def categorical(values: pa.Array, rows: np.ndarray) -> pd.Categorical:
+        encoded = values.dictionary_encode()
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)[rows]
+        return pd.Categorical.from_codes(codes, categories=pd.Index(encoded.dictionary.to_pylist(), dtype=object))
+
+    def number(column: str) -> np.ndarray:
+        return table.column(column).to_numpy().astype(np.float64, copy=False)
+
+    genes = pc.utf8_trim_whitespace(table.column("gene_id").combine_chunks()).dictionary_encode()
+    gene_names = np.asarray(genes.dictionary.to_pylist(), dtype=object)
+    n = table.num_rows
+    frame = pd.DataFrame(
+        {
+            "chrom": categorical(parts.field("chrom"), row_id),
+            "pos": pos,
+            "ref": categorical(parts.field("ref"), row_id),
+            "alt": categorical(parts.field("alt"), row_id),
+            "gene_id": gene_names[genes.indices.to_numpy(zero_copy_only=False)],
+            "effect": number("slope"),
+            "effect_se": number("slope_se"),
+            "pval": number("pval_nominal"),
+            "maf": number("maf") if "maf" in table.column_names else np.nan,
+            "tss_distance": number("tss_distance") if "tss_distance" in table.column_names else np.nan,
+            "source_line": np.arange(2, n + 2),
+        }
+    )
+    frame["is_significant"] = number("qval") <= qval_threshold if kind == EGENES else True
+    excluded: Counter = Counter()
+    kept = finalize(frame, path, truth_set, normalize_build(_BUILD_SUFFIX[suffixes[0]]), excluded)
+    return ParsedQtls(frame=kept, rows_read=n, excluded=excluded, kind=kind)
+
+
+def _read_gtex_text(path: Path, kind: str, truth_set: str, qval_threshold: float) -> ParsedQtls:
+    """Every column as text, then parsed with pandas: slower, and the reader whose errors name the line."""
     required, optional = (_EGENES_REQUIRED, _EGENES_OPTIONAL) if kind == EGENES else (_SIGNIF_REQUIRED, _SIGNIF_OPTIONAL)
     raw = read_table(path, required, f"GTEx {kind}", optional)
     # From the right: contig names such as chrUn_KI270742v1 contain underscores themselves.

@@ -107,8 +107,9 @@ def test_a_misspelt_key_is_rejected(home):
     """The validation is real: a typo in the run coordinator's config fails when the daemon builds it."""
     text = (home / "dagster.yaml").read_text().replace("dequeue_interval_seconds", "dequeue_interval_secs", 1)
     (home / "dagster.yaml").write_text(text)
+    ref = InstanceRef.from_dir(str(home))
     with pytest.raises(DagsterInvalidConfigError, match="dequeue_interval_secs"):
-        InstanceRef.from_dir(str(home)).run_coordinator
+        _ = ref.run_coordinator
 
 
 def test_a_misspelt_top_level_section_is_rejected(home):

@@ -17,6 +17,7 @@ import pytest
 from dagster._core.events import DagsterEvent, DagsterEventType
 from dagster._core.test_utils import create_run_for_test
 
+from endobench.definitions import build_definitions
 from endobench.defs.automation import (
     gtex_release_sensor,
     release_predictions_sensor,
@@ -24,7 +25,6 @@ from endobench.defs.automation import (
     weekly_release_catch_up,
 )
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, chromosome_partitions, prediction_partition_key
-from endobench.definitions import build_definitions
 from endobench.defs.resources import build_resources
 from endobench.lib.releases import LISTING_URL_ENV, ListingError, parse_release_listing
 
@@ -52,7 +52,7 @@ def listing(monkeypatch):
     state = Listing()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's naming)
+        def do_GET(self):
             state.requests += 1
             self.send_response(state.status)
             self.send_header("Content-Type", "application/json")

@@ -7,9 +7,15 @@ import pandas as pd
 
 from endobench.defs.metadata import exclusion_metadata, markdown_table, table_metadata
 from endobench.defs.partitions import gtex_release_partitions
+from endobench.lib.atomic import atomic_path
 from endobench.lib.errors import InputError
 from endobench.lib.gtex import read_gtex_eqtls
-from endobench.lib.liftover import NOT_LIFTED, lift_intervals, lift_variants, require_chain
+from endobench.lib.liftover import (
+    NOT_LIFTED,
+    lift_intervals,
+    lift_variants,
+    require_chain,
+)
 from endobench.lib.peaks import PeakSet, filter_peaks, read_peaks
 from endobench.lib.qtl import ParsedQtls, read_generic_qtls
 from endobench.resources.sources import DataSources
@@ -131,7 +137,8 @@ def dhs_peaks(
     frame = filtered.frame.assign(build=peaks.build)
     path = storage.write_table(frame, "dhs_peaks")
     bed_path = path.with_suffix(".bed")
-    frame[["chrom", "start", "end", "name", "qvalue"]].to_csv(bed_path, sep="\t", header=False, index=False)
+    with atomic_path(bed_path) as tmp:
+        frame[["chrom", "start", "end", "name", "qvalue"]].to_csv(tmp, sep="\t", header=False, index=False)
     if not peaks.was_sorted:
         context.log.warning(f"{source.path}: peaks were not sorted; sorted them by chromosome and start")
     context.log.info(f"{peaks.rows_read:,} peaks read, {len(frame):,} kept covering {filtered.covered_bp:,} bp")

@@ -5,7 +5,13 @@ from pathlib import Path
 import dagster as dg
 
 from endobench.defs.metadata import table_metadata
-from endobench.lib.local_model import EVEN_CHROMOSOMES, ODD_CHROMOSOMES, TrainingInputs, evaluate_held_out, train_local_model
+from endobench.lib.local_model import (
+    EVEN_CHROMOSOMES,
+    ODD_CHROMOSOMES,
+    TrainingInputs,
+    evaluate_held_out,
+    train_local_model,
+)
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 

@@ -8,7 +8,12 @@ from endobench.defs.metadata import exclusion_metadata, table_metadata
 from endobench.defs.partitions import release_chromosome_partitions
 from endobench.lib.reference import ReferenceGenome
 from endobench.lib.windows import OK
-from endobench.resources.predictors import ACCESSIBILITY, EXPRESSION, SCORED, VariantEffectPredictor
+from endobench.resources.predictors import (
+    ACCESSIBILITY,
+    EXPRESSION,
+    SCORED,
+    VariantEffectPredictor,
+)
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 

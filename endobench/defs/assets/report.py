@@ -3,7 +3,10 @@
 import dagster as dg
 import pandas as pd
 
-from endobench.defs.partitions import gtex_release_partitions, release_chromosome_partitions
+from endobench.defs.partitions import (
+    gtex_release_partitions,
+    release_chromosome_partitions,
+)
 from endobench.lib.report import build_report
 from endobench.resources.storage import Storage
 

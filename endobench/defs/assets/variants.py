@@ -6,12 +6,18 @@ import pandas as pd
 
 from endobench.defs.metadata import exclusion_metadata, markdown_table, table_metadata
 from endobench.defs.partitions import gtex_release_partitions
+from endobench.lib.atomic import atomic_path
 from endobench.lib.builds import CHROM_SIZES
 from endobench.lib.errors import BuildMismatchError, InputError
 from endobench.lib.intervals import variants_in_peaks
 from endobench.lib.peaks import PeakSet
 from endobench.lib.reference import ReferenceGenome
-from endobench.lib.windows import OK, build_windows, exclusion_counts, reference_agreement
+from endobench.lib.windows import (
+    OK,
+    build_windows,
+    exclusion_counts,
+    reference_agreement,
+)
 from endobench.resources.predictors import VariantEffectPredictor
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
@@ -86,10 +92,12 @@ def dhs_filtered_variants(
     path = storage.write_table(kept, "dhs_filtered_variants", release)
     kept_unique = kept.drop_duplicates("variant_id")
     bed_path = path.with_suffix(".bed")
-    pd.DataFrame({
+    bed = pd.DataFrame({
         "chrom": kept_unique["chrom"], "start": kept_unique["pos"] - 1,
         "end": kept_unique["pos"] - 1 + kept_unique["ref"].str.len(), "name": kept_unique["variant_id"],
-    }).to_csv(bed_path, sep="\t", header=False, index=False)
+    })
+    with atomic_path(bed_path) as tmp:
+        bed.to_csv(tmp, sep="\t", header=False, index=False)
     storage.write_stats(stats, "dhs_filtered_variants", release)
     return dg.MaterializeResult(
         metadata={

@@ -1,0 +1,55 @@
+"""The code location the UI loads: its exact assets, checks, sensors, schedules and jobs, and its wiring."""
+
+import dagster as dg
+
+from endobench.definitions import build_definitions, defs
+from endobench.defs.resources import build_predictor, build_resources
+from endobench.resources.predictors import LocalPredictor
+from endobench.resources.storage import Storage
+
+ASSETS = {
+    "raw_gtex_eqtls", "raw_qtl_tables", "dhs_peaks", "local_model", "dhs_filtered_variants", "sequence_windows",
+    "variant_effect_predictions", "benchmark_report", "external_benchmark",
+}
+CHECKS = {
+    ("raw_gtex_eqtls", "gtex_effect_is_signed"), ("raw_qtl_tables", "qtl_effect_is_signed"),
+    ("dhs_filtered_variants", "genome_builds_match"), ("sequence_windows", "reference_allele_agreement"),
+    ("sequence_windows", "window_lengths_match_predictor"),
+}
+SENSORS = {"gtex_release_sensor", "release_predictions_sensor", "release_report_sensor"}
+SCHEDULES = {"weekly_release_catch_up"}
+JOBS = {"shared_inputs_job", "release_inputs_job", "predictions_job", "report_job"}
+
+
+def test_the_code_location_defines_exactly_these_objects():
+    loaded = build_definitions(build_resources(data_dir="data"))
+    graph = loaded.resolve_asset_graph()
+    assert {k.to_user_string() for k in loaded.resolve_all_asset_keys()} == ASSETS
+    assert {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys} == CHECKS
+    assert {s.name for s in loaded.sensors} == SENSORS
+    assert {s.name for s in loaded.schedules} == SCHEDULES
+    assert {j.name for j in loaded.jobs} == JOBS
+
+
+def test_the_lazy_definitions_load_and_validate():
+    """What `dagster dev` does with workspace.yaml: build the definitions and validate them."""
+    loaded = defs()
+    assert isinstance(loaded, dg.Definitions)
+    dg.Definitions.validate_loadable(loaded)
+
+
+def test_the_embedded_default_is_the_local_predictor():
+    resources = build_resources(data_dir="somewhere")
+    assert isinstance(resources["predictor"], LocalPredictor)
+    assert resources["predictor"].model_path == "somewhere/outputs/local_model/local_dnase_model.npz"
+
+
+def test_alphagenome_settings_come_from_the_environment_and_the_key_stays_a_reference(monkeypatch):
+    monkeypatch.setenv("ALPHAGENOME_API_KEY", "not-a-real-key-123")
+    monkeypatch.setenv("ENDOBENCH_ALPHAGENOME_INTERVAL_LENGTH", "131072")
+    monkeypatch.setenv("ENDOBENCH_ALPHAGENOME_DNASE_ONTOLOGY", "EFO:0002784")
+    predictor = build_predictor("alphagenome", Storage(root="x"))
+    assert predictor.interval_length == 131_072
+    assert predictor.dnase_ontology == "EFO:0002784"
+    assert isinstance(predictor.api_key, dg.EnvVar)
+    assert "not-a-real-key-123" not in repr(predictor)
