@@ -50,11 +50,20 @@ def genome_builds_match(
     context: dg.AssetCheckExecutionContext, storage: Storage, sources: DataSources
 ) -> dg.AssetCheckResult:
     """Every truth set, the peaks and the reference are on one genome build (the seed mixed hg38 and hg19)."""
-    variants = storage.read_table("dhs_filtered_variants", context.partition_key)
-    peaks = storage.read_table("dhs_peaks")
-    builds = {f"truth_set:{t}": b for t, b in variants.groupby("truth_set")["build"].agg(lambda s: ",".join(sorted(set(s)))).items()}
+    return builds_result(
+        storage.read_table("dhs_filtered_variants", context.partition_key), storage.read_table("dhs_peaks"),
+        sources.reference_location().build,
+    )
+
+
+def builds_result(variants, peaks, reference_build: str) -> dg.AssetCheckResult:
+    """Pass when every truth set, the peaks and the reference name one build."""
+    builds = {
+        f"truth_set:{t}": b
+        for t, b in variants.groupby("truth_set")["build"].agg(lambda s: ",".join(sorted(set(s)))).items()
+    }
     builds["peaks"] = ",".join(sorted(set(peaks["build"])))
-    builds["reference"] = sources.reference().build
+    builds["reference"] = reference_build
     distinct = set(builds.values())
     return dg.AssetCheckResult(
         passed=len(distinct) == 1,
@@ -101,10 +110,14 @@ def window_lengths_match_predictor(
     context: dg.AssetCheckExecutionContext, storage: Storage, predictor: VariantEffectPredictor
 ) -> dg.AssetCheckResult:
     """Usable windows have exactly the length the configured predictor reads."""
-    windows = storage.read_table("sequence_windows", context.partition_key)
+    return window_length_result(storage.read_table("sequence_windows", context.partition_key),
+                                predictor.window_length())
+
+
+def window_length_result(windows, expected: int) -> dg.AssetCheckResult:
+    """Pass when every usable window is exactly `expected` bases long."""
     usable = windows[windows["window_status"] == OK]
     lengths = (usable["window_end"] - usable["window_start"]).unique()
-    expected = predictor.window_length()
     return dg.AssetCheckResult(
         passed=bool(len(lengths) == 0 or (len(lengths) == 1 and lengths[0] == expected)),
         severity=dg.AssetCheckSeverity.ERROR,

@@ -54,17 +54,24 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05)
     present = [c for c in optional if c in header]
     numbers = [c for c in [*required, *present] if c not in ("variant_id", "gene_id", "gene_name")]
     table = read_typed_table(path, ["variant_id", "gene_id"], numbers)
-    parsed = _from_arrow(table, path, kind, truth_set, qval_threshold) if table is not None else None
-    if parsed is None:
-        parsed = _read_gtex_text(path, kind, truth_set, qval_threshold)
-    return parsed
+    typed = _frame_from_arrow(table, kind, qval_threshold) if table is not None else None
+    del table  # the frame holds copies; the Arrow buffers would only raise the peak memory of `finalize`
+    if typed is None:
+        return _read_gtex_text(path, kind, truth_set, qval_threshold)
+    frame, build = typed
+    excluded: Counter = Counter()
+    kept = finalize(frame, path, truth_set, build, excluded)
+    return ParsedQtls(frame=kept, rows_read=len(frame), excluded=excluded, kind=kind)
 
 
 _ID_PATTERN = r"^(?P<chrom>.+)_(?P<pos>[0-9]+)_(?P<ref>[^_]+)_(?P<alt>[^_]+)_(?P<suffix>[^_]+)$"
 
 
-def _from_arrow(table: pa.Table, path: Path, kind: str, truth_set: str, qval_threshold: float) -> ParsedQtls | None:
-    """The QTL frame from an Arrow table, or None when the ids need the text reader's error reporting."""
+def _frame_from_arrow(table: pa.Table, kind: str, qval_threshold: float) -> tuple[pd.DataFrame, str] | None:
+    """The frame `finalize` takes and the build, or None when the ids need the text reader's error reporting.
+
+    Variant ids are split once per distinct id (Arrow's RE2 regex); chrom, ref and alt become categoricals.
+    """
     ids = pc.utf8_trim_whitespace(table.column("variant_id").combine_chunks()).dictionary_encode()
     row_id = ids.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     parts = pc.extract_regex(ids.dictionary, _ID_PATTERN)
@@ -105,9 +112,7 @@ def _from_arrow(table: pa.Table, path: Path, kind: str, truth_set: str, qval_thr
         }
     )
     frame["is_significant"] = number("qval") <= qval_threshold if kind == EGENES else True
-    excluded: Counter = Counter()
-    kept = finalize(frame, path, truth_set, normalize_build(_BUILD_SUFFIX[suffixes[0]]), excluded)
-    return ParsedQtls(frame=kept, rows_read=n, excluded=excluded, kind=kind)
+    return frame, normalize_build(_BUILD_SUFFIX[suffixes[0]])
 
 
 def _read_gtex_text(path: Path, kind: str, truth_set: str, qval_threshold: float) -> ParsedQtls:

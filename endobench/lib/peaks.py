@@ -13,6 +13,7 @@ import pybedtools
 
 from endobench.lib.builds import CHROM_SIZES, normalize_chrom
 from endobench.lib.errors import InputError
+from endobench.lib.intervals import overlaps_any
 from endobench.lib.qtl import _first_line, _is_gzip, truncation_error
 
 PEAK_COLUMNS = ["chrom", "start", "end", "name", "qvalue"]
@@ -70,8 +71,12 @@ def read_peaks(path: Path, build: str) -> PeakSet:
         line = int(np.flatnonzero((qvalues.isna() & raw["qvalue"].notna()).to_numpy())[0]) + 1
         raise InputError(path, f"column 9 (-log10 q) holds {raw['qvalue'].iloc[line - 1]!r}, not a number",
                          "Provide a narrowPeak file (column 9 = -log10 q-value) or a plain BED3 file", line=line)
+    # narrowPeak q-value -1 means "not computed" (MACS2 without a control, some ENCODE files): unknown, not weak.
+    if qvalues is not None:
+        qvalues = qvalues.mask(qvalues == -1)
+    chrom_codes, chrom_names = pd.factorize(raw["chrom"], use_na_sentinel=False)
     frame = pd.DataFrame({
-        "chrom": normalize_chrom(raw["chrom"]),
+        "chrom": normalize_chrom(pd.Series(np.asarray(chrom_names, dtype=object))).to_numpy()[chrom_codes],
         "start": starts.astype("int64"),
         "end": ends.astype("int64"),
         "name": raw["name"] if "name" in raw else ".",
@@ -98,7 +103,11 @@ def _starts_sorted(frame: pd.DataFrame, key: pd.Series) -> bool:
 
 
 def filter_peaks(peaks: PeakSet, *, max_width: int, min_qvalue: float | None, blacklist: PeakSet | None) -> PeakSet:
-    """Drop artifact peaks (wider than `max_width`), weak peaks (-log10 q below `min_qvalue`), and blacklist overlaps."""
+    """Drop artifact peaks (wider than `max_width`), weak peaks (-log10 q below `min_qvalue`), and blacklist overlaps.
+
+    A file whose q-values are all unknown (BED3, or narrowPeak with -1) skips the q filter and counts nothing as
+    `below_qvalue`; a peak with an unknown q among known ones is kept (unknown is not below).
+    """
     frame = peaks.frame
     excluded = Counter(peaks.excluded)
     too_wide = (frame["end"] - frame["start"]) > max_width
@@ -115,10 +124,12 @@ def filter_peaks(peaks: PeakSet, *, max_width: int, min_qvalue: float | None, bl
                 "Use the blacklist of the peaks' build, or lift the peaks over (the data sources declare each build)",
             )
         if len(frame) and len(blacklist.frame):
-            kept = to_bedtool(frame).intersect(to_bedtool(blacklist.frame), v=True)
-            kept_frame = from_bedtool(kept, frame.columns)
-            excluded["in_blacklist"] += len(frame) - len(kept_frame)
-            frame = kept_frame
+            # What `bedtools intersect -v` keeps: peaks sharing no base with a blacklisted interval.
+            listed = overlaps_any(frame["chrom"].to_numpy(), frame["start"].to_numpy(), frame["end"].to_numpy(),
+                                  blacklist.frame["chrom"].to_numpy(), blacklist.frame["start"].to_numpy(),
+                                  blacklist.frame["end"].to_numpy())
+            excluded["in_blacklist"] += int(listed.sum())
+            frame = frame[~listed]
     return PeakSet(frame.reset_index(drop=True), peaks.build, peaks.rows_read, +excluded, peaks.was_sorted, peaks.path)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from endobench.lib.builds import CHROM_SIZES, chrom_length, normalize_build, normalize_chrom
@@ -288,18 +289,28 @@ def finalize(
     mark(pos_missing | (pos < 1), "invalid_position")
     end = np.where(pos_missing, 0, pos) + length_u[ref_codes] - 1
     mark(known & (end > chrom_len_u[chrom_codes]), "off_chromosome_end")
-    gene_codes, _ = _codes(frame["gene_id"]) if "gene_id" in frame else (np.zeros(n, dtype=np.int64), None)
-    key = pd.DataFrame({"c": chrom_codes, "p": pos, "r": ref_codes, "a": alt_codes, "g": gene_codes, "e": effect})
-    mark(key.duplicated(keep="first").to_numpy(), "duplicate_row")
+    gene = _codes(frame["gene_id"]) if "gene_id" in frame else (np.zeros(n, dtype=np.int64), [None])
+    n_alleles = len(allele_uniques)
+    variant = _group((chrom_codes, len(chrom_uniques)), pos, (ref_codes, n_alleles), (alt_codes, n_alleles))
+    row_key = _group((variant, variant.max(initial=-1) + 1), (gene[0], len(gene[1])), effect)
+    mark(_first_rows(row_key)[row_key] != np.arange(n), "duplicate_row")
 
     counts = np.bincount(reasons, minlength=len(_REASONS) + 1)
     excluded.update({reason: int(counts[i + 1]) for i, reason in enumerate(_REASONS) if counts[i + 1]})
     rows = np.flatnonzero(reasons == 0)
     kept_chrom, kept_pos = chrom_codes[rows], pos[rows].astype(np.int64)
     kept_ref, kept_alt = ref_codes[rows], alt_codes[rows]
+    kept_variant = variant if len(rows) == n else pd.factorize(variant[rows])[0]
+    first = _first_rows(kept_variant)
+    # Built in Arrow once per distinct variant; the rows of one variant share one string object.
+    ids = pc.binary_join_element_wise(
+        pa.array(chrom_uniques[kept_chrom[first]], pa.string()), pc.cast(pa.array(kept_pos[first]), pa.string()),
+        pa.array(allele_uniques[kept_ref[first]], pa.string()), pa.array(allele_uniques[kept_alt[first]], pa.string()),
+        BUILD_ID_SUFFIX[build], "_",
+    ).to_numpy(zero_copy_only=False)
     out = {
         "truth_set": np.full(len(rows), truth_set, dtype=object),
-        "variant_id": _variant_ids(chrom_uniques, allele_uniques, kept_chrom, kept_pos, kept_ref, kept_alt, build),
+        "variant_id": ids[kept_variant],
         "chrom": chrom_uniques[kept_chrom],
         "pos": kept_pos,
         "ref": allele_uniques[kept_ref],
@@ -310,7 +321,7 @@ def finalize(
         if column not in out:
             out[column] = (frame[column].iloc[rows].reset_index(drop=True) if column in frame
                            else np.full(len(rows), np.nan))
-    return pd.DataFrame({column: out[column] for column in QTL_COLUMNS})
+    return pd.DataFrame({column: out[column] for column in QTL_COLUMNS}, copy=False)
 
 
 _REASONS = [
@@ -319,23 +330,36 @@ _REASONS = [
 ]
 
 
-def _variant_ids(chrom_uniques, allele_uniques, chrom, pos, ref, alt, build: str) -> np.ndarray:
-    """GTEx-style ids built once per distinct variant; rows of one variant share one string object."""
-    if not len(pos):
-        return np.empty(0, dtype=object)
-    key = pd.DataFrame({"c": chrom, "p": pos, "r": ref, "a": alt})
-    codes, first = _first_of_each(key)
-    distinct = pd.DataFrame({"chrom": chrom_uniques[chrom[first]], "pos": pos[first],
-                             "ref": allele_uniques[ref[first]], "alt": allele_uniques[alt[first]]})
-    return variant_ids(distinct, build).to_numpy(dtype=object)[codes]
+def _group(*columns: np.ndarray | tuple[np.ndarray, int]) -> np.ndarray:
+    """One integer code per distinct combination of the columns (NaN equal to NaN), numbered by first appearance.
+
+    A column is values, or `(codes, cardinality)` when it is already dense codes (no hashing needed). Codes are
+    combined arithmetically and hashed again only when the combined range would overflow int64.
+    """
+    group = np.zeros(len(columns[0][0] if isinstance(columns[0], tuple) else columns[0]), dtype=np.int64)
+    size = 1
+    for column in columns:
+        if isinstance(column, tuple):
+            codes, k = column
+        else:
+            codes, uniques = pd.factorize(column, use_na_sentinel=False)
+            k = len(uniques)
+        k = max(int(k), 1)
+        if size * k >= 2**62:
+            group, uniques = pd.factorize(group)
+            size = len(uniques)
+        group = group * k + codes
+        size *= k
+    return pd.factorize(group)[0].astype(np.int64, copy=False)
 
 
-def _first_of_each(key: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Group codes of the rows of `key` and the row index of each group's first row."""
-    codes = key.groupby(list(key.columns), sort=False, dropna=False).ngroup().to_numpy()
-    first = np.full(codes.max() + 1, len(codes), dtype=np.int64)
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """For codes numbered by first appearance (as `pd.factorize` gives them), the row where each first appears."""
+    if not len(codes):
+        return np.empty(0, dtype=np.int64)
+    first = np.full(int(codes.max()) + 1, len(codes), dtype=np.int64)
     np.minimum.at(first, codes, np.arange(len(codes)))
-    return codes, first
+    return first
 
 
 def variant_ids(frame: pd.DataFrame, build: str) -> pd.Series:

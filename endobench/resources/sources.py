@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 
 import dagster as dg
 
-from endobench.lib.builds import HG18, HG19, HG38
+from endobench.lib.builds import normalize_build, HG18, HG19, HG38
 from endobench.lib.downloads import DownloadError, download, extract_tar_member, gunzip_file
 from endobench.lib.gtex import EGENES, SIGNIF_PAIRS
 from endobench.lib.qtl import GenericQtlColumns
@@ -103,6 +103,9 @@ class DataSources(dg.ConfigurableResource):
     blacklist_encode_accession: str = ENCODE_HG38_BLACKLIST
     download_retries: int = 5
     download_read_timeout_s: float = 120.0
+    # Your own reference instead of the profile's: an indexed FASTA (plain or bgzip) and the build it is on.
+    reference_fasta: str = ""
+    reference_build: str = HG38
 
     def _sample(self, name: str) -> Path:
         return Path(self.sample_dir) / name
@@ -179,6 +182,8 @@ class DataSources(dg.ConfigurableResource):
 
     def reference_location(self) -> SourceFile:
         """Where the reference is (or will be, once `reference()` has downloaded it) and its build; no download."""
+        if self.reference_fasta:
+            return SourceFile(Path(self.reference_fasta), normalize_build(self.reference_build))
         if not self._full():
             return SourceFile(self._sample("hg38_sample_segments.fa"), HG38)
         return SourceFile(Path(self.download_dir) / "ucsc" / "hg38.fa", HG38)
@@ -186,6 +191,8 @@ class DataSources(dg.ConfigurableResource):
     def reference(self) -> SourceFile:
         location = self.reference_location()
         fasta = location.path
+        if self.reference_fasta:
+            return location
         if self._full() and not fasta.exists():
             gz = self._fetch(f"{self.ucsc_base_url.rstrip('/')}/{UCSC_HG38_FASTA}", "ucsc/hg38.fa.gz")
             try:

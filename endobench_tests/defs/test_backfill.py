@@ -1,11 +1,12 @@
 """Backfills of `variant_effect_predictions`: one run per (release, chromosome) partition, launched by Dagster's
 own backfill daemon iteration on a temporary instance, with the real assets on the bundled sample.
 
-The instance is configured as `make demo` writes it (`concurrency: pools: default_limit: 1`) and runs each
-launched run in process (`SyncInMemoryRunLauncher`), so a daemon iteration submits the partitions' runs and they
-finish before the next one. The backfill's story: the model file goes missing after the inputs were built, the
-backfill of two chromosomes fails partition by partition, the model is trained again, and one failed
-partition is rerun alone.
+The instance is configured as `make demo` writes it (`concurrency: pools: default_limit: 1`), queues runs
+(QueuedRunCoordinator, the test instance's default) and runs each launched run in process
+(`SyncInMemoryRunLauncher`): one iteration of the backfill daemon submits the partitions' runs, one iteration
+of the run-queue daemon dequeues and executes them. The story: the model file goes missing after the inputs
+were built, the backfill of two chromosomes fails partition by partition, the model file comes back, and one
+failed partition is rerun alone.
 
 Needs the finished local model (`endobench.lib.local_model`) and the asset graph importable; training the
 model on the sample is the slow part of this file.

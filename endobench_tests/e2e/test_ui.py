@@ -10,8 +10,11 @@ import pytest
 from endobench.defs.partitions import SAMPLE_RELEASE, chromosome_partitions
 
 pytestmark = pytest.mark.e2e
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[test,e2e]'")
+PlaywrightTimeoutError = sync_api.TimeoutError
 
 PAGE_SETTLE_MS = 120_000
+DIALOG_WAIT_MS = 4_000
 
 
 def open_page(page, url: str, wait_for_text: str) -> str:
@@ -19,8 +22,11 @@ def open_page(page, url: str, wait_for_text: str) -> str:
     page.goto(url)
     page.get_by_text(wait_for_text, exact=True).first.wait_for(timeout=PAGE_SETTLE_MS)
     skip = page.get_by_role("button", name="Skip")
-    if skip.count():
+    try:
+        skip.first.wait_for(timeout=DIALOG_WAIT_MS)
         skip.first.click()
+    except PlaywrightTimeoutError:
+        pass  # the dialog shows once per browser profile, and not at all when already dismissed
     page.wait_for_timeout(1500)
     return page.inner_text("body")
 
@@ -52,8 +58,10 @@ def test_the_asset_graph_shows_every_asset(page, dagster_ui, screenshots):
 
 def test_the_graph_shows_partition_fill(page, dagster_ui):
     """The predictions group's graph node reports its partitions as fully materialised."""
-    text = open_page(page, f"{dagster_ui}/locations/endobench/asset-groups/predictions", "variant_effect_predictions")
-    assert "100% filled" in text
+    open_page(page, f"{dagster_ui}/locations/endobench/asset-groups/predictions", "variant_effect_predictions")
+    fill = page.get_by_text(re.compile(r"^\d+% filled$")).first
+    fill.wait_for(timeout=PAGE_SETTLE_MS)  # the node's partition counts load after the graph is drawn
+    assert fill.inner_text() == "100% filled"
 
 
 def test_prediction_partitions_are_all_materialised(page, dagster_ui, screenshots):
