@@ -7,7 +7,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from endobench.definitions import build_definitions
 from endobench.defs.partitions import chromosome_partitions
+from endobench.defs.resources import build_resources
 from endobench.demo import run_demo
 from endobench_tests.conftest import SAMPLE_DIR
 
@@ -44,10 +46,8 @@ def test_every_prediction_partition_is_materialised(demo):
 
 
 def test_blocking_checks_all_passed(demo):
-    _, _, instance = demo
-    from endobench.definitions import build_definitions
-
-    check_keys = build_definitions({}).resolve_asset_graph().asset_check_keys
+    data_dir, _, instance = demo
+    check_keys = build_definitions(build_resources(data_dir=str(data_dir))).resolve_asset_graph().asset_check_keys
     assert len(check_keys) == 5
     for key in check_keys:
         history = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)

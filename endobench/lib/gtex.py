@@ -64,45 +64,47 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05)
     return ParsedQtls(frame=kept, rows_read=len(frame), excluded=excluded, kind=kind)
 
 
-_ID_PATTERN = r"^(?P<chrom>.+)_(?P<pos>[0-9]+)_(?P<ref>[^_]+)_(?P<alt>[^_]+)_(?P<suffix>[^_]+)$"
-
-
 def _frame_from_arrow(table: pa.Table, kind: str, qval_threshold: float) -> tuple[pd.DataFrame, str] | None:
     """The frame `finalize` takes and the build, or None when the ids need the text reader's error reporting.
 
-    Variant ids are split once per distinct id (Arrow's RE2 regex); chrom, ref and alt become categoricals.
+    Ids are split from the right in Arrow (contig names such as chrUn_KI270742v1 contain underscores), checked
+    to be what the text reader's pattern `^(.+)_(\\d+)_([^_]+)_([^_]+)_([^_]+)$` accepts, and chrom, ref, alt and
+    gene_id become categoricals, so `finalize` checks each distinct value once.
     """
-    ids = pc.utf8_trim_whitespace(table.column("variant_id").combine_chunks()).dictionary_encode()
-    row_id = ids.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    parts = pc.extract_regex(ids.dictionary, _ID_PATTERN)
-    if parts.null_count:
+    ids = pc.utf8_trim_whitespace(table.column("variant_id").combine_chunks())
+    parts = pc.split_pattern(ids, "_", max_splits=4, reverse=True)
+    if pc.min(pc.list_value_length(parts)).as_py() != 5:
         return None
-    suffixes = pc.unique(parts.field("suffix")).to_pylist()
+    chrom, pos, ref, alt, suffix = (pc.list_element(parts, k) for k in range(5))
+    del ids, parts
+    if min(pc.min(pc.utf8_length(field)).as_py() for field in (chrom, ref, alt, suffix)) == 0:
+        return None
+    if not pc.all(pc.ascii_is_decimal(pos)).as_py():
+        return None
+    suffixes = pc.unique(suffix).to_pylist()
     if len(suffixes) != 1 or suffixes[0] not in _BUILD_SUFFIX:
         return None
     try:
-        pos = pc.cast(parts.field("pos"), pa.int64()).to_numpy()[row_id]
+        positions = pc.cast(pos, pa.int64()).to_numpy()
     except pa.ArrowInvalid:
         return None
 
-    def categorical(values: pa.Array, rows: np.ndarray) -> pd.Categorical:
+    def categorical(values: pa.Array) -> pd.Categorical:
         encoded = values.dictionary_encode()
-        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)[rows]
-        return pd.Categorical.from_codes(codes, categories=pd.Index(encoded.dictionary.to_pylist(), dtype=object))
+        return pd.Categorical.from_codes(encoded.indices.to_numpy(zero_copy_only=False),
+                                         categories=pd.Index(encoded.dictionary.to_pylist(), dtype=object))
 
     def number(column: str) -> np.ndarray:
         return table.column(column).to_numpy().astype(np.float64, copy=False)
 
-    genes = pc.utf8_trim_whitespace(table.column("gene_id").combine_chunks()).dictionary_encode()
-    gene_names = np.asarray(genes.dictionary.to_pylist(), dtype=object)
     n = table.num_rows
     frame = pd.DataFrame(
         {
-            "chrom": categorical(parts.field("chrom"), row_id),
-            "pos": pos,
-            "ref": categorical(parts.field("ref"), row_id),
-            "alt": categorical(parts.field("alt"), row_id),
-            "gene_id": gene_names[genes.indices.to_numpy(zero_copy_only=False)],
+            "chrom": categorical(chrom),
+            "pos": positions,
+            "ref": categorical(ref),
+            "alt": categorical(alt),
+            "gene_id": categorical(pc.utf8_trim_whitespace(table.column("gene_id").combine_chunks())),
             "effect": number("slope"),
             "effect_se": number("slope_se"),
             "pval": number("pval_nominal"),

@@ -24,7 +24,6 @@ the background term (weight 0.1) 0.603 (kept); the background objective alone 0.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import itertools
 import json
@@ -38,6 +37,7 @@ from scipy import sparse, stats
 
 from endobench.lib.atomic import atomic_path
 from endobench.lib.errors import InputError
+from endobench.lib.sample_reference import read_fasta
 
 ODD_CHROMOSOMES = [f"chr{i}" for i in range(1, 23, 2)]
 EVEN_CHROMOSOMES = [f"chr{i}" for i in range(2, 23, 2)]
@@ -313,18 +313,7 @@ class TrainingInputs:
 
 
 def _read_fasta(path: Path) -> dict[str, str]:
-    opener = gzip.open if Path(path).suffix == ".gz" else open
-    records: dict[str, list[str]] = {}
-    name = None
-    with opener(path, "rt") as handle:
-        for line in handle:
-            line = line.strip()
-            if line.startswith(">"):
-                name = line[1:].split()[0]
-                records[name] = []
-            elif name is not None and line:
-                records[name].append(line.upper())
-    return {k: "".join(v) for k, v in records.items()}
+    return {name: seq.upper() for name, seq in read_fasta(path).items()}
 
 
 @dataclass(frozen=True)

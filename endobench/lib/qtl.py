@@ -292,8 +292,10 @@ def finalize(
     gene = _codes(frame["gene_id"]) if "gene_id" in frame else (np.zeros(n, dtype=np.int64), [None])
     n_alleles = len(allele_uniques)
     variant = _group((chrom_codes, len(chrom_uniques)), pos, (ref_codes, n_alleles), (alt_codes, n_alleles))
-    row_key = _group((variant, variant.max(initial=-1) + 1), (gene[0], len(gene[1])), effect)
-    mark(_first_rows(row_key)[row_key] != np.arange(n), "duplicate_row")
+    pair = _group((variant, variant.max(initial=-1) + 1), (gene[0], len(gene[1])))
+    if pair.max(initial=-1) + 1 < n:  # some variant-gene pair repeats: is the effect the same too?
+        row_key = _group((pair, pair.max() + 1), effect)
+        mark(_first_rows(row_key)[row_key] != np.arange(n), "duplicate_row")
 
     counts = np.bincount(reasons, minlength=len(_REASONS) + 1)
     excluded.update({reason: int(counts[i + 1]) for i, reason in enumerate(_REASONS) if counts[i + 1]})
@@ -318,9 +320,15 @@ def finalize(
         "build": np.full(len(rows), build, dtype=object),
     }
     for column in QTL_COLUMNS:
-        if column not in out:
-            out[column] = (frame[column].iloc[rows].reset_index(drop=True) if column in frame
-                           else np.full(len(rows), np.nan))
+        if column in out:
+            continue
+        if column not in frame:
+            out[column] = np.full(len(rows), np.nan)
+        elif isinstance(frame[column].dtype, pd.CategoricalDtype):  # text given as categorical comes out as text
+            codes, uniques = _codes(frame[column])
+            out[column] = uniques[codes[rows]]
+        else:
+            out[column] = frame[column].iloc[rows].reset_index(drop=True)
     return pd.DataFrame({column: out[column] for column in QTL_COLUMNS}, copy=False)
 
 

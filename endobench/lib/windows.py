@@ -52,33 +52,42 @@ def build_windows(
     sign = np.ones(len(out))
 
     status[np.maximum(ref_len, alt_len) >= window_length] = "indel_longer_than_window"
-    for i, (chrom, p0, ref, alt) in enumerate(zip(out["chrom"], pos0, out["ref"], out["alt"])):
-        if status[i] != OK:
-            continue
-        genome_ref = reference.fetch(chrom, p0, p0 + len(ref))
-        if genome_ref is None:
-            status[i] = "no_reference_sequence"
-            continue
-        if genome_ref == ref:
-            harmonisation[i] = AS_IS
-        elif reference.fetch(chrom, p0, p0 + len(alt)) == alt:
-            harmonisation[i] = SWAPPED
-            new_ref[i], new_alt[i] = alt, ref
-            sign[i] = -1.0
-        else:
-            status[i] = "ref_mismatch"
-            continue
-        if needs_sequence:
-            if start[i] < 0 or end[i] > chrom_sizes[i]:
-                status[i] = "off_chromosome_end"
-                continue
-            seq = reference.fetch(chrom, int(start[i]), int(end[i]))
-            if seq is None:
+    in_bounds = (start >= 0) & (end <= chrom_sizes)
+    chroms = out["chrom"].to_numpy(dtype=object)
+    # One read per variant: with `needs_sequence` the window is read first and the REF (and usually the ALT)
+    # span is cut from it, since the window always contains the REF span; otherwise only the allele spans are read.
+    with reference.reader() as fetch:
+        for i in np.flatnonzero(status == OK).tolist():
+            chrom, p0, ref, alt = chroms[i], int(pos0[i]), new_ref[i], new_alt[i]
+            w0, w1 = int(start[i]), int(end[i])
+            window = fetch(chrom, w0, w1) if needs_sequence and in_bounds[i] else None
+            genome_ref = window[p0 - w0:p0 - w0 + len(ref)] if window is not None else fetch(chrom, p0, p0 + len(ref))
+            if genome_ref is None:
                 status[i] = "no_reference_sequence"
                 continue
-            n_fraction[i] = seq.count("N") / len(seq)
-            if n_fraction[i] > max_n_fraction:
-                status[i] = "n_rich"
+            if genome_ref == ref:
+                harmonisation[i] = AS_IS
+            else:
+                if window is not None and p0 + len(alt) <= w1:
+                    genome_alt = window[p0 - w0:p0 - w0 + len(alt)]
+                else:
+                    genome_alt = fetch(chrom, p0, p0 + len(alt))
+                if genome_alt != alt:
+                    status[i] = "ref_mismatch"
+                    continue
+                harmonisation[i] = SWAPPED
+                new_ref[i], new_alt[i] = alt, ref
+                sign[i] = -1.0
+            if needs_sequence:
+                if not in_bounds[i]:
+                    status[i] = "off_chromosome_end"
+                    continue
+                if window is None:
+                    status[i] = "no_reference_sequence"
+                    continue
+                n_fraction[i] = window.count("N") / len(window)
+                if n_fraction[i] > max_n_fraction:
+                    status[i] = "n_rich"
 
     out["ref"], out["alt"] = new_ref, new_alt
     out["effect"] = out["effect"].to_numpy() * sign

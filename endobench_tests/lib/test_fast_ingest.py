@@ -1,0 +1,130 @@
+"""The fast ingest paths give the answers of the slow, obvious ones they replaced, on real sample data.
+
+- overlap by sorted arrays == `bedtools intersect -u` / `-v` (pybedtools), the design-card implementation;
+- the Arrow reader of GTEx tables == the pandas text reader, and irregular files go to the text reader;
+- one `os.pread` per window == pyfaidx, on segment sets and whole records;
+- narrowPeak q-value -1 ("not computed") is unknown, not weak.
+"""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pybedtools
+import pytest
+
+from endobench.lib import gtex
+from endobench.lib.intervals import variants_in_peaks
+from endobench.lib.peaks import filter_peaks, read_peaks
+from endobench.lib.qtl import read_typed_table
+from endobench.lib.reference import ReferenceGenome
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+SAMPLE_PEAKS = "abc_K562_DNase_ENCFF860XAE_chr22_macs2_peaks.hg38.narrowPeak.gz"
+SAMPLE_BLACKLIST = "abc_GRCh38_unified_blacklist.bed.gz"
+
+
+def _bedtools_inside(variants: pd.DataFrame, peaks: pd.DataFrame) -> np.ndarray:
+    bed = pd.DataFrame({"chrom": variants["chrom"], "start": variants["pos"] - 1,
+                        "end": variants["pos"] - 1 + variants["ref"].str.len(), "name": np.arange(len(variants))})
+    hits = pybedtools.BedTool.from_dataframe(bed).intersect(
+        pybedtools.BedTool.from_dataframe(peaks[["chrom", "start", "end"]]), u=True)
+    inside = {int(fields.name) for fields in hits}
+    pybedtools.cleanup(remove_all=False)
+    return np.isin(np.arange(len(variants)), list(inside))
+
+
+@pytest.fixture(scope="module")
+def sample_peaks(sample_dir):
+    return read_peaks(sample_dir / SAMPLE_PEAKS, "hg38")
+
+
+def test_variants_in_peaks_agrees_with_bedtools_intersect_u(sample_dir, sample_peaks):
+    """The real Whole Blood lead variants plus SNVs and 3-bp deletions on both sides of every sample peak edge
+    (26,612 real K562 peaks, overlapping and artifact-wide ones included) get bedtools' answer, row for row."""
+    leads = gtex.read_gtex_eqtls(sample_dir / "gtex_v8_Whole_Blood.v8.egenes.txt.gz", truth_set="t").frame
+    edges = np.concatenate([sample_peaks.frame["start"] + d for d in (-2, 0, 1)]
+                           + [sample_peaks.frame["end"] + d for d in (0, 1)])
+    edges = edges[edges >= 1]
+    probes = pd.DataFrame({"chrom": "chr22", "pos": np.concatenate([edges, edges]),
+                           "ref": ["A"] * len(edges) + ["AGT"] * len(edges)})
+    variants = pd.concat([leads[["chrom", "pos", "ref"]], probes], ignore_index=True)
+    variants["variant_id"] = variants["chrom"] + "_" + variants["pos"].astype(str) + "_" + variants["ref"] + "_C_b38"
+
+    ours = variants_in_peaks(variants, sample_peaks)
+    theirs = _bedtools_inside(variants, sample_peaks.frame)
+    assert ours.sum() > 10_000 and (~ours).sum() > 10_000  # both answers occur, so agreement means something
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_blacklist_removal_agrees_with_bedtools_intersect_v(sample_dir, sample_peaks):
+    """Every sample peak, against the real hg38 blacklist: the peaks kept are those `bedtools intersect -v` keeps."""
+    blacklist = read_peaks(sample_dir / SAMPLE_BLACKLIST, "hg38")
+    kept = filter_peaks(sample_peaks, max_width=10**9, min_qvalue=None, blacklist=blacklist)
+    theirs = pybedtools.BedTool.from_dataframe(sample_peaks.frame).intersect(
+        pybedtools.BedTool.from_dataframe(blacklist.frame), v=True).to_dataframe(header=None)
+    pybedtools.cleanup(remove_all=False)
+    assert kept.excluded["in_blacklist"] == len(sample_peaks.frame) - len(theirs) > 0
+    assert kept.frame[["chrom", "start", "end"]].values.tolist() == theirs.iloc[:, :3].values.tolist()
+
+
+@pytest.mark.parametrize("path", [
+    "fixtures/gtex/Whole_Blood.v8.signif_variant_gene_pairs.chr22_32Mb.txt",
+    "fixtures/gtex/Whole_Blood.v8.egenes.chr22_32Mb.txt",
+    "corpus/gtex/egenes_nan_inf_slope.txt",
+    "corpus/gtex/egenes_duplicate_rows.txt",
+    "corpus/gtex/egenes_unknown_chromosome.txt",
+    "corpus/gtex/egenes_position_zero_and_past_end.txt",
+    "corpus/gtex/egenes_bare_chrom_names.txt",
+])
+def test_arrow_reader_gives_the_text_readers_frame_and_exclusions(path):
+    """The Arrow path is taken for these files, and its frame, dtypes and exclusion counts equal the text reader's."""
+    path = CORPUS.parent / path
+    kind = gtex.detect_kind(path)
+    required = gtex._EGENES_REQUIRED if kind == gtex.EGENES else gtex._SIGNIF_REQUIRED
+    table = read_typed_table(path, ["variant_id", "gene_id"], [c for c in required if c not in ("variant_id", "gene_id")])
+    assert table is not None and gtex._frame_from_arrow(table, kind, 0.05) is not None
+    fast = gtex.read_gtex_eqtls(path, truth_set="gtex_wb")
+    text = gtex._read_gtex_text(path, kind, "gtex_wb", 0.05)
+    pd.testing.assert_frame_equal(fast.frame, text.frame)
+    assert (fast.rows_read, fast.excluded) == (text.rows_read, text.excluded)
+
+
+def test_a_non_number_sends_the_file_to_the_text_reader_whose_error_names_the_line():
+    """Arrow cannot say which line is bad, so it declines; the text reader then reports line 5."""
+    path = CORPUS / "gtex" / "egenes_nonnumeric_slope.txt"
+    assert read_typed_table(path, ["variant_id", "gene_id"], ["slope"]) is None
+    with pytest.raises(Exception, match="line 5"):
+        gtex.read_gtex_eqtls(path, truth_set="gtex_wb")
+
+
+def test_narrowpeak_qvalue_minus_one_is_unknown_not_weak(tmp_path):
+    """MACS2 without a control writes q = -1: such peaks survive a q >= 2 filter and none counts as below_qvalue."""
+    path = tmp_path / "no_q.narrowPeak"
+    path.write_text("chr22\t100\t300\tp1\t0\t.\t5.1\t-1\t-1\t90\nchr22\t900\t1200\tp2\t0\t.\t3.2\t-1\t-1\t40\n")
+    peaks = read_peaks(path, "hg38")
+    filtered = filter_peaks(peaks, max_width=5_000, min_qvalue=2.0, blacklist=None)
+    assert peaks.frame["qvalue"].isna().all()
+    assert filtered.frame["name"].tolist() == ["p1", "p2"]
+    assert "below_qvalue" not in filtered.excluded
+
+
+def test_reader_serves_the_bases_fetch_serves_on_a_segment_set(sample_reference):
+    """The sample reference is a set of real segments: windows inside one, across two and outside all agree."""
+    spans = [("chr22", s, s + w) for s in range(32_000_000 - 50, 32_300_050, 9_973) for w in (1, 61, 2_048)]
+    spans += [("chr1", 875_855 - 49, 875_856 + 50), ("chr7", 1, 2)]
+    with sample_reference.reader() as fetch:
+        served = [fetch(*span) for span in spans]
+    assert served == [sample_reference.fetch(*span) for span in spans]
+    assert sum(s is None for s in served) >= 2 and sum(s is not None for s in served) > 50
+
+
+def test_reader_serves_the_bases_fetch_serves_on_whole_records(tmp_path):
+    """The corpus FASTA (a chr22 cut and the first 12 kb of chr2, 60 bases a line): every span up to 130 bp."""
+    fasta = tmp_path / "segments.fa"
+    shutil.copy(CORPUS / "reference" / "segments.fa", fasta)
+    reference = ReferenceGenome(fasta, "hg38")
+    spans = [("chr2", s, s + w) for s in range(0, 12_100, 37) for w in (1, 59, 60, 61, 130)]
+    with reference.reader() as fetch:
+        assert [fetch(*span) for span in spans] == [reference.fetch(*span) for span in spans]
