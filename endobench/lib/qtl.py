@@ -291,11 +291,14 @@ def finalize(
     mark(known & (end > chrom_len_u[chrom_codes]), "off_chromosome_end")
     gene = _codes(frame["gene_id"]) if "gene_id" in frame else (np.zeros(n, dtype=np.int64), [None])
     n_alleles = len(allele_uniques)
-    variant = _group((chrom_codes, len(chrom_uniques)), pos, (ref_codes, n_alleles), (alt_codes, n_alleles))
+    variant = _group((chrom_codes, len(chrom_uniques)), _as_codes(pos), (ref_codes, n_alleles), (alt_codes, n_alleles))
     pair = _group((variant, variant.max(initial=-1) + 1), (gene[0], len(gene[1])))
-    if pair.max(initial=-1) + 1 < n:  # some variant-gene pair repeats: is the effect the same too?
-        row_key = _group((pair, pair.max() + 1), effect)
-        mark(_first_rows(row_key)[row_key] != np.arange(n), "duplicate_row")
+    if pair.max(initial=-1) + 1 < n:  # some variant-gene pairs repeat: among those rows, is the effect the same?
+        repeats = np.flatnonzero(np.bincount(pair)[pair] > 1)
+        row_key = _group((pair[repeats], pair.max() + 1), effect[repeats])
+        duplicate = np.zeros(n, dtype=bool)
+        duplicate[repeats[~_is_first(row_key)]] = True
+        mark(duplicate, "duplicate_row")
 
     counts = np.bincount(reasons, minlength=len(_REASONS) + 1)
     excluded.update({reason: int(counts[i + 1]) for i, reason in enumerate(_REASONS) if counts[i + 1]})
@@ -303,7 +306,7 @@ def finalize(
     kept_chrom, kept_pos = chrom_codes[rows], pos[rows].astype(np.int64)
     kept_ref, kept_alt = ref_codes[rows], alt_codes[rows]
     kept_variant = variant if len(rows) == n else pd.factorize(variant[rows])[0]
-    first = _first_rows(kept_variant)
+    first = np.flatnonzero(_is_first(kept_variant))
     # Built in Arrow once per distinct variant; the rows of one variant share one string object.
     ids = pc.binary_join_element_wise(
         pa.array(chrom_uniques[kept_chrom[first]], pa.string()), pc.cast(pa.array(kept_pos[first]), pa.string()),
@@ -361,13 +364,21 @@ def _group(*columns: np.ndarray | tuple[np.ndarray, int]) -> np.ndarray:
     return pd.factorize(group)[0].astype(np.int64, copy=False)
 
 
-def _first_rows(codes: np.ndarray) -> np.ndarray:
-    """For codes numbered by first appearance (as `pd.factorize` gives them), the row where each first appears."""
-    if not len(codes):
-        return np.empty(0, dtype=np.int64)
-    first = np.full(int(codes.max()) + 1, len(codes), dtype=np.int64)
-    np.minimum.at(first, codes, np.arange(len(codes)))
+def _is_first(codes: np.ndarray) -> np.ndarray:
+    """For codes numbered by first appearance (as `pd.factorize` gives them): is this row its code's first?"""
+    first = np.ones(len(codes), dtype=bool)
+    if len(codes) > 1:
+        first[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
     return first
+
+
+def _as_codes(values: np.ndarray) -> np.ndarray | tuple[np.ndarray, int]:
+    """Non-negative whole numbers (positions) are their own codes; anything else is hashed by `_group`."""
+    if len(values) and not np.isnan(values).any() and values.min() >= 0 and values.max() < 2**40:
+        whole = values.astype(np.int64)
+        if (whole == values).all():
+            return whole, int(whole.max()) + 1
+    return values
 
 
 def variant_ids(frame: pd.DataFrame, build: str) -> pd.Series:

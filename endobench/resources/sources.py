@@ -22,15 +22,21 @@ class SourceFile:
     build: str
 
 
+GENERIC = "generic"
+FINEMAPPED = "finemapped"
+
+
 @dataclass(frozen=True)
 class QtlTableSource:
-    """A generic QTL truth set (caQTL/dsQTL): read by header name, scored against an accessibility readout."""
+    """A QTL truth set beside GTEx, read by header name: a generic caQTL/dsQTL table or a fine-mapped eQTL table."""
 
     truth_set: str
     path: Path
-    build: str
-    columns: GenericQtlColumns
+    build: str | None
+    columns: GenericQtlColumns | None
     require_peak: bool  # dsQTLs are DNase sites by construction; eQTLs must fall in a peak of the readout cell type
+    kind: str = GENERIC
+    tissue: str | None = None  # fine-mapped tables: the tissue to keep
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,9 @@ class DataSources(dg.ConfigurableResource):
     blacklist_encode_accession: str = ENCODE_HG38_BLACKLIST
     download_retries: int = 5
     download_read_timeout_s: float = 120.0
+    # A fine-mapped eQTL table (SuSiE layout: variant_id, gene_id, tissue, pip, beta_posterior) as another truth set.
+    finemapped_eqtls: str = ""
+    finemapped_tissue: str = "Whole_Blood"
     # Your own reference instead of the profile's: an indexed FASTA (plain or bgzip) and the build it is on.
     reference_fasta: str = ""
     reference_build: str = HG38
@@ -204,12 +213,18 @@ class DataSources(dg.ConfigurableResource):
 
     def qtl_tables(self) -> list[QtlTableSource]:
         # The bundled Degner table is the complete published set (5,671 dsQTLs), lifted to hg38: both profiles use it.
-        return [
+        tables = [
             QtlTableSource(
                 "dsqtl_degner2012", self._sample("maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"), HG38,
                 DEGNER_COLUMNS, require_peak=False,
             )
         ]
+        if self.finemapped_eqtls:
+            tables.append(QtlTableSource(
+                f"finemapped_{self.finemapped_tissue.lower()}", Path(self.finemapped_eqtls), None, None,
+                require_peak=True, kind=FINEMAPPED, tissue=self.finemapped_tissue,
+            ))
+        return tables
 
     def chain(self, from_build: str, to_build: str) -> Path | None:
         if self._full():

@@ -149,3 +149,22 @@ def test_window_length_check_fails_when_the_predictor_reads_another_length(tmp_p
     assert not result.passed
     assert result.metadata["expected_length"].value == 131_072
     assert result.metadata["lengths_seen"].value == "[1048576]"
+
+
+def test_a_finemapped_table_is_a_truth_set_beside_the_dsqtls(tmp_path, instance):
+    """Configured through the data sources, a SuSiE-style table is read by header name into raw_qtl_tables."""
+    table = tmp_path / "susie.tsv"
+    table.write_text(
+        "variant_id\tgene_id\ttissue\tpip\tbeta_posterior\n"
+        "chr22_32261410_C_T_b38\tENSG00000128253.13\tWhole_Blood\t0.97\t-0.39\n"
+        "chr22_32156952_A_G_b38\tENSG00000228839.5\tLung\t0.95\t-0.10\n"
+    )
+    res = resources(tmp_path)
+    res["sources"] = DataSources(sample_dir=str(SAMPLE_DIR), finemapped_eqtls=str(table))
+    result = dg.materialize([inputs.raw_qtl_tables], resources=res, instance=instance)
+    frame = res["storage"].read_table("raw_qtl_tables")
+    finemapped = frame[frame["truth_set"] == "finemapped_whole_blood"]
+    assert finemapped["gene_id"].tolist() == ["ENSG00000128253.13"]
+    assert bool(finemapped["require_peak"].iloc[0])
+    metadata = result.asset_materializations_for_node("raw_qtl_tables")[0].metadata
+    assert metadata["n_excluded_finemapped_whole_blood_other_tissue"].value == 1

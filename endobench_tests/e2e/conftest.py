@@ -42,9 +42,7 @@ def playwright_chromium():
 
 @pytest.fixture(scope="session")
 def demo_data_dir(tmp_path_factory) -> Path:
-    """`data/` when `make demo` already materialised it there; otherwise the demo run into a temporary folder."""
-    if report_metrics(REPO / "data").exists() and (REPO / "data" / "dagster_home").is_dir():
-        return REPO / "data"
+    """The demo run into a temporary folder, so the UI shows what this checkout's code produces."""
     from endobench.demo import run_demo
 
     data_dir = tmp_path_factory.mktemp("e2e_data")

@@ -128,3 +128,14 @@ def test_reader_serves_the_bases_fetch_serves_on_whole_records(tmp_path):
     spans = [("chr2", s, s + w) for s in range(0, 12_100, 37) for w in (1, 59, 60, 61, 130)]
     with reference.reader() as fetch:
         assert [fetch(*span) for span in spans] == [reference.fetch(*span) for span in spans]
+
+
+def test_a_repeated_pair_is_a_duplicate_only_when_its_effect_repeats_too(tmp_path):
+    """Rows 2 and 3 repeat row 1's variant and gene; row 3 also repeats its slope and is the one duplicate_row."""
+    header = "variant_id\tgene_id\ttss_distance\tmaf\tpval_nominal\tslope\tslope_se\n"
+    row = "chr22_32261410_C_T_b38\tENSG00000128253.13\t57933\t0.08\t8.7e-06\t{}\t0.09\n"
+    path = tmp_path / "pairs.txt"
+    path.write_text(header + row.format(-0.40) + row.format(0.11) + row.format(-0.40))
+    parsed = gtex.read_gtex_eqtls(path, truth_set="gtex_wb")
+    assert parsed.excluded == {"duplicate_row": 1}
+    assert parsed.frame["effect"].tolist() == [-0.40, 0.11]

@@ -17,8 +17,9 @@ from endobench.lib.liftover import (
     require_chain,
 )
 from endobench.lib.peaks import PeakSet, filter_peaks, read_peaks
+from endobench.lib.finemap import read_finemapped_eqtls
 from endobench.lib.qtl import ParsedQtls, read_generic_qtls
-from endobench.resources.sources import DataSources
+from endobench.resources.sources import FINEMAPPED, DataSources
 from endobench.resources.storage import Storage
 
 
@@ -82,16 +83,21 @@ def raw_qtl_tables(context: dg.AssetExecutionContext, sources: DataSources, stor
     excluded_all: Counter = Counter()
     for table in sources.qtl_tables():
         try:
-            parsed = read_generic_qtls(table.path, truth_set=table.truth_set, build=table.build, columns=table.columns)
+            if table.kind == FINEMAPPED:
+                parsed = read_finemapped_eqtls(table.path, truth_set=table.truth_set, tissue=table.tissue)
+            else:
+                parsed = read_generic_qtls(table.path, truth_set=table.truth_set, build=table.build,
+                                           columns=table.columns)
         except InputError as exc:
             raise input_failure(exc) from exc
-        _lift_qtls_to_reference(context, parsed, table.path, table.build, sources)
+        _lift_qtls_to_reference(context, parsed, table.path, str(parsed.frame["build"].iloc[0]) if len(parsed.frame)
+                                else (table.build or "hg38"), sources)
         parsed.frame["require_peak"] = table.require_peak
         frames.append(parsed.frame)
         excluded_all.update({f"{table.truth_set}_{k}": v for k, v in parsed.excluded.items()})
         stats[table.truth_set] = {"rows_read": parsed.rows_read, "excluded": dict(parsed.excluded)}
         rows.append({"truth_set": table.truth_set, "rows_read": parsed.rows_read, "kept": len(parsed.frame),
-                     "build": table.build, "excluded": dict(parsed.excluded) or "none",
+                     "build": table.build or "from variant ids", "excluded": dict(parsed.excluded) or "none",
                      "lifted_to": parsed.frame["build"].iloc[0] if len(parsed.frame) else table.build})
         context.log.info(f"{table.truth_set}: {parsed.rows_read:,} rows read, {len(parsed.frame):,} kept")
     frame = pd.concat(frames, ignore_index=True)

@@ -85,6 +85,28 @@ def funnels_and_exclusions(stats: dict, predictions: pd.DataFrame) -> tuple[dict
     return funnels, exclusions, context
 
 
+def headline_metadata(headline: dict[str, dict]) -> dict[str, dg.MetadataValue]:
+    """Short metadata keys the UI can show: `truth_set:metric`, or `truth_set:readout:metric` when a truth set
+    has several readouts; the full configuration is in the report itself."""
+    per_truth_set: dict[str, int] = {}
+    for key in headline:
+        per_truth_set[key.split("|")[0]] = per_truth_set.get(key.split("|")[0], 0) + 1
+    out: dict[str, dg.MetadataValue] = {}
+    for i, (key, numbers) in enumerate(sorted(headline.items())):
+        parts = key.split("|")
+        prefix = parts[0] if per_truth_set[parts[0]] == 1 else ":".join(parts[:2])
+        if prefix in {k.rsplit(":", 1)[0] for k in out}:
+            prefix = f"{prefix}:{i}"
+        for metric, value in numbers.items():
+            if isinstance(value, bool) or value is None:
+                continue
+            if isinstance(value, int):
+                out[f"{prefix}:{metric}"] = dg.MetadataValue.int(value)
+            elif isinstance(value, float):
+                out[f"{prefix}:{metric}"] = dg.MetadataValue.float(value)
+    return out
+
+
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="report", kinds={"matplotlib", "html"},
     deps=["variant_effect_predictions", "sequence_windows"],
@@ -102,12 +124,7 @@ def benchmark_report(context: dg.AssetExecutionContext, storage: Storage) -> dg.
         context.log.warning(f"{release}: no predictions yet for {', '.join(missing)}")
     result = build_report(split_by_training(predictions), funnels, exclusions, diag_context,
                           storage.asset_dir("benchmark_report") / release)
-    headline = {}
-    for key, numbers in result.headline.items():
-        for metric, value in numbers.items():
-            if isinstance(value, (int, float)) and value is not None:
-                headline[f"{key}/{metric}".replace("|", "/")] = dg.MetadataValue.float(float(value)) \
-                    if isinstance(value, float) else dg.MetadataValue.int(int(value))
+    headline = headline_metadata(result.headline)
     return dg.MaterializeResult(
         metadata={
             "report": dg.MetadataValue.md(result.markdown),
