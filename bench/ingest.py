@@ -15,14 +15,23 @@ Generated into a temporary directory (never the repository):
   what it costs on the real genome.
 
 Then each side runs in its own subprocess, so that the peak RSS of one does not leak into the other:
-(a) seed: the line loop parse into a list of dicts, a BED file, the `bedtools intersect -u` CLI, the filtered BED
-    parsed again, and one 2,048 bp pyfaidx window (plus the ALT sequence) per in-peak row, kept in memory;
-(b) endobench: `read_gtex_eqtls`, `read_peaks` + `filter_peaks` (width <= 5 kb, q >= 2, the real hg38
-    blacklist), `variants_in_peaks`, `build_windows(needs_sequence=True, window_length=2048)` on each distinct
-    in-peak variant.
-Printed: wall time per step, the ratio (a)/(b), and the peak RSS (VmHWM) of each side; "children" is the
-largest ru_maxrss of its bedtools subprocesses, an upper bound (Linux carries the parent's RSS at fork into it). `--profile` adds the top functions of a cProfile run of (b); `--proposed` also times (c), a prototype of the
-faster path proposed for the lead's functions (pyarrow reader, searchsorted overlap, mmap reference).
+(a) seed: what the seed script did, no more and no less: a Python loop over the gzip's lines into a list of dicts
+    (variant id split on `_`, no validation, no dedupe; the slope taken by header name here, where the seed
+    hard-coded a column number, since the point is the speed), those rows written as a BED of 1-bp intervals,
+    the `bedtools intersect -u` CLI against the raw, unfiltered narrowPeak, the filtered BED parsed again, and
+    for every in-peak variant-GENE PAIR (the seed scored a variant once per gene) one 2,048 bp pyfaidx window,
+    skipped when more than 10% N, plus its ALT sequence, both kept in memory. No REF check, no harmonisation.
+(b) endobench: the library calls of the assets `raw_gtex_eqtls`, `dhs_peaks`, `dhs_filtered_variants` and
+    `sequence_windows`: `read_gtex_eqtls` (header lookup, every validation and exclusion count, duplicate rows),
+    `read_peaks` + `filter_peaks` (width <= 5 kb, q >= 2, minus the real hg38 blacklist), `variants_in_peaks`
+    (REF span against the filtered peaks), then each distinct in-peak variant once through
+    `build_windows(needs_sequence=True, window_length=2048)` (REF checked against the genome, swapped alleles
+    flipped, off-end / N-rich windows counted) and the result joined back to its pairs, as the asset does.
+    Only Dagster and the parquet writes are left out.
+Printed: wall time of each subprocess (interpreter start and imports included) and per step, the ratio (a)/(b),
+the peak RSS (VmHWM) of each side, and the funnel counts of (b); "children" is the largest ru_maxrss of the
+side's subprocesses (bedtools for (a)), an upper bound (Linux carries the parent's RSS at fork into it).
+`--profile` adds the top functions of a cProfile run of (b).
 """
 
 from __future__ import annotations

@@ -111,7 +111,8 @@ def _frame_from_arrow(table: pa.Table, kind: str, qval_threshold: float) -> tupl
             "maf": number("maf") if "maf" in table.column_names else np.nan,
             "tss_distance": number("tss_distance") if "tss_distance" in table.column_names else np.nan,
             "source_line": np.arange(2, n + 2),
-        }
+        },
+        copy=False,
     )
     frame["is_significant"] = number("qval") <= qval_threshold if kind == EGENES else True
     return frame, normalize_build(_BUILD_SUFFIX[suffixes[0]])

@@ -139,3 +139,15 @@ def test_a_repeated_pair_is_a_duplicate_only_when_its_effect_repeats_too(tmp_pat
     parsed = gtex.read_gtex_eqtls(path, truth_set="gtex_wb")
     assert parsed.excluded == {"duplicate_row": 1}
     assert parsed.frame["effect"].tolist() == [-0.40, 0.11]
+
+
+def test_reader_of_a_bgzip_fasta_serves_what_fetch_serves(sample_dir, tmp_path):
+    """BGZF blocks have no fixed byte offsets: the reader hands the spans to pyfaidx, with the same answers."""
+    for suffix in ("", ".fai", ".gzi"):
+        shutil.copy(sample_dir / f"bfairkun_hg38_chr2_1-2333275.fa.gz{suffix}", tmp_path)
+    reference = ReferenceGenome(tmp_path / "bfairkun_hg38_chr2_1-2333275.fa.gz", "hg38")
+    spans = [("chr2", s, s + 2_048) for s in range(0, 2_333_275, 199_999)]
+    with reference.reader() as fetch:
+        served = [fetch(*span) for span in spans]
+    assert served == [reference.fetch(*span) for span in spans]
+    assert all(s is not None and len(s) == 2_048 for s in served[:-1])

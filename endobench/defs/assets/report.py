@@ -1,5 +1,7 @@
 """The benchmark report of a release: metrics, diagnostics and plots over every chromosome's predictions."""
 
+import math
+
 import dagster as dg
 import pandas as pd
 
@@ -98,12 +100,14 @@ def headline_metadata(headline: dict[str, dict]) -> dict[str, dg.MetadataValue]:
         if prefix in {k.rsplit(":", 1)[0] for k in out}:
             prefix = f"{prefix}:{i}"
         for metric, value in numbers.items():
-            if isinstance(value, bool) or value is None:
+            if isinstance(value, bool):
                 continue
             if isinstance(value, int):
                 out[f"{prefix}:{metric}"] = dg.MetadataValue.int(value)
-            elif isinstance(value, float):
+            elif isinstance(value, float) and math.isfinite(value):
                 out[f"{prefix}:{metric}"] = dg.MetadataValue.float(value)
+            else:
+                out[f"{prefix}:{metric}"] = dg.MetadataValue.text("too few")
     return out
 
 
