@@ -109,7 +109,7 @@ def _build_sample_reference(args: argparse.Namespace) -> int:
     )
 
     excluded = build_sample_reference(SampleReferenceInputs.from_dir(Path(args.sample_dir)), Path(args.out))
-    print(f"wrote {args.out}; dsQTL contexts left out: {dict(excluded) or 'none'}")
+    print(f"wrote {args.out}; dsQTL contexts not placed or corrected: {dict(excluded) or 'none'}")
     return 0
 
 

@@ -6,15 +6,18 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pybedtools
 
 from endobench.lib.builds import CHROM_SIZES, normalize_chrom
 from endobench.lib.errors import InputError
 from endobench.lib.intervals import overlaps_any
 from endobench.lib.qtl import _first_line, _is_gzip, truncation_error
+
+if TYPE_CHECKING:
+    import pybedtools
 
 PEAK_COLUMNS = ["chrom", "start", "end", "name", "qvalue"]
 
@@ -134,6 +137,8 @@ def filter_peaks(peaks: PeakSet, *, max_width: int, min_qvalue: float | None, bl
 
 
 def to_bedtool(frame: pd.DataFrame) -> pybedtools.BedTool:
+    import pybedtools  # imported here: half a second, and only the bedtools cross-checks need it
+
     return pybedtools.BedTool.from_dataframe(frame)
 
 

@@ -59,11 +59,17 @@ def read_fasta(path: Path) -> dict[str, str]:
 
 
 def dsqtl_contexts(inputs: SampleReferenceInputs) -> tuple[list[tuple[str, str]], Counter]:
-    """(record name, sequence) for every dsQTL context that can be placed at hg38, and the counts left out."""
+    """(record name, sequence) for every dsQTL context that can be placed at hg38, and the counts left out.
+
+    The base put at each variant is the table's `Ref` when it is the high or the low allele. Where another
+    dsQTL's context also covers the position, that context shows the genome base there (only its own centre
+    carries an allele); when that base is the other allele of the variant, it is used instead, so overlapping
+    records never disagree and the reference carries the genome base, not Degner's `Ref` column.
+    """
     table = pd.read_csv(inputs.dsqtl_table, sep="\t", dtype=str, keep_default_na=False)
     high, low = read_fasta(inputs.high_fasta), read_fasta(inputs.low_fasta)
     excluded: Counter = Counter()
-    placed: list[tuple[str, str]] = []
+    candidates: list[tuple[str, int, str, str, str, str]] = []  # chrom, hg38 pos, strand, high, low, ref (+ strand)
     for row in table.itertuples(index=False):
         chrom, pos, strand, ident, ref = row.chr_hg38, row.pos_hg38, row.strand_hg38, row.ID, row.Ref.upper()
         if not chrom or not pos or "_" in chrom:
@@ -76,14 +82,35 @@ def dsqtl_contexts(inputs: SampleReferenceInputs) -> tuple[list[tuple[str, str]]
         if ref not in (hi[CONTEXT_VARIANT_INDEX], lo[CONTEXT_VARIANT_INDEX]):
             excluded["table_ref_not_an_allele_of_context"] += 1
             continue
-        context = hi[:CONTEXT_VARIANT_INDEX] + ref + hi[CONTEXT_VARIANT_INDEX + 1:]
-        offset = CONTEXT_VARIANT_INDEX
         if strand == "-":
-            context = context.translate(_REVCOMP)[::-1]
-            offset = len(context) - 1 - CONTEXT_VARIANT_INDEX
-        start = int(pos) - offset
+            hi, lo, ref = _revcomp(hi), _revcomp(lo), ref.translate(_REVCOMP)
+        candidates.append((chrom, int(pos), strand, hi, lo, ref))
+
+    def offset(strand: str, length: int) -> int:
+        return length - 1 - CONTEXT_VARIANT_INDEX if strand == "-" else CONTEXT_VARIANT_INDEX
+
+    # The genome base at each position as seen from contexts whose centre is elsewhere.
+    seen_elsewhere: dict[tuple[str, int], str] = {}
+    for chrom, pos, strand, hi, _, _ in candidates:
+        centre = offset(strand, len(hi))
+        for i, base in enumerate(hi):
+            if i != centre:
+                seen_elsewhere.setdefault((chrom, pos - centre + i), base)
+    placed: list[tuple[str, str]] = []
+    for chrom, pos, strand, hi, lo, ref in candidates:
+        centre = offset(strand, len(hi))
+        genome = seen_elsewhere.get((chrom, pos))
+        if genome is not None and genome != ref and genome in (hi[centre], lo[centre]):
+            excluded["ref_taken_from_overlapping_context"] += 1
+            ref = genome
+        context = hi[:centre] + ref + hi[centre + 1:]
+        start = pos - centre
         placed.append((f"{chrom}:{start}-{start + len(context) - 1}", context))
     return placed, excluded
+
+
+def _revcomp(seq: str) -> str:
+    return seq.translate(_REVCOMP)[::-1]
 
 
 def build_sample_reference(inputs: SampleReferenceInputs, out_fasta: Path) -> Counter:
