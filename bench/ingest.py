@@ -256,7 +256,6 @@ def run_seed(workdir: Path) -> dict:
 def run_endobench(workdir: Path) -> dict:
     """What the assets `raw_gtex_eqtls`, `dhs_peaks`, `dhs_filtered_variants` and `sequence_windows` compute, through
     the same library calls, minus Dagster and the parquet writes."""
-    import pandas as pd
 
     from endobench.lib.gtex import read_gtex_eqtls
     from endobench.lib.intervals import variants_in_peaks

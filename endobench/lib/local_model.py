@@ -438,25 +438,36 @@ def _auroc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def variant_windows(inputs: TrainingInputs, chroms: list[str], flank: int) -> tuple[pd.DataFrame, list, list]:
-    """REF and ALT windows on the hg38 + strand, read from the sample reference as the pipeline reads them."""
+    """REF and ALT windows on the hg38 + strand, read from the sample reference as the pipeline reads them.
+
+    As in the pipeline's `sequence_windows`, a variant whose ALT is the genome base is swapped and its Beta
+    negated (Degner's `Ref` is not always the genome base); one matching neither allele is not served.
+    """
     from endobench.lib.reference import ReferenceGenome
 
     reference = ReferenceGenome(inputs.reference_fasta, "hg38")
     chosen = inputs.dsqtls[inputs.dsqtls["chrom"].isin(chroms)].reset_index(drop=True)
-    refs, alts, served = [], [], []
+    refs, alts, served, sign = [], [], [], []
     for row in chosen.itertuples(index=False):
         ref, alt = row.ref, row.alt
         if row.strand == "-":
             ref, alt = revcomp(ref), revcomp(alt)
         start = row.pos - 1 - flank
         seq = reference.fetch(row.chrom, start, row.pos - 1 + len(ref) + flank)
+        flipped = 1.0
+        if seq is not None and seq[flank:flank + len(ref)] != ref and len(ref) == len(alt) \
+                and seq[flank:flank + len(alt)] == alt:
+            ref, alt, flipped = alt, ref, -1.0
         if seq is None or seq[flank:flank + len(ref)] != ref:
             served.append(False)
             continue
         served.append(True)
+        sign.append(flipped)
         refs.append(seq)
         alts.append(seq[:flank] + alt + seq[flank + len(ref):])
-    return chosen[np.array(served, dtype=bool)].reset_index(drop=True), refs, alts
+    frame = chosen[np.array(served, dtype=bool)].reset_index(drop=True)
+    frame["beta"] = frame["beta"].to_numpy() * np.array(sign, dtype=float)
+    return frame, refs, alts
 
 
 def evaluate_held_out(

@@ -1,6 +1,6 @@
 """The fast ingest paths give the answers of the slow, obvious ones they replaced, on real sample data.
 
-- overlap by sorted arrays == `bedtools intersect -u` / `-v` (pybedtools), the design-card implementation;
+- batched overlap (one bedtools call, hits read back by pandas) == the line-by-line `bedtools intersect -u` / `-v`;
 - the Arrow reader of GTEx tables == the pandas text reader, and irregular files go to the text reader;
 - one `os.pread` per window == pyfaidx, on segment sets and whole records;
 - narrowPeak q-value -1 ("not computed") is unknown, not weak.

@@ -1,7 +1,6 @@
 """GTEx tables are read by header name: the effect is `slope`, wherever the column sits."""
 
 import gzip
-from pathlib import Path
 
 import pandas as pd
 import pytest
