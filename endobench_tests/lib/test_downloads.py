@@ -2,15 +2,19 @@
 
 import gzip
 import hashlib
-import io
-import tarfile
 from pathlib import Path
 
 import pytest
 
-from endobench.lib.downloads import DownloadError, download, extract_tar_member, gunzip_file, partial_path
+from endobench.lib.downloads import (
+    DownloadError,
+    download,
+    extract_tar_member,
+    gunzip_file,
+    partial_path,
+)
 from endobench_tests.conftest import SAMPLE_DIR
-from endobench_tests.stand_ins.http_server import Fault, FixtureServer
+from endobench_tests.stand_ins.http_server import Fault, FixtureServer, tar_archive
 
 # A real file of the sample (GTEx v8 Whole Blood egenes, chr22 rows): 66 KB of gzip, so a cut mid-way is real.
 EGENES_CHR22 = (SAMPLE_DIR / "gtex_v8_Whole_Blood.v8.egenes.chr22.txt.gz").read_bytes()
@@ -120,30 +124,15 @@ def test_checksum_mismatch_is_an_error(server, tmp_path):
     assert not (tmp_path / "egenes.txt.gz").exists()
 
 
-def _tar(members: dict[str, bytes], *, gz: bool = False, links: dict[str, str] | None = None) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz" if gz else "w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            tar.addfile(info)
-    return buffer.getvalue()
-
-
 LCL = (SAMPLE_DIR / "gtex_v8_Cells_EBV-transformed_lymphocytes.v8.egenes.txt.gz").read_bytes()
-ARCHIVE = _tar({
+ARCHIVE = tar_archive({
     "GTEx_Analysis_v8_eQTL/Cells_EBV-transformed_lymphocytes.v8.egenes.txt.gz": LCL,
     "GTEx_Analysis_v8_eQTL/Whole_Blood.v8.egenes.txt.gz": EGENES_CHR22,
     "GTEx_Analysis_v8_eQTL/Whole_Blood.v8.signif_variant_gene_pairs.txt.gz": b"not needed",
 })
 
 
-def test_only_the_requested_member_is_extracted_from_a_local_tar(tmp_path):
+def test_only_the_requested_member_is_extracted_from_a_localtar_archive(tmp_path):
     """From an archive of three members, exactly one file appears: the requested member's bytes."""
     archive = tmp_path / "GTEx_Analysis_v8_eQTL.tar"
     archive.write_bytes(ARCHIVE)
@@ -155,7 +144,7 @@ def test_only_the_requested_member_is_extracted_from_a_local_tar(tmp_path):
 
 def test_member_streams_from_a_gzipped_tar_at_a_url(tmp_path):
     """A gzip-compressed tar (as GTEx v10 ships) read straight from HTTP, without saving the archive."""
-    with FixtureServer({"/v10.tar": _tar({"d/Whole_Blood.v10.eGenes.txt.gz": EGENES_CHR22}, gz=True)}) as srv:
+    with FixtureServer({"/v10.tar": tar_archive({"d/Whole_Blood.v10.eGenes.txt.gz": EGENES_CHR22}, gz=True)}) as srv:
         dest = extract_tar_member(srv.url("/v10.tar"), "d/Whole_Blood.v10.eGenes.txt.gz", tmp_path / "wb.gz", **FAST)
     assert gzip.decompress(dest.read_bytes()).startswith(b"gene_id\tgene_name")
 
@@ -174,7 +163,7 @@ def test_missing_member_names_the_archive_and_lists_what_is_there(tmp_path):
 def test_path_traversal_member_names_are_refused(tmp_path, name):
     """Absolute names and names with `..` are refused before anything is read or written."""
     archive = tmp_path / "evil.tar"
-    archive.write_bytes(_tar({name: b"owned"}))
+    archive.write_bytes(tar_archive({name: b"owned"}))
     with pytest.raises(DownloadError, match="refusing"):
         extract_tar_member(archive, name, tmp_path / "out" / "x")
     assert not (tmp_path / "out").exists()
@@ -183,7 +172,7 @@ def test_path_traversal_member_names_are_refused(tmp_path, name):
 def test_link_member_is_refused(tmp_path):
     """A member that is a symlink (here to /etc/passwd) is never extracted or followed."""
     archive = tmp_path / "link.tar"
-    archive.write_bytes(_tar({}, links={"GTEx_Analysis_v8_eQTL/Whole_Blood.v8.egenes.txt.gz": "/etc/passwd"}))
+    archive.write_bytes(tar_archive({}, links={"GTEx_Analysis_v8_eQTL/Whole_Blood.v8.egenes.txt.gz": "/etc/passwd"}))
     with pytest.raises(DownloadError, match="symlink"):
         extract_tar_member(archive, "GTEx_Analysis_v8_eQTL/Whole_Blood.v8.egenes.txt.gz", tmp_path / "x")
     assert not (tmp_path / "x").exists()

@@ -5,8 +5,6 @@ The loopback server (127.0.0.1) lays files out the way the real hosts do (GTEx b
 """
 
 import gzip
-import io
-import tarfile
 
 import dagster as dg
 import pandas as pd
@@ -19,7 +17,7 @@ from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 from endobench_tests.conftest import FIXTURES, SAMPLE_DIR
 from endobench_tests.lib.test_liftover import write_hg19_k562_peaks
-from endobench_tests.stand_ins.http_server import FixtureServer
+from endobench_tests.stand_ins.http_server import FixtureServer, tar_archive
 
 GTEX_DIR = FIXTURES / "gtex"
 V8_TAR = "/bulk-qtl/v8/single-tissue-cis-qtl/GTEx_Analysis_v8_eQTL.tar"
@@ -28,16 +26,6 @@ UCSC_PEAKS = "/goldenPath/hg19/encodeDCC/wgEncodeOpenChromDnase/wgEncodeOpenChro
 CHAIN = "/goldenPath/hg19/liftOver/hg19ToHg38.over.chain.gz"
 BLACKLIST = "/files/ENCFF356LFX/@@download/ENCFF356LFX.bed.gz"
 HG38_FA = "/goldenPath/hg38/bigZips/hg38.fa.gz"
-
-
-def _tar(members: dict[str, bytes], gz: bool = False) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz" if gz else "w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 SIGNIF = gzip.compress((GTEX_DIR / "Whole_Blood.v8.signif_variant_gene_pairs.chr22_32Mb.txt").read_bytes())
@@ -55,12 +43,12 @@ def host(tmp_path_factory):
     hg19 = tmp_path_factory.mktemp("hg19") / "k562.hg19.narrowPeak"
     write_hg19_k562_peaks(hg19)
     files = {
-        V8_TAR: _tar({
+        V8_TAR: tar_archive({
             "GTEx_Analysis_v8_eQTL/Whole_Blood.v8.signif_variant_gene_pairs.txt.gz": SIGNIF,
             "GTEx_Analysis_v8_eQTL/Whole_Blood.v8.egenes.txt.gz": EGENES_FILE,
             "GTEx_Analysis_v8_eQTL/Cells_EBV-transformed_lymphocytes.v8.egenes.txt.gz": b"other tissue",
         }),
-        V10_TAR: _tar({"GTEx_Analysis_v10_eQTL_updated/Whole_Blood.v10.eGenes.txt.gz": EGENES_FILE}, gz=True),
+        V10_TAR: tar_archive({"GTEx_Analysis_v10_eQTL_updated/Whole_Blood.v10.eGenes.txt.gz": EGENES_FILE}, gz=True),
         UCSC_PEAKS: gzip.compress(hg19.read_bytes()),
         CHAIN: (SAMPLE_DIR / "ucsc_hg19ToHg38.over.chain.gz").read_bytes(),
         BLACKLIST: (SAMPLE_DIR / "abc_GRCh38_unified_blacklist.bed.gz").read_bytes(),

@@ -15,7 +15,9 @@ a client resumed from the right byte.
 
 from __future__ import annotations
 
+import io
 import re
+import tarfile
 import threading
 import time
 from collections import defaultdict, deque
@@ -182,3 +184,19 @@ class FixtureServer:
             handler.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test); nothing to clean up
+
+
+def tar_archive(members: dict[str, bytes], *, gz: bool = False, links: dict[str, str] | None = None) -> bytes:
+    """A tar (gzip-compressed with `gz`) of `members`, plus symbolic `links` name -> target, as bytes."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz" if gz else "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+    return buffer.getvalue()
