@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -38,6 +39,18 @@ class Storage(dg.ConfigurableResource):
                 allow_retries=False,
             )
         return pd.read_parquet(path)
+
+    def configuration_path(self, asset: str, partition: str, configuration: str) -> Path:
+        """One file per partition and configuration, so several predictors, tracks or interval lengths scored
+        for the same partition sit side by side instead of overwriting each other."""
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", configuration).strip("_")
+        folder = self.asset_dir(asset) / partition.replace("|", "__")
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{slug}.parquet"
+
+    def configuration_tables(self, asset: str, partition: str) -> list[Path]:
+        folder = Path(self.root) / asset / partition.replace("|", "__")
+        return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
 
     def stats_path(self, asset: str, partition: str | None = None) -> Path:
         return self.table_path(asset, partition).with_suffix(".stats.json")

@@ -6,6 +6,7 @@ import pandas as pd
 
 from endobench.defs.metadata import exclusion_metadata, table_metadata
 from endobench.defs.partitions import release_chromosome_partitions
+from endobench.lib.atomic import write_parquet
 from endobench.lib.reference import ReferenceGenome
 from endobench.lib.windows import OK
 from endobench.resources.predictors import (
@@ -83,7 +84,8 @@ def variant_effect_predictions(
     merged["configuration"] = predictor.configuration_id() + "|" + merged["readout"]
     merged["predictor"] = predictor.predictor_name()
     merged["release"] = release
-    path = storage.write_table(merged, "variant_effect_predictions", f"{release}|{chrom}")
+    path = write_parquet(merged, storage.configuration_path(
+        "variant_effect_predictions", f"{release}|{chrom}", predictor.configuration_id()))
     n_scored = int((merged["status"] == SCORED).sum())
     statuses = merged.loc[merged["status"] != SCORED, "status"].value_counts().to_dict()
     context.log.info(f"{release} {chrom}: {n_scored:,} of {len(merged):,} scored")

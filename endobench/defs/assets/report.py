@@ -14,12 +14,16 @@ from endobench.resources.storage import Storage
 
 
 def load_predictions(storage: Storage, release: str) -> tuple[pd.DataFrame, list[str]]:
-    """All chromosome partitions of a release that exist, and the chromosomes that have none yet."""
+    """Every configuration's predictions for every chromosome of a release, and the chromosomes with none yet.
+
+    Each predictor configuration (model, version, track, interval length) scored into the same partitions is
+    its own file, so the report compares them side by side.
+    """
     frames, missing = [], []
     for chrom in release_chromosome_partitions.get_partitions_def_for_dimension("chrom").get_partition_keys():
-        path = storage.table_path("variant_effect_predictions", f"{release}|{chrom}")
-        if path.exists():
-            frames.append(pd.read_parquet(path))
+        paths = storage.configuration_tables("variant_effect_predictions", f"{release}|{chrom}")
+        if paths:
+            frames.extend(pd.read_parquet(path) for path in paths)
         else:
             missing.append(chrom)
     if not frames:
