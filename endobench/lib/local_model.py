@@ -37,7 +37,7 @@ from scipy import sparse, stats
 
 from endobench.lib.atomic import atomic_path
 from endobench.lib.errors import InputError
-from endobench.lib.sample_reference import read_fasta
+from endobench.lib.fasta import read_fasta
 
 ODD_CHROMOSOMES = [f"chr{i}" for i in range(1, 23, 2)]
 EVEN_CHROMOSOMES = [f"chr{i}" for i in range(2, 23, 2)]
@@ -290,7 +290,7 @@ class TrainingInputs:
         missing = needed - set(table.columns)
         if missing:
             raise InputError(table_path, f"columns {sorted(missing)} are missing", "Use the lifted Degner table")
-        high, low = _read_fasta(high_path), _read_fasta(low_path)
+        high, low = read_fasta(high_path), read_fasta(low_path)
         excluded: dict[str, int] = {}
         rows = []
         for line, row in enumerate(table.itertuples(index=False), start=2):
@@ -310,10 +310,6 @@ class TrainingInputs:
                          row.Alt.upper(), beta, abs(float(row[table.columns.get_loc("t value")]))))
         frame = pd.DataFrame(rows, columns=["id", "chrom", "pos", "strand", "ref", "alt", "beta", "abs_t"])
         return cls(frame, high, low, reference, excluded)
-
-
-def _read_fasta(path: Path) -> dict[str, str]:
-    return {name: seq.upper() for name, seq in read_fasta(path).items()}
 
 
 @dataclass(frozen=True)

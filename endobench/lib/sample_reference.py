@@ -9,7 +9,6 @@ out and counted. Contexts lifted to the minus strand are reverse-complemented.
 
 from __future__ import annotations
 
-import gzip
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from endobench.lib.atomic import atomic_path
+from endobench.lib.fasta import read_fasta
 
 CONTEXT_VARIANT_INDEX = 49
 _REVCOMP = str.maketrans("ACGTNacgtn", "TGCANtgcan")
@@ -41,21 +41,6 @@ class SampleReferenceInputs:
             high_fasta=d / "maggie_Degner2012_dsQTL_high_allele_100bp.hg18ctx.fa.gz",
             low_fasta=d / "maggie_Degner2012_dsQTL_low_allele_100bp.hg18ctx.fa.gz",
         )
-
-
-def read_fasta(path: Path) -> dict[str, str]:
-    opener = gzip.open if Path(path).suffix == ".gz" else open
-    records: dict[str, list[str]] = {}
-    name = None
-    with opener(path, "rt") as handle:
-        for line in handle:
-            line = line.strip()
-            if line.startswith(">"):
-                name = line[1:].split()[0]
-                records[name] = []
-            elif name is not None and line:
-                records[name].append(line)
-    return {k: "".join(v) for k, v in records.items()}
 
 
 def dsqtl_contexts(inputs: SampleReferenceInputs) -> tuple[list[tuple[str, str]], Counter]:

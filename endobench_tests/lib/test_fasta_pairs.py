@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from endobench.lib.errors import InputError
+from endobench.lib.fasta import read_fasta
 from endobench.lib.fasta_pairs import (
     HEADER,
     describe_counts,
-    read_named_fasta,
     score_fasta_pairs,
 )
 from endobench.lib.local_model import TrainingInputs, train_local_model
@@ -49,7 +49,7 @@ def test_writes_one_row_per_shared_name_in_ref_file_order(scored):
 def test_scores_are_the_models_and_delta_is_alt_minus_ref(scored, model):
     _, out = scored
     table = pd.read_csv(out, sep="\t")
-    low, high = read_named_fasta(LOW), read_named_fasta(HIGH)
+    low, high = read_fasta(LOW), read_fasta(HIGH)
     s_ref, s_alt = model.score_pairs([low[n] for n in SHARED], [high[n] for n in SHARED])
     np.testing.assert_allclose(table["score_ref"], s_ref, rtol=1e-5)
     np.testing.assert_allclose(table["score_alt"], s_alt, rtol=1e-5)
@@ -60,7 +60,7 @@ def test_full_record_delta_equals_the_pipeline_window_delta(scored, model):
     """A 100-bp record with the SNV at index 49 gives the same delta as the 99-bp window the pipeline scores."""
     _, out = scored
     table = pd.read_csv(out, sep="\t").set_index("name")
-    low, high = read_named_fasta(LOW), read_named_fasta(HIGH)
+    low, high = read_fasta(LOW), read_fasta(HIGH)
     flank = model.flank
     for name in SHARED:
         window_ref, window_alt = low[name][49 - flank:50 + flank], high[name][49 - flank:50 + flank]
@@ -83,8 +83,8 @@ def test_gzipped_and_plain_fasta_read_the_same(tmp_path):
     plain = tmp_path / "high.fa"
     with gzip.open(HIGH, "rt") as handle:
         plain.write_text(handle.read())
-    assert read_named_fasta(plain) == read_named_fasta(HIGH)
-    assert len(read_named_fasta(HIGH)["chr22.16033221"]) == 100  # lines joined
+    assert read_fasta(plain) == read_fasta(HIGH)
+    assert len(read_fasta(HIGH)["chr22.16033221"]) == 100  # lines joined
 
 
 def test_duplicated_name_is_an_input_error_naming_the_line(tmp_path, model):
