@@ -70,7 +70,7 @@ def run_demo(
             done_at = None if force else _materialised_after(defs, instance, job_name, partition_key, upstream_done)
             if done_at is None:
                 _run(defs, instance, job_name, partition_key)
-                done_at = _materialised_after(defs, instance, job_name, partition_key, upstream_done) or time.time()
+                done_at = time.time()
             else:
                 skipped += 1
             finished.append(done_at)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-
 shared_inputs_job = dg.define_asset_job(
     "shared_inputs_job",
     selection=dg.AssetSelection.assets("raw_qtl_tables", "dhs_peaks", "local_model"),

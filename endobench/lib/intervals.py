@@ -26,14 +26,13 @@ def variants_in_peaks(variants: pd.DataFrame, peaks: PeakSet) -> np.ndarray:
 
     if variants.empty or peaks.frame.empty:
         return np.zeros(len(variants), dtype=bool)
-    codes, unique_ids = pd.factorize(variants["variant_id"])
+    codes, _ = pd.factorize(variants["variant_id"])
     first = np.unique(codes, return_index=True)[1]
     rows = variants.iloc[first]
     spans = pd.DataFrame({
         "chrom": rows["chrom"].to_numpy(),
         "start": rows["pos"].to_numpy(dtype=np.int64) - 1,
         "end": rows["pos"].to_numpy(dtype=np.int64) - 1 + rows["ref"].str.len().to_numpy(dtype=np.int64),
-        "name": np.arange(len(rows)),
     })
     inside_unique = intersect(spans, peaks.frame[["chrom", "start", "end"]], keep="overlapping")
     return inside_unique[codes]

@@ -6,7 +6,6 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -14,9 +13,6 @@ import pandas as pd
 from endobench.lib.builds import CHROM_SIZES, normalize_chrom
 from endobench.lib.errors import InputError
 from endobench.lib.qtl import _first_line, _is_gzip, truncation_error
-
-if TYPE_CHECKING:
-    import pybedtools
 
 PEAK_COLUMNS = ["chrom", "start", "end", "name", "qvalue"]
 
@@ -174,17 +170,3 @@ def _write_bed(frame: pd.DataFrame) -> str:
     table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
     pacsv.write_csv(table, handle.name, pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none"))
     return handle.name
-
-
-def to_bedtool(frame: pd.DataFrame) -> pybedtools.BedTool:
-    import pybedtools  # imported here: a third of a second, and only the bedtools cross-checks need it
-
-    return pybedtools.BedTool.from_dataframe(frame)
-
-
-def from_bedtool(bed: pybedtools.BedTool, columns) -> pd.DataFrame:
-    columns = list(columns)
-    if bed.count() == 0:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("start", "end") else object) for c in columns})
-    out = bed.to_dataframe(header=None, names=columns, dtype={"chrom": str, "name": str})
-    return out

@@ -118,18 +118,19 @@ class LocalPredictor(VariantEffectPredictor):
         model = self._model()
         flank = model.flank
         refs, alts, ok = [], [], []
-        for row in variants.itertuples(index=False):
-            start = row.pos - 1 - flank
-            end = row.pos - 1 + len(row.ref) + flank
-            seq = reference.fetch(row.chrom, start, end)
-            if seq is None:
-                ok.append(False)
-                refs.append("")
-                alts.append("")
-                continue
-            ok.append(True)
-            refs.append(seq)
-            alts.append(seq[:flank] + row.alt + seq[flank + len(row.ref):])
+        with reference.reader() as fetch:
+            for row in variants.itertuples(index=False):
+                start = row.pos - 1 - flank
+                end = row.pos - 1 + len(row.ref) + flank
+                seq = fetch(row.chrom, start, end)
+                if seq is None:
+                    ok.append(False)
+                    refs.append("")
+                    alts.append("")
+                    continue
+                ok.append(True)
+                refs.append(seq)
+                alts.append(seq[:flank] + row.alt + seq[flank + len(row.ref):])
         ok_mask = np.array(ok, dtype=bool)
         score = np.full(len(variants), np.nan)
         if ok_mask.any():

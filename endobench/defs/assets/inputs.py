@@ -9,6 +9,7 @@ from endobench.defs.metadata import exclusion_metadata, markdown_table, table_me
 from endobench.defs.partitions import gtex_release_partitions
 from endobench.lib.atomic import atomic_path
 from endobench.lib.errors import InputError
+from endobench.lib.finemap import read_finemapped_eqtls
 from endobench.lib.gtex import read_gtex_eqtls
 from endobench.lib.liftover import (
     NOT_LIFTED,
@@ -17,7 +18,6 @@ from endobench.lib.liftover import (
     require_chain,
 )
 from endobench.lib.peaks import PeakSet, filter_peaks, read_peaks
-from endobench.lib.finemap import read_finemapped_eqtls
 from endobench.lib.qtl import ParsedQtls, read_generic_qtls
 from endobench.resources.sources import FINEMAPPED, DataSources
 from endobench.resources.storage import Storage

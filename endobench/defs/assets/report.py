@@ -3,6 +3,7 @@
 import math
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from endobench.defs.partitions import (
@@ -48,13 +49,10 @@ def split_by_training(predictions: pd.DataFrame) -> pd.DataFrame:
     known = held.notna()
     if not known.any():
         return predictions
-    split = pd.Series("", index=predictions.index, dtype=object)
-    split[known] = held[known].astype(bool).map({True: HELD_OUT, False: TRAINING})
-    readout_part = "|" + predictions["readout"].astype(str)
-    configuration = [
-        (c[: -len(r)] if c.endswith(r) else c) + (f"|{sp}" if sp else "") + r
-        for c, r, sp in zip(predictions["configuration"].astype(str), readout_part, split)
-    ]
+    split = np.where(held.fillna(False).astype(bool), f"|{HELD_OUT}", f"|{TRAINING}")
+    # The predictions asset writes configurations as `<predictor configuration>|<readout>`.
+    parts = predictions["configuration"].astype(str).str.rpartition("|")
+    configuration = parts[0] + np.where(known, split, "") + "|" + parts[2]
     return predictions.assign(configuration=configuration)
 
 

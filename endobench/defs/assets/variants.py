@@ -11,6 +11,7 @@ from endobench.lib.builds import CHROM_SIZES
 from endobench.lib.errors import BuildMismatchError, InputError
 from endobench.lib.intervals import variants_in_peaks
 from endobench.lib.peaks import PeakSet
+from endobench.lib.qtl import variant_ids
 from endobench.lib.reference import ReferenceGenome
 from endobench.lib.windows import (
     OK,
@@ -146,7 +147,9 @@ def sequence_windows(
     windows = variants.merge(checked, on=keys, how="left", validate="many_to_one")
     windows["effect"] = windows["effect"] * windows.pop("effect_sign")
     windows["ref"], windows["alt"] = windows.pop("ref_h"), windows.pop("alt_h")
-    windows["variant_id"] = windows["variant_id"].where(windows["harmonisation"] != "swapped", _swapped_ids(windows))
+    # A swapped variant is renamed after its harmonised alleles, as every id is built (chr_pos_ref_alt_b38).
+    windows["variant_id"] = windows["variant_id"].where(windows["harmonisation"] != "swapped",
+                                                        variant_ids(windows, source.build))
 
     stats = storage.read_stats("dhs_filtered_variants", release)
     rows = []
@@ -181,7 +184,3 @@ def sequence_windows(
         }
     )
 
-
-def _swapped_ids(frame: pd.DataFrame) -> pd.Series:
-    suffix = frame["variant_id"].str.rsplit("_", n=1).str[-1]
-    return frame["chrom"] + "_" + frame["pos"].astype(str) + "_" + frame["ref"] + "_" + frame["alt"] + "_" + suffix
