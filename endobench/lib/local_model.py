@@ -434,35 +434,34 @@ def _auroc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def variant_windows(inputs: TrainingInputs, chroms: list[str], flank: int) -> tuple[pd.DataFrame, list, list]:
-    """REF and ALT windows on the hg38 + strand, read from the sample reference as the pipeline reads them.
+    """REF and ALT windows on the hg38 + strand, checked and harmonised by the pipeline's own `build_windows`.
 
-    As in the pipeline's `sequence_windows`, a variant whose ALT is the genome base is swapped and its Beta
-    negated (Degner's `Ref` is not always the genome base); one matching neither allele is not served.
+    A variant whose ALT is the genome base is swapped and its Beta negated (Degner's `Ref` is not always the
+    genome base); one matching neither allele, or whose window the reference cannot serve, is not returned.
+    The frame keeps the table's own alleles; `beta` is the effect of the harmonised ALT.
     """
     from endobench.lib.reference import ReferenceGenome
+    from endobench.lib.windows import OK, build_windows
 
     reference = ReferenceGenome(inputs.reference_fasta, "hg38")
     chosen = inputs.dsqtls[inputs.dsqtls["chrom"].isin(chroms)].reset_index(drop=True)
-    refs, alts, served, sign = [], [], [], []
-    for row in chosen.itertuples(index=False):
-        ref, alt = row.ref, row.alt
-        if row.strand == "-":
-            ref, alt = revcomp(ref), revcomp(alt)
-        start = row.pos - 1 - flank
-        seq = reference.fetch(row.chrom, start, row.pos - 1 + len(ref) + flank)
-        flipped = 1.0
-        if seq is not None and seq[flank:flank + len(ref)] != ref and len(ref) == len(alt) \
-                and seq[flank:flank + len(alt)] == alt:
-            ref, alt, flipped = alt, ref, -1.0
-        if seq is None or seq[flank:flank + len(ref)] != ref:
-            served.append(False)
-            continue
-        served.append(True)
-        sign.append(flipped)
-        refs.append(seq)
-        alts.append(seq[:flank] + alt + seq[flank + len(ref):])
-    frame = chosen[np.array(served, dtype=bool)].reset_index(drop=True)
-    frame["beta"] = frame["beta"].to_numpy() * np.array(sign, dtype=float)
+    minus = (chosen["strand"] == "-").to_numpy()
+    plus_strand = pd.DataFrame({
+        "variant_id": np.arange(len(chosen)), "chrom": chosen["chrom"], "pos": chosen["pos"],
+        "ref": np.where(minus, chosen["ref"].map(revcomp), chosen["ref"]),
+        "alt": np.where(minus, chosen["alt"].map(revcomp), chosen["alt"]),
+        "effect": chosen["beta"].to_numpy(dtype=float),
+    })
+    checked = build_windows(plus_strand, reference, window_length=2 * flank + 1, needs_sequence=True)
+    served = (checked["window_status"] == OK).to_numpy()
+    refs, alts = [], []
+    with reference.reader() as fetch:
+        for row in checked[served].itertuples(index=False):
+            seq = fetch(row.chrom, row.pos - 1 - flank, row.pos - 1 + len(row.ref) + flank)
+            refs.append(seq)
+            alts.append(seq[:flank] + row.alt + seq[flank + len(row.ref):])
+    frame = chosen[served].reset_index(drop=True)
+    frame["beta"] = checked.loc[served, "effect"].to_numpy()
     return frame, refs, alts
 
 
