@@ -51,7 +51,7 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05)
     non-significant genes can serve as negatives.
 
     A clean file (all of GTEx's own) is read by Arrow with typed columns and its ids split in Arrow: the 2.4 M
-    rows of Whole Blood in about 6 s and 1.3 GB peak (`bench/ingest.py`). Anything irregular (a non-number, a malformed id,
+    rows of Whole Blood in about 4 s and 1.0 GB peak (`bench/ingest.py`). Anything irregular (a non-number, a malformed id,
     mixed build suffixes, a truncated gzip) sends the file to the text reader below, whose errors name the line;
     both readers give the same frame on a clean file.
     """
@@ -66,25 +66,27 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05)
     del table  # the frame holds copies; the Arrow buffers would only raise the peak memory of `finalize`
     if typed is None:
         return _read_gtex_text(path, kind, truth_set, qval_threshold)
-    frame, build = typed
+    frame, build, row_id = typed
     excluded: Counter = Counter()
-    kept = finalize(frame, path, truth_set, build, excluded)
+    kept = finalize(frame, path, truth_set, build, excluded, same_variant=row_id)
     return ParsedQtls(frame=kept, rows_read=len(frame), excluded=excluded, kind=kind)
 
 
-def _frame_from_arrow(table: pa.Table, kind: str, qval_threshold: float) -> tuple[pd.DataFrame, str] | None:
-    """The frame `finalize` takes and the build, or None when the ids need the text reader's error reporting.
+def _frame_from_arrow(table: pa.Table, kind: str, qval_threshold: float) -> tuple[pd.DataFrame, str, np.ndarray] | None:
+    """The frame `finalize` takes, the build and each row's distinct-id code; None when the ids need the text reader.
 
-    Ids are split from the right in Arrow (contig names such as chrUn_KI270742v1 contain underscores), checked
-    to be what the text reader's pattern `^(.+)_(\\d+)_([^_]+)_([^_]+)_([^_]+)$` accepts, and chrom, ref, alt and
-    gene_id become categoricals, so `finalize` checks each distinct value once.
+    Each distinct id (about 970 K of Whole Blood's 2.4 M rows) is split once, from the right in Arrow (contig names
+    such as chrUn_KI270742v1 contain underscores) and checked to be what the text reader's pattern
+    `^(.+)_(\\d+)_([^_]+)_([^_]+)_([^_]+)$` accepts. Rows carry only the code of their id, numbered by first
+    appearance, and chrom, ref, alt and gene_id become categoricals, so `finalize` checks each distinct value once.
     """
-    ids = pc.utf8_trim_whitespace(table.column("variant_id").combine_chunks())
-    parts = pc.split_pattern(ids, "_", max_splits=4, reverse=True)
+    encoded = pc.dictionary_encode(table.column("variant_id").combine_chunks())
+    row_id = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    parts = pc.split_pattern(pc.utf8_trim_whitespace(encoded.dictionary), "_", max_splits=4, reverse=True)
     if pc.min(pc.list_value_length(parts)).as_py() != 5:
         return None
     chrom, pos, ref, alt, suffix = (pc.list_element(parts, k) for k in range(5))
-    del ids, parts
+    del encoded, parts
     if min(pc.min(pc.utf8_length(field)).as_py() for field in (chrom, ref, alt, suffix)) == 0:
         return None
     if not pc.all(pc.ascii_is_decimal(pos)).as_py():
@@ -97,9 +99,11 @@ def _frame_from_arrow(table: pa.Table, kind: str, qval_threshold: float) -> tupl
     except pa.ArrowInvalid:
         return None
 
-    def categorical(values: pa.Array) -> pd.Categorical:
+    def categorical(values: pa.Array, rows: np.ndarray | None = None) -> pd.Categorical:
+        """`values` as codes into its distinct values; `rows` maps each table row to an element of `values`."""
         encoded = values.dictionary_encode()
-        return pd.Categorical.from_codes(encoded.indices.to_numpy(zero_copy_only=False),
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        return pd.Categorical.from_codes(codes if rows is None else codes[rows],
                                          categories=pd.Index(encoded.dictionary.to_pylist(), dtype=object))
 
     def number(column: str) -> np.ndarray:
@@ -108,10 +112,10 @@ def _frame_from_arrow(table: pa.Table, kind: str, qval_threshold: float) -> tupl
     n = table.num_rows
     frame = pd.DataFrame(
         {
-            "chrom": categorical(chrom),
-            "pos": positions,
-            "ref": categorical(ref),
-            "alt": categorical(alt),
+            "chrom": categorical(chrom, row_id),
+            "pos": positions[row_id],
+            "ref": categorical(ref, row_id),
+            "alt": categorical(alt, row_id),
             "gene_id": categorical(pc.utf8_trim_whitespace(table.column("gene_id").combine_chunks())),
             "effect": number("slope"),
             "effect_se": number("slope_se"),
@@ -123,7 +127,7 @@ def _frame_from_arrow(table: pa.Table, kind: str, qval_threshold: float) -> tupl
         copy=False,
     )
     frame["is_significant"] = number("qval") <= qval_threshold if kind == EGENES else True
-    return frame, normalize_build(_BUILD_SUFFIX[suffixes[0]])
+    return frame, normalize_build(_BUILD_SUFFIX[suffixes[0]]), row_id
 
 
 def _read_gtex_text(path: Path, kind: str, truth_set: str, qval_threshold: float) -> ParsedQtls:

@@ -44,8 +44,8 @@ def read_peaks(path: Path, build: str) -> PeakSet:
     names = ["chrom", "start", "end", "name", "score", "strand", "signal", "p", "qvalue", "summit"][: len(fields)]
     try:
         raw = pd.read_csv(
-            path, sep="\t", header=None, names=names, usecols=range(len(names)), dtype=str, comment="#",
-            compression="gzip" if _is_gzip(path) else None,
+            path, sep="\t", header=None, names=names, usecols=[c for c in PEAK_COLUMNS if c in names], dtype=str,
+            comment="#", compression="gzip" if _is_gzip(path) else None,
         )
     except (EOFError, OSError, zlib.error) as exc:
         truncated = truncation_error(path, exc)
@@ -56,7 +56,9 @@ def read_peaks(path: Path, build: str) -> PeakSet:
     except pd.errors.ParserError as exc:
         raise InputError(path, f"the file is malformed ({exc})",
                          "Every line needs the same tab-separated BED/narrowPeak fields") from exc
-    raw = raw[~raw["chrom"].str.startswith(("track", "browser"))]
+    header_lines = raw["chrom"].str.startswith(("track", "browser")).to_numpy()
+    if header_lines.any():
+        raw = raw[~header_lines]
     starts = pd.to_numeric(raw["start"], errors="coerce")
     ends = pd.to_numeric(raw["end"], errors="coerce")
     bad = starts.isna() | ends.isna()

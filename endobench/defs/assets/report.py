@@ -49,7 +49,7 @@ def split_by_training(predictions: pd.DataFrame) -> pd.DataFrame:
     known = held.notna()
     if not known.any():
         return predictions
-    split = np.where(held.fillna(False).astype(bool), f"|{HELD_OUT}", f"|{TRAINING}")
+    split = np.where(held.eq(True).to_numpy(dtype=bool), f"|{HELD_OUT}", f"|{TRAINING}")
     # The predictions asset writes configurations as `<predictor configuration>|<readout>`.
     parts = predictions["configuration"].astype(str).str.rpartition("|")
     configuration = parts[0] + np.where(known, split, "") + "|" + parts[2]
