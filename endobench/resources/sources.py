@@ -52,7 +52,7 @@ class GtexRelease:
 
 
 # From the GTEx portal's open-access bucket (gs://adult-gtex, served at storage.googleapis.com/adult-gtex).
-# v10 ships its significant pairs as parquet, which the reader does not take, so only its egenes are listed.
+# v10 ships its significant pairs as parquet written by tensorQTL (column names mapped by `gtex.TENSORQTL_NAMES`).
 GTEX_RELEASES: dict[str, GtexRelease] = {
     "v8": GtexRelease(
         "v8/single-tissue-cis-qtl/GTEx_Analysis_v8_eQTL.tar",
@@ -64,7 +64,10 @@ GTEX_RELEASES: dict[str, GtexRelease] = {
     ),
     "v10": GtexRelease(
         "v10/single-tissue-cis-qtl/GTEx_Analysis_v10_eQTL.tar",
-        {EGENES: "GTEx_Analysis_v10_eQTL_updated/{tissue}.v10.eGenes.txt.gz"},
+        {
+            SIGNIF_PAIRS: "GTEx_Analysis_v10_eQTL_updated/{tissue}.v10.eQTLs.signif_pairs.parquet",
+            EGENES: "GTEx_Analysis_v10_eQTL_updated/{tissue}.v10.eGenes.txt.gz",
+        },
         HG38,
     ),
 }

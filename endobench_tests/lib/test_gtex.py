@@ -1,11 +1,13 @@
 """GTEx tables are read by header name: the effect is `slope`, wherever the column sits."""
 
 import gzip
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from endobench.lib.errors import InputError
+from endobench.lib import gtex
 from endobench.lib.gtex import EGENES, SIGNIF_PAIRS, read_gtex_eqtls
 
 EGENES_FILE = "gtex/Whole_Blood.v8.egenes.chr22_32Mb.txt"
@@ -94,3 +96,57 @@ def test_whole_blood_sample_counts(sample_dir):
     assert len(parsed.frame) == 20_315
     assert int(parsed.frame["is_significant"].sum()) == 12_360
     assert sum(parsed.excluded.values()) == 0
+
+
+def tensorqtl_parquet(text_table: Path, path: Path, edit=None) -> Path:
+    """A GTEx v8 text table rewritten the way GTEx v10 ships significant pairs: parquet, with tensorQTL's names
+    (`phenotype_id`, `start_distance`) and `af`, the ALT allele frequency, which is 1 - maf on every other row."""
+    table = pd.read_csv(text_table, sep="\t")
+    table = table.rename(columns={"gene_id": "phenotype_id", "tss_distance": "start_distance", "maf": "af"})
+    table.loc[table.index % 2 == 1, "af"] = 1 - table["af"]
+    (edit or (lambda t: t))(table).to_parquet(path, index=False)
+    return path
+
+
+def test_v10_parquet_pairs_give_the_v8_texts_table(fixtures, tmp_path):
+    """gene_id from phenotype_id, tss_distance from start_distance, maf = min(af, 1 - af); rows count from 1."""
+    text = read_gtex_eqtls(fixtures / PAIRS_FILE, truth_set="gtex_wb")
+    parquet = read_gtex_eqtls(tensorqtl_parquet(fixtures / PAIRS_FILE, tmp_path / "wb.v10.parquet"), truth_set="gtex_wb")
+    assert parquet.kind == SIGNIF_PAIRS and parquet.rows_read == text.rows_read == 4
+    assert parquet.frame["source_line"].tolist() == [1, 2, 3, 4]
+    pd.testing.assert_frame_equal(parquet.frame.drop(columns="source_line"), text.frame.drop(columns="source_line"),
+                                  rtol=1e-12)
+
+
+def test_a_parquet_table_without_slope_is_an_error_naming_the_column(fixtures, tmp_path):
+    path = tensorqtl_parquet(fixtures / PAIRS_FILE, tmp_path / "no_slope.parquet", lambda t: t.drop(columns="slope"))
+    with pytest.raises(InputError, match=r"no_slope\.parquet: missing required column\(s\) \['slope'\] in the parquet"):
+        read_gtex_eqtls(path, truth_set="gtex_wb")
+
+
+def test_a_malformed_id_in_a_parquet_table_is_an_error_naming_its_row(fixtures, tmp_path):
+    def damage(table):
+        table.loc[2, "variant_id"] = "rs2267367"
+        return table
+
+    path = tensorqtl_parquet(fixtures / PAIRS_FILE, tmp_path / "bad_id.parquet", damage)
+    with pytest.raises(InputError, match=r"'rs2267367' is not in GTEx form .* \(first at row 3\)"):
+        read_gtex_eqtls(path, truth_set="gtex_wb")
+
+
+def test_a_text_slope_in_a_parquet_table_is_an_error_naming_the_column(fixtures, tmp_path):
+    path = tensorqtl_parquet(fixtures / PAIRS_FILE, tmp_path / "text_slope.parquet",
+                             lambda t: t.assign(slope=["-0.12", "n/a", "0.3", "0.1"]))
+    with pytest.raises(InputError, match=r"column 'slope' is string in the parquet schema, not a number"):
+        read_gtex_eqtls(path, truth_set="gtex_wb")
+
+
+def test_tensorqtl_column_names_in_a_text_table_give_the_same_table_on_both_readers(fixtures, tmp_path):
+    """A tab-separated table with tensorQTL's names reads like the v8 one, on the Arrow reader and the text reader."""
+    path = tmp_path / "wb.tensorqtl.txt"
+    pd.read_parquet(tensorqtl_parquet(fixtures / PAIRS_FILE, tmp_path / "wb.parquet")).to_csv(path, sep="\t", index=False)
+    v8 = read_gtex_eqtls(fixtures / PAIRS_FILE, truth_set="gtex_wb").frame
+    fast = read_gtex_eqtls(path, truth_set="gtex_wb").frame
+    text = gtex._read_gtex_text(path, SIGNIF_PAIRS, "gtex_wb", 0.05).frame
+    pd.testing.assert_frame_equal(fast, v8, rtol=1e-12)
+    pd.testing.assert_frame_equal(text, v8, rtol=1e-12)

@@ -16,6 +16,7 @@ from endobench.lib.reference import ReferenceGenome
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 from endobench_tests.conftest import FIXTURES, SAMPLE_DIR
+from endobench_tests.lib.test_gtex import tensorqtl_parquet
 from endobench_tests.lib.test_liftover import write_hg19_k562_peaks
 from endobench_tests.stand_ins.http_server import FixtureServer, tar_archive
 
@@ -48,7 +49,12 @@ def host(tmp_path_factory):
             "GTEx_Analysis_v8_eQTL/Whole_Blood.v8.egenes.txt.gz": EGENES_FILE,
             "GTEx_Analysis_v8_eQTL/Cells_EBV-transformed_lymphocytes.v8.egenes.txt.gz": b"other tissue",
         }),
-        V10_TAR: tar_archive({"GTEx_Analysis_v10_eQTL_updated/Whole_Blood.v10.eGenes.txt.gz": EGENES_FILE}, gz=True),
+        V10_TAR: tar_archive({
+            "GTEx_Analysis_v10_eQTL_updated/Whole_Blood.v10.eGenes.txt.gz": EGENES_FILE,
+            "GTEx_Analysis_v10_eQTL_updated/Whole_Blood.v10.eQTLs.signif_pairs.parquet": tensorqtl_parquet(
+                GTEX_DIR / "Whole_Blood.v8.signif_variant_gene_pairs.chr22_32Mb.txt", hg19.parent / "v10.parquet",
+            ).read_bytes(),
+        }, gz=True),
         UCSC_PEAKS: gzip.compress(hg19.read_bytes()),
         CHAIN: (SAMPLE_DIR / "ucsc_hg19ToHg38.over.chain.gz").read_bytes(),
         BLACKLIST: (SAMPLE_DIR / "abc_GRCh38_unified_blacklist.bed.gz").read_bytes(),
@@ -109,12 +115,19 @@ def test_later_release_uses_its_own_archive_and_member_template(host, tmp_path):
     assert read_gtex_eqtls(source.path, truth_set="gtex_wb").rows_read == 4
 
 
+def test_v10_significant_pairs_come_as_parquet_from_the_same_archive(host, tmp_path):
+    source = full_sources(host, tmp_path).gtex_eqtls("v10")
+    assert source.path.name == "Whole_Blood.v10.eQTLs.signif_pairs.parquet"
+    parsed = read_gtex_eqtls(source.path, truth_set="gtex_wb")
+    assert (parsed.kind, parsed.rows_read, len(parsed.frame)) == (SIGNIF_PAIRS, 4, 4)
+
+
 def test_release_or_kind_without_a_layout_is_a_clear_failure(host, tmp_path):
     sources = full_sources(host, tmp_path)
     with pytest.raises(dg.Failure, match="release 'v99' has no archive layout"):
         sources.gtex_eqtls("v99")
-    with pytest.raises(dg.Failure, match="no 'signif_variant_gene_pairs' table"):
-        sources.gtex_eqtls("v10")
+    with pytest.raises(dg.Failure, match="no 'all_variant_gene_pairs' table"):
+        full_sources(host, tmp_path, gtex_file_kind="all_variant_gene_pairs").gtex_eqtls("v10")
 
 
 def test_misspelt_tissue_fails_without_retry_naming_the_member(host, tmp_path):
