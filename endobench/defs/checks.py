@@ -19,6 +19,9 @@ MIN_VARIANTS_PER_TRUTH_SET = 20
 MIN_VARIANTS_POOLED = 10
 
 
+EFFECT_COLUMNS = ["truth_set", "effect"]
+
+
 def _effect_check(frame) -> dg.AssetCheckResult:
     problems = {
         truth_set: effect_column_problems(group["effect"].to_numpy())
@@ -36,13 +39,13 @@ def _effect_check(frame) -> dg.AssetCheckResult:
 @dg.asset_check(asset="raw_gtex_eqtls", blocking=True, partitions_def=gtex_release_partitions)
 def gtex_effect_is_signed(context: dg.AssetCheckExecutionContext, storage: Storage) -> dg.AssetCheckResult:
     """The effect column is a signed effect (GTEx slope), not a p-value like `pval_nominal`."""
-    return _effect_check(storage.read_table("raw_gtex_eqtls", context.partition_key))
+    return _effect_check(storage.read_table("raw_gtex_eqtls", context.partition_key, columns=EFFECT_COLUMNS))
 
 
 @dg.asset_check(asset="raw_qtl_tables", blocking=True)
 def qtl_effect_is_signed(storage: Storage) -> dg.AssetCheckResult:
     """Each generic QTL truth set's effect column is signed, not a p-value."""
-    return _effect_check(storage.read_table("raw_qtl_tables"))
+    return _effect_check(storage.read_table("raw_qtl_tables", columns=EFFECT_COLUMNS))
 
 
 @dg.asset_check(asset="dhs_filtered_variants", blocking=True, partitions_def=gtex_release_partitions)
@@ -51,7 +54,8 @@ def genome_builds_match(
 ) -> dg.AssetCheckResult:
     """Every truth set, the peaks and the reference are on one genome build (the seed mixed hg38 and hg19)."""
     return builds_result(
-        storage.read_table("dhs_filtered_variants", context.partition_key), storage.read_table("dhs_peaks"),
+        storage.read_table("dhs_filtered_variants", context.partition_key, columns=["truth_set", "build"]),
+        storage.read_table("dhs_peaks", columns=["build"]),
         sources.reference_location().build,
     )
 
