@@ -33,7 +33,8 @@ e2e: $(STAMP) bedtools
 bench: $(STAMP) bedtools
 	$(BIN)/python bench/local_model_speed.py
 	$(BIN)/python bench/alphagenome_throughput.py
-	$(BIN)/python bench/ingest.py
+	dir=$$(mktemp -d) && $(BIN)/python bench/ingest.py --workdir $$dir \
+	  && $(BIN)/python bench/full_scale.py --workdir $$dir; status=$$?; rm -rf $$dir; exit $$status
 
 clean-outputs:
 	rm -rf data/outputs data/cache data/dagster_home data/screenshots

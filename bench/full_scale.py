@@ -1,6 +1,7 @@
 """The `full` profile at GTEx scale, through Dagster, with the real download code against a loopback server.
 
-    .venv/bin/python bench/full_scale.py --workdir /tmp/ingest_full        # the files `bench/ingest.py` generated
+    .venv/bin/python bench/ingest.py --workdir /tmp/ingest_full            # generates the inputs (3 GB), then
+    .venv/bin/python bench/full_scale.py --workdir /tmp/ingest_full        # runs every job on them
 
 `bench/ingest.py` times the library calls; this runs the jobs a user runs (`shared_inputs_job`,
 `release_inputs_job`, `predictions_job` for every chromosome, `report_job`) on the same generated inputs:
@@ -74,11 +75,11 @@ def plant_dsqtl_alleles(genome: Path, sources: DataSources) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workdir", type=Path, required=True, help="where `bench/ingest.py --keep` generated its files")
+    parser.add_argument("--workdir", type=Path, required=True, help="where `bench/ingest.py --workdir` generated its files")
     args = parser.parse_args()
     generated = args.workdir / "Whole_Blood.v8.signif_variant_gene_pairs.txt.gz"
     if not generated.exists():
-        raise SystemExit(f"{generated} is missing: run bench/ingest.py --workdir {args.workdir} --keep first")
+        raise SystemExit(f"{generated} is missing: run bench/ingest.py --workdir {args.workdir} first")
 
     files = {
         GTEX_TAR: tar_archive({"GTEx_Analysis_v8_eQTL/Whole_Blood.v8.signif_variant_gene_pairs.txt.gz":
