@@ -93,6 +93,17 @@ def test_arrow_reader_gives_the_text_readers_frame_and_exclusions(path):
     assert (fast.rows_read, fast.excluded) == (text.rows_read, text.excluded)
 
 
+def test_a_gzip_of_several_members_is_read_whole_by_the_arrow_reader(tmp_path):
+    """bgzip writes many gzip members; the ISA-L stream must not stop after the first (here: header + 2 rows)."""
+    source = CORPUS.parent / "fixtures/gtex/Whole_Blood.v8.signif_variant_gene_pairs.chr22_32Mb.txt"
+    lines = source.read_text().splitlines(keepends=True)
+    path = tmp_path / "members.txt.gz"
+    path.write_bytes(gzip.compress("".join(lines[:3]).encode()) + gzip.compress("".join(lines[3:]).encode()))
+    assert read_typed_table(path, ["variant_id", "gene_id"], ["slope"]).num_rows == 4
+    pd.testing.assert_frame_equal(gtex.read_gtex_eqtls(path, truth_set="t").frame,
+                                  gtex.read_gtex_eqtls(source, truth_set="t").frame)
+
+
 def test_a_non_number_sends_the_file_to_the_text_reader_whose_error_names_the_line():
     """Arrow cannot say which line is bad, so it declines; the text reader then reports line 5."""
     path = CORPUS / "gtex" / "egenes_nonnumeric_slope.txt"
