@@ -29,9 +29,12 @@ sys.path.insert(0, str(REPO))
 
 import dagster as dg  # noqa: E402
 
-from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, chromosome_partitions  # noqa: E402
+from bench.ingest import peak_rss_mb  # noqa: E402
+from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME  # noqa: E402
 from endobench.defs.resources import build_predictor  # noqa: E402
 from endobench.definitions import build_definitions  # noqa: E402
+from endobench.demo import stages  # noqa: E402
+from endobench.lib.reference import byte_of, read_layout  # noqa: E402
 from endobench.resources.sources import DataSources  # noqa: E402
 from endobench.resources.storage import Storage  # noqa: E402
 from endobench_tests.stand_ins.http_server import FixtureServer, tar_archive  # noqa: E402
@@ -39,13 +42,6 @@ from endobench_tests.stand_ins.http_server import FixtureServer, tar_archive  # 
 GTEX_TAR = "/bulk-qtl/v8/single-tissue-cis-qtl/GTEx_Analysis_v8_eQTL.tar"
 PEAKS_ACCESSION = "ENCFF000BNC"  # a made-up accession: the server only has to lay the file out as ENCODE does
 BLACKLIST = REPO / "data" / "sample" / "abc_GRCh38_unified_blacklist.bed.gz"
-
-
-def peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def plant_dsqtl_alleles(genome: Path, sources: DataSources) -> int:
@@ -58,16 +54,11 @@ def plant_dsqtl_alleles(genome: Path, sources: DataSources) -> int:
 
     table = sources.qtl_tables()[0]
     frame = read_generic_qtls(table.path, truth_set=table.truth_set, build=table.build, columns=table.columns).frame
-    layout = {}
-    for entry in Path(f"{genome}.fai").read_text().splitlines():
-        name, _, offset, bases, width = entry.split("\t")[:5]
-        layout[name] = (int(offset), int(bases), int(width))
+    layout = read_layout(genome)
     with open(genome, "r+b") as handle:
         for chrom, pos, ref in zip(frame["chrom"], frame["pos"], frame["ref"]):
-            offset, bases, width = layout[chrom]
             for i, base in enumerate(ref.encode()):
-                at = pos - 1 + i
-                handle.seek(offset + (at // bases) * width + at % bases)
+                handle.seek(byte_of(layout[chrom], pos - 1 + i))
                 handle.write(bytes([base]))
     os.utime(f"{genome}.fai")  # bases changed in place, no offset moved: the index stays right, and is newer again
     return len(frame)
@@ -98,16 +89,13 @@ def main() -> None:
         defs = build_definitions({"storage": storage, "sources": sources, "predictor": build_predictor("local", storage)})
         instance = dg.DagsterInstance.ephemeral()
         instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, ["v8"])
-        stages = [("shared_inputs_job", [None]), ("release_inputs_job", ["v8"]),
-                  ("predictions_job", [dg.MultiPartitionKey({"release": "v8", "chrom": c})
-                                       for c in chromosome_partitions.get_partition_keys()]),
-                  ("report_job", ["v8"])]
         total = time.perf_counter()
-        for job_name, keys in stages:
+        for stage in stages("v8"):
+            job_name = stage[0][0]
             job = defs.resolve_job_def(job_name)
             started = time.perf_counter()
             steps: dict[str, float] = {}
-            for key in keys:
+            for _, key in stage:
                 result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
                 if not result.success:
                     failure = next((e for e in result.all_events if e.is_failure), None)

@@ -13,6 +13,7 @@ from endobench.defs.partitions import (
     GTEX_RELEASE_PARTITIONS_NAME,
     SAMPLE_RELEASE,
     chromosome_partitions,
+    prediction_partition_key,
 )
 from endobench.defs.resources import build_resources
 
@@ -40,6 +41,16 @@ def prepare_dagster_home(data_dir: Path) -> Path:
     return home
 
 
+def stages(release: str) -> list[list[tuple[str, str | dg.MultiPartitionKey | None]]]:
+    """The jobs that materialise a release, in order: (job name, partition key) runs, each stage after the last."""
+    return [
+        [("shared_inputs_job", None)],
+        [("release_inputs_job", release)],
+        [("predictions_job", prediction_partition_key(release, chrom)) for chrom in chromosome_partitions.get_partition_keys()],
+        [("report_job", release)],
+    ]
+
+
 def run_demo(
     data_dir: Path = Path("data"), release: str = SAMPLE_RELEASE, predictor: str = "local", force: bool = False
 ) -> dict:
@@ -56,15 +67,9 @@ def run_demo(
     if not instance.has_dynamic_partition(GTEX_RELEASE_PARTITIONS_NAME, release):
         instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [release])
     started = time.monotonic()
-    stages = [[("shared_inputs_job", None)], [("release_inputs_job", release)]]
-    stages.append([
-        ("predictions_job", dg.MultiPartitionKey({"release": release, "chrom": chrom}))
-        for chrom in chromosome_partitions.get_partition_keys()
-    ])
-    stages.append([("report_job", release)])
     upstream_done = 0.0
     skipped = 0
-    for stage in stages:
+    for stage in stages(release):
         finished = []
         for job_name, partition_key in stage:
             done_at = None if force else _materialised_after(defs, instance, job_name, partition_key, upstream_done)

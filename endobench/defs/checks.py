@@ -114,8 +114,9 @@ def window_lengths_match_predictor(
     context: dg.AssetCheckExecutionContext, storage: Storage, predictor: VariantEffectPredictor
 ) -> dg.AssetCheckResult:
     """Usable windows have exactly the length the configured predictor reads."""
-    return window_length_result(storage.read_table("sequence_windows", context.partition_key),
-                                predictor.window_length())
+    windows = storage.read_table("sequence_windows", context.partition_key,
+                                 columns=["window_status", "window_start", "window_end"])
+    return window_length_result(windows, predictor.window_length())
 
 
 def window_length_result(windows, expected: int) -> dg.AssetCheckResult:

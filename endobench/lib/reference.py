@@ -56,7 +56,7 @@ class ReferenceGenome:
             by_chrom.setdefault(seg.chrom, []).append(seg)
         self._segments = {c: sorted(s, key=lambda x: (x.start0, -x.end0)) for c, s in by_chrom.items()}
         self._starts = {c: [s.start0 for s in segs] for c, segs in self._segments.items()}
-        self._layout = _read_layout(self.path) if _compression(self.path) is None else None
+        self._layout = read_layout(self.path) if _compression(self.path) is None else None
 
     @property
     def chromosomes(self) -> list[str]:
@@ -114,12 +114,11 @@ class ReferenceGenome:
                     return None
                 if end0 <= start0:
                     return ""
-                offset, bases, width = layout[seg.record]
-                first, last = start0 - seg.start0, end0 - seg.start0 - 1
-                lo = offset + (first // bases) * width + first % bases
-                hi = offset + (last // bases) * width + last % bases + 1
+                entry = layout[seg.record]
+                lo = byte_of(entry, start0 - seg.start0)
+                hi = byte_of(entry, end0 - seg.start0 - 1) + 1
                 raw = os.pread(fd, hi - lo, lo)
-                if width - bases == 1:
+                if entry[2] - entry[1] == 1:
                     raw = raw.replace(b"\n", b"")
                 else:
                     raw = raw.replace(b"\n", b"").replace(b"\r", b"")
@@ -128,7 +127,13 @@ class ReferenceGenome:
             yield fetch
 
 
-def _read_layout(path: Path) -> dict[str, tuple[int, int, int]]:
+def byte_of(entry: tuple[int, int, int], base: int) -> int:
+    """File offset of the 0-based `base` of a record laid out as `entry` (`read_layout`)."""
+    offset, bases, width = entry
+    return offset + (base // bases) * width + base % bases
+
+
+def read_layout(path: Path) -> dict[str, tuple[int, int, int]]:
     """Record name -> (byte offset of its first base, bases per line, bytes per line), from the checked `.fai`."""
     layout = {}
     with open(f"{path}.fai") as index:

@@ -24,6 +24,8 @@ from endobench.lib.diagnostics import diagnose
 from endobench.lib.metrics import MIN_STRATUM_N, N_BOOTSTRAP, scored_units, side_by_side, too_few
 
 HEADLINE_KEYS = ("n", "spearman", "pearson", "sign_auroc")
+# The configuration parts `split_by_training` adds for a model that knows its training chromosomes.
+HELD_OUT_SPLIT = "held_out_chromosomes"
 TRAINING_SPLIT = "training_chromosomes"
 _HEX = re.compile(r"^[0-9a-f]{9,}$")
 

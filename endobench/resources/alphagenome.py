@@ -259,8 +259,9 @@ class AlphaGenomePredictor(VariantEffectPredictor):
         row_gene: list[str] = [""] * n_rows
         row_failure: list[str] = [""] * n_rows
         units: dict[str, _Unit] = {}
+        scorers = {readout: self.scorer_for(readout) for readout in self.supported_readouts()}  # once, not per row
         for i, row in enumerate(variants.itertuples(index=False)):
-            if row.readout not in self.supported_readouts():
+            if row.readout not in scorers:
                 row_failure[i] = UNSUPPORTED_READOUT
                 continue
             if row.readout == EXPRESSION:
@@ -273,7 +274,7 @@ class AlphaGenomePredictor(VariantEffectPredictor):
             except ValueError:
                 row_failure[i] = INVALID_VARIANT
                 continue
-            scorer, track = self.scorer_for(row.readout)
+            scorer, track = scorers[row.readout]
             key = CallKey(str(variant), PREDICTOR_NAME, self.model_version, scorer.name, track, self.interval_length)
             row_keys[i] = key
             unit = units.setdefault(key.variant, _Unit(variant, [], [], [], []))
@@ -483,7 +484,7 @@ class AlphaGenomePredictor(VariantEffectPredictor):
             "from_cache": cached,
         })[PREDICTION_COLUMNS]
         failures = collections.Counter(error[status == FAILED])
-        return ScoringOutcome(scores=frame, api_calls=attempts, cache_hits=len(from_cache & {k for k in row_keys if k}),
+        return ScoringOutcome(scores=frame, api_calls=attempts, cache_hits=len(from_cache),
                               failures_by_reason=dict(sorted(failures.items())))
 
 

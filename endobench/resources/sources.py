@@ -201,18 +201,16 @@ class DataSources(dg.ConfigurableResource):
         return SourceFile(Path(self.download_dir) / "ucsc" / "hg38.fa", HG38)
 
     def reference(self) -> SourceFile:
+        """`reference_location()`, downloaded and decompressed first when the full profile has not done so yet."""
         location = self.reference_location()
-        fasta = location.path
-        if self.reference_fasta:
-            return location
-        if self._full() and not fasta.exists():
+        if not self.reference_fasta and self._full() and not location.path.exists():
             gz = self._fetch(f"{self.ucsc_base_url.rstrip('/')}/{UCSC_HG38_FASTA}", "ucsc/hg38.fa.gz")
             try:
-                gunzip_file(gz, fasta)
+                gunzip_file(gz, location.path)
             except DownloadError as exc:
                 gz.unlink(missing_ok=True)
                 raise dg.Failure(str(exc), allow_retries=True) from exc
-        return SourceFile(fasta, HG38)
+        return location
 
     def qtl_tables(self) -> list[QtlTableSource]:
         # The bundled Degner table is the complete published set (5,671 dsQTLs), lifted to hg38: both profiles use it.

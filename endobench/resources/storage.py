@@ -24,8 +24,7 @@ class Storage(dg.ConfigurableResource):
         return path
 
     def table_path(self, asset: str, partition: str | None = None) -> Path:
-        name = (partition or "all").replace("|", "__")
-        return self.asset_dir(asset) / f"{name}.parquet"
+        return self.asset_dir(asset) / f"{_file_name(partition or 'all')}.parquet"
 
     def write_table(self, frame: pd.DataFrame, asset: str, partition: str | None = None) -> Path:
         return write_parquet(frame, self.table_path(asset, partition))
@@ -45,12 +44,12 @@ class Storage(dg.ConfigurableResource):
         """One file per partition and configuration, so several predictors, tracks or interval lengths scored
         for the same partition sit side by side instead of overwriting each other."""
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", configuration).strip("_")
-        folder = self.asset_dir(asset) / partition.replace("|", "__")
+        folder = self.asset_dir(asset) / _file_name(partition)
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{slug}.parquet"
 
     def configuration_tables(self, asset: str, partition: str) -> list[Path]:
-        folder = Path(self.root) / asset / partition.replace("|", "__")
+        folder = Path(self.root) / asset / _file_name(partition)  # not asset_dir: reading creates no folder
         return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
 
     def stats_path(self, asset: str, partition: str | None = None) -> Path:
@@ -68,3 +67,8 @@ class Storage(dg.ConfigurableResource):
         path = Path(self.cache_dir)
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def _file_name(partition: str) -> str:
+    """A partition key as a file or folder name (a multi-partition key `v8|chr1` becomes `v8__chr1`)."""
+    return partition.replace("|", "__")

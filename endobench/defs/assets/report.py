@@ -10,7 +10,7 @@ from endobench.defs.partitions import (
     gtex_release_partitions,
     release_chromosome_partitions,
 )
-from endobench.lib.report import build_report
+from endobench.lib.report import HELD_OUT_SPLIT, TRAINING_SPLIT, build_report
 from endobench.resources.storage import Storage
 
 
@@ -35,10 +35,6 @@ def load_predictions(storage: Storage, release: str) -> tuple[pd.DataFrame, list
     return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True), missing
 
 
-HELD_OUT = "held_out_chromosomes"
-TRAINING = "training_chromosomes"
-
-
 def split_by_training(predictions: pd.DataFrame) -> pd.DataFrame:
     """Report a model's held-out and training chromosomes as separate results: only the first are leak-free.
 
@@ -49,7 +45,7 @@ def split_by_training(predictions: pd.DataFrame) -> pd.DataFrame:
     known = held.notna()
     if not known.any():
         return predictions
-    split = np.where(held.eq(True).to_numpy(dtype=bool), f"|{HELD_OUT}", f"|{TRAINING}")
+    split = np.where(held.eq(True).to_numpy(dtype=bool), f"|{HELD_OUT_SPLIT}", f"|{TRAINING_SPLIT}")
     # The predictions asset writes configurations as `<predictor configuration>|<readout>`.
     parts = predictions["configuration"].astype(str).str.rpartition("|")
     configuration = parts[0] + np.where(known, split, "") + "|" + parts[2]

@@ -37,7 +37,7 @@ def check_builds(frame: pd.DataFrame, peaks_build: str, reference_build: str, so
     if peaks_build != reference_build:
         raise BuildMismatchError(
             sources.peaks().path,
-            f"the peaks are {peaks_build} but the reference {sources.reference().path} is {reference_build}",
+            f"the peaks are {peaks_build} but the reference {sources.reference_location().path} is {reference_build}",
             "Lift the peaks to the reference build (a UCSC chain in the data sources) or use peaks of that build",
         )
     for truth_set, build in frame.groupby("truth_set")["build"].first().items():
@@ -67,7 +67,7 @@ def dhs_filtered_variants(
     peak_frame = storage.read_table("dhs_peaks")
     peaks_build = str(peak_frame["build"].iloc[0]) if len(peak_frame) else sources.peaks().build
     try:
-        check_builds(frame, peaks_build, sources.reference().build, sources)
+        check_builds(frame, peaks_build, sources.reference_location().build, sources)
     except InputError as exc:
         raise dg.Failure(str(exc), allow_retries=False) from exc
     peaks = PeakSet(peak_frame.drop(columns="build"), peaks_build, len(peak_frame))
@@ -160,8 +160,8 @@ def sequence_windows(
     windows["effect"] = windows["effect"] * windows.pop("effect_sign")
     windows["ref"], windows["alt"] = windows.pop("ref_h"), windows.pop("alt_h")
     # A swapped variant is renamed after its harmonised alleles, as every id is built (chr_pos_ref_alt_b38).
-    windows["variant_id"] = windows["variant_id"].where(windows["harmonisation"] != "swapped",
-                                                        variant_ids(windows, source.build))
+    swapped = windows["harmonisation"] == "swapped"
+    windows.loc[swapped, "variant_id"] = variant_ids(windows[swapped], source.build)
 
     stats = storage.read_stats("dhs_filtered_variants", release)
     rows = []
