@@ -44,13 +44,16 @@ _TEXT_COLUMNS = ("variant_id", "gene_id", "gene_name")
 
 def detect_kind(path: Path) -> str:
     """Tell the two GTEx file kinds apart by their header (or parquet schema), not their name."""
-    header = _header(Path(path))
-    if "qval" in header and "gene_name" in header:
-        return EGENES
-    return SIGNIF_PAIRS
+    return _kind(_header(Path(path)))
+
+
+def _kind(header: list[str]) -> str:
+    return EGENES if "qval" in header and "gene_name" in header else SIGNIF_PAIRS
 
 
 def _header(path: Path) -> list[str]:
+    if not path.is_file():
+        raise InputError(path, "the GTEx eQTL file does not exist", "Check the path in the run configuration.")
     if _is_parquet(path):
         try:
             return pq.read_schema(path).names
@@ -60,12 +63,11 @@ def _header(path: Path) -> list[str]:
     return _first_line(path, "GTEx eQTL").rstrip("\r\n").split("\t")
 
 
-def _columns(path: Path, kind: str) -> tuple[dict[str, str], list[str]]:
+def _columns(path: Path, header: list[str], kind: str) -> tuple[dict[str, str], list[str]]:
     """GTEx name -> the file's name for each column read, and the GTEx names in reading order (`af` last if read).
 
     A missing required column is an error naming it (`check_header` for text, the schema for parquet).
     """
-    header = _header(path)
     names = {n: n for n in header}
     for theirs, ours in TENSORQTL_NAMES.items():
         if theirs in names and ours not in names:
@@ -106,10 +108,11 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05)
     column name too, tensorQTL's names included; its errors name the row.
     """
     path = Path(path)
+    header = _header(path)
+    kind = _kind(header)
     if _is_parquet(path):
-        return _read_gtex_parquet(path, truth_set, qval_threshold)
-    kind = detect_kind(path)
-    columns, wanted = _columns(path, kind)
+        return _read_gtex_parquet(path, header, kind, truth_set, qval_threshold)
+    columns, wanted = _columns(path, header, kind)
     numbers = [c for c in wanted if c not in _TEXT_COLUMNS]
     table = read_typed_table(path, [columns["variant_id"], columns["gene_id"]], [columns[c] for c in numbers])
     if table is not None:
@@ -190,7 +193,7 @@ def _read_gtex_text(
     path: Path, kind: str, truth_set: str, qval_threshold: float, columns: dict[str, str] | None = None
 ) -> ParsedQtls:
     """Every column as text, then parsed with pandas: slower, and the reader whose errors name the line."""
-    columns = columns or _columns(path, kind)[0]
+    columns = columns or _columns(path, _header(path), kind)[0]
     raw = read_table(path, list(columns.values()), f"GTEx {kind}").rename(columns={v: k for k, v in columns.items()})
     parts, build = _split_ids(raw["variant_id"], path, first_line=2)
     excluded: Counter = Counter()
@@ -259,13 +262,12 @@ def _is_parquet(path: Path) -> bool:
         return handle.read(4) == b"PAR1"
 
 
-def _read_gtex_parquet(path: Path, truth_set: str, qval_threshold: float) -> ParsedQtls:
+def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str, qval_threshold: float) -> ParsedQtls:
     """A GTEx table in parquet (v10's significant pairs), read by column name; rows are numbered from 1.
 
     The columns are typed already, so only the ids can be irregular: a malformed id is an error naming its row.
     """
-    kind = detect_kind(path)
-    columns, wanted = _columns(path, kind)
+    columns, wanted = _columns(path, header, kind)
     table = pq.read_table(path, columns=list(columns.values())).rename_columns(wanted)
     typed = {}
     for name in wanted:

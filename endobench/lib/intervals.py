@@ -21,7 +21,7 @@ def variants_in_peaks(variants: pd.DataFrame, peaks: PeakSet) -> np.ndarray:
 
     The REF span of a 1-based `pos` is [pos - 1, pos - 1 + len(ref)) in BED terms, so an indel overlapping a peak's
     first base is inside. Rows with one span (the rows of one variant, one per gene) are intersected once: spans
-    are told apart by integer keys built from chromosome codes, starts and REF lengths, never by hashing id strings.
+    are grouped on chromosome codes, starts and REF lengths (`qtl._group`), never by hashing id strings.
     """
     from endobench.lib.peaks import intersect
     from endobench.lib.qtl import _group, _is_first
@@ -32,16 +32,9 @@ def variants_in_peaks(variants: pd.DataFrame, peaks: PeakSet) -> np.ndarray:
     ref_codes, refs = pd.factorize(np.asarray(variants["ref"], dtype=object))
     start = variants["pos"].to_numpy(dtype=np.int64) - 1
     length = np.array([len(ref) for ref in refs], dtype=np.int64)[ref_codes]
-    n_starts, n_lengths = int(start.max()) + 1, int(length.max()) + 1
-    if len(chroms) * n_starts * n_lengths < 2**62:
-        keys, span = np.unique((chrom_codes * n_starts + start) * n_lengths + length, return_inverse=True)
-        first_length, rest = keys % n_lengths, keys // n_lengths
-        spans = pd.DataFrame({"chrom": np.asarray(chroms, dtype=object)[rest // n_starts], "start": rest % n_starts})
-        spans["end"] = spans["start"] + first_length
-    else:  # too many chromosomes, starts and lengths to pack into one integer: group the three by hashing
-        span = _group((chrom_codes, len(chroms)), (start, n_starts), (length, n_lengths))
-        first = np.flatnonzero(_is_first(span))
-        spans = pd.DataFrame({"chrom": np.asarray(chroms, dtype=object)[chrom_codes[first]], "start": start[first],
-                              "end": start[first] + length[first]})
+    span = _group((chrom_codes, len(chroms)), (start, int(start.max()) + 1), (length, int(length.max()) + 1))
+    first = np.flatnonzero(_is_first(span))
+    spans = pd.DataFrame({"chrom": np.asarray(chroms, dtype=object)[chrom_codes[first]], "start": start[first],
+                          "end": start[first] + length[first]})
     inside_unique = intersect(spans, peaks.frame[["chrom", "start", "end"]], keep="overlapping")
-    return inside_unique[span.reshape(-1)]
+    return inside_unique[span]

@@ -317,12 +317,11 @@ def finalize(
     kept_ref, kept_alt = ref_codes[rows], alt_codes[rows]
     kept_variant = variant if len(rows) == n else pd.factorize(variant[rows])[0]
     first = np.flatnonzero(_is_first(kept_variant))
-    # Built in Arrow once per distinct variant; the rows of one variant share one string object.
-    chrom_text, allele_text = pa.array(chrom_uniques, pa.string()), pa.array(allele_uniques, pa.string())
-    ids = pc.binary_join_element_wise(
-        chrom_text.take(kept_chrom[first]), pc.cast(pa.array(kept_pos[first]), pa.string()),
-        allele_text.take(kept_ref[first]), allele_text.take(kept_alt[first]), BUILD_ID_SUFFIX[build], "_",
-    ).to_numpy(zero_copy_only=False)
+    # Built once per distinct variant; the rows of one variant share one string object.
+    ids = variant_ids(pd.DataFrame({
+        "chrom": chrom_uniques[kept_chrom[first]], "pos": kept_pos[first],
+        "ref": allele_uniques[kept_ref[first]], "alt": allele_uniques[kept_alt[first]],
+    }), build).to_numpy()
     out = {
         "truth_set": _constant(len(rows), truth_set),
         "variant_id": ids[kept_variant],
@@ -411,9 +410,18 @@ def _as_codes(values: np.ndarray) -> np.ndarray | tuple[np.ndarray, int]:
 
 
 def variant_ids(frame: pd.DataFrame, build: str) -> pd.Series:
-    """GTEx-style ids (`chr1_13550_G_A_b38`), so truth sets join with GTEx and AlphaGenome parses them."""
-    suffix = BUILD_ID_SUFFIX[build]
-    return frame["chrom"] + "_" + frame["pos"].astype("int64").astype(str) + "_" + frame["ref"] + "_" + frame["alt"] + "_" + suffix
+    """GTEx-style ids (`chr1_13550_G_A_b38`), so truth sets join with GTEx and AlphaGenome parses them.
+
+    Joined in Arrow: a million ids in a fraction of a second.
+    """
+    def text(column: str) -> pa.Array:
+        return pa.array(frame[column].to_numpy(dtype=object), pa.string())
+
+    ids = pc.binary_join_element_wise(
+        text("chrom"), pc.cast(pa.array(frame["pos"].to_numpy(dtype=np.int64)), pa.string()), text("ref"), text("alt"),
+        BUILD_ID_SUFFIX[build], "_",
+    )
+    return pd.Series(ids.to_numpy(zero_copy_only=False), index=frame.index, dtype=object)
 
 
 def read_generic_qtls(

@@ -150,3 +150,8 @@ def test_tensorqtl_column_names_in_a_text_table_give_the_same_table_on_both_read
     text = gtex._read_gtex_text(path, SIGNIF_PAIRS, "gtex_wb", 0.05).frame
     pd.testing.assert_frame_equal(fast, v8, rtol=1e-12)
     pd.testing.assert_frame_equal(text, v8, rtol=1e-12)
+
+
+def test_a_missing_file_is_an_error_naming_it(tmp_path):
+    with pytest.raises(InputError, match=r"absent\.txt\.gz: the GTEx eQTL file does not exist"):
+        read_gtex_eqtls(tmp_path / "absent.txt.gz", truth_set="gtex_wb")

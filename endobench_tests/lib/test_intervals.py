@@ -47,8 +47,8 @@ def test_a_variant_on_a_chromosome_without_peaks_is_outside():
 
 
 def test_spans_too_many_to_pack_into_one_integer_still_get_answers():
-    """16,384 chromosomes x starts up to 2**31 x a 2**17-base REF overflow the packed span key: the spans are grouped
-    by hashing instead, with the same answers."""
+    """16,384 chromosomes x starts up to 2**31 x a 2**17-base REF overflow one packed integer key: the span grouping
+    hashes part way (`qtl._group`), with the same answers."""
     chroms = [f"contig{i}" for i in range(2**14)]
     rows = pd.DataFrame({"variant_id": [f"v{i}" for i in range(2**14)], "chrom": chroms, "pos": 2**31, "ref": "A"})
     rows = pd.concat([rows, frame(32266300), frame(32266100, ref="A" * 2**17)], ignore_index=True)

@@ -189,9 +189,9 @@ def _lift_qtls_to_reference(
     try:
         chain = require_chain(sources.chain(build, reference.build), from_build=build, to_build=reference.build,
                               what=path, against=reference.path)
-    except InputError as exc:
+        lifted = lift_variants(parsed.frame, chain, from_build=build, to_build=reference.build)
+    except InputError as exc:  # no chain, or one that cannot be read
         raise input_failure(exc) from exc
-    lifted = lift_variants(parsed.frame, chain, from_build=build, to_build=reference.build)
     parsed.frame = lifted.frame
     parsed.excluded[NOT_LIFTED] += lifted.not_lifted
     context.log.info(f"{path}: lifted {build} -> {reference.build}, {lifted.not_lifted:,} variants not lifted")
