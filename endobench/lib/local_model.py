@@ -28,6 +28,7 @@ import hashlib
 import itertools
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -454,15 +455,25 @@ def variant_windows(inputs: TrainingInputs, chroms: list[str], flank: int) -> tu
     })
     checked = build_windows(plus_strand, reference, window_length=2 * flank + 1, needs_sequence=True)
     served = (checked["window_status"] == OK).to_numpy()
-    refs, alts = [], []
     with reference.reader() as fetch:
-        for row in checked[served].itertuples(index=False):
-            seq = fetch(row.chrom, row.pos - 1 - flank, row.pos - 1 + len(row.ref) + flank)
-            refs.append(seq)
-            alts.append(seq[:flank] + row.alt + seq[flank + len(row.ref):])
+        refs, alts, _ = allele_sequences(checked[served], fetch, flank)
     frame = chosen[served].reset_index(drop=True)
     frame["beta"] = checked.loc[served, "effect"].to_numpy()
     return frame, refs, alts
+
+
+def allele_sequences(
+    variants: pd.DataFrame, fetch: Callable[[str, int, int], str | None], flank: int
+) -> tuple[list[str], list[str], np.ndarray]:
+    """What the model scores for each variant: its REF span with `flank` bases each side, and the same with ALT
+    spliced in (indels change the length). Where `fetch` serves no such span, both are "" and `ok` is False."""
+    refs, alts, ok = [], [], np.zeros(len(variants), dtype=bool)
+    for i, row in enumerate(variants.itertuples(index=False)):
+        seq = fetch(row.chrom, row.pos - 1 - flank, row.pos - 1 + len(row.ref) + flank)
+        ok[i] = seq is not None
+        refs.append(seq or "")
+        alts.append(seq[:flank] + row.alt + seq[flank + len(row.ref):] if seq is not None else "")
+    return refs, alts, ok
 
 
 def evaluate_held_out(

@@ -155,21 +155,8 @@ def weighted_ranks(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return _Ranker(np.asarray(values, dtype=float)).ranks(counts)
 
 
-def _weighted_sum(weights: np.ndarray, a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
-    """Per row i, the sum over j of weights[i, j] * a[j] * b[j]; a and b are either (n,) or (rows, n)."""
-    if b is None:
-        b = np.ones(weights.shape[1])
-    if a.ndim == 1 and b.ndim == 1:
-        return weights @ (a * b)
-    if a.ndim == 1:
-        a, b = b, a
-    if b.ndim == 1:
-        return (weights * a) @ b
-    return np.einsum("ij,ij->i", weights * a, b)
-
-
 def weighted_pearson(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Pearson correlation per row of `weights` (x, y are (n,) or one row per resample); NaN where constant.
+    """Pearson correlation of x and y (both (n,)) per row of `weights`; NaN where constant.
 
     Computed from weighted moments with matrix products (no per-resample copies of centred data).
     """
@@ -179,11 +166,11 @@ def weighted_pearson(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.nd
     x = x - x.mean()
     y = y - y.mean()
     total = weights.sum(axis=1)
-    mx = _weighted_sum(weights, x) / total
-    my = _weighted_sum(weights, y) / total
-    cov = _weighted_sum(weights, x, y) / total - mx * my
-    var_x = _weighted_sum(weights, x, x) / total - mx * mx
-    var_y = _weighted_sum(weights, y, y) / total - my * my
+    mx = weights @ x / total
+    my = weights @ y / total
+    cov = weights @ (x * y) / total - mx * my
+    var_x = weights @ (x * x) / total - mx * mx
+    var_y = weights @ (y * y) / total - my * my
     denominator = var_x * var_y
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(denominator > 1e-24, cov / np.sqrt(np.abs(denominator)), np.nan)

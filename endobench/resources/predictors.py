@@ -115,27 +115,16 @@ class LocalPredictor(VariantEffectPredictor):
     def score_variants(
         self, variants: pd.DataFrame, *, reference: ReferenceGenome, cache_dir: Path, log: logging.Logger
     ) -> ScoringOutcome:
+        from endobench.lib.local_model import allele_sequences
+
         model = self._model()
         flank = model.flank
-        refs, alts, ok = [], [], []
         with reference.reader() as fetch:
-            for row in variants.itertuples(index=False):
-                start = row.pos - 1 - flank
-                end = row.pos - 1 + len(row.ref) + flank
-                seq = fetch(row.chrom, start, end)
-                if seq is None:
-                    ok.append(False)
-                    refs.append("")
-                    alts.append("")
-                    continue
-                ok.append(True)
-                refs.append(seq)
-                alts.append(seq[:flank] + row.alt + seq[flank + len(row.ref):])
-        ok_mask = np.array(ok, dtype=bool)
+            refs, alts, ok_mask = allele_sequences(variants, fetch, flank)
         score = np.full(len(variants), np.nan)
         if ok_mask.any():
             s_ref, s_alt = model.score_pairs(
-                [r for r, k in zip(refs, ok) if k], [a for a, k in zip(alts, ok) if k]
+                [r for r, k in zip(refs, ok_mask) if k], [a for a, k in zip(alts, ok_mask) if k]
             )
             score[ok_mask] = s_alt - s_ref
         frame = pd.DataFrame(

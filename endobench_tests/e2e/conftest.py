@@ -21,10 +21,6 @@ SCREENSHOTS = REPO / "data" / "screenshots"
 SERVER_START_TIMEOUT_S = 240
 
 
-def report_metrics(data_dir: Path) -> Path:
-    return data_dir / "outputs" / "benchmark_report" / "v8" / "metrics.json"
-
-
 @pytest.fixture(scope="session")
 def playwright_chromium():
     sync_api = pytest.importorskip(
