@@ -30,11 +30,11 @@ sys.path.insert(0, str(REPO))
 import dagster as dg  # noqa: E402
 
 from bench.ingest import peak_rss_mb  # noqa: E402
+from endobench.definitions import build_definitions  # noqa: E402
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME  # noqa: E402
 from endobench.defs.resources import build_predictor  # noqa: E402
-from endobench.definitions import build_definitions  # noqa: E402
 from endobench.demo import stages  # noqa: E402
-from endobench.lib.reference import byte_of, read_layout  # noqa: E402
+from endobench.lib.genome.reference import byte_of, read_layout
 from endobench.resources.sources import DataSources  # noqa: E402
 from endobench.resources.storage import Storage  # noqa: E402
 from endobench_tests.stand_ins.http_server import FixtureServer, tar_archive  # noqa: E402
@@ -50,7 +50,7 @@ def plant_dsqtl_alleles(genome: Path, sources: DataSources) -> int:
     The full profile always adds the bundled dsQTLs as a truth set, and `reference_allele_agreement` rightly stops a
     run whose reference disagrees with them; the generated genome is random sequence, so it gets their bases here.
     """
-    from endobench.lib.qtl import read_generic_qtls
+    from endobench.lib.truth_sets.generic import read_generic_qtls
 
     table = sources.qtl_tables()[0]
     frame = read_generic_qtls(table.path, truth_set=table.truth_set, build=table.build, columns=table.columns).frame

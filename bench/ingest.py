@@ -55,7 +55,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from endobench.lib.builds import CHROM_SIZES, HG38  # noqa: E402
+from endobench.lib.genome.builds import CHROM_SIZES, HG38
 
 GTEX_HEADER = [
     "variant_id", "gene_id", "tss_distance", "ma_samples", "ma_count", "maf", "pval_nominal", "slope", "slope_se",
@@ -262,12 +262,12 @@ def run_endobench(workdir: Path) -> dict:
 
     import pandas as pd
 
-    from endobench.lib.atomic import write_parquet
-    from endobench.lib.gtex import read_gtex_eqtls
-    from endobench.lib.intervals import variants_in_peaks
-    from endobench.lib.peaks import filter_peaks, read_peaks
-    from endobench.lib.reference import ReferenceGenome
-    from endobench.lib.windows import OK, build_windows, exclusion_counts
+    from endobench.lib.genome.intervals import variants_in_peaks
+    from endobench.lib.genome.peaks import filter_peaks, read_peaks
+    from endobench.lib.genome.reference import ReferenceGenome
+    from endobench.lib.genome.windows import OK, build_windows, exclusion_counts
+    from endobench.lib.io.atomic import write_parquet
+    from endobench.lib.truth_sets.gtex import read_gtex_eqtls
 
     steps = {}
     t0 = time.perf_counter()

@@ -12,13 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from endobench.lib.local_model import (
-    ODD_CHROMOSOMES,
-    LocalDnaseModel,
-    TrainingInputs,
-    train_local_model,
-)
-from endobench.lib.reference import ReferenceGenome
+from endobench.lib.genome.reference import ReferenceGenome
+from endobench.lib.model.gkm import LocalDnaseModel
+from endobench.lib.model.training import ODD_CHROMOSOMES, TrainingInputs, train_local_model
 
 TARGET_PER_SECOND = 2_000
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from endobench.lib.errors import InputError
+from endobench.lib.io.errors import InputError
 
 DEFAULT_MODEL = Path("data/outputs/local_model/local_dnase_model.npz")
 
@@ -44,12 +44,8 @@ def headline_lines(metrics: dict) -> list[str]:
 
 def load_or_train_model(model_path: Path, sample_dir: Path):
     """The trained local model; trained from the bundled sample (odd chromosomes) and saved if absent."""
-    from endobench.lib.local_model import (
-        ODD_CHROMOSOMES,
-        LocalDnaseModel,
-        TrainingInputs,
-        train_local_model,
-    )
+    from endobench.lib.model.gkm import LocalDnaseModel
+    from endobench.lib.model.training import ODD_CHROMOSOMES, TrainingInputs, train_local_model
 
     if model_path.exists():
         return LocalDnaseModel.load(model_path)
@@ -60,7 +56,7 @@ def load_or_train_model(model_path: Path, sample_dir: Path):
 
 
 def _score_pairs(args: argparse.Namespace) -> int:
-    from endobench.lib.fasta_pairs import describe_counts, score_fasta_pairs
+    from endobench.lib.model.pairs import describe_counts, score_fasta_pairs
 
     model = load_or_train_model(Path(args.model), Path(args.sample_dir))
     counts = score_fasta_pairs(Path(args.ref), Path(args.alt), Path(args.out), model)
@@ -69,7 +65,7 @@ def _score_pairs(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from endobench.lib.evaluate import evaluate_table
+    from endobench.lib.evaluation.evaluate import evaluate_table
 
     result = evaluate_table(
         Path(args.table), args.effect_col, args.score_col, Path(args.out),
@@ -103,10 +99,7 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _build_sample_reference(args: argparse.Namespace) -> int:
-    from endobench.lib.sample_reference import (
-        SampleReferenceInputs,
-        build_sample_reference,
-    )
+    from endobench.lib.genome.sample_reference import SampleReferenceInputs, build_sample_reference
 
     excluded = build_sample_reference(SampleReferenceInputs.from_dir(Path(args.sample_dir)), Path(args.out))
     print(f"wrote {args.out}; dsQTL contexts not placed or corrected: {dict(excluded) or 'none'}")

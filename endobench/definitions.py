@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from endobench.defs import checks
-from endobench.defs.automation import SCHEDULES, SENSORS
 from endobench.defs.assets import external, inputs, model, predictions, report, variants
+from endobench.defs.automation import SCHEDULES, SENSORS
 from endobench.defs.jobs import JOBS
 from endobench.defs.resources import resources_from_environment
 

@@ -4,9 +4,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_DIR = REPO / "data" / "sample"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+from endobench_tests.paths import FIXTURES, SAMPLE_DIR
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +19,6 @@ def fixtures() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_reference():
-    from endobench.lib.reference import ReferenceGenome
+    from endobench.lib.genome.reference import ReferenceGenome
 
     return ReferenceGenome(SAMPLE_DIR / "hg38_sample_segments.fa", "hg38")

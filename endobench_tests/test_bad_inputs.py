@@ -26,19 +26,18 @@ import pytest
 
 from endobench.defs.assets import inputs
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, SAMPLE_RELEASE
-from endobench.lib.errors import InputError
-from endobench.lib.gtex import read_gtex_eqtls
-from endobench.lib.peaks import filter_peaks, read_peaks
-from endobench.lib.qtl import read_generic_qtls
-from endobench.lib.reference import ReferenceGenome
-from endobench.lib.windows import OK, build_windows, exclusion_counts
+from endobench.lib.genome.peaks import filter_peaks, read_peaks
+from endobench.lib.genome.reference import ReferenceGenome
+from endobench.lib.genome.windows import OK, build_windows, exclusion_counts
+from endobench.lib.io.errors import InputError
+from endobench.lib.truth_sets.generic import read_generic_qtls
+from endobench.lib.truth_sets.gtex import read_gtex_eqtls
 from endobench.resources.sources import DEGNER_COLUMNS, DataSources
 from endobench.resources.storage import Storage
+from endobench_tests.paths import CORPUS, SAMPLE_DIR
 
 pytestmark = pytest.mark.timeout(60)
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 LEAD_VARIANT = 32_016_646  # chr22_32016646_G_T_b38, inside the corpus FASTA cut
 LEAD_CONTEXT = "GCCCGGGCCAACAAC"  # hg38 chr22:32,016,646-32,016,660, from the bundled kipoiseq segment
 

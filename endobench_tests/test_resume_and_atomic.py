@@ -24,12 +24,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from endobench.lib.atomic import atomic_path, write_parquet, write_text
+from endobench.lib.io.atomic import atomic_path, write_parquet, write_text
+from endobench_tests.paths import REPO, SAMPLE_DIR
 
 pytestmark = pytest.mark.timeout(120)
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_DIR = REPO / "data" / "sample"
 
 
 def _frame(n: int = 1_000) -> pd.DataFrame:
@@ -113,7 +112,7 @@ def test_a_full_disk_leaves_no_file(tmp_path):
     result = _run_python(f"""
         import errno, resource, signal
         import numpy as np, pandas as pd
-        from endobench.lib.atomic import write_parquet
+        from endobench.lib.io.atomic import write_parquet
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG from write() instead of being killed
         resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
         frame = pd.DataFrame({{"x": np.random.default_rng(1).normal(size=200_000)}})
@@ -140,7 +139,7 @@ def test_a_read_only_output_folder_leaves_no_file(tmp_path):
     try:
         result = _run_python(f"""
             from pathlib import Path
-            from endobench.lib.atomic import write_text
+            from endobench.lib.io.atomic import write_text
             try:
                 write_text("complete", Path({str(target)!r}))
             except PermissionError as exc:
@@ -164,7 +163,7 @@ def test_a_writer_killed_midway_never_leaves_the_final_name(tmp_path):
     process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from endobench.lib.atomic import atomic_path
+        from endobench.lib.io.atomic import atomic_path
         with atomic_path(Path({str(target)!r})) as tmp:
             tmp.write_bytes(b"PAR1" + b"x" * 100_000)
             print("writing", flush=True)

@@ -10,11 +10,11 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from endobench_tests.paths import REPO, SAMPLE_DIR
 from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn
 from endobench_tests.stand_ins.http_server import FixtureServer
 from endobench_tests.test_resume_and_atomic import (
@@ -25,8 +25,6 @@ from endobench_tests.test_resume_and_atomic import (
 
 pytestmark = pytest.mark.timeout(180)
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_DIR = REPO / "data" / "sample"
 DEGNER = "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"
 LOOPBACK = {"127.0.0.1", "::1"}
 

@@ -25,12 +25,7 @@ from endobench.defs.partitions import (
     gtex_release_partitions,
     prediction_partition_key,
 )
-from endobench.lib.releases import (
-    DEFAULT_LISTING_URL,
-    LISTING_URL_ENV,
-    ListingError,
-    fetch_release_listing,
-)
+from endobench.lib.truth_sets.releases import DEFAULT_LISTING_URL, LISTING_URL_ENV, ListingError, fetch_release_listing
 
 RELEASE_POLL_INTERVAL_S = 6 * 60 * 60
 PARTITION_TAG = "dagster/partition"

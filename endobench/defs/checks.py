@@ -5,8 +5,8 @@ import warnings
 import dagster as dg
 
 from endobench.defs.partitions import gtex_release_partitions
-from endobench.lib.sanity import effect_column_problems
-from endobench.lib.windows import OK
+from endobench.lib.genome.windows import OK
+from endobench.lib.truth_sets.sanity import effect_column_problems
 from endobench.resources.predictors import VariantEffectPredictor
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from endobench.lib.builds import PARTITION_CHROMOSOMES
+from endobench.lib.genome.builds import PARTITION_CHROMOSOMES
 
 GTEX_RELEASE_PARTITIONS_NAME = "gtex_release"
 SAMPLE_RELEASE = "v8"

@@ -26,9 +26,9 @@ import grpc
 import numpy as np
 import pandas as pd
 
-from endobench.lib.rate_limit import RateLimiter
-from endobench.lib.reference import ReferenceGenome
-from endobench.lib.score_cache import CachedCall, CallKey, ScoreCache
+from endobench.lib.genome.reference import ReferenceGenome
+from endobench.lib.scoring.rate_limit import RateLimiter
+from endobench.lib.scoring.score_cache import CachedCall, CallKey, ScoreCache
 from endobench.resources.predictors import (
     ACCESSIBILITY,
     EXPRESSION,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from pydantic import PrivateAttr
 
-from endobench.lib.reference import ReferenceGenome
+from endobench.lib.genome.reference import ReferenceGenome
 
 ACCESSIBILITY = "accessibility"
 EXPRESSION = "expression"
@@ -80,7 +80,7 @@ class LocalPredictor(VariantEffectPredictor):
     _loaded: object = PrivateAttr(default=None)
 
     def _model(self):
-        from endobench.lib.local_model import LocalDnaseModel
+        from endobench.lib.model.gkm import LocalDnaseModel
 
         if self._loaded is None:
             path = Path(self.model_path)
@@ -93,7 +93,7 @@ class LocalPredictor(VariantEffectPredictor):
         return self._loaded
 
     def held_out_chromosomes(self) -> frozenset[str] | None:
-        from endobench.lib.local_model import EVEN_CHROMOSOMES
+        from endobench.lib.model.training import EVEN_CHROMOSOMES
 
         return frozenset(EVEN_CHROMOSOMES)
 
@@ -115,7 +115,7 @@ class LocalPredictor(VariantEffectPredictor):
     def score_variants(
         self, variants: pd.DataFrame, *, reference: ReferenceGenome, cache_dir: Path, log: logging.Logger
     ) -> ScoringOutcome:
-        from endobench.lib.local_model import allele_sequences
+        from endobench.lib.model.held_out import allele_sequences
 
         model = self._model()
         flank = model.flank

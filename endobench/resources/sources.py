@@ -7,10 +7,10 @@ from pathlib import Path, PurePosixPath
 
 import dagster as dg
 
-from endobench.lib.builds import normalize_build, HG18, HG19, HG38
-from endobench.lib.downloads import DownloadError, download, extract_tar_member, gunzip_file
-from endobench.lib.gtex import EGENES, SIGNIF_PAIRS
-from endobench.lib.qtl import GenericQtlColumns
+from endobench.lib.genome.builds import HG18, HG19, HG38, normalize_build
+from endobench.lib.io.downloads import DownloadError, download, extract_tar_member, gunzip_file
+from endobench.lib.truth_sets.generic import GenericQtlColumns
+from endobench.lib.truth_sets.gtex import EGENES, SIGNIF_PAIRS
 
 SAMPLE = "sample"
 FULL = "full"

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from endobench.lib.atomic import write_parquet, write_text
+from endobench.lib.io.atomic import write_parquet, write_text
 
 
 class Storage(dg.ConfigurableResource):

@@ -8,14 +8,13 @@ of the run-queue daemon dequeues and executes them. The story: the model file go
 were built, the backfill of two chromosomes fails partition by partition, the model file comes back, and one
 failed partition is rerun alone.
 
-Needs the finished local model (`endobench.lib.local_model`) and the asset graph importable; training the
+Needs the finished local model (`endobench.lib.model`) and the asset graph importable; training the
 model on the sample is the slow part of this file.
 """
 
 import logging
 import shutil
 import time
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -32,8 +31,8 @@ from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import Queued
 from endobench.defs.assets.model import local_model_path
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, prediction_partition_key
 from endobench.defs.resources import build_resources
+from endobench_tests.paths import SAMPLE_DIR
 
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 RELEASE = "v8"
 CHROMOSOMES = ["chr21", "chr22"]
 PREDICTIONS = dg.AssetKey("variant_effect_predictions")

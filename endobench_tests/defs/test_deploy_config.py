@@ -18,6 +18,8 @@ from dagster._core.errors import DagsterInvalidConfigError
 from dagster._core.instance.config import dagster_instance_config
 from dagster._core.instance.ref import InstanceRef
 
+from endobench_tests.paths import REPO
+
 dagster_postgres = pytest.importorskip(
     "dagster_postgres", reason="dagster-postgres is not installed: pip install -e '.[scale]'"
 )
@@ -25,7 +27,7 @@ dagster_docker = pytest.importorskip(
     "dagster_docker", reason="dagster-docker is not installed: pip install -e '.[scale]'"
 )
 
-DEPLOY_YAML = Path(__file__).resolve().parents[2] / "deploy" / "dagster.yaml"
+DEPLOY_YAML = REPO / "deploy" / "dagster.yaml"
 ENVIRONMENT = {
     "ENDOBENCH_PG_HOST": "db.internal",
     "ENDOBENCH_PG_DB": "endobench",

@@ -26,7 +26,7 @@ from endobench.defs.automation import (
 )
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, chromosome_partitions, prediction_partition_key
 from endobench.defs.resources import build_resources
-from endobench.lib.releases import LISTING_URL_ENV, ListingError, parse_release_listing
+from endobench.lib.truth_sets.releases import LISTING_URL_ENV, ListingError, parse_release_listing
 
 V8 = {"datasetId": "gtex_v8", "displayName": "GTEx Analysis Release V8", "genomeBuild": "GRCh38/hg38"}
 V10 = {"datasetId": "gtex_v10", "displayName": "GTEx Analysis Release V10", "genomeBuild": "GRCh38/hg38"}

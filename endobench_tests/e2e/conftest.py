@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-REPO = Path(__file__).resolve().parents[2]
+from endobench_tests.paths import REPO
+
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "data" / "screenshots"
 SERVER_START_TIMEOUT_S = 240

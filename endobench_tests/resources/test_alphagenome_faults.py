@@ -7,7 +7,7 @@ import grpc
 import pandas as pd
 import pytest
 
-from endobench.lib.score_cache import OK, ScoreCache
+from endobench.lib.scoring.score_cache import OK, ScoreCache
 from endobench.resources.alphagenome import AlphaGenomePredictor
 from endobench.resources.predictors import FAILED, SCORED
 from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, FaultPlan, sample_eqtl_requests

@@ -5,7 +5,7 @@ import logging
 import numpy as np
 import pytest
 
-from endobench.lib.rate_limit import RateLimiter
+from endobench.lib.scoring.rate_limit import RateLimiter
 from endobench.resources.alphagenome import AlphaGenomePredictor
 from endobench.resources.predictors import SKIPPED_CALL_CAP
 from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, sample_eqtl_requests

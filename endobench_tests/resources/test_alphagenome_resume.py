@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from endobench.lib.score_cache import ScoreCache
+from endobench.lib.scoring.score_cache import ScoreCache
 from endobench.resources.alphagenome import AlphaGenomePredictor
+from endobench_tests.paths import REPO
 from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, sample_eqtl_requests
 
 LOG = logging.getLogger("test_alphagenome_resume")
 KEY = "test-key-resume"
 N_GENES = 40
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _predictor(address: str) -> AlphaGenomePredictor:

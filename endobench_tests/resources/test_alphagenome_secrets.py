@@ -7,6 +7,7 @@ import dagster as dg
 import grpc
 
 from endobench.resources.alphagenome import AlphaGenomePredictor
+from endobench_tests.paths import SAMPLE_DIR
 from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, FaultPlan, sample_eqtl_requests
 
 SECRET = "AIzaSy-endobench-test-secret-7f3c9"
@@ -49,7 +50,7 @@ def test_materializing_predictions_keeps_the_key_out_of_run_config_and_event_met
 
     monkeypatch.setenv("ALPHAGENOME_API_KEY", SECRET)
     _, genes = sample_eqtl_requests(1)
-    sample = Path(__file__).resolve().parents[2] / "data" / "sample"
+    sample = SAMPLE_DIR
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [SAMPLE_RELEASE])
     with AlphaGenomeStandIn(genes=genes, expected_api_key=SECRET) as server:

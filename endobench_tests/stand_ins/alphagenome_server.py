@@ -30,6 +30,8 @@ from alphagenome.data import genome, ontology, track_data
 from alphagenome.models.v1 import dna_client, track_data_utils
 from alphagenome.protos.v1 import dna_model_pb2, dna_model_service_pb2, dna_model_service_pb2_grpc
 
+from endobench_tests.paths import SAMPLE_DIR
+
 API_KEY_HEADER = "x-goog-api-key"
 TRANSIENT_CODES = (
     grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -325,7 +327,7 @@ class AlphaGenomeStandIn:
         return messages
 
 
-SAMPLE_EGENES = Path(__file__).resolve().parents[2] / "data" / "sample" / "gtex_v8_Whole_Blood.v8.egenes.chr22.txt.gz"
+SAMPLE_EGENES = SAMPLE_DIR / "gtex_v8_Whole_Blood.v8.egenes.chr22.txt.gz"
 TRACK_BY_CURIE = {t.ontology_curie: t for tracks in TRACKS.values() for t in tracks}
 
 

@@ -6,8 +6,8 @@ import re
 import dagster as dg
 
 from endobench.defs.metadata import exclusion_metadata
-from endobench.lib.errors import InputError
-from endobench.lib.evaluate import evaluate_table
+from endobench.lib.evaluation.evaluate import evaluate_table
+from endobench.lib.io.errors import InputError
 from endobench.resources.storage import Storage
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

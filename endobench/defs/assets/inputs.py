@@ -7,18 +7,14 @@ import pandas as pd
 
 from endobench.defs.metadata import exclusion_metadata, markdown_table, table_metadata
 from endobench.defs.partitions import gtex_release_partitions
-from endobench.lib.atomic import atomic_path
-from endobench.lib.errors import InputError
-from endobench.lib.finemap import read_finemapped_eqtls
-from endobench.lib.gtex import read_gtex_eqtls
-from endobench.lib.liftover import (
-    NOT_LIFTED,
-    lift_intervals,
-    lift_variants,
-    require_chain,
-)
-from endobench.lib.peaks import PeakSet, filter_peaks, read_peaks
-from endobench.lib.qtl import ParsedQtls, read_generic_qtls
+from endobench.lib.genome.liftover import NOT_LIFTED, lift_intervals, lift_variants, require_chain
+from endobench.lib.genome.peaks import PeakSet, filter_peaks, read_peaks
+from endobench.lib.io.atomic import atomic_path
+from endobench.lib.io.errors import InputError
+from endobench.lib.truth_sets.finemap import read_finemapped_eqtls
+from endobench.lib.truth_sets.generic import read_generic_qtls
+from endobench.lib.truth_sets.gtex import read_gtex_eqtls
+from endobench.lib.truth_sets.schema import ParsedQtls
 from endobench.resources.sources import FINEMAPPED, DataSources
 from endobench.resources.storage import Storage
 

@@ -5,13 +5,8 @@ from pathlib import Path
 import dagster as dg
 
 from endobench.defs.metadata import table_metadata
-from endobench.lib.local_model import (
-    EVEN_CHROMOSOMES,
-    ODD_CHROMOSOMES,
-    TrainingInputs,
-    evaluate_held_out,
-    train_local_model,
-)
+from endobench.lib.model.held_out import evaluate_held_out
+from endobench.lib.model.training import EVEN_CHROMOSOMES, ODD_CHROMOSOMES, TrainingInputs, train_local_model
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 

@@ -6,9 +6,9 @@ import pandas as pd
 
 from endobench.defs.metadata import exclusion_metadata, table_metadata
 from endobench.defs.partitions import release_chromosome_partitions
-from endobench.lib.atomic import write_parquet
-from endobench.lib.reference import ReferenceGenome
-from endobench.lib.windows import OK
+from endobench.lib.genome.reference import ReferenceGenome
+from endobench.lib.genome.windows import OK
+from endobench.lib.io.atomic import write_parquet
 from endobench.resources.predictors import (
     ACCESSIBILITY,
     EXPRESSION,

@@ -10,7 +10,7 @@ from endobench.defs.partitions import (
     gtex_release_partitions,
     release_chromosome_partitions,
 )
-from endobench.lib.report import HELD_OUT_SPLIT, TRAINING_SPLIT, build_report
+from endobench.lib.evaluation.report import HELD_OUT_SPLIT, TRAINING_SPLIT, build_report
 from endobench.resources.storage import Storage
 
 

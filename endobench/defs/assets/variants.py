@@ -6,19 +6,14 @@ import pandas as pd
 
 from endobench.defs.metadata import exclusion_metadata, markdown_table, table_metadata
 from endobench.defs.partitions import gtex_release_partitions
-from endobench.lib.atomic import atomic_path
-from endobench.lib.builds import CHROM_SIZES
-from endobench.lib.errors import BuildMismatchError, InputError
-from endobench.lib.intervals import variants_in_peaks
-from endobench.lib.peaks import PeakSet
-from endobench.lib.qtl import variant_ids
-from endobench.lib.reference import ReferenceGenome
-from endobench.lib.windows import (
-    OK,
-    build_windows,
-    exclusion_counts,
-    reference_agreement,
-)
+from endobench.lib.genome.builds import CHROM_SIZES
+from endobench.lib.genome.intervals import variants_in_peaks
+from endobench.lib.genome.peaks import PeakSet
+from endobench.lib.genome.reference import ReferenceGenome
+from endobench.lib.genome.windows import OK, build_windows, exclusion_counts, reference_agreement
+from endobench.lib.io.atomic import atomic_path
+from endobench.lib.io.errors import BuildMismatchError, InputError
+from endobench.lib.truth_sets.schema import variant_ids
 from endobench.resources.predictors import VariantEffectPredictor
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage

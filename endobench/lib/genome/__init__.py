@@ -1,0 +1,1 @@
+"""Genome coordinates and sequence: builds, the reference reader, liftover, peaks, intervals and variant windows."""

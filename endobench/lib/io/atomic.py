@@ -1,0 +1,87 @@
+"""Write outputs so that a crash, a full disk or a permission error never leaves a file a later run would trust."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+# Errors that mean "the disk or the folder refused the write": said plainly, with what to do.
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _read_umask() -> int:
+    """The process umask, read once: setting it to query it is not safe while other threads create files."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    On any failure (an exception in the block, a full disk, a refused rename) the temporary file is removed and
+    `path` is left as it was: absent, or the complete previous version. A process killed mid-write can leave a
+    hidden `.<name>.*.partial` file, which nothing reads.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    except OSError as exc:
+        _explain(exc, path)
+        raise
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        # mkstemp creates 0600; give the output the permissions a normal file would get.
+        if tmp.exists():
+            os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except OSError as exc:
+        _explain(exc, path)
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _explain(exc: OSError, path: Path) -> None:
+    if exc.errno in _STORAGE_ERRNOS and hasattr(exc, "add_note"):
+        exc.add_note(
+            f"Nothing was written to {path} (no partial file is left). Free disk space or make "
+            f"{path.parent} writable, then re-run: finished assets and partitions are not redone."
+        )
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+    return Path(path)
+
+
+def write_text(text: str, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_bytes(data: bytes, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)

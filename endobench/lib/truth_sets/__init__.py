@@ -1,0 +1,1 @@
+"""Measured effects: GTEx tables, generic QTL tables, fine-mapped eQTLs, GTEx releases, and the schema they share."""

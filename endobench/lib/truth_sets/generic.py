@@ -1,0 +1,91 @@
+"""Generic QTL tables (chrom, pos, ref, alt, effect, se, p, build) such as caQTLs and dsQTLs, read by header name."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from endobench.lib.genome.builds import normalize_build
+from endobench.lib.genome.sequence import reverse_complement
+from endobench.lib.io.errors import InputError
+from endobench.lib.io.tables import numeric_column, read_table
+from endobench.lib.truth_sets.schema import ParsedQtls, finalize
+
+
+@dataclass(frozen=True)
+class GenericQtlColumns:
+    """Which header names hold the generic fields; defaults are the generic table's own names."""
+
+    chrom: str = "chrom"
+    pos: str = "pos"
+    ref: str = "ref"
+    alt: str = "alt"
+    effect: str = "effect"
+    se: str = "se"
+    p: str = "p"
+    variant_id: str | None = None
+    strand: str | None = None
+    build: str | None = "build"
+
+
+def read_generic_qtls(
+    path: Path,
+    *,
+    truth_set: str,
+    build: str | None = None,
+    columns: GenericQtlColumns = GenericQtlColumns(),
+    significant_p: float | None = None,
+) -> ParsedQtls:
+    """Read a caQTL/dsQTL-style table (chrom, pos, ref, alt, effect, se, p, build) by header name.
+
+    A `strand` column with `-` (positions lifted to the minus strand) complements both alleles, so alleles are
+    always on the + strand of the declared build.
+    """
+    path = Path(path)
+    required = [columns.chrom, columns.pos, columns.ref, columns.alt, columns.effect, columns.se, columns.p]
+    optional = [c for c in (columns.variant_id, columns.strand) if c]
+    table_build_column = columns.build if build is None else None
+    if table_build_column:
+        required.append(table_build_column)
+    raw = read_table(path, required, "QTL table", optional)
+    excluded: Counter = Counter()
+    declared = _declared_build(raw, path, build, table_build_column)
+    frame = pd.DataFrame(
+        {
+            "chrom": raw[columns.chrom],
+            "pos": numeric_column(raw, columns.pos, path),
+            "ref": raw[columns.ref],
+            "alt": raw[columns.alt],
+            "effect": numeric_column(raw, columns.effect, path),
+            "effect_se": numeric_column(raw, columns.se, path),
+            "pval": numeric_column(raw, columns.p, path),
+            "gene_id": pd.Series(pd.NA, index=raw.index, dtype=object),
+            "source_line": np.arange(2, len(raw) + 2),
+        }
+    )
+    if columns.strand:
+        minus = (raw[columns.strand].str.strip() == "-").to_numpy()
+        frame.loc[minus, "ref"] = frame.loc[minus, "ref"].map(reverse_complement)
+        frame.loc[minus, "alt"] = frame.loc[minus, "alt"].map(reverse_complement)
+    frame["is_significant"] = True if significant_p is None else (frame["pval"] <= significant_p)
+    kept = finalize(frame, path, truth_set, declared, excluded)
+    return ParsedQtls(frame=kept, rows_read=len(raw), excluded=excluded, kind="generic_qtl")
+
+
+def _declared_build(raw: pd.DataFrame, path: Path, build: str | None, column: str | None) -> str:
+    if build is not None:
+        return normalize_build(build)
+    builds = raw[column].str.strip().unique()
+    if len(builds) != 1:
+        raise InputError(
+            path, f"the {column!r} column names several genome builds {sorted(builds)[:5]}",
+            "Split the table by build or lift it to one build first.",
+        )
+    try:
+        return normalize_build(builds[0])
+    except ValueError as exc:
+        raise InputError(path, str(exc), "Fix the build column.") from exc

@@ -1,0 +1,287 @@
+"""GTEx eQTL tables (`signif_variant_gene_pairs` and `egenes`) parsed by header name into the QTL schema.
+
+The seed script read column 6 (`pval_nominal`) as the effect; here `slope` is looked up by name and a
+file without it is an error, whatever its column order. v8 tables are gzipped text; v10 ships its significant
+pairs as parquet written by tensorQTL, whose names for the same columns are mapped here (`TENSORQTL_NAMES`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from endobench.lib.genome.builds import normalize_build
+from endobench.lib.io.errors import InputError
+from endobench.lib.io.tables import _first_line, check_header, numeric_column, read_table, read_typed_table
+from endobench.lib.truth_sets.schema import ParsedQtls, finalize
+
+SIGNIF_PAIRS = "signif_variant_gene_pairs"
+EGENES = "egenes"
+
+_SIGNIF_REQUIRED = ["variant_id", "gene_id", "slope", "slope_se", "pval_nominal"]
+_SIGNIF_OPTIONAL = ["maf", "tss_distance"]
+_EGENES_REQUIRED = ["gene_id", "variant_id", "slope", "slope_se", "pval_nominal", "qval"]
+_EGENES_OPTIONAL = ["maf", "tss_distance", "gene_name"]
+_BUILD_SUFFIX = {"b38": "hg38", "b37": "hg19"}  # the inverse of qtl.BUILD_ID_SUFFIX
+# tensorQTL's names (GTEx v10) for the columns GTEx v8 calls gene_id and tss_distance, taken where GTEx's own are
+# absent. tensorQTL's `af` is the ALT allele frequency: without a `maf` column, maf = min(af, 1 - af).
+TENSORQTL_NAMES = {"phenotype_id": "gene_id", "start_distance": "tss_distance"}
+_TEXT_COLUMNS = ("variant_id", "gene_id", "gene_name")
+
+
+def detect_kind(path: Path) -> str:
+    """Tell the two GTEx file kinds apart by their header (or parquet schema), not their name."""
+    return _kind(_header(Path(path)))
+
+
+def _kind(header: list[str]) -> str:
+    return EGENES if "qval" in header and "gene_name" in header else SIGNIF_PAIRS
+
+
+def _header(path: Path) -> list[str]:
+    if not path.is_file():
+        raise InputError(path, "the GTEx eQTL file does not exist", "Check the path in the run configuration.")
+    if _is_parquet(path):
+        try:
+            return pq.read_schema(path).names
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(path, f"the parquet file cannot be read ({exc})",
+                             "Download the file again: this copy is incomplete or damaged") from exc
+    return _first_line(path, "GTEx eQTL").rstrip("\r\n").split("\t")
+
+
+def _columns(path: Path, header: list[str], kind: str) -> tuple[dict[str, str], list[str]]:
+    """GTEx name -> the file's name for each column read, and the GTEx names in reading order (`af` last if read).
+
+    A missing required column is an error naming it (`check_header` for text, the schema for parquet).
+    """
+    names = {n: n for n in header}
+    for theirs, ours in TENSORQTL_NAMES.items():
+        if theirs in names and ours not in names:
+            names[ours] = theirs
+    required, optional = (_EGENES_REQUIRED, _EGENES_OPTIONAL) if kind == EGENES else (_SIGNIF_REQUIRED, _SIGNIF_OPTIONAL)
+    missing = [c for c in required if c not in names]
+    if missing and not _is_parquet(path):
+        check_header(path, required, f"GTEx {kind}")  # raises, with near-miss hints
+    if missing:
+        raise InputError(
+            path, f"missing required column(s) {missing} in the parquet schema (found {header[:14]})",
+            f"Provide a GTEx {kind} table whose schema names these columns (tensorQTL's phenotype_id and "
+            "start_distance are accepted for gene_id and tss_distance); columns are matched by name, never by position",
+        )
+    wanted = [*required, *[c for c in optional if c in names]]
+    if "maf" not in names and "af" in names:
+        wanted.append("af")
+    return {c: names[c] for c in wanted}, wanted
+
+
+def _minor_allele_frequency(columns: dict[str, pa.ChunkedArray]) -> None:
+    """Replace tensorQTL's `af` (ALT allele frequency) by `maf = min(af, 1 - af)`, in place."""
+    if "af" in columns:
+        af = columns.pop("af")
+        columns["maf"] = pc.min_element_wise(af, pc.subtract(1.0, af))
+
+
+def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05) -> ParsedQtls:
+    """Read a GTEx tissue table into the QTL schema (effect = `slope`, the signed effect of ALT).
+
+    For `egenes`, every gene row is kept with `is_significant = qval <= qval_threshold`, so the
+    non-significant genes can serve as negatives.
+
+    A clean file (all of GTEx's own) is read by Arrow with typed columns and its ids split in Arrow: the 2.4 M
+    rows of Whole Blood in about 4 s and 1.0 GB peak (`bench/ingest.py`). Anything irregular (a non-number, a malformed id,
+    mixed build suffixes, a truncated gzip) sends the file to the text reader below, whose errors name the line;
+    both readers give the same frame on a clean file. A parquet table (GTEx v10's significant pairs) is read by
+    column name too, tensorQTL's names included; its errors name the row.
+    """
+    path = Path(path)
+    header = _header(path)
+    kind = _kind(header)
+    if _is_parquet(path):
+        return _read_gtex_parquet(path, header, kind, truth_set, qval_threshold)
+    columns, wanted = _columns(path, header, kind)
+    numbers = [c for c in wanted if c not in _TEXT_COLUMNS]
+    table = read_typed_table(path, [columns["variant_id"], columns["gene_id"]], [columns[c] for c in numbers])
+    if table is not None:
+        typed_columns = {c: table.column(columns[c]) for c in ["variant_id", "gene_id", *numbers]}
+        _minor_allele_frequency(typed_columns)
+        table = pa.table(typed_columns)
+    typed = _frame_from_arrow(table, kind, qval_threshold) if table is not None else None
+    del table  # the frame holds copies; the Arrow buffers would only raise the peak memory of `finalize`
+    if typed is None:
+        return _read_gtex_text(path, kind, truth_set, qval_threshold, columns)
+    frame, build, row_id = typed
+    excluded: Counter = Counter()
+    kept = finalize(frame, path, truth_set, build, excluded, same_variant=row_id)
+    return ParsedQtls(frame=kept, rows_read=len(frame), excluded=excluded, kind=kind)
+
+
+def _frame_from_arrow(
+    table: pa.Table, kind: str, qval_threshold: float, first_line: int = 2
+) -> tuple[pd.DataFrame, str, np.ndarray] | None:
+    """The frame `finalize` takes, the build and each row's distinct-id code; None when the ids need the text reader.
+
+    Each distinct id (about 970 K of Whole Blood's 2.4 M rows) is split once, from the right in Arrow (contig names
+    such as chrUn_KI270742v1 contain underscores) and checked to be what the text reader's pattern
+    `^(.+)_(\\d+)_([^_]+)_([^_]+)_([^_]+)$` accepts. Rows carry only the code of their id, numbered by first
+    appearance, and chrom, ref, alt and gene_id become categoricals, so `finalize` checks each distinct value once.
+    """
+    encoded = pc.dictionary_encode(table.column("variant_id").combine_chunks())
+    row_id = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    parts = pc.split_pattern(pc.utf8_trim_whitespace(encoded.dictionary), "_", max_splits=4, reverse=True)
+    if pc.min(pc.list_value_length(parts)).as_py() != 5:
+        return None
+    chrom, pos, ref, alt, suffix = (pc.list_element(parts, k) for k in range(5))
+    del encoded, parts
+    if min(pc.min(pc.utf8_length(field)).as_py() for field in (chrom, ref, alt, suffix)) == 0:
+        return None
+    if not pc.all(pc.ascii_is_decimal(pos)).as_py():
+        return None
+    suffixes = pc.unique(suffix).to_pylist()
+    if len(suffixes) != 1 or suffixes[0] not in _BUILD_SUFFIX:
+        return None
+    try:
+        positions = pc.cast(pos, pa.int64()).to_numpy()
+    except pa.ArrowInvalid:
+        return None
+
+    def categorical(values: pa.Array, rows: np.ndarray | None = None) -> pd.Categorical:
+        """`values` as codes into its distinct values; `rows` maps each table row to an element of `values`."""
+        encoded = values.dictionary_encode()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        return pd.Categorical.from_codes(codes if rows is None else codes[rows],
+                                         categories=pd.Index(encoded.dictionary.to_pylist(), dtype=object))
+
+    def number(column: str) -> np.ndarray:
+        return table.column(column).to_numpy().astype(np.float64, copy=False)
+
+    n = table.num_rows
+    frame = pd.DataFrame(
+        {
+            "chrom": categorical(chrom, row_id),
+            "pos": positions[row_id],
+            "ref": categorical(ref, row_id),
+            "alt": categorical(alt, row_id),
+            "gene_id": categorical(pc.utf8_trim_whitespace(table.column("gene_id").combine_chunks())),
+            "effect": number("slope"),
+            "effect_se": number("slope_se"),
+            "pval": number("pval_nominal"),
+            "maf": number("maf") if "maf" in table.column_names else np.nan,
+            "tss_distance": number("tss_distance") if "tss_distance" in table.column_names else np.nan,
+            "source_line": np.arange(first_line, n + first_line),
+        },
+        copy=False,
+    )
+    frame["is_significant"] = number("qval") <= qval_threshold if kind == EGENES else True
+    return frame, normalize_build(_BUILD_SUFFIX[suffixes[0]]), row_id
+
+
+def _read_gtex_text(
+    path: Path, kind: str, truth_set: str, qval_threshold: float, columns: dict[str, str] | None = None
+) -> ParsedQtls:
+    """Every column as text, then parsed with pandas: slower, and the reader whose errors name the line."""
+    columns = columns or _columns(path, _header(path), kind)[0]
+    raw = read_table(path, list(columns.values()), f"GTEx {kind}").rename(columns={v: k for k, v in columns.items()})
+    parts, build = _split_ids(raw["variant_id"], path, first_line=2)
+    excluded: Counter = Counter()
+    frame = pd.DataFrame(
+        {
+            "chrom": parts[0],
+            "pos": pd.to_numeric(parts[1], errors="coerce"),
+            "ref": parts[2],
+            "alt": parts[3],
+            "gene_id": raw["gene_id"].str.strip(),
+            "effect": numeric_column(raw, "slope", path),
+            "effect_se": numeric_column(raw, "slope_se", path),
+            "pval": numeric_column(raw, "pval_nominal", path),
+            "maf": numeric_column(raw, "maf", path) if "maf" in raw else _maf_from_af(raw, path),
+            "tss_distance": numeric_column(raw, "tss_distance", path) if "tss_distance" in raw else np.nan,
+            "source_line": np.arange(2, len(raw) + 2),
+        }
+    )
+    if kind == EGENES:
+        frame["is_significant"] = (numeric_column(raw, "qval", path) <= qval_threshold).to_numpy()
+    else:
+        frame["is_significant"] = True
+    kept = finalize(frame, path, truth_set, build, excluded)
+    return ParsedQtls(frame=kept, rows_read=len(raw), excluded=excluded, kind=kind)
+
+
+def _maf_from_af(raw: pd.DataFrame, path: Path) -> pd.Series | float:
+    """min(af, 1 - af) from tensorQTL's ALT allele frequency, when the table has it."""
+    if "af" not in raw:
+        return np.nan
+    af = numeric_column(raw, "af", path)
+    return np.minimum(af, 1.0 - af)
+
+
+def _split_ids(ids: pd.Series, path: Path, *, first_line: int | None) -> tuple[pd.DataFrame, str]:
+    """chrom, pos, ref, alt and build suffix of GTEx ids (columns 0-4) and their one build.
+
+    A malformed id, or ids of several builds, is an error naming the line of the first offender (`first_line` is
+    the line of the first row), or its row when the table has no lines (parquet, `first_line=None`).
+    """
+    # From the right: contig names such as chrUn_KI270742v1 contain underscores themselves.
+    parts = ids.str.strip().str.extract(r"^(.+)_(\d+)_([^_]+)_([^_]+)_([^_]+)$")
+
+    def error(bad: int, problem: str, fix: str) -> InputError:
+        where = {"line": bad + first_line} if first_line is not None else {}
+        return InputError(path, problem + ("" if where else f" (first at row {bad + 1:,})"), fix, **where)
+
+    malformed = parts.isna().any(axis=1).to_numpy()
+    if malformed.any():
+        bad = int(np.flatnonzero(malformed)[0])
+        raise error(bad, f"variant_id {ids.iloc[bad]!r} is not in GTEx form chr_pos_ref_alt_b38 "
+                         f"({int(malformed.sum()):,} such rows)", "Use the GTEx variant ids unchanged")
+    suffixes = parts[4].value_counts()
+    unknown = [s for s in suffixes.index if s not in _BUILD_SUFFIX]
+    if unknown or len(suffixes) != 1:
+        odd = unknown[0] if unknown else suffixes.index[-1]
+        bad = int(np.flatnonzero((parts[4] == odd).to_numpy())[0])
+        raise error(bad, f"variant ids carry build suffix(es) {sorted(map(str, suffixes.index))[:5]}, expected exactly "
+                         f"one of {sorted(_BUILD_SUFFIX)} (first {odd!r} row: {ids.iloc[bad]})",
+                    "Split the file by build, or lift it over first")
+    return parts, normalize_build(_BUILD_SUFFIX[suffixes.index[0]])
+
+
+def _is_parquet(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4) == b"PAR1"
+
+
+def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str, qval_threshold: float) -> ParsedQtls:
+    """A GTEx table in parquet (v10's significant pairs), read by column name; rows are numbered from 1.
+
+    The columns are typed already, so only the ids can be irregular: a malformed id is an error naming its row.
+    """
+    columns, wanted = _columns(path, header, kind)
+    table = pq.read_table(path, columns=list(columns.values())).rename_columns(wanted)
+    typed = {}
+    for name in wanted:
+        target = pa.string() if name in _TEXT_COLUMNS else pa.float64()
+        try:
+            typed[name] = pc.cast(table.column(name), target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise InputError(path, f"column {name!r} is {table.column(name).type} in the parquet schema, not "
+                             f"{'text' if target == pa.string() else 'a number'} ({exc})",
+                             f"Check that {name!r} holds what GTEx puts there") from exc
+    _minor_allele_frequency(typed)
+    table = pa.table(typed)
+    if table.num_rows == 0:
+        raise InputError(path, f"the GTEx {kind} table has no rows", "Point the run at a complete file")
+    ids = table.column("variant_id")
+    typed_frame = _frame_from_arrow(table, kind, qval_threshold, first_line=1) if ids.null_count == 0 else None
+    if typed_frame is None:
+        _split_ids(ids.to_pandas(), path, first_line=None)  # raises, naming the first bad row
+        raise InputError(path, "some variant ids could not be split into chrom, pos, ref and alt",
+                         "Use the GTEx variant ids unchanged")
+    frame, build, row_id = typed_frame
+    excluded: Counter = Counter()
+    kept = finalize(frame, path, truth_set, build, excluded, same_variant=row_id)
+    return ParsedQtls(frame=kept, rows_read=table.num_rows, excluded=excluded, kind=kind)

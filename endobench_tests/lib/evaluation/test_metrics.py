@@ -1,0 +1,230 @@
+"""Metrics against values computed independently (scipy, sklearn, by hand) on small fixtures."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from endobench.lib.evaluation import metrics
+
+
+@pytest.fixture(scope="module")
+def gtex(fixtures):
+    """120 real GTEx Whole Blood eGenes: slope as the effect, log2_aFC as a second measurement of it."""
+    return pd.read_csv(fixtures / "report" / "gtex_wb_egenes_chr22_first120.tsv", sep="\t")
+
+
+def test_identical_columns_correlate_exactly():
+    """y = x gives Spearman and Pearson of exactly 1 and a sign auROC of 1."""
+    x = np.linspace(-2, 3, 50)
+    out = metrics.correlations(x, x)
+    assert out["n"] == 50
+    assert out["spearman"] == pytest.approx(1.0)
+    assert out["pearson"] == pytest.approx(1.0)
+    assert metrics.sign_auroc(x, x) == pytest.approx(1.0)
+
+
+def test_reversed_scores_give_minus_one_and_auroc_zero():
+    """y = -x gives correlations of -1 and a sign auROC of 0 (every sign predicted wrong)."""
+    x = np.linspace(-2, 3, 50)
+    out = metrics.correlations(x, -x)
+    assert out["spearman"] == pytest.approx(-1.0)
+    assert out["pearson"] == pytest.approx(-1.0)
+    assert metrics.sign_auroc(x, -x) == pytest.approx(0.0)
+
+
+def test_correlations_match_scipy_on_real_gtex(gtex):
+    """Spearman and Pearson with p-values equal scipy's on the real slope / log2_aFC pairs."""
+    out = metrics.correlations(gtex["slope"], gtex["log2_aFC"])
+    rho, rho_p = stats.spearmanr(gtex["slope"], gtex["log2_aFC"])
+    r, r_p = stats.pearsonr(gtex["slope"], gtex["log2_aFC"])
+    assert out["n"] == 120
+    assert out["spearman"] == pytest.approx(rho)
+    assert out["spearman_p"] == pytest.approx(rho_p)
+    assert out["pearson"] == pytest.approx(r)
+    assert out["pearson_p"] == pytest.approx(r_p)
+    assert out["spearman"] > 0.9
+
+
+def test_non_finite_pairs_are_left_out():
+    """NaN or inf in either column removes that pair only; n counts the pairs used."""
+    x = np.array([1.0, 2.0, np.nan, 4.0, 5.0, 6.0])
+    y = np.array([2.0, 1.0, 3.0, np.inf, 5.0, 7.0])
+    out = metrics.correlations(x, y)
+    assert out["n"] == 4
+    assert out["pearson"] == pytest.approx(stats.pearsonr([1, 2, 5, 6], [2, 1, 5, 7])[0])
+
+
+def test_constant_scores_give_nan_not_an_error():
+    """A constant prediction has no correlation: NaN, not a crash and not 0."""
+    out = metrics.correlations(np.arange(10.0), np.ones(10))
+    assert math.isnan(out["spearman"]) and math.isnan(out["pearson"])
+
+
+def test_sign_auroc_by_hand():
+    """Two positives, two negatives: the one mis-ordered pair of four gives auROC 3/4."""
+    effect = np.array([1.0, 2.0, -1.0, -2.0])
+    score = np.array([0.5, -0.1, 0.0, -0.5])
+    # positive scores 0.5, -0.1 vs negative 0.0, -0.5: pairs won = (0.5>0), (0.5>-0.5), (-0.1>-0.5) = 3 of 4
+    assert metrics.sign_auroc(effect, score) == pytest.approx(0.75)
+
+
+def test_sign_auroc_leaves_out_zero_effects():
+    """An effect of exactly 0 has no sign, so it is not a negative: the result equals sklearn without it."""
+    effect = np.array([1.0, 0.0, -1.0, 2.0, -3.0])
+    score = np.array([0.2, 0.9, -0.2, -0.4, 0.1])
+    keep = effect != 0
+    assert metrics.sign_auroc(effect, score) == pytest.approx(roc_auc_score(effect[keep] > 0, score[keep]))
+
+
+def test_sign_auroc_is_nan_with_one_sign_only():
+    """All effects positive (e.g. p-values as effects): sign auROC is undefined, reported as NaN."""
+    assert math.isnan(metrics.sign_auroc(np.array([0.1, 0.2, 0.3]), np.array([1.0, 2.0, 3.0])))
+
+
+def test_significance_auprc_matches_sklearn_on_real_egenes(gtex):
+    """auPRC of |score| for qval <= 0.05 vs not equals sklearn's average precision on the same labels."""
+    significant = gtex["qval"] <= 0.05
+    expected = average_precision_score(significant, gtex["log2_aFC"].abs())
+    assert metrics.significance_auprc(gtex["log2_aFC"], significant) == pytest.approx(expected)
+
+
+def test_significance_auprc_needs_negatives():
+    """With only significant rows (GTEx signif pairs) there is no auPRC: NaN."""
+    assert math.isnan(metrics.significance_auprc(np.array([0.1, 0.5]), np.array([True, True])))
+
+
+def test_weighted_statistics_equal_statistics_on_resampled_copies():
+    """Count-weighted Spearman, Pearson and auROC equal scipy/sklearn on explicitly resampled data, ties included."""
+    rng = np.random.default_rng(7)
+    n = 40
+    x = np.round(rng.normal(size=n), 1)
+    y = np.round(x + rng.normal(size=n), 1)
+    indices = rng.integers(0, n, size=(6, n))
+    counts = metrics.counts_from_indices(indices, n)
+    np.testing.assert_allclose(metrics.weighted_spearman(x, y, counts),
+                               [stats.spearmanr(x[i], y[i])[0] for i in indices], atol=1e-12)
+    np.testing.assert_allclose(metrics.weighted_pearson(x, y, counts),
+                               [stats.pearsonr(x[i], y[i])[0] for i in indices], atol=1e-12)
+    np.testing.assert_allclose(metrics.weighted_auroc(x > 0, y, counts),
+                               [roc_auc_score(x[i] > 0, y[i]) for i in indices], atol=1e-12)
+
+
+def test_weighted_ranks_equal_rankdata():
+    """Ranks of each resample's points equal scipy's average ranks of the resampled copies."""
+    values = np.array([3.0, 1.0, 3.0, 2.0, 5.0])
+    indices = np.array([[0, 0, 1, 3, 4], [2, 2, 2, 1, 1]])
+    ranks = metrics.weighted_ranks(values, metrics.counts_from_indices(indices, 5))
+    for row, idx in zip(ranks, indices, strict=True):
+        np.testing.assert_allclose(row[idx], stats.rankdata(values[idx]))
+
+
+def test_bootstrap_interval_covers_known_rho():
+    """A bivariate normal with rho 0.5 and n = 4,000: both 95% intervals contain 0.5 (Spearman's is 6/pi asin(0.25))."""
+    rng = np.random.default_rng(11)
+    xy = rng.multivariate_normal([0, 0], [[1, 0.5], [0.5, 1]], size=4000)
+    out = metrics.bootstrap_intervals(xy[:, 0], xy[:, 1], n_boot=300)
+    lo, hi = out["pearson_ci"]
+    assert lo < 0.5 < hi
+    spearman_truth = 6 / np.pi * np.arcsin(0.25)
+    lo, hi = out["spearman_ci"]
+    assert lo < spearman_truth < hi
+    assert out["n_bootstrap"] == 300
+
+
+def test_bootstrap_intervals_contain_point_estimates(gtex):
+    """On real data each interval contains its point estimate; the correlations' intervals have width.
+
+    log2_aFC never disagrees in sign with slope here, so sign auROC and its whole interval are exactly 1.
+    """
+    out = metrics.summarize(gtex["slope"], gtex["log2_aFC"], n_boot=300)
+    for key in ("spearman", "pearson", "sign_auroc"):
+        lo, hi = out[f"{key}_ci"]
+        assert lo <= out[key] <= hi
+    assert out["spearman_ci"][1] - out["spearman_ci"][0] > 0.01
+    assert out["pearson_ci"][1] - out["pearson_ci"][0] > 0.01
+    assert out["sign_auroc"] == out["sign_auroc_ci"][0] == out["sign_auroc_ci"][1] == 1.0
+
+
+def test_bootstrap_is_reproducible():
+    """The fixed seed gives the same interval twice."""
+    x = np.arange(30.0)
+    y = x + np.sin(x) * 5
+    assert metrics.bootstrap_intervals(x, y, n_boot=100) == metrics.bootstrap_intervals(x, y, n_boot=100)
+
+
+def test_large_inputs_draw_fewer_resamples():
+    """Above 20 K units the resample count shrinks to bound the work, never below 200."""
+    assert metrics.effective_resamples(5_000) == 1000
+    assert metrics.effective_resamples(100_000) == 200
+    assert metrics.effective_resamples(1_000_000) == 200
+    assert metrics.effective_resamples(10_000, max_cells=5_000_000) == 500
+
+
+def test_summarize_strong_half(gtex):
+    """sign_auroc_strong is the sign auROC over units with |effect| at or above the median |effect|."""
+    out = metrics.summarize(gtex["slope"], gtex["log2_aFC"], n_boot=50)
+    strong = gtex["slope"].abs() >= gtex["slope"].abs().median()
+    assert out["n_strong"] == int(strong.sum())
+    assert out["sign_auroc_strong"] == pytest.approx(
+        roc_auc_score(gtex.loc[strong, "slope"] > 0, gtex.loc[strong, "log2_aFC"]))
+
+
+def _units(gtex: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "effect": gtex["slope"], "score": gtex["log2_aFC"], "maf": gtex["maf"],
+        "tss_distance": gtex["tss_distance"], "chrom": gtex["chr"], "ref": gtex["ref"], "alt": gtex["alt"],
+    })
+
+
+def test_small_strata_say_too_few(gtex):
+    """A stratum below the minimum n carries 'too few (n=...)' and no numbers."""
+    rows = metrics.stratified_metrics(_units(gtex), min_n=20, n_boot=50)
+    small = [r for r in rows if r["n"] < 20]
+    assert small, "the fixture has an indel stratum with fewer than 20 variants"
+    for row in small:
+        assert row["note"] == f"too few (n={row['n']})"
+        assert "spearman" not in row
+
+
+def test_strata_numbers_match_direct_computation(gtex):
+    """The SNV stratum's n and Spearman equal scipy on exactly the single-base REF/ALT rows."""
+    units = _units(gtex)
+    rows = metrics.stratified_metrics(units, min_n=20, n_boot=50)
+    snv = next(r for r in rows if r["stratification"] == "variant type" and r["stratum"] == "SNV")
+    is_snv = (units["ref"].str.len() == 1) & (units["alt"].str.len() == 1)
+    assert snv["n"] == int(is_snv.sum())
+    assert snv["spearman"] == pytest.approx(stats.spearmanr(units.loc[is_snv, "effect"], units.loc[is_snv, "score"])[0])
+
+
+def test_strata_labels_cover_every_split(gtex):
+    """Quartiles of |effect|, TSS bins, MAF bins, SNV/indel, held-out and AlphaGenome test chromosomes."""
+    units = _units(gtex).assign(held_out=[True, False] * 60)
+    units.loc[:59, "chrom"] = "chr3"
+    labels = metrics.strata_labels(units)
+    assert set(labels) == {"|effect| quartile", "TSS distance", "MAF", "variant type", "model training split",
+                           "AlphaGenome split"}
+    assert labels["|effect| quartile"].nunique() == 4
+    assert (labels["AlphaGenome split"] == "AlphaGenome test chromosomes").sum() == 60
+    assert (labels["model training split"] == "held out of training").sum() == 60
+    tss = units["tss_distance"].abs()
+    assert ((labels["TSS distance"] == "<1 kb") == (tss < 1000)).all()
+
+
+def test_side_by_side_one_row_per_truth_set_readout_configuration(gtex):
+    """Only scored rows enter; each (truth set, readout, configuration) is its own result."""
+    base = pd.DataFrame({
+        "truth_set": "gtex_wb", "variant_id": gtex["variant_id"], "effect": gtex["slope"],
+        "score": gtex["log2_aFC"], "readout": "expression", "status": "scored", "is_significant": gtex["qval"] <= 0.05,
+    })
+    second = base.assign(configuration="b", score=-base["score"])
+    frame = pd.concat([base.assign(configuration="a"), second], ignore_index=True)
+    frame.loc[0, "status"] = "failed"
+    results = metrics.side_by_side(frame, n_boot=50)
+    assert [(r["truth_set"], r["readout"], r["configuration"]) for r in results] == [
+        ("gtex_wb", "expression", "a"), ("gtex_wb", "expression", "b")]
+    assert results[0]["n"] == 119 and results[1]["n"] == 120
+    assert results[1]["spearman"] == pytest.approx(-stats.spearmanr(gtex["slope"], gtex["log2_aFC"])[0])

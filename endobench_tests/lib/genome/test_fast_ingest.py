@@ -1,0 +1,194 @@
+"""The fast ingest paths give the answers of the slow, obvious ones they replaced, on real sample data.
+
+- batched overlap (one bedtools call, hits read back by pandas) == the line-by-line `bedtools intersect -u` / `-v`;
+- the Arrow reader of GTEx tables == the pandas text reader, and irregular files go to the text reader;
+- one `os.pread` per window == pyfaidx, on segment sets and whole records;
+- narrowPeak q-value -1 ("not computed") is unknown, not weak.
+"""
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pybedtools
+import pyfaidx
+import pytest
+
+from endobench.lib.genome.intervals import variants_in_peaks
+from endobench.lib.genome.peaks import filter_peaks, read_peaks
+from endobench.lib.genome.reference import ReferenceGenome
+from endobench.lib.io.tables import read_typed_table
+from endobench.lib.truth_sets import gtex
+from endobench_tests.paths import CORPUS, FIXTURES
+
+SAMPLE_PEAKS = "abc_K562_DNase_ENCFF860XAE_chr22_macs2_peaks.hg38.narrowPeak.gz"
+SAMPLE_BLACKLIST = "abc_GRCh38_unified_blacklist.bed.gz"
+
+
+def _bedtools_inside(variants: pd.DataFrame, peaks: pd.DataFrame) -> np.ndarray:
+    bed = pd.DataFrame({"chrom": variants["chrom"], "start": variants["pos"] - 1,
+                        "end": variants["pos"] - 1 + variants["ref"].str.len(), "name": np.arange(len(variants))})
+    hits = pybedtools.BedTool.from_dataframe(bed).intersect(
+        pybedtools.BedTool.from_dataframe(peaks[["chrom", "start", "end"]]), u=True)
+    inside = {int(fields.name) for fields in hits}
+    pybedtools.cleanup(remove_all=False)
+    return np.isin(np.arange(len(variants)), list(inside))
+
+
+@pytest.fixture(scope="module")
+def sample_peaks(sample_dir):
+    return read_peaks(sample_dir / SAMPLE_PEAKS, "hg38")
+
+
+def test_variants_in_peaks_agrees_with_bedtools_intersect_u(sample_dir, sample_peaks):
+    """The real Whole Blood lead variants plus SNVs and 3-bp deletions on both sides of every sample peak edge
+    (26,612 real K562 peaks, overlapping and artifact-wide ones included) get bedtools' answer, row for row."""
+    leads = gtex.read_gtex_eqtls(sample_dir / "gtex_v8_Whole_Blood.v8.egenes.txt.gz", truth_set="t").frame
+    edges = np.concatenate([sample_peaks.frame["start"] + d for d in (-2, 0, 1)]
+                           + [sample_peaks.frame["end"] + d for d in (0, 1)])
+    edges = edges[edges >= 1]
+    probes = pd.DataFrame({"chrom": "chr22", "pos": np.concatenate([edges, edges]),
+                           "ref": ["A"] * len(edges) + ["AGT"] * len(edges)})
+    variants = pd.concat([leads[["chrom", "pos", "ref"]], probes], ignore_index=True)
+    variants["variant_id"] = variants["chrom"] + "_" + variants["pos"].astype(str) + "_" + variants["ref"] + "_C_b38"
+
+    ours = variants_in_peaks(variants, sample_peaks)
+    theirs = _bedtools_inside(variants, sample_peaks.frame)
+    assert ours.sum() > 10_000 and (~ours).sum() > 10_000  # both answers occur, so agreement means something
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_blacklist_removal_agrees_with_bedtools_intersect_v(sample_dir, sample_peaks):
+    """Every sample peak, against the real hg38 blacklist: the peaks kept are those `bedtools intersect -v` keeps."""
+    blacklist = read_peaks(sample_dir / SAMPLE_BLACKLIST, "hg38")
+    kept = filter_peaks(sample_peaks, max_width=10**9, min_qvalue=None, blacklist=blacklist)
+    theirs = pybedtools.BedTool.from_dataframe(sample_peaks.frame).intersect(
+        pybedtools.BedTool.from_dataframe(blacklist.frame), v=True).to_dataframe(header=None)
+    pybedtools.cleanup(remove_all=False)
+    assert kept.excluded["in_blacklist"] == len(sample_peaks.frame) - len(theirs) > 0
+    assert kept.frame[["chrom", "start", "end"]].values.tolist() == theirs.iloc[:, :3].values.tolist()
+
+
+@pytest.mark.parametrize("path", [
+    "fixtures/gtex/Whole_Blood.v8.signif_variant_gene_pairs.chr22_32Mb.txt",
+    "fixtures/gtex/Whole_Blood.v8.egenes.chr22_32Mb.txt",
+    "corpus/gtex/egenes_nan_inf_slope.txt",
+    "corpus/gtex/egenes_duplicate_rows.txt",
+    "corpus/gtex/egenes_unknown_chromosome.txt",
+    "corpus/gtex/egenes_position_zero_and_past_end.txt",
+    "corpus/gtex/egenes_bare_chrom_names.txt",
+])
+def test_arrow_reader_gives_the_text_readers_frame_and_exclusions(path):
+    """The Arrow path is taken for these files, and its frame, dtypes and exclusion counts equal the text reader's."""
+    path = CORPUS.parent / path
+    kind = gtex.detect_kind(path)
+    required = gtex._EGENES_REQUIRED if kind == gtex.EGENES else gtex._SIGNIF_REQUIRED
+    table = read_typed_table(path, ["variant_id", "gene_id"], [c for c in required if c not in ("variant_id", "gene_id")])
+    assert table is not None and gtex._frame_from_arrow(table, kind, 0.05) is not None
+    fast = gtex.read_gtex_eqtls(path, truth_set="gtex_wb")
+    text = gtex._read_gtex_text(path, kind, "gtex_wb", 0.05)
+    pd.testing.assert_frame_equal(fast.frame, text.frame)
+    assert (fast.rows_read, fast.excluded) == (text.rows_read, text.excluded)
+
+
+def test_a_gzip_of_several_members_is_read_whole_by_the_arrow_reader(tmp_path):
+    """bgzip writes many gzip members; the ISA-L stream must not stop after the first (here: header + 2 rows)."""
+    source = FIXTURES / "gtex/Whole_Blood.v8.signif_variant_gene_pairs.chr22_32Mb.txt"
+    lines = source.read_text().splitlines(keepends=True)
+    path = tmp_path / "members.txt.gz"
+    path.write_bytes(gzip.compress("".join(lines[:3]).encode()) + gzip.compress("".join(lines[3:]).encode()))
+    assert read_typed_table(path, ["variant_id", "gene_id"], ["slope"]).num_rows == 4
+    pd.testing.assert_frame_equal(gtex.read_gtex_eqtls(path, truth_set="t").frame,
+                                  gtex.read_gtex_eqtls(source, truth_set="t").frame)
+
+
+def test_a_non_number_sends_the_file_to_the_text_reader_whose_error_names_the_line():
+    """Arrow cannot say which line is bad, so it declines; the text reader then reports line 5."""
+    path = CORPUS / "gtex" / "egenes_nonnumeric_slope.txt"
+    assert read_typed_table(path, ["variant_id", "gene_id"], ["slope"]) is None
+    with pytest.raises(Exception, match="line 5"):
+        gtex.read_gtex_eqtls(path, truth_set="gtex_wb")
+
+
+def test_narrowpeak_qvalue_minus_one_is_unknown_not_weak(tmp_path):
+    """MACS2 without a control writes q = -1: such peaks survive a q >= 2 filter and none counts as below_qvalue."""
+    path = tmp_path / "no_q.narrowPeak"
+    path.write_text("chr22\t100\t300\tp1\t0\t.\t5.1\t-1\t-1\t90\nchr22\t900\t1200\tp2\t0\t.\t3.2\t-1\t-1\t40\n")
+    peaks = read_peaks(path, "hg38")
+    filtered = filter_peaks(peaks, max_width=5_000, min_qvalue=2.0, blacklist=None)
+    assert peaks.frame["qvalue"].isna().all()
+    assert filtered.frame["name"].tolist() == ["p1", "p2"]
+    assert "below_qvalue" not in filtered.excluded
+
+
+def _pyfaidx_bases(path: Path, chrom: str, start0: int, end0: int) -> str | None:
+    """The obvious answer: pyfaidx on the first record (whole `chrom`, or a `chrom:a-b` segment) holding the span."""
+    for name, record in pyfaidx.Fasta(str(path), as_raw=True).records.items():
+        first = int(name.split(":")[1].split("-")[0]) - 1 if ":" in name else 0
+        if name.split(":")[0] == chrom and first <= start0 and end0 <= first + len(record):
+            return str(record[start0 - first:end0 - first]).upper()
+    return None
+
+
+def test_reader_serves_the_bases_pyfaidx_serves_on_a_segment_set(sample_reference):
+    """The sample reference is a set of real segments: windows inside one, across two and outside all agree."""
+    spans = [("chr22", s, s + w) for s in range(32_000_000 - 50, 32_300_050, 9_973) for w in (1, 61, 2_048)]
+    spans += [("chr1", 875_855 - 49, 875_856 + 50), ("chr7", 1, 2)]
+    with sample_reference.reader() as fetch:
+        served = [fetch(*span) for span in spans]
+    assert served == [_pyfaidx_bases(sample_reference.path, *span) for span in spans]
+    assert sum(s is None for s in served) >= 2 and sum(s is not None for s in served) > 50
+
+
+def test_reader_serves_the_bases_pyfaidx_serves_on_whole_records(tmp_path):
+    """The corpus FASTA (a chr22 cut and the first 12 kb of chr2, 60 bases a line): every span up to 130 bp."""
+    fasta = tmp_path / "segments.fa"
+    shutil.copy(CORPUS / "reference" / "segments.fa", fasta)
+    reference = ReferenceGenome(fasta, "hg38")
+    spans = [("chr2", s, s + w) for s in range(0, 12_100, 37) for w in (1, 59, 60, 61, 130)]
+    with reference.reader() as fetch:
+        assert [fetch(*span) for span in spans] == [_pyfaidx_bases(fasta, *span) for span in spans]
+
+
+def test_a_repeated_pair_is_a_duplicate_only_when_its_effect_repeats_too(tmp_path):
+    """Rows 2 and 3 repeat row 1's variant and gene; row 3 also repeats its slope and is the one duplicate_row."""
+    header = "variant_id\tgene_id\ttss_distance\tmaf\tpval_nominal\tslope\tslope_se\n"
+    row = "chr22_32261410_C_T_b38\tENSG00000128253.13\t57933\t0.08\t8.7e-06\t{}\t0.09\n"
+    path = tmp_path / "pairs.txt"
+    path.write_text(header + row.format(-0.40) + row.format(0.11) + row.format(-0.40))
+    parsed = gtex.read_gtex_eqtls(path, truth_set="gtex_wb")
+    assert parsed.excluded == {"duplicate_row": 1}
+    assert parsed.frame["effect"].tolist() == [-0.40, 0.11]
+
+
+def test_two_spellings_of_one_variant_are_one_variant_on_both_readers(tmp_path):
+    """`chr22_..._C_T` and `22_..._c_t` name one variant: one id for both, and the second spelling of the same
+    gene with the same slope is a duplicate_row, whether the ids are grouped by spelling (Arrow) or not (text)."""
+    header = "variant_id\tgene_id\ttss_distance\tmaf\tpval_nominal\tslope\tslope_se\n"
+    row = "{}\t{}\t57933\t0.08\t8.7e-06\t-0.40\t0.09\n"
+    path = tmp_path / "pairs.txt"
+    path.write_text(header + row.format("chr22_32261410_C_T_b38", "ENSG00000128253.13")
+                    + row.format("22_32261410_c_t_b38", "ENSG00000100030.14")
+                    + row.format("22_32261410_c_t_b38", "ENSG00000128253.13"))
+    fast = gtex.read_gtex_eqtls(path, truth_set="gtex_wb")
+    text = gtex._read_gtex_text(path, gtex.SIGNIF_PAIRS, "gtex_wb", 0.05)
+    assert fast.frame["variant_id"].tolist() == ["chr22_32261410_C_T_b38"] * 2
+    assert fast.excluded == text.excluded == {"duplicate_row": 1}
+    pd.testing.assert_frame_equal(fast.frame, text.frame)
+
+
+def test_reader_of_a_bgzip_fasta_serves_what_the_plain_fasta_serves(sample_dir, tmp_path):
+    """BGZF blocks have no fixed byte offsets: the reader hands the spans to pyfaidx, with the bases that `pread`
+    gives on the same FASTA decompressed."""
+    name = "bfairkun_hg38_chr2_1-2333275.fa.gz"
+    for suffix in ("", ".fai", ".gzi"):
+        shutil.copy(sample_dir / f"{name}{suffix}", tmp_path)
+    (tmp_path / "plain.fa").write_bytes(gzip.decompress((tmp_path / name).read_bytes()))
+    spans = [("chr2", s, s + 2_048) for s in range(0, 2_333_275, 199_999)]
+    with ReferenceGenome(tmp_path / name, "hg38").reader() as fetch:
+        served = [fetch(*span) for span in spans]
+    with ReferenceGenome(tmp_path / "plain.fa", "hg38").reader() as fetch:
+        assert served == [fetch(*span) for span in spans]
+    assert all(s is not None and len(s) == 2_048 for s in served[:-1])

@@ -1,0 +1,102 @@
+"""`score_fasta_pairs`: allele pairs from two FASTA files (same record name = one pair) scored by the local model."""
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from endobench.lib.io.errors import InputError
+from endobench.lib.io.fasta import read_fasta
+from endobench.lib.model.pairs import HEADER, describe_counts, score_fasta_pairs
+from endobench.lib.model.training import TrainingInputs, train_local_model
+from endobench_tests.paths import FIXTURES, SAMPLE_DIR
+
+PAIR_FIXTURES = FIXTURES / "local_model"
+LOW = PAIR_FIXTURES / "low_alleles.fa"  # plain text
+HIGH = PAIR_FIXTURES / "high_alleles.fa.gz"  # gzipped, 60-bp lines, another record order
+SHARED = ["chr22.16019155", "chr22.16019152", "chr22.16033221"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    # chr21 only: a small real model trains in about a second; accuracy is not what these tests check.
+    return train_local_model(TrainingInputs.sample(SAMPLE_DIR), ["chr21"])[0]
+
+
+@pytest.fixture(scope="module")
+def scored(model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pairs") / "scores.tsv"
+    counts = score_fasta_pairs(LOW, HIGH, out, model)
+    return counts, out
+
+
+def test_writes_one_row_per_shared_name_in_ref_file_order(scored):
+    """Rows follow the REF file, with the header name, score_ref, score_alt, delta."""
+    _, out = scored
+    text = out.read_text()
+    assert text.startswith(HEADER)
+    table = pd.read_csv(out, sep="\t")
+    assert list(table.columns) == ["name", "score_ref", "score_alt", "delta"]
+    assert list(table["name"]) == SHARED
+
+
+def test_scores_are_the_models_and_delta_is_alt_minus_ref(scored, model):
+    _, out = scored
+    table = pd.read_csv(out, sep="\t")
+    low, high = read_fasta(LOW), read_fasta(HIGH)
+    s_ref, s_alt = model.score_pairs([low[n] for n in SHARED], [high[n] for n in SHARED])
+    np.testing.assert_allclose(table["score_ref"], s_ref, rtol=1e-5)
+    np.testing.assert_allclose(table["score_alt"], s_alt, rtol=1e-5)
+    np.testing.assert_allclose(table["delta"], table["score_alt"] - table["score_ref"], atol=1e-4)
+
+
+def test_full_record_delta_equals_the_pipeline_window_delta(scored, model):
+    """A 100-bp record with the SNV at index 49 gives the same delta as the 99-bp window the pipeline scores."""
+    _, out = scored
+    table = pd.read_csv(out, sep="\t").set_index("name")
+    low, high = read_fasta(LOW), read_fasta(HIGH)
+    flank = model.flank
+    for name in SHARED:
+        window_ref, window_alt = low[name][49 - flank:50 + flank], high[name][49 - flank:50 + flank]
+        s_ref, s_alt = model.score_pairs([window_ref], [window_alt])
+        assert table.loc[name, "delta"] == pytest.approx(s_alt[0] - s_ref[0], rel=1e-4, abs=1e-4)
+
+
+def test_unpaired_and_short_records_are_counted_not_written(scored):
+    """One name only in each file and one pair shorter than the 99-bp model input are counted and described."""
+    counts, _ = scored
+    assert counts == {"ref_records": 5, "alt_records": 5, "scored": 3, "only_in_ref": 1, "only_in_alt": 1,
+                      "too_short": 1, "min_length": 99}
+    assert describe_counts(counts) == (
+        "scored 3 pairs; not scored: 1 only in the REF file, 1 only in the ALT file, "
+        "1 shorter than the model input of 99 bp"
+    )
+
+
+def test_gzipped_and_plain_fasta_read_the_same(tmp_path):
+    plain = tmp_path / "high.fa"
+    with gzip.open(HIGH, "rt") as handle:
+        plain.write_text(handle.read())
+    assert read_fasta(plain) == read_fasta(HIGH)
+    assert len(read_fasta(HIGH)["chr22.16033221"]) == 100  # lines joined
+
+
+def test_duplicated_name_is_an_input_error_naming_the_line(tmp_path, model):
+    dup = tmp_path / "dup.fa"
+    dup.write_text(">a\n" + "ACGT" * 30 + "\n>a\n" + "ACGT" * 30 + "\n")
+    with pytest.raises(InputError, match=r"dup.fa, line 3: record name 'a' appears again \(first at line 1\)"):
+        score_fasta_pairs(dup, HIGH, tmp_path / "out.tsv", model)
+
+
+def test_no_shared_name_is_an_input_error(tmp_path, model):
+    other = tmp_path / "other.fa"
+    other.write_text(">x\n" + "ACGT" * 30 + "\n")
+    with pytest.raises(InputError, match="no record name is shared"):
+        score_fasta_pairs(LOW, other, tmp_path / "out.tsv", model)
+    assert not (tmp_path / "out.tsv").exists()
+
+
+def test_missing_file_is_an_input_error(tmp_path, model):
+    with pytest.raises(InputError, match="nope.fa: the FASTA file does not exist"):
+        score_fasta_pairs(tmp_path / "nope.fa", HIGH, tmp_path / "out.tsv", model)

@@ -1,0 +1,85 @@
+"""Generic QTL tables (the Degner dsQTLs) read by header name, alleles put on the + strand, exclusions counted."""
+
+import pandas as pd
+import pytest
+
+from endobench.lib.io.errors import InputError
+from endobench.lib.truth_sets.generic import GenericQtlColumns, read_generic_qtls
+from endobench.lib.truth_sets.schema import QTL_COLUMNS
+from endobench.resources.sources import DEGNER_COLUMNS
+
+DEGNER = "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"
+
+
+@pytest.fixture(scope="module")
+def degner(sample_dir):
+    return read_generic_qtls(sample_dir / DEGNER, truth_set="dsqtl", build="hg38", columns=DEGNER_COLUMNS)
+
+
+def test_degner_counts_and_exclusions(degner):
+    """5,671 rows: 11 not lifted (no hg38 position), 1 lifted to an unplaced contig, 5,659 kept."""
+    assert degner.rows_read == 5_671
+    assert dict(degner.excluded) == {"unplaced": 11, "unknown_chromosome": 1}
+    assert len(degner.frame) == 5_659
+    assert list(degner.frame.columns) == QTL_COLUMNS
+
+
+def test_effect_is_beta_of_the_alt_allele(degner):
+    """chr1.801099 (hg18) is chr1:875,856 A>G on hg38 with Beta 1.398."""
+    row = degner.frame.set_index("variant_id").loc["chr1_875856_A_G_b38"]
+    assert row["effect"] == pytest.approx(1.398)
+    assert row["effect_se"] == pytest.approx(0.356)
+    assert row["pval"] == pytest.approx(0.0002043)
+
+
+def test_minus_strand_rows_are_complemented(degner):
+    """chr1.120640037 A>G lifts to the minus strand at chr1:143,972,460, so on hg38 + it is T>C."""
+    row = degner.frame.set_index("variant_id").loc["chr1_143972460_T_C_b38"]
+    assert row["effect"] == pytest.approx(-1.068)
+
+
+def _write(tmp_path, rows, header=("chrom", "pos", "ref", "alt", "effect", "se", "p", "build")):
+    path = tmp_path / "caqtl.tsv"
+    pd.DataFrame(rows, columns=list(header)).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def test_generic_table_with_default_names_and_build_column(tmp_path):
+    path = _write(tmp_path, [["1", "875856", "A", "G", "0.5", "0.1", "1e-4", "GRCh38"]])
+    parsed = read_generic_qtls(path, truth_set="caqtl", columns=GenericQtlColumns())
+    assert parsed.frame.loc[0, "variant_id"] == "chr1_875856_A_G_b38"
+    assert parsed.frame.loc[0, "build"] == "hg38"
+
+
+def test_bad_rows_are_counted_by_reason(tmp_path):
+    rows = [
+        ["chr1", "875856", "A", "G", "0.5", "0.1", "1e-4", "hg38"],
+        ["chr1", "875856", "A", "G", "0.5", "0.1", "1e-4", "hg38"],  # duplicate_row
+        ["chr1", "1000", "A", "<DEL>", "0.5", "0.1", "1e-4", "hg38"],  # symbolic_allele
+        ["chr1", "1000", "A", "C,T", "0.5", "0.1", "1e-4", "hg38"],  # multiallelic
+        ["chrUn", "1000", "A", "C", "0.5", "0.1", "1e-4", "hg38"],  # unknown_chromosome
+        ["chr1", "0", "A", "C", "0.5", "0.1", "1e-4", "hg38"],  # invalid_position
+        ["chr22", "50818469", "A", "C", "0.5", "0.1", "1e-4", "hg38"],  # off_chromosome_end
+        ["chr1", "2000", "A", "C", "inf", "0.1", "1e-4", "hg38"],  # invalid_effect
+        ["chr1", "3000", "A", "A", "0.5", "0.1", "1e-4", "hg38"],  # ref_equals_alt
+    ]
+    parsed = read_generic_qtls(_write(tmp_path, rows), truth_set="caqtl", columns=GenericQtlColumns())
+    assert len(parsed.frame) == 1
+    assert dict(parsed.excluded) == {
+        "duplicate_row": 1, "symbolic_allele": 1, "multiallelic": 1, "unknown_chromosome": 1,
+        "invalid_position": 1, "off_chromosome_end": 1, "invalid_effect": 1, "ref_equals_alt": 1,
+    }
+
+
+def test_two_builds_in_one_table_is_an_error(tmp_path):
+    rows = [["chr1", "875856", "A", "G", "0.5", "0.1", "1e-4", "hg38"],
+            ["chr1", "875857", "A", "G", "0.5", "0.1", "1e-4", "hg19"]]
+    with pytest.raises(InputError, match="several genome builds"):
+        read_generic_qtls(_write(tmp_path, rows), truth_set="caqtl", columns=GenericQtlColumns())
+
+
+def test_text_in_the_effect_column_names_the_line(tmp_path):
+    rows = [["chr1", "875856", "A", "G", "0.5", "0.1", "1e-4", "hg38"],
+            ["chr1", "875857", "A", "G", "big", "0.1", "1e-4", "hg38"]]
+    with pytest.raises(InputError, match=r"caqtl\.tsv, line 3: column 'effect' holds 'big'"):
+        read_generic_qtls(_write(tmp_path, rows), truth_set="caqtl", columns=GenericQtlColumns())
