@@ -14,7 +14,7 @@ import numpy as np
 
 from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.model.gkm import LocalDnaseModel
-from endobench.lib.model.training import ODD_CHROMOSOMES, TrainingInputs, train_local_model
+from endobench.lib.model.training import TRAINING_CHROMOSOMES, TrainingInputs, train_local_model
 
 TARGET_PER_SECOND = 2_000
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -53,7 +53,7 @@ def main() -> None:
         model = LocalDnaseModel.load(args.model)
     else:
         started = time.perf_counter()
-        model, _ = train_local_model(TrainingInputs.sample(SAMPLE_DIR), ODD_CHROMOSOMES)
+        model, _ = train_local_model(TrainingInputs.sample(SAMPLE_DIR), TRAINING_CHROMOSOMES)
         print(f"trained {model.name} in {time.perf_counter() - started:.1f} s")
     reference = ReferenceGenome(SAMPLE_DIR / "hg38_sample_segments.fa", "hg38")
     refs, alts = random_variant_pairs(reference, model.flank, args.n)

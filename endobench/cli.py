@@ -28,15 +28,25 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+UNIT_NAMES = {"gene_id": "genes", "variant_id": "variants"}
+
+
 def headline_lines(metrics: dict) -> list[str]:
-    """One line per (truth set, readout, configuration) of the report's headline numbers."""
+    """One line per headline result: truth set, readout x biosample, configuration, n with its units, metrics.
+
+    Within a truth set the measured reference (the ceiling) is printed beside the models it bounds.
+    """
     lines = []
-    for key, numbers in sorted(metrics.get("headline", {}).items()):
-        parts = [f"n={numbers.get('n', 0):,}"]
-        for name in ("spearman", "pearson", "sign_auroc"):
+    entries = sorted(metrics.get("headline", {}).values(),
+                     key=lambda h: (h.get("title", ""), h.get("readout_label", ""), h.get("kind") != "measured"))
+    for numbers in entries:
+        units = UNIT_NAMES.get(numbers.get("unit"), "units")
+        parts = [f"n={numbers.get('n') or 0:,} ({numbers.get('n_units') or 0:,} {units})"]
+        for name in ("spearman", "sign_agreement", "sign_auroc"):
             value = numbers.get(name)
             parts.append(f"{name}={value:.3f}" if isinstance(value, (int, float)) else f"{name}=n/a")
-        lines.append(f"  {key}: " + "  ".join(parts))
+        lines.append(f"  {numbers.get('title')} | {numbers.get('readout_label')} | {numbers.get('label')}: "
+                     + "  ".join(parts))
     for warning in metrics.get("warnings", []):
         lines.append(f"  warning: {warning}")
     return lines
@@ -45,12 +55,12 @@ def headline_lines(metrics: dict) -> list[str]:
 def load_or_train_model(model_path: Path, sample_dir: Path):
     """The trained local model; trained from the bundled sample (odd chromosomes) and saved if absent."""
     from endobench.lib.model.gkm import LocalDnaseModel
-    from endobench.lib.model.training import ODD_CHROMOSOMES, TrainingInputs, train_local_model
+    from endobench.lib.model.training import TRAINING_CHROMOSOMES, TrainingInputs, train_local_model
 
     if model_path.exists():
         return LocalDnaseModel.load(model_path)
     print(f"{model_path} does not exist: training the local model from {sample_dir} ...", file=sys.stderr)
-    model, _ = train_local_model(TrainingInputs.sample(sample_dir), ODD_CHROMOSOMES)
+    model, _ = train_local_model(TrainingInputs.sample(sample_dir), TRAINING_CHROMOSOMES)
     model.save(model_path)
     return model
 
@@ -69,12 +79,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     result = evaluate_table(
         Path(args.table), args.effect_col, args.score_col, Path(args.out),
-        id_col=args.id_col, predictions=Path(args.predictions) if args.predictions else None,
+        id_col=args.id_col, predictions=Path(args.predictions) if args.predictions else None, unit_col=args.unit_col,
     )
     metrics = result.metrics
     print(f"metrics: {result.metrics_path}")
     print(f"report: {result.html_path}")
-    for name in ("n", "spearman", "spearman_p", "pearson", "pearson_p"):
+    for name in ("n", "n_units", "spearman", "spearman_p", "pearson", "pearson_p", "sign_agreement"):
         if name in metrics:
             print(f"  {name}: {metrics[name]}")
     for warning in result.warnings:
@@ -131,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--score-col", required=True, help="predicted effect")
     evaluate.add_argument("--id-col", default=None, help="variant id column (needed with --predictions)")
     evaluate.add_argument("--predictions", default=None, help="a separate predictions file joined on --id-col")
+    evaluate.add_argument("--unit-col", default=None,
+                          help="the independent unit (e.g. gene_id for variant-gene pairs): resampled as a whole, "
+                               "p-values over unit means; default: each row (or id) is its own unit")
     evaluate.add_argument("--out", required=True, help="output folder for metrics.json and the report")
     evaluate.set_defaults(func=_evaluate)
 

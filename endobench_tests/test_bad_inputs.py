@@ -293,7 +293,7 @@ def _materialize(asset, tmp_path: Path, sample: Path, partition_key: str | None 
     instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [SAMPLE_RELEASE])
     resources = {
         "storage": Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache")),
-        "sources": DataSources(sample_dir=str(sample)),
+        "sources": DataSources(sample_dir=str(sample), gtex_tissues=["Whole_Blood"]),
     }
     return dg.materialize([asset], resources=resources, instance=instance, partition_key=partition_key,
                           raise_on_error=False)
@@ -325,7 +325,7 @@ def test_nan_effects_are_counted_in_the_asset_metadata(tmp_path):
     result = _materialize(inputs.raw_gtex_eqtls, tmp_path, sample, "v8")
     assert result.success
     metadata = result.asset_materializations_for_node("raw_gtex_eqtls")[0].metadata
-    assert metadata["n_excluded_invalid_effect"].value == 2
+    assert metadata["n_excluded_gtex_wb_invalid_effect"].value == 2
     assert (metadata["rows_read"].value, metadata["row_count"].value) == (6, 4)
 
 
@@ -372,7 +372,7 @@ def test_corrupt_reference_index_fails_sequence_windows_with_the_clear_message(t
         "sources": DataSources(sample_dir=str(sample)),
         "predictor": LocalPredictor(model_path=str(tmp_path / "no_model.npz")),
     }
-    assert dg.materialize([inputs.raw_qtl_tables, inputs.dhs_peaks], resources=resources, instance=instance).success
+    assert dg.materialize([inputs.raw_qtl_tables, inputs.dsqtl_sites, inputs.dhs_peaks], resources=resources, instance=instance).success
     result = dg.materialize([inputs.raw_gtex_eqtls, variants.dhs_filtered_variants, variants.sequence_windows],
                             resources=resources, instance=instance, partition_key="v8", raise_on_error=False)
     assert not result.success

@@ -246,7 +246,7 @@ def materialize_shared_inputs(env: dict[str, str]) -> None:
     instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
     instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [SAMPLE_RELEASE])
     resources = build_resources(predictor="local", data_dir=env["ENDOBENCH_DATA_DIR"])
-    result = dg.materialize([inputs.raw_qtl_tables, inputs.dhs_peaks], instance=instance,
+    result = dg.materialize([inputs.raw_qtl_tables, inputs.dsqtl_sites, inputs.dhs_peaks], instance=instance,
                             resources={k: resources[k] for k in ("storage", "sources")})
     assert result.success
 

@@ -4,6 +4,7 @@ import warnings
 
 import dagster as dg
 
+from endobench.defs.metadata import rounded
 from endobench.defs.partitions import gtex_release_partitions
 from endobench.lib.genome.windows import OK
 from endobench.lib.truth_sets.sanity import effect_column_problems
@@ -32,7 +33,8 @@ def _effect_check(frame) -> dg.AssetCheckResult:
         passed=not failing,
         severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(f"{k}: {' / '.join(v)}" for k, v in failing.items()) or "effects are signed",
-        metadata={f"negative_fraction_{t}": float((g["effect"] < 0).mean()) for t, g in frame.groupby("truth_set")},
+        metadata=rounded({f"negative_fraction_{t}": float((g["effect"] < 0).mean())
+                          for t, g in frame.groupby("truth_set")}),
     )
 
 
@@ -103,7 +105,7 @@ def reference_allele_agreement(context: dg.AssetCheckExecutionContext, storage: 
     if checked_total >= MIN_VARIANTS_POOLED and pooled < MIN_REFERENCE_AGREEMENT:
         failing.append(f"all truth sets: {pooled:.1%} of {checked_total:,} variants match the reference")
     return dg.AssetCheckResult(
-        passed=not failing, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
+        passed=not failing, severity=dg.AssetCheckSeverity.ERROR, metadata=rounded(metadata),
         description="; ".join(failing) + " (is the reference or a truth set on another genome build?)"
         if failing else "reference alleles agree",
     )

@@ -6,8 +6,8 @@ import dagster as dg
 
 shared_inputs_job = dg.define_asset_job(
     "shared_inputs_job",
-    selection=dg.AssetSelection.assets("raw_qtl_tables", "dhs_peaks", "local_model"),
-    description="Release-independent inputs: generic QTL tables, filtered peaks, the local model.",
+    selection=dg.AssetSelection.assets("raw_qtl_tables", "dsqtl_sites", "dhs_peaks", "local_model"),
+    description="Release-independent inputs: generic QTL tables, dsQTL sites, filtered peaks, the local model.",
 )
 release_inputs_job = dg.define_asset_job(
     "release_inputs_job",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -38,3 +39,18 @@ def _cell(value: object) -> str:
 
 def png_markdown(name: str, png: bytes) -> str:
     return f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+def rounded(metadata: Mapping[str, object], significant: int = 4) -> dict[str, object]:
+    """The same metadata with every float kept to `significant` digits: the UI shows 0.6203, not 0.6202986613.
+
+    Plain floats and float metadata values are rounded; everything else passes through unchanged.
+    """
+    def one(value: object) -> object:
+        if isinstance(value, float):
+            return float(f"{value:.{significant}g}") if math.isfinite(value) else value
+        if isinstance(value, dg.FloatMetadataValue) and value.value is not None:
+            return dg.MetadataValue.float(one(float(value.value)))
+        return value
+
+    return {key: one(value) for key, value in metadata.items()}

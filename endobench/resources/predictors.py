@@ -22,6 +22,7 @@ EXPRESSION = "expression"
 
 # Columns of the frame every predictor returns, one row per (variant_id, gene_id) asked for.
 PREDICTION_COLUMNS = ["variant_id", "gene_id", "score", "quantile_score", "status", "error", "from_cache"]
+LOCAL_TRACK = "local gkm DNase (trained on LCL dsQTL contexts)"
 SCORED = "scored"
 FAILED = "failed"
 SKIPPED_CALL_CAP = "skipped_call_cap"
@@ -63,9 +64,10 @@ class VariantEffectPredictor(dg.ConfigurableResource):
     def supported_readouts(self) -> frozenset[str]:
         raise NotImplementedError
 
-    def held_out_chromosomes(self) -> frozenset[str] | None:
-        """Chromosomes the model never trained on, when the predictor knows them (the local model does)."""
-        return None
+    def training_split(self, variants: pd.DataFrame) -> tuple[object, str]:
+        """For each row of `variants` (chrom, pos, ref, alt), whether the model never trained on it, and how that
+        split is defined. NA where the predictor cannot say; the report splits results only where it can."""
+        return pd.NA, "unknown: the predictor does not say what it trained on"
 
     def score_variants(
         self, variants: pd.DataFrame, *, reference: ReferenceGenome, cache_dir: Path, log: logging.Logger
@@ -92,10 +94,10 @@ class LocalPredictor(VariantEffectPredictor):
             self._loaded = LocalDnaseModel.load(path)
         return self._loaded
 
-    def held_out_chromosomes(self) -> frozenset[str] | None:
-        from endobench.lib.model.training import EVEN_CHROMOSOMES
+    def training_split(self, variants: pd.DataFrame) -> tuple[object, str]:
+        from endobench.lib.model.training import HELD_OUT_CHROMOSOMES
 
-        return frozenset(EVEN_CHROMOSOMES)
+        return variants["chrom"].isin(HELD_OUT_CHROMOSOMES).to_numpy(), "chromosomes: trained on the odd, held out the even"
 
     def predictor_name(self) -> str:
         return "local_gkm_dnase"
@@ -136,6 +138,7 @@ class LocalPredictor(VariantEffectPredictor):
                 "status": np.where(ok_mask, SCORED, FAILED),
                 "error": np.where(ok_mask, "", "no_reference_sequence"),
                 "from_cache": False,
+                "track": LOCAL_TRACK,
             }
         )
         failures = {} if ok_mask.all() else {"no_reference_sequence": int((~ok_mask).sum())}

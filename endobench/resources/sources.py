@@ -9,6 +9,16 @@ import dagster as dg
 
 from endobench.lib.genome.builds import HG18, HG19, HG38, normalize_build
 from endobench.lib.io.downloads import DownloadError, download, extract_tar_member, gunzip_file
+from endobench.lib.truth_sets.catalog import (
+    ANNOTATIONS,
+    DSQTL_DEGNER,
+    GTEX_TISSUES,
+    K562_DHS_PEAKS,
+    TruthSetSpec,
+    finemapped_truth_set,
+    gtex_truth_set,
+    tissue_key,
+)
 from endobench.lib.truth_sets.generic import GenericQtlColumns
 from endobench.lib.truth_sets.gtex import EGENES, SIGNIF_PAIRS
 
@@ -30,11 +40,10 @@ FINEMAPPED = "finemapped"
 class QtlTableSource:
     """A QTL truth set beside GTEx, read by header name: a generic caQTL/dsQTL table or a fine-mapped eQTL table."""
 
-    truth_set: str
+    truth_set: str  # the source key the truth-set specs refer to
     path: Path
     build: str | None
     columns: GenericQtlColumns | None
-    require_peak: bool  # dsQTLs are DNase sites by construction; eQTLs must fall in a peak of the readout cell type
     kind: str = GENERIC
     tissue: str | None = None  # fine-mapped tables: the tissue to keep
 
@@ -101,8 +110,10 @@ class DataSources(dg.ConfigurableResource):
     profile: str = SAMPLE
     sample_dir: str = "data/sample"
     download_dir: str = "data/full"
-    gtex_tissue: str = "Whole_Blood"
-    gtex_truth_set: str = "gtex_wb"
+    # GTEx tissues as the archive names them; each becomes a truth set under every annotation below.
+    gtex_tissues: list[str] = ["Whole_Blood", "Cells_EBV-transformed_lymphocytes"]
+    # Accessibility annotations eQTLs must fall in: K562 DNase peaks, LCL DNase-sensitive sites (dsQTL positions).
+    annotations: list[str] = [K562_DHS_PEAKS.key, "lcl_dsqtl_sites"]
     gtex_file_kind: str = SIGNIF_PAIRS
     gtex_base_url: str = "https://storage.googleapis.com/adult-gtex/bulk-qtl"
     keep_gtex_archive: bool = True
@@ -137,7 +148,33 @@ class DataSources(dg.ConfigurableResource):
         except DownloadError as exc:
             raise dg.Failure(str(exc), allow_retries=exc.retryable) from exc
 
-    def gtex_eqtls(self, release: str) -> SourceFile:
+    def truth_sets(self) -> list[TruthSetSpec]:
+        """Every truth set of a run: each GTEx tissue under each annotation, the dsQTLs, a fine-mapped table if set."""
+        unknown = [a for a in self.annotations if a not in ANNOTATIONS]
+        if unknown:
+            raise dg.Failure(f"unknown annotation(s) {unknown}: use any of {sorted(ANNOTATIONS)}", allow_retries=False)
+        annotations = [ANNOTATIONS[a] for a in self.annotations]
+        specs = [gtex_truth_set(tissue_key(t), a) for t in self.gtex_tissues for a in annotations]
+        specs.append(DSQTL_DEGNER)
+        if self.finemapped_eqtls:
+            specs += [finemapped_truth_set(self.finemapped_tissue, a) for a in annotations]
+        return specs
+
+    def gtex_sources(self) -> list[tuple[str, str]]:
+        """(truth-set source key, GTEx tissue) of each configured tissue; a tissue endobench has no biosample for
+        is refused here, before anything is downloaded."""
+        unknown = [t for t in self.gtex_tissues if tissue_key(t) not in GTEX_TISSUES]
+        if unknown:
+            known = sorted(t for t, _, _ in GTEX_TISSUES.values())
+            raise dg.Failure(f"GTEx tissue(s) {unknown} have no biosample in endobench's catalog (known: {known}); "
+                             "add them to GTEX_TISSUES in endobench/lib/truth_sets/catalog.py", allow_retries=False)
+        return [(tissue_key(t), t) for t in self.gtex_tissues]
+
+    def fold_regions(self) -> Path:
+        """AlphaGenome's fold regions (the file the SDK downloads at run time), bundled so nothing is fetched."""
+        return self._sample("borzoi_sequences_human.hg38.bed.gz")
+
+    def gtex_eqtls(self, release: str, tissue: str) -> SourceFile:
         if not self._full():
             if release != "v8":
                 raise dg.Failure(
@@ -145,7 +182,7 @@ class DataSources(dg.ConfigurableResource):
                     "use the full profile (ENDOBENCH_PROFILE=full) for other releases",
                     allow_retries=False,
                 )
-            return SourceFile(self._sample(f"gtex_v8_{self.gtex_tissue}.v8.egenes.txt.gz"), HG38)
+            return SourceFile(self._sample(f"gtex_v8_{tissue}.v8.egenes.txt.gz"), HG38)
         spec = GTEX_RELEASES.get(release)
         if spec is None:
             raise dg.Failure(
@@ -160,7 +197,7 @@ class DataSources(dg.ConfigurableResource):
                 "set gtex_file_kind to one of those",
                 allow_retries=False,
             )
-        member = template.format(tissue=self.gtex_tissue)
+        member = template.format(tissue=tissue)
         dest = Path(self.download_dir) / "gtex" / release / PurePosixPath(member).name
         if dest.exists():
             return SourceFile(dest, spec.build)
@@ -216,14 +253,14 @@ class DataSources(dg.ConfigurableResource):
         # The bundled Degner table is the complete published set (5,671 dsQTLs), lifted to hg38: both profiles use it.
         tables = [
             QtlTableSource(
-                "dsqtl_degner2012", self._sample("maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"), HG38,
-                DEGNER_COLUMNS, require_peak=False,
+                DSQTL_DEGNER.source, self._sample("maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"), HG38,
+                DEGNER_COLUMNS,
             )
         ]
         if self.finemapped_eqtls:
             tables.append(QtlTableSource(
                 f"finemapped_{self.finemapped_tissue.lower()}", Path(self.finemapped_eqtls), None, None,
-                require_peak=True, kind=FINEMAPPED, tissue=self.finemapped_tissue,
+                kind=FINEMAPPED, tissue=self.finemapped_tissue,
             ))
         return tables
 

@@ -74,7 +74,8 @@ from endobench.defs.assets import variants  # noqa: E402
 from endobench.resources.alphagenome import AlphaGenomePredictor  # noqa: E402
 
 HG19_SEGMENT = SAMPLE_DIR / "hisat2_example_hg19_chr22_20000001-21000000.fa.gz"
-UPSTREAM = [inputs.raw_gtex_eqtls, inputs.raw_qtl_tables, inputs.dhs_peaks, variants.dhs_filtered_variants]
+UPSTREAM = [inputs.raw_gtex_eqtls, inputs.raw_qtl_tables, inputs.dsqtl_sites, inputs.dhs_peaks,
+            variants.dhs_filtered_variants]
 
 
 def remote_predictor(interval_length=1_048_576):
@@ -138,7 +139,7 @@ def test_builds_check_fails_when_the_reference_changed_after_filtering(tmp_path,
     assert not result.passed
     assert result.description.startswith("builds differ")
     assert result.metadata["reference"].value == "hg19"
-    assert result.metadata["truth_set:gtex_wb"].value == "hg38"
+    assert result.metadata["truth_set:gtex_wb_k562_dhs"].value == "hg38"
 
 
 def test_window_length_check_fails_when_the_predictor_reads_another_length(tmp_path, instance):
@@ -165,6 +166,7 @@ def test_a_finemapped_table_is_a_truth_set_beside_the_dsqtls(tmp_path, instance)
     frame = res["storage"].read_table("raw_qtl_tables")
     finemapped = frame[frame["truth_set"] == "finemapped_whole_blood"]
     assert finemapped["gene_id"].tolist() == ["ENSG00000128253.13"]
-    assert bool(finemapped["require_peak"].iloc[0])
+    assert {s.name for s in res["sources"].truth_sets()} >= {"finemapped_whole_blood_k562_dhs",
+                                                             "finemapped_whole_blood_lcl_dsqtl_sites"}
     metadata = result.asset_materializations_for_node("raw_qtl_tables")[0].metadata
     assert metadata["n_excluded_finemapped_whole_blood_other_tissue"].value == 1

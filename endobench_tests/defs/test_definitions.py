@@ -8,7 +8,8 @@ from endobench.resources.predictors import LocalPredictor
 from endobench.resources.storage import Storage
 
 ASSETS = {
-    "raw_gtex_eqtls", "raw_qtl_tables", "dhs_peaks", "local_model", "dhs_filtered_variants", "sequence_windows",
+    "raw_gtex_eqtls", "raw_qtl_tables", "dsqtl_sites", "dhs_peaks", "local_model", "dhs_filtered_variants",
+    "sequence_windows",
     "variant_effect_predictions", "benchmark_report", "external_benchmark",
 }
 CHECKS = {

@@ -20,7 +20,7 @@ def test_local_model_and_two_alphagenome_lengths_share_one_report(tmp_path):
     instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [SAMPLE_RELEASE])
     resources = build_resources(data_dir=str(tmp_path), sample_dir=str(SAMPLE_DIR))
     key = prediction_partition_key(SAMPLE_RELEASE, CHROM)
-    assert dg.materialize([inputs.raw_qtl_tables, inputs.dhs_peaks, model.local_model], resources=resources,
+    assert dg.materialize([inputs.raw_qtl_tables, inputs.dsqtl_sites, inputs.dhs_peaks, model.local_model], resources=resources,
                           instance=instance).success
     assert dg.materialize([inputs.raw_gtex_eqtls, variants.dhs_filtered_variants, variants.sequence_windows],
                           resources=resources, instance=instance, partition_key=SAMPLE_RELEASE).success

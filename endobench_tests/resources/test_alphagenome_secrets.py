@@ -57,7 +57,7 @@ def test_materializing_predictions_keeps_the_key_out_of_run_config_and_event_met
         resources = build_resources(predictor="alphagenome", data_dir=str(tmp_path / "data"), sample_dir=str(sample))
         resources["predictor"] = AlphaGenomePredictor(api_key=dg.EnvVar("ALPHAGENOME_API_KEY"),
                                                       address=server.address, requests_per_minute=0)
-        assert dg.materialize([inputs.raw_qtl_tables, inputs.dhs_peaks], resources=resources,
+        assert dg.materialize([inputs.raw_qtl_tables, inputs.dsqtl_sites, inputs.dhs_peaks], resources=resources,
                               instance=instance).success
         assert dg.materialize([inputs.raw_gtex_eqtls, variants.dhs_filtered_variants, variants.sequence_windows],
                               resources=resources, instance=instance, partition_key=SAMPLE_RELEASE).success

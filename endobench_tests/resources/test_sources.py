@@ -16,8 +16,8 @@ from endobench.lib.truth_sets.gtex import EGENES, SIGNIF_PAIRS, read_gtex_eqtls
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 from endobench_tests.conftest import FIXTURES, SAMPLE_DIR
-from endobench_tests.lib.truth_sets.test_gtex import tensorqtl_parquet
 from endobench_tests.lib.genome.test_liftover import write_hg19_k562_peaks
+from endobench_tests.lib.truth_sets.test_gtex import tensorqtl_parquet
 from endobench_tests.stand_ins.http_server import FixtureServer, tar_archive
 
 GTEX_DIR = FIXTURES / "gtex"
@@ -68,7 +68,7 @@ def full_sources(host: FixtureServer, tmp_path, **overrides) -> DataSources:
     settings = dict(
         profile="full", sample_dir=str(SAMPLE_DIR), download_dir=str(tmp_path / "full"),
         gtex_base_url=host.url("/bulk-qtl"), ucsc_base_url=host.url("/goldenPath"), encode_base_url=host.url("/files"),
-        download_retries=1,
+        download_retries=1, gtex_tissues=["Whole_Blood"],
     )
     return DataSources(**{**settings, **overrides})
 
@@ -76,10 +76,24 @@ def full_sources(host: FixtureServer, tmp_path, **overrides) -> DataSources:
 def test_sample_profile_serves_the_bundled_files_with_their_builds():
     """The default profile is offline: bundled GTEx egenes, hg38 peaks and reference, bundled chains."""
     sources = DataSources(sample_dir=str(SAMPLE_DIR))
-    assert sources.gtex_eqtls("v8").path == SAMPLE_DIR / "gtex_v8_Whole_Blood.v8.egenes.txt.gz"
+    assert sources.gtex_eqtls("v8", "Whole_Blood").path == SAMPLE_DIR / "gtex_v8_Whole_Blood.v8.egenes.txt.gz"
     assert sources.peaks().build == sources.reference().build == sources.blacklist().build == "hg38"
     assert sources.chain("hg19", "hg38") == SAMPLE_DIR / "ucsc_hg19ToHg38.over.chain.gz"
     assert sources.chain("hg38", "hg19") is None
+
+
+def test_a_tissue_without_a_biosample_is_refused_before_any_download():
+    """A truth set needs its biosample (the track it is scored on): an unknown tissue stops the run at once."""
+    with pytest.raises(dg.Failure, match=r"'Liver'\] have no biosample") as caught:
+        DataSources(sample_dir=str(SAMPLE_DIR), gtex_tissues=["Whole_Blood", "Liver"]).gtex_sources()
+    assert caught.value.allow_retries is False
+
+
+def test_each_tissue_is_a_truth_set_under_each_annotation():
+    """Two tissues and two annotations give four GTEx truth sets, beside the dsQTLs."""
+    names = [s.name for s in DataSources(sample_dir=str(SAMPLE_DIR)).truth_sets()]
+    assert names == ["gtex_wb_k562_dhs", "gtex_wb_lcl_dsqtl_sites", "gtex_lcl_k562_dhs", "gtex_lcl_lcl_dsqtl_sites",
+                     "dsqtl_degner2012"]
 
 
 def test_unknown_profile_is_refused():
@@ -91,32 +105,32 @@ def test_full_profile_extracts_the_tissue_table_from_the_archive_once(host, tmp_
     """The archive is downloaded, the Whole Blood pairs member extracted and parsed; a second call reuses the file."""
     sources = full_sources(host, tmp_path)
     before = len(host.requests_for(V8_TAR))
-    source = sources.gtex_eqtls("v8")
+    source = sources.gtex_eqtls("v8", "Whole_Blood")
     assert source.build == "hg38"
     assert source.path.name == "Whole_Blood.v8.signif_variant_gene_pairs.txt.gz"
     parsed = read_gtex_eqtls(source.path, truth_set="gtex_wb")
     assert parsed.kind == SIGNIF_PAIRS and parsed.rows_read == 4
-    assert sources.gtex_eqtls("v8").path == source.path
+    assert sources.gtex_eqtls("v8", "Whole_Blood").path == source.path
     assert len(host.requests_for(V8_TAR)) == before + 1
 
 
 def test_full_profile_can_stream_the_member_without_keeping_the_archive(host, tmp_path):
     """With keep_gtex_archive=False only the member reaches the disk."""
     sources = full_sources(host, tmp_path, keep_gtex_archive=False, gtex_file_kind=EGENES)
-    source = sources.gtex_eqtls("v8")
+    source = sources.gtex_eqtls("v8", "Whole_Blood")
     assert read_gtex_eqtls(source.path, truth_set="gtex_wb").kind == EGENES
     assert sorted(p.name for p in source.path.parent.iterdir()) == ["Whole_Blood.v8.egenes.txt.gz"]
 
 
 def test_later_release_uses_its_own_archive_and_member_template(host, tmp_path):
     """v10 lives in another (gzip-compressed) archive with `eGenes` spelt differently."""
-    source = full_sources(host, tmp_path, gtex_file_kind=EGENES).gtex_eqtls("v10")
+    source = full_sources(host, tmp_path, gtex_file_kind=EGENES).gtex_eqtls("v10", "Whole_Blood")
     assert source.path.name == "Whole_Blood.v10.eGenes.txt.gz"
     assert read_gtex_eqtls(source.path, truth_set="gtex_wb").rows_read == 4
 
 
 def test_v10_significant_pairs_come_as_parquet_from_the_same_archive(host, tmp_path):
-    source = full_sources(host, tmp_path).gtex_eqtls("v10")
+    source = full_sources(host, tmp_path).gtex_eqtls("v10", "Whole_Blood")
     assert source.path.name == "Whole_Blood.v10.eQTLs.signif_pairs.parquet"
     parsed = read_gtex_eqtls(source.path, truth_set="gtex_wb")
     assert (parsed.kind, parsed.rows_read, len(parsed.frame)) == (SIGNIF_PAIRS, 4, 4)
@@ -125,15 +139,15 @@ def test_v10_significant_pairs_come_as_parquet_from_the_same_archive(host, tmp_p
 def test_release_or_kind_without_a_layout_is_a_clear_failure(host, tmp_path):
     sources = full_sources(host, tmp_path)
     with pytest.raises(dg.Failure, match="release 'v99' has no archive layout"):
-        sources.gtex_eqtls("v99")
+        sources.gtex_eqtls("v99", "Whole_Blood")
     with pytest.raises(dg.Failure, match="no 'all_variant_gene_pairs' table"):
-        full_sources(host, tmp_path, gtex_file_kind="all_variant_gene_pairs").gtex_eqtls("v10")
+        full_sources(host, tmp_path, gtex_file_kind="all_variant_gene_pairs").gtex_eqtls("v10", "Whole_Blood")
 
 
 def test_misspelt_tissue_fails_without_retry_naming_the_member(host, tmp_path):
-    sources = full_sources(host, tmp_path, gtex_tissue="Whole Blood")
+    sources = full_sources(host, tmp_path)
     with pytest.raises(dg.Failure) as caught:
-        sources.gtex_eqtls("v8")
+        sources.gtex_eqtls("v8", "Whole Blood")
     assert "Whole Blood.v8.signif_variant_gene_pairs" in str(caught.value.description)
     assert caught.value.allow_retries is False
 
@@ -185,5 +199,6 @@ def test_raw_gtex_eqtls_downloads_on_demand_in_the_full_profile(host, tmp_path):
     )
     metadata = result.asset_materializations_for_node("raw_gtex_eqtls")[0].metadata
     assert metadata["rows_read"].value == 4
-    assert metadata["file_kind"].value == SIGNIF_PAIRS
-    assert metadata["lifted_from"].value == "not lifted"
+    tables = metadata["tables"].value
+    assert "Whole_Blood.v8.signif_variant_gene_pairs.txt.gz" in tables and SIGNIF_PAIRS in tables
+    assert "not lifted" in tables

@@ -5,7 +5,7 @@ import re
 
 import dagster as dg
 
-from endobench.defs.metadata import exclusion_metadata
+from endobench.defs.metadata import exclusion_metadata, rounded
 from endobench.lib.evaluation.evaluate import evaluate_table
 from endobench.lib.io.errors import InputError
 from endobench.resources.storage import Storage
@@ -58,7 +58,7 @@ def external_benchmark(
         if metrics.get(key) is not None and math.isfinite(float(metrics[key]))
     }
     return dg.MaterializeResult(
-        metadata={
+        metadata=rounded({
             "report": dg.MetadataValue.md(result.markdown),
             "report_html": dg.MetadataValue.path(str(result.html_path)),
             "metrics_json": dg.MetadataValue.path(str(result.metrics_path)),
@@ -66,5 +66,5 @@ def external_benchmark(
             "n_warnings": dg.MetadataValue.int(len(result.warnings)),
             **numbers,
             **exclusion_metadata(metrics.get("excluded", {})),
-        }
+        })
     )

@@ -1,16 +1,20 @@
 """Input assets: the GTEx tissue table of a release, the generic QTL tables, and the accessibility peaks."""
 
 from collections import Counter
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-from endobench.defs.metadata import exclusion_metadata, markdown_table, table_metadata
+from endobench.defs.failures import bad_input_fails_the_run
+from endobench.defs.metadata import exclusion_metadata, markdown_table, rounded, table_metadata
 from endobench.defs.partitions import gtex_release_partitions
 from endobench.lib.genome.liftover import NOT_LIFTED, lift_intervals, lift_variants, require_chain
 from endobench.lib.genome.peaks import PeakSet, filter_peaks, read_peaks
 from endobench.lib.io.atomic import atomic_path
 from endobench.lib.io.errors import InputError
+from endobench.lib.truth_sets.annotate import sites_as_peaks
+from endobench.lib.truth_sets.catalog import DSQTL_DEGNER
 from endobench.lib.truth_sets.finemap import read_finemapped_eqtls
 from endobench.lib.truth_sets.generic import read_generic_qtls
 from endobench.lib.truth_sets.gtex import read_gtex_eqtls
@@ -19,52 +23,41 @@ from endobench.resources.sources import FINEMAPPED, DataSources
 from endobench.resources.storage import Storage
 
 
-def input_failure(exc: InputError) -> dg.Failure:
-    """Bad input is the user's to fix: fail with the actionable message, and do not retry."""
-    return dg.Failure(description=str(exc), allow_retries=False)
-
-
 @dg.asset(partitions_def=gtex_release_partitions, group_name="inputs", kinds={"pandas", "parquet"})
 def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
-    """The GTEx tissue eQTL table of one release, parsed by header name into the QTL schema.
+    """The GTEx eQTL tables of one release, one per configured tissue, parsed by header name into the QTL schema.
 
     Accepts `signif_variant_gene_pairs` and `egenes` files; `effect` is GTEx `slope` (the signed effect of ALT),
     looked up by name. Rows that cannot be used (non-finite slope, bad alleles, unknown chromosome, duplicates)
-    are counted by reason, never dropped silently.
+    are counted by reason, never dropped silently. `truth_set` holds the tissue's key (`gtex_wb`, `gtex_lcl`).
     """
     release = context.partition_key
-    source = sources.gtex_eqtls(release)
-    try:
-        parsed = read_gtex_eqtls(source.path, truth_set=sources.gtex_truth_set)
-    except InputError as exc:
-        raise input_failure(exc) from exc
-    if parsed.frame["build"].iloc[0] != source.build:
-        raise dg.Failure(
-            f"{source.path}: variant ids say {parsed.frame['build'].iloc[0]} but the source declares {source.build}; "
-            "fix the data source's build",
-            allow_retries=False,
-        )
-    lifted_from = _lift_qtls_to_reference(context, parsed, source.path, source.build, sources)
-    path = storage.write_table(parsed.frame, "raw_gtex_eqtls", release)
-    storage.write_stats(
-        {parsed.frame["truth_set"].iloc[0]: {"rows_read": parsed.rows_read, "excluded": dict(parsed.excluded)}},
-        "raw_gtex_eqtls", release,
-    )
-    context.log.info(f"{release}: {parsed.rows_read:,} rows read, {len(parsed.frame):,} kept ({parsed.kind})")
+    tables = []
+    for source_key, tissue in sources.gtex_sources():
+        source = sources.gtex_eqtls(release, tissue)
+        with bad_input_fails_the_run():
+            parsed = read_gtex_eqtls(source.path, truth_set=source_key)
+            declared = parsed.frame["build"].iloc[0] if len(parsed.frame) else source.build
+            if declared != source.build:
+                raise InputError(source.path, f"variant ids say {declared} but the source declares {source.build}",
+                                 "Fix the data source's build")
+        tables.append((source_key, source.path, parsed, _lift_qtls_to_reference(context, parsed, source.path,
+                                                                                source.build, sources)))
+    frame, stats, summary = combine_tables(tables)
+    path = storage.write_table(frame, "raw_gtex_eqtls", release)
+    storage.write_stats(stats, "raw_gtex_eqtls", release)
     return dg.MaterializeResult(
-        metadata={
-            **table_metadata(path, len(parsed.frame)),
+        metadata=rounded({
+            **table_metadata(path, len(frame)),
             "release": release,
-            "rows_read": parsed.rows_read,
-            "file_kind": parsed.kind,
+            "tables": dg.MetadataValue.md(markdown_table(summary)),
+            "rows_read": sum(s["rows_read"] for s in stats.values()),
             "effect_column": "slope",
             "genome_build": sources.reference_location().build,
-            "lifted_from": lifted_from or "not lifted",
-            "source_path": dg.MetadataValue.path(str(source.path)),
-            "n_variants": int(parsed.frame["variant_id"].nunique()),
-            "n_significant": int(parsed.frame["is_significant"].sum()),
-            **exclusion_metadata(parsed.excluded),
-        }
+            "n_variants": int(frame["variant_id"].nunique()),
+            "n_significant": int(frame["is_significant"].sum()),
+            **exclusion_metadata(Counter({f"{k}_{r}": n for k, s in stats.items() for r, n in s["excluded"].items()})),
+        })
     )
 
 
@@ -72,41 +65,62 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
 def raw_qtl_tables(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
     """Generic QTL truth sets (chrom, pos, ref, alt, effect, se, p, build), such as the Degner 2012 dsQTLs.
 
-    Read by header name through a declared column mapping; minus-strand rows are complemented so alleles are on
-    the + strand of the declared build; unusable rows are counted by reason.
+    Read by header name through a declared column mapping; minus-strand rows are reverse-complemented so alleles
+    are on the + strand of the declared build; unusable rows are counted by reason.
     """
-    frames, rows, stats = [], [], {}
-    excluded_all: Counter = Counter()
+    tables = []
     for table in sources.qtl_tables():
-        try:
+        with bad_input_fails_the_run():
             if table.kind == FINEMAPPED:
                 parsed = read_finemapped_eqtls(table.path, truth_set=table.truth_set, tissue=table.tissue)
             else:
                 parsed = read_generic_qtls(table.path, truth_set=table.truth_set, build=table.build,
                                            columns=table.columns)
-        except InputError as exc:
-            raise input_failure(exc) from exc
-        _lift_qtls_to_reference(context, parsed, table.path, str(parsed.frame["build"].iloc[0]) if len(parsed.frame)
-                                else (table.build or "hg38"), sources)
-        parsed.frame["require_peak"] = table.require_peak
-        frames.append(parsed.frame)
-        excluded_all.update({f"{table.truth_set}_{k}": v for k, v in parsed.excluded.items()})
-        stats[table.truth_set] = {"rows_read": parsed.rows_read, "excluded": dict(parsed.excluded)}
-        rows.append({"truth_set": table.truth_set, "rows_read": parsed.rows_read, "kept": len(parsed.frame),
-                     "build": table.build or "from variant ids", "excluded": dict(parsed.excluded) or "none",
-                     "lifted_to": parsed.frame["build"].iloc[0] if len(parsed.frame) else table.build})
-        context.log.info(f"{table.truth_set}: {parsed.rows_read:,} rows read, {len(parsed.frame):,} kept")
-    frame = pd.concat(frames, ignore_index=True)
+        build = str(parsed.frame["build"].iloc[0]) if len(parsed.frame) else (table.build or "hg38")
+        tables.append((table.truth_set, table.path, parsed,
+                       _lift_qtls_to_reference(context, parsed, table.path, build, sources)))
+    frame, stats, summary = combine_tables(tables)
     path = storage.write_table(frame, "raw_qtl_tables")
     storage.write_stats(stats, "raw_qtl_tables")
     return dg.MaterializeResult(
-        metadata={
+        metadata=rounded({
             **table_metadata(path, len(frame)),
-            "truth_sets": dg.MetadataValue.md(markdown_table(rows)),
+            "truth_sets": dg.MetadataValue.md(markdown_table(summary)),
             "n_variants": int(frame["variant_id"].nunique()),
-            **exclusion_metadata(excluded_all),
-        }
+            **exclusion_metadata(Counter({f"{k}_{r}": n for k, s in stats.items() for r, n in s["excluded"].items()})),
+        })
     )
+
+
+def combine_tables(tables: list[tuple[str, object, ParsedQtls, str | None]]) -> tuple[pd.DataFrame, dict, list]:
+    """One frame of several parsed tables, their funnel statistics by source key, and a summary row per table."""
+    stats, summary = {}, []
+    for key, path, parsed, lifted_from in tables:
+        stats[key] = {"rows_read": parsed.rows_read, "rows_kept": len(parsed.frame), "excluded": dict(parsed.excluded)}
+        summary.append({"source": key, "file": Path(str(path)).name, "kind": parsed.kind, "rows_read": parsed.rows_read,
+                        "kept": len(parsed.frame), "excluded": dict(parsed.excluded) or "none",
+                        "lifted_from": lifted_from or "not lifted"})
+    return pd.concat([t[2].frame for t in tables], ignore_index=True), stats, summary
+
+
+@dg.asset(group_name="inputs", kinds={"pandas", "bed"}, deps=["raw_qtl_tables"])
+def dsqtl_sites(storage: Storage) -> dg.MaterializeResult:
+    """LCL DNase-sensitive sites: the positions of the Degner dsQTLs, as an accessibility annotation for eQTLs.
+
+    A site where DNase sensitivity was measured to depend on the genotype is accessible by construction, so an
+    eQTL there can be asked whether its predicted (or measured) accessibility change tracks its expression effect.
+    """
+    dsqtls = storage.read_table("raw_qtl_tables")
+    dsqtls = dsqtls[dsqtls["truth_set"] == DSQTL_DEGNER.source]
+    build = str(dsqtls["build"].iloc[0]) if len(dsqtls) else "hg38"
+    sites = sites_as_peaks(dsqtls, build)
+    path = storage.write_table(sites.frame.assign(build=build), "dsqtl_sites")
+    bed_path = path.with_suffix(".bed")
+    with atomic_path(bed_path) as tmp:
+        sites.frame[["chrom", "start", "end", "name"]].to_csv(tmp, sep="\t", header=False, index=False)
+    return dg.MaterializeResult(metadata=rounded({**table_metadata(path, len(sites.frame)), "genome_build": build,
+                                          "bed_path": dg.MetadataValue.path(str(bed_path)),
+                                          "covered_bp": sites.covered_bp}))
 
 
 class PeakFilterConfig(dg.Config):
@@ -125,13 +139,11 @@ def dhs_peaks(
     """
     source, blacklist_source = sources.peaks(), sources.blacklist()
     reference = sources.reference_location()
-    try:
+    with bad_input_fails_the_run():
         peaks = read_peaks(source.path, source.build)
         blacklist = read_peaks(blacklist_source.path, blacklist_source.build)
         peaks = _peaks_on_build(peaks, source.path, reference.build, reference.path, sources)
         blacklist = _peaks_on_build(blacklist, blacklist_source.path, reference.build, reference.path, sources)
-    except InputError as exc:
-        raise input_failure(exc) from exc
     if source.build != reference.build:
         context.log.info(f"{source.path}: lifted {source.build} -> {reference.build}, "
                          f"{peaks.excluded[NOT_LIFTED]:,} peaks not lifted")
@@ -145,7 +157,7 @@ def dhs_peaks(
         context.log.warning(f"{source.path}: peaks were not sorted; sorted them by chromosome and start")
     context.log.info(f"{peaks.rows_read:,} peaks read, {len(frame):,} kept covering {filtered.covered_bp:,} bp")
     return dg.MaterializeResult(
-        metadata={
+        metadata=rounded({
             **table_metadata(path, len(frame)),
             "bed_path": dg.MetadataValue.path(str(bed_path)),
             "rows_read": peaks.rows_read,
@@ -156,7 +168,7 @@ def dhs_peaks(
             "not_lifted": int(peaks.excluded.get(NOT_LIFTED, 0)),
             "input_was_sorted": peaks.was_sorted,
             **exclusion_metadata(filtered.excluded),
-        }
+        })
     )
 
 
@@ -182,12 +194,10 @@ def _lift_qtls_to_reference(
     reference = sources.reference_location()
     if build == reference.build:
         return None
-    try:
+    with bad_input_fails_the_run():  # no chain, or one that cannot be read
         chain = require_chain(sources.chain(build, reference.build), from_build=build, to_build=reference.build,
                               what=path, against=reference.path)
         lifted = lift_variants(parsed.frame, chain, from_build=build, to_build=reference.build)
-    except InputError as exc:  # no chain, or one that cannot be read
-        raise input_failure(exc) from exc
     parsed.frame = lifted.frame
     parsed.excluded[NOT_LIFTED] += lifted.not_lifted
     context.log.info(f"{path}: lifted {build} -> {reference.build}, {lifted.not_lifted:,} variants not lifted")

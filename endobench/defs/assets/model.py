@@ -4,9 +4,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from endobench.defs.metadata import table_metadata
+from endobench.defs.metadata import rounded, table_metadata
 from endobench.lib.model.held_out import evaluate_held_out
-from endobench.lib.model.training import EVEN_CHROMOSOMES, ODD_CHROMOSOMES, TrainingInputs, train_local_model
+from endobench.lib.model.training import HELD_OUT_CHROMOSOMES, TRAINING_CHROMOSOMES, TrainingInputs, train_local_model
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 
@@ -28,8 +28,8 @@ def local_model(context: dg.AssetExecutionContext, sources: DataSources, storage
     The weights are written where the `LocalPredictor` resource reads them.
     """
     inputs = TrainingInputs.sample(Path(sources.sample_dir))
-    model, summary = train_local_model(inputs, ODD_CHROMOSOMES)
-    evaluation = evaluate_held_out(model, inputs, EVEN_CHROMOSOMES)
+    model, summary = train_local_model(inputs, TRAINING_CHROMOSOMES)
+    evaluation = evaluate_held_out(model, inputs, HELD_OUT_CHROMOSOMES)
     path = local_model_path(storage)
     model.save(path)
     context.log.info(
@@ -37,7 +37,7 @@ def local_model(context: dg.AssetExecutionContext, sources: DataSources, storage
         f"[{evaluation.sign_auroc_ci[0]:.3f}, {evaluation.sign_auroc_ci[1]:.3f}]"
     )
     return dg.MaterializeResult(
-        metadata={
+        metadata=rounded({
             **table_metadata(path, evaluation.n),
             "model_name": model.name,
             "fingerprint": model.fingerprint(),
@@ -54,6 +54,7 @@ def local_model(context: dg.AssetExecutionContext, sources: DataSources, storage
             "held_out_pearson_ci": f"[{evaluation.pearson_ci[0]:.3f}, {evaluation.pearson_ci[1]:.3f}]",
             "held_out_spearman": evaluation.spearman,
             "held_out_spearman_ci": f"[{evaluation.spearman_ci[0]:.3f}, {evaluation.spearman_ci[1]:.3f}]",
+            "held_out_sign_agreement": evaluation.sign_agreement,
             "training_summary": dg.MetadataValue.json({k: str(v) for k, v in summary.items()}),
-        }
+        })
     )

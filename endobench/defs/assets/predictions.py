@@ -4,13 +4,14 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from endobench.defs.metadata import exclusion_metadata, table_metadata
+from endobench.defs.failures import bad_input_fails_the_run
+from endobench.defs.metadata import exclusion_metadata, rounded, table_metadata
 from endobench.defs.partitions import release_chromosome_partitions
 from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.genome.windows import OK
 from endobench.lib.io.atomic import write_parquet
+from endobench.lib.truth_sets.catalog import TruthSetSpec
 from endobench.resources.predictors import (
-    ACCESSIBILITY,
     EXPRESSION,
     SCORED,
     VariantEffectPredictor,
@@ -21,27 +22,33 @@ from endobench.resources.storage import Storage
 API_POOL = "alphagenome_api"
 TRUTH_COLUMNS = [
     "truth_set", "variant_id", "gene_id", "chrom", "pos", "ref", "alt", "effect", "effect_se", "pval", "maf",
-    "tss_distance", "is_significant", "in_peak",
+    "tss_distance", "is_significant", "in_annotation",
 ]
+# What identifies one prediction: the same variant in two truth sets, or for two genes in an accessibility readout,
+# is scored once.
+REQUEST_KEYS = ["variant_id", "score_gene_id", "readout", "biosample"]
+NO_GENE = ""  # a value, not NA: a join never pairs missing keys
 
 
-def scoring_requests(windows: pd.DataFrame, readouts: frozenset[str]) -> pd.DataFrame:
-    """One row per (truth set, readout, unit): accessibility counts each variant once, expression keeps pairs.
+def scoring_requests(windows: pd.DataFrame, specs: list[TruthSetSpec], readouts: frozenset[str]) -> pd.DataFrame:
+    """One row per (truth-set row, readout the predictor supports), with the biosample the truth set is scored on.
 
-    For an accessibility readout of an eQTL truth set, the variant's measured effect is that of its most
-    significant gene, so a variant tagging five genes is one point, not five.
+    Rows stay variant-gene pairs in both readouts (the gene is an eQTL truth set's unit); `score_gene_id` is the
+    gene an expression score is taken for, and empty for accessibility, which is scored once per variant.
     """
     usable = windows[windows["window_status"] == OK]
     parts = []
-    if ACCESSIBILITY in readouts:
-        once = usable.sort_values(["truth_set", "variant_id", "pval"], kind="stable")
-        once = once.drop_duplicates(["truth_set", "variant_id"]).assign(readout=ACCESSIBILITY)
-        once["gene_id"] = pd.NA
-        parts.append(once)
-    if EXPRESSION in readouts:
-        parts.append(usable[usable["gene_id"].notna()].assign(readout=EXPRESSION))
+    for spec in specs:
+        rows = usable[usable["truth_set"] == spec.name]
+        for readout in spec.readouts:
+            if readout.kind not in readouts:
+                continue
+            part = rows[rows["gene_id"].notna()] if readout.kind == EXPRESSION else rows
+            parts.append(part.assign(readout=readout.kind, biosample=readout.biosample.curie,
+                                     score_gene_id=part["gene_id"] if readout.kind == EXPRESSION else NO_GENE))
     if not parts:
-        return usable.iloc[0:0].assign(readout=pd.Series(dtype=object))
+        return usable.iloc[0:0].assign(readout=pd.Series(dtype=object), biosample=pd.Series(dtype=object),
+                                       score_gene_id=pd.Series(dtype=object))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -65,32 +72,30 @@ def variant_effect_predictions(
     keys = context.partition_key.keys_by_dimension
     release, chrom = keys["release"], keys["chrom"]
     windows = storage.read_table("sequence_windows", release)
-    windows = windows[windows["chrom"] == chrom]
-    requests = scoring_requests(windows, predictor.supported_readouts())
+    requests = scoring_requests(windows[windows["chrom"] == chrom], sources.truth_sets(), predictor.supported_readouts())
     source = sources.reference()
-    reference = ReferenceGenome(source.path, source.build)
-    units = requests.drop_duplicates(["variant_id", "gene_id", "readout"])
+    with bad_input_fails_the_run():
+        reference = ReferenceGenome(source.path, source.build)
+    units = requests.drop_duplicates(REQUEST_KEYS).reset_index(drop=True)
     outcome = predictor.score_variants(
-        units[["variant_id", "chrom", "pos", "ref", "alt", "gene_id", "readout", "window_start", "window_end"]]
-        .reset_index(drop=True),
+        units[["variant_id", "chrom", "pos", "ref", "alt", "readout", "biosample", "window_start", "window_end"]]
+        .assign(gene_id=units["score_gene_id"].replace(NO_GENE, pd.NA)),
         reference=reference, cache_dir=storage.cache_path(), log=context.log,
     )
-    scores = outcome.scores.assign(readout=units["readout"].to_numpy())
-    merged = requests[TRUTH_COLUMNS + ["readout"]].merge(
-        scores, on=["variant_id", "gene_id", "readout"], how="left", validate="many_to_one"
-    )
-    held_out = predictor.held_out_chromosomes()
-    merged["held_out"] = (chrom in held_out) if held_out is not None else pd.NA
-    merged["configuration"] = predictor.configuration_id() + "|" + merged["readout"]
-    merged["predictor"] = predictor.predictor_name()
-    merged["release"] = release
+    columns = list(dict.fromkeys([*outcome.scores.columns.drop("gene_id"), "track"]))  # every frame names its track
+    scores = outcome.scores.reindex(columns=columns).assign(**{k: units[k].to_numpy() for k in REQUEST_KEYS[1:]})
+    merged = requests[TRUTH_COLUMNS + REQUEST_KEYS[1:]].merge(scores, on=REQUEST_KEYS, how="left",
+                                                              validate="many_to_one").drop(columns="score_gene_id")
+    merged["held_out"], merged["held_out_scheme"] = predictor.training_split(merged)
+    merged = merged.assign(configuration=predictor.configuration_id(), predictor=predictor.predictor_name(),
+                           release=release)
     path = write_parquet(merged, storage.configuration_path(
         "variant_effect_predictions", f"{release}|{chrom}", predictor.configuration_id()))
     n_scored = int((merged["status"] == SCORED).sum())
     statuses = merged.loc[merged["status"] != SCORED, "status"].value_counts().to_dict()
     context.log.info(f"{release} {chrom}: {n_scored:,} of {len(merged):,} scored")
     return dg.MaterializeResult(
-        metadata={
+        metadata=rounded({
             **table_metadata(path, len(merged)),
             "release": release,
             "chrom": chrom,
@@ -102,5 +107,5 @@ def variant_effect_predictions(
             "cache_hits": outcome.cache_hits,
             "mean_abs_score": float(np.nanmean(np.abs(merged["score"]))) if n_scored else 0.0,
             **exclusion_metadata({**statuses, **outcome.failures_by_reason}, prefix="prediction_"),
-        }
+        })
     )

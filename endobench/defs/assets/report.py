@@ -3,15 +3,21 @@
 import math
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
+from endobench.defs.metadata import markdown_table, rounded
 from endobench.defs.partitions import (
     gtex_release_partitions,
     release_chromosome_partitions,
 )
-from endobench.lib.evaluation.report import HELD_OUT_SPLIT, TRAINING_SPLIT, build_report
+from endobench.lib.evaluation.ceiling import ceiling_rows
+from endobench.lib.evaluation.funnel import funnels_and_exclusions
+from endobench.lib.evaluation.report import build_report
+from endobench.lib.truth_sets.catalog import DSQTL_DEGNER, EXPRESSION
+from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
+
+MEASURED_TRACK = "measured DNase-sensitivity QTL effect (Degner 2012, LCL)"
 
 
 def load_predictions(storage: Storage, release: str) -> tuple[pd.DataFrame, list[str]]:
@@ -35,106 +41,69 @@ def load_predictions(storage: Storage, release: str) -> tuple[pd.DataFrame, list
     return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True), missing
 
 
-def split_by_training(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Report a model's held-out and training chromosomes as separate results: only the first are leak-free.
-
-    The configuration gains a `held_out_chromosomes` / `training_chromosomes` part (before the readout) when
-    the predictor knows its training split; predictors that do not (AlphaGenome) are left as they are.
-    """
-    held = predictions["held_out"]
-    known = held.notna()
-    if not known.any():
-        return predictions
-    split = np.where(held.eq(True).to_numpy(dtype=bool), f"|{HELD_OUT_SPLIT}", f"|{TRAINING_SPLIT}")
-    # The predictions asset writes configurations as `<predictor configuration>|<readout>`.
-    parts = predictions["configuration"].astype(str).str.rpartition("|")
-    configuration = parts[0] + np.where(known, split, "") + "|" + parts[2]
-    return predictions.assign(configuration=configuration)
-
-
-def funnels_and_exclusions(stats: dict, predictions: pd.DataFrame) -> tuple[dict, dict, dict]:
-    """Per truth set: the funnel of counts, the exclusions by reason, and the context numbers diagnostics need."""
-    funnels, exclusions, context = {}, {}, {}
-    for truth_set, s in sorted(stats.items()):
-        scored = predictions[(predictions["truth_set"] == truth_set) & (predictions["status"] == "scored")]
-        funnels[truth_set] = {
-            "rows_read": s.get("rows_read", 0),
-            "rows_kept": s.get("variants", 0),
-            "unique_variants": s.get("unique_variants", 0),
-            "in_peaks": s.get("in_peaks", 0),
-            "after_peak_filter": s.get("kept_after_peak_filter", 0),
-            "windows_ok": s.get("windows_ok", 0),
-            "scored_variants": int(scored["variant_id"].nunique()),
-        }
-        failed = predictions[(predictions["truth_set"] == truth_set) & (predictions["status"] != "scored")]
-        failed_reasons = failed.drop_duplicates("variant_id")["error"].fillna("").replace("", "failed")
-        exclusions[truth_set] = {
-            **{f"input_{k}": v for k, v in s.get("excluded", {}).items()},
-            **({"not_in_peak": s.get("unique_variants", 0) - s.get("kept_after_peak_filter", 0)}
-               if s.get("require_peak") else {}),
-            **s.get("window_exclusions", {}),
-            **{f"prediction_{k}": int(v) for k, v in failed_reasons.value_counts().items()},
-        }
-        agreement = s.get("reference_agreement")
-        context[truth_set] = {
-            "fraction_in_peaks_observed": s.get("fraction_in_peaks_observed"),
-            "fraction_in_peaks_expected": s.get("fraction_in_peaks_expected"),
-            "require_peak": s.get("require_peak"),
-            "reference_mismatch_rate": None if agreement is None else 1.0 - agreement,
-        }
-    return funnels, exclusions, context
-
-
 def headline_metadata(headline: dict[str, dict]) -> dict[str, dg.MetadataValue]:
-    """Short metadata keys the UI can show: `truth_set:metric`, or `truth_set:readout:metric` when a truth set
-    has several readouts; the full configuration is in the report itself."""
-    per_truth_set: dict[str, int] = {}
-    for key in headline:
-        per_truth_set[key.split("|")[0]] = per_truth_set.get(key.split("|")[0], 0) + 1
+    """Short metadata keys the UI can show (`<truth set>:<readout>:<n>:<metric>`), values rounded to 3 digits.
+
+    The full labels are in the report; `headline_labels` maps each prefix to its truth set, readout and model.
+    """
     out: dict[str, dg.MetadataValue] = {}
+    labels = []
     for i, (key, numbers) in enumerate(sorted(headline.items())):
-        parts = key.split("|")
-        prefix = parts[0] if per_truth_set[parts[0]] == 1 else ":".join(parts[:2])
-        if prefix in {k.rsplit(":", 1)[0] for k in out}:
-            prefix = f"{prefix}:{i}"
-        for metric, value in numbers.items():
-            if isinstance(value, bool):
+        truth_set, readout, label = key.split("|", 2)
+        prefix = f"{truth_set}:{readout}:{i}"
+        labels.append({"key": prefix, "truth set": numbers.get("title", truth_set),
+                       "readout x biosample": numbers.get("readout_label", ""), "configuration": label})
+        for metric in ("n", "n_units", "spearman", "sign_agreement", "sign_auroc", "pearson"):
+            value = numbers.get(metric)
+            if isinstance(value, bool) or value is None:
                 continue
             if isinstance(value, int):
                 out[f"{prefix}:{metric}"] = dg.MetadataValue.int(value)
             elif isinstance(value, float) and math.isfinite(value):
-                out[f"{prefix}:{metric}"] = dg.MetadataValue.float(value)
+                out[f"{prefix}:{metric}"] = dg.MetadataValue.float(round(value, 3))
             else:
                 out[f"{prefix}:{metric}"] = dg.MetadataValue.text("too few")
+    out["headline_labels"] = dg.MetadataValue.md(markdown_table(labels))
     return out
 
 
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="report", kinds={"matplotlib", "html"},
-    deps=["variant_effect_predictions", "sequence_windows"],
+    deps=["variant_effect_predictions", "sequence_windows", "raw_qtl_tables"],
 )
-def benchmark_report(context: dg.AssetExecutionContext, storage: Storage) -> dg.MaterializeResult:
-    """How well predicted effects track measured ones, per truth set and configuration, with the funnel.
+def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
+    """How well predicted effects track measured ones, per truth set and configuration, with floor and ceiling.
 
-    Written as markdown and standalone HTML with embedded plots (also shown here), plus metrics.json.
+    The ceiling: where an eQTL truth set's variant coincides with a measured dsQTL, the measured accessibility
+    effect is evaluated as if it were a prediction. Written as markdown and standalone HTML with embedded plots
+    (also shown here), plus metrics.json.
     """
     release = context.partition_key
+    specs = {spec.name: spec for spec in sources.truth_sets()}
     predictions, missing = load_predictions(storage, release)
-    stats = storage.read_stats("sequence_windows", release)
-    funnels, exclusions, diag_context = funnels_and_exclusions(stats, predictions)
+    windows = storage.read_table("sequence_windows", release)
+    measured_table = storage.read_table("raw_qtl_tables")
+    ceiling, not_harmonised = ceiling_rows(
+        windows, measured_table[measured_table["truth_set"] == DSQTL_DEGNER.source],
+        [name for name, spec in specs.items() if spec.measured.kind == EXPRESSION],
+        measured_truth_set=DSQTL_DEGNER.source, biosample=DSQTL_DEGNER.measured.biosample.curie, track=MEASURED_TRACK)
+    funnels, exclusions, diagnostics = funnels_and_exclusions(storage.read_stats("sequence_windows", release),
+                                                              predictions)
+    for truth_set, counts in not_harmonised.items():
+        exclusions.setdefault(truth_set, {}).update({f"ceiling_{k}": v for k, v in counts.items()})
     if missing:
         context.log.warning(f"{release}: no predictions yet for {', '.join(missing)}")
-    result = build_report(split_by_training(predictions), funnels, exclusions, diag_context,
-                          storage.asset_dir("benchmark_report") / release)
-    headline = headline_metadata(result.headline)
+    result = build_report(pd.concat([predictions, ceiling], ignore_index=True), funnels, exclusions, diagnostics,
+                          storage.asset_dir("benchmark_report") / release, specs=specs,
+                          measured=ceiling)
     return dg.MaterializeResult(
-        metadata={
+        metadata=rounded({
             "report": dg.MetadataValue.md(result.markdown),
             "report_html": dg.MetadataValue.path(str(result.html_path)),
             "metrics_json": dg.MetadataValue.path(str(result.metrics_path)),
             "release": release,
             "chromosomes_missing_predictions": ", ".join(missing) or "none",
             "n_warnings": len(result.warnings),
-            **headline,
-        }
+            **headline_metadata(result.headline),
+        })
     )

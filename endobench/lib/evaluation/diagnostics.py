@@ -55,14 +55,15 @@ def tiny_effect_warnings(effect: object, label: str, *, min_n: int = 10) -> list
 
 
 def peak_fraction_warnings(
-    label: str, observed: float | None, expected: float | None, require_peak: bool | None
+    label: str, observed: float | None, expected: float | None, filtered_by_annotation: bool | None
 ) -> list[str]:
     """The fraction of variants in peaks is not enriched over (or absurdly above) the peaks' genome coverage.
 
-    Only for truth sets that are filtered by peaks (`require_peak`); dsQTLs sit in DNase sites by
-    construction and are not filtered, so their fraction says nothing about builds.
+    Only for truth sets filtered by peaks (`filtered_by_annotation`, with an expected fraction: an annotation made of
+    variant sites has none); dsQTLs sit in DNase sites by construction and are not filtered, so their fraction says
+    nothing about builds.
     """
-    if not require_peak or observed is None or expected is None:
+    if not filtered_by_annotation or observed is None or expected is None:
         return []
     observed, expected = float(observed), float(expected)
     if not (math.isfinite(observed) and math.isfinite(expected)) or expected <= 0:
@@ -128,7 +129,8 @@ def is_eqtl_like(units: pd.DataFrame) -> bool:
 def diagnose(scored: pd.DataFrame, context: Mapping[str, Mapping[str, object]]) -> list[str]:
     """Every warning for scored units (one frame, all truth sets) and the per-truth-set context numbers.
 
-    `context[truth_set]` may hold fraction_in_peaks_observed, fraction_in_peaks_expected, require_peak and
+    `context[truth_set]` may hold fraction_in_annotation_observed, fraction_in_annotation_expected,
+    filtered_by_annotation and
     reference_mismatch_rate; missing or None values skip that check.
     """
     warnings: list[str] = []
@@ -141,8 +143,8 @@ def diagnose(scored: pd.DataFrame, context: Mapping[str, Mapping[str, object]]) 
             warnings += tiny_effect_warnings(once["effect"], truth_set)
         ctx = context.get(truth_set, {})
         warnings += peak_fraction_warnings(
-            truth_set, ctx.get("fraction_in_peaks_observed"), ctx.get("fraction_in_peaks_expected"),
-            ctx.get("require_peak"),
+            truth_set, ctx.get("fraction_in_annotation_observed"), ctx.get("fraction_in_annotation_expected"),
+            ctx.get("filtered_by_annotation"),
         )
         warnings += reference_mismatch_warnings(truth_set, ctx.get("reference_mismatch_rate"))
         warnings += duplicate_warnings(units, truth_set)

@@ -19,8 +19,10 @@ from endobench.lib.io.errors import InputError
 # chromosome splits) and the auPRC work for external tables too.
 OPTIONAL_COLUMNS = ["chrom", "pos", "ref", "alt", "maf", "tss_distance", "is_significant", "gene_id", "held_out"]
 FLAG_COLUMNS = {"is_significant", "held_out"}
-TOP_LEVEL = ["n", "spearman", "spearman_p", "spearman_ci", "pearson", "pearson_p", "pearson_ci", "sign_auroc",
-             "sign_auroc_ci", "sign_auroc_strong", "strong_threshold", "n_strong", "auprc_significant", "n_bootstrap"]
+TOP_LEVEL = ["n", "n_units", "spearman", "spearman_p", "spearman_ci", "pearson", "pearson_p", "pearson_ci",
+             "sign_auroc", "sign_auroc_ci", "sign_agreement", "sign_agreement_ci", "sign_auroc_strong",
+             "strong_threshold", "n_strong", "n_bootstrap"]
+UNIT = "unit"
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -70,6 +72,7 @@ def evaluate_table(
     id_col: str | None = None,
     predictions: Path | None = None,
     *,
+    unit_col: str | None = None,
     name: str | None = None,
     n_boot: int = N_BOOTSTRAP,
 ) -> ReportResult:
@@ -79,6 +82,8 @@ def evaluate_table(
     file and its rows are joined to the truth table on `id_col` (required then); an id present twice in the
     predictions file is an error (the join would count a variant twice), a truth row without a prediction is
     excluded and counted. Rows whose effect or score is missing or not a number are excluded and counted.
+    `unit_col` names the independent unit (a gene id for variant-gene pairs): its rows are resampled together
+    and p-values are computed over unit-level means; without it every row is its own unit.
     Writes `out_dir/metrics.json` (top level: n, spearman, spearman_p, pearson, pearson_p, their intervals,
     sign auROC, warnings), `report.md`, `report.html` and `plots/`.
     """
@@ -87,14 +92,15 @@ def evaluate_table(
     label = name or table.name.split(".")[0]
     excluded: dict[str, int] = {}
     if predictions is None:
-        _require(truth, [effect_col, score_col] + ([id_col] if id_col else []), table, "effect, score and id")
+        _require(truth, [effect_col, score_col] + ([id_col] if id_col else []) + ([unit_col] if unit_col else []),
+                 table, "effect, score, id and unit")
         frame = truth.assign(effect=truth[effect_col], score=truth[score_col])
     else:
         predictions = Path(predictions)
         if not id_col:
             raise InputError(predictions, "a predictions file was given without an id column to join on",
                              "Pass --id-col naming the variant id column present in both files.")
-        _require(truth, [effect_col, id_col], table, "effect and id")
+        _require(truth, [effect_col, id_col] + ([unit_col] if unit_col else []), table, "effect, id and unit")
         predicted = read_table(predictions)
         _require(predicted, [score_col, id_col], predictions, "score and id")
         duplicated = predicted[id_col][predicted[id_col].duplicated()]
@@ -103,7 +109,8 @@ def evaluate_table(
             raise InputError(predictions, f"{n_ids:,} id{'s occur' if n_ids > 1 else ' occurs'} more than once, "
                              f"e.g. {duplicated.iloc[0]!r}", "Keep one prediction per id (or join on a unique key).",
                              variant=str(duplicated.iloc[0]))
-        keep = [id_col, effect_col] + [c for c in OPTIONAL_COLUMNS if c in truth.columns and c != id_col]
+        keep = list(dict.fromkeys([id_col, effect_col] + ([unit_col] if unit_col else [])
+                                  + [c for c in OPTIONAL_COLUMNS if c in truth.columns and c != id_col]))
         frame = truth[keep].rename(columns={effect_col: "effect"}).merge(
             predicted[[id_col, score_col]].rename(columns={score_col: "score"}), on=id_col, how="left",
             indicator=True,
@@ -136,9 +143,11 @@ def evaluate_table(
             units[col] = frame[col].to_numpy()
     if "gene_id" not in units:
         units["gene_id"] = pd.NA
+    units[UNIT] = frame[unit_col].to_numpy() if unit_col else np.arange(n)
     scored = units[units["status"] == "scored"]
     funnel = {"rows_read": rows_read, "rows_with_prediction": n, "scored": len(scored)}
     source = {"table": str(table), "effect_col": effect_col, "score_col": score_col, "id_col": id_col,
+              "unit_col": unit_col,
               "predictions": str(predictions) if predictions is not None else None}
     result = build_report(
         units, {label: funnel}, {label: excluded}, {}, out_dir,
@@ -150,7 +159,8 @@ def evaluate_table(
             "intervals; they cannot show whether readout, cell type and variant set match (LD tags are not "
             "causal variants): judge that from how the table was made.",
         ],
-        extra_metrics={"source": source, "excluded": excluded},
+        extra_metrics={"source": source, "excluded": excluded, "unit": unit_col or "row"},
+        unit=UNIT,
         n_boot=n_boot,
         top_level_keys=TOP_LEVEL,
     )

@@ -1,10 +1,17 @@
-"""How well predicted effects track measured ones: correlations, sign auROC, auPRC, with bootstrap intervals.
+"""How well predicted effects track measured ones: correlations, sign agreement and sign auROC, with intervals
+and p-values that respect the independent unit.
 
-Everything here is pure numpy/scipy/sklearn on arrays or a predictions frame. The bootstrap draws resamples
-as multinomial counts and computes each statistic as a count-weighted statistic over the original points,
-which equals the statistic on the resampled values (ties from repeated points included) without building
-and sorting one copy of the data per resample: the data are sorted once, each resample costs a few linear
-passes. The bootstrap of 100 K units takes seconds instead of minutes.
+Rows are not always independent. In an eQTL truth set a row is a variant-gene pair: one gene carries many LD-tag
+variants, one variant serves several genes. So every metric takes a unit (the gene for eQTL truth sets, the
+variant for accessibility truth sets): the bootstrap resamples units with all their rows (a cluster bootstrap),
+and p-values and the permutation null are computed over unit-level summaries (the mean effect and the mean
+score of each unit). A table whose rows are each repeated ten times therefore gets the same intervals and
+p-values as the table itself.
+
+The bootstrap draws resamples as multinomial counts of units and computes each statistic as a count-weighted
+statistic over the original rows, which equals the statistic on the resampled rows (ties from repeated rows
+included) without building and sorting one copy of the data per resample: the data are sorted once, each
+resample costs a few linear passes.
 """
 
 from __future__ import annotations
@@ -16,26 +23,20 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
-# The chromosomes AlphaGenome held out of training; numbers on them are comparable with the paper.
-AG_TEST_CHROMOSOMES = frozenset({"chr3", "chr6", "chr9", "chr12", "chr16", "chr18", "chr19", "chr21"})
-MIN_STRATUM_N = 20
 N_BOOTSTRAP = 1000
+N_PERMUTATIONS = 1000
 BOOTSTRAP_SEED = 20_250_101
 CI_LEVEL = 0.95
 # Resamples per chunk are chosen so that one chunk holds about this many counts (memory stays ~100 MB).
 _CHUNK_CELLS = 2_000_000
-# Above 20 K units the resample count shrinks (never below 200) to bound the work at about 20 M cells:
+# Above 20 K rows the resample count shrinks (never below 200) to bound the work at about 20 M cells:
 # intervals that narrow are stable with a few hundred resamples, and 1,000 x 100 K took half a minute
 # on a loaded 2-core machine.
 _MAX_BOOTSTRAP_CELLS = 20_000_000
 MIN_BOOTSTRAP = 200
-
-TSS_BINS = [0, 1_000, 10_000, 100_000, math.inf]
-TSS_LABELS = ["<1 kb", "1-10 kb", "10-100 kb", ">=100 kb"]
-MAF_BINS = [0.0, 0.05, 0.1, 0.2, 0.5000001]
-MAF_LABELS = ["MAF <0.05", "MAF 0.05-0.1", "MAF 0.1-0.2", "MAF 0.2-0.5"]
+SIGNED_METRICS = ("spearman", "pearson", "sign_auroc", "sign_agreement")
 
 
 def _finite_pairs(effect: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -48,8 +49,9 @@ def _finite_pairs(effect: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np
 def correlations(effect: np.ndarray, score: np.ndarray) -> dict[str, float]:
     """n, Spearman and Pearson correlation of measured `effect` and predicted `score`, with two-sided p-values.
 
-    Pairs where either value is not finite are left out. Fewer than 3 pairs, or a constant column, give NaN
-    (a correlation is undefined there) rather than an error.
+    The p-values treat every row as independent; `summarize` replaces them by unit-level ones. Pairs where either
+    value is not finite are left out. Fewer than 3 pairs, or a constant column, give NaN (a correlation is
+    undefined there) rather than an error.
     """
     x, y = _finite_pairs(effect, score)
     out = {"n": int(len(x)), "spearman": math.nan, "spearman_p": math.nan, "pearson": math.nan, "pearson_p": math.nan}
@@ -78,28 +80,56 @@ def sign_auroc(effect: np.ndarray, score: np.ndarray) -> float:
     return float(roc_auc_score(labels, y))
 
 
-def significance_auprc(score: np.ndarray, is_significant: np.ndarray) -> float:
-    """Average precision of |score| for ranking significant QTLs above non-significant variants.
+def sign_agreement(effect: np.ndarray, score: np.ndarray) -> float:
+    """Share of rows whose predicted score has the sign of the measured effect (0.5 is chance).
 
-    Only meaningful when negatives exist (e.g. GTEx eGenes with q > 0.05); NaN when either class is absent.
-    The chance level is the fraction of significant rows.
+    Rows with effect exactly 0 have no sign and are left out; a score of exactly 0 calls no sign and counts half.
+    NaN without a signed row.
     """
-    s = np.abs(np.asarray(score, dtype=float))
-    labels = pd.array(is_significant, dtype="boolean")
-    keep = np.isfinite(s) & ~np.asarray(pd.isna(labels))
-    s, labels = s[keep], np.asarray(labels[keep], dtype=bool)
-    if labels.all() or not labels.any():
+    x, y = _finite_pairs(effect, score)
+    signed = x != 0
+    if not signed.any():
         return math.nan
-    return float(average_precision_score(labels, s))
+    return float(_agreement(x[signed], y[signed]).mean())
 
 
-def bootstrap_counts(n: int, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED) -> Iterator[np.ndarray]:
-    """Resamples with replacement of n points, as chunks of count matrices (resamples x n, each row sums to n).
+def _agreement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """1 where the signs agree, 0 where they differ, 0.5 where the score is 0 (x must be non-zero)."""
+    return np.where(y == 0, 0.5, (np.sign(x) == np.sign(y)).astype(float))
 
-    The same seed always gives the same resamples, so intervals are reproducible run to run.
+
+def unit_codes(units: object, n: int) -> tuple[np.ndarray, int]:
+    """Integer code of each row's unit and the number of units; no units means every row is its own unit.
+
+    A row whose unit is missing is a unit of its own (it cannot be tied to any other row).
+    """
+    if units is None:
+        return np.arange(n, dtype=np.int64), n
+    codes, uniques = pd.factorize(pd.Series(np.asarray(units, dtype=object)), use_na_sentinel=True)
+    missing = codes < 0
+    if missing.any():
+        codes = codes.copy()
+        codes[missing] = len(uniques) + np.arange(int(missing.sum()))
+    return codes.astype(np.int64), int(codes.max()) + 1 if n else 0
+
+
+def unit_means(values: np.ndarray, codes: np.ndarray, n_units: int) -> np.ndarray:
+    """The mean of `values` within each unit (the unit-level summary p-values are computed on)."""
+    sums = np.bincount(codes, weights=values, minlength=n_units)
+    sizes = np.bincount(codes, minlength=n_units)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / sizes
+
+
+def bootstrap_counts(n: int, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
+                     rows_per_draw: int | None = None) -> Iterator[np.ndarray]:
+    """Resamples with replacement of n units, as chunks of count matrices (resamples x n, each row sums to n).
+
+    `rows_per_draw` (the number of rows the units stand for) sizes the chunks. The same seed always gives the
+    same resamples, so intervals are reproducible run to run.
     """
     rng = np.random.default_rng(seed)
-    per_chunk = max(1, _CHUNK_CELLS // max(1, n))
+    per_chunk = max(1, _CHUNK_CELLS // max(1, rows_per_draw or n))
     done = 0
     while done < n_boot:
         b = min(per_chunk, n_boot - done)
@@ -220,179 +250,160 @@ def _interval(values: np.ndarray, level: float) -> list[float]:
 
 
 def effective_resamples(n: int, n_boot: int = N_BOOTSTRAP, max_cells: int = _MAX_BOOTSTRAP_CELLS) -> int:
-    """Resamples actually drawn for n units: `n_boot`, reduced when n x n_boot exceeds `max_cells` (never below 200)."""
+    """Resamples actually drawn for n rows: `n_boot`, reduced when n x n_boot exceeds `max_cells` (never below 200)."""
     return int(min(n_boot, max(MIN_BOOTSTRAP, max_cells // max(1, n))))
 
 
 def bootstrap_intervals(
-    effect: np.ndarray, score: np.ndarray, *, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
-    level: float = CI_LEVEL, max_cells: int = _MAX_BOOTSTRAP_CELLS,
-) -> dict[str, list[float]]:
-    """Percentile bootstrap intervals for Spearman, Pearson and sign auROC over the same resamples.
+    effect: np.ndarray, score: np.ndarray, *, units: object = None, n_boot: int = N_BOOTSTRAP,
+    seed: int = BOOTSTRAP_SEED, level: float = CI_LEVEL, max_cells: int = _MAX_BOOTSTRAP_CELLS,
+) -> dict[str, object]:
+    """Percentile cluster-bootstrap intervals for Spearman, Pearson, sign auROC and sign agreement.
 
-    Resamples are of (effect, score) pairs with both values finite. Resamples where a statistic is undefined
+    Units (one label per row; None makes every row its own unit) are drawn with replacement and carry all their
+    rows. Rows with a non-finite effect or score are left out first. Resamples where a statistic is undefined
     (constant column, one sign only) are left out of that statistic's interval. `n_bootstrap` says how many
     resamples were drawn (see `effective_resamples`).
-    """
-    x, y = _finite_pairs(effect, score)
-    if len(x) < 3:
-        return {"spearman_ci": [math.nan] * 2, "pearson_ci": [math.nan] * 2, "sign_auroc_ci": [math.nan] * 2,
-                "n_bootstrap": 0}
-    n_boot = effective_resamples(len(x), n_boot, max_cells)
-    # Sorting the pairs by effect first lets the effect's ranks skip two gathers per resample chunk.
-    by_effect = np.argsort(x, kind="stable")
-    x, y = x[by_effect], y[by_effect]
-    signed = x != 0
-    positive = (x > 0)[signed]
-    rank_x, rank_y = _Ranker(x), _Ranker(y)
-    rank_signed = rank_y if signed.all() else _Ranker(y[signed])
-    spearman, pearson, auroc = [], [], []
-    for counts in bootstrap_counts(len(x), n_boot, seed):
-        ry = rank_y.ranks(counts)
-        spearman.append(_rank_pearson(rank_x.ranks(counts), ry, counts))
-        pearson.append(weighted_pearson(x, y, counts))
-        signed_counts = counts if signed.all() else counts[:, signed]
-        signed_ranks = ry if signed.all() else rank_signed.ranks(signed_counts)
-        auroc.append(_auroc_from_ranks(positive, signed_ranks, signed_counts))
-    return {
-        "spearman_ci": _interval(np.concatenate(spearman), level),
-        "pearson_ci": _interval(np.concatenate(pearson), level),
-        "sign_auroc_ci": _interval(np.concatenate(auroc), level),
-        "n_bootstrap": n_boot,
-    }
-
-
-def summarize(
-    effect: np.ndarray, score: np.ndarray, *, is_significant: np.ndarray | None = None,
-    strong_quantile: float = 0.5, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
-    max_cells: int = _MAX_BOOTSTRAP_CELLS,
-) -> dict[str, object]:
-    """Every headline metric of one set of scored units.
-
-    Keys: n, spearman(_p, _ci), pearson(_p, _ci), sign_auroc(_ci); sign_auroc_strong over units whose |effect|
-    is at least `strong_threshold` (the `strong_quantile` quantile of |effect|, so the threshold adapts to the
-    truth set's scale: eQTL slopes and dsQTL betas differ) with n_strong; auprc_significant (NaN without
-    non-significant units) with n_significant and n_not_significant.
     """
     x = np.asarray(effect, dtype=float)
     y = np.asarray(score, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
+    codes, n_units = unit_codes(None if units is None else np.asarray(units, dtype=object)[keep], int(keep.sum()))
+    x, y = x[keep], y[keep]
+    empty = {f"{k}_ci": [math.nan] * 2 for k in SIGNED_METRICS}
+    if len(x) < 3 or n_units < 3:
+        return {**empty, "n_bootstrap": 0}
+    n_boot = effective_resamples(len(x), n_boot, max_cells)
+    # Sorting the rows by effect first lets the effect's ranks skip two gathers per resample chunk.
+    by_effect = np.argsort(x, kind="stable")
+    x, y, codes = x[by_effect], y[by_effect], codes[by_effect]
+    signed = x != 0
+    positive = (x > 0)[signed]
+    agree = _agreement(x[signed], y[signed])
+    rank_x, rank_y = _Ranker(x), _Ranker(y)
+    rank_signed = rank_y if signed.all() else _Ranker(y[signed])
+    out: dict[str, list] = {k: [] for k in SIGNED_METRICS}
+    for unit_counts in bootstrap_counts(n_units, n_boot, seed, rows_per_draw=len(x)):
+        counts = unit_counts[:, codes]
+        ry = rank_y.ranks(counts)
+        out["spearman"].append(_rank_pearson(rank_x.ranks(counts), ry, counts))
+        out["pearson"].append(weighted_pearson(x, y, counts))
+        signed_counts = counts if signed.all() else counts[:, signed]
+        signed_ranks = ry if signed.all() else rank_signed.ranks(signed_counts)
+        out["sign_auroc"].append(_auroc_from_ranks(positive, signed_ranks, signed_counts))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["sign_agreement"].append(signed_counts @ agree / signed_counts.sum(axis=1))
+    return {**{f"{k}_ci": _interval(np.concatenate(v), level) for k, v in out.items()}, "n_bootstrap": n_boot}
+
+
+def unit_level_pvalues(effect: np.ndarray, score: np.ndarray, units: object = None) -> dict[str, float]:
+    """Two-sided p-values of Spearman and Pearson over unit-level summaries (each unit's mean effect and score).
+
+    With one row per unit these are scipy's p-values; rows that repeat within a unit add no evidence.
+    """
+    x, y = np.asarray(effect, dtype=float), np.asarray(score, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    codes, n_units = unit_codes(None if units is None else np.asarray(units, dtype=object)[keep], int(keep.sum()))
+    summary = correlations(unit_means(x[keep], codes, n_units), unit_means(y[keep], codes, n_units))
+    return {"spearman_p": summary["spearman_p"], "pearson_p": summary["pearson_p"]}
+
+
+def permutation_null(
+    effect: np.ndarray, score: np.ndarray, *, units: object = None, n_perm: int = N_PERMUTATIONS,
+    seed: int = BOOTSTRAP_SEED, max_cells: int = _MAX_BOOTSTRAP_CELLS,
+) -> dict[str, dict[str, float]]:
+    """Each signed metric's distribution when the scores are shuffled between units: the floor a model must beat.
+
+    Computed over unit-level summaries (mean effect and mean score per unit), so it respects the unit as the
+    p-values do. Per metric: the observed unit-level value, the null's mean and central 95% range, and the
+    permutation p-value (one-sided, that the observed value is above the null; sign metrics are above 0.5 by
+    chance only half the time).
+    """
+    x, y = np.asarray(effect, dtype=float), np.asarray(score, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    codes, n_units = unit_codes(None if units is None else np.asarray(units, dtype=object)[keep], int(keep.sum()))
+    ux, uy = unit_means(x[keep], codes, n_units), unit_means(y[keep], codes, n_units)
+    nan = {"observed": math.nan, "null_mean": math.nan, "null_low": math.nan, "null_high": math.nan,
+           "p": math.nan, "n_permutations": 0}
+    if n_units < 3 or np.ptp(ux) == 0 or np.ptp(uy) == 0:
+        return {k: dict(nan) for k in SIGNED_METRICS}
+    n_perm = effective_resamples(n_units, n_perm, max_cells)
+    rng = np.random.default_rng(seed)
+    observed = {"spearman": correlations(ux, uy)["spearman"], "pearson": correlations(ux, uy)["pearson"],
+                "sign_auroc": sign_auroc(ux, uy), "sign_agreement": sign_agreement(ux, uy)}
+    rank_x, rank_y = stats.rankdata(ux), stats.rankdata(uy)
+    signed = ux != 0
+    positive = ux[signed] > 0
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    null: dict[str, list] = {k: [] for k in SIGNED_METRICS}
+    per_chunk = max(1, _CHUNK_CELLS // n_units)
+    for begin in range(0, n_perm, per_chunk):
+        b = min(per_chunk, n_perm - begin)
+        order = np.argsort(rng.random((b, n_units)), axis=1)
+        null["spearman"].append(_row_pearson(rank_x, rank_y[order]))
+        null["pearson"].append(_row_pearson(ux, uy[order]))
+        shuffled = uy[order][:, signed]
+        if n_pos and n_neg:
+            ranks = stats.rankdata(shuffled, axis=1)
+            null["sign_auroc"].append((ranks[:, positive].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+        null["sign_agreement"].append(_agreement(ux[signed][None, :], shuffled).mean(axis=1) if signed.any()
+                                      else np.full(b, np.nan))
+    out = {}
+    for key in SIGNED_METRICS:
+        values = np.concatenate(null[key]) if null[key] else np.array([])
+        values = values[np.isfinite(values)]
+        if not len(values) or not math.isfinite(observed[key]):
+            out[key] = dict(nan, observed=observed[key])
+            continue
+        low, high = np.percentile(values, [2.5, 97.5])
+        out[key] = {"observed": float(observed[key]), "null_mean": float(values.mean()), "null_low": float(low),
+                    "null_high": float(high), "p": float((1 + (values >= observed[key]).sum()) / (1 + len(values))),
+                    "n_permutations": int(len(values))}
+    return out
+
+
+def _row_pearson(x: np.ndarray, y_rows: np.ndarray) -> np.ndarray:
+    """Pearson correlation of the vector x with each row of y_rows."""
+    xc = x - x.mean()
+    yc = y_rows - y_rows.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (yc @ xc) / np.sqrt((xc @ xc) * np.einsum("ij,ij->i", yc, yc))
+
+
+def summarize(
+    effect: np.ndarray, score: np.ndarray, *, units: object = None, strong_quantile: float = 0.5,
+    n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED, max_cells: int = _MAX_BOOTSTRAP_CELLS,
+    with_null: bool = True,
+) -> dict[str, object]:
+    """Every signed metric of one set of rows, with its unit of resampling.
+
+    Keys: n (rows) and n_units; spearman, pearson, sign_auroc and sign_agreement over the rows, each with a
+    cluster-bootstrap interval (`<metric>_ci`); spearman_p and pearson_p over unit-level summaries; with
+    `with_null`, `null` (the permutation null of each metric, see `permutation_null`); sign_auroc_strong over
+    rows whose |effect| is at least `strong_threshold` (the `strong_quantile` quantile of |effect|, so the
+    threshold adapts to the truth set's scale: eQTL slopes and dsQTL betas differ) with n_strong.
+    """
+    x = np.asarray(effect, dtype=float)
+    y = np.asarray(score, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    unit_labels = None if units is None else np.asarray(units, dtype=object)[keep]
     x, y = x[keep], y[keep]
     out: dict[str, object] = dict(correlations(x, y))
-    out.update(bootstrap_intervals(x, y, n_boot=n_boot, seed=seed, max_cells=max_cells))
+    out["n_units"] = unit_codes(unit_labels, len(x))[1]
+    out.update(unit_level_pvalues(x, y, unit_labels))
+    out.update(bootstrap_intervals(x, y, units=unit_labels, n_boot=n_boot, seed=seed, max_cells=max_cells))
     out["sign_auroc"] = sign_auroc(x, y)
+    out["sign_agreement"] = sign_agreement(x, y)
+    if with_null:
+        out["null"] = permutation_null(x, y, units=unit_labels, n_perm=n_boot, seed=seed, max_cells=max_cells)
     threshold = float(np.quantile(np.abs(x), strong_quantile)) if len(x) else math.nan
     strong = np.abs(x) >= threshold
     out["strong_threshold"] = threshold
     out["n_strong"] = int(strong.sum())
     out["sign_auroc_strong"] = sign_auroc(x[strong], y[strong])
-    if is_significant is not None:
-        sig = pd.array(np.asarray(is_significant, dtype=object)[keep], dtype="boolean")
-        known = ~np.asarray(pd.isna(sig))
-        out["n_significant"] = int(np.asarray(sig[known], dtype=bool).sum())
-        out["n_not_significant"] = int(known.sum() - out["n_significant"])
-        out["auprc_significant"] = significance_auprc(y, sig)
-    else:
-        out["n_significant"] = out["n_not_significant"] = 0
-        out["auprc_significant"] = math.nan
-    return out
-
-
-def _is_snv(frame: pd.DataFrame) -> pd.Series:
-    return (frame["ref"].astype(str).str.len() == 1) & (frame["alt"].astype(str).str.len() == 1)
-
-
-def strata_labels(frame: pd.DataFrame) -> dict[str, pd.Series]:
-    """For each stratification, a label per row (NA where the row has no value); absent columns are skipped.
-
-    |effect| quartiles, TSS-distance bins, MAF bins, SNV vs indel, the model's held-out chromosomes, and the
-    AlphaGenome test chromosomes (3, 6, 9, 12, 16, 18, 19, 21) against the rest.
-    """
-    out: dict[str, pd.Series] = {}
-    effect = pd.to_numeric(frame["effect"], errors="coerce").abs()
-    if effect.notna().sum() >= 4 and effect.nunique() >= 4:
-        quartile = pd.qcut(effect, 4, labels=False, duplicates="drop")
-        edges = effect.groupby(quartile).agg(["min", "max"])
-        names = {q: f"|effect| Q{int(q) + 1} ({row['min']:.3g}-{row['max']:.3g})" for q, row in edges.iterrows()}
-        out["|effect| quartile"] = quartile.map(names)
-    if "tss_distance" in frame and pd.to_numeric(frame["tss_distance"], errors="coerce").notna().any():
-        tss = pd.to_numeric(frame["tss_distance"], errors="coerce").abs()
-        out["TSS distance"] = pd.cut(tss, TSS_BINS, labels=TSS_LABELS, right=False).astype(object)
-    if "maf" in frame and pd.to_numeric(frame["maf"], errors="coerce").notna().any():
-        maf = pd.to_numeric(frame["maf"], errors="coerce")
-        out["MAF"] = pd.cut(maf, MAF_BINS, labels=MAF_LABELS, right=False).astype(object)
-    if {"ref", "alt"} <= set(frame.columns) and frame["ref"].notna().any():
-        has = frame["ref"].notna() & frame["alt"].notna()
-        out["variant type"] = pd.Series(np.where(_is_snv(frame), "SNV", "indel"), index=frame.index).where(has)
-    if "held_out" in frame:
-        held = pd.array(frame["held_out"], dtype="boolean")
-        if not pd.isna(held).all():
-            labels = pd.Series(np.where(np.asarray(held.fillna(False)), "held out of training", "seen in training"),
-                               index=frame.index)
-            out["model training split"] = labels.where(~np.asarray(pd.isna(held)))
-    if "chrom" in frame and frame["chrom"].notna().any():
-        chrom = frame["chrom"].astype(str)
-        chrom = chrom.where(chrom.str.startswith("chr"), "chr" + chrom)
-        labels = pd.Series(np.where(chrom.isin(AG_TEST_CHROMOSOMES), "AlphaGenome test chromosomes",
-                                    "other chromosomes"), index=frame.index)
-        out["AlphaGenome split"] = labels.where(frame["chrom"].notna())
     return out
 
 
 def too_few(n: int) -> str:
-    """How a stratum below the minimum size is reported instead of numbers."""
+    """How a result or stratum below the minimum size is reported instead of numbers."""
     return f"too few (n={n:,})"
-
-
-def stratified_metrics(
-    frame: pd.DataFrame, *, min_n: int = MIN_STRATUM_N, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
-) -> list[dict[str, object]]:
-    """One row per (stratification, stratum) of a set of scored units with `effect` and `score` columns.
-
-    Strata with fewer than `min_n` units carry `note = "too few (n=...)"` and no metric values, so a
-    correlation over seven points is never shown as a number. Each stratum's bootstrap gets a quarter of the
-    overall work budget (only strata above 5 K units draw fewer than `n_boot` resamples).
-    """
-    rows = []
-    for stratification, labels in strata_labels(frame).items():
-        for stratum in sorted(labels.dropna().unique(), key=str):
-            part = frame[labels == stratum]
-            row: dict[str, object] = {"stratification": stratification, "stratum": str(stratum), "n": int(len(part))}
-            if len(part) < min_n:
-                row["note"] = too_few(len(part))
-            else:
-                metrics = summarize(part["effect"], part["score"], n_boot=n_boot, seed=seed,
-                                    max_cells=_MAX_BOOTSTRAP_CELLS // 4)
-                row.update({k: metrics[k] for k in (
-                    "n", "spearman", "spearman_ci", "pearson", "pearson_ci", "sign_auroc", "sign_auroc_ci",
-                    "n_bootstrap")})
-                row["note"] = ""
-            rows.append(row)
-    return rows
-
-
-GROUP_KEYS = ["truth_set", "readout", "configuration"]
-
-
-def scored_units(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Rows that enter metrics: status "scored" with a finite measured effect and a finite predicted score."""
-    scored = predictions[predictions["status"] == "scored"].copy()
-    scored["effect"] = pd.to_numeric(scored["effect"], errors="coerce")
-    scored["score"] = pd.to_numeric(scored["score"], errors="coerce")
-    return scored[np.isfinite(scored["effect"]) & np.isfinite(scored["score"])]
-
-
-def side_by_side(
-    predictions: pd.DataFrame, *, min_n: int = MIN_STRATUM_N, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
-) -> list[dict[str, object]]:
-    """One result per (truth set, readout, configuration): `summarize` metrics plus `strata` rows."""
-    units = scored_units(predictions)
-    results = []
-    for key, group in units.groupby(GROUP_KEYS, sort=True, dropna=False):
-        sig = group["is_significant"] if "is_significant" in group else None
-        metrics = summarize(group["effect"], group["score"], is_significant=sig, n_boot=n_boot, seed=seed)
-        results.append({
-            **dict(zip(GROUP_KEYS, key, strict=True)), **metrics,
-            "strata": stratified_metrics(group, min_n=min_n, n_boot=n_boot, seed=seed),
-        })
-    return results

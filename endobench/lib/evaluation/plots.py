@@ -137,23 +137,36 @@ def forest(strata: Sequence[Mapping[str, object]], *, title: str, key: str = "sp
 
 
 def comparison(results: Sequence[Mapping[str, object]]) -> bytes:
-    """Configurations side by side: Spearman, Pearson and sign auROC (minus 0.5) with 95% intervals."""
+    """Configurations side by side: Spearman, Pearson and sign agreement (minus 0.5) with 95% intervals.
+
+    A measured reference (kind `measured`: the ceiling measured accessibility sets) is drawn as a dashed line at
+    its Spearman across the rows of its truth set, so each model row reads against it.
+    """
     rows = [r for r in results if int(r.get("n", 0)) >= 3]
     fig = Figure(figsize=(7.0, 1.8 + 0.45 * max(1, len(rows))))
     ax = fig.add_subplot()
-    offsets = {"spearman": -0.2, "pearson": 0.0, "sign_auroc": 0.2}
+    offsets = {"spearman": -0.2, "pearson": 0.0, "sign_agreement": 0.2}
     for key, offset in offsets.items():
         if not rows:
             break
         points, err = _errors(rows, key)
-        shift = 0.5 if key == "sign_auroc" else 0.0
+        shift = 0.5 if key == "sign_agreement" else 0.0
         ax.errorbar(points - shift, np.arange(len(rows)) + offset, xerr=np.nan_to_num(err), fmt="o", ms=3, lw=1,
-                    label=key if key != "sign_auroc" else "sign auROC - 0.5")
+                    label=key if key != "sign_agreement" else "sign agreement - 0.5")
+    labelled = False
+    for truth_set in dict.fromkeys(str(r["truth_set"]) for r in rows):
+        members = [i for i, r in enumerate(rows) if str(r["truth_set"]) == truth_set]
+        ceiling = next((r for r in rows if str(r["truth_set"]) == truth_set and r.get("kind") == "measured"), None)
+        if ceiling is None or not math.isfinite(float(ceiling.get("spearman", math.nan))):
+            continue
+        ax.vlines(float(ceiling["spearman"]), min(members) - 0.4, max(members) + 0.4, colors="#555555",
+                  linestyles="--", lw=1, label=None if labelled else "measured accessibility (ceiling), Spearman")
+        labelled = True
     if rows:
         ax.set_yticks(range(len(rows)), [str(r["label"]).replace(" | ", "\n", 2) for r in rows], fontsize=6)
         ax.invert_yaxis()
-        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3, frameon=False)
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
     ax.axvline(0, color="grey", lw=0.6)
-    ax.set_title("configurations side by side (95% bootstrap intervals)", fontsize=8)
+    ax.set_title("configurations side by side (95% cluster-bootstrap intervals)", fontsize=8)
     ax.tick_params(axis="x", labelsize=7)
     return _png(fig)

@@ -3,8 +3,10 @@
 No full hg38 chromosome is available offline. The sample reference is therefore a FASTA of segments named
 `chrom:start-end` (1-based, inclusive): chr22:32,000,001-32,300,000 and chr2:1-2,333,275 as published, and for
 every Degner dsQTL lifted to hg38 its 100-bp context with the reference base put at the variant. The reference
-base is the table's `Ref` when it is the high or the low allele of the context; otherwise the variant is left
-out and counted. Contexts lifted to the minus strand are reverse-complemented.
+base is the genome's where the bundled data show it (another dsQTL's context covering the position, or a GTEx v8
+variant id there: GTEx REF alleles are the hg38 reference bases), otherwise the table's `Ref`, and always one of
+the two context alleles; a variant whose `Ref` is neither is left out and counted. Contexts lifted to the minus
+strand are reverse-complemented.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class SampleReferenceInputs:
     dsqtl_table: Path
     high_fasta: Path
     low_fasta: Path
+    gtex_tables: tuple[Path, ...] = ()  # GTEx eGenes tables: their REF alleles are hg38 reference bases
 
     @classmethod
     def from_dir(cls, sample_dir: Path) -> "SampleReferenceInputs":
@@ -40,6 +43,8 @@ class SampleReferenceInputs:
             dsqtl_table=d / "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz",
             high_fasta=d / "maggie_Degner2012_dsQTL_high_allele_100bp.hg18ctx.fa.gz",
             low_fasta=d / "maggie_Degner2012_dsQTL_low_allele_100bp.hg18ctx.fa.gz",
+            gtex_tables=(d / "gtex_v8_Whole_Blood.v8.egenes.txt.gz",
+                         d / "gtex_v8_Cells_EBV-transformed_lymphocytes.v8.egenes.txt.gz"),
         )
 
 
@@ -49,7 +54,9 @@ def dsqtl_contexts(inputs: SampleReferenceInputs) -> tuple[list[tuple[str, str]]
     The base put at each variant is the table's `Ref` when it is the high or the low allele. Where another
     dsQTL's context also covers the position, that context shows the genome base there (only its own centre
     carries an allele); when that base is the other allele of the variant, it is used instead, so overlapping
-    records never disagree and the reference carries the genome base, not Degner's `Ref` column.
+    records never disagree and the reference carries the genome base, not Degner's `Ref` column. Where no context
+    shows it but a GTEx variant id at the position does (a single-base REF that is one of the two alleles), that
+    base is used.
     """
     table = pd.read_csv(inputs.dsqtl_table, sep="\t", dtype=str, keep_default_na=False)
     high, low = read_fasta(inputs.high_fasta), read_fasta(inputs.low_fasta)
@@ -81,19 +88,33 @@ def dsqtl_contexts(inputs: SampleReferenceInputs) -> tuple[list[tuple[str, str]]
         for i, base in enumerate(hi):
             if i != centre:
                 seen_elsewhere.setdefault((chrom, pos - centre + i), base)
+    from_gtex = gtex_reference_bases(inputs.gtex_tables, {(c, p) for c, p, *_ in candidates})
     placed: list[tuple[str, str]] = []
     for chrom, pos, strand, hi, lo, ref in candidates:
         centre = offset(strand, len(hi))
-        genome = seen_elsewhere.get((chrom, pos))
-        if genome is not None and genome != ref and genome in (hi[centre], lo[centre]):
-            excluded["ref_taken_from_overlapping_context"] += 1
-            ref = genome
+        for genome, reason in ((seen_elsewhere.get((chrom, pos)), "ref_taken_from_overlapping_context"),
+                               (from_gtex.get((chrom, pos)), "ref_taken_from_gtex_variant_id")):
+            if genome is not None and genome in (hi[centre], lo[centre]):
+                if genome != ref:
+                    excluded[reason] += 1
+                    ref = genome
+                break
         context = hi[:centre] + ref + hi[centre + 1:]
         start = pos - centre
         placed.append((f"{chrom}:{start}-{start + len(context) - 1}", context))
     return placed, excluded
 
 
+def gtex_reference_bases(tables: tuple[Path, ...], positions: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """The hg38 base at `positions` as GTEx variant ids show it (their REF is the reference), single bases only."""
+    bases: dict[tuple[str, int], str] = {}
+    for path in tables:
+        table = pd.read_csv(path, sep="\t", usecols=["chr", "variant_pos", "ref"], dtype=str, keep_default_na=False)
+        for chrom, pos, ref in table.itertuples(index=False):
+            key = (chrom, int(pos))
+            if key in positions and len(ref) == 1:
+                bases.setdefault(key, ref.upper())
+    return bases
 
 
 def build_sample_reference(inputs: SampleReferenceInputs, out_fasta: Path) -> Counter:

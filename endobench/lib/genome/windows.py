@@ -22,6 +22,20 @@ WINDOW_COLUMNS = [
 ]
 
 
+def variant_window(pos: np.ndarray | int, ref_len: np.ndarray | int, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """The window of `length` bases a predictor reads for a variant: 0-based, half-open [start, end).
+
+    Centred on the variant's REF span exactly as the AlphaGenome SDK centres the interval it requests,
+    `genome.Variant(chrom, pos, ref, alt).reference_interval.resize(length)`: the centre of the 0-based span
+    [pos - 1, pos - 1 + len(ref)) is its midpoint rounded up, and an even-length window has one base more on the
+    left of it. This is the one window definition: the windows asset, its checks and both predictors use it.
+    """
+    start0 = np.asarray(pos, dtype=np.int64) - 1
+    span = np.asarray(ref_len, dtype=np.int64)
+    centre = (2 * start0 + span) // 2 + span % 2
+    return centre - (length + 1) // 2, centre + length // 2
+
+
 def build_windows(
     variants: pd.DataFrame,
     reference: ReferenceGenome,
@@ -41,9 +55,7 @@ def build_windows(
     pos0 = out["pos"].to_numpy(dtype="int64") - 1
     ref_len = out["ref"].str.len().to_numpy()
     alt_len = out["alt"].str.len().to_numpy()
-    centre = pos0 + ref_len // 2
-    start = centre - window_length // 2
-    end = start + window_length
+    start, end = variant_window(pos0 + 1, ref_len, window_length)
     status = np.full(len(out), OK, dtype=object)
     harmonisation = np.full(len(out), "", dtype=object)
     n_fraction = np.full(len(out), np.nan)

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from endobench.lib.evaluation.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP, summarize
+from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.genome.sequence import reverse_complement
+from endobench.lib.genome.windows import OK, build_windows, variant_window
 from endobench.lib.io.errors import InputError
 from endobench.lib.model.gkm import LocalDnaseModel
-from endobench.lib.model.training import TrainingInputs, _auroc
+from endobench.lib.model.training import TrainingInputs
 
 
 @dataclass
@@ -27,6 +29,7 @@ class HeldOutEvaluation:
     train_chromosomes: list[str]
     test_chromosomes: list[str]
     n_not_served: int = 0
+    sign_agreement: float = float("nan")
 
 
 def variant_windows(inputs: TrainingInputs, chroms: list[str], flank: int) -> tuple[pd.DataFrame, list, list]:
@@ -36,9 +39,6 @@ def variant_windows(inputs: TrainingInputs, chroms: list[str], flank: int) -> tu
     genome base); one matching neither allele, or whose window the reference cannot serve, is not returned.
     The frame keeps the table's own alleles; `beta` is the effect of the harmonised ALT.
     """
-    from endobench.lib.genome.reference import ReferenceGenome
-    from endobench.lib.genome.windows import OK, build_windows
-
     reference = ReferenceGenome(inputs.reference_fasta, "hg38")
     chosen = inputs.dsqtls[inputs.dsqtls["chrom"].isin(chroms)].reset_index(drop=True)
     minus = (chosen["strand"] == "-").to_numpy()
@@ -60,19 +60,24 @@ def variant_windows(inputs: TrainingInputs, chroms: list[str], flank: int) -> tu
 def allele_sequences(
     variants: pd.DataFrame, fetch: Callable[[str, int, int], str | None], flank: int
 ) -> tuple[list[str], list[str], np.ndarray]:
-    """What the model scores for each variant: its REF span with `flank` bases each side, and the same with ALT
-    spliced in (indels change the length). Where `fetch` serves no such span, both are "" and `ok` is False."""
+    """What the model scores for each variant: its window of 2 * flank + 1 bases (`windows.variant_window`, the
+    pipeline's one window definition), and the same window with ALT spliced in for REF (indels change the
+    length). Where `fetch` serves no such window or it does not hold the REF span, both are "" and `ok` is False."""
+    starts, ends = variant_window(variants["pos"].to_numpy(), variants["ref"].str.len().to_numpy(), 2 * flank + 1)
     refs, alts, ok = [], [], np.zeros(len(variants), dtype=bool)
     for i, row in enumerate(variants.itertuples(index=False)):
-        seq = fetch(row.chrom, row.pos - 1 - flank, row.pos - 1 + len(row.ref) + flank)
+        start, end = int(starts[i]), int(ends[i])
+        offset = row.pos - 1 - start
+        seq = fetch(row.chrom, start, end) if offset + len(row.ref) <= end - start else None
         ok[i] = seq is not None
         refs.append(seq or "")
-        alts.append(seq[:flank] + row.alt + seq[flank + len(row.ref):] if seq is not None else "")
+        alts.append(seq[:offset] + row.alt + seq[offset + len(row.ref):] if seq is not None else "")
     return refs, alts, ok
 
 
 def evaluate_held_out(
-    model: LocalDnaseModel, inputs: TrainingInputs, test_chroms: list[str], *, n_boot: int = 1000, seed: int = 0
+    model: LocalDnaseModel, inputs: TrainingInputs, test_chroms: list[str], *, n_boot: int = N_BOOTSTRAP,
+    seed: int = BOOTSTRAP_SEED,
 ) -> HeldOutEvaluation:
     """delta = score(ALT window) - score(REF window) on hg38 + strand versus the table's Beta, with 95% CIs."""
     test_chroms = list(test_chroms)
@@ -84,22 +89,14 @@ def evaluate_held_out(
     s_ref, s_alt = model.score_pairs(refs, alts)
     delta = s_alt - s_ref
     beta = frame["beta"].to_numpy(dtype=float)
-    labels = beta > 0
-
-    def metrics(idx: np.ndarray) -> tuple[float, float, float]:
-        d, b = delta[idx], beta[idx]
-        return (_auroc(labels[idx], d), float(np.corrcoef(d, b)[0, 1]),
-                float(np.corrcoef(stats.rankdata(d), stats.rankdata(b))[0, 1]))
-
-    full = metrics(np.arange(len(delta)))
-    rng = np.random.default_rng(seed)
-    boots = np.array([metrics(rng.integers(0, len(delta), len(delta))) for _ in range(n_boot)])
-    low, high = np.nanpercentile(boots, [2.5, 97.5], axis=0)
+    # The same metrics and bootstrap as the report (each dsQTL is its own unit), so the numbers agree.
+    out = summarize(beta, delta, n_boot=n_boot, seed=seed, with_null=False)
     return HeldOutEvaluation(
-        n=len(delta),
-        sign_auroc=full[0], sign_auroc_ci=(float(low[0]), float(high[0])),
-        pearson=full[1], pearson_ci=(float(low[1]), float(high[1])),
-        spearman=full[2], spearman_ci=(float(low[2]), float(high[2])),
+        n=int(out["n"]),
+        sign_auroc=out["sign_auroc"], sign_auroc_ci=tuple(out["sign_auroc_ci"]),
+        pearson=out["pearson"], pearson_ci=tuple(out["pearson_ci"]),
+        spearman=out["spearman"], spearman_ci=tuple(out["spearman_ci"]),
+        sign_agreement=out["sign_agreement"],
         train_chromosomes=list(model.training.get("train_chromosomes", [])),
         test_chromosomes=test_chroms,
         n_not_served=n_not_served,

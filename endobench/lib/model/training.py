@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse
 
+from endobench.lib.evaluation.metrics import sign_auroc
 from endobench.lib.io.errors import InputError
 from endobench.lib.io.fasta import read_fasta
 from endobench.lib.model.gkm import (
@@ -36,8 +37,9 @@ from endobench.lib.model.gkm import (
     table_scores,
 )
 
-ODD_CHROMOSOMES = [f"chr{i}" for i in range(1, 23, 2)]
-EVEN_CHROMOSOMES = [f"chr{i}" for i in range(2, 23, 2)]
+# The local model trains on the odd autosomes and is judged on the even ones, which it never sees.
+TRAINING_CHROMOSOMES = [f"chr{i}" for i in range(1, 23, 2)]
+HELD_OUT_CHROMOSOMES = [f"chr{i}" for i in range(2, 23, 2)]
 CONTEXT_VARIANT_INDEX = 49
 
 
@@ -190,16 +192,6 @@ def train_local_model(
     return model, summary
 
 
-def _auroc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Mann-Whitney AUROC with average ranks for ties."""
-    positives = labels.sum()
-    negatives = len(labels) - positives
-    if positives == 0 or negatives == 0:
-        return float("nan")
-    ranks = stats.rankdata(scores)
-    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
-
-
 def cross_validate(
     inputs: TrainingInputs, train_chroms: list[str], settings: TrainingSettings = TrainingSettings(), n_folds: int = 4
 ) -> dict:
@@ -222,7 +214,8 @@ def cross_validate(
         s_low = table_scores([inputs.low[j] for j in test["id"]], table, config.l)
         positive = test["beta"].to_numpy() > 0
         delta = np.where(positive, s_high - s_low, s_low - s_high)
-        per_fold.append({"held_out": held, "n": len(test), "sign_auroc": _auroc(positive, delta)})
+        per_fold.append({"held_out": held, "n": len(test), "sign_auroc": sign_auroc(np.where(positive, 1.0, -1.0), delta)})
         deltas.append(delta)
         labels.append(positive)
-    return {"sign_auroc": _auroc(np.concatenate(labels), np.concatenate(deltas)), "folds": per_fold}
+    return {"sign_auroc": sign_auroc(np.where(np.concatenate(labels), 1.0, -1.0), np.concatenate(deltas)),
+            "folds": per_fold}

@@ -70,7 +70,7 @@ def test_enriched_peak_fraction_passes():
 
 
 def test_peak_fraction_ignored_when_peaks_do_not_filter():
-    """dsQTLs are not filtered by peaks (require_peak False): their fraction says nothing about builds."""
+    """dsQTLs are not filtered by peaks (filtered_by_annotation False): their fraction says nothing about builds."""
     assert diagnostics.peak_fraction_warnings("dsqtl", 0.01, 0.04, False) == []
     assert diagnostics.peak_fraction_warnings("gtex_wb", None, 0.04, True) == []
 
@@ -132,10 +132,10 @@ def test_diagnose_clean_real_truth_sets_give_no_warnings(gtex, dsqtl):
         _scored(dsqtl["Beta"], truth_set="dsqtl_degner2012", variant_ids=dsqtl["ID"]),
     ], ignore_index=True)
     context = {
-        "gtex_wb": {"fraction_in_peaks_observed": 0.12, "fraction_in_peaks_expected": 0.03, "require_peak": True,
+        "gtex_wb": {"fraction_in_annotation_observed": 0.12, "fraction_in_annotation_expected": 0.03, "filtered_by_annotation": True,
                     "reference_mismatch_rate": 0.0},
-        "dsqtl_degner2012": {"fraction_in_peaks_observed": 0.01, "fraction_in_peaks_expected": 0.03,
-                             "require_peak": False, "reference_mismatch_rate": 0.02},
+        "dsqtl_degner2012": {"fraction_in_annotation_observed": 0.01, "fraction_in_annotation_expected": 0.03,
+                             "filtered_by_annotation": False, "reference_mismatch_rate": 0.02},
     }
     assert diagnostics.diagnose(scored, context) == []
 
@@ -143,8 +143,8 @@ def test_diagnose_clean_real_truth_sets_give_no_warnings(gtex, dsqtl):
 def test_diagnose_reports_the_seed_setup(gtex):
     """p-values as effects, peaks on another build and a 40% REF mismatch: every problem is named."""
     scored = _scored(gtex["pval_nominal"], variant_ids=gtex["variant_id"], tss=gtex["tss_distance"])
-    context = {"gtex_wb": {"fraction_in_peaks_observed": 0.044, "fraction_in_peaks_expected": 0.04,
-                           "require_peak": True, "reference_mismatch_rate": 0.4}}
+    context = {"gtex_wb": {"fraction_in_annotation_observed": 0.044, "fraction_in_annotation_expected": 0.04,
+                           "filtered_by_annotation": True, "reference_mismatch_rate": 0.4}}
     warnings = diagnostics.diagnose(scored, context)
     text = "\n".join(warnings)
     assert "never negative" in text and "looks like p-values" in text

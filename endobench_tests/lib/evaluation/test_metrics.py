@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
 from endobench.lib.evaluation import metrics
 
@@ -85,18 +85,6 @@ def test_sign_auroc_is_nan_with_one_sign_only():
     assert math.isnan(metrics.sign_auroc(np.array([0.1, 0.2, 0.3]), np.array([1.0, 2.0, 3.0])))
 
 
-def test_significance_auprc_matches_sklearn_on_real_egenes(gtex):
-    """auPRC of |score| for qval <= 0.05 vs not equals sklearn's average precision on the same labels."""
-    significant = gtex["qval"] <= 0.05
-    expected = average_precision_score(significant, gtex["log2_aFC"].abs())
-    assert metrics.significance_auprc(gtex["log2_aFC"], significant) == pytest.approx(expected)
-
-
-def test_significance_auprc_needs_negatives():
-    """With only significant rows (GTEx signif pairs) there is no auPRC: NaN."""
-    assert math.isnan(metrics.significance_auprc(np.array([0.1, 0.5]), np.array([True, True])))
-
-
 def test_weighted_statistics_equal_statistics_on_resampled_copies():
     """Count-weighted Spearman, Pearson and auROC equal scipy/sklearn on explicitly resampled data, ties included."""
     rng = np.random.default_rng(7)
@@ -173,58 +161,69 @@ def test_summarize_strong_half(gtex):
         roc_auc_score(gtex.loc[strong, "slope"] > 0, gtex.loc[strong, "log2_aFC"]))
 
 
-def _units(gtex: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
-        "effect": gtex["slope"], "score": gtex["log2_aFC"], "maf": gtex["maf"],
-        "tss_distance": gtex["tss_distance"], "chrom": gtex["chr"], "ref": gtex["ref"], "alt": gtex["alt"],
-    })
+def test_sign_agreement_by_hand():
+    """Three of four signs agree; a zero effect has no sign and a zero score counts half."""
+    effect = np.array([1.0, -2.0, 0.5, -1.0, 0.0])
+    score = np.array([0.3, -0.1, -0.2, 0.0, 5.0])
+    # agree, agree, disagree, half (score 0); the zero effect is left out: (1 + 1 + 0 + 0.5) / 4
+    assert metrics.sign_agreement(effect, score) == pytest.approx(0.625)
 
 
-def test_small_strata_say_too_few(gtex):
-    """A stratum below the minimum n carries 'too few (n=...)' and no numbers."""
-    rows = metrics.stratified_metrics(_units(gtex), min_n=20, n_boot=50)
-    small = [r for r in rows if r["n"] < 20]
-    assert small, "the fixture has an indel stratum with fewer than 20 variants"
-    for row in small:
-        assert row["note"] == f"too few (n={row['n']})"
-        assert "spearman" not in row
+def test_repeating_every_row_ten_times_changes_neither_units_nor_interval_nor_p(gtex):
+    """The unit, not the row, is resampled: ten copies of every row in its own gene give the same n_units, the
+    same interval and the same p-value; only n (rows) grows."""
+    rng = np.random.default_rng(3)
+    effect = gtex["slope"].to_numpy()
+    score = effect + rng.normal(scale=0.5, size=len(effect))
+    genes = gtex["gene_id"].to_numpy()
+    once = metrics.summarize(effect, score, units=genes, n_boot=400)
+    copies = np.repeat(np.arange(len(effect)), 10)
+    ten = metrics.summarize(effect[copies], score[copies], units=genes[copies], n_boot=400)
+    assert (once["n"], ten["n"]) == (120, 1200)
+    assert once["n_units"] == ten["n_units"] == 120
+    width = once["spearman_ci"][1] - once["spearman_ci"][0]
+    assert ten["spearman_ci"][1] - ten["spearman_ci"][0] == pytest.approx(width, rel=0.05)
+    assert math.floor(math.log10(ten["spearman_p"])) == math.floor(math.log10(once["spearman_p"]))
 
 
-def test_strata_numbers_match_direct_computation(gtex):
-    """The SNV stratum's n and Spearman equal scipy on exactly the single-base REF/ALT rows."""
-    units = _units(gtex)
-    rows = metrics.stratified_metrics(units, min_n=20, n_boot=50)
-    snv = next(r for r in rows if r["stratification"] == "variant type" and r["stratum"] == "SNV")
-    is_snv = (units["ref"].str.len() == 1) & (units["alt"].str.len() == 1)
-    assert snv["n"] == int(is_snv.sum())
-    assert snv["spearman"] == pytest.approx(stats.spearmanr(units.loc[is_snv, "effect"], units.loc[is_snv, "score"])[0])
+def test_resampling_rows_of_repeated_units_would_overstate_certainty(gtex):
+    """Without the unit, the same ten copies look like 1,200 independent rows: an interval three times narrower
+    and a p-value a hundred orders of magnitude smaller. This is what the row bootstrap reported before."""
+    rng = np.random.default_rng(3)
+    effect = gtex["slope"].to_numpy()
+    score = effect + rng.normal(scale=0.5, size=len(effect))
+    copies = np.repeat(np.arange(len(effect)), 10)
+    by_gene = metrics.summarize(effect[copies], score[copies], units=gtex["gene_id"].to_numpy()[copies], n_boot=400)
+    by_row = metrics.summarize(effect[copies], score[copies], n_boot=400)
+    assert by_row["n_units"] == 1200
+    by_gene_width = by_gene["spearman_ci"][1] - by_gene["spearman_ci"][0]
+    assert by_row["spearman_ci"][1] - by_row["spearman_ci"][0] < by_gene_width / 2.5
+    assert by_row["spearman_p"] < by_gene["spearman_p"] * 1e-100
 
 
-def test_strata_labels_cover_every_split(gtex):
-    """Quartiles of |effect|, TSS bins, MAF bins, SNV/indel, held-out and AlphaGenome test chromosomes."""
-    units = _units(gtex).assign(held_out=[True, False] * 60)
-    units.loc[:59, "chrom"] = "chr3"
-    labels = metrics.strata_labels(units)
-    assert set(labels) == {"|effect| quartile", "TSS distance", "MAF", "variant type", "model training split",
-                           "AlphaGenome split"}
-    assert labels["|effect| quartile"].nunique() == 4
-    assert (labels["AlphaGenome split"] == "AlphaGenome test chromosomes").sum() == 60
-    assert (labels["model training split"] == "held out of training").sum() == 60
-    tss = units["tss_distance"].abs()
-    assert ((labels["TSS distance"] == "<1 kb") == (tss < 1000)).all()
+def test_unit_level_pvalues_are_scipy_on_unit_means():
+    """With several rows per unit the p-value is scipy's over each unit's mean effect and mean score."""
+    effect = np.array([1.0, 1.2, -0.5, -0.7, 2.0, 0.1, 0.3, -1.0, 0.8])
+    score = np.array([0.5, 0.9, -0.1, 0.2, 1.1, 0.0, 0.4, -0.6, 0.2])
+    units = np.array(["a", "a", "b", "b", "c", "d", "d", "e", "f"])
+    frame = pd.DataFrame({"u": units, "x": effect, "y": score}).groupby("u", sort=False).mean()
+    out = metrics.unit_level_pvalues(effect, score, units)
+    assert out["spearman_p"] == pytest.approx(stats.spearmanr(frame["x"], frame["y"])[1])
+    assert out["pearson_p"] == pytest.approx(stats.pearsonr(frame["x"], frame["y"])[1])
 
 
-def test_side_by_side_one_row_per_truth_set_readout_configuration(gtex):
-    """Only scored rows enter; each (truth set, readout, configuration) is its own result."""
-    base = pd.DataFrame({
-        "truth_set": "gtex_wb", "variant_id": gtex["variant_id"], "effect": gtex["slope"],
-        "score": gtex["log2_aFC"], "readout": "expression", "status": "scored", "is_significant": gtex["qval"] <= 0.05,
-    })
-    second = base.assign(configuration="b", score=-base["score"])
-    frame = pd.concat([base.assign(configuration="a"), second], ignore_index=True)
-    frame.loc[0, "status"] = "failed"
-    results = metrics.side_by_side(frame, n_boot=50)
-    assert [(r["truth_set"], r["readout"], r["configuration"]) for r in results] == [
-        ("gtex_wb", "expression", "a"), ("gtex_wb", "expression", "b")]
-    assert results[0]["n"] == 119 and results[1]["n"] == 120
-    assert results[1]["spearman"] == pytest.approx(-stats.spearmanr(gtex["slope"], gtex["log2_aFC"])[0])
+def test_permutation_null_is_centred_on_chance_and_rejects_a_real_signal(gtex):
+    """Shuffled scores give Spearman around 0 and sign agreement around 0.5; a real signal lies above the null."""
+    out = metrics.permutation_null(gtex["slope"], gtex["log2_aFC"], units=gtex["gene_id"], n_perm=500)
+    assert abs(out["spearman"]["null_mean"]) < 0.03
+    assert abs(out["sign_agreement"]["null_mean"] - 0.5) < 0.03
+    assert out["spearman"]["null_high"] < out["spearman"]["observed"]
+    assert out["spearman"]["p"] == pytest.approx(1 / 501)
+
+
+def test_permutation_null_does_not_reject_noise():
+    """Scores unrelated to the effect sit inside the null: the permutation p-value is not small."""
+    rng = np.random.default_rng(5)
+    out = metrics.permutation_null(rng.normal(size=300), rng.normal(size=300), n_perm=500)
+    assert out["spearman"]["null_low"] < out["spearman"]["observed"] < out["spearman"]["null_high"]
+    assert out["spearman"]["p"] > 0.05

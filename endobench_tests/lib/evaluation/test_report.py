@@ -1,4 +1,4 @@
-"""The report: files written, both truth sets and every configuration shown, numbers equal to direct computation.
+"""The report: a headline first, numbers equal to direct computation, floor and ceiling beside each model.
 
 The "scores" are second real measurements of the same variants (GTEx log2_aFC and slope z-scores, Degner
 t values), so the expected agreement is known without a model; see fixtures/report/README.md.
@@ -12,29 +12,33 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from endobench.lib.evaluation.report import build_report, scope_statement, short_name
+from endobench.lib.evaluation.report import build_report, predictor_label, scope_statement
+from endobench.lib.truth_sets.catalog import DSQTL_DEGNER, K562_DHS_PEAKS, gtex_truth_set
 
-LOCAL = "local_gkm_dnase|0123456789abcdef|accessibility"
+GTEX = gtex_truth_set("gtex_wb", K562_DHS_PEAKS)
+SPECS = {GTEX.name: GTEX, DSQTL_DEGNER.name: DSQTL_DEGNER}
+LOCAL = "local_gkm_dnase|0123456789abcdef"
 
 
 def _predictions(gtex: pd.DataFrame, dsqtl: pd.DataFrame) -> pd.DataFrame:
-    gtex = gtex.drop_duplicates("variant_id")
-    common = dict(effect_se=np.nan, quantile_score=np.nan, error="", from_cache=False, predictor="fixture",
-                  release="v8", in_peak=True)
+    common = dict(effect_se=np.nan, quantile_score=np.nan, error="", from_cache=False, release="v8", in_annotation=True)
     g = pd.DataFrame({
-        "truth_set": "gtex_wb", "variant_id": gtex["variant_id"], "gene_id": pd.NA, "chrom": gtex["chr"],
+        "truth_set": GTEX.name, "variant_id": gtex["variant_id"], "gene_id": gtex["gene_id"], "chrom": gtex["chr"],
         "pos": gtex["variant_pos"], "ref": gtex["ref"], "alt": gtex["alt"], "effect": gtex["slope"],
         "pval": gtex["pval_nominal"], "maf": gtex["maf"], "tss_distance": gtex["tss_distance"],
-        "is_significant": gtex["qval"] <= 0.05, "readout": "accessibility", "score": gtex["log2_aFC"],
-        "status": "scored", "held_out": pd.NA, "configuration": LOCAL, **common,
+        "is_significant": gtex["qval"] <= 0.05, "readout": "accessibility", "biosample": "EFO:0002067",
+        "score": gtex["log2_aFC"], "status": "scored", "held_out": True, "held_out_scheme": "chromosomes (even)",
+        "configuration": LOCAL, "predictor": "local_gkm_dnase", **common,
     })
-    g_z = g.assign(score=(gtex["slope"] / gtex["slope_se"]).to_numpy(), configuration="slope_z|accessibility")
+    g_z = g.assign(score=(gtex["slope"] / gtex["slope_se"]).to_numpy(), configuration="slope_z", predictor="slope_z",
+                   held_out=pd.NA, held_out_scheme="")
     d = pd.DataFrame({
-        "truth_set": "dsqtl_degner2012", "variant_id": dsqtl["ID"], "gene_id": pd.NA, "chrom": dsqtl["chr_hg38"],
+        "truth_set": DSQTL_DEGNER.name, "variant_id": dsqtl["ID"], "gene_id": pd.NA, "chrom": dsqtl["chr_hg38"],
         "pos": dsqtl["pos_hg38"], "ref": dsqtl["Ref"], "alt": dsqtl["Alt"], "effect": dsqtl["Beta"],
         "pval": dsqtl["Pr(>|t|)"], "maf": np.nan, "tss_distance": np.nan, "is_significant": True,
-        "readout": "accessibility", "score": dsqtl["t value"], "status": "scored", "held_out": pd.NA,
-        "configuration": LOCAL, **common,
+        "readout": "accessibility", "biosample": "EFO:0002784", "score": dsqtl["t value"], "status": "scored",
+        "held_out": True, "held_out_scheme": "chromosomes (even)", "configuration": LOCAL,
+        "predictor": "local_gkm_dnase", **common,
     })
     d.loc[d.index[:5], ["status", "error", "score"]] = ["failed", "no_reference_sequence", np.nan]
     return pd.concat([g, g_z, d], ignore_index=True)
@@ -48,17 +52,17 @@ def inputs(fixtures):
 
 
 FUNNELS = {
-    "gtex_wb": {"rows_read": 574, "rows_kept": 574, "unique_variants": 560, "in_peaks": 120,
-                "after_peak_filter": 120, "windows_ok": 116, "scored_variants": 116},
-    "dsqtl_degner2012": {"rows_read": 233, "rows_kept": 233, "unique_variants": 233, "in_peaks": 90,
-                         "after_peak_filter": 233, "windows_ok": 233, "scored_variants": 228},
+    GTEX.name: {"rows_read": 574, "rows_kept": 574, "unique_variants": 560, "in_annotation": 120, "windows_ok": 116,
+                "scored_variants": 116},
+    DSQTL_DEGNER.name: {"rows_read": 233, "rows_kept": 233, "unique_variants": 233, "windows_ok": 233,
+                        "scored_variants": 228},
 }
-EXCLUSIONS = {"gtex_wb": {"not_in_peak": 440}, "dsqtl_degner2012": {"prediction_no_reference_sequence": 5}}
+EXCLUSIONS = {GTEX.name: {"not_in_annotation": 440}, DSQTL_DEGNER.name: {"prediction_no_reference_sequence": 5}}
 CONTEXT = {
-    "gtex_wb": {"fraction_in_peaks_observed": 0.21, "fraction_in_peaks_expected": 0.03, "require_peak": True,
+    GTEX.name: {"fraction_in_annotation_observed": 0.21, "fraction_in_annotation_expected": 0.03, "filtered_by_annotation": True,
                 "reference_mismatch_rate": 0.0},
-    "dsqtl_degner2012": {"fraction_in_peaks_observed": 0.39, "fraction_in_peaks_expected": 0.03,
-                         "require_peak": False, "reference_mismatch_rate": None},
+    DSQTL_DEGNER.name: {"fraction_in_annotation_observed": 0.39, "fraction_in_annotation_expected": 0.03,
+                        "filtered_by_annotation": False, "reference_mismatch_rate": None},
 }
 
 
@@ -70,140 +74,154 @@ def _local_only(predictions: pd.DataFrame) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def report(inputs, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    return build_report(inputs[2], FUNNELS, EXCLUSIONS, CONTEXT, out, n_boot=100), out
+    return build_report(inputs[2], FUNNELS, EXCLUSIONS, CONTEXT, out, specs=SPECS, n_boot=100), out
 
 
 def test_report_writes_html_markdown_metrics_and_plots(report):
-    """report.html, report.md, metrics.json and PNG plots exist; no temporary files are left behind."""
     result, out = report
-    assert result.html_path == out / "report.html" and result.html_path.read_text().startswith("<!DOCTYPE html>")
-    assert result.metrics_path == out / "metrics.json"
     assert (out / "report.md").read_text() == result.markdown
-    assert len(result.plot_paths) == 3 + 2 * 3
-    assert all(p.read_bytes().startswith(b"\x89PNG") for p in result.plot_paths)
-    assert not list(out.rglob("*.partial"))
+    html = (out / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["headline"] == json.loads(json.dumps(result.headline))
+    assert len(result.plot_paths) >= 4 and all(p.read_bytes().startswith(b"\x89PNG") for p in result.plot_paths)
 
 
-def test_report_shows_both_truth_sets_and_every_configuration(report):
-    """Each (truth set, readout, configuration) is a row of the metrics table and of metrics.json."""
+def test_headline_comes_first_and_names_readout_and_biosample(report):
+    """The first section after the title is the headline; every row says readout x biosample."""
     result, _ = report
-    metrics = json.loads(result.metrics_path.read_text())
-    keys = {(r["truth_set"], r["readout"], r["short_name"]) for r in metrics["results"]}
-    assert keys == {("gtex_wb", "accessibility", "local_gkm_dnase:01234567"),
-                    ("gtex_wb", "accessibility", "slope_z"),
-                    ("dsqtl_degner2012", "accessibility", "local_gkm_dnase:01234567")}
-    assert set(metrics["truth_sets"]) == {"gtex_wb", "dsqtl_degner2012"}
-    for truth_set in ("gtex_wb", "dsqtl_degner2012"):
-        assert f"| {truth_set} | accessibility |" in result.markdown
-        assert truth_set in result.html_path.read_text()
+    sections = [line for line in result.markdown.splitlines() if line.startswith("## ")]
+    assert sections[0] == "## Headline"
+    assert "DNase x K562" in result.markdown and "DNase x GM12878 (LCL)" in result.markdown
+    assert {v["readout_label"] for v in result.headline.values()} == {"DNase x K562", "DNase x GM12878 (LCL)"}
 
 
 def test_headline_numbers_equal_direct_computation(report, inputs):
-    """The headline Spearman/Pearson/n equal scipy on the scored rows; failed rows stay out."""
+    """One row per gene, significant eGenes only (q <= 0.05): n and Spearman equal scipy on those rows."""
+    gtex = inputs[0]
+    significant = gtex[gtex["qval"] <= 0.05]
     result, _ = report
-    gtex, dsqtl, _ = inputs
-    once = gtex.drop_duplicates("variant_id")
-    g = result.headline["gtex_wb|accessibility|local_gkm_dnase:01234567"]
-    assert g["n"] == 116
-    assert g["spearman"] == pytest.approx(stats.spearmanr(once["slope"], once["log2_aFC"])[0])
-    assert g["pearson"] == pytest.approx(stats.pearsonr(once["slope"], once["log2_aFC"])[0])
-    d = result.headline["dsqtl_degner2012|accessibility|local_gkm_dnase:01234567"]
-    assert d["n"] == 228
-    assert d["spearman"] == pytest.approx(stats.spearmanr(dsqtl["Beta"][5:], dsqtl["t value"][5:])[0])
-    assert d["sign_auroc"] == pytest.approx(1.0)
-    assert set(g) == {"n", "spearman", "pearson", "sign_auroc"}
+    local = result.headline[f"{GTEX.name}|accessibility|local k-mer, held-out chromosomes"]
+    assert local["n"] == len(significant) == 82
+    assert local["n_units"] == significant["gene_id"].nunique()
+    assert local["spearman"] == pytest.approx(stats.spearmanr(significant["slope"], significant["log2_aFC"])[0])
 
 
-def test_report_has_funnel_exclusions_strata_and_scope(report):
-    """The funnel steps, exclusion reasons, strata tables and the plain statement of what it can show."""
-    markdown = report[0].markdown
-    assert "| after_peak_filter | 120 |" in markdown
-    assert "| not_in_peak | 440 |" in markdown
-    assert "| prediction_no_reference_sequence | 5 |" in markdown
-    assert "too few (n=" in markdown
-    assert "| TSS distance |" in markdown
-    assert "K562" in markdown and "LD tags" in markdown and "lymphoblastoid" in markdown
+def test_training_rows_are_kept_out_of_the_headline(inputs, tmp_path):
+    """Rows on the model's training chromosomes are reported, labelled as leaking, but never in the headline."""
+    predictions = _local_only(inputs[2])
+    predictions.loc[predictions["chrom"] == "chr22", "held_out"] = np.arange((predictions["chrom"] == "chr22").sum()) % 2 == 0
+    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
+    labels = {r["label"] for r in result.metrics["results"]}
+    assert {"local k-mer, held-out chromosomes", "local k-mer, training chromosomes (leaks)",
+            "local k-mer, all chromosomes (includes training: leaks)"} <= labels
+    assert all(key.endswith("held-out chromosomes") for key in result.headline)
 
 
-def test_plots_are_embedded_as_small_pngs(report):
-    """Every plot is a base64 PNG data URI in the markdown, each under 100 kB."""
-    markdown = report[0].markdown
-    chunks = markdown.split("](data:image/png;base64,")[1:]
-    assert len(chunks) == 9
-    for chunk in chunks:
-        png = base64.b64decode(chunk.split(")", 1)[0])
-        assert png.startswith(b"\x89PNG") and len(png) < 100_000
-
-
-def test_auprc_reported_when_non_significant_units_exist(report, inputs):
-    """GTEx eGenes with qval > 0.05 are negatives: auPRC of |score| is a number; dsQTLs (all significant) say so."""
+def test_every_model_row_carries_its_null_and_the_tss_baseline(report):
+    """Expression truth sets get the distance-to-TSS baseline on the same rows, every result a permutation null."""
     result, _ = report
-    by_key = {(r["truth_set"], r["short_name"]): r for r in result.metrics["results"]}
-    gtex_row = by_key[("gtex_wb", "local_gkm_dnase:01234567")]
-    assert gtex_row["n_not_significant"] > 0 and 0 < gtex_row["auprc_significant"] <= 1
-    assert by_key[("dsqtl_degner2012", "local_gkm_dnase:01234567")]["auprc_significant"] is None
-    assert "no non-significant units" in result.markdown
+    rows = {(r["truth_set"], r["configuration"], r["split"]): r for r in result.metrics["results"]}
+    gtex = rows[(GTEX.name, LOCAL, "held_out")]
+    assert gtex["baselines"]["distance_to_tss"]["n"] == gtex["n"]
+    null = gtex["null"]["spearman"]
+    assert null["null_low"] < 0 < null["null_high"] < gtex["spearman"]
+    assert "distance_to_tss" not in rows[(DSQTL_DEGNER.name, LOCAL, "held_out")]["baselines"]
 
 
-def test_clean_inputs_give_no_warnings(report):
-    """Real signed effects, one row per variant, enriched peaks: the warnings list is empty."""
-    assert report[0].warnings == []
+def test_matched_negatives_are_reported_with_their_matching(report):
+    """The 38 non-significant eGenes are the pool; every matched pair is balanced on in-peak status and bins."""
+    result, _ = report
+    gtex = next(r for r in result.metrics["results"] if r["truth_set"] == GTEX.name and r["split"] == "held_out")
+    assert gtex["matching"]["n_positives"] == 82 and gtex["matching"]["n_negative_pool"] == 38
+    assert 0 < gtex["classification"]["n_positive"] == gtex["classification"]["n_negative"] <= 38
+    assert "coarsened exact matching" in gtex["matching"]["method"]
+    dsqtl = next(r for r in result.metrics["results"] if r["truth_set"] == DSQTL_DEGNER.name)
+    assert dsqtl["matching"]["n_matched"] == 0 and "no non-significant rows" in dsqtl["matching"]["method"]
+
+
+def test_ceiling_row_reads_against_each_model(inputs, tmp_path):
+    """Measured effects given for some units: each model row gets the ceiling on its own units, in words too."""
+    gtex = inputs[0]
+    predictions = _local_only(inputs[2])
+    measured = pd.DataFrame({"truth_set": GTEX.name, "variant_id": gtex["variant_id"], "gene_id": gtex["gene_id"],
+                             "measured_effect": gtex["slope"] * 2})[:60]
+    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, measured=measured,
+                          n_boot=20)
+    gtex_row = next(r for r in result.metrics["results"] if r["truth_set"] == GTEX.name and r["split"] == "held_out")
+    ceiling = gtex_row["ceiling"]
+    on = gtex[:60][gtex[:60]["qval"] <= 0.05]
+    assert ceiling["n"] == len(on)
+    assert ceiling["spearman"] == pytest.approx(1.0)
+    assert ceiling["model_on_same_units"]["spearman"] == pytest.approx(stats.spearmanr(on["slope"], on["log2_aFC"])[0])
+    assert "the measured accessibility itself (the ceiling) reaches 1.000" in result.markdown
+
+
+def test_published_numbers_are_marked_as_published(report):
+    result, _ = report
+    assert "pearson 0.83 (published, not computed here)" in result.markdown
+
+
+def test_effect_bars_stay_bars_in_markdown(report):
+    """`|effect|` used to render as `/effect/`: pipes inside cells are escaped instead."""
+    result, _ = report
+    assert "/effect/" not in result.markdown and "\\|effect\\|" in result.markdown
 
 
 def test_pvalues_as_effects_warn_in_report(inputs, tmp_path):
-    """The seed's mistake reaches the report: p-values as effects produce a warning in md, html and json."""
+    """The seed's mistake (p-values in the effect column) produces a warning in the report."""
     predictions = _local_only(inputs[2])
-    gtex_rows = predictions["truth_set"] == "gtex_wb"
-    predictions.loc[gtex_rows, "effect"] = predictions.loc[gtex_rows, "pval"]
-    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, n_boot=20)
-    assert any("looks like p-values" in w for w in result.warnings)
-    assert "looks like p-values" in result.markdown
-    assert json.loads(result.metrics_path.read_text())["warnings"] == result.warnings
+    gtex = predictions["truth_set"] == GTEX.name
+    predictions.loc[gtex, "effect"] = predictions.loc[gtex, "pval"]
+    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
+    assert any("p-values" in w and GTEX.name in w for w in result.warnings)
+    assert "p-values" in result.markdown
 
 
 def test_scored_rows_without_a_number_are_counted(inputs, tmp_path):
-    """A row marked scored but with a NaN score is excluded from metrics and counted, not dropped silently."""
+    """A row marked scored whose score is NaN is an exclusion with a reason, never a silent drop."""
     predictions = _local_only(inputs[2])
-    first_gtex = predictions.index[predictions["truth_set"] == "gtex_wb"][0]
-    predictions.loc[first_gtex, "score"] = np.nan
-    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, n_boot=20)
-    assert result.metrics["truth_sets"]["gtex_wb"]["exclusions"]["metrics_effect_or_score_not_finite"] == 1
-    assert result.headline["gtex_wb|accessibility|local_gkm_dnase:01234567"]["n"] == 115
+    predictions.loc[predictions.index[0], "score"] = np.nan
+    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
+    assert result.metrics["truth_sets"][GTEX.name]["exclusions"]["metrics_effect_or_score_not_finite"] == 1
 
 
 def test_truth_set_without_scored_units_still_appears(inputs, tmp_path):
-    """A truth set whose every prediction failed is listed with its funnel and 'no scored units'."""
     predictions = _local_only(inputs[2])
-    predictions.loc[predictions["truth_set"] == "dsqtl_degner2012", "status"] = "failed"
-    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, n_boot=20)
-    assert "| dsqtl_degner2012 | – | – | 0 | no scored units |" in result.markdown
-    assert "dsqtl_degner2012" in result.metrics["truth_sets"]
-
-
-def test_short_name_drops_readout_and_cuts_hashes():
-    """Configuration ids become readable headline keys."""
-    assert short_name(LOCAL, "accessibility") == "local_gkm_dnase:01234567"
-    assert short_name("alphagenome|ALL_FOLDS|DNASE|EFO:0002067|1048576|accessibility", "accessibility") == \
-        "alphagenome:ALL_FOLDS:DNASE:EFO:0002067:1048576"
-
-
-def test_scope_statement_follows_truth_sets_and_predictors():
-    """GTEx brings the cell-type and LD caveats, AlphaGenome its test chromosomes, the local model its size."""
-    frame = pd.DataFrame({"truth_set": ["gtex_wb", "dsqtl_degner2012"], "predictor": ["alphagenome", "local_gkm"]})
-    text = " ".join(scope_statement(frame))
-    assert "whole-blood expression" in text and "LD tags" in text
-    assert "3, 6, 9, 12, 16, 18, 19 and 21" in text
-    assert "small gapped k-mer model" in text
-    only_dsqtl = " ".join(scope_statement(frame.iloc[1:]))
-    assert "whole-blood" not in only_dsqtl and "AlphaGenome trained" not in only_dsqtl
+    predictions.loc[predictions["truth_set"] == GTEX.name, "status"] = "failed"
+    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
+    assert GTEX.name in result.metrics["truth_sets"]
+    assert "no scored units" in result.markdown
 
 
 def test_result_below_minimum_n_says_too_few(inputs, tmp_path):
-    """A result with 5 scored units (5 failed in the fixture, the rest here) says 'too few (n=5)', no scatter."""
+    """A result under the minimum gets 'too few (n=...)', not numbers, in the tables."""
     predictions = _local_only(inputs[2])
-    dsqtl_rows = predictions.index[predictions["truth_set"] == "dsqtl_degner2012"]
-    predictions.loc[dsqtl_rows[10:], "status"] = "failed"
-    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, n_boot=20)
-    assert "| dsqtl_degner2012 | accessibility | local_gkm_dnase:01234567 | 5 | too few (n=5) |" in result.markdown
-    assert not [p for p in result.plot_paths if "scatter_dsqtl" in p.name]
-    assert [p for p in result.plot_paths if "scatter_gtex_wb" in p.name]
+    keep = (predictions["truth_set"] != GTEX.name) | (predictions.index < 10)
+    result = build_report(predictions[keep], FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
+    assert "too few (n=" in result.markdown
+
+
+def test_predictor_labels_read_like_words():
+    assert predictor_label("alphagenome", "alphagenome|ALL_FOLDS|1048576") == "AlphaGenome 1 MB (ALL_FOLDS)"
+    assert predictor_label("alphagenome", "alphagenome|FOLD_1|131072|tracks=ab12") == "AlphaGenome 128 KB (FOLD_1)"
+    assert predictor_label("local_gkm_dnase", LOCAL) == "local k-mer"
+    assert predictor_label("measured", "measured|dsqtl_degner2012") == "measured accessibility (ceiling)"
+
+
+def test_scope_statement_cites_what_exists_and_nothing_else():
+    """No unsourced |rho| range; the nearest public eQTL figure is cited; AlphaGenome folds are regions."""
+    frame = pd.DataFrame({"truth_set": [GTEX.name, DSQTL_DEGNER.name], "predictor": ["alphagenome", "local_gkm_dnase"]})
+    text = " ".join(scope_statement(frame))
+    assert "0.1-0.17" not in text and "johahi/borzoi-pytorch issue 26" in text
+    assert "regions" in text and "test chromosomes" not in text
+    assert "GM12878" in " ".join(scope_statement(frame.iloc[1:]))
+
+
+def test_plots_are_embedded_as_small_pngs(report):
+    result, _ = report
+    images = [line for line in result.markdown.splitlines() if line.startswith("![")]
+    assert images
+    for line in images:
+        data = base64.b64decode(line.split("base64,", 1)[1].rstrip(")"))
+        assert data.startswith(b"\x89PNG") and len(data) < 150_000

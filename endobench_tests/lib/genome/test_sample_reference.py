@@ -10,7 +10,7 @@ def test_rebuilding_reproduces_the_committed_fasta_byte_for_byte(sample_dir, tmp
     excluded = build_sample_reference(SampleReferenceInputs.from_dir(sample_dir), out)
     assert out.read_bytes() == (sample_dir / "hg38_sample_segments.fa").read_bytes()
     assert dict(excluded) == {"not_lifted_to_primary_hg38": 12, "no_context_sequence": 3,
-                              "ref_taken_from_overlapping_context": 23}
+                              "ref_taken_from_overlapping_context": 23, "ref_taken_from_gtex_variant_id": 61}
 
 
 def test_overlapping_dsqtl_contexts_agree_on_every_base(sample_dir):
@@ -29,3 +29,9 @@ def test_overlapping_dsqtl_contexts_agree_on_every_base(sample_dir):
 def test_a_variant_whose_table_ref_is_not_the_genome_base_is_corrected(sample_reference):
     """Degner lists chr11:45,102,203 as Ref A / Alt G; the neighbouring dsQTL's context shows G there."""
     assert sample_reference.fetch("chr11", 45102202, 45102203) == "G"
+
+
+def test_a_gtex_variant_id_shows_the_genome_base_where_degner_ref_is_not(sample_reference):
+    """Degner lists chr1:98,661,649 (hg38) with Ref G / Alt A; GTEx's lead eQTL chr1_98661649_A_G_b38 carries the
+    hg38 reference base A there, one of the two context alleles: the reference holds A (it held G before)."""
+    assert sample_reference.fetch("chr1", 98661648, 98661649) == "A"

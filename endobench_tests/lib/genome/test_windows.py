@@ -3,7 +3,15 @@
 import pandas as pd
 import pytest
 
-from endobench.lib.genome.windows import AS_IS, OK, SWAPPED, build_windows, exclusion_counts, reference_agreement
+from endobench.lib.genome.windows import (
+    AS_IS,
+    OK,
+    SWAPPED,
+    build_windows,
+    exclusion_counts,
+    reference_agreement,
+    variant_window,
+)
 
 
 def variants(*rows):
@@ -87,3 +95,23 @@ def test_exclusions_and_agreement_are_summarised(sample_reference):
     out = build_windows(frame, sample_reference, window_length=101, needs_sequence=True)
     assert dict(exclusion_counts(out)) == {"ref_mismatch": 1, "no_reference_sequence": 1}
     assert reference_agreement(out) == (pytest.approx(2 / 3), 3)
+
+
+@pytest.mark.parametrize("length", [98, 99, 100, 16_384, 131_072, 1_048_576])
+@pytest.mark.parametrize("ref", ["A", "AC", "ACG", "ACGT", "ACGTA"])
+def test_the_window_is_the_interval_the_alphagenome_sdk_requests(length, ref):
+    """One window definition: for every REF length and window length it equals the SDK's
+    `Variant.reference_interval.resize(length)`, which is what AlphaGenome scores (the old windows were 1 bp off
+    for SNVs at even lengths)."""
+    from alphagenome.data import genome
+
+    for pos in (1_000_000, 1_000_001, 2_345_678):
+        interval = genome.Variant("chr1", pos, ref, "T").reference_interval.resize(length)
+        start, end = variant_window(pos, len(ref), length)
+        assert (int(start), int(end)) == (interval.start, interval.end)
+
+
+def test_a_snv_sits_at_index_49_of_its_99_base_window():
+    """The local model's window (flank 49): the variant is at 0-based index 49, as in the Degner contexts."""
+    start, end = variant_window(1_000, 1, 99)
+    assert (int(start), int(end)) == (1_000 - 1 - 49, 1_000 + 49)

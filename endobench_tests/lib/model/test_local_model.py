@@ -10,8 +10,8 @@ from endobench.lib.io.errors import InputError
 from endobench.lib.model.gkm import GkmConfig, LocalDnaseModel, gkm_features_both_strands, lmer_table, table_scores
 from endobench.lib.model.held_out import evaluate_held_out, variant_windows
 from endobench.lib.model.training import (
-    EVEN_CHROMOSOMES,
-    ODD_CHROMOSOMES,
+    HELD_OUT_CHROMOSOMES,
+    TRAINING_CHROMOSOMES,
     TrainingInputs,
     cross_validate,
     train_local_model,
@@ -33,7 +33,7 @@ def small_model(inputs) -> LocalDnaseModel:
 
 @pytest.fixture(scope="module")
 def full_model(inputs) -> LocalDnaseModel:
-    return train_local_model(inputs, ODD_CHROMOSOMES)[0]
+    return train_local_model(inputs, TRAINING_CHROMOSOMES)[0]
 
 
 def real_contexts(inputs: TrainingInputs, n: int) -> list[str]:
@@ -42,9 +42,9 @@ def real_contexts(inputs: TrainingInputs, n: int) -> list[str]:
 
 def test_chromosome_split_is_odd_versus_even():
     """The default split trains on chr1, chr3, ..., chr21 and holds out chr2, chr4, ..., chr22."""
-    assert ODD_CHROMOSOMES == ["chr1", "chr3", "chr5", "chr7", "chr9", "chr11", "chr13", "chr15", "chr17", "chr19",
+    assert TRAINING_CHROMOSOMES == ["chr1", "chr3", "chr5", "chr7", "chr9", "chr11", "chr13", "chr15", "chr17", "chr19",
                                "chr21"]
-    assert EVEN_CHROMOSOMES == [f"chr{i}" for i in range(2, 23, 2)]
+    assert HELD_OUT_CHROMOSOMES == [f"chr{i}" for i in range(2, 23, 2)]
 
 
 def test_sample_inputs_count_what_they_leave_out(inputs):
@@ -168,7 +168,7 @@ def test_too_few_training_dsqtls_is_an_input_error(inputs):
 
 def test_evaluation_windows_are_the_hg38_plus_strand_alleles(inputs):
     """REF windows come from the sample reference with the REF base at `flank`; minus-strand alleles are flipped."""
-    frame, refs, alts = variant_windows(inputs, ODD_CHROMOSOMES + EVEN_CHROMOSOMES, flank=49)
+    frame, refs, alts = variant_windows(inputs, TRAINING_CHROMOSOMES + HELD_OUT_CHROMOSOMES, flank=49)
     assert len(frame) == len(refs) == len(alts) == 5_656
     assert (frame["strand"] == "-").sum() == 18  # 21 lift to minus; 3 (chr13) have no context
     minus = frame.index[frame["strand"] == "-"][0]
@@ -181,10 +181,10 @@ def test_evaluation_windows_are_the_hg38_plus_strand_alleles(inputs):
 
 def test_held_out_dsqtl_signs_are_predicted_above_chance(full_model, inputs):
     """Trained on odd chromosomes, the model predicts even-chromosome dsQTL signs: auROC >= 0.60, CI above 0.5."""
-    evaluation = evaluate_held_out(full_model, inputs, EVEN_CHROMOSOMES, n_boot=200)
+    evaluation = evaluate_held_out(full_model, inputs, HELD_OUT_CHROMOSOMES, n_boot=200)
     assert evaluation.n == 2_667
-    assert evaluation.train_chromosomes == ODD_CHROMOSOMES
-    assert evaluation.test_chromosomes == EVEN_CHROMOSOMES
+    assert evaluation.train_chromosomes == TRAINING_CHROMOSOMES
+    assert evaluation.test_chromosomes == HELD_OUT_CHROMOSOMES
     assert evaluation.sign_auroc >= 0.60
     assert evaluation.sign_auroc_ci[0] > 0.5
     assert evaluation.sign_auroc_ci[0] < evaluation.sign_auroc < evaluation.sign_auroc_ci[1]

@@ -1,0 +1,89 @@
+"""The same metrics within strata: |effect| quartiles, TSS distance, MAF, SNV vs indel, and the model's training split.
+
+A stratum below the minimum size reports "too few (n=...)" instead of numbers, so a correlation over seven
+points is never shown as a number.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from endobench.lib.evaluation.metrics import (
+    _MAX_BOOTSTRAP_CELLS,
+    BOOTSTRAP_SEED,
+    N_BOOTSTRAP,
+    summarize,
+    too_few,
+)
+
+MIN_STRATUM_N = 20
+TSS_BINS = [0, 1_000, 10_000, 100_000, math.inf]
+TSS_LABELS = ["<1 kb", "1-10 kb", "10-100 kb", ">=100 kb"]
+MAF_BINS = [0.0, 0.05, 0.1, 0.2, 0.5000001]
+MAF_LABELS = ["MAF <0.05", "MAF 0.05-0.1", "MAF 0.1-0.2", "MAF 0.2-0.5"]
+STRATUM_KEYS = ("n", "n_units", "spearman", "spearman_ci", "pearson", "pearson_ci", "sign_auroc", "sign_auroc_ci",
+                "sign_agreement", "sign_agreement_ci", "n_bootstrap")
+
+
+def is_snv(frame: pd.DataFrame) -> pd.Series:
+    return (frame["ref"].astype(str).str.len() == 1) & (frame["alt"].astype(str).str.len() == 1)
+
+
+def strata_labels(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """For each stratification, a label per row (NA where the row has no value); absent columns are skipped.
+
+    |effect| quartiles, TSS-distance bins, MAF bins, SNV vs indel, and held out of training or not (chromosomes
+    for the local model, AlphaGenome's fold regions for a FOLD_k model) where the predictor knows it.
+    """
+    out: dict[str, pd.Series] = {}
+    effect = pd.to_numeric(frame["effect"], errors="coerce").abs()
+    if effect.notna().sum() >= 4 and effect.nunique() >= 4:
+        quartile = pd.qcut(effect, 4, labels=False, duplicates="drop")
+        edges = effect.groupby(quartile).agg(["min", "max"])
+        names = {q: f"|effect| Q{int(q) + 1} ({row['min']:.3g}-{row['max']:.3g})" for q, row in edges.iterrows()}
+        out["|effect| quartile"] = quartile.map(names)
+    if "tss_distance" in frame and pd.to_numeric(frame["tss_distance"], errors="coerce").notna().any():
+        tss = pd.to_numeric(frame["tss_distance"], errors="coerce").abs()
+        out["TSS distance"] = pd.cut(tss, TSS_BINS, labels=TSS_LABELS, right=False).astype(object)
+    if "maf" in frame and pd.to_numeric(frame["maf"], errors="coerce").notna().any():
+        maf = pd.to_numeric(frame["maf"], errors="coerce")
+        out["MAF"] = pd.cut(maf, MAF_BINS, labels=MAF_LABELS, right=False).astype(object)
+    if {"ref", "alt"} <= set(frame.columns) and frame["ref"].notna().any():
+        has = frame["ref"].notna() & frame["alt"].notna()
+        out["variant type"] = pd.Series(np.where(is_snv(frame), "SNV", "indel"), index=frame.index).where(has)
+    if "held_out" in frame:
+        held = pd.array(frame["held_out"], dtype="boolean")
+        if not pd.isna(held).all():
+            labels = pd.Series(np.where(np.asarray(held.fillna(False)), "held out of training", "seen in training"),
+                               index=frame.index)
+            out["model training split"] = labels.where(~np.asarray(pd.isna(held)))
+    return out
+
+
+def stratified_metrics(
+    frame: pd.DataFrame, *, unit: str | None = None, min_n: int = MIN_STRATUM_N, n_boot: int = N_BOOTSTRAP,
+    seed: int = BOOTSTRAP_SEED,
+) -> list[dict[str, object]]:
+    """One row per (stratification, stratum) of scored rows with `effect` and `score` columns (and `unit`).
+
+    Each stratum's bootstrap resamples the same units as the whole result and gets a quarter of its work budget.
+    """
+    rows = []
+    units = frame[unit] if unit and unit in frame else None
+    for stratification, labels in strata_labels(frame).items():
+        for stratum in sorted(labels.dropna().unique(), key=str):
+            inside = (labels == stratum).to_numpy()
+            part = frame[inside]
+            row: dict[str, object] = {"stratification": stratification, "stratum": str(stratum), "n": int(len(part))}
+            if len(part) < min_n:
+                row["note"] = too_few(len(part))
+            else:
+                metrics = summarize(part["effect"], part["score"], units=None if units is None else units[inside],
+                                    n_boot=n_boot, seed=seed, max_cells=_MAX_BOOTSTRAP_CELLS // 4, with_null=False)
+                row.update({k: metrics[k] for k in STRATUM_KEYS})
+                row["note"] = ""
+            rows.append(row)
+    return rows
