@@ -134,3 +134,21 @@ def test_unknown_format_is_an_input_error(tmp_path):
     path.write_bytes(b"PK")
     with pytest.raises(InputError, match="Use .csv, .tsv"):
         evaluate_table(path, "a", "b", tmp_path / "out")
+
+
+def test_unit_col_resamples_whole_genes(gtex, tmp_path):
+    """`--unit-col gene_id`: ten copies of every row give the same n_units, interval and p-value as the table
+    itself; without it, the copies count as independent rows."""
+    once = tmp_path / "once.tsv"
+    gtex.to_csv(once, sep="\t", index=False)
+    ten = tmp_path / "ten.tsv"
+    pd.concat([gtex] * 10, ignore_index=True).to_csv(ten, sep="\t", index=False)
+    a = evaluate_table(once, "slope", "log2_aFC", tmp_path / "a", unit_col="gene_id", n_boot=200)
+    b = evaluate_table(ten, "slope", "log2_aFC", tmp_path / "b", unit_col="gene_id", n_boot=200)
+    rows = evaluate_table(ten, "slope", "log2_aFC", tmp_path / "c", n_boot=200)
+    assert (a.metrics["n"], b.metrics["n"], a.metrics["n_units"], b.metrics["n_units"]) == (120, 1200, 120, 120)
+    assert b.metrics["spearman_ci"] == pytest.approx(a.metrics["spearman_ci"])
+    assert b.metrics["spearman_p"] == pytest.approx(a.metrics["spearman_p"])
+    assert rows.metrics["n_units"] == 1200
+    assert rows.metrics["spearman_p"] < a.metrics["spearman_p"] * 1e-50
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["n_units"] == 120

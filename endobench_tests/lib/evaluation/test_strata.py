@@ -1,0 +1,45 @@
+"""Strata: the same metrics within |effect| quartiles, TSS and MAF bins, SNV/indel and the training split."""
+
+import pandas as pd
+import pytest
+from scipy import stats
+
+from endobench.lib.evaluation.strata import stratified_metrics, strata_labels
+
+
+@pytest.fixture(scope="module")
+def rows(fixtures) -> pd.DataFrame:
+    gtex = pd.read_csv(fixtures / "report" / "gtex_wb_egenes_chr22_first120.tsv", sep="\t")
+    return pd.DataFrame({
+        "effect": gtex["slope"], "score": gtex["log2_aFC"], "maf": gtex["maf"], "gene_id": gtex["gene_id"],
+        "tss_distance": gtex["tss_distance"], "chrom": gtex["chr"], "ref": gtex["ref"], "alt": gtex["alt"],
+    })
+
+
+def test_small_strata_say_too_few(rows):
+    """A stratum below the minimum n carries 'too few (n=...)' and no numbers."""
+    result = stratified_metrics(rows, unit="gene_id", min_n=20, n_boot=50)
+    small = [r for r in result if r["n"] < 20]
+    assert small, "the fixture has an indel stratum with fewer than 20 variants"
+    for row in small:
+        assert row["note"] == f"too few (n={row['n']})"
+        assert "spearman" not in row
+
+
+def test_strata_numbers_match_direct_computation(rows):
+    """The SNV stratum's n and Spearman equal scipy on exactly the single-base REF/ALT rows."""
+    result = stratified_metrics(rows, unit="gene_id", min_n=20, n_boot=50)
+    snv = next(r for r in result if r["stratification"] == "variant type" and r["stratum"] == "SNV")
+    is_snv = (rows["ref"].str.len() == 1) & (rows["alt"].str.len() == 1)
+    assert snv["n"] == int(is_snv.sum())
+    assert snv["spearman"] == pytest.approx(stats.spearmanr(rows.loc[is_snv, "effect"], rows.loc[is_snv, "score"])[0])
+
+
+def test_strata_cover_every_split_and_no_chromosome_list(rows):
+    """Quartiles of |effect|, TSS bins, MAF bins, SNV/indel and the model's training split; the old 'AlphaGenome
+    test chromosomes' stratum is gone (AlphaGenome holds out regions, not chromosomes)."""
+    labels = strata_labels(rows.assign(held_out=[True, False] * 60))
+    assert set(labels) == {"|effect| quartile", "TSS distance", "MAF", "variant type", "model training split"}
+    assert labels["|effect| quartile"].nunique() == 4
+    assert (labels["model training split"] == "held out of training").sum() == 60
+    assert ((labels["TSS distance"] == "<1 kb") == (rows["tss_distance"].abs() < 1000)).all()
