@@ -103,19 +103,6 @@ def track_key(readout: str, biosample: str) -> str:
     return f"{readout}|{biosample}"
 
 
-def parse_track_overrides(text: str) -> dict[str, str]:
-    """`ENDOBENCH_ALPHAGENOME_TRACKS`: a JSON object such as `{"expression|UBERON:0002106": "<track name>"}`."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise AlphaGenomeConfigError(f"ENDOBENCH_ALPHAGENOME_TRACKS is not JSON ({exc.msg}): give an object such as "
-                                     '{"expression|UBERON:0002106": "UBERON:0002106 gtex Spleen polyA plus RNA-seq"}'
-                                     ) from None
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise AlphaGenomeConfigError("ENDOBENCH_ALPHAGENOME_TRACKS must be a JSON object of track names")
-    return value
-
-
 def _is_curie(value: str) -> bool:
     prefix, _, local = value.partition(":")
     return prefix in ONTOLOGY_PREFIXES and local.isdigit()

@@ -122,6 +122,7 @@ class FaultPlan:
     slow_rate: float = 0.0
     slow_seconds: float = 0.0
     permanent: Mapping[str, grpc.StatusCode] = field(default_factory=dict)
+    flaky: Mapping[str, int] = field(default_factory=dict)  # variant -> UNAVAILABLE answers before it succeeds
     seed: int = 0
 
 
@@ -214,6 +215,7 @@ class RequestRecord:
     had_api_key: bool
     outcome: str = "incomplete"  # "ok", the status code name injected, or "incomplete" if the stream was dropped
     finished: float | None = None
+    retry_delay: float | None = None  # the RetryInfo delay sent with a quota refusal
 
 
 def _unit_hash(*parts: object) -> float:
@@ -262,6 +264,7 @@ class AlphaGenomeStandIn:
         project_refusal: Refusal | None = None,
         status_details: bool = True,
         quota: Quota | None = None,
+        merges_stranded_tracks: bool = True,
         max_workers: int = 16,
         bytes_per_chunk: int = 64,
     ) -> None:
@@ -273,9 +276,11 @@ class AlphaGenomeStandIn:
         self.project_refusal = project_refusal
         self.status_details = status_details
         self.quota = quota
+        self.merges_stranded_tracks = merges_stranded_tracks
         self.bytes_per_chunk = bytes_per_chunk
         self.max_workers = max_workers
         self._rng = random.Random(self.faults.seed)
+        self._flaky_left = Counter(self.faults.flaky)
         self._lock = threading.Lock()
         self._records: list[RequestRecord] = []
         self._server: grpc.Server | None = None
@@ -304,6 +309,7 @@ class AlphaGenomeStandIn:
         with self._lock:
             self.faults = faults
             self._rng = random.Random(faults.seed)
+            self._flaky_left = Counter(faults.flaky)
 
     @property
     def records(self) -> list[RequestRecord]:
@@ -328,6 +334,9 @@ class AlphaGenomeStandIn:
             plan = self.faults
             transient = self._rng.random() < plan.transient_rate
             code = self._rng.choice(list(plan.transient_codes)) if transient else None
+            if self._flaky_left[variant] > 0:
+                self._flaky_left[variant] -= 1
+                code = grpc.StatusCode.UNAVAILABLE
             mid_stream = self._rng.random() < plan.mid_stream_rate
             truncate = self._rng.random() < plan.truncate_rate
             slow = self._rng.random() < plan.slow_rate
@@ -351,6 +360,7 @@ class AlphaGenomeStandIn:
             with self._lock:
                 wait = self.quota.take(time.monotonic())
             if wait is not None:
+                record.retry_delay = wait if self.quota.retry_info else None
                 finish("RESOURCE_EXHAUSTED")
                 self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
                             "Quota exceeded for quota metric 'AlphaGenome predictions tokens' and limit "
@@ -413,7 +423,7 @@ class AlphaGenomeStandIn:
             tracks = TRACKS.get(output_type)
             if not tracks:
                 raise ValueError(f"no tracks for output type {output_type}")
-            merged = request.merge_stranded_gene_tracks or kind == "center_mask"
+            merged = (request.merge_stranded_gene_tracks and self.merges_stranded_tracks) or kind == "center_mask"
             track_protos, track_keys = [], []
             for track in tracks:
                 for strand in ["+", "-"] if track.stranded and not merged else ["."]:

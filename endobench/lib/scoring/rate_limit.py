@@ -69,7 +69,7 @@ class AdaptiveRateLimiter:
         now = self._clock()
         if retry_delay is not None and retry_delay > 0:
             self._paused_until = max(self._paused_until, now + retry_delay)
-        if started_at < self._last_decrease:
+        if started_at <= self._last_decrease:
             return
         current = self.per_minute if self.per_minute is not None else self._observed_per_minute()
         self.per_minute = max(MIN_PER_MINUTE, current * self.decrease)
