@@ -10,6 +10,7 @@ from endobench.resources.predictors import PREDICTION_COLUMNS, SCORED
 from endobench_tests.stand_ins.alphagenome_server import (
     TRACK_BY_NAME,
     AlphaGenomeStandIn,
+    gene_desert,
     expected_quantile,
     expected_score,
     sample_eqtl_requests,
@@ -160,17 +161,6 @@ def test_the_model_version_and_interval_length_are_sent_and_keyed(stand_in, tmp_
     expected = expected_score(f"chr22:{row.pos}:{row.ref}>{row.alt}", TRACK_BY_NAME["EFO:0002067 DNase-seq"], "", "FOLD_1",
                               16_384)
     assert scores.loc[0, "score"] == pytest.approx(expected, rel=1e-6)
-
-
-def gene_desert(genes, width: int) -> int:
-    """A 1-based chr22 position whose centred `width` interval overlaps no gene of the stand-in's annotation."""
-    bodies = sorted((g.start, g.end) for g in genes if g.chrom == "chr22")
-    reach = 0
-    for start, end in bodies:
-        if start - reach > width + 2:
-            return (reach + start) // 2
-        reach = max(reach, end)
-    raise AssertionError("no gene desert in the annotation")
 
 
 def test_a_variant_in_a_gene_desert_gets_gene_not_in_output_and_the_run_goes_on(stand_in, tmp_path,

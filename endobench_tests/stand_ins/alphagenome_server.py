@@ -474,6 +474,16 @@ SAMPLE_EGENES = SAMPLE_DIR / "gtex_v8_Whole_Blood.v8.egenes.chr22.txt.gz"
 TRACK_BY_NAME = {t.name: t for tracks in TRACKS.values() for t in tracks}
 
 
+def gene_desert(genes: Sequence[StandInGene], width: int, chrom: str = "chr22") -> int:
+    """A 1-based position whose centred `width` interval overlaps no gene of `genes` (the first such gap)."""
+    reach = 0
+    for start, end in sorted((g.start, g.end) for g in genes if g.chrom == chrom):
+        if start - reach > width + 2:
+            return (reach + start) // 2
+        reach = max(reach, end)
+    raise ValueError(f"no gene desert of {width:,} bp among the genes on {chrom}")
+
+
 def sample_eqtl_requests(n_genes: int, *, path: Path = SAMPLE_EGENES) -> tuple[pd.DataFrame, list[StandInGene]]:
     """Predictor input for the first `n_genes` real GTEx Whole Blood eGenes on chr22, and their gene annotation.
 
