@@ -50,10 +50,12 @@ class Summary:
     cache_hits: int
 
     def line(self) -> str:
-        counts = ", ".join(f"{k} {v:,}" for k, v in sorted(self.statuses.items()))
-        reasons = f" (failed: {', '.join(f'{k} {v:,}' for k, v in sorted(self.reasons.items()))})" if self.reasons else ""
-        return f"wrote {self.out}: {sum(self.statuses.values()):,} rows, {counts}{reasons}; " \
-               f"{self.api_calls:,} calls, {self.cache_hits:,} cache hits"
+        def listed(counts: Counter) -> str:
+            return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
+
+        reasons = f" (failed: {listed(self.reasons)})" if self.reasons else ""
+        return (f"wrote {self.out}: {sum(self.statuses.values()):,} rows, {listed(self.statuses)}{reasons}; "
+                f"{self.api_calls:,} calls, {self.cache_hits:,} cache hits")
 
 
 def read_variants(path: Path) -> pd.DataFrame:

@@ -10,9 +10,9 @@ from endobench.resources.predictors import PREDICTION_COLUMNS, SCORED
 from endobench_tests.stand_ins.alphagenome_server import (
     TRACK_BY_NAME,
     AlphaGenomeStandIn,
-    gene_desert,
     expected_quantile,
     expected_score,
+    gene_desert,
     sample_eqtl_requests,
 )
 
@@ -158,8 +158,8 @@ def test_the_model_version_and_interval_length_are_sent_and_keyed(stand_in, tmp_
     scores = fold.score_variants(frame, reference=None, cache_dir=tmp_path, log=LOG).scores
     assert len(stand_in.records) == 1
     row = frame.iloc[0]
-    expected = expected_score(f"chr22:{row.pos}:{row.ref}>{row.alt}", TRACK_BY_NAME["EFO:0002067 DNase-seq"], "", "FOLD_1",
-                              16_384)
+    expected = expected_score(f"chr22:{row.pos}:{row.ref}>{row.alt}", TRACK_BY_NAME["EFO:0002067 DNase-seq"], "",
+                              "FOLD_1", 16_384)
     assert scores.loc[0, "score"] == pytest.approx(expected, rel=1e-6)
 
 

@@ -258,6 +258,7 @@ class AlphaGenomeStandIn:
         *,
         genes: Sequence[StandInGene] = (),
         latency: float = 0.0,
+        network_latency: float = 0.0,
         faults: FaultPlan | None = None,
         expected_api_key: str | None = None,
         wrong_key: Refusal = WRONG_KEY,
@@ -270,6 +271,7 @@ class AlphaGenomeStandIn:
     ) -> None:
         self.genes = list(genes)
         self.latency = latency
+        self.network_latency = network_latency  # before every answer, refusals included (`latency` is the model's)
         self.faults = faults or FaultPlan()
         self.expected_api_key = expected_api_key
         self.wrong_key = wrong_key
@@ -349,6 +351,7 @@ class AlphaGenomeStandIn:
             with self._lock:
                 record.outcome, record.finished = outcome, time.monotonic()
 
+        time.sleep(self.network_latency)
         key = metadata.get(API_KEY_HEADER)
         refusal = self.project_refusal
         if self.expected_api_key is not None and key != self.expected_api_key:
