@@ -16,8 +16,8 @@ call carries the DNase and the RNA-seq scorer as in the graph. Sections (`--sect
   the peer. Printed: times, the fault/fault-free ratio, what each returned.
 - `refusal`: a wrong key answered as Google's front end does (INVALID_ARGUMENT, ErrorInfo API_KEY_INVALID) with
   200 variants queued, with endobench's default pacing and with no ceiling: the calls that reached the server,
-  and how many of them arrived after the first refusal had been answered (10 ms network latency before every
-  answer, so calls already on their way when the refusal left are told apart from calls sent after it).
+  how many the client sent after it had received the first refusal, and how many reached the server after it had
+  answered the first (10 ms network latency before every answer; calls already on their way count there).
 
 Run: `.venv/bin/python bench/alphagenome_throughput.py [--sections seed,quota,faults,refusal] [--pairs N]
 [--latency S] [--window-seconds S]`.
@@ -228,14 +228,16 @@ def refusal_section(args, log: logging.Logger) -> None:
             try:
                 _predictor(server.address, api_key="a-wrong-key", **settings).score_variants(
                     frame, reference=None, cache_dir=Path(cache_dir), log=log)
-                stopped = "the run was NOT stopped"
-            except ApiKeyRefused:
-                stopped = "the run stopped with ApiKeyRefused"
-            records = sorted(server.records, key=lambda r: r.started)
+                print(f"{label:>25}: the run was NOT stopped")
+                continue
+            except ApiKeyRefused as refused:
+                sent = {k: v.value for k, v in refused.metadata.items()}
+            records = server.records
         answered = min(r.finished for r in records)
         later = sum(r.started > answered for r in records)
-        print(f"{label:>25}: {len(records)} calls reached the server, {later} of them started after the first "
-              f"refusal was answered; {stopped}")
+        print(f"{label:>25}: stopped with ApiKeyRefused; {len(records)} calls reached the server, "
+              f"{sent['calls_sent_after_first_refusal']} sent after the client received the first refusal "
+              f"(server clock: {later} arrived after it had answered the first)")
 
 
 SECTIONS = {"seed": seed_section, "quota": quota_section, "faults": faults_section, "refusal": refusal_section}

@@ -112,8 +112,13 @@ def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: P
     from endobench.defs.resources import resources_from_environment
     from endobench.lib.genome.reference import ReferenceGenome
 
+    from endobench.resources.alphagenome import AlphaGenomeConfigError
+
     variants = read_variants(variants_path)
-    resources = resources_from_environment(predictor=predictor_kind)
+    try:
+        resources = resources_from_environment(predictor=predictor_kind)
+    except ValueError as exc:  # an ENDOBENCH_ALPHAGENOME_* variable that does not parse
+        raise RunStopped(str(exc)) from None
     try:
         with dg.build_resources({"predictor": resources["predictor"]}) as built:
             predictor = built.predictor
@@ -134,7 +139,7 @@ def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: P
         )
     except dg.Failure as exc:
         raise RunStopped(exc.description) from None
-    except ValueError as exc:  # a setting out of range (AlphaGenomeConfigError)
+    except AlphaGenomeConfigError as exc:  # a setting out of range
         raise RunStopped(str(exc)) from None
     result = _output_rows(variants, requests, outcome.scores, invalid)
     write_parquet(result, out)

@@ -142,3 +142,22 @@ def test_a_list_without_the_required_columns_exits_2_with_one_line(env, tmp_path
     assert _score(tmp_path / "bad.tsv", tmp_path / "out.parquet") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no column 'chrom', 'pos'" in err[0] and "bad.tsv" in err[0]
+
+
+@pytest.mark.parametrize("variable, value, says", [
+    ("ALPHAGENOME_API_KEY", None, "ALPHAGENOME_API_KEY is not set"),
+    ("ENDOBENCH_ALPHAGENOME_INTERVAL_LENGTH", "2048", "interval_length=2,048"),
+    ("ENDOBENCH_ALPHAGENOME_TRACKS", "not json", "ENDOBENCH_ALPHAGENOME_TRACKS must be a JSON object"),
+])
+def test_a_setting_that_cannot_work_stops_before_any_call_with_one_line(env, tmp_path, capsys, variable, value, says):
+    _eqtl_list(tmp_path / "eqtls.tsv", 2)
+    with AlphaGenomeStandIn() as server:
+        env.setenv("ENDOBENCH_ALPHAGENOME_ADDRESS", server.address)
+        if value is None:
+            env.delenv(variable)
+        else:
+            env.setenv(variable, value)
+        assert _score(tmp_path / "eqtls.tsv", tmp_path / "out.parquet") == 1
+        assert server.records == []
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0]

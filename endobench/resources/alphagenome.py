@@ -179,6 +179,8 @@ class _Attempt:
     """What one call produced: scores by key, or a failure for all the unit's keys."""
 
     sent: bool = True
+    sent_at: float = 0.0  # when the call left (monotonic clock)
+    answered_at: float = 0.0  # when its answer came back
     scores: dict[CallKey, dict[str, tuple[float, float]]] = field(default_factory=dict)
     strands: dict[CallKey, dict[str, str]] = field(default_factory=dict)
     track_missing: list[CallKey] = field(default_factory=list)
@@ -400,6 +402,8 @@ class AlphaGenomePredictor(VariantEffectPredictor):
         limiter = AdaptiveRateLimiter(self.requests_per_minute or None)
         refused = threading.Event()
         refusal: RpcFailure | None = None
+        refused_at = float("inf")
+        sent_times: list[float] = []
         queue: list[tuple[float, int]] = [(0.0, i) for i in range(len(units))]  # (not before, unit), a heap
         in_flight: dict[concurrent.futures.Future, tuple[int, float]] = {}
         jitter = random.Random()
@@ -440,6 +444,8 @@ class AlphaGenomePredictor(VariantEffectPredictor):
                     unit, attempt = units[i], future.result()
                     now = time.monotonic()
                     progress.calls += attempt.sent
+                    if attempt.sent:
+                        sent_times.append(attempt.sent_at)
                     failure = attempt.failure
                     if failure is None:
                         limiter.succeeded()
@@ -448,6 +454,7 @@ class AlphaGenomePredictor(VariantEffectPredictor):
                         progress.done += 1
                     elif failure.kind is Kind.REFUSED:
                         refusal = refusal or failure
+                        refused_at = min(refused_at, attempt.answered_at)
                     elif not attempt.sent:
                         continue
                     elif failure.kind is Kind.QUOTA:
@@ -478,13 +485,13 @@ class AlphaGenomePredictor(VariantEffectPredictor):
             client._channel.close()
         progress.write()
         if refusal is not None:
-            raise self._refusal_failure(refusal)
+            raise self._refusal_failure(refusal, len(sent_times), sum(t > refused_at for t in sent_times))
 
     def _backoff(self, failures: int, jitter: random.Random) -> float:
         backoff = min(self.max_backoff_seconds, self.initial_backoff_seconds * 2 ** (failures - 1))
         return backoff * jitter.uniform(0.5, 1.5)
 
-    def _refusal_failure(self, refusal: RpcFailure) -> ApiKeyRefused:
+    def _refusal_failure(self, refusal: RpcFailure, calls: int, calls_after: int) -> ApiKeyRefused:
         why = refusal.code + (f" {refusal.error_reason}" if refusal.error_reason else "")
         message = refusal.message.replace(self.api_key, "<secret>") if self.api_key else refusal.message
         return ApiKeyRefused(
@@ -492,6 +499,7 @@ class AlphaGenomePredictor(VariantEffectPredictor):
             f"{API_KEY_VARIABLE} to a valid key with the API enabled for {self.address or 'the public endpoint'}. "
             "Nothing was recorded for the refused calls; scores already received are kept in the cache.",
             allow_retries=False,
+            metadata={"calls_sent": calls, "calls_sent_after_first_refusal": calls_after},
         )
 
     def _commit(self, attempt: _Attempt, cache: ScoreCache, known: dict) -> None:
@@ -508,14 +516,19 @@ class AlphaGenomePredictor(VariantEffectPredictor):
         """One call for one unit, in a worker thread; never sleeps, never retries."""
         if refused.is_set():  # the key was refused while this call waited for a worker: do not send it
             return _Attempt(sent=False, failure=RpcFailure("CANCELLED", Kind.OTHER, "not sent"))
+        sent_at = time.monotonic()
+        attempt = self._attempt(client, score_variant, unit)
+        attempt.sent_at, attempt.answered_at = sent_at, time.monotonic()
+        if attempt.failure is not None and attempt.failure.kind is Kind.REFUSED:
+            refused.set()
+        return attempt
+
+    def _attempt(self, client, score_variant, unit: _Unit) -> _Attempt:
         interval = unit.variant.reference_interval.resize(self.interval_length)
         try:
             outputs = score_variant(client, interval, unit.variant, unit.scorers)
         except grpc.RpcError as exc:
-            failure = classify(exc)
-            if failure.kind is Kind.REFUSED:
-                refused.set()
-            return _Attempt(failure=failure)
+            return _Attempt(failure=classify(exc))
         except ValueError as exc:
             # The SDK raises ValueError when a stream ends before the chunks it announced: a dropped connection.
             message = " ".join(str(exc).split())

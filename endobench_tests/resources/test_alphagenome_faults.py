@@ -147,6 +147,7 @@ def test_a_refused_key_or_project_stops_the_run_names_the_variable_and_caches_no
                 frame, reference=None, cache_dir=tmp_path, log=LOG)
         assert 1 <= len(server.records) <= 4
     assert "a-wrong-key-123" not in str(failure.value.description)
+    assert failure.value.metadata["calls_sent_after_first_refusal"].value == 0
     with ScoreCache(tmp_path) as cache:
         assert cache.count_calls() == 0
 

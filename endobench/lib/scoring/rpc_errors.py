@@ -77,7 +77,7 @@ def classify(error: grpc.RpcError) -> RpcFailure:
     message = error.details() if callable(getattr(error, "details", None)) else ""
     message = " ".join(str(message or "").split())
     error_reason, retry_delay = _status_details(error)
-    if code in REFUSAL_CODES or error_reason in REFUSAL_REASONS:
+    if code in REFUSAL_CODES or error_reason in REFUSAL_REASONS or error_reason.startswith("API_KEY_"):
         kind = Kind.REFUSED
     elif code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         kind = Kind.QUOTA
