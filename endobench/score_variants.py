@@ -23,9 +23,12 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from endobench.defs.resources import LOCAL, resources_from_environment
 from endobench.lib.evaluation.evaluate import read_table
+from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.io.atomic import write_parquet
 from endobench.lib.io.errors import InputError
+from endobench.resources.alphagenome import API_KEY_VARIABLE, AlphaGenomeConfigError
 from endobench.resources.predictors import ACCESSIBILITY, EXPRESSION, SCORED
 
 REQUIRED = ["chrom", "pos", "ref", "alt"]
@@ -109,11 +112,6 @@ def predictor_requests(variants: pd.DataFrame, readouts: frozenset[str]) -> tupl
 def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: Path | None,
                log: logging.Logger) -> Summary:
     """Score every row of `variants_path` and write `out` (parquet); raise `RunStopped` when the run cannot go on."""
-    from endobench.defs.resources import resources_from_environment
-    from endobench.lib.genome.reference import ReferenceGenome
-
-    from endobench.resources.alphagenome import AlphaGenomeConfigError
-
     variants = read_variants(variants_path)
     try:
         resources = resources_from_environment(predictor=predictor_kind)
@@ -124,11 +122,11 @@ def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: P
             predictor = built.predictor
     except dg.DagsterInvalidConfigError as exc:
         text = str(exc)
-        if "ALPHAGENOME_API_KEY" in text:
-            raise RunStopped("ALPHAGENOME_API_KEY is not set: export your AlphaGenome API key in it") from None
+        if API_KEY_VARIABLE in text:
+            raise RunStopped(f"{API_KEY_VARIABLE} is not set: export your AlphaGenome API key in it") from None
         raise RunStopped(text.splitlines()[0]) from None
     requests, invalid = predictor_requests(variants, predictor.supported_readouts())
-    if predictor_kind == "local":
+    if predictor_kind == LOCAL:
         _ensure_local_model(predictor.model_path, resources["sources"].sample_dir)
     source = resources["sources"].reference() if predictor.needs_local_sequence() else None
     try:

@@ -7,18 +7,18 @@ import grpc
 import numpy as np
 import pytest
 
-from endobench.resources.alphagenome import AlphaGenomePredictor
 from endobench.resources.predictors import SKIPPED_CALL_CAP
-from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, FaultPlan, Quota, sample_eqtl_requests
+from endobench_tests.stand_ins.alphagenome_server import (
+    AlphaGenomeStandIn,
+    FaultPlan,
+    Quota,
+    fast_predictor,
+    sample_eqtl_requests,
+)
 
 LOG = logging.getLogger("test_alphagenome_limits")
-KEY = "test-key-limits"
 
 
-def _predictor(address: str, **overrides) -> AlphaGenomePredictor:
-    settings = dict(api_key=KEY, address=address, requests_per_minute=0, initial_backoff_seconds=0.005,
-                    max_backoff_seconds=0.02)
-    return AlphaGenomePredictor(**(settings | overrides))
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +31,10 @@ def test_the_call_cap_limits_new_variants_and_marks_the_rest_skipped(eqtls, tmp_
     picks up 5 more from where the first stopped."""
     frame, genes = eqtls
     with AlphaGenomeStandIn(genes=genes) as server:
-        first = _predictor(server.address, max_new_calls_per_run=5).score_variants(
+        first = fast_predictor(server.address, max_new_calls_per_run=5).score_variants(
             frame, reference=None, cache_dir=tmp_path, log=LOG)
         assert len(server.requests_by_variant()) == 5
-        second = _predictor(server.address, max_new_calls_per_run=5).score_variants(
+        second = fast_predictor(server.address, max_new_calls_per_run=5).score_variants(
             frame, reference=None, cache_dir=tmp_path, log=LOG)
         per_variant = server.requests_by_variant()
     assert len(per_variant) == 10 and set(per_variant.values()) == {1}
@@ -51,7 +51,7 @@ def test_requests_per_minute_spaces_call_starts_evenly(eqtls, tmp_path):
     frame, genes = eqtls
     frame = frame.head(12)
     with AlphaGenomeStandIn(genes=genes, latency=0.0) as server:
-        _predictor(server.address, requests_per_minute=600, max_concurrency=4).score_variants(
+        fast_predictor(server.address, requests_per_minute=600, max_concurrency=4).score_variants(
             frame, reference=None, cache_dir=tmp_path, log=LOG)
         starts = np.sort([r.started for r in server.records])
     assert len(starts) == frame["variant_id"].nunique() >= 8
@@ -65,7 +65,7 @@ def test_no_more_than_max_concurrency_calls_are_in_flight(eqtls, tmp_path):
     """With 0.1 s per call and 2 workers, at most 2 requests overlap at the server at any moment."""
     frame, genes = eqtls
     with AlphaGenomeStandIn(genes=genes, latency=0.1) as server:
-        _predictor(server.address, max_concurrency=2).score_variants(
+        fast_predictor(server.address, max_concurrency=2).score_variants(
             frame.head(12), reference=None, cache_dir=tmp_path, log=LOG)
         spans = [(r.started, r.finished) for r in server.records]
     overlap = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
@@ -80,7 +80,7 @@ def test_under_a_quota_nothing_is_lost_and_most_of_the_quota_is_used(eqtls, tmp_
     frame, genes = eqtls
     quota = Quota(20, window_seconds=2.0, retry_info=retry_info)
     with AlphaGenomeStandIn(genes=genes, latency=0.005, quota=quota) as server:
-        outcome = _predictor(server.address, max_concurrency=4).score_variants(
+        outcome = fast_predictor(server.address, max_concurrency=4).score_variants(
             frame, reference=None, cache_dir=tmp_path, log=LOG)
         n_refused = sum(r.outcome == "RESOURCE_EXHAUSTED" for r in server.records)
     assert len(quota.granted) == frame["variant_id"].nunique()
@@ -95,7 +95,7 @@ def test_a_server_retry_delay_is_honoured(eqtls, tmp_path):
     frame, genes = eqtls
     quota = Quota(4, window_seconds=1.0, retry_info=True)
     with AlphaGenomeStandIn(genes=genes, latency=0.005, quota=quota) as server:
-        _predictor(server.address, max_concurrency=1).score_variants(
+        fast_predictor(server.address, max_concurrency=1).score_variants(
             frame.head(12), reference=None, cache_dir=tmp_path, log=LOG)
         records = server.records
     refusals = [r for r in records if r.retry_delay is not None]
@@ -114,7 +114,7 @@ def test_progress_lines_name_done_rate_eta_calls_cache_hits_and_failures(eqtls, 
     faults = FaultPlan(permanent={rejected: grpc.StatusCode.INVALID_ARGUMENT})
     caplog.set_level(logging.INFO, logger=LOG.name)
     with AlphaGenomeStandIn(genes=genes, latency=0.05, faults=faults) as server:
-        _predictor(server.address, max_concurrency=1, progress_interval_seconds=0.2).score_variants(
+        fast_predictor(server.address, max_concurrency=1, progress_interval_seconds=0.2).score_variants(
             frame, reference=None, cache_dir=tmp_path, log=LOG)
     n_variants = frame["variant_id"].nunique()
     lines = [m for m in caplog.messages if f"of {n_variants} variants" in m]

@@ -12,6 +12,7 @@ from endobench_tests.stand_ins.alphagenome_server import (
     AlphaGenomeStandIn,
     expected_quantile,
     expected_score,
+    fast_predictor,
     gene_desert,
     sample_eqtl_requests,
 )
@@ -21,10 +22,8 @@ KEY = "test-key-predictor"
 BLOOD = "UBERON:0013756 gtex Whole_Blood polyA plus RNA-seq"
 
 
-def _predictor(address: str, **overrides) -> AlphaGenomePredictor:
-    settings = dict(api_key=KEY, address=address, requests_per_minute=0, initial_backoff_seconds=0.01,
-                    max_backoff_seconds=0.02, call_deadline_seconds=10)
-    return AlphaGenomePredictor(**(settings | overrides))
+def _predictor(address: str, **overrides):
+    return fast_predictor(address, **({"api_key": KEY} | overrides))
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from endobench_tests.stand_ins.alphagenome_server import (
     TRACK_BY_NAME,
     AlphaGenomeStandIn,
     expected_score,
+    fast_predictor,
     sample_eqtl_requests,
 )
 
@@ -24,10 +25,6 @@ BLOOD_RNA = "UBERON:0013756 gtex Whole_Blood polyA plus RNA-seq"
 LCL_RNA = "EFO:0000572 gtex Cells_EBV-transformed_lymphocytes polyA plus RNA-seq"
 
 
-def _predictor(address: str, **overrides) -> AlphaGenomePredictor:
-    settings = dict(api_key=KEY, address=address, requests_per_minute=0, initial_backoff_seconds=0.01,
-                    max_backoff_seconds=0.02)
-    return AlphaGenomePredictor(**(settings | overrides))
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +55,7 @@ def test_each_row_is_scored_on_the_named_track_of_its_biosample(eqtls, tmp_path)
     track_of = {"EFO:0002784": GM12878_DNASE, "EFO:0002067": K562_DNASE, "UBERON:0013756": BLOOD_RNA,
                 "EFO:0000572": LCL_RNA}
     with AlphaGenomeStandIn(genes=genes) as server:
-        scores = _predictor(server.address).score_variants(rows, reference=None, cache_dir=tmp_path, log=LOG).scores
+        scores = fast_predictor(server.address).score_variants(rows, reference=None, cache_dir=tmp_path, log=LOG).scores
         assert set(server.requests_by_variant().values()) == {1}
     scored = scores["status"] == SCORED
     assert scored.sum() >= 0.75 * len(rows)
@@ -73,7 +70,7 @@ def test_a_decoy_track_sharing_the_ontology_term_is_not_averaged_in(eqtls, tmp_p
     frame, genes = eqtls
     row = frame[frame["readout"] == "accessibility"].head(1).assign(biosample="EFO:0002784").reset_index(drop=True)
     with AlphaGenomeStandIn(genes=genes) as server:
-        score = _predictor(server.address).score_variants(row, reference=None, cache_dir=tmp_path, log=LOG).scores
+        score = fast_predictor(server.address).score_variants(row, reference=None, cache_dir=tmp_path, log=LOG).scores
     request = row.iloc[0]
     named = expected_score(_variant(request), TRACK_BY_NAME[GM12878_DNASE], "", "ALL_FOLDS", 1_048_576)
     decoy = expected_score(_variant(request), DECOY_TRACK, "", "ALL_FOLDS", 1_048_576)
@@ -85,7 +82,7 @@ def test_without_a_biosample_column_the_readouts_ontology_settings_pick_the_trac
     """No `biosample` column: accessibility uses `dnase_ontology` (here GM12878), expression `rna_ontology`."""
     frame, genes = eqtls
     with AlphaGenomeStandIn(genes=genes) as server:
-        scores = _predictor(server.address, dnase_ontology="EFO:0002784").score_variants(
+        scores = fast_predictor(server.address, dnase_ontology="EFO:0002784").score_variants(
             frame, reference=None, cache_dir=tmp_path, log=LOG).scores
     tracks = scores.groupby(frame["readout"].to_numpy())["track"].agg(set).to_dict()
     assert tracks == {"accessibility": {GM12878_DNASE}, "expression": {BLOOD_RNA}}
@@ -99,7 +96,7 @@ def test_stranded_tracks_are_read_on_the_genes_strand_and_named_with_it(eqtls, t
     name = "EFO:0002784 polyA plus RNA-seq"
     strand_of = {g.gene_id: g.strand for g in genes}
     with AlphaGenomeStandIn(genes=genes, merges_stranded_tracks=False) as server:
-        scores = _predictor(server.address, tracks={"expression|EFO:0002784": name}).score_variants(
+        scores = fast_predictor(server.address, tracks={"expression|EFO:0002784": name}).score_variants(
             rows, reference=None, cache_dir=tmp_path, log=LOG).scores
     scored = scores["status"] == SCORED
     strands = {strand_of[strip_gene_version(g)] for g in rows.loc[scored, "gene_id"]}
@@ -114,7 +111,7 @@ def test_a_named_track_missing_from_the_response_is_track_not_in_output(eqtls, t
     frame, genes = eqtls
     row = frame[frame["readout"] == "accessibility"].head(1).assign(biosample="EFO:0002784").reset_index(drop=True)
     with AlphaGenomeStandIn(genes=genes) as server:
-        outcome = _predictor(server.address, tracks={"accessibility|EFO:0002784": "EFO:0002784 DNase-seq retired"}
+        outcome = fast_predictor(server.address, tracks={"accessibility|EFO:0002784": "EFO:0002784 DNase-seq retired"}
                              ).score_variants(row, reference=None, cache_dir=tmp_path, log=LOG)
     assert outcome.scores.loc[0, "error"] == "track_not_in_output"
     assert outcome.scores.loc[0, "track"] == "EFO:0002784 DNase-seq retired"
@@ -125,7 +122,7 @@ def test_a_biosample_without_a_known_expression_track_fails_its_rows_without_a_c
     frame, genes = eqtls
     rows = frame[frame["readout"] == "expression"].head(2).assign(biosample="UBERON:0002106").reset_index(drop=True)
     with AlphaGenomeStandIn(genes=genes) as server:
-        outcome = _predictor(server.address).score_variants(rows, reference=None, cache_dir=tmp_path, log=LOG)
+        outcome = fast_predictor(server.address).score_variants(rows, reference=None, cache_dir=tmp_path, log=LOG)
         assert server.records == []
     assert outcome.failures_by_reason == {"no_track_for_biosample": 2}
 
@@ -134,7 +131,7 @@ def test_cache_entries_are_keyed_by_the_exact_track_name(eqtls, tmp_path):
     frame, genes = eqtls
     row = frame[frame["readout"] == "accessibility"].head(1).assign(biosample="EFO:0002784").reset_index(drop=True)
     with AlphaGenomeStandIn(genes=genes) as server:
-        predictor = _predictor(server.address)
+        predictor = fast_predictor(server.address)
         predictor.score_variants(row, reference=None, cache_dir=tmp_path, log=LOG)
     key = CallKey(_variant(row.iloc[0]), "alphagenome", "ALL_FOLDS", predictor.scorer_for("accessibility").name,
                   GM12878_DNASE, 1_048_576)

@@ -477,6 +477,16 @@ SAMPLE_EGENES = SAMPLE_DIR / "gtex_v8_Whole_Blood.v8.egenes.chr22.txt.gz"
 TRACK_BY_NAME = {t.name: t for tracks in TRACKS.values() for t in tracks}
 
 
+def fast_predictor(address: str, **overrides):
+    """The production AlphaGenome predictor pointed at a stand-in, with test-speed settings (no rate ceiling,
+    millisecond backoffs); `overrides` replace any setting."""
+    from endobench.resources.alphagenome import AlphaGenomePredictor
+
+    settings = dict(api_key="stand-in-test-key", address=address, requests_per_minute=0, initial_backoff_seconds=0.005,
+                    max_backoff_seconds=0.02, call_deadline_seconds=10)
+    return AlphaGenomePredictor(**(settings | overrides))
+
+
 def gene_desert(genes: Sequence[StandInGene], width: int, chrom: str = "chr22") -> int:
     """A 1-based position whose centred `width` interval overlaps no gene of `genes` (the first such gap)."""
     reach = 0
