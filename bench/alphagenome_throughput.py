@@ -1,15 +1,26 @@
-"""AlphaGenome throughput: the seed's call pattern versus endobench's, against the loopback stand-in.
+"""AlphaGenome throughput against the loopback stand-in (real gRPC on 127.0.0.1, the real SDK client).
 
-Both ways run in one process against the same stand-in server (real gRPC on 127.0.0.1, a fixed latency per
-call) through the real SDK client, on the same variant-gene pairs: real GTEx v8 Whole Blood lead variants on
-chr22, each paired with its nearest eGenes, so a few hundred variants are shared by several genes as in GTEx.
+Every section runs on real GTEx v8 Whole Blood lead variants on chr22 (each with its nearest eGenes), so each
+call carries the DNase and the RNA-seq scorer as in the graph. Sections (`--sections`, default all):
 
-- seed: for every pair, two `predict_sequence` calls (reference and alternate sequence), one after the other;
-- endobench: `AlphaGenomePredictor.score_variants` (one `score_variant` per distinct variant carrying both the
-  DNase and the RNA-seq scorer, `--concurrency` in flight), then the same call again, served from the cache.
+- `seed`: the seed's call pattern (two sequential `predict_sequence` per variant-gene pair) against endobench's
+  `AlphaGenomePredictor.score_variants` (one `score_variant` per distinct variant, `--concurrency` in flight),
+  then the same call again, served from the cache. The seed's sequences are synthetic (seeded random bases around
+  the variant): the stand-in's latency, not the sequence, sets the time.
+- `quota`: the stand-in enforces a quota of 20 and of 120 calls per minute (a token bucket full at the start);
+  endobench scores `(--quota-minutes + 1) x quota` variants with 4 workers and no configured ceiling. Printed:
+  the share of the calls the quota offered that were used (from the first call to the last granted one), the
+  variants lost, the refusals, the time. `--window-seconds` scales the minute down for a quick look.
+- `faults`: 200 variants, 4 workers, 50 ms per call, fault-free and with 10% of calls failing UNAVAILABLE or
+  INTERNAL (three seeds), for endobench and for the SDK's own `DnaClient.score_variants` (`max_workers=4`) as
+  the peer. Printed: times, the fault/fault-free ratio, what each returned.
+- `refusal`: a wrong key answered as Google's front end does (INVALID_ARGUMENT, ErrorInfo API_KEY_INVALID) with
+  200 variants queued, with endobench's default pacing and with no ceiling: the calls that reached the server,
+  how many the client sent after it had received the first refusal, and how many reached the server after it had
+  answered the first (10 ms network latency before every answer; calls already on their way count there).
 
-The seed's sequences are synthetic (seeded random bases around the variant): the stand-in's latency, not the
-sequence, sets the time. Run: `.venv/bin/python bench/alphagenome_throughput.py [--pairs N] [--latency S]`.
+Run: `.venv/bin/python bench/alphagenome_throughput.py [--sections seed,quota,faults,refusal] [--pairs N]
+[--latency S] [--window-seconds S]`.
 """
 
 import argparse
@@ -19,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pandas as pd
 
@@ -27,8 +39,14 @@ sys.path.insert(0, str(REPO))
 
 from alphagenome.models import dna_client  # noqa: E402
 
-from endobench.resources.alphagenome import AlphaGenomePredictor  # noqa: E402
-from endobench_tests.stand_ins.alphagenome_server import SAMPLE_EGENES, AlphaGenomeStandIn, StandInGene  # noqa: E402
+from endobench.resources.alphagenome import AlphaGenomePredictor, ApiKeyRefused  # noqa: E402
+from endobench_tests.stand_ins.alphagenome_server import (  # noqa: E402
+    SAMPLE_EGENES,
+    AlphaGenomeStandIn,
+    FaultPlan,
+    Quota,
+    StandInGene,
+)
 
 KEY = "bench-key"
 K562 = "EFO:0002067"
@@ -93,36 +111,18 @@ def seed_way(address: str, pairs: pd.DataFrame, sequence_length: int) -> tuple[f
     return elapsed, calls
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=2_000, help="variant-gene pairs (default 2,000)")
-    parser.add_argument("--genes-per-variant", type=int, default=5, help="eGenes per variant (default 5)")
-    parser.add_argument("--latency", type=float, default=0.02,
-                        help="stand-in seconds per call (default 0.02 so the seed way runs in about 2.5 minutes; "
-                             "200 ms makes it 2 x pairs x 0.2 s)")
-    parser.add_argument("--concurrency", type=int, default=4, help="endobench calls in flight (default 4)")
-    parser.add_argument("--requests-per-minute", type=float, default=0,
-                        help="endobench limiter (default 0: none, the stand-in has no quota)")
-    parser.add_argument("--interval-length", type=int, default=1_048_576, help="endobench interval (default 1 MB)")
-    parser.add_argument("--seed-sequence-length", type=int, default=16_384,
-                        help="sequence length of the seed's predict_sequence calls (default 16,384)")
-    args = parser.parse_args()
-
+def seed_section(args, log: logging.Logger) -> None:
     pairs, genes = variant_gene_pairs(args.pairs, args.genes_per_variant)
     frame = predictor_input(pairs, args.interval_length)
     n_variants = pairs["variant_id"].nunique()
-    print(f"pairs {len(pairs):,}, distinct variants {n_variants:,} ({args.genes_per_variant} genes each), "
+    print(f"== seed: pairs {len(pairs):,}, distinct variants {n_variants:,} ({args.genes_per_variant} genes each), "
           f"stand-in latency {args.latency * 1000:.0f} ms per call")
-    print(f"endobench: concurrency {args.concurrency}, requests per minute "
-          f"{args.requests_per_minute or 'unlimited'}, interval {args.interval_length:,} bp; "
+    print(f"endobench: concurrency {args.concurrency}, interval {args.interval_length:,} bp; "
           f"seed: sequential, 2 predict_sequence calls per pair of {args.seed_sequence_length:,} bp")
-    log = logging.getLogger("bench.alphagenome")
     with AlphaGenomeStandIn(genes=genes, latency=args.latency, max_workers=max(16, 2 * args.concurrency)) as server, \
             tempfile.TemporaryDirectory() as cache_dir:
-        predictor = AlphaGenomePredictor(api_key=KEY, address=server.address, max_concurrency=args.concurrency,
-                                         requests_per_minute=args.requests_per_minute,
-                                         interval_length=args.interval_length,
-                                         max_new_calls_per_run=max(n_variants, 1))
+        predictor = _predictor(server.address, max_concurrency=args.concurrency,
+                               interval_length=args.interval_length, max_new_calls_per_run=max(n_variants, 1))
         started = time.perf_counter()
         first = predictor.score_variants(frame, reference=None, cache_dir=Path(cache_dir), log=log)
         ours = time.perf_counter() - started
@@ -137,6 +137,132 @@ def main() -> None:
           f"{len(frame):,} rows scored, the rest {dict(first.failures_by_reason)})")
     print(f"ratio:          {seed / ours:8.1f}x  (target >= 8x)")
     print(f"second run:     {cached:8.2f} s  ({second.api_calls} calls, {second.cache_hits:,} cache hits)")
+
+
+def _predictor(address: str, **settings) -> AlphaGenomePredictor:
+    return AlphaGenomePredictor(**({"api_key": KEY, "address": address, "requests_per_minute": 0} | settings))
+
+
+def _lost(outcome) -> int:
+    """Variants without an outcome to show for the call: failed for any reason but a gene outside the interval."""
+    failed = outcome.scores[(outcome.scores["status"] != "scored") & (outcome.scores["error"] != "gene_not_in_output")]
+    return failed["variant_id"].nunique()
+
+
+def quota_section(args, log: logging.Logger) -> None:
+    print(f"== quota: token bucket per {args.window_seconds:g} s window, full at the start; endobench with 4 workers, "
+          f"no ceiling, 20 ms per call; {args.quota_minutes:g} windows of work beyond the first")
+    for per_window in (20, 120):
+        n_variants = int(per_window * (args.quota_minutes + 1))
+        pairs, genes = variant_gene_pairs(n_variants, 1)
+        frame = predictor_input(pairs, 1_048_576)
+        for retry_info in (False, True):
+            quota = Quota(per_window, args.window_seconds, retry_info=retry_info)
+            with AlphaGenomeStandIn(genes=genes, latency=0.02, quota=quota) as server, \
+                    tempfile.TemporaryDirectory() as cache_dir:
+                started = time.perf_counter()
+                outcome = _predictor(server.address, max_new_calls_per_run=n_variants).score_variants(
+                    frame, reference=None, cache_dir=Path(cache_dir), log=log)
+                elapsed = time.perf_counter() - started
+            label = "with RetryInfo" if retry_info else "no retry delay"
+            print(f"quota {per_window:>3}/window ({label:>14}): quota used {100 * quota.used_fraction():5.1f}%, "
+                  f"variants lost {_lost(outcome)} of {n_variants}, {quota.refused} refusals, "
+                  f"{outcome.api_calls:,} calls, {elapsed:6.1f} s")
+
+
+def _sdk_score_variants(address: str, pairs: pd.DataFrame) -> tuple[float, str]:
+    """The SDK's own `DnaClient.score_variants` on the same variants and scorers: time and what it returned."""
+    from alphagenome.data import genome
+
+    predictor = _predictor(address)
+    channel = grpc.insecure_channel(address)
+    client = dna_client.DnaClient(channel=channel, metadata=[("x-goog-api-key", KEY)])
+    variants = [genome.Variant(r.chrom, int(r.pos), r.ref, r.alt) for r in pairs.itertuples()]
+    intervals = [v.reference_interval.resize(1_048_576) for v in variants]
+    scorers = [predictor.scorer_for("accessibility"), predictor.scorer_for("expression")]
+    started = time.perf_counter()
+    try:
+        results = client.score_variants(intervals, variants, scorers, max_workers=4, progress_bar=False)
+        returned = f"{len(results)} variants scored"
+    except grpc.RpcError as exc:
+        returned = f"nothing (raised {exc.code().name} at the first error it does not retry)"
+    elapsed = time.perf_counter() - started
+    channel.close()
+    return elapsed, returned
+
+
+def faults_section(args, log: logging.Logger) -> None:
+    n_variants, latency = 200, 0.05
+    pairs, genes = variant_gene_pairs(n_variants, 1)
+    frame = predictor_input(pairs, 1_048_576)
+    print(f"== faults: {n_variants} variants, 4 workers, {latency * 1000:.0f} ms per call; faults: 10% of calls "
+          "UNAVAILABLE or INTERNAL")
+    codes = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL)
+    times = {}
+    for name, rate, seed in [("fault-free", 0.0, 0), ("10% faults, seed 1", 0.1, 1), ("10% faults, seed 2", 0.1, 2),
+                             ("10% faults, seed 3", 0.1, 3)]:
+        faults = FaultPlan(transient_rate=rate, transient_codes=codes, seed=seed)
+        with AlphaGenomeStandIn(genes=genes, latency=latency, faults=faults) as server, \
+                tempfile.TemporaryDirectory() as cache_dir:
+            started = time.perf_counter()
+            outcome = _predictor(server.address, max_concurrency=4).score_variants(
+                frame, reference=None, cache_dir=Path(cache_dir), log=log)
+            times[name] = time.perf_counter() - started
+            server.set_faults(faults)
+            sdk_time, sdk_returned = _sdk_score_variants(server.address, pairs)
+        ratio = f", {times[name] / times['fault-free']:.2f}x fault-free" if rate else ""
+        print(f"endobench {name:>19}: {times[name]:6.2f} s{ratio} ({outcome.api_calls} calls, "
+              f"{_lost(outcome)} variants lost)   SDK score_variants: {sdk_time:6.2f} s, {sdk_returned}")
+
+
+def refusal_section(args, log: logging.Logger) -> None:
+    pairs, genes = variant_gene_pairs(200, 1)
+    frame = predictor_input(pairs, 1_048_576)
+    print("== refusal: a wrong key (INVALID_ARGUMENT, ErrorInfo API_KEY_INVALID), 200 variants queued, 10 ms network "
+          "latency before every answer")
+    for label, settings in [("default pacing (240/min)", {"requests_per_minute": 240}),
+                            ("no ceiling, 4 workers", {"requests_per_minute": 0})]:
+        with AlphaGenomeStandIn(genes=genes, latency=0.02, network_latency=0.01,
+                                expected_api_key="the-right-key") as server, \
+                tempfile.TemporaryDirectory() as cache_dir:
+            try:
+                _predictor(server.address, api_key="a-wrong-key", **settings).score_variants(
+                    frame, reference=None, cache_dir=Path(cache_dir), log=log)
+                print(f"{label:>25}: the run was NOT stopped")
+                continue
+            except ApiKeyRefused as refused:
+                sent = {k: v.value for k, v in refused.metadata.items()}
+            records = server.records
+        answered = min(r.finished for r in records)
+        later = sum(r.started > answered for r in records)
+        print(f"{label:>25}: stopped with ApiKeyRefused; {len(records)} calls reached the server, "
+              f"{sent['calls_sent_after_first_refusal']} sent after the client received the first refusal "
+              f"(server clock: {later} arrived after it had answered the first)")
+
+
+SECTIONS = {"seed": seed_section, "quota": quota_section, "faults": faults_section, "refusal": refusal_section}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {', '.join(SECTIONS)}")
+    parser.add_argument("--pairs", type=int, default=2_000, help="seed: variant-gene pairs (default 2,000)")
+    parser.add_argument("--genes-per-variant", type=int, default=5, help="seed: eGenes per variant (default 5)")
+    parser.add_argument("--latency", type=float, default=0.02,
+                        help="seed: stand-in seconds per call (default 0.02 so the seed way runs in about 2.5 "
+                             "minutes; 200 ms makes it 2 x pairs x 0.2 s)")
+    parser.add_argument("--concurrency", type=int, default=4, help="seed: endobench calls in flight (default 4)")
+    parser.add_argument("--interval-length", type=int, default=1_048_576, help="seed: interval (default 1 MB)")
+    parser.add_argument("--seed-sequence-length", type=int, default=16_384,
+                        help="seed: sequence length of the seed's predict_sequence calls (default 16,384)")
+    parser.add_argument("--window-seconds", type=float, default=60.0,
+                        help="quota: the quota's window (default 60: per minute, as the service counts)")
+    parser.add_argument("--quota-minutes", type=float, default=2.0,
+                        help="quota: windows of work beyond the first window's burst (default 2)")
+    args = parser.parse_args()
+    log = logging.getLogger("bench.alphagenome")
+    for name in args.sections.split(","):
+        SECTIONS[name.strip()](args, log)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,12 @@ def _score_pairs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score_variants(args: argparse.Namespace) -> int:
+    from endobench.score_variants import run
+
+    return run(args)
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from endobench.lib.evaluation.evaluate import evaluate_table
 
@@ -134,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     pairs.add_argument("--model", default=str(DEFAULT_MODEL), help="trained model (.npz); trained if absent")
     pairs.add_argument("--sample-dir", default="data/sample", help="bundled data used to train a missing model")
     pairs.set_defaults(func=_score_pairs)
+
+    variants = sub.add_parser("score-variants", help="score a variant list with the configured predictor and cache")
+    variants.add_argument("--variants", required=True, help="TSV, CSV or parquet: chrom pos ref alt [gene_id] (hg38)")
+    variants.add_argument("--predictor", required=True, choices=["local", "alphagenome"])
+    variants.add_argument("--out", required=True, help="parquet, one row per input row and readout")
+    variants.add_argument("--cache-dir", default=None, help="score cache (default: the graph's, data/cache)")
+    variants.set_defaults(func=_score_variants)
 
     evaluate = sub.add_parser("evaluate", help="benchmark an external predictions table with endobench's metrics")
     evaluate.add_argument("--table", required=True, help="CSV, TSV, parquet or feather (truth and scores)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -14,6 +15,18 @@ from endobench.resources.storage import Storage
 
 LOCAL = "local"
 
+
+def parse_track_overrides(text: str) -> dict[str, str]:
+    """ENDOBENCH_ALPHAGENOME_TRACKS: a JSON object `{"<readout>|<CURIE>": "<exact track name>"}`."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        value = exc
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError('ENDOBENCH_ALPHAGENOME_TRACKS must be a JSON object of track names, such as '
+                         '{"expression|UBERON:0002106": "UBERON:0002106 gtex Spleen polyA plus RNA-seq"}')
+    return value
+
 # Optional AlphaGenome settings from the environment (the key itself only ever through dg.EnvVar).
 ALPHAGENOME_SETTINGS = {
     "ENDOBENCH_ALPHAGENOME_INTERVAL_LENGTH": ("interval_length", int),
@@ -23,6 +36,8 @@ ALPHAGENOME_SETTINGS = {
     "ENDOBENCH_ALPHAGENOME_CONCURRENCY": ("max_concurrency", int),
     "ENDOBENCH_ALPHAGENOME_REQUESTS_PER_MINUTE": ("requests_per_minute", float),
     "ENDOBENCH_ALPHAGENOME_MAX_NEW_CALLS": ("max_new_calls_per_run", int),
+    "ENDOBENCH_ALPHAGENOME_TRACKS": ("tracks", parse_track_overrides),
+    "ENDOBENCH_ALPHAGENOME_PROGRESS_SECONDS": ("progress_interval_seconds", float),
 }
 ALPHAGENOME = "alphagenome"
 
@@ -37,10 +52,10 @@ def build_resources(
         sample_dir=sample_dir or str(Path(data_dir) / "sample"),
         download_dir=str(Path(data_dir) / "full"),
     )
-    return {"storage": storage, "sources": sources, "predictor": build_predictor(predictor, storage)}
+    return {"storage": storage, "sources": sources, "predictor": build_predictor(predictor, storage, sources)}
 
 
-def build_predictor(kind: str, storage: Storage) -> VariantEffectPredictor:
+def build_predictor(kind: str, storage: Storage, sources: DataSources | None = None) -> VariantEffectPredictor:
     if kind == LOCAL:
         return LocalPredictor(model_path=str(Path(storage.root) / "local_model" / MODEL_FILE))
     if kind == ALPHAGENOME:
@@ -53,15 +68,17 @@ def build_predictor(kind: str, storage: Storage) -> VariantEffectPredictor:
         return AlphaGenomePredictor(
             api_key=dg.EnvVar("ALPHAGENOME_API_KEY"),
             address=os.environ.get("ENDOBENCH_ALPHAGENOME_ADDRESS", ""),
+            fold_regions_path=str(sources.fold_regions()) if sources is not None else "",
             **settings,
         )
     raise ValueError(f"unknown predictor {kind!r}: set ENDOBENCH_PREDICTOR to {LOCAL!r} or {ALPHAGENOME!r}")
 
 
-def resources_from_environment() -> dict[str, dg.ConfigurableResource]:
-    """ENDOBENCH_PREDICTOR (local|alphagenome), ENDOBENCH_PROFILE (sample|full), ENDOBENCH_DATA_DIR (default data)."""
+def resources_from_environment(predictor: str | None = None) -> dict[str, dg.ConfigurableResource]:
+    """ENDOBENCH_PREDICTOR (local|alphagenome; `predictor` overrides it), ENDOBENCH_PROFILE (sample|full),
+    ENDOBENCH_DATA_DIR (default data)."""
     return build_resources(
-        predictor=os.environ.get("ENDOBENCH_PREDICTOR", LOCAL),
+        predictor=predictor or os.environ.get("ENDOBENCH_PREDICTOR", LOCAL),
         profile=os.environ.get("ENDOBENCH_PROFILE", "sample"),
         data_dir=os.environ.get("ENDOBENCH_DATA_DIR", "data"),
     )

@@ -20,9 +20,9 @@ from endobench.lib.genome.reference import ReferenceGenome
 ACCESSIBILITY = "accessibility"
 EXPRESSION = "expression"
 
-# Columns of the frame every predictor returns, one row per (variant_id, gene_id) asked for.
-PREDICTION_COLUMNS = ["variant_id", "gene_id", "score", "quantile_score", "status", "error", "from_cache"]
-LOCAL_TRACK = "local gkm DNase (trained on LCL dsQTL contexts)"
+# Columns of the frame every predictor returns, one row per input row, in input order. `track` names exactly what
+# was scored (the AlphaGenome track name, with the strand for stranded tracks; the local model's description).
+PREDICTION_COLUMNS = ["variant_id", "gene_id", "score", "quantile_score", "status", "error", "from_cache", "track"]
 SCORED = "scored"
 FAILED = "failed"
 SKIPPED_CALL_CAP = "skipped_call_cap"
@@ -42,8 +42,10 @@ class VariantEffectPredictor(dg.ConfigurableResource):
     """Scores the effect of ALT versus REF for harmonised variants (alleles on the reference + strand).
 
     `variants` has columns variant_id, chrom, pos (1-based), ref, alt, gene_id (NA for accessibility readouts),
-    readout (`accessibility` or `expression`), window_start, window_end (0-based half-open).
-    Every input row gets an output row: a score, or a status saying why there is none. Nothing is dropped.
+    readout (`accessibility` or `expression`), window_start, window_end (0-based half-open), and optionally
+    biosample (an ontology CURIE per row, such as EFO:0002784 for GM12878) for predictors that score more than one.
+    Every input row gets an output row (`PREDICTION_COLUMNS`, same order): a score, or a status saying why there
+    is none. Nothing is dropped.
     """
 
     def predictor_name(self) -> str:
@@ -73,6 +75,9 @@ class VariantEffectPredictor(dg.ConfigurableResource):
         self, variants: pd.DataFrame, *, reference: ReferenceGenome, cache_dir: Path, log: logging.Logger
     ) -> ScoringOutcome:
         raise NotImplementedError
+
+
+LOCAL_TRACK = "local gkm DNase (trained on LCL dsQTL contexts)"
 
 
 class LocalPredictor(VariantEffectPredictor):
@@ -140,7 +145,7 @@ class LocalPredictor(VariantEffectPredictor):
                 "from_cache": False,
                 "track": LOCAL_TRACK,
             }
-        )
+        )[PREDICTION_COLUMNS]
         failures = {} if ok_mask.all() else {"no_reference_sequence": int((~ok_mask).sum())}
         log.info(f"local model scored {int(ok_mask.sum()):,} of {len(variants):,} variants")
         return ScoringOutcome(scores=frame, failures_by_reason=failures)

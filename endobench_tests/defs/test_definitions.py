@@ -1,6 +1,7 @@
 """The code location the UI loads: its exact assets, checks, sensors, schedules and jobs, and its wiring."""
 
 import dagster as dg
+import pytest
 
 from endobench.definitions import build_definitions, defs
 from endobench.defs.resources import build_predictor, build_resources
@@ -54,3 +55,15 @@ def test_alphagenome_settings_come_from_the_environment_and_the_key_stays_a_refe
     assert predictor.dnase_ontology == "EFO:0002784"
     assert isinstance(predictor.api_key, dg.EnvVar)
     assert "not-a-real-key-123" not in repr(predictor)
+
+
+def test_track_overrides_come_from_the_environment_as_json(monkeypatch):
+    """ENDOBENCH_ALPHAGENOME_TRACKS names tracks per readout and biosample; anything but a JSON object of names is
+    refused with the variable named."""
+    monkeypatch.setenv("ENDOBENCH_ALPHAGENOME_TRACKS",
+                       '{"expression|UBERON:0002106": "UBERON:0002106 gtex Spleen polyA plus RNA-seq"}')
+    predictor = build_predictor("alphagenome", Storage(root="x"))
+    assert predictor.track_name("expression", "UBERON:0002106") == "UBERON:0002106 gtex Spleen polyA plus RNA-seq"
+    monkeypatch.setenv("ENDOBENCH_ALPHAGENOME_TRACKS", "expression|UBERON:0002106=spleen")
+    with pytest.raises(ValueError, match="ENDOBENCH_ALPHAGENOME_TRACKS must be a JSON object"):
+        build_predictor("alphagenome", Storage(root="x"))

@@ -2,15 +2,21 @@
 
 import logging
 
-import dagster as dg
 import grpc
 import pandas as pd
 import pytest
 
 from endobench.lib.scoring.score_cache import OK, ScoreCache
-from endobench.resources.alphagenome import AlphaGenomePredictor
+from endobench.resources.alphagenome import AlphaGenomePredictor, ApiKeyRefused
 from endobench.resources.predictors import FAILED, SCORED
-from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, FaultPlan, sample_eqtl_requests
+from endobench_tests.stand_ins.alphagenome_server import (
+    BILLING_DISABLED,
+    SERVICE_DISABLED,
+    UNAUTHENTICATED,
+    AlphaGenomeStandIn,
+    FaultPlan,
+    sample_eqtl_requests,
+)
 
 LOG = logging.getLogger("test_alphagenome_faults")
 KEY = "test-key-faults"
@@ -118,12 +124,73 @@ def test_transient_errors_beyond_the_retry_budget_fail_the_row_for_this_run_only
         assert cache.count_calls() == 0
 
 
-def test_a_refused_api_key_stops_the_run_without_naming_the_key(eqtls, tmp_path):
-    """UNAUTHENTICATED is about the caller, not the variant: the run fails at once, asking for a valid key."""
+REFUSALS = {
+    "wrong key (Google: INVALID_ARGUMENT + ErrorInfo API_KEY_INVALID)": dict(),
+    "wrong key, message only": dict(status_details=False),
+    "no key (PERMISSION_DENIED)": dict(api_key=""),
+    "API disabled (SERVICE_DISABLED)": dict(project_refusal=SERVICE_DISABLED),
+    "billing disabled (BILLING_DISABLED)": dict(project_refusal=BILLING_DISABLED),
+    "UNAUTHENTICATED": dict(wrong_key=UNAUTHENTICATED),
+}
+
+
+@pytest.mark.parametrize("how", REFUSALS)
+def test_a_refused_key_or_project_stops_the_run_names_the_variable_and_caches_nothing(eqtls, tmp_path, how):
+    """Every way the front end refuses the caller stops the run with ApiKeyRefused naming ALPHAGENOME_API_KEY;
+    the cache holds nothing afterwards and the key is not in the message."""
+    frame, genes = eqtls
+    options = dict(REFUSALS[how])
+    api_key = options.pop("api_key", "a-wrong-key-123")
+    with AlphaGenomeStandIn(genes=genes, expected_api_key="the-right-key", **options) as server:
+        with pytest.raises(ApiKeyRefused, match="ALPHAGENOME_API_KEY") as failure:
+            _predictor(server.address, api_key=api_key).score_variants(
+                frame, reference=None, cache_dir=tmp_path, log=LOG)
+        assert 1 <= len(server.records) <= 4
+    assert "a-wrong-key-123" not in str(failure.value.description)
+    assert failure.value.metadata["calls_sent_after_first_refusal"].value == 0
+    with ScoreCache(tmp_path) as cache:
+        assert cache.count_calls() == 0
+
+
+def test_no_request_is_sent_after_the_first_refusal(eqtls, tmp_path):
+    """Calls 0.1 s apart and a wrong key: the refusal of the first call comes back before the second may start, so
+    the server sees exactly one request for the 70 variants queued."""
     frame, genes = eqtls
     with AlphaGenomeStandIn(genes=genes, expected_api_key="the-right-key") as server:
-        with pytest.raises(dg.Failure, match="UNAUTHENTICATED.*ALPHAGENOME_API_KEY") as failure:
-            _predictor(server.address, api_key="a-wrong-key-123").score_variants(
+        with pytest.raises(ApiKeyRefused):
+            _predictor(server.address, api_key="a-wrong-key", requests_per_minute=600).score_variants(
                 frame, reference=None, cache_dir=tmp_path, log=LOG)
-        assert len(server.records) <= 2 * 4
-    assert "a-wrong-key-123" not in str(failure.value)
+        assert len(server.records) == 1
+
+
+def test_after_a_wrong_key_the_right_key_on_the_same_cache_scores_everything(eqtls, tmp_path):
+    """The refusal left nothing in the cache, so the rerun with the right key asks for every variant and scores
+    every row that a fault-free run scores."""
+    frame, genes = eqtls
+    with AlphaGenomeStandIn(genes=genes, latency=0.002, expected_api_key="the-right-key") as server:
+        with pytest.raises(ApiKeyRefused):
+            _predictor(server.address, api_key="a-wrong-key").score_variants(
+                frame, reference=None, cache_dir=tmp_path, log=LOG)
+        server.clear_records()
+        outcome = _predictor(server.address, api_key="the-right-key").score_variants(
+            frame, reference=None, cache_dir=tmp_path, log=LOG)
+        assert len(server.requests_by_variant()) == frame["variant_id"].nunique()
+    assert outcome.cache_hits == 0
+    assert set(outcome.failures_by_reason) <= {"gene_not_in_output"}
+    assert (outcome.scores["status"] == SCORED).sum() > 0.8 * len(frame)
+
+
+def test_a_variant_waiting_out_its_backoff_holds_no_worker(eqtls, tmp_path):
+    """One worker, and the first variant answered UNAVAILABLE once with a 1 s backoff: while it waits, the other
+    variants are served by that worker; the retry comes after them, not before."""
+    frame, genes = eqtls
+    frame = frame[frame["readout"] == "accessibility"].head(8)
+    first = _variant(frame.iloc[0])
+    faults = FaultPlan(flaky={first: 1})
+    with AlphaGenomeStandIn(genes=genes, latency=0.01, faults=faults) as server:
+        outcome = _predictor(server.address, max_concurrency=1, initial_backoff_seconds=1.0,
+                             max_backoff_seconds=1.0).score_variants(frame, reference=None, cache_dir=tmp_path, log=LOG)
+        order = [r.variant for r in sorted(server.records, key=lambda r: r.started)]
+    assert set(outcome.scores["status"]) == {SCORED}
+    assert order[0] == order[-1] == first
+    assert len(order) == len(frame) + 1

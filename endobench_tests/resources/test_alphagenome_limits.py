@@ -1,23 +1,24 @@
-"""The API budget: a cap on new calls per run, a requests-per-minute limit, and bounded concurrency."""
+"""The API budget: a cap on new calls per run, a rate that follows the quota, bounded concurrency, progress."""
 
 import logging
+import re
 
+import grpc
 import numpy as np
 import pytest
 
-from endobench.lib.scoring.rate_limit import RateLimiter
-from endobench.resources.alphagenome import AlphaGenomePredictor
 from endobench.resources.predictors import SKIPPED_CALL_CAP
-from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, sample_eqtl_requests
+from endobench_tests.stand_ins.alphagenome_server import (
+    AlphaGenomeStandIn,
+    FaultPlan,
+    Quota,
+    fast_predictor,
+    sample_eqtl_requests,
+)
 
 LOG = logging.getLogger("test_alphagenome_limits")
-KEY = "test-key-limits"
 
 
-def _predictor(address: str, **overrides) -> AlphaGenomePredictor:
-    settings = dict(api_key=KEY, address=address, requests_per_minute=0, initial_backoff_seconds=0.005,
-                    max_backoff_seconds=0.02)
-    return AlphaGenomePredictor(**(settings | overrides))
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +31,10 @@ def test_the_call_cap_limits_new_variants_and_marks_the_rest_skipped(eqtls, tmp_
     picks up 5 more from where the first stopped."""
     frame, genes = eqtls
     with AlphaGenomeStandIn(genes=genes) as server:
-        first = _predictor(server.address, max_new_calls_per_run=5).score_variants(
+        first = fast_predictor(server.address, max_new_calls_per_run=5).score_variants(
             frame, reference=None, cache_dir=tmp_path, log=LOG)
         assert len(server.requests_by_variant()) == 5
-        second = _predictor(server.address, max_new_calls_per_run=5).score_variants(
+        second = fast_predictor(server.address, max_new_calls_per_run=5).score_variants(
             frame, reference=None, cache_dir=tmp_path, log=LOG)
         per_variant = server.requests_by_variant()
     assert len(per_variant) == 10 and set(per_variant.values()) == {1}
@@ -50,7 +51,7 @@ def test_requests_per_minute_spaces_call_starts_evenly(eqtls, tmp_path):
     frame, genes = eqtls
     frame = frame.head(12)
     with AlphaGenomeStandIn(genes=genes, latency=0.0) as server:
-        _predictor(server.address, requests_per_minute=600, max_concurrency=4).score_variants(
+        fast_predictor(server.address, requests_per_minute=600, max_concurrency=4).score_variants(
             frame, reference=None, cache_dir=tmp_path, log=LOG)
         starts = np.sort([r.started for r in server.records])
     assert len(starts) == frame["variant_id"].nunique() >= 8
@@ -64,35 +65,61 @@ def test_no_more_than_max_concurrency_calls_are_in_flight(eqtls, tmp_path):
     """With 0.1 s per call and 2 workers, at most 2 requests overlap at the server at any moment."""
     frame, genes = eqtls
     with AlphaGenomeStandIn(genes=genes, latency=0.1) as server:
-        _predictor(server.address, max_concurrency=2).score_variants(
+        fast_predictor(server.address, max_concurrency=2).score_variants(
             frame.head(12), reference=None, cache_dir=tmp_path, log=LOG)
         spans = [(r.started, r.finished) for r in server.records]
     overlap = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
     assert overlap == 2
 
 
-def test_the_limiter_hands_out_slots_one_interval_apart():
-    """60 per minute: the first call starts at once, the next four wait 1, 2, 3, 4 s (on an injected clock)."""
-    now = [100.0]
-    waits = []
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    limiter = RateLimiter(60, clock=lambda: now[0], sleep=sleep)
-    assert [limiter.acquire() for _ in range(5)] == [0.0, 1.0, 2.0, 3.0, 4.0]
-    assert waits == [1.0, 2.0, 3.0, 4.0]
-
-
-def test_the_limiter_allows_a_burst_then_spaces_calls():
-    """With burst 3, three calls start at once and the fourth waits one interval; an idle period is not banked."""
-    now = [0.0]
-    limiter = RateLimiter(120, burst=3, clock=lambda: now[0], sleep=lambda s: None)
-    assert [limiter.acquire() for _ in range(4)] == [0.0, 0.0, 0.0, 0.5]
-    now[0] = 100.0
-    assert [limiter.acquire() for _ in range(4)] == [0.0, 0.0, 0.0, 0.5]
+@pytest.mark.parametrize("retry_info", [False, True], ids=["no retry delay", "RetryInfo"])
+def test_under_a_quota_nothing_is_lost_and_most_of_the_quota_is_used(eqtls, tmp_path, retry_info):
+    """A quota of 20 calls per 2 s window (the stand-in's token bucket; 20/min scaled 30x) against 4 workers and
+    no ceiling: every variant is scored, the quota is refused at least once (it binds), and at least 80% of the
+    calls the bucket offered were used."""
+    frame, genes = eqtls
+    quota = Quota(20, window_seconds=2.0, retry_info=retry_info)
+    with AlphaGenomeStandIn(genes=genes, latency=0.005, quota=quota) as server:
+        outcome = fast_predictor(server.address, max_concurrency=4).score_variants(
+            frame, reference=None, cache_dir=tmp_path, log=LOG)
+        n_refused = sum(r.outcome == "RESOURCE_EXHAUSTED" for r in server.records)
+    assert len(quota.granted) == frame["variant_id"].nunique()
+    assert set(outcome.failures_by_reason) <= {"gene_not_in_output"}
+    assert n_refused > 0
+    assert quota.used_fraction() >= 0.8
 
 
-def test_the_limiter_rejects_a_rate_that_is_not_positive():
-    with pytest.raises(ValueError, match="per_minute must be positive"):
-        RateLimiter(0)
+def test_a_server_retry_delay_is_honoured(eqtls, tmp_path):
+    """After each RESOURCE_EXHAUSTED carrying a RetryInfo delay, no call reaches the server before it has passed
+    (one worker, so that no call is already on its way when the refusal arrives)."""
+    frame, genes = eqtls
+    quota = Quota(4, window_seconds=1.0, retry_info=True)
+    with AlphaGenomeStandIn(genes=genes, latency=0.005, quota=quota) as server:
+        fast_predictor(server.address, max_concurrency=1).score_variants(
+            frame.head(12), reference=None, cache_dir=tmp_path, log=LOG)
+        records = server.records
+    refusals = [r for r in records if r.retry_delay is not None]
+    assert refusals
+    for refusal in refusals:
+        too_early = [r for r in records if refusal.finished < r.started < refusal.finished + refusal.retry_delay - 0.01]
+        assert too_early == []
+
+
+def test_progress_lines_name_done_rate_eta_calls_cache_hits_and_failures(eqtls, tmp_path, caplog):
+    """With a 0.2 s progress interval and calls of 0.05 s, a one-worker run of 12 variants logs several progress
+    lines, each with done/total, rate, ETA, calls and cache hits; a rejected variant shows under `failed`."""
+    frame, genes = eqtls
+    frame = frame.head(12)
+    rejected = f"{frame.iloc[0].chrom}:{frame.iloc[0].pos}:{frame.iloc[0].ref}>{frame.iloc[0].alt}"
+    faults = FaultPlan(permanent={rejected: grpc.StatusCode.INVALID_ARGUMENT})
+    caplog.set_level(logging.INFO, logger=LOG.name)
+    with AlphaGenomeStandIn(genes=genes, latency=0.05, faults=faults) as server:
+        fast_predictor(server.address, max_concurrency=1, progress_interval_seconds=0.2).score_variants(
+            frame, reference=None, cache_dir=tmp_path, log=LOG)
+    n_variants = frame["variant_id"].nunique()
+    lines = [m for m in caplog.messages if f"of {n_variants} variants" in m]
+    assert len(lines) >= 3
+    assert all(re.search(r"\d+ of \d+ variants \(\d+%\), [\d.]+/s, ETA .+; \d+ calls, \d+ cache hits", m)
+               for m in lines)
+    assert lines[-1].startswith(f"AlphaGenome: {n_variants} of {n_variants} variants (100%)")
+    assert "failed: invalid_argument 1" in lines[-1]

@@ -8,21 +8,22 @@ import pytest
 from endobench.resources.alphagenome import AlphaGenomeConfigError, AlphaGenomePredictor, strip_gene_version
 from endobench.resources.predictors import PREDICTION_COLUMNS, SCORED
 from endobench_tests.stand_ins.alphagenome_server import (
-    TRACK_BY_CURIE,
+    TRACK_BY_NAME,
     AlphaGenomeStandIn,
     expected_quantile,
     expected_score,
+    fast_predictor,
+    gene_desert,
     sample_eqtl_requests,
 )
 
 LOG = logging.getLogger("test_alphagenome")
 KEY = "test-key-predictor"
+BLOOD = "UBERON:0013756 gtex Whole_Blood polyA plus RNA-seq"
 
 
-def _predictor(address: str, **overrides) -> AlphaGenomePredictor:
-    settings = dict(api_key=KEY, address=address, requests_per_minute=0, initial_backoff_seconds=0.01,
-                    max_backoff_seconds=0.02, call_deadline_seconds=10)
-    return AlphaGenomePredictor(**(settings | overrides))
+def _predictor(address: str, **overrides):
+    return fast_predictor(address, **({"api_key": KEY} | overrides))
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def test_describes_itself_as_a_remote_predictor_of_both_readouts():
     assert predictor.needs_local_sequence() is False
     assert predictor.window_length() == 131_072
     assert predictor.supported_readouts() == frozenset({"accessibility", "expression"})
-    assert predictor.configuration_id() == "alphagenome|FOLD_2|131072|dnase=EFO:0002067|rna=UBERON:0013756"
+    assert predictor.configuration_id().startswith("alphagenome|FOLD_2|131072|tracks=")
 
 
 def test_one_call_per_distinct_variant_whatever_the_number_of_genes_and_readouts(stand_in, tmp_path,
@@ -75,7 +76,7 @@ def test_scores_are_the_selected_tracks_raw_and_quantile_values(stand_in, tmp_pa
     """Accessibility takes the K562 DNase track, expression the Whole Blood RNA-seq row of the eQTL's own gene."""
     frame = requests_and_genes[0]
     scores = _predictor(stand_in.address).score_variants(frame, reference=None, cache_dir=tmp_path, log=LOG).scores
-    k562, blood = TRACK_BY_CURIE["EFO:0002067"], TRACK_BY_CURIE["UBERON:0013756"]
+    k562, blood = TRACK_BY_NAME["EFO:0002067 DNase-seq"], TRACK_BY_NAME[BLOOD]
     for request, result in zip(frame.itertuples(), scores.itertuples()):
         if result.status != SCORED:
             continue
@@ -156,6 +157,27 @@ def test_the_model_version_and_interval_length_are_sent_and_keyed(stand_in, tmp_
     scores = fold.score_variants(frame, reference=None, cache_dir=tmp_path, log=LOG).scores
     assert len(stand_in.records) == 1
     row = frame.iloc[0]
-    expected = expected_score(f"chr22:{row.pos}:{row.ref}>{row.alt}", TRACK_BY_CURIE["EFO:0002067"], "", "FOLD_1",
-                              16_384)
+    expected = expected_score(f"chr22:{row.pos}:{row.ref}>{row.alt}", TRACK_BY_NAME["EFO:0002067 DNase-seq"], "",
+                              "FOLD_1", 16_384)
     assert scores.loc[0, "score"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_variant_in_a_gene_desert_gets_gene_not_in_output_and_the_run_goes_on(stand_in, tmp_path,
+                                                                                 requests_and_genes):
+    """At 131,072 bp a variant with no gene in its interval: the gene scorer returns no gene (the SDK's obs has no
+    gene_id column); its expression row is gene_not_in_output, its accessibility row and every other row score."""
+    frame, genes = requests_and_genes
+    pos = gene_desert(genes, 131_072)
+    desert = pd.DataFrame({
+        "variant_id": ["desert", "desert"], "chrom": ["chr22", "chr22"], "pos": [pos, pos], "ref": ["A", "A"],
+        "alt": ["G", "G"], "gene_id": ["ENSG00000100181.22", pd.NA], "readout": ["expression", "accessibility"],
+    })
+    frame = pd.concat([desert, frame.drop(columns=["window_start", "window_end"])], ignore_index=True)
+    outcome = _predictor(stand_in.address, interval_length=131_072).score_variants(
+        frame, reference=None, cache_dir=tmp_path, log=LOG)
+    scores = outcome.scores
+    assert scores.loc[0, "error"] == "gene_not_in_output"
+    assert scores.loc[1, "status"] == SCORED
+    assert (scores.loc[2:, "status"] == SCORED).sum() > 0
+    assert set(outcome.failures_by_reason) == {"gene_not_in_output"}
+    assert len(stand_in.requests_by_variant()) == frame["variant_id"].nunique()

@@ -74,3 +74,18 @@ def test_materializing_predictions_keeps_the_key_out_of_run_config_and_event_met
     assert SECRET not in repr(run.run_config)
     assert SECRET not in "".join(repr(e) for e in events)
     assert _files_containing(tmp_path, SECRET) == []
+
+
+def test_the_key_is_in_no_repr_or_str_of_the_resource_or_the_client():
+    """Neither the resource nor the SDK client it builds (its attributes, metadata, channel) prints the key, while
+    the key still reaches the server on every call."""
+    predictor = AlphaGenomePredictor(api_key=SECRET, address="127.0.0.1:9")
+    client = predictor.make_client()
+    try:
+        shown = [repr(predictor), str(predictor), repr(client), str(client), repr(vars(client)),
+                 repr(client._metadata), repr(vars(client._channel))]
+        shown.append(repr(vars(client._channel._interceptor)))
+    finally:
+        client._channel.close()
+    assert not [text for text in shown if SECRET in text]
+    assert "address='127.0.0.1:9'" in repr(predictor)

@@ -6,6 +6,11 @@ function of the request (variant, track, gene, model version, interval width), s
 thing get the same numbers. Latency, transient faults at a rate, aborts mid-stream, slow calls and permanent
 errors for chosen variants are injected with a seeded random generator. Every request is recorded so tests
 can assert that nothing is asked twice.
+
+Like Google's API front end, it refuses a wrong key with INVALID_ARGUMENT "API key not valid" and a
+`google.rpc.ErrorInfo` (reason API_KEY_INVALID) in the `grpc-status-details-bin` trailer, can refuse a project
+(SERVICE_DISABLED, BILLING_DISABLED), and enforces a quota (a token bucket per window) with RESOURCE_EXHAUSTED,
+optionally carrying a `google.rpc.RetryInfo` delay. Its track catalogue uses real AlphaGenome track names.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from alphagenome import tensor_utils
 from alphagenome.data import genome, ontology, track_data
 from alphagenome.models.v1 import dna_client, track_data_utils
 from alphagenome.protos.v1 import dna_model_pb2, dna_model_service_pb2, dna_model_service_pb2_grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 from endobench_tests.paths import SAMPLE_DIR
 
@@ -43,32 +51,51 @@ TRANSIENT_CODES = (
 
 @dataclass(frozen=True)
 class StandInTrack:
+    """A track of the catalogue; `stranded` tracks come as + and - (merged into one '.' track on request)."""
+
     name: str
     ontology_curie: str
     biosample: str
+    assay: str
     biosample_type: int = dna_model_pb2.BIOSAMPLE_TYPE_CELL_LINE
+    stranded: bool = False
+    data_source: str = "encode"
+    gtex_tissue: str = ""
 
     def to_proto(self, strand: str = ".") -> dna_model_pb2.TrackMetadata:
-        return dna_model_pb2.TrackMetadata(
+        proto = dna_model_pb2.TrackMetadata(
             name=self.name,
             strand=genome.Strand.from_str(strand).to_proto(),
             ontology_term=ontology.from_curie(self.ontology_curie).to_proto(),
             biosample=dna_model_pb2.Biosample(type=self.biosample_type, name=self.biosample),
+            assay=self.assay,
+            data_source=self.data_source,
         )
+        if self.gtex_tissue:
+            proto.gtex_tissue = self.gtex_tissue
+        return proto
 
 
-# A few tracks per output type, as in the real catalogue, so that selection by ontology is exercised.
+_TISSUE = dna_model_pb2.BIOSAMPLE_TYPE_TISSUE
+# Real AlphaGenome track names and metadata (from the service's output metadata), plus one decoy: a second DNase
+# track of GM12878 under another name, so that a predictor averaging every track of an ontology term is caught.
+# GM12878's ENCODE RNA-seq tracks (polyA plus and total) share a CURIE as in the real catalogue.
+DECOY_TRACK = StandInTrack("EFO:0002784 DNase-seq decoy", "EFO:0002784", "GM12878", "DNase-seq")
 TRACKS: Mapping[int, tuple[StandInTrack, ...]] = {
     dna_model_pb2.OUTPUT_TYPE_DNASE: (
-        StandInTrack("EFO:0002067 DNase-seq", "EFO:0002067", "K562"),
-        StandInTrack("EFO:0002784 DNase-seq", "EFO:0002784", "GM12878"),
-        StandInTrack("EFO:0001187 DNase-seq", "EFO:0001187", "HepG2"),
+        StandInTrack("EFO:0002067 DNase-seq", "EFO:0002067", "K562", "DNase-seq"),
+        StandInTrack("EFO:0002784 DNase-seq", "EFO:0002784", "GM12878", "DNase-seq"),
+        DECOY_TRACK,
+        StandInTrack("EFO:0001187 DNase-seq", "EFO:0001187", "HepG2", "DNase-seq"),
     ),
     dna_model_pb2.OUTPUT_TYPE_RNA_SEQ: (
-        StandInTrack("UBERON:0013756 polyA plus RNA-seq", "UBERON:0013756", "blood",
-                     dna_model_pb2.BIOSAMPLE_TYPE_TISSUE),
-        StandInTrack("UBERON:0002107 polyA plus RNA-seq", "UBERON:0002107", "liver",
-                     dna_model_pb2.BIOSAMPLE_TYPE_TISSUE),
+        StandInTrack("UBERON:0013756 gtex Whole_Blood polyA plus RNA-seq", "UBERON:0013756", "venous blood",
+                     "polyA plus RNA-seq", _TISSUE, data_source="gtex", gtex_tissue="Whole_Blood"),
+        StandInTrack("EFO:0000572 gtex Cells_EBV-transformed_lymphocytes polyA plus RNA-seq", "EFO:0000572",
+                     "lymphoblast", "polyA plus RNA-seq", _TISSUE, data_source="gtex",
+                     gtex_tissue="Cells_EBV-transformed_lymphocytes"),
+        StandInTrack("EFO:0002784 polyA plus RNA-seq", "EFO:0002784", "GM12878", "polyA plus RNA-seq", stranded=True),
+        StandInTrack("EFO:0002784 total RNA-seq", "EFO:0002784", "GM12878", "total RNA-seq", stranded=True),
     ),
 }
 
@@ -95,7 +122,87 @@ class FaultPlan:
     slow_rate: float = 0.0
     slow_seconds: float = 0.0
     permanent: Mapping[str, grpc.StatusCode] = field(default_factory=dict)
+    flaky: Mapping[str, int] = field(default_factory=dict)  # variant -> UNAVAILABLE answers before it succeeds
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """How Google's API front end refuses a caller: the status code, message and ErrorInfo reason it sends."""
+
+    code: grpc.StatusCode
+    message: str
+    reason: str = ""
+
+
+WRONG_KEY = Refusal(grpc.StatusCode.INVALID_ARGUMENT, "API key not valid. Please pass a valid API key.",
+                    "API_KEY_INVALID")
+MISSING_KEY = Refusal(grpc.StatusCode.PERMISSION_DENIED, "The request is missing a valid API key.")
+SERVICE_DISABLED = Refusal(
+    grpc.StatusCode.PERMISSION_DENIED,
+    "AlphaGenome API has not been used in project 0 before or it is disabled. Enable it by visiting the API "
+    "console, then retry.", "SERVICE_DISABLED")
+BILLING_DISABLED = Refusal(grpc.StatusCode.PERMISSION_DENIED,
+                           "This API method requires billing to be enabled.", "BILLING_DISABLED")
+UNAUTHENTICATED = Refusal(grpc.StatusCode.UNAUTHENTICATED, "Request had invalid authentication credentials.")
+SERVICE = "gdmscience.googleapis.com"
+
+
+def _packed(message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def rich_status(code: grpc.StatusCode, message: str, reason: str = "", retry_delay: float | None = None):
+    """A status with google.rpc details (ErrorInfo, RetryInfo), as `context.abort_with_status` sends it."""
+    details = []
+    if reason:
+        details.append(_packed(error_details_pb2.ErrorInfo(reason=reason, domain="googleapis.com",
+                                                           metadata={"service": SERVICE})))
+    if retry_delay is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(retry_delay * 1e9))
+        details.append(_packed(error_details_pb2.RetryInfo(retry_delay=delay)))
+    return rpc_status.to_status(status_pb2.Status(code=getattr(code_pb2, code.name), message=message,
+                                                  details=details))
+
+
+class Quota:
+    """A token bucket of `per_window` calls refilled evenly over `window_seconds`, full at the start, as a
+    per-minute quota behaves. A call without a token is refused with RESOURCE_EXHAUSTED (ErrorInfo
+    RATE_LIMIT_EXCEEDED, and RetryInfo with the wait for the next token when `retry_info`)."""
+
+    def __init__(self, per_window: int, window_seconds: float = 60.0, *, retry_info: bool = False) -> None:
+        self.per_window = per_window
+        self.window_seconds = window_seconds
+        self.retry_info = retry_info
+        self.refill_per_second = per_window / window_seconds
+        self._tokens = float(per_window)
+        self._updated: float | None = None
+        self.started: float | None = None
+        self.granted: list[float] = []
+        self.refused = 0
+
+    def take(self, now: float) -> float | None:
+        """None when the call may go ahead (a token is taken), else the seconds until the next token."""
+        if self._updated is None:
+            self.started = self._updated = now
+        self._tokens = min(self.per_window, self._tokens + (now - self._updated) * self.refill_per_second)
+        self._updated = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            self.granted.append(now)
+            return None
+        self.refused += 1
+        return (1.0 - self._tokens) / self.refill_per_second
+
+    def used_fraction(self) -> float:
+        """Calls granted over the tokens the bucket offered from the first call to the last granted one."""
+        if not self.granted:
+            return 0.0
+        offered = self.per_window + (self.granted[-1] - self.started) * self.refill_per_second
+        return len(self.granted) / offered
 
 
 @dataclass
@@ -108,6 +215,7 @@ class RequestRecord:
     had_api_key: bool
     outcome: str = "incomplete"  # "ok", the status code name injected, or "incomplete" if the stream was dropped
     finished: float | None = None
+    retry_delay: float | None = None  # the RetryInfo delay sent with a quota refusal
 
 
 def _unit_hash(*parts: object) -> float:
@@ -150,18 +258,31 @@ class AlphaGenomeStandIn:
         *,
         genes: Sequence[StandInGene] = (),
         latency: float = 0.0,
+        network_latency: float = 0.0,
         faults: FaultPlan | None = None,
         expected_api_key: str | None = None,
+        wrong_key: Refusal = WRONG_KEY,
+        project_refusal: Refusal | None = None,
+        status_details: bool = True,
+        quota: Quota | None = None,
+        merges_stranded_tracks: bool = True,
         max_workers: int = 16,
         bytes_per_chunk: int = 64,
     ) -> None:
         self.genes = list(genes)
         self.latency = latency
+        self.network_latency = network_latency  # before every answer, refusals included (`latency` is the model's)
         self.faults = faults or FaultPlan()
         self.expected_api_key = expected_api_key
+        self.wrong_key = wrong_key
+        self.project_refusal = project_refusal
+        self.status_details = status_details
+        self.quota = quota
+        self.merges_stranded_tracks = merges_stranded_tracks
         self.bytes_per_chunk = bytes_per_chunk
         self.max_workers = max_workers
         self._rng = random.Random(self.faults.seed)
+        self._flaky_left = Counter(self.faults.flaky)
         self._lock = threading.Lock()
         self._records: list[RequestRecord] = []
         self._server: grpc.Server | None = None
@@ -190,6 +311,7 @@ class AlphaGenomeStandIn:
         with self._lock:
             self.faults = faults
             self._rng = random.Random(faults.seed)
+            self._flaky_left = Counter(faults.flaky)
 
     @property
     def records(self) -> list[RequestRecord]:
@@ -214,6 +336,9 @@ class AlphaGenomeStandIn:
             plan = self.faults
             transient = self._rng.random() < plan.transient_rate
             code = self._rng.choice(list(plan.transient_codes)) if transient else None
+            if self._flaky_left[variant] > 0:
+                self._flaky_left[variant] -= 1
+                code = grpc.StatusCode.UNAVAILABLE
             mid_stream = self._rng.random() < plan.mid_stream_rate
             truncate = self._rng.random() < plan.truncate_rate
             slow = self._rng.random() < plan.slow_rate
@@ -226,9 +351,24 @@ class AlphaGenomeStandIn:
             with self._lock:
                 record.outcome, record.finished = outcome, time.monotonic()
 
-        if self.expected_api_key is not None and metadata.get(API_KEY_HEADER) != self.expected_api_key:
-            finish("UNAUTHENTICATED")
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "API key missing or not valid")
+        time.sleep(self.network_latency)
+        key = metadata.get(API_KEY_HEADER)
+        refusal = self.project_refusal
+        if self.expected_api_key is not None and key != self.expected_api_key:
+            refusal = self.wrong_key if key else MISSING_KEY
+        if refusal is not None:
+            finish(refusal.code.name)
+            self._abort(context, refusal.code, refusal.message, refusal.reason)
+        if self.quota is not None:
+            with self._lock:
+                wait = self.quota.take(time.monotonic())
+            if wait is not None:
+                record.retry_delay = wait if self.quota.retry_info else None
+                finish("RESOURCE_EXHAUSTED")
+                self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                            "Quota exceeded for quota metric 'AlphaGenome predictions tokens' and limit "
+                            f"'per minute' of service '{SERVICE}'.", "RATE_LIMIT_EXCEEDED",
+                            wait if self.quota.retry_info else None)
         time.sleep(self.latency + (plan.slow_seconds if slow else 0.0))
         if variant in plan.permanent:
             status = plan.permanent[variant]
@@ -259,6 +399,12 @@ class AlphaGenomeStandIn:
         finish("ok")
         yield from messages[-1:]
 
+    def _abort(self, context, code: grpc.StatusCode, message: str, reason: str = "",
+               retry_delay: float | None = None) -> None:
+        if self.status_details:
+            context.abort_with_status(rich_status(code, message, reason, retry_delay))
+        context.abort(code, message)
+
     def _score_variant_messages(self, request, variant: genome.Variant) -> list:
         interval = genome.Interval.from_proto(request.interval)
         dna_client.validate_sequence_length(interval.width)
@@ -280,10 +426,10 @@ class AlphaGenomeStandIn:
             tracks = TRACKS.get(output_type)
             if not tracks:
                 raise ValueError(f"no tracks for output type {output_type}")
-            strands = ["."] if request.merge_stranded_gene_tracks or kind == "center_mask" else ["+", "-"]
+            merged = (request.merge_stranded_gene_tracks and self.merges_stranded_tracks) or kind == "center_mask"
             track_protos, track_keys = [], []
             for track in tracks:
-                for strand in strands:
+                for strand in ["+", "-"] if track.stranded and not merged else ["."]:
                     track_protos.append(track.to_proto(strand))
                     track_keys.append((track, strand))
             raw = np.array(
@@ -328,7 +474,27 @@ class AlphaGenomeStandIn:
 
 
 SAMPLE_EGENES = SAMPLE_DIR / "gtex_v8_Whole_Blood.v8.egenes.chr22.txt.gz"
-TRACK_BY_CURIE = {t.ontology_curie: t for tracks in TRACKS.values() for t in tracks}
+TRACK_BY_NAME = {t.name: t for tracks in TRACKS.values() for t in tracks}
+
+
+def fast_predictor(address: str, **overrides):
+    """The production AlphaGenome predictor pointed at a stand-in, with test-speed settings (no rate ceiling,
+    millisecond backoffs); `overrides` replace any setting."""
+    from endobench.resources.alphagenome import AlphaGenomePredictor
+
+    settings = dict(api_key="stand-in-test-key", address=address, requests_per_minute=0, initial_backoff_seconds=0.005,
+                    max_backoff_seconds=0.02, call_deadline_seconds=10)
+    return AlphaGenomePredictor(**(settings | overrides))
+
+
+def gene_desert(genes: Sequence[StandInGene], width: int, chrom: str = "chr22") -> int:
+    """A 1-based position whose centred `width` interval overlaps no gene of `genes` (the first such gap)."""
+    reach = 0
+    for start, end in sorted((g.start, g.end) for g in genes if g.chrom == chrom):
+        if start - reach > width + 2:
+            return (reach + start) // 2
+        reach = max(reach, end)
+    raise ValueError(f"no gene desert of {width:,} bp among the genes on {chrom}")
 
 
 def sample_eqtl_requests(n_genes: int, *, path: Path = SAMPLE_EGENES) -> tuple[pd.DataFrame, list[StandInGene]]:

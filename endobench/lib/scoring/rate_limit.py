@@ -1,50 +1,85 @@
-"""A thread-safe requests-per-minute limiter that spaces calls evenly instead of letting them burst."""
+"""Pacing of remote calls: evenly spaced starts at a rate that follows the server's quota.
+
+The service publishes no rate; it answers RESOURCE_EXHAUSTED when a quota is spent, sometimes with a retry
+delay. So the rate adapts: a refusal lowers it by a factor, each success raises it a little (by a fraction of
+itself, so the mechanism is the same whether the quota is 20 per minute or 20 per second), a retry delay from the
+server pauses every start until it has passed, and a configured ceiling caps it. Only calls started after the
+last decrease can lower the rate again: the calls already in flight were sent at the old rate, and their refusals
+say nothing new.
+"""
 
 from __future__ import annotations
 
-import threading
+import collections
 import time
 from collections.abc import Callable
 
+MIN_PER_MINUTE = 1.0
 
-class RateLimiter:
-    """Allow at most `per_minute` call starts per minute, with at most `burst` of them back to back.
 
-    Quotas such as "predictions tokens per minute" punish bursts, so with the default `burst=1` starts are
-    spaced `60 / per_minute` seconds apart. `acquire` blocks the calling thread until its slot comes; slots
-    are handed out in the order threads ask for them. The clock and sleep are injectable so the spacing can
-    be checked without waiting.
+class AdaptiveRateLimiter:
+    """Start times for calls, at `per_minute` starts per minute (None: no limit until the first refusal).
+
+    Used from one thread (the dispatcher's): `delay()` says how long until the next call may start, `started()`
+    records a start, `succeeded()` and `refused()` feed back the outcome. The clock is injectable.
     """
 
     def __init__(
         self,
-        per_minute: float,
+        ceiling_per_minute: float | None,
         *,
-        burst: int = 1,
+        decrease: float = 0.7,
+        increase: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not per_minute > 0:
-            raise ValueError(f"per_minute must be positive, got {per_minute!r}")
-        if burst < 1:
-            raise ValueError(f"burst must be at least 1, got {burst!r}")
-        self.per_minute = float(per_minute)
-        self.interval = 60.0 / self.per_minute
-        self.burst = burst
+        if ceiling_per_minute is not None and not ceiling_per_minute > 0:
+            raise ValueError(f"ceiling_per_minute must be positive or None, got {ceiling_per_minute!r}")
+        if not 0 < decrease < 1 or not increase > 0:
+            raise ValueError("need 0 < decrease < 1 and increase > 0")
+        self.ceiling = ceiling_per_minute
+        self.per_minute: float | None = ceiling_per_minute
+        self.decrease = decrease
+        self.increase = increase
         self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        # Theoretical arrival time of the next call (GCRA): a call may start once now >= tat - (burst-1)*interval.
-        self._tat: float | None = None
+        self._next_start = -float("inf")
+        self._paused_until = -float("inf")
+        self._last_decrease = -float("inf")
+        self._recent_starts: collections.deque[float] = collections.deque(maxlen=16)
+        self.decreases = 0
 
-    def acquire(self) -> float:
-        """Block until a call may start; return the seconds waited."""
-        with self._lock:
-            now = self._clock()
-            tat = now if self._tat is None else max(self._tat, now)
-            start = max(now, tat - (self.burst - 1) * self.interval)
-            self._tat = tat + self.interval
-        wait = start - now
-        if wait > 0:
-            self._sleep(wait)
-        return max(wait, 0.0)
+    def delay(self) -> float:
+        """Seconds until the next call may start (0 if it may start now)."""
+        return max(0.0, max(self._next_start, self._paused_until) - self._clock())
+
+    def started(self) -> float:
+        """Record a call starting now; return its start time (pass it to `refused`)."""
+        now = self._clock()
+        self._recent_starts.append(now)
+        if self.per_minute is not None:
+            self._next_start = max(self._next_start, now) + 60.0 / self.per_minute
+        return now
+
+    def succeeded(self) -> None:
+        if self.per_minute is not None:
+            raised = self.per_minute * (1.0 + self.increase)
+            self.per_minute = raised if self.ceiling is None else min(self.ceiling, raised)
+
+    def refused(self, started_at: float, retry_delay: float | None = None) -> None:
+        """A quota refusal of the call started at `started_at`, with the server's retry delay if it sent one."""
+        now = self._clock()
+        if retry_delay is not None and retry_delay > 0:
+            self._paused_until = max(self._paused_until, now + retry_delay)
+        if started_at <= self._last_decrease:
+            return
+        current = self.per_minute if self.per_minute is not None else self._observed_per_minute()
+        self.per_minute = max(MIN_PER_MINUTE, current * self.decrease)
+        self._next_start = self._recent_starts[-1] + 60.0 / self.per_minute if self._recent_starts else now
+        self._last_decrease = now
+        self.decreases += 1
+
+    def _observed_per_minute(self) -> float:
+        """The start rate of the last few calls, for the first decrease when there was no limit."""
+        starts = self._recent_starts
+        if len(starts) < 2 or starts[-1] <= starts[0]:
+            return 60.0 * max(len(starts), 1)
+        return 60.0 * (len(starts) - 1) / (starts[-1] - starts[0])

@@ -1,8 +1,9 @@
 """A persistent store of remote variant scores, so that no paid call is ever made twice.
 
 One SQLite file (WAL journal) under the cache directory. A *call* is one request for one variant under one
-configuration (predictor, model version, scorer, track ontology, interval length); its outcome is either
-`ok` with one score per gene in the response ('' for scorers without genes), or a permanent error reason.
+configuration (predictor, model version, scorer, exact track name, interval length); its outcome is either
+`ok` with one score per gene in the response ('' for scorers without genes) and the strand of the track that
+gave it, or a permanent error reason.
 Each outcome is committed the moment it is stored, so a killed run loses at most the calls in flight.
 Only one thread writes (the caller's); concurrent processes wait on SQLite's lock instead of failing.
 """
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS scores (
     gene TEXT NOT NULL,
     score REAL,
     quantile_score REAL,
+    strand TEXT NOT NULL DEFAULT '.',
     PRIMARY KEY (variant, predictor, model_version, scorer, track, interval_length, gene)
 );
 """
@@ -67,11 +69,13 @@ class CallKey:
 
 @dataclass(frozen=True)
 class CachedCall:
-    """A stored outcome: `ok` with scores by gene ('' when the scorer has no genes), or a failure reason."""
+    """A stored outcome: `ok` with scores by gene ('' when the scorer has no genes) and the strand of the track
+    each came from ('.' for unstranded tracks), or a failure reason."""
 
     outcome: str
     detail: str = ""
     scores: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    strands: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -98,6 +102,13 @@ class ScoreCache:
         # NORMAL in WAL mode survives a killed process; only a power cut can lose the last commits.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(scores)")}
+        if "strand" not in columns:  # a cache written before tracks were chosen by strand
+            try:
+                self._db.execute("ALTER TABLE scores ADD COLUMN strand TEXT NOT NULL DEFAULT '.'")
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise
 
     def __enter__(self) -> ScoreCache:
         return self
@@ -116,24 +127,26 @@ class ScoreCache:
             if row is None:
                 continue
             outcome, detail = row
-            scores = {}
+            scores, strands = {}, {}
             if outcome == OK:
-                for gene, score, quantile in self._db.execute(
-                    f"SELECT gene, score, quantile_score FROM scores WHERE {_KEY_WHERE}", key.as_row()
+                for gene, score, quantile, strand in self._db.execute(
+                    f"SELECT gene, score, quantile_score, strand FROM scores WHERE {_KEY_WHERE}", key.as_row()
                 ):
                     scores[gene] = (_none_to_nan(score), _none_to_nan(quantile))
-            found[key] = CachedCall(outcome=outcome, detail=detail, scores=scores)
+                    strands[gene] = strand
+            found[key] = CachedCall(outcome=outcome, detail=detail, scores=scores, strands=strands)
         return found
 
-    def store_scores(self, key: CallKey, scores: Mapping[str, tuple[float, float]]) -> None:
-        """Record a successful call with its scores by gene, committed before returning."""
-        self._store(key, OK, "", scores)
+    def store_scores(self, key: CallKey, scores: Mapping[str, tuple[float, float]],
+                     strands: Mapping[str, str] | None = None) -> None:
+        """Record a successful call with its scores by gene (and their tracks' strands), committed before returning."""
+        self._store(key, OK, "", scores, strands or {})
 
     def store_failure(self, key: CallKey, reason: str, detail: str = "") -> None:
         """Record a call that failed permanently (retrying it would fail the same way), committed before returning."""
         if reason == OK:
             raise ValueError("a failure reason cannot be 'ok'")
-        self._store(key, reason, detail, {})
+        self._store(key, reason, detail, {}, {})
 
     def forget_failures(self) -> int:
         """Drop stored permanent failures so the next run calls for them again; return how many were dropped."""
@@ -149,14 +162,16 @@ class ScoreCache:
         """Variants with any stored outcome (for any configuration)."""
         return {row[0] for row in self._db.execute("SELECT DISTINCT variant FROM calls")}
 
-    def _store(self, key: CallKey, outcome: str, detail: str, scores: Mapping[str, tuple[float, float]]) -> None:
+    def _store(self, key: CallKey, outcome: str, detail: str, scores: Mapping[str, tuple[float, float]],
+               strands: Mapping[str, str]) -> None:
         row = key.as_row()
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.execute(f"DELETE FROM scores WHERE {_KEY_WHERE}", row)
             self._db.executemany(
-                "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(*row, gene, _nan_to_none(s), _nan_to_none(q)) for gene, (s, q) in scores.items()],
+                "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*row, gene, _nan_to_none(s), _nan_to_none(q), strands.get(gene, "."))
+                 for gene, (s, q) in scores.items()],
             )
             self._db.execute(
                 "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -81,3 +81,30 @@ def test_the_cache_uses_a_write_ahead_log(tmp_path):
 def test_failure_reason_ok_is_refused(tmp_path):
     with ScoreCache(tmp_path) as cache, pytest.raises(ValueError, match="cannot be 'ok'"):
         cache.store_failure(KEY, OK)
+
+
+def test_the_strand_of_the_track_behind_each_gene_score_comes_back(tmp_path):
+    """A stranded track is chosen per gene; the cache keeps which strand gave each score ('.' when none given)."""
+    with ScoreCache(tmp_path) as cache:
+        cache.store_scores(KEY, {"ENSG1": (1.0, 0.5), "ENSG2": (2.0, 0.6), "ENSG3": (3.0, 0.7)},
+                           {"ENSG1": "+", "ENSG2": "-"})
+        found = cache.lookup([KEY])[KEY]
+    assert dict(found.strands) == {"ENSG1": "+", "ENSG2": "-", "ENSG3": "."}
+
+
+def test_a_cache_written_before_strands_were_kept_opens_and_reads_as_unstranded(tmp_path):
+    """The scores table of an older cache has no strand column: opening adds it, and old scores read as '.'."""
+    with sqlite3.connect(tmp_path / CACHE_FILE) as db:
+        db.executescript("""
+            CREATE TABLE calls (variant TEXT, predictor TEXT, model_version TEXT, scorer TEXT, track TEXT,
+                interval_length INTEGER, outcome TEXT, detail TEXT, n_scores INTEGER, stored_at REAL,
+                PRIMARY KEY (variant, predictor, model_version, scorer, track, interval_length));
+            CREATE TABLE scores (variant TEXT, predictor TEXT, model_version TEXT, scorer TEXT, track TEXT,
+                interval_length INTEGER, gene TEXT, score REAL, quantile_score REAL,
+                PRIMARY KEY (variant, predictor, model_version, scorer, track, interval_length, gene));
+        """)
+        db.execute("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, 'ok', '', 1, 0)", KEY.as_row())
+        db.execute("INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, 'ENSG1', 0.5, 0.2)", KEY.as_row())
+    with ScoreCache(tmp_path) as cache:
+        found = cache.lookup([KEY])[KEY]
+    assert found.scores == {"ENSG1": (0.5, 0.2)} and dict(found.strands) == {"ENSG1": "."}

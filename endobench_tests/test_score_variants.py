@@ -1,0 +1,163 @@
+"""`endobench score-variants`: any variant list scored through the graph's predictor wiring, settings and cache,
+exercised through the command against the loopback AlphaGenome stand-in (real gRPC, the SDK client)."""
+
+import pandas as pd
+import pytest
+
+from endobench.cli import main
+from endobench.lib.model.training import TrainingInputs, train_local_model
+from endobench.lib.scoring.score_cache import CACHE_FILE, ScoreCache
+from endobench.resources.predictors import LOCAL_TRACK
+from endobench_tests.paths import FIXTURES, SAMPLE_DIR
+from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, Quota, gene_desert, sample_eqtl_requests
+
+RIGHT_KEY = "score-variants-right-key"
+OUTPUT_COLUMNS = ["chrom", "pos", "ref", "alt", "gene_id", "readout", "score", "quantile_score", "status", "reason",
+                  "track"]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A data dir of its own (the sample linked in), and the stand-in's address for the AlphaGenome wiring."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sample").symlink_to(SAMPLE_DIR)
+    monkeypatch.setenv("ENDOBENCH_DATA_DIR", str(data))
+    monkeypatch.setenv("ENDOBENCH_ALPHAGENOME_REQUESTS_PER_MINUTE", "0")
+    monkeypatch.setenv("ALPHAGENOME_API_KEY", RIGHT_KEY)
+    return monkeypatch
+
+
+def _eqtl_list(path, n_genes: int = 10):
+    """Real chr22 GTEx Whole Blood eGenes with their lead variants, as a researcher's TSV, and the annotation."""
+    frame, genes = sample_eqtl_requests(n_genes)
+    table = frame[frame["readout"] == "expression"][["chrom", "pos", "ref", "alt", "gene_id"]]
+    table.to_csv(path, sep="\t", index=False)
+    return table.reset_index(drop=True), genes
+
+
+def _score(variants, out, predictor="alphagenome", *extra) -> int:
+    return main(["score-variants", "--variants", str(variants), "--predictor", predictor, "--out", str(out), *extra])
+
+
+def test_a_wrong_key_stops_with_one_line_and_the_right_key_then_scores_every_row(env, tmp_path, capsys):
+    """Google's answer to a wrong key (INVALID_ARGUMENT, ErrorInfo API_KEY_INVALID) stops the command with exit 1
+    and one line naming ALPHAGENOME_API_KEY, no output and nothing cached; the right key on the same cache then
+    asks for every variant and writes a row per input row and readout."""
+    variants, genes = _eqtl_list(tmp_path / "eqtls.tsv")
+    out = tmp_path / "scores.parquet"
+    with AlphaGenomeStandIn(genes=genes, expected_api_key=RIGHT_KEY) as server:
+        env.setenv("ENDOBENCH_ALPHAGENOME_ADDRESS", server.address)
+        env.setenv("ALPHAGENOME_API_KEY", "a-wrong-key")
+        assert _score(tmp_path / "eqtls.tsv", out) == 1
+        stderr = capsys.readouterr().err
+        stopped = [line for line in stderr.splitlines() if line.startswith("endobench score-variants:")]
+        assert len(stopped) == 1 and "ALPHAGENOME_API_KEY" in stopped[0] and "a-wrong-key" not in stderr
+        assert not out.exists()
+        with ScoreCache(tmp_path / "data" / "cache") as cache:
+            assert cache.count_calls() == 0
+
+        env.setenv("ALPHAGENOME_API_KEY", RIGHT_KEY)
+        server.clear_records()
+        assert _score(tmp_path / "eqtls.tsv", out) == 0
+        asked = server.requests_by_variant()
+    result = pd.read_parquet(out)
+    n_variants = variants.drop_duplicates(["chrom", "pos", "ref", "alt"]).shape[0]
+    assert len(asked) == n_variants
+    assert list(result.columns) == OUTPUT_COLUMNS
+    assert len(result) == 2 * len(variants)  # accessibility and expression for each row naming a gene
+    assert set(result["status"]) <= {"ok", "gene_not_in_output"}
+    assert (result["status"] == "ok").sum() > 0.8 * len(result)
+    assert f"{len(result):,} rows" in capsys.readouterr().out
+
+
+def test_a_gene_desert_variant_at_131072_bp_is_gene_not_in_output(env, tmp_path):
+    """At 131,072 bp the interval of a variant far from every gene holds no gene: its expression row says
+    gene_not_in_output, its accessibility row and the other variants score, and the command succeeds."""
+    variants, genes = _eqtl_list(tmp_path / "eqtls.tsv", 4)
+    desert = pd.DataFrame({"chrom": ["chr22"], "pos": [gene_desert(genes, 131_072)], "ref": ["A"], "alt": ["G"],
+                           "gene_id": ["ENSG00000100181.22"]})
+    pd.concat([desert, variants]).to_csv(tmp_path / "with_desert.tsv", sep="\t", index=False)
+    env.setenv("ENDOBENCH_ALPHAGENOME_INTERVAL_LENGTH", "131072")
+    with AlphaGenomeStandIn(genes=genes) as server:
+        env.setenv("ENDOBENCH_ALPHAGENOME_ADDRESS", server.address)
+        assert _score(tmp_path / "with_desert.tsv", tmp_path / "out.parquet") == 0
+    result = pd.read_parquet(tmp_path / "out.parquet")
+    first = result[result["pos"] == desert.loc[0, "pos"]].set_index("readout")
+    assert first.loc["expression", "status"] == "gene_not_in_output"
+    assert first.loc["accessibility", "status"] == "ok"
+    assert (result["status"] == "ok").sum() >= len(variants) + 1
+
+
+def test_under_a_quota_of_20_per_window_every_variant_is_scored(env, tmp_path):
+    """A quota of 20 calls per window (2 s here, the 20/min quota scaled so the test stays fast) and 30 variants:
+    the command waits for the quota instead of losing variants, and uses at least 80% of it."""
+    variants, genes = _eqtl_list(tmp_path / "eqtls.tsv", 40)
+    quota = Quota(20, window_seconds=2.0)
+    with AlphaGenomeStandIn(genes=genes, quota=quota, latency=0.005) as server:
+        env.setenv("ENDOBENCH_ALPHAGENOME_ADDRESS", server.address)
+        assert _score(tmp_path / "eqtls.tsv", tmp_path / "out.parquet") == 0
+    result = pd.read_parquet(tmp_path / "out.parquet")
+    assert quota.refused > 0
+    assert set(result["status"]) <= {"ok", "gene_not_in_output"}
+    assert quota.used_fraction() >= 0.8
+
+
+def test_scores_land_in_the_graphs_cache_so_nothing_is_paid_twice(env, tmp_path):
+    """Without --cache-dir the command uses the data dir's cache, the one the prediction asset reads: a second run
+    (or the graph) makes no call for the same variants."""
+    _, genes = _eqtl_list(tmp_path / "eqtls.tsv", 5)
+    with AlphaGenomeStandIn(genes=genes) as server:
+        env.setenv("ENDOBENCH_ALPHAGENOME_ADDRESS", server.address)
+        assert _score(tmp_path / "eqtls.tsv", tmp_path / "a.parquet") == 0
+        first = len(server.records)
+        assert _score(tmp_path / "eqtls.tsv", tmp_path / "b.parquet") == 0
+        assert len(server.records) == first > 0
+    assert (tmp_path / "data" / "cache" / CACHE_FILE).exists()
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet"))
+
+
+def test_every_input_row_leaves_with_a_row_with_the_local_model(env, tmp_path):
+    """The local model on a CSV: variants in the bundled chr22 segment score, one outside it fails with
+    no_reference_sequence, a bad position and a symbolic allele fail with their reasons; `track` names the model."""
+    model, _ = train_local_model(TrainingInputs.sample(SAMPLE_DIR), ["chr21"])
+    model.save(tmp_path / "data" / "outputs" / "local_model" / "local_dnase_model.npz")
+    egenes = pd.read_csv(FIXTURES / "gtex" / "Whole_Blood.v8.egenes.chr22_32Mb.txt", sep="\t")
+    table = pd.DataFrame({"chrom": egenes["chr"].str.removeprefix("chr"), "pos": egenes["variant_pos"],
+                          "ref": egenes["ref"], "alt": egenes["alt"]})
+    extra = pd.DataFrame({"chrom": ["22", "22", "22"], "pos": ["20000000", "12.5", "32100000"],
+                          "ref": ["C", "A", "A"], "alt": ["T", "G", "<DEL>"]})
+    pd.concat([table, extra]).to_csv(tmp_path / "variants.csv", index=False)
+    assert _score(tmp_path / "variants.csv", tmp_path / "out.parquet", "local") == 0
+    result = pd.read_parquet(tmp_path / "out.parquet")
+    assert len(result) == len(table) + len(extra)
+    assert result["chrom"].iloc[0] == "chr22"
+    assert (result["status"].head(len(table)) == "ok").all()
+    assert result["reason"].tail(3).tolist() == ["no_reference_sequence", "invalid_position", "invalid_allele"]
+    assert set(result.loc[result["status"] == "ok", "track"]) == {LOCAL_TRACK}
+
+
+def test_a_list_without_the_required_columns_exits_2_with_one_line(env, tmp_path, capsys):
+    (tmp_path / "bad.tsv").write_text("chromosome\tposition\tref\talt\nchr22\t100\tA\tG\n")
+    assert _score(tmp_path / "bad.tsv", tmp_path / "out.parquet") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no column 'chrom', 'pos'" in err[0] and "bad.tsv" in err[0]
+
+
+@pytest.mark.parametrize("variable, value, says", [
+    ("ALPHAGENOME_API_KEY", None, "ALPHAGENOME_API_KEY is not set"),
+    ("ENDOBENCH_ALPHAGENOME_INTERVAL_LENGTH", "2048", "interval_length=2,048"),
+    ("ENDOBENCH_ALPHAGENOME_TRACKS", "not json", "ENDOBENCH_ALPHAGENOME_TRACKS must be a JSON object"),
+])
+def test_a_setting_that_cannot_work_stops_before_any_call_with_one_line(env, tmp_path, capsys, variable, value, says):
+    _eqtl_list(tmp_path / "eqtls.tsv", 2)
+    with AlphaGenomeStandIn() as server:
+        env.setenv("ENDOBENCH_ALPHAGENOME_ADDRESS", server.address)
+        if value is None:
+            env.delenv(variable)
+        else:
+            env.setenv(variable, value)
+        assert _score(tmp_path / "eqtls.tsv", tmp_path / "out.parquet") == 1
+        assert server.records == []
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0]
