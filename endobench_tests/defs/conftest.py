@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, SAMPLE_RELEASE
-from endobench_tests.conftest import SAMPLE_DIR
+from endobench_tests.paths import SAMPLE_DIR
 
 
 def sample_copy(target: Path, replace: dict[str, Path] | None = None) -> Path:

@@ -9,8 +9,8 @@ from endobench.defs import checks
 from endobench.defs.assets import inputs
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
-from endobench_tests.conftest import SAMPLE_DIR
 from endobench_tests.defs.conftest import check_results, sample_copy
+from endobench_tests.paths import SAMPLE_DIR
 
 GTEX = "gtex_v8_Whole_Blood.v8.egenes.txt.gz"
 DEGNER = "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"

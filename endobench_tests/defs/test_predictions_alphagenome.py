@@ -10,7 +10,7 @@ from endobench.defs.resources import build_resources
 from endobench.lib.scoring.score_cache import ScoreCache
 from endobench.resources.alphagenome import AlphaGenomePredictor
 from endobench.resources.storage import Storage
-from endobench_tests.conftest import SAMPLE_DIR
+from endobench_tests.paths import SAMPLE_DIR
 from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, Quota, sample_eqtl_requests
 
 KEY = "asset-test-key"
@@ -25,7 +25,7 @@ def graph(tmp_path_factory):
     instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [SAMPLE_RELEASE])
     resources = build_resources(data_dir=str(root), sample_dir=str(SAMPLE_DIR))
     resources["predictor"] = AlphaGenomePredictor(api_key=KEY, address="127.0.0.1:9")  # geometry only, no call
-    assert dg.materialize([inputs.raw_qtl_tables, inputs.dhs_peaks], resources=resources, instance=instance).success
+    assert dg.materialize([inputs.raw_qtl_tables, inputs.dsqtl_sites, inputs.dhs_peaks], resources=resources, instance=instance).success
     assert dg.materialize([inputs.raw_gtex_eqtls, variants.dhs_filtered_variants, variants.sequence_windows],
                           resources=resources, instance=instance, partition_key=SAMPLE_RELEASE).success
     return instance, resources

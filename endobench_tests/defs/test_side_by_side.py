@@ -8,7 +8,7 @@ from endobench.defs.assets import inputs, model, predictions, report, variants
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, SAMPLE_RELEASE, prediction_partition_key
 from endobench.defs.resources import build_resources
 from endobench.resources.alphagenome import AlphaGenomePredictor
-from endobench_tests.conftest import SAMPLE_DIR
+from endobench_tests.paths import SAMPLE_DIR
 from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, sample_eqtl_requests
 
 CHROM = "chr22"

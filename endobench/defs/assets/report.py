@@ -1,6 +1,7 @@
 """The benchmark report of a release: metrics, diagnostics and plots over every chromosome's predictions."""
 
 import math
+import re
 
 import dagster as dg
 import pandas as pd
@@ -42,15 +43,16 @@ def load_predictions(storage: Storage, release: str) -> tuple[pd.DataFrame, list
 
 
 def headline_metadata(headline: dict[str, dict]) -> dict[str, dg.MetadataValue]:
-    """Short metadata keys the UI can show (`<truth set>:<readout>:<n>:<metric>`), values rounded to 3 digits.
+    """Metadata keys the UI can show (`<truth set>:<readout>:<configuration>:<metric>`), values rounded to 3 digits.
 
-    The full labels are in the report; `headline_labels` maps each prefix to its truth set, readout and model.
+    The configuration is its label as a slug (`local_k_mer_held_out_chromosomes`); `headline_labels` maps each
+    prefix to its truth set, readout x biosample and configuration in words.
     """
     out: dict[str, dg.MetadataValue] = {}
     labels = []
-    for i, (key, numbers) in enumerate(sorted(headline.items())):
+    for key, numbers in sorted(headline.items()):
         truth_set, readout, label = key.split("|", 2)
-        prefix = f"{truth_set}:{readout}:{i}"
+        prefix = f"{truth_set}:{readout}:{re.sub(r'[^a-z0-9]+', '_', label.lower()).strip('_')}"
         labels.append({"key": prefix, "truth set": numbers.get("title", truth_set),
                        "readout x biosample": numbers.get("readout_label", ""), "configuration": label})
         for metric in ("n", "n_units", "spearman", "sign_agreement", "sign_auroc", "pearson"):

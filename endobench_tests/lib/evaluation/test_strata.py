@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from endobench.lib.evaluation.strata import stratified_metrics, strata_labels
+from endobench.lib.evaluation.strata import strata_labels, stratified_metrics
 
 
 @pytest.fixture(scope="module")

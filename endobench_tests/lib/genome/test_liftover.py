@@ -21,7 +21,7 @@ from endobench.lib.genome.intervals import variants_in_peaks
 from endobench.lib.genome.liftover import NOT_LIFTED, lift_intervals, lift_variants, require_chain
 from endobench.lib.genome.peaks import PeakSet, read_peaks
 from endobench.lib.io.errors import BuildMismatchError
-from endobench_tests.conftest import FIXTURES, SAMPLE_DIR
+from endobench_tests.paths import FIXTURES, SAMPLE_DIR
 
 CHAIN = SAMPLE_DIR / "ucsc_hg19ToHg38.over.chain.gz"
 HG38_PEAKS = FIXTURES / "peaks" / "K562_DNase_chr22_32.15-32.29Mb.hg38.narrowPeak"

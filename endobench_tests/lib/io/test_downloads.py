@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from endobench.lib.io.downloads import DownloadError, download, extract_tar_member, gunzip_file, partial_path
-from endobench_tests.conftest import SAMPLE_DIR
+from endobench_tests.paths import SAMPLE_DIR
 from endobench_tests.stand_ins.http_server import Fault, FixtureServer, tar_archive
 
 # A real file of the sample (GTEx v8 Whole Blood egenes, chr22 rows): 66 KB of gzip, so a cut mid-way is real.
