@@ -8,11 +8,11 @@ from endobench.defs.metadata import exclusion_metadata, markdown_table, rounded,
 from endobench.defs.partitions import gtex_release_partitions
 from endobench.lib.genome.peaks import PeakSet
 from endobench.lib.genome.reference import ReferenceGenome
-from endobench.lib.genome.windows import OK, build_windows, exclusion_counts, reference_agreement
+from endobench.lib.genome.windows import OK, exclusion_counts
 from endobench.lib.io.errors import BuildMismatchError
 from endobench.lib.truth_sets.annotate import annotate_truth_sets
 from endobench.lib.truth_sets.catalog import K562_DHS_PEAKS, LCL_DSQTL_SITES
-from endobench.lib.truth_sets.schema import variant_ids
+from endobench.lib.truth_sets.windowing import window_statistics, window_truth_sets
 from endobench.resources.predictors import VariantEffectPredictor
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
@@ -112,40 +112,20 @@ def sequence_windows(
     with bad_input_fails_the_run():
         reference = ReferenceGenome(source.path, source.build)
     window_length = predictor.window_length()
-    keys = ["chrom", "pos", "ref", "alt"]
-    unique = variants.drop_duplicates(keys)[keys + ["variant_id"]].assign(effect=1.0)
-    checked = build_windows(unique, reference, window_length=window_length,
-                            needs_sequence=predictor.needs_local_sequence())
-    # build_windows keeps row order: key the harmonised rows by the alleles as the truth set gave them.
-    checked = checked.drop(columns="variant_id").rename(columns={"effect": "effect_sign", "ref": "ref_h", "alt": "alt_h"})
-    checked[["ref", "alt"]] = unique[["ref", "alt"]].to_numpy()
-    windows = variants.merge(checked, on=keys, how="left", validate="many_to_one")
-    windows["effect"] = windows["effect"] * windows.pop("effect_sign")
-    windows["ref"], windows["alt"] = windows.pop("ref_h"), windows.pop("alt_h")
-    # A swapped variant is renamed after its harmonised alleles, as every id is built (chr_pos_ref_alt_b38).
-    swapped = windows["harmonisation"] == "swapped"
-    windows.loc[swapped, "variant_id"] = variant_ids(windows[swapped], source.build)
-
+    windows = window_truth_sets(variants, reference, window_length=window_length,
+                                needs_sequence=predictor.needs_local_sequence())
     stats = storage.read_stats("dhs_filtered_variants", release)
-    rows = []
-    for truth_set, group in windows.groupby("truth_set", sort=True):
-        unique_group = group.drop_duplicates("variant_id")
-        agreement, n_checked = reference_agreement(unique_group)
-        excluded = exclusion_counts(unique_group)
-        stats.setdefault(truth_set, {}).update(
-            windows_ok=int((unique_group["window_status"] == OK).sum()),
-            window_exclusions=dict(excluded),
-            reference_agreement=agreement,
-            reference_checked=n_checked,
-            swapped=int((unique_group["harmonisation"] == "swapped").sum()),
-        )
-        rows.append({"truth_set": truth_set, "variants": len(unique_group), "windows_ok": stats[truth_set]["windows_ok"],
-                     "ref_agreement": agreement, "swapped": stats[truth_set]["swapped"],
-                     "excluded": ", ".join(f"{k}={v:,}" for k, v in sorted(excluded.items())) or "none"})
+    for truth_set, numbers in window_statistics(windows).items():
+        stats.setdefault(truth_set, {}).update(numbers)
+    rows = [{"truth_set": t, "variants": s.get("kept_after_annotation"), "windows_ok": s["windows_ok"],
+             "ref_agreement": s["reference_agreement"], "swapped": s["swapped"],
+             "excluded": ", ".join(f"{k}={v:,}" for k, v in sorted(s["window_exclusions"].items())) or "none"}
+            for t, s in stats.items() if "windows_ok" in s]
     path = storage.write_table(windows, "sequence_windows", release)
     storage.write_stats(stats, "sequence_windows", release)
     unique_all = windows.drop_duplicates(["truth_set", "variant_id"])
-    context.log.info(f"{release}: {int((unique_all['window_status'] == OK).sum()):,} of {len(unique_all):,} windows usable")
+    n_ok = int((unique_all["window_status"] == OK).sum())
+    context.log.info(f"{release}: {n_ok:,} of {len(unique_all):,} windows usable")
     return dg.MaterializeResult(
         metadata=rounded({
             **table_metadata(path, len(windows)),
@@ -154,7 +134,7 @@ def sequence_windows(
             "predictor": predictor.predictor_name(),
             "windows_by_truth_set": dg.MetadataValue.md(markdown_table(rows)),
             "n_variants": len(unique_all),
-            "n_windows_ok": int((unique_all["window_status"] == OK).sum()),
+            "n_windows_ok": n_ok,
             **exclusion_metadata(exclusion_counts(unique_all)),
         })
     )
