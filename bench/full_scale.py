@@ -17,6 +17,7 @@ this process (Dagster's in-process executor runs every step here).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -35,7 +36,7 @@ from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME  # noqa: E402
 from endobench.defs.resources import build_predictor  # noqa: E402
 from endobench.demo import stages  # noqa: E402
 from endobench.lib.genome.reference import byte_of, read_layout
-from endobench.resources.sources import DataSources  # noqa: E402
+from endobench.resources.sources import DataSources, FullDataSources  # noqa: E402
 from endobench.resources.storage import Storage  # noqa: E402
 from endobench_tests.stand_ins.http_server import FixtureServer, tar_archive  # noqa: E402
 
@@ -72,16 +73,20 @@ def main() -> None:
     if not generated.exists():
         raise SystemExit(f"{generated} is missing: run bench/ingest.py --workdir {args.workdir} first")
 
+    peaks = (args.workdir / "K562.narrowPeak.gz").read_bytes()
     files = {
         GTEX_TAR: tar_archive({"GTEx_Analysis_v8_eQTL/Whole_Blood.v8.signif_variant_gene_pairs.txt.gz":
                                generated.read_bytes()}),
-        f"/files/{PEAKS_ACCESSION}/@@download/{PEAKS_ACCESSION}.bed.gz": (args.workdir / "K562.narrowPeak.gz").read_bytes(),
+        # ENCODE serves each file with its metadata, whose md5sum the full profile checks the download against.
+        f"/files/{PEAKS_ACCESSION}/@@download/{PEAKS_ACCESSION}.bed.gz": peaks,
+        f"/files/{PEAKS_ACCESSION}/": json.dumps({"md5sum": hashlib.md5(peaks).hexdigest()}).encode(),
         "/files/ENCFF356LFX/@@download/ENCFF356LFX.bed.gz": BLACKLIST.read_bytes(),
+        "/files/ENCFF356LFX/": json.dumps({"md5sum": hashlib.md5(BLACKLIST.read_bytes()).hexdigest()}).encode(),
     }
     with FixtureServer(files) as server, tempfile.TemporaryDirectory(prefix="endobench_full_") as data_dir:
         storage = Storage(root=f"{data_dir}/outputs", cache_dir=f"{data_dir}/cache")
-        sources = DataSources(
-            profile="full", sample_dir=str(REPO / "data" / "sample"), download_dir=f"{data_dir}/full",
+        sources = FullDataSources(
+            sample_dir=str(REPO / "data" / "sample"), download_dir=f"{data_dir}/full", gtex_tissues=["Whole_Blood"],
             gtex_base_url=server.url("/bulk-qtl"), encode_base_url=server.url("/files"),
             peaks_encode_accession=PEAKS_ACCESSION, reference_fasta=str(args.workdir / "genome.fa"),
         )

@@ -32,7 +32,7 @@ from endobench.lib.genome.windows import OK, build_windows, exclusion_counts
 from endobench.lib.io.errors import InputError
 from endobench.lib.truth_sets.generic import read_generic_qtls
 from endobench.lib.truth_sets.gtex import read_gtex_eqtls
-from endobench.resources.sources import DEGNER_COLUMNS, DataSources
+from endobench.resources.sources import DEGNER_COLUMNS, SampleDataSources
 from endobench.resources.storage import Storage
 from endobench_tests.paths import CORPUS, SAMPLE_DIR
 
@@ -293,7 +293,7 @@ def _materialize(asset, tmp_path: Path, sample: Path, partition_key: str | None 
     instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [SAMPLE_RELEASE])
     resources = {
         "storage": Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache")),
-        "sources": DataSources(sample_dir=str(sample), gtex_tissues=["Whole_Blood"]),
+        "sources": SampleDataSources(sample_dir=str(sample), gtex_tissues=["Whole_Blood"]),
     }
     return dg.materialize([asset], resources=resources, instance=instance, partition_key=partition_key,
                           raise_on_error=False)
@@ -369,7 +369,7 @@ def test_corrupt_reference_index_fails_sequence_windows_with_the_clear_message(t
     instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [SAMPLE_RELEASE])
     resources = {
         "storage": Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache")),
-        "sources": DataSources(sample_dir=str(sample)),
+        "sources": SampleDataSources(sample_dir=str(sample)),
         "predictor": LocalPredictor(model_path=str(tmp_path / "no_model.npz")),
     }
     assert dg.materialize([inputs.raw_qtl_tables, inputs.dsqtl_sites, inputs.dhs_peaks], resources=resources, instance=instance).success

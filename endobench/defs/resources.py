@@ -10,7 +10,7 @@ import dagster as dg
 
 from endobench.defs.assets.model import MODEL_FILE
 from endobench.resources.predictors import LocalPredictor, VariantEffectPredictor
-from endobench.resources.sources import DataSources
+from endobench.resources.sources import FULL, DataSources, data_sources
 from endobench.resources.storage import Storage
 
 LOCAL = "local"
@@ -47,11 +47,8 @@ def build_resources(
 ) -> dict[str, dg.ConfigurableResource]:
     """All resources for one configuration; tests call this with a temporary `data_dir`."""
     storage = Storage(root=str(Path(data_dir) / "outputs"), cache_dir=str(Path(data_dir) / "cache"))
-    sources = DataSources(
-        profile=profile,
-        sample_dir=sample_dir or str(Path(data_dir) / "sample"),
-        download_dir=str(Path(data_dir) / "full"),
-    )
+    downloads = {"download_dir": str(Path(data_dir) / "full")} if profile == FULL else {}
+    sources = data_sources(profile, sample_dir=sample_dir or str(Path(data_dir) / "sample"), **downloads)
     return {"storage": storage, "sources": sources, "predictor": build_predictor(predictor, storage, sources)}
 
 

@@ -1,14 +1,28 @@
-"""Where each input comes from, with its genome build: the bundled `sample` profile, or the real `full` downloads."""
+"""Where each input comes from, with its genome build: one interface, two implementations.
+
+`SampleDataSources` serves the bundled real sample (offline, the default); `FullDataSources` downloads the real
+public files (resumable, checked against their publisher's checksums, atomic). Assets ask a `DataSources` for files
+and never learn which profile serves them; the wiring picks one with ENDOBENCH_PROFILE.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import dagster as dg
 
 from endobench.lib.genome.builds import HG18, HG19, HG38, normalize_build
+from endobench.lib.io.checksums import (
+    PINNED_MD5,
+    ChecksumMismatch,
+    md5_from_encode_metadata,
+    md5_from_listing,
+    verify,
+)
 from endobench.lib.io.downloads import DownloadError, download, extract_tar_member, gunzip_file
+from endobench.lib.io.errors import InputError
 from endobench.lib.truth_sets.catalog import (
     ANNOTATIONS,
     DSQTL_DEGNER,
@@ -30,6 +44,7 @@ FULL = "full"
 class SourceFile:
     path: Path
     build: str
+    verified: str = ""  # how a download was checked against its publisher's checksum (empty for bundled files)
 
 
 GENERIC = "generic"
@@ -88,6 +103,10 @@ UCSC_CHAINS: dict[tuple[str, str], str] = {
     (HG18, HG19): "hg18/liftOver/hg18ToHg19.over.chain.gz",
 }
 UCSC_HG38_FASTA = "hg38/bigZips/hg38.fa.gz"
+# K562 DNase peaks on GRCh38 from ENCODE: experiment ENCSR000EOT (the experiment whose alignments ENCFF860XAE
+# the sample's chr22 peaks were called from), narrowPeak file ENCFF185XRG, as the ENCODE-rE2G pipeline uses it.
+# The default: native GRCh38 coordinates, nothing lost to liftover.
+ENCODE_HG38_K562_DNASE = "ENCFF185XRG"
 # The K562 DNase peaks the seed used: UCSC/ENCODE "Open Chromatin" (Duke) calls, on hg19, lifted to hg38 here.
 UCSC_HG19_K562_DNASE = "hg19/encodeDCC/wgEncodeOpenChromDnase/wgEncodeOpenChromDnaseK562PkV2.narrowPeak.gz"
 # ENCODE unified GRCh38 exclusion list (the file `abc_GRCh38_unified_blacklist.bed.gz` of the sample is a copy).
@@ -101,28 +120,17 @@ DEGNER_COLUMNS = GenericQtlColumns(
 
 
 class DataSources(dg.ConfigurableResource):
-    """The inputs of one profile. `sample` is the offline default; `full` downloads the real public files.
+    """The inputs of a run, each with its genome build, and the truth sets made of them.
 
-    In `full`, every file is downloaded on first use into `download_dir` (resumable, verified, atomic) and reused
-    afterwards; base URLs are settings so that tests can point them at a loopback server.
+    The settings here are shared by both profiles: which GTEx tissues and annotations make the truth sets, an
+    optional fine-mapped table, and an optional own reference. The files come from an implementation.
     """
 
-    profile: str = SAMPLE
     sample_dir: str = "data/sample"
-    download_dir: str = "data/full"
     # GTEx tissues as the archive names them; each becomes a truth set under every annotation below.
     gtex_tissues: list[str] = ["Whole_Blood", "Cells_EBV-transformed_lymphocytes"]
     # Accessibility annotations eQTLs must fall in: K562 DNase peaks, LCL DNase-sensitive sites (dsQTL positions).
     annotations: list[str] = [K562_DHS_PEAKS.key, "lcl_dsqtl_sites"]
-    gtex_file_kind: str = SIGNIF_PAIRS
-    gtex_base_url: str = "https://storage.googleapis.com/adult-gtex/bulk-qtl"
-    keep_gtex_archive: bool = True
-    ucsc_base_url: str = "https://hgdownload.soe.ucsc.edu/goldenPath"
-    encode_base_url: str = "https://www.encodeproject.org/files"
-    peaks_encode_accession: str = ""
-    blacklist_encode_accession: str = ENCODE_HG38_BLACKLIST
-    download_retries: int = 5
-    download_read_timeout_s: float = 120.0
     # A fine-mapped eQTL table (SuSiE layout: variant_id, gene_id, tissue, pip, beta_posterior) as another truth set.
     finemapped_eqtls: str = ""
     finemapped_tissue: str = "Whole_Blood"
@@ -133,20 +141,8 @@ class DataSources(dg.ConfigurableResource):
     def _sample(self, name: str) -> Path:
         return Path(self.sample_dir) / name
 
-    def _full(self) -> bool:
-        if self.profile not in (SAMPLE, FULL):
-            raise dg.Failure(
-                f"unknown data profile {self.profile!r}: set ENDOBENCH_PROFILE to {SAMPLE!r} or {FULL!r}",
-                allow_retries=False,
-            )
-        return self.profile == FULL
-
-    def _fetch(self, url: str, relative: str) -> Path:
-        try:
-            return download(url, Path(self.download_dir) / relative, retries=self.download_retries,
-                            timeout=(10.0, self.download_read_timeout_s))
-        except DownloadError as exc:
-            raise dg.Failure(str(exc), allow_retries=exc.retryable) from exc
+    def profile(self) -> str:
+        raise NotImplementedError
 
     def truth_sets(self) -> list[TruthSetSpec]:
         """Every truth set of a run: each GTEx tissue under each annotation, the dsQTLs, a fine-mapped table if set."""
@@ -174,37 +170,168 @@ class DataSources(dg.ConfigurableResource):
         """AlphaGenome's fold regions (the file the SDK downloads at run time), bundled so nothing is fetched."""
         return self._sample("borzoi_sequences_human.hg38.bed.gz")
 
+    def qtl_tables(self) -> list[QtlTableSource]:
+        # The bundled Degner table is the complete published set (5,671 dsQTLs), lifted to hg38: both profiles use it.
+        tables = [QtlTableSource(DSQTL_DEGNER.source, self._sample("maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"),
+                                 HG38, DEGNER_COLUMNS)]
+        if self.finemapped_eqtls:
+            tables.append(QtlTableSource(
+                f"finemapped_{self.finemapped_tissue.lower()}", Path(self.finemapped_eqtls), None, None,
+                kind=FINEMAPPED, tissue=self.finemapped_tissue,
+            ))
+        return tables
+
+    def reference_location(self) -> SourceFile:
+        """Where the reference is (or will be, once `reference()` has fetched it) and its build; no download."""
+        if self.reference_fasta:
+            return SourceFile(Path(self.reference_fasta), normalize_build(self.reference_build))
+        return self._profile_reference()
+
+    def reference(self) -> SourceFile:
+        """`reference_location()`, fetched first when the profile has not done so yet."""
+        return self.reference_location()
+
+    def _profile_reference(self) -> SourceFile:
+        raise NotImplementedError
+
     def gtex_eqtls(self, release: str, tissue: str) -> SourceFile:
-        if not self._full():
-            if release != "v8":
-                raise dg.Failure(
-                    f"the sample profile bundles GTEx release v8 only, not {release!r}; "
-                    "use the full profile (ENDOBENCH_PROFILE=full) for other releases",
-                    allow_retries=False,
-                )
-            return SourceFile(self._sample(f"gtex_v8_{tissue}.v8.egenes.txt.gz"), HG38)
+        """The eQTL table of one GTEx tissue in one release."""
+        raise NotImplementedError
+
+    def peaks(self) -> SourceFile:
+        """K562 DNase peaks (narrowPeak)."""
+        raise NotImplementedError
+
+    def blacklist(self) -> SourceFile:
+        """The ENCODE exclusion list of the peaks' build."""
+        raise NotImplementedError
+
+    def chain(self, from_build: str, to_build: str) -> Path | None:
+        """A UCSC liftOver chain between two builds, or None when the profile has none."""
+        raise NotImplementedError
+
+
+class SampleDataSources(DataSources):
+    """The bundled real sample (`data/sample/`, provenance in its SOURCES.md): offline, the default."""
+
+    def profile(self) -> str:
+        return SAMPLE
+
+    def gtex_eqtls(self, release: str, tissue: str) -> SourceFile:
+        if release != "v8":
+            raise dg.Failure(f"the sample profile bundles GTEx release v8 only, not {release!r}; use the full profile "
+                             "(ENDOBENCH_PROFILE=full) for other releases", allow_retries=False)
+        return SourceFile(self._sample(f"gtex_v8_{tissue}.v8.egenes.txt.gz"), HG38)
+
+    def peaks(self) -> SourceFile:
+        return SourceFile(self._sample("abc_K562_DNase_ENCFF860XAE_chr22_macs2_peaks.hg38.narrowPeak.gz"), HG38)
+
+    def blacklist(self) -> SourceFile:
+        return SourceFile(self._sample("abc_GRCh38_unified_blacklist.bed.gz"), HG38)
+
+    def _profile_reference(self) -> SourceFile:
+        return SourceFile(self._sample("hg38_sample_segments.fa"), HG38)
+
+    def chain(self, from_build: str, to_build: str) -> Path | None:
+        names = {(HG19, HG38): "ucsc_hg19ToHg38.over.chain.gz", (HG18, HG38): "ucsc_hg18ToHg38.over.chain.gz",
+                 (HG18, HG19): "ucsc_hg18ToHg19.over.chain.gz"}
+        name = names.get((from_build, to_build))
+        return self._sample(name) if name else None
+
+
+class FullDataSources(DataSources):
+    """The real public files, downloaded on first use into `download_dir` and reused afterwards.
+
+    Every download is resumable and atomic, and checked against its publisher's checksum where the publisher
+    gives one (UCSC's md5sum.txt, ENCODE's file metadata; GTEx publishes none, so its MD5 is only recorded). Base
+    URLs are settings so that tests can point them at a loopback server.
+    """
+
+    download_dir: str = "data/full"
+    gtex_file_kind: str = SIGNIF_PAIRS
+    gtex_base_url: str = "https://storage.googleapis.com/adult-gtex/bulk-qtl"
+    keep_gtex_archive: bool = True
+    ucsc_base_url: str = "https://hgdownload.soe.ucsc.edu/goldenPath"
+    encode_base_url: str = "https://www.encodeproject.org/files"
+    # K562 DNase peaks: an ENCODE GRCh38 narrowPeak accession (default), or "" for the seed's UCSC hg19 file.
+    peaks_encode_accession: str = ENCODE_HG38_K562_DNASE
+    blacklist_encode_accession: str = ENCODE_HG38_BLACKLIST
+    download_retries: int = 5
+    download_read_timeout_s: float = 120.0
+    # Checksums known in advance, by the file's path at its publisher; a download must match them too.
+    pinned_md5: dict[str, str] = PINNED_MD5
+
+    def profile(self) -> str:
+        return FULL
+
+    def _download(self, url: str, relative: str) -> Path:
+        try:
+            return download(url, Path(self.download_dir) / relative, retries=self.download_retries,
+                            timeout=(10.0, self.download_read_timeout_s))
+        except DownloadError as exc:
+            raise dg.Failure(str(exc), allow_retries=exc.retryable) from exc
+
+    def _fetch(self, url: str, relative: str, key: str, published=None) -> SourceFile:
+        """Download `url` to `relative` under download_dir; a new download is checked (`published()` gives the
+        publisher's MD5, or None when it gives none) before anyone reads it. `key` names the file in the ledger."""
+        fresh = not (Path(self.download_dir) / relative).exists()
+        path = self._download(url, relative)
+        if not fresh:
+            return SourceFile(path, "")
+        try:
+            how = verify(path, key, published() if published is not None else None, Path(self.download_dir),
+                         pinned=self.pinned_md5.get(key))
+        except ChecksumMismatch as exc:
+            path.unlink(missing_ok=True)
+            raise dg.Failure(str(exc), allow_retries=True) from exc
+        return SourceFile(path, "", how)
+
+    def _ucsc(self, relative: str, dest: str) -> SourceFile:
+        """A UCSC goldenPath file, checked against the md5sum.txt of its folder."""
+        base = self.ucsc_base_url.rstrip("/")
+        folder, name = str(PurePosixPath(relative).parent), PurePosixPath(relative).name
+
+        def published() -> str | None:
+            try:
+                listing = self._download(f"{base}/{folder}/md5sum.txt", f"ucsc/checksums/{folder}/md5sum.txt")
+            except dg.Failure:
+                return None  # this folder publishes no md5sum.txt
+            with bad_listing_fails():
+                return md5_from_listing(listing, name)
+
+        return self._fetch(f"{base}/{relative}", dest, relative, published)
+
+    def _encode(self, accession: str) -> SourceFile:
+        """An ENCODE file by accession, checked against the md5sum of its ENCODE metadata."""
+        base = self.encode_base_url.rstrip("/")
+
+        def published() -> str | None:
+            metadata = self._download(f"{base}/{accession}/?format=json", f"encode/{accession}.json")
+            with bad_listing_fails():
+                return md5_from_encode_metadata(metadata)
+
+        return self._fetch(f"{base}/{accession}/@@download/{accession}.bed.gz", f"encode/{accession}.bed.gz",
+                           f"{accession}.bed.gz", published)
+
+    def gtex_eqtls(self, release: str, tissue: str) -> SourceFile:
         spec = GTEX_RELEASES.get(release)
         if spec is None:
             raise dg.Failure(
                 f"GTEx release {release!r} has no archive layout in GTEX_RELEASES (known: {sorted(GTEX_RELEASES)}); "
-                "add its archive path and member templates there",
-                allow_retries=False,
-            )
+                "add its archive path and member templates there", allow_retries=False)
         template = spec.members.get(self.gtex_file_kind)
         if template is None:
             raise dg.Failure(
-                f"GTEx {release} has no {self.gtex_file_kind!r} table endobench can read (it has {sorted(spec.members)}); "
-                "set gtex_file_kind to one of those",
-                allow_retries=False,
-            )
+                f"GTEx {release} has no {self.gtex_file_kind!r} table endobench can read (it has "
+                f"{sorted(spec.members)}); set gtex_file_kind to one of those", allow_retries=False)
         member = template.format(tissue=tissue)
         dest = Path(self.download_dir) / "gtex" / release / PurePosixPath(member).name
         if dest.exists():
             return SourceFile(dest, spec.build)
-        archive_url = f"{self.gtex_base_url.rstrip('/')}/{spec.archive}"
-        archive: Path | str = archive_url
+        archive: Path | str = f"{self.gtex_base_url.rstrip('/')}/{spec.archive}"
         if self.keep_gtex_archive:
-            archive = self._fetch(archive_url, f"gtex/{release}/{PurePosixPath(spec.archive).name}")
+            archive = self._fetch(str(archive), f"gtex/{release}/{PurePosixPath(spec.archive).name}",
+                                  f"gtex/{spec.archive}").path
         try:
             extract_tar_member(archive, member, dest, retries=self.download_retries,
                                timeout=(10.0, self.download_read_timeout_s))
@@ -213,35 +340,23 @@ class DataSources(dg.ConfigurableResource):
         return SourceFile(dest, spec.build)
 
     def peaks(self) -> SourceFile:
-        if not self._full():
-            return SourceFile(self._sample("abc_K562_DNase_ENCFF860XAE_chr22_macs2_peaks.hg38.narrowPeak.gz"), HG38)
         if self.peaks_encode_accession:
-            accession = self.peaks_encode_accession
-            url = f"{self.encode_base_url.rstrip('/')}/{accession}/@@download/{accession}.bed.gz"
-            return SourceFile(self._fetch(url, f"encode/{accession}.bed.gz"), HG38)
-        url = f"{self.ucsc_base_url.rstrip('/')}/{UCSC_HG19_K562_DNASE}"
-        return SourceFile(self._fetch(url, f"ucsc/{PurePosixPath(UCSC_HG19_K562_DNASE).name}"), HG19)
+            fetched = self._encode(self.peaks_encode_accession)
+            return SourceFile(fetched.path, HG38, fetched.verified)
+        fetched = self._ucsc(UCSC_HG19_K562_DNASE, f"ucsc/{PurePosixPath(UCSC_HG19_K562_DNASE).name}")
+        return SourceFile(fetched.path, HG19, fetched.verified)
 
     def blacklist(self) -> SourceFile:
-        if not self._full():
-            return SourceFile(self._sample("abc_GRCh38_unified_blacklist.bed.gz"), HG38)
-        accession = self.blacklist_encode_accession
-        url = f"{self.encode_base_url.rstrip('/')}/{accession}/@@download/{accession}.bed.gz"
-        return SourceFile(self._fetch(url, f"encode/{accession}.bed.gz"), HG38)
+        fetched = self._encode(self.blacklist_encode_accession)
+        return SourceFile(fetched.path, HG38, fetched.verified)
 
-    def reference_location(self) -> SourceFile:
-        """Where the reference is (or will be, once `reference()` has downloaded it) and its build; no download."""
-        if self.reference_fasta:
-            return SourceFile(Path(self.reference_fasta), normalize_build(self.reference_build))
-        if not self._full():
-            return SourceFile(self._sample("hg38_sample_segments.fa"), HG38)
+    def _profile_reference(self) -> SourceFile:
         return SourceFile(Path(self.download_dir) / "ucsc" / "hg38.fa", HG38)
 
     def reference(self) -> SourceFile:
-        """`reference_location()`, downloaded and decompressed first when the full profile has not done so yet."""
         location = self.reference_location()
-        if not self.reference_fasta and self._full() and not location.path.exists():
-            gz = self._fetch(f"{self.ucsc_base_url.rstrip('/')}/{UCSC_HG38_FASTA}", "ucsc/hg38.fa.gz")
+        if not self.reference_fasta and not location.path.exists():
+            gz = self._ucsc(UCSC_HG38_FASTA, "ucsc/hg38.fa.gz").path
             try:
                 gunzip_file(gz, location.path)
             except DownloadError as exc:
@@ -249,28 +364,25 @@ class DataSources(dg.ConfigurableResource):
                 raise dg.Failure(str(exc), allow_retries=True) from exc
         return location
 
-    def qtl_tables(self) -> list[QtlTableSource]:
-        # The bundled Degner table is the complete published set (5,671 dsQTLs), lifted to hg38: both profiles use it.
-        tables = [
-            QtlTableSource(
-                DSQTL_DEGNER.source, self._sample("maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"), HG38,
-                DEGNER_COLUMNS,
-            )
-        ]
-        if self.finemapped_eqtls:
-            tables.append(QtlTableSource(
-                f"finemapped_{self.finemapped_tissue.lower()}", Path(self.finemapped_eqtls), None, None,
-                kind=FINEMAPPED, tissue=self.finemapped_tissue,
-            ))
-        return tables
-
     def chain(self, from_build: str, to_build: str) -> Path | None:
-        if self._full():
-            relative = UCSC_CHAINS.get((from_build, to_build))
-            if relative is None:
-                return None
-            return self._fetch(f"{self.ucsc_base_url.rstrip('/')}/{relative}", f"ucsc/{PurePosixPath(relative).name}")
-        names = {(HG19, HG38): "ucsc_hg19ToHg38.over.chain.gz", (HG18, HG38): "ucsc_hg18ToHg38.over.chain.gz",
-                 (HG18, HG19): "ucsc_hg18ToHg19.over.chain.gz"}
-        name = names.get((from_build, to_build))
-        return self._sample(name) if name else None
+        relative = UCSC_CHAINS.get((from_build, to_build))
+        if relative is None:
+            return None
+        return self._ucsc(relative, f"ucsc/{PurePosixPath(relative).name}").path
+
+
+@contextlib.contextmanager
+def bad_listing_fails():
+    """A publisher's checksum listing that cannot be read stops the run with its message (not retried)."""
+    try:
+        yield
+    except InputError as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from exc
+
+
+def data_sources(profile: str, **settings) -> DataSources:
+    """The implementation of a profile name (`sample` or `full`); anything else is refused naming ENDOBENCH_PROFILE."""
+    kinds = {SAMPLE: SampleDataSources, FULL: FullDataSources}
+    if profile not in kinds:
+        raise ValueError(f"unknown data profile {profile!r}: set ENDOBENCH_PROFILE to {SAMPLE!r} or {FULL!r}")
+    return kinds[profile](**settings)

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from endobench.lib.io.atomic import write_parquet, write_text
+from endobench.lib.io.atomic import atomic_path, write_parquet, write_text
 
 
 class Storage(dg.ConfigurableResource):
@@ -39,6 +39,13 @@ class Storage(dg.ConfigurableResource):
                 allow_retries=False,
             )
         return pd.read_parquet(path, columns=columns)
+
+    def write_bed(self, frame: pd.DataFrame, asset: str, partition: str | None = None) -> Path:
+        """The intervals of an asset as a BED file beside its table (no header), for bedtools and genome browsers."""
+        path = self.table_path(asset, partition).with_suffix(".bed")
+        with atomic_path(path) as tmp:
+            frame.to_csv(tmp, sep="\t", header=False, index=False)
+        return path
 
     def configuration_path(self, asset: str, partition: str, configuration: str) -> Path:
         """One file per partition and configuration, so several predictors, tracks or interval lengths scored

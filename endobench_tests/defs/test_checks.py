@@ -7,7 +7,7 @@ import pandas as pd
 
 from endobench.defs import checks
 from endobench.defs.assets import inputs
-from endobench.resources.sources import DataSources
+from endobench.resources.sources import SampleDataSources
 from endobench.resources.storage import Storage
 from endobench_tests.defs.conftest import check_results, sample_copy
 from endobench_tests.paths import SAMPLE_DIR
@@ -19,7 +19,7 @@ DEGNER = "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"
 def resources(tmp_path, sample_dir=SAMPLE_DIR):
     return {
         "storage": Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache")),
-        "sources": DataSources(sample_dir=str(sample_dir)),
+        "sources": SampleDataSources(sample_dir=str(sample_dir)),
     }
 
 
@@ -86,7 +86,7 @@ def remote_predictor(interval_length=1_048_576):
 def window_resources(tmp_path, **sources):
     return {
         "storage": Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache")),
-        "sources": DataSources(sample_dir=str(SAMPLE_DIR), **sources),
+        "sources": SampleDataSources(sample_dir=str(SAMPLE_DIR), **sources),
         "predictor": remote_predictor(),
     }
 
@@ -161,7 +161,7 @@ def test_a_finemapped_table_is_a_truth_set_beside_the_dsqtls(tmp_path, instance)
         "chr22_32156952_A_G_b38\tENSG00000228839.5\tLung\t0.95\t-0.10\n"
     )
     res = resources(tmp_path)
-    res["sources"] = DataSources(sample_dir=str(SAMPLE_DIR), finemapped_eqtls=str(table))
+    res["sources"] = SampleDataSources(sample_dir=str(SAMPLE_DIR), finemapped_eqtls=str(table))
     result = dg.materialize([inputs.raw_qtl_tables], resources=res, instance=instance)
     frame = res["storage"].read_table("raw_qtl_tables")
     finemapped = frame[frame["truth_set"] == "finemapped_whole_blood"]

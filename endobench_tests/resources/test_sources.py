@@ -5,6 +5,8 @@ The loopback server (127.0.0.1) lays files out the way the real hosts do (GTEx b
 """
 
 import gzip
+import hashlib
+import json
 
 import dagster as dg
 import pandas as pd
@@ -13,7 +15,7 @@ import pytest
 from endobench.defs.assets.inputs import dhs_peaks, raw_gtex_eqtls
 from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.truth_sets.gtex import EGENES, SIGNIF_PAIRS, read_gtex_eqtls
-from endobench.resources.sources import DataSources
+from endobench.resources.sources import FullDataSources, SampleDataSources, data_sources
 from endobench.resources.storage import Storage
 from endobench_tests.lib.genome.test_liftover import write_hg19_k562_peaks
 from endobench_tests.lib.truth_sets.test_gtex import tensorqtl_parquet
@@ -27,6 +29,17 @@ UCSC_PEAKS = "/goldenPath/hg19/encodeDCC/wgEncodeOpenChromDnase/wgEncodeOpenChro
 CHAIN = "/goldenPath/hg19/liftOver/hg19ToHg38.over.chain.gz"
 BLACKLIST = "/files/ENCFF356LFX/@@download/ENCFF356LFX.bed.gz"
 HG38_FA = "/goldenPath/hg38/bigZips/hg38.fa.gz"
+ENCODE_PEAKS = "/files/ENCFF185XRG/@@download/ENCFF185XRG.bed.gz"
+K562_HG38 = (SAMPLE_DIR / "abc_K562_DNase_ENCFF860XAE_chr22_macs2_peaks.hg38.narrowPeak.gz").read_bytes()
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def encode_metadata(data: bytes) -> bytes:
+    """What ENCODE answers at /files/<accession>/?format=json, reduced to the field the download check reads."""
+    return json.dumps({"md5sum": md5(data), "assembly": "GRCh38", "file_format": "bed narrowPeak"}).encode()
 
 
 SIGNIF = gzip.compress((GTEX_DIR / "Whole_Blood.v8.signif_variant_gene_pairs.chr22_32Mb.txt").read_bytes())
@@ -59,23 +72,30 @@ def host(tmp_path_factory):
         CHAIN: (SAMPLE_DIR / "ucsc_hg19ToHg38.over.chain.gz").read_bytes(),
         BLACKLIST: (SAMPLE_DIR / "abc_GRCh38_unified_blacklist.bed.gz").read_bytes(),
         HG38_FA: _reference_fa_gz(),
+        ENCODE_PEAKS: K562_HG38,
     }
+    # The publishers' checksums: ENCODE file metadata, UCSC md5sum.txt per folder (encodeDCC's is left out here, to
+    # show a download without a published checksum).
+    files["/files/ENCFF185XRG/"] = encode_metadata(K562_HG38)
+    files["/files/ENCFF356LFX/"] = encode_metadata(files[BLACKLIST])
+    files["/goldenPath/hg38/bigZips/md5sum.txt"] = f"{md5(files[HG38_FA])}  hg38.fa.gz\n".encode()
+    files["/goldenPath/hg19/liftOver/md5sum.txt"] = f"{md5(files[CHAIN])}  hg19ToHg38.over.chain.gz\n".encode()
     with FixtureServer(files) as server:
         yield server
 
 
-def full_sources(host: FixtureServer, tmp_path, **overrides) -> DataSources:
+def full_sources(host: FixtureServer, tmp_path, **overrides) -> FullDataSources:
     settings = dict(
-        profile="full", sample_dir=str(SAMPLE_DIR), download_dir=str(tmp_path / "full"),
+        sample_dir=str(SAMPLE_DIR), download_dir=str(tmp_path / "full"), peaks_encode_accession="", pinned_md5={},
         gtex_base_url=host.url("/bulk-qtl"), ucsc_base_url=host.url("/goldenPath"), encode_base_url=host.url("/files"),
         download_retries=1, gtex_tissues=["Whole_Blood"],
     )
-    return DataSources(**{**settings, **overrides})
+    return FullDataSources(**{**settings, **overrides})
 
 
 def test_sample_profile_serves_the_bundled_files_with_their_builds():
     """The default profile is offline: bundled GTEx egenes, hg38 peaks and reference, bundled chains."""
-    sources = DataSources(sample_dir=str(SAMPLE_DIR))
+    sources = SampleDataSources(sample_dir=str(SAMPLE_DIR))
     assert sources.gtex_eqtls("v8", "Whole_Blood").path == SAMPLE_DIR / "gtex_v8_Whole_Blood.v8.egenes.txt.gz"
     assert sources.peaks().build == sources.reference().build == sources.blacklist().build == "hg38"
     assert sources.chain("hg19", "hg38") == SAMPLE_DIR / "ucsc_hg19ToHg38.over.chain.gz"
@@ -85,20 +105,20 @@ def test_sample_profile_serves_the_bundled_files_with_their_builds():
 def test_a_tissue_without_a_biosample_is_refused_before_any_download():
     """A truth set needs its biosample (the track it is scored on): an unknown tissue stops the run at once."""
     with pytest.raises(dg.Failure, match=r"'Liver'\] have no biosample") as caught:
-        DataSources(sample_dir=str(SAMPLE_DIR), gtex_tissues=["Whole_Blood", "Liver"]).gtex_sources()
+        SampleDataSources(sample_dir=str(SAMPLE_DIR), gtex_tissues=["Whole_Blood", "Liver"]).gtex_sources()
     assert caught.value.allow_retries is False
 
 
 def test_each_tissue_is_a_truth_set_under_each_annotation():
     """Two tissues and two annotations give four GTEx truth sets, beside the dsQTLs."""
-    names = [s.name for s in DataSources(sample_dir=str(SAMPLE_DIR)).truth_sets()]
+    names = [s.name for s in SampleDataSources(sample_dir=str(SAMPLE_DIR)).truth_sets()]
     assert names == ["gtex_wb_k562_dhs", "gtex_wb_lcl_dsqtl_sites", "gtex_lcl_k562_dhs", "gtex_lcl_lcl_dsqtl_sites",
                      "dsqtl_degner2012"]
 
 
 def test_unknown_profile_is_refused():
-    with pytest.raises(dg.Failure, match="unknown data profile 'ful'"):
-        DataSources(profile="ful").peaks()
+    with pytest.raises(ValueError, match="unknown data profile 'ful': set ENDOBENCH_PROFILE"):
+        data_sources("ful")
 
 
 def test_full_profile_extracts_the_tissue_table_from_the_archive_once(host, tmp_path):
@@ -160,10 +180,62 @@ def test_404_from_the_host_is_a_failure_without_retry(host, tmp_path):
     assert caught.value.allow_retries is False
 
 
-def test_default_full_peaks_are_the_hg19_ucsc_file_and_declare_it(host, tmp_path):
-    """Without an ENCODE accession the full profile uses the UCSC K562 peaks, declared hg19 so they get lifted."""
+def test_default_full_peaks_are_encodes_native_hg38_file_checked_against_its_md5(host, tmp_path):
+    """The default K562 peaks are ENCODE's GRCh38 narrowPeak ENCFF185XRG, checked against its metadata's md5sum."""
+    assert FullDataSources().peaks_encode_accession == "ENCFF185XRG"
+    source = full_sources(host, tmp_path, peaks_encode_accession="ENCFF185XRG").peaks()
+    assert source.build == "hg38" and source.path.name == "ENCFF185XRG.bed.gz"
+    assert source.verified == f"md5 {md5(K562_HG38)} matches the publisher value"
+
+
+def test_the_seeds_ucsc_peaks_are_declared_hg19_and_say_they_had_no_checksum(host, tmp_path):
+    """With no ENCODE accession the full profile uses the seed's UCSC K562 peaks, declared hg19 so they get lifted;
+    that folder lists no checksum here, which is said, not hidden."""
     source = full_sources(host, tmp_path).peaks()
     assert source.build == "hg19" and source.path.name.endswith("K562PkV2.narrowPeak.gz")
+    assert source.verified.endswith("the publisher gives no checksum for this file")
+
+
+def test_a_download_that_differs_from_the_publishers_md5_fails_and_is_removed(tmp_path):
+    """A chain whose bytes differ from the folder's md5sum.txt is deleted and the run fails, naming both values."""
+    chain = (SAMPLE_DIR / "ucsc_hg19ToHg38.over.chain.gz").read_bytes()
+    listing = f"{'0' * 32}  hg19ToHg38.over.chain.gz\n".encode()
+    with FixtureServer({CHAIN: chain, "/goldenPath/hg19/liftOver/md5sum.txt": listing}) as server:
+        with pytest.raises(dg.Failure) as caught:
+            full_sources(server, tmp_path).chain("hg19", "hg38")
+    message = caught.value.description
+    assert md5(chain) in message and f"publisher value {'0' * 32}" in message
+    assert caught.value.allow_retries is True
+    assert not (tmp_path / "full" / "ucsc" / "hg19ToHg38.over.chain.gz").exists()
+
+
+def test_encode_metadata_md5_is_enforced(tmp_path):
+    other = b"chr22\t1\t2\n"
+    with FixtureServer({ENCODE_PEAKS: K562_HG38, "/files/ENCFF185XRG/": encode_metadata(other)}) as server:
+        with pytest.raises(dg.Failure, match=f"differs from the publisher value {md5(other)}"):
+            full_sources(server, tmp_path, peaks_encode_accession="ENCFF185XRG").peaks()
+
+
+def test_the_pinned_hg38_checksum_must_match_too(host, tmp_path):
+    """hg38.fa.gz carries UCSC's md5 pinned in the code: a file that matches only a (changed) listing fails."""
+    sources = full_sources(host, tmp_path, pinned_md5={"hg38/bigZips/hg38.fa.gz": "1c9dcaddfa41027f17cd8f7a82c7293b"})
+    with pytest.raises(dg.Failure, match="pinned value 1c9dcaddfa41027f17cd8f7a82c7293b"):
+        sources.reference()
+
+
+def test_a_file_the_publisher_replaced_is_caught_by_the_recorded_checksum(tmp_path):
+    """The first download's md5 is recorded; a later download of a different file under the same name fails even
+    though the publisher's listing changed with it."""
+    chain = (SAMPLE_DIR / "ucsc_hg19ToHg38.over.chain.gz").read_bytes()
+    first = {CHAIN: chain, "/goldenPath/hg19/liftOver/md5sum.txt": f"{md5(chain)}  hg19ToHg38.over.chain.gz".encode()}
+    with FixtureServer(first) as server:
+        full_sources(server, tmp_path).chain("hg19", "hg38").unlink()
+    changed = chain[:-1] + b"x"
+    second = {CHAIN: changed, "/goldenPath/hg19/liftOver/md5sum.txt": f"{md5(changed)}  hg19ToHg38.over.chain.gz".encode()}
+    (tmp_path / "full" / "ucsc" / "checksums" / "hg19" / "liftOver" / "md5sum.txt").unlink()
+    with FixtureServer(second) as server:
+        with pytest.raises(dg.Failure, match=f"recorded by an earlier run value {md5(chain)}"):
+            full_sources(server, tmp_path).chain("hg19", "hg38")
 
 
 def test_full_reference_is_downloaded_and_decompressed_for_random_access(host, tmp_path):

@@ -11,7 +11,6 @@ from endobench.defs.metadata import exclusion_metadata, markdown_table, rounded,
 from endobench.defs.partitions import gtex_release_partitions
 from endobench.lib.genome.liftover import NOT_LIFTED, lift_intervals, lift_variants, require_chain
 from endobench.lib.genome.peaks import PeakSet, filter_peaks, read_peaks
-from endobench.lib.io.atomic import atomic_path
 from endobench.lib.io.errors import InputError
 from endobench.lib.truth_sets.annotate import sites_as_peaks
 from endobench.lib.truth_sets.catalog import DSQTL_DEGNER
@@ -115,9 +114,7 @@ def dsqtl_sites(storage: Storage) -> dg.MaterializeResult:
     build = str(dsqtls["build"].iloc[0]) if len(dsqtls) else "hg38"
     sites = sites_as_peaks(dsqtls, build)
     path = storage.write_table(sites.frame.assign(build=build), "dsqtl_sites")
-    bed_path = path.with_suffix(".bed")
-    with atomic_path(bed_path) as tmp:
-        sites.frame[["chrom", "start", "end", "name"]].to_csv(tmp, sep="\t", header=False, index=False)
+    bed_path = storage.write_bed(sites.frame[["chrom", "start", "end", "name"]], "dsqtl_sites")
     return dg.MaterializeResult(metadata=rounded({**table_metadata(path, len(sites.frame)), "genome_build": build,
                                           "bed_path": dg.MetadataValue.path(str(bed_path)),
                                           "covered_bp": sites.covered_bp}))
@@ -148,11 +145,14 @@ def dhs_peaks(
         context.log.info(f"{source.path}: lifted {source.build} -> {reference.build}, "
                          f"{peaks.excluded[NOT_LIFTED]:,} peaks not lifted")
     filtered = filter_peaks(peaks, max_width=config.max_width, min_qvalue=config.min_qvalue, blacklist=blacklist)
+    # narrowPeak q = -1 means "not computed": a file without one q-value cannot be filtered by it, and says so.
+    q_filter = (f"applied: -log10 q >= {config.min_qvalue:g}" if peaks.frame["qvalue"].notna().any()
+                else "skipped: the file gives no q-values (all -1 or absent)")
+    if q_filter.startswith("skipped"):
+        context.log.warning(f"{source.path}: q-value filter {q_filter}")
     frame = filtered.frame.assign(build=peaks.build)
     path = storage.write_table(frame, "dhs_peaks")
-    bed_path = path.with_suffix(".bed")
-    with atomic_path(bed_path) as tmp:
-        frame[["chrom", "start", "end", "name", "qvalue"]].to_csv(tmp, sep="\t", header=False, index=False)
+    bed_path = storage.write_bed(frame[["chrom", "start", "end", "name", "qvalue"]], "dhs_peaks")
     if not peaks.was_sorted:
         context.log.warning(f"{source.path}: peaks were not sorted; sorted them by chromosome and start")
     context.log.info(f"{peaks.rows_read:,} peaks read, {len(frame):,} kept covering {filtered.covered_bp:,} bp")
@@ -167,6 +167,8 @@ def dhs_peaks(
             "lifted_from": source.build if source.build != peaks.build else "not lifted",
             "not_lifted": int(peaks.excluded.get(NOT_LIFTED, 0)),
             "input_was_sorted": peaks.was_sorted,
+            "qvalue_filter": q_filter,
+            "source_checksum": source.verified or "bundled file (provenance in data/sample/SOURCES.md)",
             **exclusion_metadata(filtered.excluded),
         })
     )
