@@ -42,8 +42,9 @@ def read_generic_qtls(
 ) -> ParsedQtls:
     """Read a caQTL/dsQTL-style table (chrom, pos, ref, alt, effect, se, p, build) by header name.
 
-    A `strand` column with `-` (positions lifted to the minus strand) complements both alleles, so alleles are
-    always on the + strand of the declared build.
+    A `strand` column with `-` (positions lifted to the minus strand) reverse-complements both alleles, so alleles
+    are always on the + strand of the declared build; the position, the lifted first base of the REF allele, is
+    then the last base of the REF span on the + strand, so it moves to the span's first (the same for a SNV).
     """
     path = Path(path)
     required = [columns.chrom, columns.pos, columns.ref, columns.alt, columns.effect, columns.se, columns.p]
@@ -69,6 +70,7 @@ def read_generic_qtls(
     )
     if columns.strand:
         minus = (raw[columns.strand].str.strip() == "-").to_numpy()
+        frame.loc[minus, "pos"] = frame.loc[minus, "pos"] - frame.loc[minus, "ref"].str.len() + 1
         frame.loc[minus, "ref"] = frame.loc[minus, "ref"].map(reverse_complement)
         frame.loc[minus, "alt"] = frame.loc[minus, "alt"].map(reverse_complement)
     frame["is_significant"] = True if significant_p is None else (frame["pval"] <= significant_p)

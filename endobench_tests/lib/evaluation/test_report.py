@@ -225,3 +225,12 @@ def test_plots_are_embedded_as_small_pngs(report):
     for line in images:
         data = base64.b64decode(line.split("base64,", 1)[1].rstrip(")"))
         assert data.startswith(b"\x89PNG") and len(data) < 150_000
+
+
+def test_quantile_scores_get_a_sensitivity_row(inputs, tmp_path):
+    """Where a predictor gives quantile scores beside raw ones (AlphaGenome), both are reported side by side."""
+    predictions = _local_only(inputs[2])
+    predictions["quantile_score"] = predictions["score"].rank(pct=True)
+    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
+    section = result.markdown.split("## Sensitivity", 1)[1].split("\n## ", 1)[0]
+    assert "| raw score |" in section and "| quantile score |" in section

@@ -83,3 +83,14 @@ def test_text_in_the_effect_column_names_the_line(tmp_path):
             ["chr1", "875857", "A", "G", "big", "0.1", "1e-4", "hg38"]]
     with pytest.raises(InputError, match=r"caqtl\.tsv, line 3: column 'effect' holds 'big'"):
         read_generic_qtls(_write(tmp_path, rows), truth_set="caqtl", columns=GenericQtlColumns())
+
+
+def test_minus_strand_multi_base_alleles_are_reverse_complemented(tmp_path):
+    """A deletion lifted to the minus strand, AGC>A at 1,000, is GCT>T on the + strand: reverse-complemented, not
+    only complemented (TCG>T is not the same sequence), and starting at 998, where its REF span begins on +."""
+    path = tmp_path / "minus.tsv"
+    pd.DataFrame([["chr1", "1000", "AGC", "A", "0.5", "0.1", "1e-4", "-"]],
+                 columns=["chrom", "pos", "ref", "alt", "effect", "se", "p", "strand"]).to_csv(path, sep="\t",
+                                                                                              index=False)
+    parsed = read_generic_qtls(path, truth_set="caqtl", build="hg38", columns=GenericQtlColumns(strand="strand"))
+    assert parsed.frame.loc[0, ["pos", "ref", "alt"]].tolist() == [998, "GCT", "T"]

@@ -1,0 +1,46 @@
+"""Input assets say what they did to the data: the q-value filter, rounded numbers in the UI."""
+
+import gzip
+
+import dagster as dg
+import pandas as pd
+
+from endobench.defs.assets import inputs
+from endobench.defs.metadata import rounded
+from endobench.resources.sources import SampleDataSources
+from endobench.resources.storage import Storage
+from endobench_tests.paths import SAMPLE_DIR
+
+PEAKS = "abc_K562_DNase_ENCFF860XAE_chr22_macs2_peaks.hg38.narrowPeak.gz"
+
+
+def _peaks_metadata(sample_dir, tmp_path) -> dict:
+    result = dg.materialize([inputs.dhs_peaks], resources={
+        "sources": SampleDataSources(sample_dir=str(sample_dir)),
+        "storage": Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache")),
+    })
+    return {k: v.value for k, v in result.asset_materializations_for_node("dhs_peaks")[0].metadata.items()}
+
+
+def test_the_qvalue_filter_says_when_it_applied(tmp_path):
+    assert _peaks_metadata(SAMPLE_DIR, tmp_path)["qvalue_filter"] == "applied: -log10 q >= 2"
+
+
+def test_a_file_without_qvalues_says_the_filter_was_skipped(tmp_path):
+    """Real K562 peaks with column 9 set to -1 ("not computed", as some ENCODE files have it)."""
+    sample = tmp_path / "sample"
+    sample.mkdir()
+    for source in SAMPLE_DIR.iterdir():
+        (sample / source.name).symlink_to(source)
+    peaks = pd.read_csv(SAMPLE_DIR / PEAKS, sep="\t", header=None)
+    peaks[8] = -1
+    (sample / PEAKS).unlink()
+    (sample / PEAKS).write_bytes(gzip.compress(peaks.to_csv(sep="\t", header=False, index=False).encode()))
+    metadata = _peaks_metadata(sample, tmp_path)
+    assert metadata["qvalue_filter"] == "skipped: the file gives no q-values (all -1 or absent)"
+    assert "n_excluded_below_qvalue" not in metadata
+
+
+def test_ui_numbers_keep_four_significant_digits():
+    out = rounded({"a": 0.6202986613, "b": dg.MetadataValue.float(1.23456789e-17), "n": 3, "text": "x"})
+    assert out["a"] == 0.6203 and out["b"].value == 1.235e-17 and out["n"] == 3 and out["text"] == "x"
