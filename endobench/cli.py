@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 from endobench.lib.io.errors import InputError
+from endobench.lib.model.gkm import model_path
 
-DEFAULT_MODEL = Path("data/outputs/local_model/local_dnase_model.npz")
+DEFAULT_MODEL = model_path("data/outputs")
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from endobench.defs.assets.model import MODEL_FILE
 from endobench.resources.predictors import LocalPredictor, VariantEffectPredictor
 from endobench.resources.sources import FULL, DataSources, data_sources
 from endobench.resources.storage import Storage
@@ -54,7 +53,7 @@ def build_resources(
 
 def build_predictor(kind: str, storage: Storage, sources: DataSources | None = None) -> VariantEffectPredictor:
     if kind == LOCAL:
-        return LocalPredictor(model_path=str(Path(storage.root) / "local_model" / MODEL_FILE))
+        return LocalPredictor(model_path=str(storage.local_model_path()))
     if kind == ALPHAGENOME:
         from endobench.resources.alphagenome import AlphaGenomePredictor
 

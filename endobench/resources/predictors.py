@@ -83,7 +83,7 @@ LOCAL_TRACK = "local gkm DNase (trained on LCL dsQTL contexts)"
 class LocalPredictor(VariantEffectPredictor):
     """The gapped k-mer DNase model trained from the bundled data (`local_model` asset): no network, no weights."""
 
-    model_path: str = "data/outputs/local_model/local_dnase_model.npz"
+    model_path: str  # `Storage.local_model_path()`: where the local_model asset writes the weights
     _loaded: object = PrivateAttr(default=None)
 
     def _model(self):

@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from endobench.lib.io.atomic import atomic_path, write_parquet, write_text
+from endobench.lib.model.gkm import model_path
 
 
 class Storage(dg.ConfigurableResource):
@@ -17,6 +18,10 @@ class Storage(dg.ConfigurableResource):
 
     root: str = "data/outputs"
     cache_dir: str = "data/cache"
+
+    def local_model_path(self) -> Path:
+        """Where the `local_model` asset writes the trained weights and the local predictor reads them."""
+        return model_path(self.root)
 
     def asset_dir(self, asset: str) -> Path:
         path = Path(self.root) / asset

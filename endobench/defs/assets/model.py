@@ -10,13 +10,6 @@ from endobench.lib.model.training import HELD_OUT_CHROMOSOMES, TRAINING_CHROMOSO
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 
-MODEL_FILE = "local_dnase_model.npz"
-
-
-def local_model_path(storage: Storage) -> Path:
-    """Where the local_model asset writes the weights; the LocalPredictor wiring points at the same file."""
-    return storage.asset_dir("local_model") / MODEL_FILE
-
 
 @dg.asset(group_name="model", kinds={"scikitlearn"})
 def local_model(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
@@ -30,7 +23,7 @@ def local_model(context: dg.AssetExecutionContext, sources: DataSources, storage
     inputs = TrainingInputs.sample(Path(sources.sample_dir))
     model, summary = train_local_model(inputs, TRAINING_CHROMOSOMES)
     evaluation = evaluate_held_out(model, inputs, HELD_OUT_CHROMOSOMES)
-    path = local_model_path(storage)
+    path = storage.local_model_path()
     model.save(path)
     context.log.info(
         f"held-out dsQTLs: n={evaluation.n:,}, sign auROC {evaluation.sign_auroc:.3f} "
