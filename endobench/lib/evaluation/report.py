@@ -145,6 +145,14 @@ def scope_statement(predictions: pd.DataFrame) -> list[str]:
     return lines
 
 
+UNIT_WORDS = {"gene_id": "genes", "variant_id": "variants"}
+
+
+def _n_with_units(result: Mapping[str, object]) -> str:
+    """`41 (41 genes)`: rows, and the independent units they come from."""
+    return f"{result['n']:,} ({result['n_units']:,} {UNIT_WORDS.get(str(result.get('unit')), 'units')})"
+
+
 def _headline_blocks(results: Sequence[dict], specs: Mapping[str, TruthSetSpec], min_n: int) -> list[Block]:
     blocks: list[Block] = [("h", 2, "Headline")]
     for truth_set in sorted({str(r["truth_set"]) for r in results}):
@@ -162,11 +170,10 @@ def _headline_blocks(results: Sequence[dict], specs: Mapping[str, TruthSetSpec],
             tss = r.get("baselines", {}).get(DISTANCE_TO_TSS, {})
             null = r.get("null", {}).get("spearman", {})
             if r["n"] < min_n:
-                table.append([r["label"], r["readout_label"], f"{r['n']:,} ({r['n_units']:,} units)",
-                              too_few(r["n"]), "", "", "", "", ""])
+                table.append([r["label"], r["readout_label"], _n_with_units(r), too_few(r["n"]), "", "", "", "", ""])
                 continue
             table.append([
-                r["label"], r["readout_label"], f"{r['n']:,} ({r['n_units']:,} units)", with_ci(r, "spearman"),
+                r["label"], r["readout_label"], _n_with_units(r), with_ci(r, "spearman"),
                 with_ci(r, "sign_agreement"), with_ci(r, "sign_auroc"),
                 f"{num(null.get('null_low'))} to {num(null.get('null_high'))} (p={pvalue(null.get('p'))})",
                 num(tss.get("spearman")) if tss else "–", _ceiling_cell(r),
@@ -179,7 +186,7 @@ def _headline_blocks(results: Sequence[dict], specs: Mapping[str, TruthSetSpec],
         blocks.append(("table", ["configuration", "readout x biosample", "n (units)", "Spearman [95% CI]",
                                  "sign agreement [95% CI]", "sign auROC [95% CI]", "null Spearman, 95% range",
                                  "distance to TSS: Spearman", "ceiling on the same units"], table))
-        blocks += [("p", sentence) for sentence in _ceiling_sentences(rows)]
+        blocks += [("p", sentence) for sentence in _ceiling_sentences(rows, min_n)]
     return blocks
 
 
@@ -191,11 +198,11 @@ def _ceiling_cell(result: Mapping[str, object]) -> str:
     return f"{num(model['spearman'])} of {num(ceiling['spearman'])} (n={ceiling['n']:,})"
 
 
-def _ceiling_sentences(rows: Sequence[Mapping[str, object]]) -> list[str]:
+def _ceiling_sentences(rows: Sequence[Mapping[str, object]], min_n: int) -> list[str]:
     out = []
     for r in rows:
         ceiling = r.get("ceiling") or {}
-        if r["kind"] != MODEL or ceiling.get("n", 0) < 3 or "spearman" not in ceiling:
+        if r["kind"] != MODEL or ceiling.get("n", 0) < min_n or "spearman" not in ceiling:
             continue
         model = ceiling["model_on_same_units"]
         out.append(f"{r['label']} ({r['readout_label']}) reaches Spearman {num(model['spearman'])} and sign agreement "
@@ -213,7 +220,7 @@ RESULTS_HEADER = ["truth set", "readout x biosample", "configuration", "unit", "
 def _results_rows(results: Sequence[Mapping[str, object]], empty: Sequence[str], min_n: int) -> list[list[str]]:
     rows = []
     for r in results:
-        lead = [r["truth_set"], r["readout_label"], r["label"], r["scope"], f"{r['n']:,} ({r['n_units']:,})"]
+        lead = [r["truth_set"], r["readout_label"], r["label"], r["scope"], _n_with_units(r)]
         if r["n"] < min_n:
             rows.append(lead + [too_few(r["n"])] + [""] * 6)
             continue
