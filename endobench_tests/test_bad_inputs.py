@@ -118,7 +118,7 @@ def _index_built(result, tmp):
 
 CASES = [
     # GTEx egenes (real Whole Blood chr22 rows, damaged)
-    Case("truncated gzip", "gtex/egenes_truncated.txt.gz", "gtex", "error", "line 71", "Download"),
+    Case("truncated gzip", "gtex/egenes_truncated.txt.gz", "gtex", "error", "line 71", "Replace"),
     Case("empty file", "gtex/egenes_empty.txt", "gtex", "error", "line 1", "non-empty"),
     Case("header only", "gtex/egenes_header_only.txt", "gtex", "error", "line 2", "complete file"),
     Case("missing required column", "gtex/egenes_missing_slope.txt", "gtex", "error", "line 1", "matched by name"),
@@ -154,7 +154,7 @@ CASES = [
              result.frame, _peaks(CORPUS / "peaks" / "peaks_ok.narrowPeak", tmp).frame)),
     Case("peak on an unknown contig", "peaks/peaks_unknown_chromosome.narrowPeak", "peaks",
          "excluded:unknown_chromosome=1"),
-    Case("truncated gzip (peaks)", "peaks/peaks_truncated.narrowPeak.gz", "peaks", "error", "line 193", "Download"),
+    Case("truncated gzip (peaks)", "peaks/peaks_truncated.narrowPeak.gz", "peaks", "error", "line 193", "Replace"),
     Case("non-numeric peak start", "peaks/peaks_nonnumeric_start.narrowPeak", "peaks", "error", "line 4", "BED"),
     # Reference FASTA (a 3 kb cut of the real chr22 segment and the first 12 kb of chr2)
     Case("FASTA without index", "reference/segments.fa", "reference", "normalised", normalised=_index_built),
@@ -306,7 +306,7 @@ def _failure(result) -> dg.DagsterEvent:
 
 
 @pytest.mark.parametrize("corpus_file, where, fix", [
-    ("gtex/egenes_truncated.txt.gz", "line 71", "Download the file again"),
+    ("gtex/egenes_truncated.txt.gz", "line 71", "with a complete, undamaged copy"),
     ("gtex/egenes_renamed_columns.txt", "line 1", "did you rename 'slope' to 'beta'"),
 ])
 def test_bad_gtex_file_fails_the_asset_with_the_clear_message(corpus_file, where, fix, tmp_path):
@@ -346,7 +346,7 @@ def test_truncated_peak_file_fails_the_asset_with_the_clear_message(tmp_path):
     assert not result.success
     error = _failure(result).step_failure_data.error
     assert error.cls_name == "Failure"
-    assert PEAKS_SAMPLE in error.message and "line 193" in error.message and "Download" in error.message
+    assert PEAKS_SAMPLE in error.message and "line 193" in error.message and "Replace" in error.message
     assert not (tmp_path / "outputs" / "dhs_peaks" / "all.parquet").exists()
 
 

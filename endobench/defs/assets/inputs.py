@@ -1,6 +1,7 @@
 """Input assets: the GTEx tissue table of a release, the generic QTL tables, and the accessibility peaks."""
 
 from collections import Counter
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -15,12 +16,18 @@ from endobench.lib.truth_sets.finemap import read_finemapped_eqtls
 from endobench.lib.truth_sets.generic import read_generic_qtls
 from endobench.lib.truth_sets.gtex import read_gtex_eqtls
 from endobench.lib.truth_sets.schema import ParsedQtls
-from endobench.resources.sources import FINEMAPPED, DataSources
+from endobench.resources.sources import FINEMAPPED, FULL, DataSources
 from endobench.resources.storage import Storage
 
 
-def input_failure(exc: InputError) -> dg.Failure:
-    """Bad input is the user's to fix: fail with the actionable message, and do not retry."""
+def input_failure(exc: InputError, sources: DataSources | None = None) -> dg.Failure:
+    """Bad input is the user's to fix: fail with the actionable message, and do not retry.
+
+    A damaged file that the full profile downloaded is to be deleted, so that the next run downloads it again.
+    """
+    if exc.damaged and sources is not None and sources.profile == FULL and exc.path is not None and \
+            Path(exc.path).resolve().is_relative_to(Path(sources.download_dir).resolve()):
+        exc = exc.with_fix(f"Delete {exc.path}; the next run downloads it again")
     return dg.Failure(description=str(exc), allow_retries=False)
 
 
@@ -37,13 +44,15 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
     try:
         parsed = read_gtex_eqtls(source.path, truth_set=sources.gtex_truth_set)
     except InputError as exc:
-        raise input_failure(exc) from exc
+        raise input_failure(exc, sources) from exc
     if parsed.frame["build"].iloc[0] != source.build:
         raise dg.Failure(
             f"{source.path}: variant ids say {parsed.frame['build'].iloc[0]} but the source declares {source.build}; "
             "fix the data source's build",
             allow_retries=False,
         )
+    for warning in parsed.warnings:
+        context.log.warning(f"{source.path}: {warning}")
     lifted_from = _lift_qtls_to_reference(context, parsed, source.path, source.build, sources)
     path = storage.write_table(parsed.frame, "raw_gtex_eqtls", release)
     storage.write_stats(
@@ -86,6 +95,8 @@ def raw_qtl_tables(context: dg.AssetExecutionContext, sources: DataSources, stor
                                            columns=table.columns)
         except InputError as exc:
             raise input_failure(exc) from exc
+        for warning in parsed.warnings:
+            context.log.warning(f"{table.path}: {warning}")
         _lift_qtls_to_reference(context, parsed, table.path, str(parsed.frame["build"].iloc[0]) if len(parsed.frame)
                                 else (table.build or "hg38"), sources)
         parsed.frame["require_peak"] = table.require_peak
@@ -131,7 +142,7 @@ def dhs_peaks(
         peaks = _peaks_on_build(peaks, source.path, reference.build, reference.path, sources)
         blacklist = _peaks_on_build(blacklist, blacklist_source.path, reference.build, reference.path, sources)
     except InputError as exc:
-        raise input_failure(exc) from exc
+        raise input_failure(exc, sources) from exc
     if source.build != reference.build:
         context.log.info(f"{source.path}: lifted {source.build} -> {reference.build}, "
                          f"{peaks.excluded[NOT_LIFTED]:,} peaks not lifted")

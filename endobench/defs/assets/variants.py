@@ -13,7 +13,7 @@ from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.genome.windows import OK, build_windows, exclusion_counts, reference_agreement
 from endobench.lib.io.atomic import atomic_path
 from endobench.lib.io.errors import BuildMismatchError, InputError
-from endobench.lib.truth_sets.schema import variant_ids
+from endobench.lib.truth_sets.schema import drop_unpredicted_chromosomes, variant_ids
 from endobench.resources.predictors import VariantEffectPredictor
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
@@ -59,6 +59,7 @@ def dhs_filtered_variants(
     """
     release = context.partition_key
     frame, stats = load_truth_sets(storage, release)
+    frame = drop_unpredicted_chromosomes(frame, stats)
     peak_frame = storage.read_table("dhs_peaks")
     peaks_build = str(peak_frame["build"].iloc[0]) if len(peak_frame) else sources.peaks().build
     try:

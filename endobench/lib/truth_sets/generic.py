@@ -6,13 +6,12 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from endobench.lib.genome.builds import normalize_build
 from endobench.lib.genome.sequence import reverse_complement
 from endobench.lib.io.errors import InputError
-from endobench.lib.io.tables import numeric_column, read_table
+from endobench.lib.io.tables import integer_column, numeric_column, read_table
 from endobench.lib.truth_sets.schema import ParsedQtls, finalize
 
 
@@ -57,14 +56,14 @@ def read_generic_qtls(
     frame = pd.DataFrame(
         {
             "chrom": raw[columns.chrom],
-            "pos": numeric_column(raw, columns.pos, path),
+            "pos": integer_column(raw, columns.pos, path),
             "ref": raw[columns.ref],
             "alt": raw[columns.alt],
             "effect": numeric_column(raw, columns.effect, path),
             "effect_se": numeric_column(raw, columns.se, path),
             "pval": numeric_column(raw, columns.p, path),
             "gene_id": pd.Series(pd.NA, index=raw.index, dtype=object),
-            "source_line": np.arange(2, len(raw) + 2),
+            "source_line": raw.index.to_numpy(),
         }
     )
     if columns.strand:
