@@ -61,8 +61,8 @@ def _score_pairs(args: argparse.Namespace) -> int:
     from endobench.lib.model.pairs import describe_counts, score_fasta_pairs
 
     check_output_file(Path(args.out))
-    model = load_or_train_model(Path(args.model), Path(args.sample_dir))
-    counts = score_fasta_pairs(Path(args.ref), Path(args.alt), Path(args.out), model)
+    counts = score_fasta_pairs(Path(args.ref), Path(args.alt), Path(args.out),
+                               lambda: load_or_train_model(Path(args.model), Path(args.sample_dir)))
     print(f"{args.out}: {describe_counts(counts)}")
     return 0
 

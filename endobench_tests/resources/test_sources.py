@@ -16,8 +16,8 @@ from endobench.lib.truth_sets.gtex import EGENES, SIGNIF_PAIRS, read_gtex_eqtls
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 from endobench_tests.conftest import FIXTURES, SAMPLE_DIR
-from endobench_tests.lib.truth_sets.test_gtex import tensorqtl_parquet
 from endobench_tests.lib.genome.test_liftover import write_hg19_k562_peaks
+from endobench_tests.lib.truth_sets.test_gtex import tensorqtl_parquet
 from endobench_tests.stand_ins.http_server import FixtureServer, tar_archive
 
 GTEX_DIR = FIXTURES / "gtex"

@@ -47,6 +47,8 @@ class ReferenceGenome:
             if match:
                 seg = Segment(name, _chrom_name(match["chrom"]), int(match["start"]) - 1, int(match["end"]))
                 if seg.end0 - seg.start0 != len(record):
+                    # Spaces or numbers in the sequence lines also make a record longer than its span: say so first.
+                    _check_bases(self.path, name, seg.start0, str(record[:1_000]).encode("latin-1", "replace"))
                     raise InputError(
                         self.path,
                         f"record {name} names {seg.end0 - seg.start0:,} bp but holds {len(record):,}",

@@ -86,8 +86,8 @@ def refuse(path: Path | str, kind: str, what: str) -> InputError:
     """The error for a file of a kind a text reader does not take."""
     if kind == EMPTY:
         return InputError(path, f"the {what} file is empty (0 bytes)", "Point the run at a non-empty file", line=1)
-    return InputError(path, f"the {what} file is {kind}, not plain or gzip-compressed text",
-                      _HOW_TO_READ.get(kind, "Provide plain or gzip-compressed text").capitalize())
+    how = _HOW_TO_READ.get(kind, "provide plain or gzip-compressed text")
+    return InputError(path, f"the {what} file is {kind}, not plain or gzip-compressed text", how[0].upper() + how[1:])
 
 
 def max_decompressed_bytes() -> int:
@@ -209,13 +209,13 @@ class _Inflate(io.RawIOBase):
             raise self._damage("the gzip data is corrupt", f" ({exc})") from exc
         self._input = self._inflater.unconsumed_tail
         self._consumed += len(data) - len(self._input)
-        if self._inflater.eof:
-            self._consumed -= len(self._inflater.unused_data)
-            self._next_member(self._inflater.unused_data)
         self._produced += len(out)
         self._lines += out.count(b"\n")
         if self._produced > self._limit:
             raise too_large(self._path, self._limit)
+        if self._inflater.eof:
+            self._consumed -= len(self._inflater.unused_data)
+            self._next_member(self._inflater.unused_data)
         return out
 
     def _next_member(self, rest: bytes) -> None:

@@ -22,8 +22,9 @@ HEADER = "name\tscore_ref\tscore_alt\tdelta\n"
 def score_fasta_pairs(ref_fasta: Path, alt_fasta: Path, out_tsv: Path, model) -> dict[str, int]:
     """Write name, score_ref, score_alt, delta (= alt - ref) for every shared name, in the REF file's order.
 
-    Returns counts: ref_records, alt_records, scored, only_in_ref, only_in_alt, non_acgt_base, too_short, and
-    min_length (the shortest record scored, the model input of 2*flank+1 bp).
+    `model` may be a function that returns the model: it is called once both files have been read, so that bad
+    input costs no training. Returns counts: ref_records, alt_records, scored, only_in_ref, only_in_alt,
+    non_acgt_base, too_short, and min_length (the shortest record scored, the model input of 2*flank+1 bp).
     """
     refs = read_fasta(ref_fasta)
     alts = read_fasta(alt_fasta)
@@ -33,6 +34,7 @@ def score_fasta_pairs(ref_fasta: Path, alt_fasta: Path, out_tsv: Path, model) ->
             ref_fasta, f"no record name is shared with {alt_fasta}",
             "Name each REF record and its ALT record identically in the two files",
         )
+    model = model() if callable(model) else model
     minimum = model.input_length
     clean = [n for n in shared if is_acgt(refs[n]) and is_acgt(alts[n])]
     usable = [n for n in clean if len(refs[n]) >= minimum and len(alts[n]) >= minimum]
