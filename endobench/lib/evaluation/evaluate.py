@@ -16,7 +16,7 @@ from endobench.lib.evaluation.metrics import N_BOOTSTRAP
 from endobench.lib.evaluation.report import ReportResult, build_report
 from endobench.lib.io.atomic import check_output_dir
 from endobench.lib.io.errors import InputError
-from endobench.lib.io.tables import read_frame
+from endobench.lib.io.tables import parse_numbers, read_frame
 
 # Columns carried over from the truth table when present, so the strata (TSS distance, MAF, SNV/indel,
 # chromosome splits) and the auPRC work for external tables too.
@@ -38,9 +38,7 @@ def _require(frame: pd.DataFrame, columns: list[str], path: Path, what: str) -> 
 
 def _numeric(values: pd.Series) -> pd.Series:
     """Numbers as floats; text that is not a number (or an NA spelling) becomes NaN, to be counted as excluded."""
-    if values.dtype == object:
-        values = values.map(lambda v: v.strip() if isinstance(v, str) else v)
-    return pd.to_numeric(values, errors="coerce").astype(float)
+    return pd.Series(parse_numbers(values)[0], index=values.index)
 
 
 def evaluate_table(

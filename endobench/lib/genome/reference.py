@@ -165,6 +165,11 @@ def _open_fasta(path: Path) -> pyfaidx.Fasta:
         )
     if compression not in (PLAIN, BGZF):
         raise refuse(path, compression, "reference FASTA")
+    named_compressed = path.name.lower().endswith((".gz", ".bgz"))
+    if named_compressed != (compression == BGZF):  # pyfaidx goes by the name, so name and content must agree
+        raise InputError(path, f"the FASTA is {'bgzip-compressed' if compression == BGZF else 'not compressed'} but "
+                         f"its name {'does not end' if compression == BGZF else 'ends'} in .gz",
+                         f"Rename it to {path.name + '.gz' if compression == BGZF else path.name.rsplit('.', 1)[0]}")
     if compression == PLAIN:
         _check_start(path)
     _check_index_fields(path)
