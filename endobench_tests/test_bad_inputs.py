@@ -93,6 +93,12 @@ def _fasta(path: Path, tmp: Path):
     return read_fasta(path)
 
 
+def _chain(path: Path, tmp: Path):
+    from endobench.lib.genome.liftover import load_chain
+
+    return load_chain(path)
+
+
 def _windows_reader(window_length: int):
     def read(path: Path, tmp: Path):
         variants = read_generic_qtls(path, truth_set="windows").frame
@@ -237,6 +243,11 @@ CASES = [
     Case("spaces inside reference sequence lines", "reference/spaced_sequence/segments.fa", "reference_fetch",
          "error", "record chr22:32015001-32018000", "Convert"),
     Case("GenBank-style numbered sequence", "fasta/genbank_numbered.fa", "fasta", "error", "line 2", "Convert"),
+    # Liftover chains
+    Case("chain cut in the middle of its blocks", "chain/hg19ToHg38_cut.over.chain", "chain", "error",
+         "the chain file is unreadable", "Replace"),
+    Case("chain file without a chain header", "chain/no_chain_header.over.chain", "chain", "error", "holds no chain",
+         "UCSC .over.chain"),
     # Windows: real variants against the corpus FASTA
     Case("ref allele not matching the genome", "windows/ref_mismatch.tsv", "windows", "excluded:ref_mismatch=1"),
     Case("ref and alt swapped relative to the genome", "windows/swapped_alleles.tsv", "windows", "normalised",
@@ -251,7 +262,7 @@ CASES = [
 ]
 
 READERS = {"gtex": _gtex, "dsqtl": _dsqtl, "peaks": _peaks, "reference": _reference,
-           "reference_fetch": _reference_fetch, "fasta": _fasta}
+           "reference_fetch": _reference_fetch, "fasta": _fasta, "chain": _chain}
 
 
 def _read(case: Case, tmp: Path):

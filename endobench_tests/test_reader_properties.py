@@ -1,7 +1,7 @@
 """Property tests: every reader, given a damaged copy of a real sample file, returns the right rows or an InputError.
 
 Hypothesis damages real rows of the bundled sample (GTEx Whole Blood egenes, Degner dsQTLs, K562 DNase peaks,
-dsQTL allele contexts, a reference segment) in the ways files get damaged: truncation, byte flips, inserted or
+dsQTL allele contexts, a reference segment, UCSC hg19ToHg38 chains) in the ways files get damaged: truncation, byte flips, inserted or
 deleted bytes, a column inserted everywhere or in one line, a field dropped, lines repeated or swapped, other
 encodings, line ends and compressions. The contract checked for every reader:
 
@@ -429,3 +429,31 @@ def test_reference_serves_exactly_the_bases_written_or_refuses(scratch, case):
     written = _fasta_records(_text(data))
     served = _outcome(lambda p: {name: reference.fetch(*_span(name, seq)) for name, seq in written.items()}, path)
     assert served is None or served == written
+
+
+# --- liftover chains -----------------------------------------------------------------------------------------------
+
+def _small_chains(n: int) -> bytes:
+    """The first `n` chains of chr22 with at most 40 blocks, whole: a real chain file small enough to damage."""
+    chains = gzip.decompress((SAMPLE_DIR / "ucsc_hg19ToHg38.over.chain.gz").read_bytes()).split(b"\n\n")
+    small = [c for c in chains if c.startswith(b"chain") and c.split()[2] == b"chr22" and c.count(b"\n") <= 40]
+    return b"\n\n".join(small[:n]) + b"\n\n"
+
+
+CHAIN = _small_chains(6)
+CHAIN_PRESERVING = {name: PRESERVING[name] for name in ("gzip", "bgzip", "multimember", "trailing_blank_lines")}
+PROBES = [(header[2].decode(), int(header[5]) + k) for header in (c.split() for c in CHAIN.split(b"\n\n") if c)
+          for k in (0, 17, 101)]
+
+
+@settings(max_examples=120, **SETTINGS)
+@given(case=damaged(CHAIN, CHAIN_PRESERVING, blank_lines_harmless=False))  # blank lines end a chain
+def test_chain_reader_lifts_like_the_undamaged_chain_or_refuses(scratch, case):
+    from endobench.lib.genome.liftover import load_chain
+
+    data, preserving = case
+    lifter = _outcome(load_chain, _write(scratch, data, "hg19ToHg38.over.chain"))
+    if preserving:
+        original = load_chain(_write(scratch, CHAIN, "hg19ToHg38.over.chain"))
+        assert lifter is not None, "a harmless change must not be refused"
+        assert [lifter.convert_coordinate(*p) for p in PROBES] == [original.convert_coordinate(*p) for p in PROBES]

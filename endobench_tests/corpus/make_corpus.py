@@ -288,8 +288,19 @@ def reference() -> None:
     _write("windows/outside_reference.tsv", _table(header, [one("chr22", lead, "G", "T"), one("chr22", 32_200_000, "A", "G")]))
 
 
+def chain() -> None:
+    """Liftover chains (issue 15): pyliftover raised a bare Exception on a chain cut short, and read a file with no
+    chain header as an empty chain (every variant "not lifted")."""
+    with gzip.open(SAMPLE / "ucsc_hg19ToHg38.over.chain.gz", "rt") as handle:
+        head = handle.read(6_000)
+    cut = head[: head.rindex("\n", 0, 5_000) + 1]  # whole lines, but the first chain's blocks stop early
+    _write("chain/hg19ToHg38_cut.over.chain", cut)
+    _write("chain/no_chain_header.over.chain", cut.replace("chain ", "chian ", 1))
+
+
 if __name__ == "__main__":
     gtex()
     dsqtl()
     peaks()
     reference()
+    chain()
