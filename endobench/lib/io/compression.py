@@ -127,35 +127,55 @@ def open_bytes(path: Path | str, what: str) -> BinaryIO:
     return io.BufferedReader(_Inflate(path, max_decompressed_bytes()), buffer_size=_CHUNK)
 
 
-def open_fast(path: Path | str) -> BinaryIO | None:
-    """For Arrow's multithreaded reader: ISA-L inflating on a thread of its own, under the size guard.
+def open_fast(path: Path | str) -> Counted | None:
+    """For Arrow's multithreaded reader: ISA-L inflating on a thread of its own, under the size guard, with the
+    lines counted on the way (see `Counted`).
 
     None when the file is not plain or gzip text; the caller then reads it with the exact reader, which says why.
     """
     path = Path(path)
     kind = sniff(path)
     if kind == PLAIN:
-        return open(path, "rb")
+        return Counted(path, open(path, "rb"), None)
     if kind in (GZIP, BGZF):
-        return _Guarded(path, igzip_threaded.open(path, "rb", threads=1), max_decompressed_bytes())
+        return Counted(path, igzip_threaded.open(path, "rb", threads=1), max_decompressed_bytes())
     return None
 
 
-class _Guarded(io.RawIOBase):
-    """Passes a decompressing stream through, counting bytes, and stops at the size guard."""
+class Counted(io.RawIOBase):
+    """Passes a (decompressing) stream through, stops at the size guard, and counts lines as they pass.
 
-    def __init__(self, path: Path, inner: BinaryIO, limit: int) -> None:
-        self._path, self._inner, self._limit, self._seen = path, inner, limit, 0
+    `content_lines` is the number of lines up to the last one holding anything but line ends, so a reader that
+    skips blank lines can tell whether they all trail the data (line numbers unchanged) or some stood between rows.
+    """
+
+    def __init__(self, path: Path, inner: BinaryIO, limit: int | None) -> None:
+        self._path, self._inner, self._limit = path, inner, limit
+        self._seen = 0
+        self._newlines = 0
+        self.content_lines = 0
 
     def readable(self) -> bool:
         return True
 
+    def read(self, size: int = -1) -> bytes:
+        data = self._inner.read(size)
+        self._count(data)
+        return data
+
     def readinto(self, buffer) -> int:
         n = self._inner.readinto(buffer)
-        self._seen += n or 0
-        if self._seen > self._limit:
-            raise too_large(self._path, self._limit)
+        self._count(bytes(memoryview(buffer)[:n]))
         return n
+
+    def _count(self, chunk: bytes) -> None:
+        last = len(chunk.rstrip(b"\r\n"))
+        if last:
+            self.content_lines = self._newlines + chunk.count(b"\n", 0, last) + 1
+        self._newlines += chunk.count(b"\n")
+        self._seen += len(chunk)
+        if self._limit is not None and self._seen > self._limit:
+            raise too_large(self._path, self._limit)
 
     def close(self) -> None:
         self._inner.close()

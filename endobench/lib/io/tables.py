@@ -114,9 +114,18 @@ def read_table(
     """The named columns of a delimited text table (plain or gzip) as strings; `required=None` reads every column.
 
     The index is each row's line number in the file (`LINE`). Columns are matched by header name, never by
-    position; a line with more or fewer fields than the header is an error naming it.
+    position; a line with more or fewer fields than the header is an error naming it. Arrow splits a regular file;
+    anything irregular (a line of another width, blank lines between rows, bad UTF-8) is read line by line, so
+    that the error names the line or the rows keep their true line numbers.
     """
     path = Path(path)
+    header = read_header(path, what, delimiter=delimiter)
+    wanted = header if required is None else list(dict.fromkeys(required + [c for c in optional or [] if c in header]))
+    check_header(path, wanted, what, delimiter=delimiter, header=header)
+    table = read_typed_table(path, wanted, [], delimiter=delimiter, quoted=quoted, na_spellings=False)
+    if table is not None:
+        return pd.DataFrame({c: table.column(c).to_numpy(zero_copy_only=False) for c in wanted},
+                            index=pd.RangeIndex(2, 2 + table.num_rows, name=LINE), dtype=object)
     with contextlib.closing(records(path, what, delimiter=delimiter, quoted=quoted)) as rows:
         return _read_rows(path, rows, required, what, optional, delimiter)
 
@@ -153,7 +162,7 @@ def _read_rows(path: Path, rows: Iterator[tuple[int, list[str]]], required: list
 
 def read_typed_table(
     path: Path, strings: list[str], numbers: list[str], *, integers: list[str] = (), names: list[str] | None = None,
-    skip_rows: int = 0, na_spellings: bool = True,
+    skip_rows: int = 0, na_spellings: bool = True, delimiter: str = "\t", quoted: bool = False,
 ) -> pa.Table | None:
     """The named columns through Arrow's multithreaded reader: `strings` as text, `numbers` as float64, `integers`
     as int64 (a fraction or text fails).
@@ -174,8 +183,9 @@ def read_typed_table(
         table = pacsv.read_csv(
             source,
             read_options=pacsv.ReadOptions(block_size=1 << 24, column_names=names, skip_rows=skip_rows),
-            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False,
-                                             ignore_empty_lines=False),
+            # Blank lines are skipped only where they cannot shift line numbers: after the data (checked below).
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char='"' if quoted else False,
+                                             double_quote=quoted, ignore_empty_lines=skip_rows == 0),
             convert_options=pacsv.ConvertOptions(
                 include_columns=list(types), column_types=types,
                 null_values=na, strings_can_be_null=False, quoted_strings_can_be_null=False,
@@ -185,9 +195,8 @@ def read_typed_table(
         return None
     finally:
         source.close()
-    # A blank line is a row of empty fields to Arrow; only the exact reader can skip it without shifting lines.
-    if not table.num_rows or any(pc.any(pc.equal(table.column(c), "")).as_py() for c in strings):
-        return None
+    if not table.num_rows or source.content_lines != skip_rows + (names is None) + table.num_rows:
+        return None  # a blank line between rows: only the exact reader keeps each row's line number
     if any(table.column(c).null_count for c in integers):
         return None
     return table
@@ -260,25 +269,24 @@ def parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Floats, and a mask of the values that are text but not a number; NA spellings are NaN and not marked.
 
     Text is parsed by Arrow, as the fast path parses it, so both readers give the same, correctly rounded double
-    (pandas' own parser can be one unit in the last place off).
+    (pandas' own parser can be one unit in the last place off); every step runs in Arrow, not per value in Python.
     """
     if values.dtype.kind in "biuf":
         return values.to_numpy(dtype=np.float64), np.zeros(len(values), dtype=bool)
-    text = values.map(lambda v: v.strip() if isinstance(v, str) else v)
-    missing = text.isna().to_numpy() | text.map(lambda v: isinstance(v, str) and v.lower() in NA_SPELLINGS).to_numpy()
-    is_text = text.map(lambda v: isinstance(v, str)).to_numpy()
-    shaped = text.where(is_text, "").str.fullmatch(_NUMBER, case=False).to_numpy(dtype=bool)
-    bad = is_text & ~missing & ~shaped
-    out = np.full(len(values), np.nan)
-    numbers = ~missing & ~bad & is_text
     try:
-        out[numbers] = pc.cast(pa.array(text[numbers].to_numpy(dtype=object), pa.string()),
-                               pa.float64()).to_numpy(zero_copy_only=False)
-    except pa.ArrowException:  # a shape Arrow still refuses: fall back to Python's correctly rounded parser
-        out[numbers] = [float(v) for v in text[numbers]]
-    others = ~is_text & ~missing  # numbers stored as objects (a parquet column of mixed types)
-    out[others] = pd.to_numeric(values[others], errors="coerce").to_numpy(dtype=np.float64)
-    return out, bad | (others & np.isnan(out))
+        text = pc.utf8_trim_whitespace(pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # numbers stored as objects (a parquet column of mixed types)
+        out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+        return out, values.notna().to_numpy() & np.isnan(out)
+    missing = pc.or_(pc.is_null(text), pc.fill_null(pc.is_in(pc.utf8_lower(text), value_set=pa.array(NA_SPELLINGS)),
+                                                     False))
+    shaped = pc.fill_null(pc.match_substring_regex(text, f"^(?:{_NUMBER})$", ignore_case=True), False)
+    missing, shaped = missing.to_numpy(zero_copy_only=False), shaped.to_numpy(zero_copy_only=False)
+    numbers = ~missing & shaped
+    out = np.full(len(values), np.nan)
+    if numbers.any():
+        out[numbers] = pc.cast(text.filter(pa.array(numbers)), pa.float64()).to_numpy(zero_copy_only=False)
+    return out, ~missing & ~shaped
 
 
 def numeric_column(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
