@@ -507,3 +507,27 @@ def test_conflicting_duplicates_warn_in_the_asset_log(tmp_path):
     assert metadata["n_excluded_conflicting_duplicate"].value == 2
     warnings = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level == logging.WARNING]
     assert any("2 rows repeat a variant (and gene) with a different effect" in w for w in warnings), warnings
+
+
+def test_a_damaged_download_is_to_be_deleted_and_downloaded_again(tmp_path):
+    """The same truncated gzip as a bundled file says "replace"; downloaded by the full profile (from a loopback
+    GTEx bucket), the asset says to delete it so that the next run downloads it again."""
+    from endobench_tests.stand_ins.http_server import FixtureServer, tar_archive
+
+    member = "GTEx_Analysis_v8_eQTL/Whole_Blood.v8.egenes.txt.gz"
+    truncated = (CORPUS / "gtex" / "egenes_truncated.txt.gz").read_bytes()
+    archive = "/bulk-qtl/v8/single-tissue-cis-qtl/GTEx_Analysis_v8_eQTL.tar"
+    with FixtureServer({archive: tar_archive({member: truncated})}) as host:
+        sources = DataSources(profile="full", sample_dir=str(SAMPLE_DIR), download_dir=str(tmp_path / "full"),
+                              gtex_base_url=host.url("/bulk-qtl"), gtex_file_kind="egenes", download_retries=1)
+        instance = dg.DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [SAMPLE_RELEASE])
+        result = dg.materialize(
+            [inputs.raw_gtex_eqtls], instance=instance, partition_key="v8", raise_on_error=False,
+            resources={"storage": Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache")),
+                       "sources": sources},
+        )
+    message = _failure(result).step_failure_data.error.message
+    downloaded = tmp_path / "full" / "gtex" / "v8" / "Whole_Blood.v8.egenes.txt.gz"
+    assert f"{downloaded}, line 71: the gzip stream is truncated" in message
+    assert f"Delete {downloaded}; the next run downloads it again" in message
