@@ -48,8 +48,9 @@ _HOW_TO_READ = {
 }
 
 MAX_DECOMPRESSED_ENV = "ENDOBENCH_MAX_DECOMPRESSED_GB"
-# GTEx v8's largest table read here (a tissue's signif_variant_gene_pairs, Whole Blood 2.4 M rows) inflates to
-# about 0.3 GB; 4 GB leaves more than ten times that while stopping a gzip bomb long before it fills memory.
+# A tissue's signif_variant_gene_pairs is the largest GTEx table read here: Whole Blood's 2.4 M rows inflate to
+# about 0.4 GB (bench/ingest.py's file in the same layout: 376 MB). 4 GB leaves ten times that for larger tissues
+# and releases while stopping a gzip bomb (gzip inflates up to about 1,000-fold) long before it fills memory.
 DEFAULT_MAX_DECOMPRESSED_GB = 4.0
 _CHUNK = 1 << 20
 
