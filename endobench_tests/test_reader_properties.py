@@ -265,40 +265,40 @@ def _outcome(read, path):
 
 # --- GTEx egenes ---------------------------------------------------------------------------------------------------
 
-def _gtex(path):
-    return read_gtex_eqtls(path, truth_set="gtex_wb")
-
-
-GTEX_ORIGINAL = None
-
-
-@settings(max_examples=300, **SETTINGS)
-@given(case=damaged(EGENES))
-def test_gtex_reader_keeps_exactly_what_each_line_says_or_refuses(scratch, case):
-    global GTEX_ORIGINAL
+def _check_table(scratch, case, read, original: bytes, check_row) -> None:
+    """The contract for a headed table: harmless damage reads as the original; otherwise an InputError, or rows
+    each equal to what `check_row` reads from its own line of the damaged file."""
     data, preserving = case
-    path = _write(scratch, data, "egenes.txt.gz")
-    parsed = _outcome(_gtex, path)
+    parsed = _outcome(read, _write(scratch, data, "table.txt.gz"))
     if preserving:
-        GTEX_ORIGINAL = GTEX_ORIGINAL if GTEX_ORIGINAL is not None else _gtex(_write(scratch, EGENES, "egenes.txt"))
+        expected = read(_write(scratch, original, "table.txt"))
         assert parsed is not None, "a harmless change must not be refused"
         pd.testing.assert_frame_equal(parsed.frame.drop(columns="source_line"),
-                                      GTEX_ORIGINAL.frame.drop(columns="source_line"))
-        assert parsed.excluded == GTEX_ORIGINAL.excluded
+                                      expected.frame.drop(columns="source_line"))
+        assert parsed.excluded == expected.excluded
     if parsed is None:
         return
     lines = _text(data)
     _check_counts(parsed, lines)
     header = lines[0].split("\t")
     for row in parsed.frame.itertuples():
-        fields = dict(zip(header, lines[row.source_line - 1].split("\t")))
-        chrom, pos, ref, alt, _ = fields["variant_id"].strip().rsplit("_", 4)
-        assert (row.chrom, row.pos, row.ref, row.alt) == (_chrom(chrom), int(pos), ref.upper(), alt.upper())
-        assert row.gene_id == fields["gene_id"].strip()
-        assert row.effect == _number(fields["slope"])
-        assert _same(row.effect_se, _number(fields["slope_se"])) and _same(row.pval, _number(fields["pval_nominal"]))
-        assert _same(row.maf, _number(fields["maf"]))
-        assert row.is_significant == (_number(fields["qval"]) <= 0.05)
+        check_row(row, dict(zip(header, lines[row.source_line - 1].split("\t"))))
+
+
+def _gtex_row(row, fields: dict[str, str]) -> None:
+    chrom, pos, ref, alt, _ = fields["variant_id"].strip().rsplit("_", 4)
+    assert (row.chrom, row.pos, row.ref, row.alt) == (_chrom(chrom), int(pos), ref.upper(), alt.upper())
+    assert row.gene_id == fields["gene_id"].strip()
+    assert row.effect == _number(fields["slope"])
+    assert _same(row.effect_se, _number(fields["slope_se"])) and _same(row.pval, _number(fields["pval_nominal"]))
+    assert _same(row.maf, _number(fields["maf"]))
+    assert row.is_significant == (_number(fields["qval"]) <= 0.05)
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(case=damaged(EGENES))
+def test_gtex_reader_keeps_exactly_what_each_line_says_or_refuses(scratch, case):
+    _check_table(scratch, case, lambda p: read_gtex_eqtls(p, truth_set="gtex_wb"), EGENES, _gtex_row)
 
 
 # --- Degner dsQTLs (generic QTL table) ----------------------------------------------------------------------------
@@ -306,32 +306,21 @@ def test_gtex_reader_keeps_exactly_what_each_line_says_or_refuses(scratch, case)
 _COMPLEMENT = str.maketrans("ACGTacgt", "TGCAtgca")
 
 
+def _dsqtl_row(row, fields: dict[str, str]) -> None:
+    ref, alt = fields["Ref"].strip().upper(), fields["Alt"].strip().upper()
+    if fields["strand_hg38"].strip() == "-":
+        ref, alt = ref.translate(_COMPLEMENT)[::-1], alt.translate(_COMPLEMENT)[::-1]
+    assert (row.chrom, row.pos) == (_chrom(fields["chr_hg38"]), _number(fields["pos_hg38"]))
+    assert (row.ref, row.alt) == (ref, alt)
+    assert row.effect == _number(fields["Beta"])
+    assert _same(row.effect_se, _number(fields["Std. Error"])) and _same(row.pval, _number(fields["Pr(>|t|)"]))
+
+
 @settings(max_examples=200, **SETTINGS)
 @given(case=damaged(DSQTLS))
 def test_generic_qtl_reader_keeps_exactly_what_each_line_says_or_refuses(scratch, case):
-    data, preserving = case
-    path = _write(scratch, data, "dsqtl.tsv.gz")
-    read = lambda p: read_generic_qtls(p, truth_set="dsqtl", build="hg38", columns=DEGNER_COLUMNS)  # noqa: E731
-    parsed = _outcome(read, path)
-    if preserving:
-        original = read(_write(scratch, DSQTLS, "dsqtl.tsv"))
-        assert parsed is not None, "a harmless change must not be refused"
-        pd.testing.assert_frame_equal(parsed.frame.drop(columns="source_line"),
-                                      original.frame.drop(columns="source_line"))
-    if parsed is None:
-        return
-    lines = _text(data)
-    _check_counts(parsed, lines)
-    header = lines[0].split("\t")
-    for row in parsed.frame.itertuples():
-        fields = dict(zip(header, lines[row.source_line - 1].split("\t")))
-        ref, alt = fields["Ref"].strip().upper(), fields["Alt"].strip().upper()
-        if fields["strand_hg38"].strip() == "-":
-            ref, alt = ref.translate(_COMPLEMENT)[::-1], alt.translate(_COMPLEMENT)[::-1]
-        assert (row.chrom, row.pos) == (_chrom(fields["chr_hg38"]), _number(fields["pos_hg38"]))
-        assert (row.ref, row.alt) == (ref, alt)
-        assert row.effect == _number(fields["Beta"])
-        assert _same(row.effect_se, _number(fields["Std. Error"])) and _same(row.pval, _number(fields["Pr(>|t|)"]))
+    _check_table(scratch, case, lambda p: read_generic_qtls(p, truth_set="dsqtl", build="hg38", columns=DEGNER_COLUMNS),
+                 DSQTLS, _dsqtl_row)
 
 
 # --- K562 DNase narrowPeak -----------------------------------------------------------------------------------------

@@ -173,28 +173,22 @@ def dsqtl() -> None:
 
     _write("dsqtl/dsqtl_ok.tsv", _table(header, rows))
     _write("dsqtl/dsqtl_bare_chrom_names.tsv", _table(header, [with_value(r, "chr_hg38", "22") for r in rows]))
-    alleles = list(rows)
-    alleles[0] = with_value(alleles[0], "Alt", "A,T")
-    alleles[1] = with_value(alleles[1], "Alt", "<DEL>")
-    alleles[2] = with_value(alleles[2], "Alt", "*")
-    _write("dsqtl/dsqtl_multiallelic_symbolic.tsv", _table(header, alleles))
-    effects = list(rows)
-    effects[1] = with_value(effects[1], "Beta", "NA")
-    effects[4] = with_value(effects[4], "Beta", "-inf")
-    _write("dsqtl/dsqtl_nan_inf_beta.tsv", _table(header, effects))
-    unlifted = list(rows)
-    unlifted[3] = with_value(with_value(unlifted[3], "pos_hg38", ""), "chr_hg38", "")
-    _write("dsqtl/dsqtl_not_lifted.tsv", _table(header, unlifted))
-    commas = list(rows)
-    commas[2] = with_value(commas[2], "pos_hg38", "17,172,331")
-    _write("dsqtl/dsqtl_nonnumeric_position.tsv", _table(header, commas))
-    fraction = list(rows)
-    fraction[2] = with_value(fraction[2], "pos_hg38", "17172331.5")
-    _write("dsqtl/dsqtl_fractional_position.tsv", _table(header, fraction))
-    ambiguous = list(rows)
-    ambiguous[0] = with_value(ambiguous[0], "Alt", "N")
-    ambiguous[1] = with_value(ambiguous[1], "Ref", "Y")
-    _write("dsqtl/dsqtl_ambiguous_alleles.tsv", _table(header, ambiguous))
+
+    def edited(changes: dict[int, dict[str, str]]) -> list[list[str]]:
+        """The rows with `changes[row][column] = value` applied."""
+        out = [list(r) for r in rows]
+        for i, values in changes.items():
+            for column, value in values.items():
+                out[i] = with_value(out[i], column, value)
+        return out
+
+    _write("dsqtl/dsqtl_multiallelic_symbolic.tsv",
+           _table(header, edited({0: {"Alt": "A,T"}, 1: {"Alt": "<DEL>"}, 2: {"Alt": "*"}})))
+    _write("dsqtl/dsqtl_nan_inf_beta.tsv", _table(header, edited({1: {"Beta": "NA"}, 4: {"Beta": "-inf"}})))
+    _write("dsqtl/dsqtl_not_lifted.tsv", _table(header, edited({3: {"pos_hg38": "", "chr_hg38": ""}})))
+    _write("dsqtl/dsqtl_nonnumeric_position.tsv", _table(header, edited({2: {"pos_hg38": "17,172,331"}})))
+    _write("dsqtl/dsqtl_fractional_position.tsv", _table(header, edited({2: {"pos_hg38": "17172331.5"}})))
+    _write("dsqtl/dsqtl_ambiguous_alleles.tsv", _table(header, edited({0: {"Alt": "N"}, 1: {"Ref": "Y"}})))
     _write("dsqtl/dsqtl_conflicting_duplicates.tsv",
            _table(header, rows + [with_value(rows[3], "Beta", str(-float(rows[3][col["Beta"]])))]))
 

@@ -42,7 +42,9 @@ def detect_kind(path: Path) -> str:
 
 
 def _kind(header: list[str]) -> str:
-    return EGENES if "qval" in header and "gene_name" in header else SIGNIF_PAIRS
+    """`qval` decides: only egenes tables have it, and it decides which rows are significant. (Requiring
+    `gene_name` too turned an egenes file with that column renamed into "all pairs significant".)"""
+    return EGENES if "qval" in header else SIGNIF_PAIRS
 
 
 def _header(path: Path) -> list[str]:
