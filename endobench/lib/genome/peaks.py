@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from endobench.lib.genome.builds import CHROM_SIZES, normalize_chrom
 from endobench.lib.io.errors import InputError, quote
-from endobench.lib.io.tables import LINE, read_typed_table, records
+from endobench.lib.io.tables import LINE, parse_numbers, read_typed_table, records
 
 PEAK_COLUMNS = ["chrom", "start", "end", "name", "qvalue"]
 
@@ -132,7 +132,7 @@ def _read_exact(path: Path, width: int) -> pd.DataFrame:
     raw["start"], raw["end"] = _coordinate(raw, "start", path), _coordinate(raw, "end", path)
     if width == NARROWPEAK_WIDTH:
         text = pd.Series([r[8] for r in rows], index=raw.index)
-        raw["qvalue"] = pd.to_numeric(text.str.strip(), errors="coerce")
+        raw["qvalue"] = parse_numbers(text)[0]  # Arrow's parser: pandas' stops at a NUL byte ("1.\x00301" -> 1.0)
         if raw["qvalue"].isna().any():
             row = int(np.flatnonzero(raw["qvalue"].isna().to_numpy())[0])
             raise InputError(path, f"field 9 (-log10 q) holds {quote(text.iloc[row])}, not a number",
@@ -220,11 +220,11 @@ def _write_bed(frame: pd.DataFrame) -> str:
 
 def _coordinate(raw: pd.DataFrame, column: str, path: Path) -> pd.Series:
     """A BED coordinate column as whole numbers; text or a fraction is an error naming the line, never truncated."""
-    values = pd.to_numeric(raw[column].str.strip(), errors="coerce")
+    values = parse_numbers(raw[column])[0]
     bad = ~(np.isfinite(values) & (values == np.floor(values)))
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+        row = int(np.flatnonzero(bad)[0])
         raise InputError(path, f"{column} {quote(raw[column].iloc[row])} is not a whole number",
                          "Fix the line or check that the file is BED (whole-number 0-based start, end)",
                          line=int(raw.index[row]))
-    return values.astype(np.int64)
+    return pd.Series(values.astype(np.int64), index=raw.index)

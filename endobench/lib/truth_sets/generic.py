@@ -45,8 +45,10 @@ def read_generic_qtls(
     always on the + strand of the declared build.
     """
     path = Path(path)
-    required = [columns.chrom, columns.pos, columns.ref, columns.alt, columns.effect, columns.se, columns.p]
-    optional = [c for c in (columns.variant_id, columns.strand) if c]
+    # A declared strand column is required: without it, minus-strand alleles would be read as plus-strand ones.
+    required = [columns.chrom, columns.pos, columns.ref, columns.alt, columns.effect, columns.se, columns.p,
+                *([columns.strand] if columns.strand else [])]
+    optional = [c for c in (columns.variant_id,) if c]
     table_build_column = columns.build if build is None else None
     if table_build_column:
         required.append(table_build_column)

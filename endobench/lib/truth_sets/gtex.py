@@ -41,10 +41,14 @@ def detect_kind(path: Path) -> str:
     return _kind(_header(Path(path)))
 
 
+# Columns only an egenes table has (GTEx v8 and tensorQTL's v10 eGenes): any of them makes the file egenes, whose
+# `qval` is then required. Guessing from `qval` and `gene_name` alone turned an egenes file with either renamed into
+# "every pair significant" (found by the property tests).
+_EGENES_ONLY = {"qval", "gene_name", "num_var", "beta_shape1", "beta_shape2", "true_df", "pval_true_df", "pval_perm"}
+
+
 def _kind(header: list[str]) -> str:
-    """`qval` decides: only egenes tables have it, and it decides which rows are significant. (Requiring
-    `gene_name` too turned an egenes file with that column renamed into "all pairs significant".)"""
-    return EGENES if "qval" in header else SIGNIF_PAIRS
+    return EGENES if _EGENES_ONLY & set(header) else SIGNIF_PAIRS
 
 
 def _header(path: Path) -> list[str]:
