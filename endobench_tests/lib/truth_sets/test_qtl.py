@@ -83,3 +83,13 @@ def test_text_in_the_effect_column_names_the_line(tmp_path):
             ["chr1", "875857", "A", "G", "big", "0.1", "1e-4", "hg38"]]
     with pytest.raises(InputError, match=r"caqtl\.tsv, line 3: column 'effect' holds 'big'"):
         read_generic_qtls(_write(tmp_path, rows), truth_set="caqtl", columns=GenericQtlColumns())
+
+
+def test_a_declared_strand_column_missing_from_the_header_is_an_error(sample_dir, tmp_path):
+    """Found by the property tests: with `strand_hg38` misspelt, the 21 minus-strand dsQTLs were read as plus-strand
+    alleles. A column the mapping declares is required."""
+    table = pd.read_csv(sample_dir / DEGNER, sep="\t", dtype=str, keep_default_na=False)
+    path = tmp_path / "degner.tsv"
+    table.rename(columns={"strand_hg38": "trand_hg38"}).to_csv(path, sep="\t", index=False)
+    with pytest.raises(InputError, match=r"missing required column\(s\) \['strand_hg38'\]"):
+        read_generic_qtls(path, truth_set="dsqtl", build="hg38", columns=DEGNER_COLUMNS)
