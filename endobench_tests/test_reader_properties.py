@@ -12,7 +12,7 @@ encodings, line ends and compressions. The contract checked for every reader:
 - damage that changes nothing (CRLF, a byte-order mark, gzip, bgzip, several gzip members, blank lines, UCSC
   track lines before peaks) gives exactly the result of the undamaged file.
 
-Examples are derandomised so CI runs the same cases every time; together they run in well under a minute.
+Examples are derandomised so CI runs the same 4,200 cases every time (about 20 s on 2 cores).
 """
 
 from __future__ import annotations
@@ -298,7 +298,7 @@ def _gtex_row(row, fields: dict[str, str]) -> None:
     assert row.is_significant == (_number(fields["qval"]) <= 0.05 if "qval" in fields else True)
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=1000, **SETTINGS)
 @given(case=damaged(EGENES))
 def test_gtex_reader_keeps_exactly_what_each_line_says_or_refuses(scratch, case):
     _check_table(scratch, case, lambda p: read_gtex_eqtls(p, truth_set="gtex_wb"), EGENES, _gtex_row)
@@ -319,7 +319,7 @@ def _dsqtl_row(row, fields: dict[str, str]) -> None:
     assert _same(row.effect_se, _number(fields["Std. Error"])) and _same(row.pval, _number(fields["Pr(>|t|)"]))
 
 
-@settings(max_examples=200, **SETTINGS)
+@settings(max_examples=600, **SETTINGS)
 @given(case=damaged(DSQTLS))
 def test_generic_qtl_reader_keeps_exactly_what_each_line_says_or_refuses(scratch, case):
     _check_table(scratch, case, lambda p: read_generic_qtls(p, truth_set="dsqtl", build="hg38", columns=DEGNER_COLUMNS),
@@ -341,7 +341,7 @@ def _peak_key(chrom, start, end, name, q) -> tuple:
     return (chrom, int(start), int(end), name, None if q is None or math.isnan(q) else float(q))
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=1000, **SETTINGS)
 @given(case=damaged(PEAKS, PEAK_PRESERVING))
 def test_peak_reader_keeps_exactly_what_each_line_says_or_refuses(scratch, case):
     data, preserving = case
@@ -380,7 +380,7 @@ def _fasta_records(lines: list[str]) -> dict[str, str]:
     return {k: "".join(v) for k, v in records.items()}
 
 
-@settings(max_examples=200, **SETTINGS)
+@settings(max_examples=600, **SETTINGS)
 @given(case=damaged(CONTEXTS))
 def test_fasta_parser_returns_exactly_the_records_written_or_refuses(scratch, case):
     data, preserving = case
@@ -408,7 +408,7 @@ def _span(name: str, sequence: str) -> tuple[str, int, int]:
     return _chrom(name), 0, len(sequence)
 
 
-@settings(max_examples=200, **SETTINGS)
+@settings(max_examples=600, **SETTINGS)
 @given(case=damaged(SEGMENT, REFERENCE_PRESERVING, blank_lines_harmless=False))  # a FASTA index cannot skip them
 def test_reference_serves_exactly_the_bases_written_or_refuses(scratch, case):
     data, preserving = case
@@ -438,7 +438,7 @@ PROBES = [(header[2].decode(), int(header[5]) + k) for header in (c.split() for 
           for k in (0, 17, 101)]
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=400, **SETTINGS)
 @given(case=damaged(CHAIN, CHAIN_PRESERVING, blank_lines_harmless=False))  # blank lines end a chain
 def test_chain_reader_lifts_like_the_undamaged_chain_or_refuses(scratch, case):
     from endobench.lib.genome.liftover import load_chain
