@@ -3,8 +3,9 @@
 Ids are compared as text, whatever type each file stores them in (the integer 123 in parquet equals "123" in a
 CSV); floating-point or boolean ids are refused, since 12.0 would never equal 12. A missing or blank id never
 matches anything (pandas would join NaN to NaN). An id twice in the predictions is refused; an id twice in the
-truth table is counted: the repeats of one effect as `duplicate_id` (the first row stays), ids whose effects
-differ as `conflicting_duplicate` (no row of them stays).
+truth table (within one unit, when a unit column says that rows are variant-gene pairs) is counted: the repeats of
+one effect as `duplicate_id` (the first row stays), ids whose effects differ as `conflicting_duplicate` (no row of
+them stays).
 """
 
 from __future__ import annotations
@@ -51,9 +52,13 @@ def id_text(values: pd.Series, path: Path, column: str) -> pd.Series:
 
 def join_predictions(
     truth: pd.DataFrame, predicted: pd.DataFrame, *, id_col: str, effect: pd.Series, score_col: str,
-    truth_path: Path, predictions_path: Path,
+    truth_path: Path, predictions_path: Path, unit_col: str | None = None,
 ) -> Joined:
-    """Truth rows (with `effect` already parsed as numbers) joined to their one prediction by id, every row counted."""
+    """Truth rows (with `effect` already parsed as numbers) joined to their one prediction by id, every row counted.
+
+    With `unit_col` (a gene id, when the truth rows are variant-gene pairs and the predictions are per variant), one
+    id may stand on several rows of different units, each its own measurement; repeats are judged within a unit.
+    """
     excluded: dict[str, int] = {}
     warnings: list[str] = []
     truth_ids = id_text(truth[id_col], truth_path, id_col)
@@ -77,7 +82,7 @@ def join_predictions(
     if missing.any():
         excluded[MISSING_ID] = int(missing.sum())
     frame = frame[~missing]
-    frame, duplicates, conflicting = _drop_repeated_ids(frame)
+    frame, duplicates, conflicting = _drop_repeated_ids(frame, ["_id"] + ([unit_col] if unit_col else []))
     if duplicates:
         excluded[DUPLICATE_ID] = duplicates
     if conflicting:
@@ -99,19 +104,19 @@ def join_predictions(
     return Joined(frame, excluded, warnings)
 
 
-def _drop_repeated_ids(frame: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
-    """Rows whose id repeats: one kept when every repeat has the same effect; none when the effects differ.
+def _drop_repeated_ids(frame: pd.DataFrame, key: list[str]) -> tuple[pd.DataFrame, int, int]:
+    """Rows whose key repeats: one kept when every repeat has the same effect; none when the effects differ.
 
     Rows without a finite effect are left alone (they are excluded later as effect_missing_or_not_numeric).
     """
     finite = np.isfinite(frame["effect"].to_numpy(dtype=float))
     judged = frame[finite]
-    repeated = judged["_id"].duplicated(keep=False)
+    repeated = judged.duplicated(key, keep=False)
     if not repeated.any():
         return frame, 0, 0
-    effects = judged[repeated].groupby("_id")["effect"].nunique()
-    conflicting_ids = set(effects.index[effects > 1])
-    conflicting = judged["_id"].isin(conflicting_ids) & repeated
-    repeat = judged["_id"].duplicated(keep="first") & ~conflicting
+    effects = judged[repeated].groupby(key, dropna=False)["effect"].transform("nunique")
+    conflicting = pd.Series(False, index=judged.index)
+    conflicting[effects.index] = effects.to_numpy() > 1
+    repeat = judged.duplicated(key, keep="first") & ~conflicting
     drop = judged.index[(conflicting | repeat).to_numpy()]
     return frame.drop(index=drop), int(repeat.sum()), int(conflicting.sum())

@@ -166,3 +166,22 @@ def test_metrics_json_lists_every_exclusion(gtex, tmp_path):
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["excluded"] == {"missing_id": 1, "no_prediction_for_id": 20}
     assert metrics["n"] == 99
+
+
+def test_pairs_sharing_a_variant_are_separate_rows_within_their_units(tmp_path):
+    """Variant-gene pairs joined to per-variant predictions: with the gene as unit, one variant on two genes with
+    two effects is two measurements, not a conflict; the same pair twice still is one."""
+    from endobench.lib.evaluation.join import join_predictions
+
+    truth = pd.DataFrame({"variant_id": ["v1", "v1", "v2", "v2"], "gene_id": ["g1", "g2", "g3", "g3"]},
+                         index=pd.RangeIndex(2, 6, name="line"))
+    effect = pd.Series([0.5, -0.2, 0.1, 0.1], index=truth.index)
+    predicted = pd.DataFrame({"variant_id": ["v1", "v2"], "score": [1.0, 2.0]})
+    joined = join_predictions(truth, predicted, id_col="variant_id", effect=effect, score_col="score",
+                              truth_path=tmp_path / "t.tsv", predictions_path=tmp_path / "p.tsv", unit_col="gene_id")
+    assert joined.excluded == {"duplicate_id": 1}
+    assert joined.frame[["gene_id", "effect", "score"]].values.tolist() == [["g1", 0.5, 1.0], ["g2", -0.2, 1.0],
+                                                                            ["g3", 0.1, 2.0]]
+    without_units = join_predictions(truth, predicted, id_col="variant_id", effect=effect, score_col="score",
+                                     truth_path=tmp_path / "t.tsv", predictions_path=tmp_path / "p.tsv")
+    assert without_units.excluded == {"conflicting_duplicate": 2, "duplicate_id": 1}
