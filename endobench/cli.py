@@ -1,13 +1,14 @@
 """The `endobench` command: run the demo, score allele pairs, evaluate external predictions, rebuild the sample.
 
-Every subcommand turns bad input (`InputError`) into one readable line on stderr and exit status 2, never a
-traceback.
+Every subcommand ends a failure with one readable line on stderr and a non-zero exit status, never a traceback:
+2 for bad input (`InputError`), 1 for anything else. `--debug` (anywhere on the command line) adds the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 from endobench.lib.io.errors import InputError
@@ -67,10 +68,12 @@ def load_or_train_model(model_path: Path, sample_dir: Path):
 
 
 def _score_pairs(args: argparse.Namespace) -> int:
+    from endobench.lib.io.atomic import check_output_file
     from endobench.lib.model.pairs import describe_counts, score_fasta_pairs
 
-    model = load_or_train_model(Path(args.model), Path(args.sample_dir))
-    counts = score_fasta_pairs(Path(args.ref), Path(args.alt), Path(args.out), model)
+    check_output_file(Path(args.out))
+    counts = score_fasta_pairs(Path(args.ref), Path(args.alt), Path(args.out),
+                               lambda: load_or_train_model(Path(args.model), Path(args.sample_dir)))
     print(f"{args.out}: {describe_counts(counts)}")
     return 0
 
@@ -94,6 +97,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     for name in ("n", "n_units", "spearman", "spearman_p", "pearson", "pearson_p", "sign_agreement"):
         if name in metrics:
             print(f"  {name}: {metrics[name]}")
+    excluded = metrics.get("excluded") or {}
+    print("  excluded: " + (", ".join(f"{reason}={n:,}" for reason, n in excluded.items()) or "none"))
     for warning in result.warnings:
         print(f"  warning: {warning}")
     return 0
@@ -123,13 +128,25 @@ def _build_sample_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def _release(name: str) -> str:
+    """A GTEx release name such as `v8`, in the range the release listing accepts; never a made-up partition."""
+    from endobench.lib.truth_sets.releases import release_number
+
+    try:
+        release_number(name)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return name
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="endobench", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="on failure, also print the Python traceback")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="materialise the whole asset graph on the bundled sample (offline)")
     demo.add_argument("--data-dir", default="data", help="holds sample/ and receives outputs/ and dagster_home/")
-    demo.add_argument("--release", default="v8")
+    demo.add_argument("--release", default="v8", type=_release, help="GTEx release (v8 is bundled)")
     demo.add_argument("--predictor", default="local", choices=["local", "alphagenome"])
     demo.add_argument("--force", action="store_true", help="rerun every stage, even those already up to date")
     demo.set_defaults(func=_demo)
@@ -175,12 +192,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one subcommand; any failure ends in one line on stderr (and the traceback with `--debug`)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # accepted before or after the subcommand, so every subcommand has it
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
     try:
         return args.func(args)
-    except InputError as exc:
-        print(f"endobench {args.command}: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(f"endobench {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"endobench {args.command}: {failure_line(exc, debug)}", file=sys.stderr)
+        return 2 if isinstance(exc, InputError) else 1
+
+
+def failure_line(exc: BaseException, debug: bool = False) -> str:
+    """One line saying what failed: the message of our own errors, the file and reason of an OS error, and for
+    anything unexpected its type, with a pointer to `--debug`."""
+    from endobench.lib.io.downloads import DownloadError
+
+    if isinstance(exc, (InputError, DownloadError)):
+        text = str(exc)
+    elif isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        text = f"{exc.strerror or exc}:{where}" + "".join(f" {note}" for note in getattr(exc, "__notes__", []))
+    else:
+        text = f"unexpected {type(exc).__name__}: {exc}"
+        if not debug:
+            text += " (run again with --debug for the traceback, and please report it)"
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

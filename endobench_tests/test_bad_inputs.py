@@ -13,6 +13,7 @@ traceback) or record the exclusion in their materialization metadata.
 """
 
 import gzip
+import logging
 import os
 import shutil
 from collections import Counter
@@ -30,6 +31,7 @@ from endobench.lib.genome.peaks import filter_peaks, read_peaks
 from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.genome.windows import OK, build_windows, exclusion_counts
 from endobench.lib.io.errors import InputError
+from endobench.lib.io.fasta import read_fasta
 from endobench.lib.truth_sets.generic import read_generic_qtls
 from endobench.lib.truth_sets.gtex import read_gtex_eqtls
 from endobench.resources.sources import DEGNER_COLUMNS, SampleDataSources
@@ -81,6 +83,22 @@ def _reference(path: Path, tmp: Path):
     return ReferenceGenome(_copy(path, tmp), "hg38")
 
 
+def _reference_fetch(path: Path, tmp: Path):
+    """Open the reference and serve the lead variant's context, as `sequence_windows` does."""
+    reference = ReferenceGenome(_copy(path, tmp), "hg38")
+    return reference.fetch("chr22", LEAD_VARIANT - 1, LEAD_VARIANT - 1 + len(LEAD_CONTEXT))
+
+
+def _fasta(path: Path, tmp: Path):
+    return read_fasta(path)
+
+
+def _chain(path: Path, tmp: Path):
+    from endobench.lib.genome.liftover import load_chain
+
+    return load_chain(path)
+
+
 def _windows_reader(window_length: int):
     def read(path: Path, tmp: Path):
         variants = read_generic_qtls(path, truth_set="windows").frame
@@ -105,6 +123,22 @@ def _unsorted_is_sorted(result, tmp):
     pd.testing.assert_frame_equal(result.frame, ok.frame)
 
 
+def _same_rows_on_other_lines(lines):
+    """The undamaged file's rows and numbers, each on the line of the damaged file it stands on."""
+    def check(result, tmp):
+        ok = _gtex(CORPUS / "gtex" / "egenes_ok.txt", tmp)
+        pd.testing.assert_frame_equal(result.frame.drop(columns="source_line"), ok.frame.drop(columns="source_line"))
+        assert result.frame["source_line"].tolist() == lines
+
+    return check
+
+
+def _bed12_intervals(result, tmp):
+    ok = _peaks(CORPUS / "peaks" / "peaks_ok.narrowPeak", tmp)
+    pd.testing.assert_frame_equal(result.frame.drop(columns="qvalue"), ok.frame.drop(columns="qvalue"))
+    assert result.frame["qvalue"].isna().all()  # BED12 has no q-value; the q filter is then skipped, as for BED3
+
+
 def _swapped(result, tmp):
     row = result.iloc[0]
     assert (row["window_status"], row["harmonisation"], row["ref"], row["alt"]) == (OK, "swapped", "G", "T")
@@ -118,7 +152,7 @@ def _index_built(result, tmp):
 
 CASES = [
     # GTEx egenes (real Whole Blood chr22 rows, damaged)
-    Case("truncated gzip", "gtex/egenes_truncated.txt.gz", "gtex", "error", "line 71", "Download"),
+    Case("truncated gzip", "gtex/egenes_truncated.txt.gz", "gtex", "error", "line 71", "Replace"),
     Case("empty file", "gtex/egenes_empty.txt", "gtex", "error", "line 1", "non-empty"),
     Case("header only", "gtex/egenes_header_only.txt", "gtex", "error", "line 2", "complete file"),
     Case("missing required column", "gtex/egenes_missing_slope.txt", "gtex", "error", "line 1", "matched by name"),
@@ -134,6 +168,28 @@ CASES = [
          "excluded:invalid_position=1,off_chromosome_end=1"),
     Case("`22` instead of `chr22` (GTEx ids)", "gtex/egenes_bare_chrom_names.txt", "gtex", "normalised",
          normalised=_same_as_ok(_gtex, "gtex/egenes_ok.txt")),
+    # Round 2 (issue 15)
+    Case("N and IUPAC alleles", "gtex/egenes_ambiguous_alleles.txt", "gtex", "excluded:ambiguous_allele=2"),
+    Case("one variant-gene pair with two slopes", "gtex/egenes_conflicting_duplicates.txt", "gtex",
+         "excluded:conflicting_duplicate=2"),
+    Case("bytes appended after the gzip stream", "gtex/egenes_trailing_garbage.txt.gz", "gtex", "error", "line 8",
+         "Replace"),
+    Case("bzip2 instead of gzip", "gtex/egenes_bzip2.txt.bz2", "gtex", "error", "is bzip2", "gzip"),
+    Case("xz instead of gzip", "gtex/egenes_xz.txt.xz", "gtex", "error", "is xz", "gzip"),
+    Case("UTF-16 text", "gtex/egenes_utf16.txt", "gtex", "error", "is utf-16", "UTF-8"),
+    Case("Latin-1 byte in a text column", "gtex/egenes_latin1.txt", "gtex", "error", "line 4", "UTF-8"),
+    Case("short last line (plain text cut mid-line)", "gtex/egenes_short_last_line.txt", "gtex", "error", "line 7",
+         "header's fields"),
+    Case("a 6,000-character malformed id", "gtex/egenes_long_malformed_id.txt", "gtex", "error", "line 4",
+         "unchanged"),
+    Case("byte-order mark and CRLF line ends", "gtex/egenes_bom_crlf.txt", "gtex", "normalised",
+         normalised=_same_rows_on_other_lines([2, 3, 4, 5, 6, 7])),
+    Case("blank lines inside and at the end", "gtex/egenes_blank_lines.txt", "gtex", "normalised",
+         normalised=_same_rows_on_other_lines([2, 3, 5, 6, 7, 8])),
+    Case("bgzip (BGZF blocks)", "gtex/egenes_bgzip.txt.gz", "gtex", "normalised",
+         normalised=_same_rows_on_other_lines([2, 3, 4, 5, 6, 7])),
+    Case("two concatenated gzip members", "gtex/egenes_multimember.txt.gz", "gtex", "normalised",
+         normalised=_same_rows_on_other_lines([2, 3, 4, 5, 6, 7])),
     # Degner dsQTL table (real chr22 rows, hg38 columns, damaged)
     Case("`22` instead of `chr22` (QTL table)", "dsqtl/dsqtl_bare_chrom_names.tsv", "dsqtl", "normalised",
          normalised=_same_as_ok(_dsqtl, "dsqtl/dsqtl_ok.tsv")),
@@ -143,6 +199,11 @@ CASES = [
     Case("variant not lifted to hg38", "dsqtl/dsqtl_not_lifted.tsv", "dsqtl", "excluded:unplaced=1"),
     Case("thousands separators in a position", "dsqtl/dsqtl_nonnumeric_position.tsv", "dsqtl", "error", "line 4",
          "Fix or remove"),
+    Case("fractional position", "dsqtl/dsqtl_fractional_position.tsv", "dsqtl", "error", "line 4", "whole numbers"),
+    Case("N and IUPAC alleles (QTL table)", "dsqtl/dsqtl_ambiguous_alleles.tsv", "dsqtl",
+         "excluded:ambiguous_allele=2"),
+    Case("one variant with two effects (QTL table)", "dsqtl/dsqtl_conflicting_duplicates.tsv", "dsqtl",
+         "excluded:conflicting_duplicate=2"),
     # K562 DNase narrowPeak (real chr22 rows, damaged)
     Case("peaks with start >= end", "peaks/peaks_start_ge_end.narrowPeak", "peaks", "excluded:invalid_interval=2"),
     Case("unsorted peaks", "peaks/peaks_unsorted.narrowPeak", "peaks", "normalised", normalised=_unsorted_is_sorted),
@@ -154,8 +215,20 @@ CASES = [
              result.frame, _peaks(CORPUS / "peaks" / "peaks_ok.narrowPeak", tmp).frame)),
     Case("peak on an unknown contig", "peaks/peaks_unknown_chromosome.narrowPeak", "peaks",
          "excluded:unknown_chromosome=1"),
-    Case("truncated gzip (peaks)", "peaks/peaks_truncated.narrowPeak.gz", "peaks", "error", "line 193", "Download"),
+    Case("truncated gzip (peaks)", "peaks/peaks_truncated.narrowPeak.gz", "peaks", "error", "line 193", "Replace"),
     Case("non-numeric peak start", "peaks/peaks_nonnumeric_start.narrowPeak", "peaks", "error", "line 4", "BED"),
+    Case("UCSC browser/track lines and a comment first", "peaks/peaks_track_browser_comment.narrowPeak", "peaks",
+         "normalised", normalised=lambda result, tmp: pd.testing.assert_frame_equal(
+             result.frame, _peaks(CORPUS / "peaks" / "peaks_ok.narrowPeak", tmp).frame)),
+    Case("CRLF line ends (peaks)", "peaks/peaks_crlf.narrowPeak", "peaks", "normalised",
+         normalised=lambda result, tmp: pd.testing.assert_frame_equal(
+             result.frame, _peaks(CORPUS / "peaks" / "peaks_ok.narrowPeak", tmp).frame)),
+    Case("BED12 instead of narrowPeak", "peaks/peaks_bed12.bed", "peaks", "normalised", normalised=_bed12_intervals),
+    Case("narrowPeak with an 11th field", "peaks/peaks_extra_column.narrowPeak", "peaks", "error", "line 1",
+         "narrowPeak"),
+    Case("fractional peak end", "peaks/peaks_fractional_end.narrowPeak", "peaks", "error", "line 4", "whole-number"),
+    Case("a line with fewer fields than the others", "peaks/peaks_mixed_width.narrowPeak", "peaks", "error",
+         "line 5", "same fields"),
     # Reference FASTA (a 3 kb cut of the real chr22 segment and the first 12 kb of chr2)
     Case("FASTA without index", "reference/segments.fa", "reference", "normalised", normalised=_index_built),
     Case("FASTA with a corrupt index", "reference/corrupt_index/segments.fa", "reference", "error", "line 1", "delete"),
@@ -164,6 +237,17 @@ CASES = [
          "plain_gzip.fa.gz", "bgzip"),
     Case("segment name that lies about its span", "reference/wrong_segment_length.fa", "reference", "error",
          "record chr22:32015001-32018500", "Rename"),
+    Case("FASTA with a byte-order mark", "reference/bom/segments.fa", "reference", "error", "line 1", "Remove"),
+    Case("FASTA ending in blank lines", "reference/blank_lines_at_end/segments.fa", "reference", "error",
+         "ends with blank lines", "Remove"),
+    Case("spaces inside reference sequence lines", "reference/spaced_sequence/segments.fa", "reference_fetch",
+         "error", "record chr22:32015001-32018000", "Convert"),
+    Case("GenBank-style numbered sequence", "fasta/genbank_numbered.fa", "fasta", "error", "line 2", "Convert"),
+    # Liftover chains
+    Case("chain cut in the middle of its blocks", "chain/hg19ToHg38_cut.over.chain", "chain", "error",
+         "the chain file is unreadable", "Replace"),
+    Case("chain file without a chain header", "chain/no_chain_header.over.chain", "chain", "error", "holds no chain",
+         "UCSC .over.chain"),
     # Windows: real variants against the corpus FASTA
     Case("ref allele not matching the genome", "windows/ref_mismatch.tsv", "windows", "excluded:ref_mismatch=1"),
     Case("ref and alt swapped relative to the genome", "windows/swapped_alleles.tsv", "windows", "normalised",
@@ -177,7 +261,8 @@ CASES = [
          "excluded:no_reference_sequence=1"),
 ]
 
-READERS = {"gtex": _gtex, "dsqtl": _dsqtl, "peaks": _peaks, "reference": _reference}
+READERS = {"gtex": _gtex, "dsqtl": _dsqtl, "peaks": _peaks, "reference": _reference,
+           "reference_fetch": _reference_fetch, "fasta": _fasta, "chain": _chain}
 
 
 def _read(case: Case, tmp: Path):
@@ -209,6 +294,7 @@ def test_bad_input_outcome(case: Case, tmp_path: Path) -> None:
         assert case.where in message, message
         assert caught.value.fix and message.endswith(caught.value.fix), message
         assert case.fix in caught.value.fix, message
+        assert len(message) < len(str(path)) + 1_000, "a bad line is quoted in at most about 200 characters"
         return
     result = _read(case, tmp_path)
     if case.expected == "normalised":
@@ -306,7 +392,7 @@ def _failure(result) -> dg.DagsterEvent:
 
 
 @pytest.mark.parametrize("corpus_file, where, fix", [
-    ("gtex/egenes_truncated.txt.gz", "line 71", "Download the file again"),
+    ("gtex/egenes_truncated.txt.gz", "line 71", "with a complete, undamaged copy"),
     ("gtex/egenes_renamed_columns.txt", "line 1", "did you rename 'slope' to 'beta'"),
 ])
 def test_bad_gtex_file_fails_the_asset_with_the_clear_message(corpus_file, where, fix, tmp_path):
@@ -346,7 +432,7 @@ def test_truncated_peak_file_fails_the_asset_with_the_clear_message(tmp_path):
     assert not result.success
     error = _failure(result).step_failure_data.error
     assert error.cls_name == "Failure"
-    assert PEAKS_SAMPLE in error.message and "line 193" in error.message and "Download" in error.message
+    assert PEAKS_SAMPLE in error.message and "line 193" in error.message and "Replace" in error.message
     assert not (tmp_path / "outputs" / "dhs_peaks" / "all.parquet").exists()
 
 
@@ -381,3 +467,67 @@ def test_corrupt_reference_index_fails_sequence_windows_with_the_clear_message(t
     assert f"{fasta.name}.fai, line 3" in error.message and f"record {name}" in error.message
     assert "delete" in error.message
     assert not (tmp_path / "outputs" / "sequence_windows" / "v8.parquet").exists()
+
+
+def test_rows_on_chromosomes_without_predictions_leave_the_funnel_counted(tmp_path):
+    """chrY and chrM rows are read (real hg38 chromosomes) but predictions cover chr1-22 and chrX: the peak filter
+    counts them as chromosome_not_predicted, and every row read is kept or counted."""
+    from endobench.defs.assets import variants
+    from endobench.defs.assets.report import funnels_and_exclusions
+
+    sample = _sample_with(tmp_path, GTEX_SAMPLE, "gtex/egenes_chrY_chrM.txt")
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [SAMPLE_RELEASE])
+    storage = Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache"))
+    resources = {"storage": storage, "sources": DataSources(sample_dir=str(sample))}
+    assert dg.materialize([inputs.raw_qtl_tables, inputs.dhs_peaks], resources=resources, instance=instance).success
+    result = dg.materialize([inputs.raw_gtex_eqtls, variants.dhs_filtered_variants], resources=resources,
+                            instance=instance, partition_key="v8")
+    assert result.success
+    stats = storage.read_stats("dhs_filtered_variants", "v8")["gtex_wb"]
+    assert stats["excluded"] == {"chromosome_not_predicted": 2}
+    assert stats["rows_read"] == stats["variants"] + sum(stats["excluded"].values()) == 6
+    kept = storage.read_table("dhs_filtered_variants", "v8")
+    assert not kept["chrom"].isin(["chrY", "chrM"]).any()
+    _, exclusions, _ = funnels_and_exclusions({"gtex_wb": stats}, pd.DataFrame(
+        {"truth_set": pd.Series(dtype=object), "status": pd.Series(dtype=object),
+         "variant_id": pd.Series(dtype=object), "error": pd.Series(dtype=object)}))
+    assert exclusions["gtex_wb"]["input_chromosome_not_predicted"] == 2
+
+
+def test_conflicting_duplicates_warn_in_the_asset_log(tmp_path):
+    """raw_gtex_eqtls counts the two rows of a pair with two slopes and says so as a warning, not only a count."""
+    sample = _sample_with(tmp_path, GTEX_SAMPLE, "gtex/egenes_conflicting_duplicates.txt")
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [SAMPLE_RELEASE])
+    resources = {"storage": Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache")),
+                 "sources": DataSources(sample_dir=str(sample))}
+    result = dg.materialize([inputs.raw_gtex_eqtls], resources=resources, instance=instance, partition_key="v8")
+    metadata = result.asset_materializations_for_node("raw_gtex_eqtls")[0].metadata
+    assert metadata["n_excluded_conflicting_duplicate"].value == 2
+    warnings = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level == logging.WARNING]
+    assert any("2 rows repeat a variant (and gene) with a different effect" in w for w in warnings), warnings
+
+
+def test_a_damaged_download_is_to_be_deleted_and_downloaded_again(tmp_path):
+    """The same truncated gzip as a bundled file says "replace"; downloaded by the full profile (from a loopback
+    GTEx bucket), the asset says to delete it so that the next run downloads it again."""
+    from endobench_tests.stand_ins.http_server import FixtureServer, tar_archive
+
+    member = "GTEx_Analysis_v8_eQTL/Whole_Blood.v8.egenes.txt.gz"
+    truncated = (CORPUS / "gtex" / "egenes_truncated.txt.gz").read_bytes()
+    archive = "/bulk-qtl/v8/single-tissue-cis-qtl/GTEx_Analysis_v8_eQTL.tar"
+    with FixtureServer({archive: tar_archive({member: truncated})}) as host:
+        sources = DataSources(profile="full", sample_dir=str(SAMPLE_DIR), download_dir=str(tmp_path / "full"),
+                              gtex_base_url=host.url("/bulk-qtl"), gtex_file_kind="egenes", download_retries=1)
+        instance = dg.DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [SAMPLE_RELEASE])
+        result = dg.materialize(
+            [inputs.raw_gtex_eqtls], instance=instance, partition_key="v8", raise_on_error=False,
+            resources={"storage": Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache")),
+                       "sources": sources},
+        )
+    message = _failure(result).step_failure_data.error.message
+    downloaded = tmp_path / "full" / "gtex" / "v8" / "Whole_Blood.v8.egenes.txt.gz"
+    assert f"{downloaded}, line 71: the gzip stream is truncated" in message
+    assert f"Delete {downloaded}; the next run downloads it again" in message

@@ -7,8 +7,10 @@ re-running it leaves the committed corpus unchanged.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
+import lzma
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +51,27 @@ def _gzip_bytes(text: str) -> bytes:
 
 def _table(header: list[str], rows: list[list[str]], sep: str = "\t") -> str:
     return "".join(sep.join(r) + "\n" for r in [header, *rows])
+
+
+def _write_bytes(relative: str, data: bytes) -> None:
+    path = CORPUS / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _bgzip_bytes(text: str) -> bytes:
+    """BGZF (blocked gzip, as bgzip writes it), through Biopython's writer."""
+    from Bio import bgzf
+
+    class Kept(io.BytesIO):
+        def close(self) -> None:  # the writer closes its file; keep the bytes readable
+            pass
+
+    buffer = Kept()
+    writer = bgzf.BgzfWriter(fileobj=buffer)
+    writer.write(text.encode())
+    writer.close()
+    return buffer.getvalue()
 
 
 def gtex() -> None:
@@ -105,6 +128,37 @@ def gtex() -> None:
     _write("gtex/egenes_hg19_ids.txt",
            _table(header, base[:3] + [variant(r, r[col["variant_id"]].replace("_b38", "_b37")) for r in base[3:]]))
 
+    # Round 2 (issue 15): alleles that are not bases, contradicting repeats, damaged or foreign encodings.
+    def with_alleles(row: list[str], ref: str | None = None, alt: str | None = None) -> list[str]:
+        chrom, pos, old_ref, old_alt, build = row[col["variant_id"]].split("_")
+        return variant(row, "_".join([chrom, pos, ref or old_ref, alt or old_alt, build]))
+
+    ok_text = _table(header, base)
+    _write("gtex/egenes_ambiguous_alleles.txt",
+           _table(header, [base[0], with_alleles(base[1], ref="N"), with_alleles(base[2], alt="R"), *base[3:]]))
+    _write("gtex/egenes_conflicting_duplicates.txt",
+           _table(header, base[:3] + [with_value(base[0], "slope", "-0.123456")] + base[3:]))
+    _write_bytes("gtex/egenes_trailing_garbage.txt.gz", _gzip_bytes(ok_text) + b"<html>Service Unavailable</html>\n")
+    _write_bytes("gtex/egenes_bzip2.txt.bz2", bz2.compress(ok_text.encode()))
+    _write_bytes("gtex/egenes_xz.txt.xz", lzma.compress(ok_text.encode()))
+    _write_bytes("gtex/egenes_utf16.txt", ok_text.encode("utf-16"))
+    latin = list(base)
+    latin[2] = with_value(latin[2], "gene_name", latin[2][col["gene_name"]] + "\u00e9")
+    _write_bytes("gtex/egenes_latin1.txt", _table(header, latin).encode("latin-1"))
+    _write_bytes("gtex/egenes_bom_crlf.txt", b"\xef\xbb\xbf" + ok_text.replace("\n", "\r\n").encode())
+    blank = ok_text.splitlines(keepends=True)
+    _write("gtex/egenes_blank_lines.txt", "".join(blank[:3]) + "\n" + "".join(blank[3:]) + "\n\n")
+    cut = ok_text.rstrip("\n")
+    _write("gtex/egenes_short_last_line.txt", cut[: cut.rindex("\n") + len(cut[cut.rindex("\n"):]) // 2])
+    _write_bytes("gtex/egenes_bgzip.txt.gz", _bgzip_bytes(ok_text))
+    middle = ok_text.index("\n", len(ok_text) // 2) + 1
+    _write_bytes("gtex/egenes_multimember.txt.gz", _gzip_bytes(ok_text[:middle]) + _gzip_bytes(ok_text[middle:]))
+    _write("gtex/egenes_long_malformed_id.txt",
+           _table(header, base[:2] + [variant(base[2], "chr22_" + "1234567890" * 600)] + base[3:]))
+    # chrY and chrM are real hg38 chromosomes, kept by the reader, but predictions cover chr1-22 and chrX only.
+    _write("gtex/egenes_chrY_chrM.txt", _table(header, [variant(base[0], "chrY_2786855_G_A_b38"),
+                                                          variant(base[1], "chrM_150_C_T_b38"), *base[2:]]))
+
 
 def dsqtl() -> None:
     lines = _lines(SAMPLE / "maggie_Degner2012_dsQTL.liftover_hg38.chr22.tsv.gz")
@@ -119,21 +173,24 @@ def dsqtl() -> None:
 
     _write("dsqtl/dsqtl_ok.tsv", _table(header, rows))
     _write("dsqtl/dsqtl_bare_chrom_names.tsv", _table(header, [with_value(r, "chr_hg38", "22") for r in rows]))
-    alleles = list(rows)
-    alleles[0] = with_value(alleles[0], "Alt", "A,T")
-    alleles[1] = with_value(alleles[1], "Alt", "<DEL>")
-    alleles[2] = with_value(alleles[2], "Alt", "*")
-    _write("dsqtl/dsqtl_multiallelic_symbolic.tsv", _table(header, alleles))
-    effects = list(rows)
-    effects[1] = with_value(effects[1], "Beta", "NA")
-    effects[4] = with_value(effects[4], "Beta", "-inf")
-    _write("dsqtl/dsqtl_nan_inf_beta.tsv", _table(header, effects))
-    unlifted = list(rows)
-    unlifted[3] = with_value(with_value(unlifted[3], "pos_hg38", ""), "chr_hg38", "")
-    _write("dsqtl/dsqtl_not_lifted.tsv", _table(header, unlifted))
-    commas = list(rows)
-    commas[2] = with_value(commas[2], "pos_hg38", "17,172,331")
-    _write("dsqtl/dsqtl_nonnumeric_position.tsv", _table(header, commas))
+
+    def edited(changes: dict[int, dict[str, str]]) -> list[list[str]]:
+        """The rows with `changes[row][column] = value` applied."""
+        out = [list(r) for r in rows]
+        for i, values in changes.items():
+            for column, value in values.items():
+                out[i] = with_value(out[i], column, value)
+        return out
+
+    _write("dsqtl/dsqtl_multiallelic_symbolic.tsv",
+           _table(header, edited({0: {"Alt": "A,T"}, 1: {"Alt": "<DEL>"}, 2: {"Alt": "*"}})))
+    _write("dsqtl/dsqtl_nan_inf_beta.tsv", _table(header, edited({1: {"Beta": "NA"}, 4: {"Beta": "-inf"}})))
+    _write("dsqtl/dsqtl_not_lifted.tsv", _table(header, edited({3: {"pos_hg38": "", "chr_hg38": ""}})))
+    _write("dsqtl/dsqtl_nonnumeric_position.tsv", _table(header, edited({2: {"pos_hg38": "17,172,331"}})))
+    _write("dsqtl/dsqtl_fractional_position.tsv", _table(header, edited({2: {"pos_hg38": "17172331.5"}})))
+    _write("dsqtl/dsqtl_ambiguous_alleles.tsv", _table(header, edited({0: {"Alt": "N"}, 1: {"Ref": "Y"}})))
+    _write("dsqtl/dsqtl_conflicting_duplicates.tsv",
+           _table(header, rows + [with_value(rows[3], "Beta", str(-float(rows[3][col["Beta"]])))]))
 
 
 def peaks() -> None:
@@ -164,6 +221,20 @@ def peaks() -> None:
     _write("peaks/peaks_unknown_chromosome.narrowPeak", text(contig))
     _write("peaks/peaks_nonnumeric_start.narrowPeak", text(normal[:3] + [normal[3][:1] + ["32,017,935"] + normal[3][2:]]))
 
+    # Round 2 (issue 15): valid headers and line ends, other BED layouts, fractions.
+    ucsc_header = ("browser position chr22:32015001-32022000\n"
+                   'track type=narrowPeak name="K562 DNase" description="ENCFF860XAE chr22"\n'
+                   "# chrom start end name score strand signal p q summit\n")
+    _write("peaks/peaks_track_browser_comment.narrowPeak", ucsc_header + text(normal))
+    _write_bytes("peaks/peaks_crlf.narrowPeak", text(normal).replace("\n", "\r\n").encode())
+    bed12 = [r[:4] + ["0", ".", r[1], r[2], "0", "1", str(int(r[2]) - int(r[1])), "0"] for r in normal]
+    _write("peaks/peaks_bed12.bed", text(bed12))
+    _write("peaks/peaks_extra_column.narrowPeak", text([r + ["extra"] for r in normal]))
+    fractional = [list(r) for r in normal]
+    fractional[3][2] = fractional[3][2] + ".5"
+    _write("peaks/peaks_fractional_end.narrowPeak", text(fractional))
+    _write("peaks/peaks_mixed_width.narrowPeak", text(normal[:4] + [normal[4][:3]] + normal[5:]))
+
 
 def reference() -> None:
     chr22 = _fasta_sequence(SAMPLE / "kipoiseq_hg38_chr22_32000000_32300000.fa.gz")
@@ -179,6 +250,15 @@ def reference() -> None:
     _write("reference/garbage_index/segments.fa.fai", f"{name}\tthree thousand\t{offset}\n")
     (CORPUS / "reference/plain_gzip.fa.gz").write_bytes(_gzip_bytes(_fasta_text(name, cut)))
     _write("reference/wrong_segment_length.fa", _fasta_text(f"chr22:{CUT_START}-{CUT_END + 500}", cut))
+    # Round 2 (issue 15): what pyfaidx cannot index, or indexes and then serves as if it were sequence.
+    _write_bytes("reference/bom/segments.fa", b"\xef\xbb\xbf" + _fasta_text(name, cut).encode())
+    _write("reference/blank_lines_at_end/segments.fa", _fasta_text(name, cut) + "\n\n")
+    spaced = "".join(" ".join(line[i:i + 10] for i in range(0, 60, 10)) + "\n"
+                     for line in (cut[j:j + 60] for j in range(0, len(cut), 60)))
+    _write("reference/spaced_sequence/segments.fa", f">{name}\n{spaced}")
+    genbank = "".join(f"{j + 1:>9} " + " ".join(cut[j + i:j + i + 10].lower() for i in range(0, 60, 10)) + "\n"
+                      for j in range(0, 600, 60))
+    _write("fasta/genbank_numbered.fa", f">PRR14L_context\n{genbank}")
 
     def one(chrom: str, pos: int, ref: str, alt: str, effect: str = "0.42") -> list[str]:
         return [chrom, str(pos), ref, alt, effect, "0.1", "1e-6", "hg38"]
@@ -202,8 +282,19 @@ def reference() -> None:
     _write("windows/outside_reference.tsv", _table(header, [one("chr22", lead, "G", "T"), one("chr22", 32_200_000, "A", "G")]))
 
 
+def chain() -> None:
+    """Liftover chains (issue 15): pyliftover raised a bare Exception on a chain cut short, and read a file with no
+    chain header as an empty chain (every variant "not lifted")."""
+    with gzip.open(SAMPLE / "ucsc_hg19ToHg38.over.chain.gz", "rt") as handle:
+        head = handle.read(6_000)
+    cut = head[: head.rindex("\n", 0, 5_000) + 1]  # whole lines, but the first chain's blocks stop early
+    _write("chain/hg19ToHg38_cut.over.chain", cut)
+    _write("chain/no_chain_header.over.chain", cut.replace("chain ", "chian ", 1))
+
+
 if __name__ == "__main__":
     gtex()
     dsqtl()
     peaks()
     reference()
+    chain()

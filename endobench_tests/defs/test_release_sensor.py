@@ -165,6 +165,22 @@ def test_a_release_that_is_already_a_partition_is_not_rerun(listing, instance, d
     assert json.loads(data.cursor) == {"seen": ["v8"]}
 
 
+def test_an_absurd_release_number_never_becomes_a_partition(listing, instance, definitions):
+    """`gtex_v999999` in a hostile or broken listing is ignored and counted; only v8 is added."""
+    listing.serve([V8, {"datasetId": "gtex_v999999"}])
+    data = tick(gtex_release_sensor, instance, definitions, cursor=None)
+    assert instance.get_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME) == ["v8"]
+    assert [r.partition_key for r in data.run_requests] == ["v8"]
+
+
+def test_a_listing_url_of_another_scheme_adds_nothing(listing, instance, definitions, monkeypatch):
+    """ENDOBENCH_GTEX_RELEASES_URL=file:///... is refused and the tick skips, retrying later."""
+    monkeypatch.setenv(LISTING_URL_ENV, "file:///etc/passwd")
+    data = tick(gtex_release_sensor, instance, definitions, cursor=None)
+    assert data.run_requests == [] and "only http and https URLs are read" in data.skip_message
+    assert instance.get_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME) == []
+
+
 def test_the_listing_parser_keeps_numbered_releases_from_v8_and_counts_the_rest():
     """Releases sort by number (v8 before v10); old releases, other datasets and junk are counted by reason."""
     payload = {"data": [V10, {"datasetId": "gtex_v7"}, PILOT, V8, "junk", {"id": 3}]}

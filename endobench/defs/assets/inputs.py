@@ -34,12 +34,14 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
     tables = []
     for source_key, tissue in sources.gtex_sources():
         source = sources.gtex_eqtls(release, tissue)
-        with bad_input_fails_the_run():
+        with bad_input_fails_the_run(sources):
             parsed = read_gtex_eqtls(source.path, truth_set=source_key)
             declared = parsed.frame["build"].iloc[0] if len(parsed.frame) else source.build
             if declared != source.build:
                 raise InputError(source.path, f"variant ids say {declared} but the source declares {source.build}",
                                  "Fix the data source's build")
+        for warning in parsed.warnings:
+            context.log.warning(f"{source.path}: {warning}")
         tables.append((source_key, source.path, parsed, _lift_qtls_to_reference(context, parsed, source.path,
                                                                                 source.build, sources)))
     frame, stats, summary = combine_tables(tables)
@@ -75,6 +77,8 @@ def raw_qtl_tables(context: dg.AssetExecutionContext, sources: DataSources, stor
             else:
                 parsed = read_generic_qtls(table.path, truth_set=table.truth_set, build=table.build,
                                            columns=table.columns)
+        for warning in parsed.warnings:
+            context.log.warning(f"{table.path}: {warning}")
         build = str(parsed.frame["build"].iloc[0]) if len(parsed.frame) else (table.build or "hg38")
         tables.append((table.truth_set, table.path, parsed,
                        _lift_qtls_to_reference(context, parsed, table.path, build, sources)))
@@ -136,7 +140,7 @@ def dhs_peaks(
     """
     source, blacklist_source = sources.peaks(), sources.blacklist()
     reference = sources.reference_location()
-    with bad_input_fails_the_run():
+    with bad_input_fails_the_run(sources):
         peaks = read_peaks(source.path, source.build)
         blacklist = read_peaks(blacklist_source.path, blacklist_source.build)
         peaks = _peaks_on_build(peaks, source.path, reference.build, reference.path, sources)

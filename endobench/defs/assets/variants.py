@@ -12,6 +12,7 @@ from endobench.lib.genome.windows import OK, exclusion_counts
 from endobench.lib.io.errors import BuildMismatchError
 from endobench.lib.truth_sets.annotate import annotate_truth_sets
 from endobench.lib.truth_sets.catalog import K562_DHS_PEAKS, LCL_DSQTL_SITES
+from endobench.lib.truth_sets.schema import drop_unpredicted_chromosomes
 from endobench.lib.truth_sets.windowing import window_statistics, window_truth_sets
 from endobench.resources.predictors import VariantEffectPredictor
 from endobench.resources.sources import DataSources
@@ -69,6 +70,7 @@ def dhs_filtered_variants(
     """
     release = context.partition_key
     frame, source_stats = load_sources(storage, release)
+    frame = drop_unpredicted_chromosomes(frame, source_stats)
     annotations = load_annotations(storage)
     with bad_input_fails_the_run():
         check_builds(frame, annotations, sources.reference_location().build, sources)

@@ -11,9 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from endobench.lib.evaluation.join import join_predictions
 from endobench.lib.evaluation.metrics import N_BOOTSTRAP
 from endobench.lib.evaluation.report import ReportResult, build_report
+from endobench.lib.io.atomic import check_output_dir
 from endobench.lib.io.errors import InputError
+from endobench.lib.io.tables import parse_numbers, read_frame
 
 # Columns carried over from the truth table when present, so the strata (TSS distance, MAF, SNV/indel,
 # chromosome splits) and the auPRC work for external tables too.
@@ -23,31 +26,6 @@ TOP_LEVEL = ["n", "n_units", "spearman", "spearman_p", "spearman_ci", "pearson",
              "sign_auroc", "sign_auroc_ci", "sign_agreement", "sign_agreement_ci", "sign_auroc_strong",
              "strong_threshold", "n_strong", "n_bootstrap"]
 UNIT = "unit"
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """CSV or TSV (by extension, `.gz` allowed), parquet or feather; anything else is an `InputError`."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "the file does not exist", "Check the path.")
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".gz", ".bgz"):
-        suffixes = suffixes[:-1]
-    kind = suffixes[-1] if suffixes else ""
-    try:
-        if kind == ".csv":
-            return pd.read_csv(path)
-        if kind in (".tsv", ".txt", ".tab"):
-            return pd.read_csv(path, sep="\t")
-        if kind in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        if kind in (".feather", ".arrow"):
-            return pd.read_feather(path)
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise InputError(path, f"could not be read as {kind.lstrip('.')}: {exc}",
-                         "Check that the file is complete and in the format its extension says.") from exc
-    raise InputError(path, f"unknown table format {''.join(path.suffixes) or '(no extension)'}",
-                     "Use .csv, .tsv (optionally .gz), .parquet or .feather.")
 
 
 def _require(frame: pd.DataFrame, columns: list[str], path: Path, what: str) -> None:
@@ -61,7 +39,8 @@ def _require(frame: pd.DataFrame, columns: list[str], path: Path, what: str) -> 
 
 
 def _numeric(values: pd.Series) -> pd.Series:
-    return pd.to_numeric(values, errors="coerce").astype(float)
+    """Numbers as floats; text that is not a number (or an NA spelling) becomes NaN, to be counted as excluded."""
+    return pd.Series(parse_numbers(values)[0], index=values.index)
 
 
 def evaluate_table(
@@ -78,19 +57,24 @@ def evaluate_table(
 ) -> ReportResult:
     """Metrics, diagnostics and the report for measured `effect_col` against predicted `score_col`.
 
-    Without `predictions`, both columns come from `table`. With `predictions`, `score_col` comes from that
-    file and its rows are joined to the truth table on `id_col` (required then); an id present twice in the
-    predictions file is an error (the join would count a variant twice), a truth row without a prediction is
-    excluded and counted. Rows whose effect or score is missing or not a number are excluded and counted.
-    `unit_col` names the independent unit (a gene id for variant-gene pairs): its rows are resampled together
-    and p-values are computed over unit-level means; without it every row is its own unit.
+    Without `predictions`, both columns come from `table`, and they must be two columns. With `predictions`,
+    `score_col` comes from that file and its rows are joined to the truth table on `id_col` (required then; the
+    rules are in `join.join_predictions`). Rows whose effect or score is missing or not a number are excluded and
+    counted; a table with no row left to score is an error saying what was excluded. `unit_col` names the
+    independent unit (a gene id for variant-gene pairs): its rows are resampled together and p-values are computed
+    over unit-level means; without it every row is its own unit.
     Writes `out_dir/metrics.json` (top level: n, spearman, spearman_p, pearson, pearson_p, their intervals,
     sign auROC, warnings), `report.md`, `report.html` and `plots/`.
     """
     table, out_dir = Path(table), Path(out_dir)
-    truth = read_table(table)
+    check_output_dir(out_dir)
+    _refuse_one_column_twice(table, effect_col, score_col, predictions)
+    truth = read_frame(table, "truth table")
+    if truth.empty:
+        raise InputError(table, "the table has no data rows", "Point --table at a table with rows to evaluate", line=2)
     label = name or table.name.split(".")[0]
     excluded: dict[str, int] = {}
+    input_warnings: list[str] = []
     if predictions is None:
         _require(truth, [effect_col, score_col] + ([id_col] if id_col else []) + ([unit_col] if unit_col else []),
                  table, "effect, score, id and unit")
@@ -101,24 +85,16 @@ def evaluate_table(
             raise InputError(predictions, "a predictions file was given without an id column to join on",
                              "Pass --id-col naming the variant id column present in both files.")
         _require(truth, [effect_col, id_col] + ([unit_col] if unit_col else []), table, "effect, id and unit")
-        predicted = read_table(predictions)
+        predicted = read_frame(predictions, "predictions")
         _require(predicted, [score_col, id_col], predictions, "score and id")
-        duplicated = predicted[id_col][predicted[id_col].duplicated()]
-        if len(duplicated):
-            n_ids = duplicated.nunique()
-            raise InputError(predictions, f"{n_ids:,} id{'s occur' if n_ids > 1 else ' occurs'} more than once, "
-                             f"e.g. {duplicated.iloc[0]!r}", "Keep one prediction per id (or join on a unique key).",
-                             variant=str(duplicated.iloc[0]))
-        keep = list(dict.fromkeys([id_col, effect_col] + ([unit_col] if unit_col else [])
-                                  + [c for c in OPTIONAL_COLUMNS if c in truth.columns and c != id_col]))
-        frame = truth[keep].rename(columns={effect_col: "effect"}).merge(
-            predicted[[id_col, score_col]].rename(columns={score_col: "score"}), on=id_col, how="left",
-            indicator=True,
-        )
-        unmatched = int((frame["_merge"] == "left_only").sum())
-        if unmatched:
-            excluded["no_prediction_for_id"] = unmatched
-        frame = frame[frame["_merge"] == "both"].drop(columns="_merge")
+        keep = list(dict.fromkeys([id_col] + ([unit_col] if unit_col else [])
+                                  + [c for c in OPTIONAL_COLUMNS if c in truth.columns and c not in (id_col, "effect")]))
+        joined = join_predictions(truth[keep], predicted, id_col=id_col, effect=_numeric(truth[effect_col]),
+                                  score_col=score_col, truth_path=table, predictions_path=predictions,
+                                  unit_col=unit_col)
+        frame = joined.frame
+        excluded.update(joined.excluded)
+        input_warnings.extend(joined.warnings)
     rows_read = len(truth)
     effect, score = _numeric(frame["effect"]), _numeric(frame["score"])
     bad_effect = ~np.isfinite(effect)
@@ -145,6 +121,10 @@ def evaluate_table(
         units["gene_id"] = pd.NA
     units[UNIT] = frame[unit_col].to_numpy() if unit_col else np.arange(n)
     scored = units[units["status"] == "scored"]
+    if scored.empty:
+        reasons = ", ".join(f"{reason}={count:,}" for reason, count in excluded.items())
+        raise InputError(table, f"no row can be scored: all {rows_read:,} rows were excluded ({reasons})",
+                         "Check --effect-col, --score-col and --id-col, and the values in those columns")
     funnel = {"rows_read": rows_read, "rows_with_prediction": n, "scored": len(scored)}
     source = {"table": str(table), "effect_col": effect_col, "score_col": score_col, "id_col": id_col,
               "unit_col": unit_col,
@@ -159,9 +139,19 @@ def evaluate_table(
             "intervals; they cannot show whether readout, cell type and variant set match (LD tags are not "
             "causal variants): judge that from how the table was made.",
         ],
-        extra_metrics={"source": source, "excluded": excluded, "unit": unit_col or "row"},
+        extra_metrics={"source": source, "excluded": excluded, "input_warnings": input_warnings,
+                       "unit": unit_col or "row"},
         unit=UNIT,
         n_boot=n_boot,
         top_level_keys=TOP_LEVEL,
     )
+    result.warnings.extend(input_warnings)
     return result
+
+
+def _refuse_one_column_twice(table: Path, effect_col: str, score_col: str, predictions: Path | None) -> None:
+    """Measured and predicted effect read from one column correlate perfectly and mean nothing."""
+    same_file = predictions is None or Path(predictions).resolve() == table.resolve()
+    if same_file and effect_col == score_col:
+        raise InputError(table, f"--effect-col and --score-col both name {effect_col!r}: the effects would be "
+                         "compared with themselves", "Name the measured effect and the predicted score as two columns")

@@ -19,7 +19,8 @@ from pyliftover import LiftOver
 
 from endobench.lib.genome.builds import CHROM_SIZES, normalize_build, normalize_chrom
 from endobench.lib.genome.sequence import reverse_complement
-from endobench.lib.io.errors import BuildMismatchError, InputError
+from endobench.lib.io.compression import open_bytes, sniff
+from endobench.lib.io.errors import BuildMismatchError, InputError, replace_damaged
 
 NOT_LIFTED = "not_lifted"
 
@@ -39,17 +40,25 @@ class LiftResult:
 
 @lru_cache(maxsize=4)
 def _load_chain(path: str) -> LiftOver:
-    return LiftOver(path)
+    with open_bytes(path, "chain") as handle:
+        return LiftOver(handle)
 
 
 def load_chain(chain: Path | str) -> LiftOver:
+    """A UCSC chain file (plain or gzip, judged by content) read by pyliftover; any failure is an InputError."""
     chain = Path(chain)
-    if not chain.exists():
-        raise InputError(chain, "the chain file does not exist", "Check the chain path in the data sources")
+    sniff(chain, "chain")
     try:
-        return _load_chain(str(chain.resolve()))
-    except (OSError, ValueError, IndexError, EOFError) as exc:
-        raise InputError(chain, f"the chain file is unreadable ({exc})", "Download the UCSC chain again") from exc
+        lifter = _load_chain(str(chain.resolve()))
+    except InputError:
+        raise
+    except Exception as exc:  # pyliftover raises bare Exceptions on inconsistent chains
+        raise InputError(chain, f"the chain file is unreadable ({type(exc).__name__}: {exc})",
+                         replace_damaged(chain), damaged=True) from exc
+    if not lifter.chain_file.chains:
+        raise InputError(chain, "the chain file holds no chain (no line starts with 'chain')",
+                         "Point the data sources at a UCSC .over.chain(.gz) file")
+    return lifter
 
 
 def require_chain(

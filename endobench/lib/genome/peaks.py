@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import zlib
+import contextlib
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from endobench.lib.genome.builds import CHROM_SIZES, normalize_chrom
-from endobench.lib.io.errors import InputError
-from endobench.lib.io.tables import _first_line, _is_gzip, truncation_error
+from endobench.lib.io.errors import InputError, quote
+from endobench.lib.io.tables import LINE, parse_numbers, read_typed_table, records
 
 PEAK_COLUMNS = ["chrom", "start", "end", "name", "qvalue"]
 
@@ -32,55 +34,29 @@ class PeakSet:
 
 
 def read_peaks(path: Path, build: str) -> PeakSet:
-    """Read a narrowPeak (10 columns, col 9 = -log10 q) or a BED3+ file; invalid intervals are counted, not kept."""
+    """Read a narrowPeak (10 fields, field 9 = -log10 q) or a BED file; invalid intervals are counted, not kept.
+
+    UCSC `track` and `browser` lines and `#` comments are skipped wherever they stand. The number of fields
+    decides the format and never changes within a file: 3-8 are BED (no q-value), 10 narrowPeak, 12 BED12; 9
+    (BED9 or broadPeak?), 11 and more than 12 are refused rather than guessed. Coordinates must be whole numbers.
+    A clean file is read by Arrow; anything irregular by the exact reader, whose errors name the line.
+    """
     path = Path(path)
-    if not path.exists():
-        raise InputError(path, "the peak file does not exist", "Check the peaks path in the data sources")
-    first = _first_line(path, "peak")
-    fields = first.rstrip("\r\n").split("\t")
-    if len(fields) < 3:
-        raise InputError(path, f"the first line has {len(fields)} tab-separated field(s), a BED file needs at least 3",
-                         "Provide a tab-separated BED or narrowPeak file", line=1)
-    names = ["chrom", "start", "end", "name", "score", "strand", "signal", "p", "qvalue", "summit"][: len(fields)]
-    try:
-        raw = pd.read_csv(
-            path, sep="\t", header=None, names=names, usecols=[c for c in PEAK_COLUMNS if c in names], dtype=str,
-            comment="#", compression="gzip" if _is_gzip(path) else None,
-        )
-    except (EOFError, OSError, zlib.error) as exc:
-        truncated = truncation_error(path, exc)
-        raise InputError(path, truncated.problem, "Download the peak file again", line=truncated.line) from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start:,})",
-                         "Check that this is a BED or narrowPeak text file, optionally gzipped") from exc
-    except pd.errors.ParserError as exc:
-        raise InputError(path, f"the file is malformed ({exc})",
-                         "Every line needs the same tab-separated BED/narrowPeak fields") from exc
-    header_lines = raw["chrom"].str.startswith(("track", "browser")).to_numpy()
-    if header_lines.any():
-        raw = raw[~header_lines]
-    starts = pd.to_numeric(raw["start"], errors="coerce")
-    ends = pd.to_numeric(raw["end"], errors="coerce")
-    bad = starts.isna() | ends.isna()
-    if bad.any():
-        line = int(np.flatnonzero(bad.to_numpy())[0]) + 1
-        raise InputError(path, f"start/end {raw['start'].iloc[line - 1]!r}/{raw['end'].iloc[line - 1]!r} are not integers",
-                         "Fix the line or check that the file is BED (0-based start, end)", line=line)
-    qvalues = pd.to_numeric(raw["qvalue"], errors="coerce") if "qvalue" in raw else None
-    if qvalues is not None and (qvalues.isna() & raw["qvalue"].notna()).any():
-        line = int(np.flatnonzero((qvalues.isna() & raw["qvalue"].notna()).to_numpy())[0]) + 1
-        raise InputError(path, f"column 9 (-log10 q) holds {raw['qvalue'].iloc[line - 1]!r}, not a number",
-                         "Provide a narrowPeak file (column 9 = -log10 q-value) or a plain BED3 file", line=line)
-    # narrowPeak q-value -1 means "not computed" (MACS2 without a control, some ENCODE files): unknown, not weak.
+    first_line, width = _layout(path)
+    raw = _read_fast(path, first_line, width)
+    if raw is None:
+        raw = _read_exact(path, width)
+    qvalues = raw["qvalue"] if "qvalue" in raw else None
     if qvalues is not None:
+        # narrowPeak q-value -1 means "not computed" (MACS2 without a control, some ENCODE files): unknown, not weak.
         qvalues = qvalues.mask(qvalues == -1)
     chrom_codes, chrom_names = pd.factorize(raw["chrom"], use_na_sentinel=False)
     frame = pd.DataFrame({
         "chrom": normalize_chrom(pd.Series(np.asarray(chrom_names, dtype=object))).to_numpy()[chrom_codes],
-        "start": starts.astype("int64"),
-        "end": ends.astype("int64"),
-        "name": raw["name"] if "name" in raw else ".",
-        "qvalue": qvalues if qvalues is not None else np.nan,
+        "start": raw["start"].to_numpy(dtype=np.int64),
+        "end": raw["end"].to_numpy(dtype=np.int64),
+        "name": raw["name"].to_numpy(dtype=object) if "name" in raw else ".",
+        "qvalue": qvalues.to_numpy() if qvalues is not None else np.nan,
     })
     excluded: Counter = Counter()
     invalid = (frame["start"] < 0) | (frame["end"] <= frame["start"])
@@ -95,6 +71,74 @@ def read_peaks(path: Path, build: str) -> PeakSet:
     was_sorted = bool((key.diff().fillna(0) >= 0).all() and _starts_sorted(frame, key))
     frame = frame.assign(_k=key).sort_values(["_k", "start", "end"], kind="stable").drop(columns="_k")
     return PeakSet(frame.reset_index(drop=True), build, len(raw), +excluded, was_sorted, path)
+
+
+NARROWPEAK_WIDTH = 10
+_BED_WIDTHS = {3, 4, 5, 6, 7, 8, NARROWPEAK_WIDTH, 12}
+_WIDTH_FIX = ("endobench reads BED with 3-8 fields, narrowPeak (10 fields, -log10 q in field 9) and BED12; "
+              "9 fields could be BED9 or broadPeak and other counts are not BED: cut the file to BED3 "
+              "(cut -f1-3) or convert it to narrowPeak")
+_SKIPPED_LINE = r"^(#|track(\s|$)|browser(\s|$))"
+_FIELDS = ["chrom", "start", "end", "name"]
+
+
+def _layout(path: Path) -> tuple[int, int]:
+    """The line of the first peak and the number of fields every line must have."""
+    with contextlib.closing(records(path, "peak")) as lines:
+        for line, fields in lines:
+            if re.match(_SKIPPED_LINE, fields[0]):
+                continue
+            if len(fields) not in _BED_WIDTHS:
+                raise InputError(path, f"the first peak line has {len(fields)} tab-separated field(s): "
+                                 f"{quote(chr(9).join(fields))}", _WIDTH_FIX, line=line)
+            return line, len(fields)
+    raise InputError(path, "the peak file holds no peak line",
+                     "Point the data sources at a BED or narrowPeak file with at least one peak", line=1)
+
+
+def _read_fast(path: Path, first_line: int, width: int) -> pd.DataFrame | None:
+    """Arrow's reader for a clean file (no comment or track line after the first peak, whole-number coordinates)."""
+    names = [f"field{i + 1}" for i in range(width)]
+    names[:min(width, 4)] = _FIELDS[:min(width, 4)]
+    if width == NARROWPEAK_WIDTH:
+        names[8] = "qvalue"
+    table = read_typed_table(path, ["chrom"] + (["name"] if width >= 4 else []),
+                             ["qvalue"] if width == NARROWPEAK_WIDTH else [], integers=["start", "end"],
+                             names=names, skip_rows=first_line - 1, na_spellings=False)
+    if table is None or pc.any(pc.match_substring_regex(table.column("chrom"), _SKIPPED_LINE)).as_py():
+        return None
+    raw = table.to_pandas()
+    if "qvalue" in raw and raw["qvalue"].isna().any():
+        return None
+    raw.index = pd.RangeIndex(first_line, first_line + len(raw), name=LINE)
+    return raw
+
+
+def _read_exact(path: Path, width: int) -> pd.DataFrame:
+    """Every line in Python: comment and track lines skipped, any other irregularity an error naming its line."""
+    lines, rows = [], []
+    with contextlib.closing(records(path, "peak")) as fields_by_line:
+        for line, fields in fields_by_line:
+            if re.match(_SKIPPED_LINE, fields[0]):
+                continue
+            if len(fields) != width:
+                raise InputError(path, f"the line has {len(fields)} field(s), the lines before it {width}: "
+                                 f"{quote(chr(9).join(fields))}",
+                                 "Every line of a BED file needs the same fields; fix or remove the line", line=line)
+            lines.append(line)
+            rows.append(fields)
+    columns = {name: [r[i] for r in rows] for i, name in enumerate(_FIELDS[:min(width, 4)])}
+    raw = pd.DataFrame(columns, index=pd.Index(lines, name=LINE))
+    raw["start"], raw["end"] = _coordinate(raw, "start", path), _coordinate(raw, "end", path)
+    if width == NARROWPEAK_WIDTH:
+        text = pd.Series([r[8] for r in rows], index=raw.index)
+        raw["qvalue"] = parse_numbers(text)[0]  # Arrow's parser: pandas' stops at a NUL byte ("1.\x00301" -> 1.0)
+        if raw["qvalue"].isna().any():
+            row = int(np.flatnonzero(raw["qvalue"].isna().to_numpy())[0])
+            raise InputError(path, f"field 9 (-log10 q) holds {quote(text.iloc[row])}, not a number",
+                             "Provide a narrowPeak file (field 9 = -log10 q-value) or a plain BED3 file",
+                             line=int(raw.index[row]))
+    return raw
 
 
 def _starts_sorted(frame: pd.DataFrame, key: pd.Series) -> bool:
@@ -172,3 +216,15 @@ def _write_bed(frame: pd.DataFrame) -> str:
     table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
     pacsv.write_csv(table, handle.name, pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none"))
     return handle.name
+
+
+def _coordinate(raw: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """A BED coordinate column as whole numbers; text or a fraction is an error naming the line, never truncated."""
+    values = parse_numbers(raw[column])[0]
+    bad = ~(np.isfinite(values) & (values == np.floor(values)))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(path, f"{column} {quote(raw[column].iloc[row])} is not a whole number",
+                         "Fix the line or check that the file is BED (whole-number 0-based start, end)",
+                         line=int(raw.index[row]))
+    return pd.Series(values.astype(np.int64), index=raw.index)

@@ -20,7 +20,8 @@ import pandas as pd
 import pyfaidx
 
 from endobench.lib.genome.builds import normalize_chrom
-from endobench.lib.io.errors import InputError
+from endobench.lib.io.compression import BGZF, GZIP, PLAIN, refuse, sniff
+from endobench.lib.io.errors import InputError, quote
 
 _SEGMENT_NAME = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>\d+)-(?P<end>\d+)$")
 
@@ -46,6 +47,8 @@ class ReferenceGenome:
             if match:
                 seg = Segment(name, _chrom_name(match["chrom"]), int(match["start"]) - 1, int(match["end"]))
                 if seg.end0 - seg.start0 != len(record):
+                    # Spaces or numbers in the sequence lines also make a record longer than its span: say so first.
+                    _check_bases(self.path, name, seg.start0, str(record[:1_000]).encode("latin-1", "replace"))
                     raise InputError(
                         self.path,
                         f"record {name} names {seg.end0 - seg.start0:,} bp but holds {len(record):,}",
@@ -56,7 +59,7 @@ class ReferenceGenome:
             by_chrom.setdefault(seg.chrom, []).append(seg)
         self._segments = {c: sorted(s, key=lambda x: (x.start0, -x.end0)) for c, s in by_chrom.items()}
         self._starts = {c: [s.start0 for s in segs] for c, segs in self._segments.items()}
-        self._layout = read_layout(self.path) if _compression(self.path) is None else None
+        self._layout = read_layout(self.path) if sniff(self.path) == PLAIN else None
 
     @property
     def chromosomes(self) -> list[str]:
@@ -90,7 +93,9 @@ class ReferenceGenome:
         if seg is None:
             return None
         record = self._fasta[seg.record]
-        return str(record[start0 - seg.start0:end0 - seg.start0]).upper()
+        bases = str(record[start0 - seg.start0:end0 - seg.start0]).upper()
+        _check_bases(self.path, seg.record, start0, bases.encode("latin-1", "replace"))
+        return bases
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[Callable[[str, int, int], str | None]]:
@@ -105,6 +110,7 @@ class ReferenceGenome:
             return
         layout = self._layout
         segment_for = self._segment_for
+        path = self.path
         with open(self.path, "rb") as handle:
             fd = handle.fileno()
 
@@ -122,6 +128,7 @@ class ReferenceGenome:
                     raw = raw.replace(b"\n", b"")
                 else:
                     raw = raw.replace(b"\n", b"").replace(b"\r", b"")
+                _check_bases(path, seg.record, start0, raw)
                 return raw.decode("latin-1").upper()
 
             yield fetch
@@ -150,37 +157,79 @@ def _chrom_name(name: str) -> str:
 
 
 def _open_fasta(path: Path) -> pyfaidx.Fasta:
-    if not path.exists():
-        raise InputError(path, "the reference FASTA does not exist", "Check the reference path in the data sources")
-    if not path.is_file():
-        raise InputError(path, "the reference path is not a file", "Point the reference at the FASTA file itself")
-    compression = _compression(path)
-    if compression == "gzip":
+    compression = sniff(path, "reference FASTA")
+    if compression == GZIP:
         raise InputError(
             path, "the FASTA is compressed with plain gzip, which allows no random access",
             f"Recompress it with bgzip (htslib), or decompress it: gunzip {path.name}",
         )
+    if compression not in (PLAIN, BGZF):
+        raise refuse(path, compression, "reference FASTA")
+    named_compressed = path.name.lower().endswith((".gz", ".bgz"))
+    if named_compressed != (compression == BGZF):  # pyfaidx goes by the name, so name and content must agree
+        raise InputError(path, f"the FASTA is {'bgzip-compressed' if compression == BGZF else 'not compressed'} but "
+                         f"its name {'does not end' if compression == BGZF else 'ends'} in .gz",
+                         f"Rename it to {path.name + '.gz' if compression == BGZF else path.name.rsplit('.', 1)[0]}")
+    if compression == PLAIN:
+        _check_start(path)
     _check_index_fields(path)
+    had_index = Path(f"{path}.fai").exists()
+    rebuild = (f"Delete {path}.fai so it is rebuilt; if that fails, check the FASTA" if had_index else
+               "Give every record sequence lines of one length (only its last line shorter) and no blank lines; "
+               "`samtools faidx` names the first bad line, `seqtk seq -l 60` rewrites the file that way")
     try:
         fasta = pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=True, rebuild=False, build_index=True)
     except pyfaidx.FastaIndexingError as exc:
-        raise InputError(
-            path, f"the FASTA index could not be built or read ({exc})",
-            f"Delete {path}.fai so it is rebuilt, or check that the file is a valid FASTA (bgzip, not plain gzip)",
-        ) from exc
+        raise _blank_end(path) or InputError(path, f"the FASTA index could not be built or read ({exc})",
+                                             rebuild) from exc
     except ImportError as exc:
         raise InputError(
             path, f"reading a bgzip-compressed FASTA needs Biopython ({exc})",
             f"Install biopython, or decompress the FASTA: bgzip -d {path.name}",
         ) from exc
-    except (ValueError, OSError) as exc:
-        raise InputError(
-            path, f"the FASTA or its index is unreadable ({exc})",
-            f"Delete {path}.fai (and .gzi) so they are rebuilt; if that fails, download the FASTA again",
-        ) from exc
-    if compression is None:
+    except ValueError as exc:
+        if "Duplicate key" in str(exc):
+            raise InputError(path, f"two records share a name ({exc})", "Give every record a unique name") from exc
+        raise InputError(path, f"the FASTA or its index is unreadable ({exc})", rebuild) from exc
+    except Exception as exc:  # pyfaidx raises a bare RuntimeError on several blank lines at the end, and worse
+        raise _blank_end(path) or InputError(
+            path, f"pyfaidx cannot index the FASTA ({type(exc).__name__}: {exc})", rebuild) from exc
+    if compression == PLAIN:
         _check_index(path)
     return fasta
+
+
+def _check_start(path: Path) -> None:
+    """A byte-order mark before the first header defeats FASTA indexes (pyfaidx calls it text before a header)."""
+    with open(path, "rb") as handle:
+        if handle.read(3) == b"\xef\xbb\xbf":
+            raise InputError(path, "the FASTA starts with a UTF-8 byte-order mark, which a FASTA index cannot skip",
+                             "Remove it, e.g. sed -i '1s/^\\xEF\\xBB\\xBF//' FILE", line=1)
+
+
+def _blank_end(path: Path) -> InputError | None:
+    """The error for a FASTA whose index failed because it ends with blank lines (pyfaidx takes at most one)."""
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 4096))
+        tail = handle.read().replace(b"\r", b"")
+    if not tail.endswith(b"\n\n") and tail.rstrip(b" \t\n") == tail.rstrip(b"\n"):
+        return None
+    return InputError(path, "the FASTA ends with blank lines (or trailing spaces), which its index cannot describe",
+                      "Remove the blank lines at the end of the file (e.g. sed -i '/^\\s*$/d' FILE)")
+
+
+_BASE_BYTES = b"ACGTURYSWKMBDHVNacgturyswkmbdhvn"
+
+
+def _check_bases(path: Path, record: str, start0: int, raw: bytes) -> None:
+    """Served sequence must be nucleotide codes: pyfaidx indexes GenBank-style numbered lines without complaint."""
+    if raw.translate(None, _BASE_BYTES):
+        offset = next(i for i, byte in enumerate(raw) if byte not in _BASE_BYTES)
+        raise InputError(
+            path, f"record {record} holds {quote(chr(raw[offset]))} at 0-based position {start0 + offset:,}, "
+            f"which is not a base: {quote(raw.decode('latin-1'), 80)}",
+            "Convert the reference to plain FASTA: sequence lines hold bases only, without numbers or spaces",
+        )
 
 
 def _check_index_fields(path: Path) -> None:
@@ -196,16 +245,6 @@ def _check_index_fields(path: Path) -> None:
                     fai, f"index line {entry.strip()[:80]!r} does not have the five tab-separated fields of a .fai",
                     f"The index is corrupt: delete {fai} and it is rebuilt on the next run", line=number,
                 )
-
-
-def _compression(path: Path) -> str | None:
-    """`bgzip` (BGZF blocks, random access), `gzip` (plain, none) or None (uncompressed)."""
-    with open(path, "rb") as handle:
-        head = handle.read(18)
-    if head[:2] != b"\x1f\x8b":
-        return None
-    has_extra = len(head) > 3 and head[3] & 0x04
-    return "bgzip" if has_extra and head[12:14] == b"BC" else "gzip"
 
 
 def _check_index(path: Path) -> None:

@@ -15,11 +15,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from endobench.lib.genome.sequence import complement, reverse_complement
 from endobench.lib.io.atomic import atomic_path
 from endobench.lib.io.fasta import read_fasta
+from endobench.lib.io.tables import read_table
 
 CONTEXT_VARIANT_INDEX = 49
 
@@ -58,7 +57,7 @@ def dsqtl_contexts(inputs: SampleReferenceInputs) -> tuple[list[tuple[str, str]]
     shows it but a GTEx variant id at the position does (a single-base REF that is one of the two alleles), that
     base is used.
     """
-    table = pd.read_csv(inputs.dsqtl_table, sep="\t", dtype=str, keep_default_na=False)
+    table = read_table(inputs.dsqtl_table, ["ID", "chr_hg38", "pos_hg38", "strand_hg38", "Ref"], "lifted Degner dsQTL")
     high, low = read_fasta(inputs.high_fasta), read_fasta(inputs.low_fasta)
     excluded: Counter = Counter()
     candidates: list[tuple[str, int, str, str, str, str]] = []  # chrom, hg38 pos, strand, high, low, ref (+ strand)

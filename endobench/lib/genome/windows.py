@@ -13,6 +13,7 @@ import pandas as pd
 
 from endobench.lib.genome.builds import CHROM_SIZES
 from endobench.lib.genome.reference import ReferenceGenome
+from endobench.lib.genome.sequence import allele_problems
 
 OK = "ok"
 AS_IS = "as_is"
@@ -63,7 +64,10 @@ def build_windows(
     new_alt = out["alt"].to_numpy(dtype=object).copy()
     sign = np.ones(len(out))
 
-    status[np.maximum(ref_len, alt_len) >= window_length] = "indel_longer_than_window"
+    for column in ("ref", "alt"):
+        problem = allele_problems(out[column])
+        status[(status == OK) & (problem != "")] = problem[(status == OK) & (problem != "")]
+    status[(status == OK) & (np.maximum(ref_len, alt_len) >= window_length)] = "indel_longer_than_window"
     in_bounds = (start >= 0) & (end <= chrom_sizes)
     chroms = out["chrom"].to_numpy(dtype=object)
     # One read per variant: with `needs_sequence` the window is read first and the REF (and usually the ALT)

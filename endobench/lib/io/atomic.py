@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from endobench.lib.io.errors import InputError
+
 # Errors that mean "the disk or the folder refused the write": said plainly, with what to do.
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS}
 
@@ -85,3 +87,37 @@ def write_bytes(data: bytes, path: Path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def check_output_dir(path: Path) -> Path:
+    """Refuse, before any work, an output folder that is a file or lies where nothing can be written."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(path, "the output folder is an existing file", "Name a folder (it is created if missing)")
+    _check_writable(path if path.exists() else path.parent, path)
+    return path
+
+
+def check_output_file(path: Path) -> Path:
+    """Refuse, before any work, an output file that is a folder or lies where nothing can be written."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(path, "the output file is an existing folder", f"Name a file, e.g. {path / 'out.tsv'}")
+    _check_writable(path.parent, path)
+    return path
+
+
+def _check_writable(folder: Path, path: Path) -> None:
+    """The nearest existing folder of `folder` must be a folder this process can create files in."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(path, f"{existing} is a file, so nothing can be written below it",
+                         "Choose an output path whose folders are folders")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise InputError(path, f"nothing can be written in {existing} ({exc.strerror or exc})",
+                         "Choose an output path you can write to, or fix the folder's permissions") from exc

@@ -19,6 +19,7 @@ import os
 import shutil
 import tarfile
 import time
+import urllib.parse
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,6 +79,7 @@ def download(
     `expected_size` (or from the server's own length) or whose SHA-256 differs from `sha256` is deleted and
     reported, never renamed into place.
     """
+    require_http(url)
     dest = Path(dest)
     if dest.exists() and _verified(dest, expected_size, sha256):
         return dest
@@ -124,6 +126,9 @@ def _fetch_once(
         response = http.get(url, headers=headers, stream=True, timeout=timeout)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise _Retry(f"{type(exc).__name__}: {exc}") from exc
+    except requests.RequestException as exc:  # a redirect to another scheme, an invalid URL, a redirect loop
+        raise DownloadError(url, f"the request cannot be made ({type(exc).__name__}: {exc})",
+                            "Check the URL; only http and https downloads are followed") from exc
     with response:
         status = response.status_code
         if status in _GONE_STATUS:
@@ -248,6 +253,14 @@ def is_url(source: Path | str) -> bool:
     return str(source).startswith(("http://", "https://"))
 
 
+def require_http(url: str) -> None:
+    """Only http and https are ever fetched: a `file://` or `ftp://` URL in the settings is refused, not tried."""
+    scheme = urllib.parse.urlsplit(str(url)).scheme.lower()
+    if scheme not in ("http", "https") or not urllib.parse.urlsplit(str(url)).netloc:
+        raise DownloadError(str(url)[:300], f"the URL scheme {scheme or '(none)'!r} is not http or https",
+                            "Use an http:// or https:// URL")
+
+
 def safe_member_name(name: str) -> bool:
     """A relative POSIX path without `..` parts: nothing that could escape the directory it is written to."""
     if not name or "\\" in name or "\x00" in name:
@@ -275,6 +288,8 @@ def extract_tar_member(
     """
     dest = Path(dest)
     source = str(archive)
+    if "://" in source:
+        require_http(source)
     if not safe_member_name(member_name):
         raise DownloadError(
             source, f"refusing the member name {member_name!r}: it is absolute or contains '..'",
@@ -295,6 +310,9 @@ def extract_tar_member(
         except (requests.ConnectionError, requests.Timeout) as exc:
             last = exc
             continue
+        except requests.RequestException as exc:
+            raise DownloadError(source, f"the request cannot be made ({type(exc).__name__}: {exc})",
+                                "Check the URL; only http and https downloads are followed") from exc
         with response:
             if response.status_code in _GONE_STATUS:
                 raise DownloadError(

@@ -1,105 +1,193 @@
-"""Tab-separated tables read by header name, with errors that name the file, the line and what to do."""
+"""The one table reader: delimited text (plain or gzip) read by header name, parquet and feather by column name.
+
+`read_table` reads text exactly: every line is accounted for, a line whose number of fields differs from the
+header's is an error naming it, blank lines are skipped without shifting line numbers, a byte-order mark and
+CRLF line ends are harmless, and the frame's index is each row's line in the file. `read_typed_table` is Arrow's
+multithreaded fast path for clean files (GTEx's own): strict, it gives None on anything irregular and the caller
+falls back to `read_table`, whose errors name the line. Both give the same values on a clean file.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
-import gzip
 import zlib
+from collections.abc import Iterator
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from isal import igzip_threaded, isal_zlib
+from isal import isal_zlib
 
-from endobench.lib.io.errors import InputError
+from endobench.lib.io.compression import (
+    ARROW,
+    PARQUET,
+    TEXT_KINDS,
+    encoding_error,
+    open_fast,
+    open_text,
+    refuse,
+    sniff,
+)
+from endobench.lib.io.errors import InputError, quote
+
+NA_SPELLINGS = ["", "na", "nan", "null", "none", "."]
+LINE = "line"  # the index name of frames read from text: each row's line number in the file
 
 
-def read_table(path: Path, required: list[str], what: str, optional: list[str] | None = None) -> pd.DataFrame:
-    """Read the named columns of a tab-separated (optionally gzipped) table as strings.
+def records(path: Path, what: str, *, delimiter: str = "\t", quoted: bool = False) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of every non-blank line of a plain or gzip text file, in order.
 
-    Columns are matched by header name, never by position; errors say which file and what to do.
+    `quoted` reads CSV quoting (a field in double quotes may hold the delimiter); otherwise quotes are text.
+    Damage (not UTF-8, a NUL byte, broken quoting, a truncated gzip) is an `InputError` naming the line.
     """
     path = Path(path)
-    header = check_header(path, required, what)
-    usecols = list(dict.fromkeys(required + [c for c in optional or [] if c in header]))
+    text = open_text(path, what)
+    reader = csv.reader(text, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE,
+                        strict=quoted)
     try:
-        frame = pd.read_csv(
-            path, sep="\t", usecols=usecols, dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE,
-            engine="c", compression="infer" if not _is_gzip(path) else "gzip",
-        )
-    except (EOFError, OSError, zlib.error) as exc:
-        raise truncation_error(path, exc) from exc
+        for fields in reader:
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue
+            yield reader.line_num, fields
     except UnicodeDecodeError as exc:
-        raise InputError(
-            path, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start:,})",
-            "Check that this is the right file (a tab-separated text table, optionally gzipped)",
-        ) from exc
-    except pd.errors.ParserError as exc:
-        raise InputError(path, f"the table is malformed ({exc})", "Check the delimiter and the number of fields") from exc
-    if frame.empty:
-        raise InputError(path, f"the {what} file has a header but no data rows", "Point the run at a complete file",
-                         line=2)
-    return frame
+        raise encoding_error(path, what, exc) from exc
+    except csv.Error as exc:
+        raise InputError(path, f"the line cannot be split into fields ({exc})",
+                         "Check that the file is delimited text and that quotes are balanced",
+                         line=reader.line_num) from exc
+    finally:
+        text.close()
 
 
-def check_header(path: Path, required: list[str], what: str) -> list[str]:
-    """The header's column names; a missing required column is an error that names it and near misses."""
+def read_header(path: Path, what: str, *, delimiter: str = "\t") -> list[str]:
+    """The header's column names (the first non-blank line)."""
+    with contextlib.closing(records(path, what, delimiter=delimiter)) as rows:
+        for _, fields in rows:
+            return fields
+    raise InputError(path, f"the {what} file is empty (no header line)", "Point the run at a non-empty file", line=1)
+
+
+def check_header(path: Path, required: list[str], what: str, *, delimiter: str = "\t",
+                 header: list[str] | None = None) -> list[str]:
+    """The header's column names; a missing or repeated required column is an error naming it and near misses."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(path, f"the {what} file does not exist", "Check the path in the run configuration.")
-    header_line = _first_line(path, what)
-    header = header_line.rstrip("\r\n").split("\t")
+    header = read_header(path, what, delimiter=delimiter) if header is None else header
     missing = [c for c in required if c not in header]
     if missing:
         hint = ""
-        if len(header) == 1 and ("," in header_line or " " in header_line.strip()):
-            sep = "commas" if "," in header_line else "spaces"
-            hint = f"; the header has one column: the file looks separated by {sep}, not tabs"
+        names = {"\t": "tabs", ",": "commas"}
+        line = delimiter.join(header)
+        others = [sep for sep in ("\t", ",", ";", " ") if sep != delimiter and sep in line.strip()]
+        if len(header) == 1 and others:
+            found = {"\t": "tabs", ",": "commas", ";": "semicolons", " ": "spaces"}[others[0]]
+            hint = f"; the header has one column: the file looks separated by {found}, not {names.get(delimiter)}"
         else:
             near = _near_names(missing, header)
             if near:
                 hint = "; did you rename " + ", ".join(f"{want!r} to {found!r}" for want, found in near.items()) + "?"
-        shown = header[:12] + (["..."] if len(header) > 12 else [])
+        shown = [quote(h, 40) for h in header[:12]] + (["..."] if len(header) > 12 else [])
+        separated = {"\t": "tab-separated", ",": "comma-separated"}.get(delimiter, "delimited")
         raise InputError(
             path,
-            f"missing required column(s) {missing} in the header (found {shown}){hint}",
-            f"Provide a tab-separated {what} file whose header names these columns; columns are matched by name, "
+            f"missing required column(s) {missing} in the header (found [{', '.join(shown)}]){hint}",
+            f"Provide a {separated} {what} file whose header names these columns; columns are matched by name, "
             "never by position",
             line=1,
         )
+    repeated = sorted({c for c in required if header.count(c) > 1})
+    if repeated:
+        raise InputError(path, f"column(s) {repeated} appear more than once in the header",
+                         "Give every column a unique name, so that it is clear which one to read", line=1)
     return header
 
 
-NA_SPELLINGS = ["", "na", "nan", "null", "none", "."]
-_COMPRESSED_SUFFIXES = (".bz2", ".zip", ".xz", ".zst", ".tar")
+def read_table(
+    path: Path, required: list[str] | None, what: str, optional: list[str] | None = None, *,
+    delimiter: str = "\t", quoted: bool = False,
+) -> pd.DataFrame:
+    """The named columns of a delimited text table (plain or gzip) as strings; `required=None` reads every column.
 
-
-def read_typed_table(path: Path, strings: list[str], numbers: list[str]) -> pa.Table | None:
-    """The named columns through Arrow's multithreaded reader: `strings` as text, `numbers` as float64.
-
-    Strict on purpose: any line the pandas text reader would treat specially (a non-number, a short or long
-    line, bad UTF-8, a truncated gzip, no data rows) gives None, and the caller reads the file with `read_table`,
-    whose errors name the line. On a clean file both readers give the same values; NA spellings are NaN in both.
-    The header must have been checked (`check_header`) before.
+    The index is each row's line number in the file (`LINE`). Columns are matched by header name, never by
+    position; a line with more or fewer fields than the header is an error naming it. Arrow splits a regular file;
+    anything irregular (a line of another width, blank lines between rows, bad UTF-8) is read line by line, so
+    that the error names the line or the rows keep their true line numbers.
     """
     path = Path(path)
-    gzipped = _is_gzip(path)
-    if not gzipped and path.name.lower().endswith(_COMPRESSED_SUFFIXES):
+    header = read_header(path, what, delimiter=delimiter)
+    wanted = header if required is None else list(dict.fromkeys(required + [c for c in optional or [] if c in header]))
+    check_header(path, wanted, what, delimiter=delimiter, header=header)
+    table = read_typed_table(path, wanted, [], delimiter=delimiter, quoted=quoted, na_spellings=False)
+    if table is not None:
+        return pd.DataFrame({c: table.column(c).to_numpy(zero_copy_only=False) for c in wanted},
+                            index=pd.RangeIndex(2, 2 + table.num_rows, name=LINE), dtype=object)
+    with contextlib.closing(records(path, what, delimiter=delimiter, quoted=quoted)) as rows:
+        return _read_rows(path, rows, required, what, optional, delimiter)
+
+
+def _read_rows(path: Path, rows: Iterator[tuple[int, list[str]]], required: list[str] | None, what: str,
+               optional: list[str] | None, delimiter: str) -> pd.DataFrame:
+    first = next(rows, None)
+    if first is None:
+        raise InputError(path, f"the {what} file is empty (no header line)", "Point the run at a non-empty file",
+                         line=1)
+    header_line, header = first
+    wanted = header if required is None else list(dict.fromkeys(required + [c for c in optional or [] if c in header]))
+    check_header(path, wanted, what, delimiter=delimiter, header=header)
+    width = len(header)
+    pick = itemgetter(*[header.index(c) for c in wanted])
+    lines: list[int] = []
+    values: list = []
+    for line, fields in rows:
+        if len(fields) != width:
+            raise InputError(
+                path, f"the line has {len(fields)} field(s) but the header has {width}: "
+                f"{quote(delimiter.join(fields))}",
+                "Every line needs exactly the header's fields; fix or remove the line (a truncated or hand-edited "
+                "file, or a value holding the delimiter?)", line=line,
+            )
+        lines.append(line)
+        values.append(pick(fields))
+    if not lines:
+        raise InputError(path, f"the {what} file has a header but no data rows", "Point the run at a complete file",
+                         line=header_line + 1)
+    columns = zip(*values) if len(wanted) > 1 else [values]
+    return pd.DataFrame(dict(zip(wanted, columns)), index=pd.Index(lines, name=LINE), dtype=object)
+
+
+def read_typed_table(
+    path: Path, strings: list[str], numbers: list[str], *, integers: list[str] = (), names: list[str] | None = None,
+    skip_rows: int = 0, na_spellings: bool = True, delimiter: str = "\t", quoted: bool = False,
+) -> pa.Table | None:
+    """The named columns through Arrow's multithreaded reader: `strings` as text, `numbers` as float64, `integers`
+    as int64 (a fraction or text fails).
+
+    Strict on purpose: anything `read_table` would report or place by line (a non-number, a short or long line,
+    a blank line, bad UTF-8, a damaged gzip, no data rows) gives None, and the caller reads the file with the exact
+    reader. On a clean file both readers give the same values; with `na_spellings`, NA spellings are NaN in both.
+    A headed file must have had its header checked (`check_header`); a headerless one gives its column `names` and
+    the `skip_rows` lines before its data. Only the size guard's error is raised from here.
+    """
+    source = open_fast(Path(path))
+    if source is None:
         return None
-    na = sorted({v for s in NA_SPELLINGS for v in (s, s.upper(), s.capitalize())} | {"NaN"})
-    # ISA-L inflates twice as fast as zlib, on a thread of its own while Arrow parses the blocks it hands over.
-    source = igzip_threaded.open(path, "rb", threads=1) if gzipped else pa.input_stream(str(path))
+    na = sorted({v for s in NA_SPELLINGS for v in (s, s.upper(), s.capitalize())} | {"NaN"}) if na_spellings else []
+    types = {**{c: pa.string() for c in strings}, **{c: pa.float64() for c in numbers},
+             **{c: pa.int64() for c in integers}}
     try:
         table = pacsv.read_csv(
             source,
-            read_options=pacsv.ReadOptions(block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False),
+            read_options=pacsv.ReadOptions(block_size=1 << 24, column_names=names, skip_rows=skip_rows),
+            # Blank lines are skipped only where they cannot shift line numbers: after the data (checked below).
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char='"' if quoted else False,
+                                             double_quote=quoted, ignore_empty_lines=skip_rows == 0),
             convert_options=pacsv.ConvertOptions(
-                include_columns=[*strings, *numbers],
-                column_types={**{c: pa.string() for c in strings}, **{c: pa.float64() for c in numbers}},
+                include_columns=list(types), column_types=types,
                 null_values=na, strings_can_be_null=False, quoted_strings_can_be_null=False,
             ),
         )
@@ -107,7 +195,54 @@ def read_typed_table(path: Path, strings: list[str], numbers: list[str]) -> pa.T
         return None
     finally:
         source.close()
-    return table if table.num_rows else None
+    if not table.num_rows or source.content_lines != skip_rows + (names is None) + table.num_rows:
+        return None  # a blank line between rows: only the exact reader keeps each row's line number
+    if any(table.column(c).null_count for c in integers):
+        return None
+    return table
+
+
+def read_frame(path: Path, what: str) -> pd.DataFrame:
+    """A whole table of any kind endobench accepts: CSV or TSV (plain or gzip), parquet, feather.
+
+    The extension names the format (`.csv`, `.tsv`/`.txt`/`.tab`, optionally `.gz`; `.parquet`/`.pq`;
+    `.feather`/`.arrow`) and the content must agree with it; text columns are strings, indexed by line.
+    """
+    path = Path(path)
+    kind = sniff(path, what)
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".bgz"):
+        suffixes = suffixes[:-1]
+    extension = suffixes[-1] if suffixes else ""
+    formats = {".csv": ",", ".tsv": "\t", ".txt": "\t", ".tab": "\t", ".parquet": PARQUET, ".pq": PARQUET,
+               ".feather": ARROW, ".arrow": ARROW}
+    expected = formats.get(extension)
+    if expected is None:
+        raise InputError(path, f"unknown table format {''.join(path.suffixes) or '(no extension)'}",
+                         "Use .csv, .tsv (optionally .gz), .parquet or .feather")
+    if expected in (PARQUET, ARROW):
+        if kind != expected:
+            raise InputError(path, f"the file is named {extension} but its content is {kind}",
+                             f"Rename it after its real format, or export it again as {expected}")
+        return _read_columnar(path, kind)
+    if kind in (PARQUET, ARROW):
+        raise InputError(path, f"the file is named {extension} but its content is {kind}",
+                         f"Rename it to .{'parquet' if kind == PARQUET else 'feather'}")
+    if kind not in TEXT_KINDS:
+        raise refuse(path, kind, what)
+    return read_table(path, None, what, delimiter=expected, quoted=True)
+
+
+def _read_columnar(path: Path, kind: str) -> pd.DataFrame:
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path) if kind == PARQUET else feather.read_table(path)
+        return table.to_pandas()
+    except (pa.ArrowException, OSError, ValueError, TypeError) as exc:
+        raise InputError(path, f"the {kind} file cannot be read ({exc})",
+                         "Check that the file is complete; write it again if it was cut short") from exc
 
 
 def _near_names(missing: list[str], header: list[str]) -> dict[str, str]:
@@ -115,7 +250,7 @@ def _near_names(missing: list[str], header: list[str]) -> dict[str, str]:
     aliases = {"slope": ["beta", "effect", "effect_size"], "slope_se": ["beta_se", "se", "effect_se"],
                "pval_nominal": ["pvalue", "p_value", "pval", "p"]}
     near = {}
-    lowered = {h.lower(): h for h in header}
+    lowered = {h.lower().strip(): h for h in header}
     for want in missing:
         candidates = [want.lower(), *aliases.get(want, [])]
         found = next((lowered[c] for c in candidates if c in lowered), None)
@@ -127,52 +262,63 @@ def _near_names(missing: list[str], header: list[str]) -> dict[str, str]:
     return near
 
 
-def truncation_error(path: Path, exc: BaseException) -> InputError:
-    """A gzip stream that ends early, with the last complete line, so the user sees how much was read."""
-    lines = 0
+_NUMBER = r"[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|inf|infinity|nan)"
+
+
+def parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Floats, and a mask of the values that are text but not a number; NA spellings are NaN and not marked.
+
+    Text is parsed by Arrow, as the fast path parses it, so both readers give the same, correctly rounded double
+    (pandas' own parser can be one unit in the last place off); every step runs in Arrow, not per value in Python.
+    """
+    if values.dtype.kind in "biuf":
+        return values.to_numpy(dtype=np.float64), np.zeros(len(values), dtype=bool)
     try:
-        with gzip.open(path, "rb") as handle:
-            for _ in handle:
-                lines += 1
-    except (EOFError, OSError, zlib.error):
-        pass
-    return InputError(
-        path, f"the gzip stream is truncated or corrupt after {lines:,} complete line(s) ({exc})",
-        "Download the file again; this copy is incomplete", line=lines + 1,
-    )
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
-
-
-def _first_line(path: Path, what: str) -> str:
-    try:
-        opener = gzip.open if _is_gzip(path) else open
-        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-            line = handle.readline()
-    except (EOFError, OSError, zlib.error) as exc:
-        raise truncation_error(path, exc) from exc
-    if not line.strip():
-        raise InputError(path, f"the {what} file is empty (no header line)", "Point the run at a non-empty file",
-                         line=1)
-    return line
+        text = pc.utf8_trim_whitespace(pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # numbers stored as objects (a parquet column of mixed types)
+        out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+        return out, values.notna().to_numpy() & np.isnan(out)
+    missing = pc.or_(pc.is_null(text), pc.fill_null(pc.is_in(pc.utf8_lower(text), value_set=pa.array(NA_SPELLINGS)),
+                                                     False))
+    shaped = pc.fill_null(pc.match_substring_regex(text, f"^(?:{_NUMBER})$", ignore_case=True), False)
+    missing, shaped = missing.to_numpy(zero_copy_only=False), shaped.to_numpy(zero_copy_only=False)
+    numbers = ~missing & shaped
+    out = np.full(len(values), np.nan)
+    if numbers.any():
+        out[numbers] = pc.cast(text.filter(pa.array(numbers)), pa.float64()).to_numpy(zero_copy_only=False)
+    return out, ~missing & ~shaped
 
 
 def numeric_column(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
     """Parse a column as float; text that is not a number (and not an NA spelling) is an error naming the line."""
-    text = frame[column].str.strip()
-    values = pd.to_numeric(text, errors="coerce")
-    na_spelling = text.str.lower().isin(["", "na", "nan", "null", "none", "."])
-    bad = values.isna() & ~na_spelling
+    numbers, bad = parse_numbers(frame[column])
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            path,
+            f"column {column!r} holds {quote(frame[column].iloc[first])}, which is not a number "
+            f"({int(bad.sum()):,} such rows)",
+            f"Fix or remove those rows, or map {column!r} to the right column.",
+            line=_line(frame, first),
+        )
+    return pd.Series(numbers, index=frame.index, name=column)
+
+
+def integer_column(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """`numeric_column` for positions and coordinates: a fractional or infinite value is an error, never truncated."""
+    values = numeric_column(frame, column, path)
+    bad = values.notna() & ~(np.isfinite(values) & (values == np.floor(values)))
     if bad.any():
         first = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(
-            path,
-            f"column {column!r} holds {frame[column].iloc[first]!r}, which is not a number "
-            f"({int(bad.sum()):,} such rows)",
-            f"Fix or remove those rows, or map {column!r} to the right column.",
-            line=first + 2,
+            path, f"column {column!r} holds {quote(frame[column].iloc[first])}, which is not a whole number "
+            f"({int(bad.sum()):,} such rows); positions are never rounded",
+            "Write positions and coordinates as whole numbers (1-based for variants, 0-based starts in BED)",
+            line=_line(frame, first),
         )
-    return values.astype("float64")
+    return values
+
+
+def _line(frame: pd.DataFrame, row: int) -> int | None:
+    """The file line of the `row`-th row of a frame read by `read_table` (None for frames without lines)."""
+    return int(frame.index[row]) if frame.index.name == LINE else None

@@ -27,6 +27,7 @@ from scipy import sparse
 from endobench.lib.evaluation.metrics import sign_auroc
 from endobench.lib.io.errors import InputError
 from endobench.lib.io.fasta import read_fasta
+from endobench.lib.io.tables import read_table
 from endobench.lib.model.gkm import (
     MAX_FLANK,
     GkmConfig,
@@ -41,6 +42,7 @@ from endobench.lib.model.gkm import (
 TRAINING_CHROMOSOMES = [f"chr{i}" for i in range(1, 23, 2)]
 HELD_OUT_CHROMOSOMES = [f"chr{i}" for i in range(2, 23, 2)]
 CONTEXT_VARIANT_INDEX = 49
+DSQTL_CONTEXT_COLUMNS = ["ID", "chr_hg38", "pos_hg38", "strand_hg38", "Ref", "Alt", "Beta", "t value"]
 
 
 @dataclass
@@ -68,11 +70,7 @@ class TrainingInputs:
         for path in (table_path, high_path, low_path, reference):
             if not path.exists():
                 raise InputError(path, "a bundled sample file is missing", "Restore data/sample/ from the repository")
-        table = pd.read_csv(table_path, sep="\t", dtype=str, keep_default_na=False)
-        needed = {"ID", "chr_hg38", "pos_hg38", "strand_hg38", "Ref", "Alt", "Beta", "t value"}
-        missing = needed - set(table.columns)
-        if missing:
-            raise InputError(table_path, f"columns {sorted(missing)} are missing", "Use the lifted Degner table")
+        table = read_table(table_path, DSQTL_CONTEXT_COLUMNS, "lifted Degner dsQTL")
         high, low = read_fasta(high_path), read_fasta(low_path)
         excluded: dict[str, int] = {}
         rows = []

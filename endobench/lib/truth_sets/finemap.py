@@ -15,7 +15,7 @@ import pandas as pd
 
 from endobench.lib.genome.builds import normalize_build
 from endobench.lib.io.errors import InputError
-from endobench.lib.io.tables import _first_line, numeric_column, read_table
+from endobench.lib.io.tables import numeric_column, read_header, read_table
 from endobench.lib.truth_sets.schema import ParsedQtls, finalize
 
 # Each field and the header names it goes by in published fine-mapping tables, in order of preference.
@@ -49,7 +49,7 @@ def read_finemapped_eqtls(
     Rows of other tissues are counted as `other_tissue`, not silently dropped.
     """
     path = Path(path)
-    header = _first_line(path, "fine-mapped eQTL").rstrip("\r\n").split("\t")
+    header = read_header(path, "fine-mapped eQTL")
     names = resolve_columns(header, path)
     raw = read_table(path, [n for n in names.values() if n], "fine-mapped eQTL")
     excluded: Counter = Counter()
@@ -80,7 +80,7 @@ def read_finemapped_eqtls(
         "effect": numeric_column(raw, names["beta"], path),
         "effect_se": np.nan, "pval": np.nan, "maf": np.nan, "tss_distance": np.nan,
         "is_significant": (pip >= min_pip).to_numpy(),
-        "source_line": raw.index.to_numpy() + 2,
+        "source_line": raw.index.to_numpy(),
     })
     kept = finalize(frame, path, truth_set, normalize_build(build), excluded)
     return ParsedQtls(frame=kept, rows_read=len(raw) + excluded["other_tissue"], excluded=excluded, kind="finemapped")

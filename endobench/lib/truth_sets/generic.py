@@ -6,13 +6,12 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from endobench.lib.genome.builds import normalize_build
 from endobench.lib.genome.sequence import reverse_complement
 from endobench.lib.io.errors import InputError
-from endobench.lib.io.tables import numeric_column, read_table
+from endobench.lib.io.tables import integer_column, numeric_column, read_table
 from endobench.lib.truth_sets.schema import ParsedQtls, finalize
 
 
@@ -47,8 +46,10 @@ def read_generic_qtls(
     then the last base of the REF span on the + strand, so it moves to the span's first (the same for a SNV).
     """
     path = Path(path)
-    required = [columns.chrom, columns.pos, columns.ref, columns.alt, columns.effect, columns.se, columns.p]
-    optional = [c for c in (columns.variant_id, columns.strand) if c]
+    # A declared strand column is required: without it, minus-strand alleles would be read as plus-strand ones.
+    required = [columns.chrom, columns.pos, columns.ref, columns.alt, columns.effect, columns.se, columns.p,
+                *([columns.strand] if columns.strand else [])]
+    optional = [c for c in (columns.variant_id,) if c]
     table_build_column = columns.build if build is None else None
     if table_build_column:
         required.append(table_build_column)
@@ -58,14 +59,14 @@ def read_generic_qtls(
     frame = pd.DataFrame(
         {
             "chrom": raw[columns.chrom],
-            "pos": numeric_column(raw, columns.pos, path),
+            "pos": integer_column(raw, columns.pos, path),
             "ref": raw[columns.ref],
             "alt": raw[columns.alt],
             "effect": numeric_column(raw, columns.effect, path),
             "effect_se": numeric_column(raw, columns.se, path),
             "pval": numeric_column(raw, columns.p, path),
             "gene_id": pd.Series(pd.NA, index=raw.index, dtype=object),
-            "source_line": np.arange(2, len(raw) + 2),
+            "source_line": raw.index.to_numpy(),
         }
     )
     if columns.strand:

@@ -17,8 +17,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from endobench.lib.genome.builds import normalize_build
-from endobench.lib.io.errors import InputError
-from endobench.lib.io.tables import _first_line, check_header, numeric_column, read_table, read_typed_table
+from endobench.lib.io.compression import PARQUET, TEXT_KINDS, refuse, sniff
+from endobench.lib.io.errors import InputError, quote, replace_damaged
+from endobench.lib.io.tables import check_header, numeric_column, read_header, read_table, read_typed_table
 from endobench.lib.truth_sets.schema import ParsedQtls, finalize
 
 SIGNIF_PAIRS = "signif_variant_gene_pairs"
@@ -40,20 +41,27 @@ def detect_kind(path: Path) -> str:
     return _kind(_header(Path(path)))
 
 
+# Columns only an egenes table has (GTEx v8 and tensorQTL's v10 eGenes): any of them makes the file egenes, whose
+# `qval` is then required. Guessing from `qval` and `gene_name` alone turned an egenes file with either renamed into
+# "every pair significant" (found by the property tests).
+_EGENES_ONLY = {"qval", "gene_name", "num_var", "beta_shape1", "beta_shape2", "true_df", "pval_true_df", "pval_perm"}
+
+
 def _kind(header: list[str]) -> str:
-    return EGENES if "qval" in header and "gene_name" in header else SIGNIF_PAIRS
+    return EGENES if _EGENES_ONLY & set(header) else SIGNIF_PAIRS
 
 
 def _header(path: Path) -> list[str]:
-    if not path.is_file():
-        raise InputError(path, "the GTEx eQTL file does not exist", "Check the path in the run configuration.")
-    if _is_parquet(path):
+    kind = sniff(path, "GTEx eQTL")
+    if kind == PARQUET:
         try:
             return pq.read_schema(path).names
         except (pa.ArrowException, OSError) as exc:
-            raise InputError(path, f"the parquet file cannot be read ({exc})",
-                             "Download the file again: this copy is incomplete or damaged") from exc
-    return _first_line(path, "GTEx eQTL").rstrip("\r\n").split("\t")
+            raise InputError(path, f"the parquet file cannot be read ({exc})", replace_damaged(path),
+                             damaged=True) from exc
+    if kind not in TEXT_KINDS:
+        raise refuse(path, kind, "GTEx eQTL")
+    return read_header(path, "GTEx eQTL")
 
 
 def _columns(path: Path, header: list[str], kind: str) -> tuple[dict[str, str], list[str]]:
@@ -67,7 +75,7 @@ def _columns(path: Path, header: list[str], kind: str) -> tuple[dict[str, str], 
             names[ours] = theirs
     required, optional = (_EGENES_REQUIRED, _EGENES_OPTIONAL) if kind == EGENES else (_SIGNIF_REQUIRED, _SIGNIF_OPTIONAL)
     missing = [c for c in required if c not in names]
-    if missing and not _is_parquet(path):
+    if missing and sniff(path) != PARQUET:
         check_header(path, required, f"GTEx {kind}")  # raises, with near-miss hints
     if missing:
         raise InputError(
@@ -103,7 +111,7 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05)
     path = Path(path)
     header = _header(path)
     kind = _kind(header)
-    if _is_parquet(path):
+    if sniff(path) == PARQUET:
         return _read_gtex_parquet(path, header, kind, truth_set, qval_threshold)
     columns, wanted = _columns(path, header, kind)
     numbers = [c for c in wanted if c not in _TEXT_COLUMNS]
@@ -188,7 +196,7 @@ def _read_gtex_text(
     """Every column as text, then parsed with pandas: slower, and the reader whose errors name the line."""
     columns = columns or _columns(path, _header(path), kind)[0]
     raw = read_table(path, list(columns.values()), f"GTEx {kind}").rename(columns={v: k for k, v in columns.items()})
-    parts, build = _split_ids(raw["variant_id"], path, first_line=2)
+    parts, build = _split_ids(raw["variant_id"], path, lines=raw.index.to_numpy())
     excluded: Counter = Counter()
     frame = pd.DataFrame(
         {
@@ -202,7 +210,7 @@ def _read_gtex_text(
             "pval": numeric_column(raw, "pval_nominal", path),
             "maf": numeric_column(raw, "maf", path) if "maf" in raw else _maf_from_af(raw, path),
             "tss_distance": numeric_column(raw, "tss_distance", path) if "tss_distance" in raw else np.nan,
-            "source_line": np.arange(2, len(raw) + 2),
+            "source_line": raw.index.to_numpy(),
         }
     )
     if kind == EGENES:
@@ -221,23 +229,23 @@ def _maf_from_af(raw: pd.DataFrame, path: Path) -> pd.Series | float:
     return np.minimum(af, 1.0 - af)
 
 
-def _split_ids(ids: pd.Series, path: Path, *, first_line: int | None) -> tuple[pd.DataFrame, str]:
+def _split_ids(ids: pd.Series, path: Path, *, lines: np.ndarray | None) -> tuple[pd.DataFrame, str]:
     """chrom, pos, ref, alt and build suffix of GTEx ids (columns 0-4) and their one build.
 
-    A malformed id, or ids of several builds, is an error naming the line of the first offender (`first_line` is
-    the line of the first row), or its row when the table has no lines (parquet, `first_line=None`).
+    A malformed id, or ids of several builds, is an error naming the line of the first offender (`lines` holds
+    each row's line), or its row when the table has no lines (parquet, `lines=None`).
     """
     # From the right: contig names such as chrUn_KI270742v1 contain underscores themselves.
     parts = ids.str.strip().str.extract(r"^(.+)_(\d+)_([^_]+)_([^_]+)_([^_]+)$")
 
     def error(bad: int, problem: str, fix: str) -> InputError:
-        where = {"line": bad + first_line} if first_line is not None else {}
+        where = {"line": int(lines[bad])} if lines is not None else {}
         return InputError(path, problem + ("" if where else f" (first at row {bad + 1:,})"), fix, **where)
 
     malformed = parts.isna().any(axis=1).to_numpy()
     if malformed.any():
         bad = int(np.flatnonzero(malformed)[0])
-        raise error(bad, f"variant_id {ids.iloc[bad]!r} is not in GTEx form chr_pos_ref_alt_b38 "
+        raise error(bad, f"variant_id {quote(ids.iloc[bad])} is not in GTEx form chr_pos_ref_alt_b38 "
                          f"({int(malformed.sum()):,} such rows)", "Use the GTEx variant ids unchanged")
     suffixes = parts[4].value_counts()
     unknown = [s for s in suffixes.index if s not in _BUILD_SUFFIX]
@@ -245,14 +253,9 @@ def _split_ids(ids: pd.Series, path: Path, *, first_line: int | None) -> tuple[p
         odd = unknown[0] if unknown else suffixes.index[-1]
         bad = int(np.flatnonzero((parts[4] == odd).to_numpy())[0])
         raise error(bad, f"variant ids carry build suffix(es) {sorted(map(str, suffixes.index))[:5]}, expected exactly "
-                         f"one of {sorted(_BUILD_SUFFIX)} (first {odd!r} row: {ids.iloc[bad]})",
+                         f"one of {sorted(_BUILD_SUFFIX)} (first {quote(odd, 40)} row: {quote(ids.iloc[bad])})",
                     "Split the file by build, or lift it over first")
     return parts, normalize_build(_BUILD_SUFFIX[suffixes.index[0]])
-
-
-def _is_parquet(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(4) == b"PAR1"
 
 
 def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str, qval_threshold: float) -> ParsedQtls:
@@ -261,7 +264,11 @@ def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str,
     The columns are typed already, so only the ids can be irregular: a malformed id is an error naming its row.
     """
     columns, wanted = _columns(path, header, kind)
-    table = pq.read_table(path, columns=list(columns.values())).rename_columns(wanted)
+    try:
+        table = pq.read_table(path, columns=list(columns.values())).rename_columns(wanted)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(path, f"the parquet file cannot be read ({exc})", replace_damaged(path),
+                             damaged=True) from exc
     typed = {}
     for name in wanted:
         target = pa.string() if name in _TEXT_COLUMNS else pa.float64()
@@ -278,7 +285,7 @@ def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str,
     ids = table.column("variant_id")
     typed_frame = _frame_from_arrow(table, kind, qval_threshold, first_line=1) if ids.null_count == 0 else None
     if typed_frame is None:
-        _split_ids(ids.to_pandas(), path, first_line=None)  # raises, naming the first bad row
+        _split_ids(ids.to_pandas(), path, lines=None)  # raises, naming the first bad row
         raise InputError(path, "some variant ids could not be split into chrom, pos, ref and alt",
                          "Use the GTEx variant ids unchanged")
     frame, build, row_id = typed_frame

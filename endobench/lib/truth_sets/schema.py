@@ -16,7 +16,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from endobench.lib.genome.builds import CHROM_SIZES, chrom_length, normalize_chrom
+from endobench.lib.genome.builds import CHROM_SIZES, PARTITION_CHROMOSOMES, chrom_length, normalize_chrom
+from endobench.lib.genome.sequence import AMBIGUOUS_ALLELE, allele_problems
+from endobench.lib.io.errors import InputError, quote
 
 QTL_COLUMNS = [
     "truth_set", "variant_id", "chrom", "pos", "ref", "alt", "gene_id", "effect", "effect_se", "pval",
@@ -35,6 +37,15 @@ class ParsedQtls:
     rows_read: int
     excluded: Counter = field(default_factory=Counter)
     kind: str = ""
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should hear about beyond the counts: rows that contradict each other."""
+        n = self.excluded.get(CONFLICTING_DUPLICATE, 0)
+        if not n:
+            return []
+        return [f"{n:,} rows repeat a variant (and gene) with a different effect; none of them is kept "
+                f"({CONFLICTING_DUPLICATE}): check how the table was made"]
 
 
 def _codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +99,9 @@ def finalize(
     alleles = pd.Series(allele_uniques, dtype=object)
     symbolic_u = alleles.str.contains(r"[<>*\[\]]", regex=True).fillna(False).to_numpy(dtype=bool)
     comma_u = alleles.str.contains(",", regex=False).fillna(False).to_numpy(dtype=bool)
-    valid_u = alleles.str.fullmatch(r"[ACGTN]+").fillna(False).to_numpy(dtype=bool)
+    # N and the IUPAC ambiguity codes are not bases a model can be asked about, and N matches any genome base.
+    problem_u = allele_problems(alleles)
+    valid_u, ambiguous_u = problem_u == "", problem_u == AMBIGUOUS_ALLELE
     length_u = alleles.str.len().fillna(0).to_numpy(dtype=np.int64)
     chroms = pd.Series(chrom_uniques, dtype=object)
     unplaced_u = chroms.isin(["chr", "chrNA", "chrNAN"]).to_numpy()
@@ -96,6 +109,7 @@ def finalize(
     chrom_len_u = chrom_length(chroms, build)
 
     pos = np.asarray(frame["pos"], dtype=np.float64)
+    _refuse_fractional(pos, frame, path)
     effect = np.asarray(frame["effect"], dtype=np.float64)
     reasons = np.zeros(n, dtype=np.int8)  # 0 = kept, else 1 + index into REASONS
 
@@ -107,6 +121,7 @@ def finalize(
     mark(~np.isfinite(effect), "invalid_effect")
     mark(symbolic_u[alt_codes] | symbolic_u[ref_codes], "symbolic_allele")
     mark(comma_u[alt_codes], "multiallelic")
+    mark(ambiguous_u[ref_codes] | ambiguous_u[alt_codes], AMBIGUOUS_ALLELE)
     mark(~(valid_u[ref_codes] & valid_u[alt_codes]), "invalid_allele")
     mark(ref_codes == alt_codes, "ref_equals_alt")
     known = known_u[chrom_codes]
@@ -118,14 +133,7 @@ def finalize(
     n_alleles = len(allele_uniques)
     variant = _variants(chrom_codes, len(chrom_uniques), pos, ref_codes, alt_codes, n_alleles, same_variant)
     pair_key = variant * max(len(gene[1]), 1) + gene[0]  # < n * n: no overflow below 3 G rows
-    ordered = np.sort(pair_key)  # sorting finds the repeated pairs ten times faster than hashing every row
-    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
-    if len(repeated):  # some variant-gene pairs repeat: among those rows, is the effect the same?
-        repeats = np.flatnonzero(np.isin(pair_key, repeated))
-        row_key = _group(pair_key[repeats], effect[repeats])
-        duplicate = np.zeros(n, dtype=bool)
-        duplicate[repeats[~_is_first(row_key)]] = True
-        mark(duplicate, "duplicate_row")
+    _mark_duplicates(pair_key, effect, reasons)
 
     counts = np.bincount(reasons, minlength=len(_REASONS) + 1)
     excluded.update({reason: int(counts[i + 1]) for i, reason in enumerate(_REASONS) if counts[i + 1]})
@@ -169,10 +177,42 @@ def _constant(n: int, value: str) -> np.ndarray:
     return column
 
 
+CONFLICTING_DUPLICATE = "conflicting_duplicate"
 _REASONS = [
-    "unplaced", "invalid_effect", "symbolic_allele", "multiallelic", "invalid_allele", "ref_equals_alt",
-    "unknown_chromosome", "invalid_position", "off_chromosome_end", "duplicate_row",
+    "unplaced", "invalid_effect", "symbolic_allele", "multiallelic", AMBIGUOUS_ALLELE, "invalid_allele",
+    "ref_equals_alt", "unknown_chromosome", "invalid_position", "off_chromosome_end", "duplicate_row",
+    CONFLICTING_DUPLICATE,
 ]
+
+
+def _mark_duplicates(pair_key: np.ndarray, effect: np.ndarray, reasons: np.ndarray) -> None:
+    """Among rows still kept, a variant(-gene) pair seen again: with the same effect the repeat is a `duplicate_row`
+    (the first row stays); with a different effect no row of the pair can be trusted, and all are
+    `conflicting_duplicate`."""
+    kept = np.flatnonzero(reasons == 0)
+    ordered = np.sort(pair_key[kept])  # sorting finds the repeated pairs ten times faster than hashing every row
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if not len(repeated):
+        return
+    repeats = kept[np.isin(pair_key[kept], repeated)]
+    row_key = _group(pair_key[repeats], effect[repeats])
+    same_pair_codes = pd.factorize(pair_key[repeats])[0]
+    effects_per_pair = np.bincount(same_pair_codes, weights=_is_first(row_key))  # distinct effects of each pair
+    conflicting = effects_per_pair[same_pair_codes] > 1
+    reasons[repeats[conflicting]] = _REASONS.index(CONFLICTING_DUPLICATE) + 1
+    repeat = ~_is_first(row_key) & ~conflicting
+    reasons[repeats[repeat]] = _REASONS.index("duplicate_row") + 1
+
+
+def _refuse_fractional(pos: np.ndarray, frame: pd.DataFrame, path: Path) -> None:
+    """A position with a fraction is an error naming its line: truncating it would move the variant."""
+    fractional = np.isfinite(pos) & (pos != np.floor(pos))
+    if fractional.any():
+        row = int(np.flatnonzero(fractional)[0])
+        line = int(frame["source_line"].iloc[row]) if "source_line" in frame else None
+        raise InputError(path, f"position {quote(repr(float(pos[row])))} is not a whole number "
+                         f"({int(fractional.sum()):,} such rows); positions are never rounded",
+                         "Write 1-based positions as whole numbers", line=line)
 
 
 def _variants(chrom: np.ndarray, n_chroms: int, pos: np.ndarray, ref: np.ndarray, alt: np.ndarray, n_alleles: int,
@@ -239,3 +279,22 @@ def variant_ids(frame: pd.DataFrame, build: str) -> pd.Series:
         BUILD_ID_SUFFIX[build], "_",
     )
     return pd.Series(ids.to_numpy(zero_copy_only=False), index=frame.index, dtype=object)
+
+
+CHROMOSOME_NOT_PREDICTED = "chromosome_not_predicted"
+
+
+def drop_unpredicted_chromosomes(frame: pd.DataFrame, stats: dict[str, dict]) -> pd.DataFrame:
+    """The rows on chromosomes that predictions are partitioned by (`PARTITION_CHROMOSOMES`: chr1-22, chrX).
+
+    Rows elsewhere (chrY, chrM; contigs are `unknown_chromosome` already) would be read and then never scored:
+    they leave the funnel here, counted per truth set in `stats[truth_set]["excluded"]`, so that every row read is
+    kept or counted.
+    """
+    outside = ~frame["chrom"].isin(PARTITION_CHROMOSOMES).to_numpy()
+    if not outside.any():
+        return frame
+    for truth_set, n in frame.loc[outside, "truth_set"].value_counts().items():
+        excluded = stats.setdefault(truth_set, {}).setdefault("excluded", {})
+        excluded[CHROMOSOME_NOT_PREDICTED] = excluded.get(CHROMOSOME_NOT_PREDICTED, 0) + int(n)
+    return frame[~outside].reset_index(drop=True)

@@ -100,7 +100,7 @@ def test_duplicate_prediction_ids_are_an_error(gtex, tmp_path):
     truth, predictions = tmp_path / "truth.csv", tmp_path / "pred.csv"
     gtex.to_csv(truth, index=False)
     pd.concat([gtex, gtex.iloc[:1]])[["gene_id", "log2_aFC"]].to_csv(predictions, index=False)
-    with pytest.raises(InputError, match="1 id occurs more than once, e.g. 'ENSG00000100181.22'"):
+    with pytest.raises(InputError, match="line 122, variant ENSG00000100181.22: 1 id\\(s\\) occur more than once"):
         evaluate_table(truth, "slope", "log2_aFC", tmp_path / "out", id_col="gene_id", predictions=predictions)
 
 

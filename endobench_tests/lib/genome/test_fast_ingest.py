@@ -152,15 +152,22 @@ def test_reader_serves_the_bases_pyfaidx_serves_on_whole_records(tmp_path):
         assert [fetch(*span) for span in spans] == [_pyfaidx_bases(fasta, *span) for span in spans]
 
 
-def test_a_repeated_pair_is_a_duplicate_only_when_its_effect_repeats_too(tmp_path):
-    """Rows 2 and 3 repeat row 1's variant and gene; row 3 also repeats its slope and is the one duplicate_row."""
+def test_a_repeated_pair_is_a_duplicate_when_its_effect_repeats_and_a_conflict_when_not(tmp_path):
+    """Gene A's pair appears twice with one slope: one row kept, one duplicate_row. Gene B's pair appears with two
+    slopes: no row of it can be trusted, all three are conflicting_duplicate, and the reader warns."""
     header = "variant_id\tgene_id\ttss_distance\tmaf\tpval_nominal\tslope\tslope_se\n"
-    row = "chr22_32261410_C_T_b38\tENSG00000128253.13\t57933\t0.08\t8.7e-06\t{}\t0.09\n"
+    row = "chr22_32261410_C_T_b38\t{}\t57933\t0.08\t8.7e-06\t{}\t0.09\n"
     path = tmp_path / "pairs.txt"
-    path.write_text(header + row.format(-0.40) + row.format(0.11) + row.format(-0.40))
-    parsed = gtex.read_gtex_eqtls(path, truth_set="gtex_wb")
-    assert parsed.excluded == {"duplicate_row": 1}
-    assert parsed.frame["effect"].tolist() == [-0.40, 0.11]
+    path.write_text(header + row.format("ENSG00000128253.13", -0.40) + row.format("ENSG00000100030.14", 0.11)
+                    + row.format("ENSG00000128253.13", -0.40) + row.format("ENSG00000100030.14", -0.20)
+                    + row.format("ENSG00000100030.14", 0.11))
+    for parsed in (gtex.read_gtex_eqtls(path, truth_set="gtex_wb"),
+                   gtex._read_gtex_text(path, gtex.SIGNIF_PAIRS, "gtex_wb", 0.05)):
+        assert parsed.excluded == {"duplicate_row": 1, "conflicting_duplicate": 3}
+        assert parsed.frame["gene_id"].tolist() == ["ENSG00000128253.13"]
+        assert parsed.frame["effect"].tolist() == [-0.40]
+        assert parsed.warnings == ["3 rows repeat a variant (and gene) with a different effect; none of them is kept "
+                                   "(conflicting_duplicate): check how the table was made"]
 
 
 def test_two_spellings_of_one_variant_are_one_variant_on_both_readers(tmp_path):

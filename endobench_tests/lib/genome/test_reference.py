@@ -46,7 +46,7 @@ def test_a_segment_name_that_lies_about_its_length_is_refused(tmp_path):
 
 
 def test_a_missing_fasta_names_the_file(tmp_path):
-    with pytest.raises(InputError, match="missing.fa: the reference FASTA does not exist"):
+    with pytest.raises(InputError, match="missing.fa: the reference FASTA file does not exist"):
         ReferenceGenome(tmp_path / "missing.fa", "hg38")
 
 

@@ -50,10 +50,22 @@ def test_a_window_the_reference_cannot_serve_is_counted(sample_reference):
 
 
 def test_a_window_past_the_chromosome_start_is_off_chromosome_end(sample_reference):
-    """chr2:1-10,000 is telomeric N; position 5 has no room for a 101-bp window."""
-    frame = variants(["edge", "chr2", 5, "N", "A", 0.1])
-    out = windows(sample_reference, frame)
+    """chr2:10,001 is the first real base after the telomeric N; a 25,001-bp window around it starts before base 1."""
+    base = sample_reference.fetch("chr2", 10_000, 10_001)
+    frame = variants(["edge", "chr2", 10_001, base, "G" if base != "G" else "A", 0.1])
+    out = windows(sample_reference, frame, length=25_001)
     assert out.loc["edge", "window_status"] == "off_chromosome_end"
+
+
+def test_an_n_allele_never_agrees_with_an_n_in_the_genome(sample_reference):
+    """chr2:5 is telomeric N: a REF of N there is ambiguous_allele, not a match, and is not checked at all."""
+    out = windows(sample_reference, variants(["n_ref", "chr2", 5, "N", "A", 0.1],
+                                             ["iupac", "chr22", 32261410, "C", "Y", 0.1],
+                                             ["gap", "chr22", 32261410, "C", "-", 0.1]))
+    assert out["window_status"].to_dict() == {"n_ref": "ambiguous_allele", "iupac": "ambiguous_allele",
+                                              "gap": "invalid_allele"}
+    assert (out["harmonisation"] == "").all()
+    assert reference_agreement(out.reset_index())[1] == 0  # none checked, so none counted as agreeing
 
 
 def test_a_window_mostly_of_n_is_n_rich(sample_reference):

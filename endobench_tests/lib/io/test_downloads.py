@@ -199,3 +199,18 @@ def test_gunzip_of_a_truncated_file_is_an_error(tmp_path):
     with pytest.raises(DownloadError, match="truncated"):
         gunzip_file(cut, tmp_path / "out.fa")
     assert not Path(tmp_path / "out.fa").exists()
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://ftp.ebi.ac.uk/pub/x.gz", "gs://adult-gtex/x.tar",
+                                 "//no-scheme/x"])
+def test_only_http_and_https_urls_are_fetched(tmp_path, url):
+    """A URL in the settings with another scheme is refused before any request, naming the scheme."""
+    with pytest.raises(DownloadError, match="is not http or https") as caught:
+        download(url, tmp_path / "x")
+    assert not caught.value.retryable
+    assert not (tmp_path / "x").exists() and not partial_path(tmp_path / "x").exists()
+
+
+def test_a_tar_archive_at_a_non_http_url_is_refused(tmp_path):
+    with pytest.raises(DownloadError, match="'file' is not http or https"):
+        extract_tar_member("file:///tmp/GTEx_Analysis_v8_eQTL.tar", "GTEx_Analysis_v8_eQTL/x.txt.gz", tmp_path / "x")

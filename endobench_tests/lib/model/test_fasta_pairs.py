@@ -67,7 +67,7 @@ def test_unpaired_and_short_records_are_counted_not_written(scored):
     """One name only in each file and one pair shorter than the 99-bp model input are counted and described."""
     counts, _ = scored
     assert counts == {"ref_records": 5, "alt_records": 5, "scored": 3, "only_in_ref": 1, "only_in_alt": 1,
-                      "too_short": 1, "min_length": 99}
+                      "non_acgt_base": 0, "too_short": 1, "min_length": 99}
     assert describe_counts(counts) == (
         "scored 3 pairs; not scored: 1 only in the REF file, 1 only in the ALT file, "
         "1 shorter than the model input of 99 bp"
@@ -100,3 +100,49 @@ def test_no_shared_name_is_an_input_error(tmp_path, model):
 def test_missing_file_is_an_input_error(tmp_path, model):
     with pytest.raises(InputError, match="nope.fa: the FASTA file does not exist"):
         score_fasta_pairs(tmp_path / "nope.fa", HIGH, tmp_path / "out.tsv", model)
+
+
+def _pairs_with(tmp_path, edit) -> tuple:
+    """The three shared real pairs, with `edit(name, sequence)` applied to the REF records."""
+    low, high = read_fasta(LOW), read_fasta(HIGH)
+    ref, alt = tmp_path / "ref.fa", tmp_path / "alt.fa"
+    ref.write_text("".join(f">{n}\n{edit(n, low[n])}\n" for n in SHARED))
+    alt.write_text("".join(f">{n}\n{high[n]}\n" for n in SHARED))
+    return ref, alt
+
+
+def test_pairs_with_n_or_an_ambiguity_code_are_counted_not_scored(tmp_path, model):
+    """An N in one REF context and an IUPAC R in another: both pairs counted as non_acgt_base, the third scored."""
+    def edit(name, seq):
+        code = {SHARED[0]: "N", SHARED[1]: "R"}.get(name)
+        return seq if code is None else seq[:49] + code + seq[50:]
+
+    ref, alt = _pairs_with(tmp_path, edit)
+    counts = score_fasta_pairs(ref, alt, tmp_path / "out.tsv", model)
+    assert (counts["scored"], counts["non_acgt_base"]) == (1, 2)
+    assert pd.read_csv(tmp_path / "out.tsv", sep="\t")["name"].tolist() == [SHARED[2]]
+    assert "2 with a base other than A, C, G, T" in describe_counts(counts)
+
+
+@pytest.mark.parametrize("line, says", [
+    ("        1 gatcctccat atacaacggt atctccacct caggtttaga", "numbering or spacing, as in GenBank/EMBL"),
+    ("ACGTACGTAC GTACGTACGT", "numbering or spacing"),
+    ("ACGT-ACGT", "alignment gap"),
+    ("MKVLAAGIVG", "not a nucleotide code"),
+])
+def test_sequence_lines_that_are_not_bases_are_an_error_naming_the_line(tmp_path, model, line, says):
+    """GenBank numbering, spaces, gaps or protein letters are never read as bases: the error quotes the line."""
+    ref, alt = _pairs_with(tmp_path, lambda name, seq: seq if name != SHARED[1] else line)
+    with pytest.raises(InputError) as caught:
+        score_fasta_pairs(ref, alt, tmp_path / "out.tsv", model)
+    assert f"ref.fa, line 4: record '{SHARED[1]}' has" in str(caught.value) and says in str(caught.value)
+    assert repr(line) in str(caught.value)
+    assert not (tmp_path / "out.tsv").exists()
+
+
+def test_blank_lines_crlf_and_a_byte_order_mark_read_the_same(tmp_path):
+    """Harmless variations of one FASTA give the same records."""
+    text = LOW.read_text()
+    variant = tmp_path / "variant.fa"
+    variant.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n\r\n").encode() + b"\r\n\r\n")
+    assert read_fasta(variant) == read_fasta(LOW)

@@ -36,6 +36,28 @@ def test_egenes_significance_comes_from_qval(fixtures):
     assert len(frame) == 4
 
 
+def test_an_egenes_table_without_gene_name_keeps_its_non_significant_genes(fixtures, tmp_path):
+    """Found by the property tests: without `gene_name` the file passed for signif_variant_gene_pairs, and every
+    gene, q-value 0.19 or not, became significant. `qval` alone makes it an egenes table."""
+    table = pd.read_csv(fixtures / EGENES_FILE, sep="\t", dtype=str, keep_default_na=False)
+    path = tmp_path / "egenes.txt"
+    table.drop(columns="gene_name").to_csv(path, sep="\t", index=False)
+    without, original = read_gtex_eqtls(path, truth_set="gtex_wb"), read_gtex_eqtls(fixtures / EGENES_FILE,
+                                                                                     truth_set="gtex_wb")
+    assert without.kind == EGENES
+    assert without.frame["is_significant"].tolist() == original.frame["is_significant"].tolist()
+    assert not without.frame["is_significant"].all()
+
+
+def test_an_egenes_table_with_qval_renamed_is_refused_not_read_as_significant_pairs(fixtures, tmp_path):
+    """Without `qval` an egenes file passed for signif_variant_gene_pairs, whose every row is significant."""
+    table = pd.read_csv(fixtures / EGENES_FILE, sep="\t", dtype=str, keep_default_na=False)
+    path = tmp_path / "egenes.txt"
+    table.rename(columns={"qval": "q_value"}).to_csv(path, sep="\t", index=False)
+    with pytest.raises(InputError, match=r"missing required column\(s\) \['qval'\]"):
+        read_gtex_eqtls(path, truth_set="gtex_wb")
+
+
 def test_reordered_columns_give_the_same_table(fixtures, tmp_path):
     """The seed read column 7 as the slope; here moving columns around changes nothing."""
     original = pd.read_csv(fixtures / EGENES_FILE, sep="\t", dtype=str)

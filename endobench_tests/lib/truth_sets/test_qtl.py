@@ -94,3 +94,13 @@ def test_minus_strand_multi_base_alleles_are_reverse_complemented(tmp_path):
                                                                                               index=False)
     parsed = read_generic_qtls(path, truth_set="caqtl", build="hg38", columns=GenericQtlColumns(strand="strand"))
     assert parsed.frame.loc[0, ["pos", "ref", "alt"]].tolist() == [998, "GCT", "T"]
+
+
+def test_a_declared_strand_column_missing_from_the_header_is_an_error(sample_dir, tmp_path):
+    """Found by the property tests: with `strand_hg38` misspelt, the 21 minus-strand dsQTLs were read as plus-strand
+    alleles. A column the mapping declares is required."""
+    table = pd.read_csv(sample_dir / DEGNER, sep="\t", dtype=str, keep_default_na=False)
+    path = tmp_path / "degner.tsv"
+    table.rename(columns={"strand_hg38": "trand_hg38"}).to_csv(path, sep="\t", index=False)
+    with pytest.raises(InputError, match=r"missing required column\(s\) \['strand_hg38'\]"):
+        read_generic_qtls(path, truth_set="dsqtl", build="hg38", columns=DEGNER_COLUMNS)
