@@ -34,7 +34,7 @@ from endobench.lib.io.errors import InputError
 from endobench.lib.io.fasta import read_fasta
 from endobench.lib.truth_sets.generic import read_generic_qtls
 from endobench.lib.truth_sets.gtex import read_gtex_eqtls
-from endobench.resources.sources import DEGNER_COLUMNS, SampleDataSources
+from endobench.resources.sources import DEGNER_COLUMNS, FullDataSources, SampleDataSources
 from endobench.resources.storage import Storage
 from endobench_tests.paths import CORPUS, SAMPLE_DIR
 
@@ -473,26 +473,27 @@ def test_rows_on_chromosomes_without_predictions_leave_the_funnel_counted(tmp_pa
     """chrY and chrM rows are read (real hg38 chromosomes) but predictions cover chr1-22 and chrX: the peak filter
     counts them as chromosome_not_predicted, and every row read is kept or counted."""
     from endobench.defs.assets import variants
-    from endobench.defs.assets.report import funnels_and_exclusions
+    from endobench.lib.evaluation.funnel import funnels_and_exclusions
 
     sample = _sample_with(tmp_path, GTEX_SAMPLE, "gtex/egenes_chrY_chrM.txt")
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [SAMPLE_RELEASE])
     storage = Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache"))
-    resources = {"storage": storage, "sources": DataSources(sample_dir=str(sample))}
-    assert dg.materialize([inputs.raw_qtl_tables, inputs.dhs_peaks], resources=resources, instance=instance).success
+    resources = {"storage": storage, "sources": SampleDataSources(sample_dir=str(sample), gtex_tissues=["Whole_Blood"])}
+    assert dg.materialize([inputs.raw_qtl_tables, inputs.dsqtl_sites, inputs.dhs_peaks], resources=resources,
+                          instance=instance).success
     result = dg.materialize([inputs.raw_gtex_eqtls, variants.dhs_filtered_variants], resources=resources,
                             instance=instance, partition_key="v8")
     assert result.success
-    stats = storage.read_stats("dhs_filtered_variants", "v8")["gtex_wb"]
+    stats = storage.read_stats("dhs_filtered_variants", "v8")["gtex_wb_k562_dhs"]
     assert stats["excluded"] == {"chromosome_not_predicted": 2}
-    assert stats["rows_read"] == stats["variants"] + sum(stats["excluded"].values()) == 6
+    assert stats["rows_read"] == stats["rows_kept"] + sum(stats["excluded"].values()) == 6
     kept = storage.read_table("dhs_filtered_variants", "v8")
     assert not kept["chrom"].isin(["chrY", "chrM"]).any()
-    _, exclusions, _ = funnels_and_exclusions({"gtex_wb": stats}, pd.DataFrame(
+    _, exclusions, _ = funnels_and_exclusions({"gtex_wb_k562_dhs": stats}, pd.DataFrame(
         {"truth_set": pd.Series(dtype=object), "status": pd.Series(dtype=object),
          "variant_id": pd.Series(dtype=object), "error": pd.Series(dtype=object)}))
-    assert exclusions["gtex_wb"]["input_chromosome_not_predicted"] == 2
+    assert exclusions["gtex_wb_k562_dhs"]["input_chromosome_not_predicted"] == 2
 
 
 def test_conflicting_duplicates_warn_in_the_asset_log(tmp_path):
@@ -501,10 +502,10 @@ def test_conflicting_duplicates_warn_in_the_asset_log(tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [SAMPLE_RELEASE])
     resources = {"storage": Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache")),
-                 "sources": DataSources(sample_dir=str(sample))}
+                 "sources": SampleDataSources(sample_dir=str(sample))}
     result = dg.materialize([inputs.raw_gtex_eqtls], resources=resources, instance=instance, partition_key="v8")
     metadata = result.asset_materializations_for_node("raw_gtex_eqtls")[0].metadata
-    assert metadata["n_excluded_conflicting_duplicate"].value == 2
+    assert metadata["n_excluded_gtex_wb_conflicting_duplicate"].value == 2
     warnings = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level == logging.WARNING]
     assert any("2 rows repeat a variant (and gene) with a different effect" in w for w in warnings), warnings
 
@@ -518,8 +519,9 @@ def test_a_damaged_download_is_to_be_deleted_and_downloaded_again(tmp_path):
     truncated = (CORPUS / "gtex" / "egenes_truncated.txt.gz").read_bytes()
     archive = "/bulk-qtl/v8/single-tissue-cis-qtl/GTEx_Analysis_v8_eQTL.tar"
     with FixtureServer({archive: tar_archive({member: truncated})}) as host:
-        sources = DataSources(profile="full", sample_dir=str(SAMPLE_DIR), download_dir=str(tmp_path / "full"),
-                              gtex_base_url=host.url("/bulk-qtl"), gtex_file_kind="egenes", download_retries=1)
+        sources = FullDataSources(sample_dir=str(SAMPLE_DIR), download_dir=str(tmp_path / "full"),
+                                  gtex_base_url=host.url("/bulk-qtl"), gtex_file_kind="egenes", download_retries=1,
+                                  gtex_tissues=["Whole_Blood"])
         instance = dg.DagsterInstance.ephemeral()
         instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [SAMPLE_RELEASE])
         result = dg.materialize(

@@ -108,7 +108,7 @@ def gtex_reference_bases(tables: tuple[Path, ...], positions: set[tuple[str, int
     """The hg38 base at `positions` as GTEx variant ids show it (their REF is the reference), single bases only."""
     bases: dict[tuple[str, int], str] = {}
     for path in tables:
-        table = pd.read_csv(path, sep="\t", usecols=["chr", "variant_pos", "ref"], dtype=str, keep_default_na=False)
+        table = read_table(path, ["chr", "variant_pos", "ref"], "GTEx eGenes")[["chr", "variant_pos", "ref"]]
         for chrom, pos, ref in table.itertuples(index=False):
             key = (chrom, int(pos))
             if key in positions and len(ref) == 1:
