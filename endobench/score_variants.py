@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 from endobench.defs.resources import LOCAL, resources_from_environment
-from endobench.lib.evaluation.evaluate import read_table
 from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.io.atomic import write_parquet
 from endobench.lib.io.errors import InputError
+from endobench.lib.io.tables import read_frame
 from endobench.resources.alphagenome import API_KEY_VARIABLE, AlphaGenomeConfigError
 from endobench.resources.predictors import ACCESSIBILITY, EXPRESSION, SCORED
 
@@ -37,7 +37,7 @@ OUTPUT_COLUMNS = ["chrom", "pos", "ref", "alt", "gene_id", "readout", "score", "
 OK = "ok"
 GENE_NOT_IN_OUTPUT = "gene_not_in_output"
 FAILED = "failed"
-_ALLELE = re.compile(r"^[ACGTN]+$")
+_ALLELE = re.compile(r"^[ACGT]+$")  # N and IUPAC codes are not bases a model can score
 
 
 class RunStopped(Exception):
@@ -64,7 +64,7 @@ class Summary:
 def read_variants(path: Path) -> pd.DataFrame:
     """The variant list with `chrom pos ref alt gene_id biosample` as strings (pos as text until checked);
     a missing column or an unreadable file is an `InputError` naming the file."""
-    table = read_table(Path(path))
+    table = read_frame(Path(path), "variant list")
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         raise InputError(path, f"no column {', '.join(repr(c) for c in missing)}; columns present: "
@@ -83,7 +83,8 @@ def predictor_requests(variants: pd.DataFrame, readouts: frozenset[str]) -> tupl
     """The predictor's input (valid rows, one per readout) and, per input row, why it cannot be asked ('' if it can).
 
     Chromosomes are given the `chr` prefix when they lack it (`1` -> `chr1`, `MT` -> `chrM`); alleles are
-    upper-cased; a position that is not a whole number >= 1 or an allele outside ACGTN makes the row invalid.
+    upper-cased; a position that is not a whole number >= 1 or an allele with anything but A, C, G, T (N, IUPAC
+    codes) makes the row invalid.
     """
     chrom = variants["chrom"].fillna("")
     chrom = chrom.where(chrom.str.startswith("chr"), "chr" + chrom).replace({"chrMT": "chrM"})

@@ -137,6 +137,18 @@ def test_every_input_row_leaves_with_a_row_with_the_local_model(env, tmp_path):
     assert set(result.loc[result["status"] == "ok", "track"]) == {LOCAL_TRACK}
 
 
+def test_n_and_iupac_alleles_are_never_scored(env, tmp_path):
+    """Only A, C, G and T are bases a model can score: N and IUPAC codes (R, Y, ...) leave as invalid_allele."""
+    model, _ = train_local_model(TrainingInputs.sample(SAMPLE_DIR), ["chr21"])
+    model.save(tmp_path / "data" / "outputs" / "local_model" / "local_dnase_model.npz")
+    pd.DataFrame({"chrom": ["chr22"] * 3, "pos": [32_261_410] * 3, "ref": ["C", "N", "C"],
+                  "alt": ["T", "T", "R"]}).to_csv(tmp_path / "variants.tsv", sep="\t", index=False)
+    assert _score(tmp_path / "variants.tsv", tmp_path / "out.parquet", "local") == 0
+    result = pd.read_parquet(tmp_path / "out.parquet")
+    assert result["status"].tolist() == ["ok", "failed", "failed"]
+    assert result["reason"].tolist()[1:] == ["invalid_allele", "invalid_allele"]
+
+
 def test_a_list_without_the_required_columns_exits_2_with_one_line(env, tmp_path, capsys):
     (tmp_path / "bad.tsv").write_text("chromosome\tposition\tref\talt\nchr22\t100\tA\tG\n")
     assert _score(tmp_path / "bad.tsv", tmp_path / "out.parquet") == 2

@@ -28,7 +28,6 @@ from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster._daemon.backfill import execute_backfill_iteration
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 
-from endobench.defs.assets.model import local_model_path
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, prediction_partition_key
 from endobench.defs.resources import build_resources
 from endobench_tests.paths import SAMPLE_DIR
@@ -81,7 +80,7 @@ def inputs_built(instance, workspace, data_dir):
     for job_name, partition in [("shared_inputs_job", None), ("release_inputs_job", RELEASE)]:
         result = defs.resolve_job_def(job_name).execute_in_process(instance=instance, partition_key=partition)
         assert result.success, job_name
-    model = local_model_path(build_resources(data_dir=str(data_dir))["storage"])
+    model = build_resources(data_dir=str(data_dir))["storage"].local_model_path()
     shutil.move(model, model.with_suffix(".moved"))
     return model
 
