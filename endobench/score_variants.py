@@ -129,7 +129,7 @@ def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: P
     requests, invalid = predictor_requests(variants, predictor.supported_readouts())
     if predictor_kind == LOCAL:
         _ensure_local_model(predictor.model_path, resources["sources"].sample_dir)
-    source = resources["sources"].reference() if predictor.needs_local_sequence() else None
+    source = resources["sources"].fetched_reference() if predictor.needs_local_sequence() else None
     try:
         outcome = predictor.score_variants(
             requests.drop(columns="row"),

@@ -58,7 +58,7 @@ def genome_builds_match(
     return builds_result(
         storage.read_table("dhs_filtered_variants", context.partition_key, columns=["truth_set", "build"]),
         storage.read_table("dhs_peaks", columns=["build"]),
-        sources.reference_location().build,
+        sources.reference_file().build,
     )
 
 

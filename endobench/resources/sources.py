@@ -181,15 +181,15 @@ class DataSources(dg.ConfigurableResource):
             ))
         return tables
 
-    def reference_location(self) -> SourceFile:
-        """Where the reference is (or will be, once `reference()` has fetched it) and its build; no download."""
+    def reference_file(self) -> SourceFile:
+        """Where the reference is (or will be, once `fetched_reference()` has fetched it) and its build; no download."""
         if self.reference_fasta:
             return SourceFile(Path(self.reference_fasta), normalize_build(self.reference_build))
         return self._profile_reference()
 
-    def reference(self) -> SourceFile:
-        """`reference_location()`, fetched first when the profile has not done so yet."""
-        return self.reference_location()
+    def fetched_reference(self) -> SourceFile:
+        """`reference_file()`, fetched first when the profile has not done so yet."""
+        return self.reference_file()
 
     def _profile_reference(self) -> SourceFile:
         raise NotImplementedError
@@ -353,8 +353,8 @@ class FullDataSources(DataSources):
     def _profile_reference(self) -> SourceFile:
         return SourceFile(Path(self.download_dir) / "ucsc" / "hg38.fa", HG38)
 
-    def reference(self) -> SourceFile:
-        location = self.reference_location()
+    def fetched_reference(self) -> SourceFile:
+        location = self.reference_file()
         if not self.reference_fasta and not location.path.exists():
             gz = self._ucsc(UCSC_HG38_FASTA, "ucsc/hg38.fa.gz").path
             try:

@@ -82,5 +82,6 @@ class Storage(dg.ConfigurableResource):
 
 
 def _file_name(partition: str) -> str:
-    """A partition key as a file or folder name (a multi-partition key `v8|chr1` becomes `v8__chr1`)."""
-    return partition.replace("|", "__")
+    """A partition key as a relative path: one folder level per dimension, so the release x chromosome partition
+    `v8|chr1` is `v8/chr1`, read as the UI shows its dimensions (release, then chromosome)."""
+    return "/".join(partition.split("|"))

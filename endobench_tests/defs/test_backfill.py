@@ -35,7 +35,7 @@ from endobench_tests.paths import SAMPLE_DIR
 RELEASE = "v8"
 CHROMOSOMES = ["chr21", "chr22"]
 PREDICTIONS = dg.AssetKey("variant_effect_predictions")
-API_POOL = "alphagenome_api"
+SCORING_POOL = "alphagenome_api"
 INSTANCE_CONFIG = {
     "concurrency": {"pools": {"default_limit": 1}},
     "run_launcher": {"module": "dagster._core.launcher.sync_in_memory_run_launcher", "class": "SyncInMemoryRunLauncher"},
@@ -161,6 +161,6 @@ def test_a_failed_partition_reruns_alone(instance, workspace, inputs_built, fail
 
 def test_prediction_steps_run_in_the_api_pool_with_one_slot(instance, workspace, inputs_built, failed_backfill):
     """The pool `alphagenome_api` exists with the instance's default limit of 1 once prediction steps ran."""
-    info = instance.event_log_storage.get_concurrency_info(API_POOL)
+    info = instance.event_log_storage.get_concurrency_info(SCORING_POOL)
     assert info.slot_count == 1
     assert info.active_slot_count == 0

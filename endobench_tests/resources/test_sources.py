@@ -97,7 +97,7 @@ def test_sample_profile_serves_the_bundled_files_with_their_builds():
     """The default profile is offline: bundled GTEx egenes, hg38 peaks and reference, bundled chains."""
     sources = SampleDataSources(sample_dir=str(SAMPLE_DIR))
     assert sources.gtex_eqtls("v8", "Whole_Blood").path == SAMPLE_DIR / "gtex_v8_Whole_Blood.v8.egenes.txt.gz"
-    assert sources.peaks().build == sources.reference().build == sources.blacklist().build == "hg38"
+    assert sources.peaks().build == sources.fetched_reference().build == sources.blacklist().build == "hg38"
     assert sources.chain("hg19", "hg38") == SAMPLE_DIR / "ucsc_hg19ToHg38.over.chain.gz"
     assert sources.chain("hg38", "hg19") is None
 
@@ -220,7 +220,7 @@ def test_the_pinned_hg38_checksum_must_match_too(host, tmp_path):
     """hg38.fa.gz carries UCSC's md5 pinned in the code: a file that matches only a (changed) listing fails."""
     sources = full_sources(host, tmp_path, pinned_md5={"hg38/bigZips/hg38.fa.gz": "1c9dcaddfa41027f17cd8f7a82c7293b"})
     with pytest.raises(dg.Failure, match="pinned value 1c9dcaddfa41027f17cd8f7a82c7293b"):
-        sources.reference()
+        sources.fetched_reference()
 
 
 def test_a_file_the_publisher_replaced_is_caught_by_the_recorded_checksum(tmp_path):
@@ -240,7 +240,7 @@ def test_a_file_the_publisher_replaced_is_caught_by_the_recorded_checksum(tmp_pa
 
 def test_full_reference_is_downloaded_and_decompressed_for_random_access(host, tmp_path):
     """hg38.fa.gz (plain gzip) becomes hg38.fa; the real base of chr22_32261410_C_T_b38 is C."""
-    source = full_sources(host, tmp_path).reference()
+    source = full_sources(host, tmp_path).fetched_reference()
     assert source.path.name == "hg38.fa" and source.build == "hg38"
     assert ReferenceGenome(source.path, "hg38").fetch("chr22", 32261409, 32261410) == "C"
 

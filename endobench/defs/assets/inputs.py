@@ -54,7 +54,7 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
             "tables": dg.MetadataValue.md(markdown_table(summary)),
             "rows_read": sum(s["rows_read"] for s in stats.values()),
             "effect_column": "slope",
-            "genome_build": sources.reference_location().build,
+            "genome_build": sources.reference_file().build,
             "n_variants": int(frame["variant_id"].nunique()),
             "n_significant": int(frame["is_significant"].sum()),
             **exclusion_metadata(Counter({f"{k}_{r}": n for k, s in stats.items() for r, n in s["excluded"].items()})),
@@ -139,7 +139,7 @@ def dhs_peaks(
     removed, then anything overlapping the ENCODE blacklist. Written as parquet and as BED.
     """
     source, blacklist_source = sources.peaks(), sources.blacklist()
-    reference = sources.reference_location()
+    reference = sources.reference_file()
     with bad_input_fails_the_run(sources):
         peaks = read_peaks(source.path, source.build)
         blacklist = read_peaks(blacklist_source.path, blacklist_source.build)
@@ -197,7 +197,7 @@ def _lift_qtls_to_reference(
     context: dg.AssetExecutionContext, parsed: ParsedQtls, path, build: str, sources: DataSources
 ) -> str | None:
     """Lift a parsed truth set onto the reference build in place; returns the build it came from, if lifted."""
-    reference = sources.reference_location()
+    reference = sources.reference_file()
     if build == reference.build:
         return None
     with bad_input_fails_the_run():  # no chain, or one that cannot be read

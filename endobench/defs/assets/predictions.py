@@ -19,7 +19,9 @@ from endobench.resources.predictors import (
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 
-API_POOL = "alphagenome_api"
+# Every prediction step, whichever the predictor, runs in this pool: its limit is the AlphaGenome API's budget, and
+# a backfill of 23 chromosome partitions must share it (the local model is cheap, but the pool is the same setting).
+SCORING_POOL = "alphagenome_api"
 TRUTH_COLUMNS = [
     "truth_set", "variant_id", "gene_id", "chrom", "pos", "ref", "alt", "effect", "effect_se", "pval", "maf",
     "tss_distance", "is_significant", "in_annotation",
@@ -57,7 +59,7 @@ def scoring_requests(windows: pd.DataFrame, specs: list[TruthSetSpec], readouts:
     group_name="predictions",
     kinds={"parquet"},
     deps=["sequence_windows", "local_model"],
-    pool=API_POOL,
+    pool=SCORING_POOL,
     retry_policy=dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
 )
 def variant_effect_predictions(
@@ -73,7 +75,7 @@ def variant_effect_predictions(
     release, chrom = keys["release"], keys["chrom"]
     windows = storage.read_table("sequence_windows", release)
     requests = scoring_requests(windows[windows["chrom"] == chrom], sources.truth_sets(), predictor.supported_readouts())
-    source = sources.reference()
+    source = sources.fetched_reference()
     with bad_input_fails_the_run():
         reference = ReferenceGenome(source.path, source.build)
     units = requests.drop_duplicates(REQUEST_KEYS).reset_index(drop=True)

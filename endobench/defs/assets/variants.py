@@ -43,7 +43,7 @@ def check_builds(frame: pd.DataFrame, annotations: dict[str, PeakSet], reference
         if len(peaks.frame) and peaks.build != reference_build:
             raise BuildMismatchError(
                 sources.peaks().path if key == K562_DHS_PEAKS.key else None,
-                f"the {key} annotation is {peaks.build} but the reference {sources.reference_location().path} is "
+                f"the {key} annotation is {peaks.build} but the reference {sources.reference_file().path} is "
                 f"{reference_build}",
                 "Lift the peaks to the reference build (a UCSC chain in the data sources) or use peaks of that build",
             )
@@ -73,7 +73,7 @@ def dhs_filtered_variants(
     frame = drop_unpredicted_chromosomes(frame, source_stats)
     annotations = load_annotations(storage)
     with bad_input_fails_the_run():
-        check_builds(frame, annotations, sources.reference_location().build, sources)
+        check_builds(frame, annotations, sources.reference_file().build, sources)
     specs = sources.truth_sets()
     annotated = annotate_truth_sets(frame, specs, annotations, default_annotation=K562_DHS_PEAKS.key)
     stats = {spec.name: {"rows_read": source_stats.get(spec.source, {}).get("rows_read", 0),
@@ -110,7 +110,7 @@ def sequence_windows(
     """
     release = context.partition_key
     variants = storage.read_table("dhs_filtered_variants", release)
-    source = sources.reference()
+    source = sources.fetched_reference()
     with bad_input_fails_the_run():
         reference = ReferenceGenome(source.path, source.build)
     window_length = predictor.window_length()

@@ -126,22 +126,22 @@ def is_eqtl_like(units: pd.DataFrame) -> bool:
     return any(col in units and units[col].notna().any() for col in ("gene_id", "tss_distance"))
 
 
-def diagnose(scored: pd.DataFrame, context: Mapping[str, Mapping[str, object]]) -> list[str]:
+def diagnose(scored: pd.DataFrame, inputs: Mapping[str, Mapping[str, object]]) -> list[str]:
     """Every warning for scored units (one frame, all truth sets) and the per-truth-set context numbers.
 
-    `context[truth_set]` may hold fraction_in_annotation_observed, fraction_in_annotation_expected,
+    `inputs[truth_set]` may hold fraction_in_annotation_observed, fraction_in_annotation_expected,
     filtered_by_annotation and
     reference_mismatch_rate; missing or None values skip that check.
     """
     warnings: list[str] = []
-    truth_sets = sorted(set(scored["truth_set"].dropna()) | set(context))
+    truth_sets = sorted(set(scored["truth_set"].dropna()) | set(inputs))
     for truth_set in truth_sets:
         units = scored[scored["truth_set"] == truth_set]
         once = units.drop_duplicates(["variant_id", "gene_id"]) if "gene_id" in units else units
         warnings += effect_sign_warnings(once["effect"], truth_set)
         if is_eqtl_like(units):
             warnings += tiny_effect_warnings(once["effect"], truth_set)
-        ctx = context.get(truth_set, {})
+        ctx = inputs.get(truth_set, {})
         warnings += peak_fraction_warnings(
             truth_set, ctx.get("fraction_in_annotation_observed"), ctx.get("fraction_in_annotation_expected"),
             ctx.get("filtered_by_annotation"),

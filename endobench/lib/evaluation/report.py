@@ -287,7 +287,7 @@ def build_report(
     predictions: pd.DataFrame,
     funnels: Mapping[str, Mapping[str, object]],
     exclusions: Mapping[str, Mapping[str, int]],
-    context: Mapping[str, Mapping[str, object]],
+    diagnostic_inputs: Mapping[str, Mapping[str, object]],
     out_dir: Path,
     *,
     specs: Mapping[str, TruthSetSpec] | None = None,
@@ -326,7 +326,7 @@ def build_report(
         r["headline"] = is_headline(r, results)
     truth_sets = sorted(set(map(str, predictions["truth_set"].dropna().unique())) | set(funnels) | set(exclusions))
     empty = [t for t in truth_sets if t not in {r["truth_set"] for r in results}]
-    warnings = diagnose(scored, context)
+    warnings = diagnose(scored, diagnostic_inputs)
     headline = {
         f"{r['truth_set']}|{r['readout']}|{r['label']}": {
             **{k: r.get(k) for k in HEADLINE_KEYS}, "readout_label": r["readout_label"], "kind": r["kind"],
@@ -396,7 +396,8 @@ def build_report(
         "warnings": warnings,
         "headline": headline,
         "truth_sets": {t: {"title": specs[t].title if t in specs else t, "funnel": funnels.get(t, {}),
-                           "exclusions": exclusions.get(t, {}), "context": context.get(t, {})} for t in truth_sets},
+                           "exclusions": exclusions.get(t, {}),
+                           "diagnostic_inputs": diagnostic_inputs.get(t, {})} for t in truth_sets},
         "results": results,
     })
     metrics_path = write_text(json.dumps(metrics, indent=1, allow_nan=False), out_dir / "metrics.json")
