@@ -6,6 +6,7 @@ import dagster as dg
 
 from endobench.defs.metadata import rounded
 from endobench.defs.partitions import gtex_release_partitions
+from endobench.lib.genome.builds import build_mismatches, input_builds
 from endobench.lib.genome.windows import OK
 from endobench.lib.truth_sets.sanity import effect_column_problems
 from endobench.resources.predictors import VariantEffectPredictor
@@ -54,27 +55,24 @@ def qtl_effect_is_signed(storage: Storage) -> dg.AssetCheckResult:
 def genome_builds_match(
     context: dg.AssetCheckExecutionContext, storage: Storage, sources: DataSources
 ) -> dg.AssetCheckResult:
-    """Every truth set, the peaks and the reference are on one genome build (the seed mixed hg38 and hg19)."""
+    """Every truth set, the annotations and the reference are on one genome build (the seed mixed hg38 and hg19)."""
+    annotations = {asset: ",".join(sorted(set(storage.read_table(asset, columns=["build"])["build"])))
+                   for asset in ("dhs_peaks", "dsqtl_sites")}
     return builds_result(
         storage.read_table("dhs_filtered_variants", context.partition_key, columns=["truth_set", "build"]),
-        storage.read_table("dhs_peaks", columns=["build"]),
-        sources.reference_file().build,
+        annotations, sources.reference_file().build,
     )
 
 
-def builds_result(variants, peaks, reference_build: str) -> dg.AssetCheckResult:
-    """Pass when every truth set, the peaks and the reference name one build."""
-    builds = {
-        f"truth_set:{t}": b
-        for t, b in variants.groupby("truth_set")["build"].agg(lambda s: ",".join(sorted(set(s)))).items()
-    }
-    builds["peaks"] = ",".join(sorted(set(peaks["build"])))
-    builds["reference"] = reference_build
-    distinct = set(builds.values())
+def builds_result(variants, annotations: dict[str, str], reference_build: str) -> dg.AssetCheckResult:
+    """Pass when every truth set and annotation names the reference's build."""
+    builds = input_builds(variants, annotations, reference_build)
+    wrong = build_mismatches(builds)
     return dg.AssetCheckResult(
-        passed=len(distinct) == 1,
+        passed=not wrong,
         severity=dg.AssetCheckSeverity.ERROR,
-        description="all inputs on " + next(iter(distinct)) if len(distinct) == 1 else f"builds differ: {builds}",
+        description=f"all inputs on {reference_build}" if not wrong else f"builds differ from the reference's "
+                                                                         f"({reference_build}): {', '.join(wrong)}",
         metadata={k: dg.MetadataValue.text(v) for k, v in builds.items()},
     )
 

@@ -134,8 +134,8 @@ def test_builds_check_fails_when_the_reference_changed_after_filtering(tmp_path,
     """Variants were filtered against hg38; the reference was then switched to a hg19 file: the check says so."""
     materialise_windows(tmp_path, instance)
     storage = window_resources(tmp_path)["storage"]
-    result = checks.builds_result(storage.read_table("dhs_filtered_variants", "v8"), storage.read_table("dhs_peaks"),
-                                  "hg19")
+    result = checks.builds_result(storage.read_table("dhs_filtered_variants", "v8"),
+                                  {"dhs_peaks": "hg38", "dsqtl_sites": "hg38"}, "hg19")
     assert not result.passed
     assert result.description.startswith("builds differ")
     assert result.metadata["reference"].value == "hg19"

@@ -6,6 +6,7 @@ import pandas as pd
 from endobench.defs.failures import bad_input_fails_the_run
 from endobench.defs.metadata import exclusion_metadata, markdown_table, rounded, table_metadata
 from endobench.defs.partitions import gtex_release_partitions
+from endobench.lib.genome.builds import build_mismatches, input_builds
 from endobench.lib.genome.peaks import PeakSet
 from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.genome.windows import OK, exclusion_counts
@@ -15,7 +16,7 @@ from endobench.lib.truth_sets.catalog import K562_DHS_PEAKS, LCL_DSQTL_SITES
 from endobench.lib.truth_sets.schema import drop_unpredicted_chromosomes
 from endobench.lib.truth_sets.windowing import window_statistics, window_truth_sets
 from endobench.resources.predictors import VariantEffectPredictor
-from endobench.resources.sources import DataSources
+from endobench.resources.sources import DataSources, SourceFile
 from endobench.resources.storage import Storage
 
 
@@ -36,23 +37,14 @@ def load_annotations(storage: Storage) -> dict[str, PeakSet]:
     return out
 
 
-def check_builds(frame: pd.DataFrame, annotations: dict[str, PeakSet], reference_build: str, sources: DataSources
-                 ) -> None:
+def check_builds(frame: pd.DataFrame, annotations: dict[str, PeakSet], reference: SourceFile) -> None:
     """Every input must be on the reference's build: the seed intersected hg38 variants with hg19 peaks."""
-    for key, peaks in annotations.items():
-        if len(peaks.frame) and peaks.build != reference_build:
-            raise BuildMismatchError(
-                sources.peaks().path if key == K562_DHS_PEAKS.key else None,
-                f"the {key} annotation is {peaks.build} but the reference {sources.reference_file().path} is "
-                f"{reference_build}",
-                "Lift the peaks to the reference build (a UCSC chain in the data sources) or use peaks of that build",
-            )
-    for truth_set, build in frame.groupby("truth_set")["build"].first().items():
-        if build != reference_build:
-            raise BuildMismatchError(
-                None, f"truth set {truth_set} is {build} but the annotations and the reference are {reference_build}",
-                "Lift the truth set to the reference build before benchmarking",
-            )
+    builds = input_builds(frame, {k: p.build for k, p in annotations.items() if len(p.frame)}, reference.build)
+    wrong = build_mismatches(builds)
+    if wrong:
+        raise BuildMismatchError(reference.path, f"{', '.join(wrong)} on another build than this reference "
+                                 f"({reference.build})", "Lift them to the reference build (a UCSC chain in the data "
+                                 "sources) or use inputs of that build")
 
 
 @dg.asset(
@@ -73,7 +65,7 @@ def dhs_filtered_variants(
     frame = drop_unpredicted_chromosomes(frame, source_stats)
     annotations = load_annotations(storage)
     with bad_input_fails_the_run():
-        check_builds(frame, annotations, sources.reference_file().build, sources)
+        check_builds(frame, annotations, sources.reference_file())
     specs = sources.truth_sets()
     annotated = annotate_truth_sets(frame, specs, annotations, default_annotation=K562_DHS_PEAKS.key)
     stats = {spec.name: {"rows_read": source_stats.get(spec.source, {}).get("rows_read", 0),

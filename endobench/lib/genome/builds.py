@@ -64,3 +64,19 @@ def known_chromosome(chrom: pd.Series, build: str) -> np.ndarray:
 def chrom_length(chrom: pd.Series, build: str) -> np.ndarray:
     """Length of each chromosome, 0 where the chromosome is not part of the primary assembly."""
     return chrom.map(CHROM_SIZES[build]).fillna(0).astype("int64").to_numpy()
+
+
+def input_builds(truth_sets: pd.DataFrame, annotations: dict[str, str], reference_build: str) -> dict[str, str]:
+    """The build of every input by name (`truth_set:<name>`, `annotation:<key>`, `reference`); a truth set whose
+    rows name several builds shows them all. The one place inputs are compared: equal values or a mismatch."""
+    builds = {f"truth_set:{t}": b for t, b in
+              truth_sets.groupby("truth_set")["build"].agg(lambda s: ",".join(sorted(set(s)))).items()}
+    builds.update({f"annotation:{key}": build for key, build in annotations.items()})
+    builds["reference"] = reference_build
+    return builds
+
+
+def build_mismatches(builds: dict[str, str]) -> list[str]:
+    """The inputs whose build is not the reference's (empty when all agree), as `name (build)`."""
+    reference = builds["reference"]
+    return [f"{name} ({build})" for name, build in builds.items() if build != reference]
