@@ -65,3 +65,9 @@ def resources_from_environment() -> dict[str, dg.ConfigurableResource]:
         profile=os.environ.get("ENDOBENCH_PROFILE", "sample"),
         data_dir=os.environ.get("ENDOBENCH_DATA_DIR", "data"),
     )
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """The code location's resources, chosen from the environment when the definitions load (not at import)."""
+    return dg.Definitions(resources=resources_from_environment())

@@ -5,6 +5,7 @@ from collections import Counter
 import dagster as dg
 import pandas as pd
 
+from endobench.defs.automation import UP_TO_DATE
 from endobench.defs.metadata import exclusion_metadata, markdown_table, table_metadata
 from endobench.defs.partitions import gtex_release_partitions
 from endobench.lib.genome.liftover import NOT_LIFTED, lift_intervals, lift_variants, require_chain
@@ -24,7 +25,10 @@ def input_failure(exc: InputError) -> dg.Failure:
     return dg.Failure(description=str(exc), allow_retries=False)
 
 
-@dg.asset(partitions_def=gtex_release_partitions, group_name="inputs", kinds={"pandas", "parquet"})
+@dg.asset(
+    partitions_def=gtex_release_partitions, group_name="inputs", kinds={"pandas", "parquet"},
+    automation_condition=UP_TO_DATE, code_version="1",
+)
 def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
     """The GTEx tissue eQTL table of one release, parsed by header name into the QTL schema.
 
@@ -68,7 +72,7 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
     )
 
 
-@dg.asset(group_name="inputs", kinds={"pandas", "parquet"})
+@dg.asset(group_name="inputs", kinds={"pandas", "parquet"}, automation_condition=UP_TO_DATE, code_version="1")
 def raw_qtl_tables(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
     """Generic QTL truth sets (chrom, pos, ref, alt, effect, se, p, build), such as the Degner 2012 dsQTLs.
 
@@ -114,7 +118,7 @@ class PeakFilterConfig(dg.Config):
     min_qvalue: float = 2.0
 
 
-@dg.asset(group_name="inputs", kinds={"bedtools", "parquet"})
+@dg.asset(group_name="inputs", kinds={"bedtools", "parquet"}, automation_condition=UP_TO_DATE, code_version="1")
 def dhs_peaks(
     context: dg.AssetExecutionContext, config: PeakFilterConfig, sources: DataSources, storage: Storage
 ) -> dg.MaterializeResult:

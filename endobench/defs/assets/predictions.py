@@ -4,6 +4,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from endobench.defs.automation import UP_TO_DATE
 from endobench.defs.metadata import exclusion_metadata, table_metadata
 from endobench.defs.partitions import release_chromosome_partitions
 from endobench.lib.genome.reference import ReferenceGenome
@@ -51,6 +52,8 @@ def scoring_requests(windows: pd.DataFrame, readouts: frozenset[str]) -> pd.Data
     kinds={"parquet"},
     deps=["sequence_windows", "local_model"],
     pool=API_POOL,
+    automation_condition=UP_TO_DATE,
+    code_version="1",
     retry_policy=dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
 )
 def variant_effect_predictions(

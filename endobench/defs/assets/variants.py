@@ -4,6 +4,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from endobench.defs.automation import UP_TO_DATE
 from endobench.defs.metadata import exclusion_metadata, markdown_table, table_metadata
 from endobench.defs.partitions import gtex_release_partitions
 from endobench.lib.genome.builds import CHROM_SIZES
@@ -47,7 +48,7 @@ def check_builds(frame: pd.DataFrame, peaks_build: str, reference_build: str, so
 
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="variants", kinds={"bedtools", "parquet"},
-    deps=["raw_gtex_eqtls", "raw_qtl_tables", "dhs_peaks"],
+    deps=["raw_gtex_eqtls", "raw_qtl_tables", "dhs_peaks"], automation_condition=UP_TO_DATE, code_version="1",
 )
 def dhs_filtered_variants(
     context: dg.AssetExecutionContext, sources: DataSources, storage: Storage
@@ -125,7 +126,7 @@ def dhs_filtered_variants(
 
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="variants", kinds={"pyfaidx", "parquet"},
-    deps=["dhs_filtered_variants"],
+    deps=["dhs_filtered_variants"], automation_condition=UP_TO_DATE, code_version="1",
 )
 def sequence_windows(
     context: dg.AssetExecutionContext, sources: DataSources, storage: Storage, predictor: VariantEffectPredictor
