@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,scale]'
+	$(BIN)/python -m pip install --quiet -e '.[test,scale,dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
@@ -27,7 +27,7 @@ ui: $(STAMP)
 	$(BIN)/endobench ui
 
 e2e: $(STAMP) bedtools
-	$(BIN)/python -m pip install --quiet -e '.[test,e2e]'
+	$(BIN)/python -m pip install --quiet -e '.[test,scale,dev,e2e]'
 	$(BIN)/python -m pytest -q -m e2e endobench_tests/e2e
 
 bench: $(STAMP) bedtools

@@ -44,11 +44,12 @@ AssetPartition = tuple[dg.AssetKey, str | None]
 
 @dataclass(frozen=True)
 class RunSummary:
-    """One run the demo executed: its assets, its partition and how long it took."""
+    """One run the demo executed: its assets, its partition, how long it took, and its id."""
 
     asset_keys: tuple[dg.AssetKey, ...]
     partition_key: str | None
     seconds: float
+    run_id: str
 
 
 def prepare_dagster_home(data_dir: Path) -> Path:
@@ -223,4 +224,4 @@ def _execute(defs: dg.Definitions, instance: dg.DagsterInstance, keys: set[dg.As
         failure = next((e for e in result.all_events if e.is_failure), None)
         message = failure.message if failure is not None else "see the run in the UI (make ui)"
         raise SystemExit(f"{names} ({partition or 'unpartitioned'}) failed: {message}")
-    return RunSummary(tuple(ordered), partition, time.monotonic() - started)
+    return RunSummary(tuple(ordered), partition, time.monotonic() - started, result.run_id)

@@ -3,15 +3,18 @@
 How a release flows:
 1. `gtex_release_sensor` polls the GTEx release listing and adds each release it has not seen as a
    `gtex_release` partition. It launches nothing: a sensor is for the outside world.
-2. Every asset carries `UP_TO_DATE`. The automation sensor (`endobench_automation`) evaluates it every
-   `AUTOMATION_INTERVAL_S` seconds: the new partition's `raw_gtex_eqtls` is missing, so it is requested together
-   with everything downstream of it whose inputs will then be there (windows, the 23 chromosome partitions of
-   the predictions, the report), as one backfill that runs one run per partition in dependency order.
-3. A blocking check that fails stops its asset's dependants, in the same run and in later ones.
+2. Every automated asset carries `UP_TO_DATE`, which the automation sensor (`endobench_automation`) evaluates on
+   each tick. The new partition's `raw_gtex_eqtls` is missing, so it is requested. Its dependants follow on
+   later ticks, each once the blocking checks of what it reads have passed: `dhs_filtered_variants`, then
+   `sequence_windows`, then the 23 chromosome partitions of `variant_effect_predictions` together with the
+   release's `benchmark_report`, as one backfill (one run per partition, the report last).
+3. A blocking check that fails stops its asset's dependants: they are not requested until the asset is
+   materialised again and the check passes.
 
-The same condition keeps known releases current: when an input is materialised again (a retrained local model,
-new peaks) or an asset's `code_version` is bumped, the assets downstream are requested again, and the report
-waits until every chromosome of its release has predictions.
+The same condition keeps what exists current: when an input is materialised again (a retrained local model,
+new peaks) or an asset's `code_version` is bumped, what reads it is requested again; a partition that failed
+waits for one of those instead of being retried on every tick. The release-independent inputs are built on
+the automation sensor's first tick, when they are missing.
 """
 
 import json
@@ -23,7 +26,9 @@ from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, gtex_release
 from endobench.lib.truth_sets.releases import DEFAULT_LISTING_URL, LISTING_URL_ENV, ListingError, fetch_release_listing
 
 RELEASE_POLL_INTERVAL_S = 6 * 60 * 60
+RELEASE_POLL_INTERVAL_ENV = "ENDOBENCH_GTEX_POLL_INTERVAL_S"
 AUTOMATION_INTERVAL_S = 30
+AUTOMATION_INTERVAL_ENV = "ENDOBENCH_AUTOMATION_INTERVAL_S"
 
 _condition = dg.AutomationCondition
 BLOCKING_CHECKS_PASSED = _condition.all_deps_match(
@@ -44,16 +49,9 @@ UP_TO_DATE = (
     & BLOCKING_CHECKS_PASSED
 ).with_label("missing, upstream updated or code changed; upstream present and its blocking checks passed")
 
-endobench_automation = dg.AutomationConditionSensorDefinition(
-    "endobench_automation",
-    target=dg.AssetSelection.all(),
-    minimum_interval_seconds=AUTOMATION_INTERVAL_S,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "Materialises what each asset's automation condition asks for: new release partitions, and whatever an "
-        "upstream materialisation or a code version change made out of date."
-    ),
-)
+# The report reads the windows' funnel counts, but it follows the predictions, which follow the windows: reacting
+# to the windows as well would build it once more, in the windows' run, from predictions about to be redone.
+REPORT_UP_TO_DATE = UP_TO_DATE.ignore(dg.AssetSelection.assets("sequence_windows"))
 
 
 def listing_url() -> str:
@@ -75,15 +73,8 @@ def write_cursor(seen: set[str]) -> str:
     return json.dumps({"seen": sorted(seen)})
 
 
-@dg.sensor(
-    name="gtex_release_sensor",
-    minimum_interval_seconds=RELEASE_POLL_INTERVAL_S,
-    description=(
-        f"Polls the GTEx release listing (${LISTING_URL_ENV}, default the GTEx portal dataset metadata) and adds "
-        "each new release (v8 and later) as a gtex_release partition; the automation sensor materialises it."
-    ),
-)
-def gtex_release_sensor(context: dg.SensorEvaluationContext):
+def read_release_listing(context: dg.SensorEvaluationContext):
+    """One tick of the release sensor: new releases in the listing become `gtex_release` partitions."""
     url = listing_url()
     try:
         listing = fetch_release_listing(url)
@@ -105,3 +96,38 @@ def gtex_release_sensor(context: dg.SensorEvaluationContext):
         dynamic_partitions_requests=[gtex_release_partitions.build_add_request(new)],
         cursor=cursor,
     )
+
+
+def build_sensors(
+    release_poll_interval_s: int = RELEASE_POLL_INTERVAL_S, automation_interval_s: int = AUTOMATION_INTERVAL_S
+) -> list[dg.SensorDefinition]:
+    """The release sensor (stopped until turned on: it reaches the GTEx portal) and the automation sensor."""
+    release_sensor = dg.SensorDefinition(
+        name="gtex_release_sensor",
+        evaluation_fn=read_release_listing,
+        minimum_interval_seconds=release_poll_interval_s,
+        description=(
+            f"Polls the GTEx release listing (${LISTING_URL_ENV}, default the GTEx portal dataset metadata) and adds "
+            "each new release (v8 and later) as a gtex_release partition; the automation sensor materialises it."
+        ),
+    )
+    automation_sensor = dg.AutomationConditionSensorDefinition(
+        "endobench_automation",
+        target=dg.AssetSelection.all(),
+        minimum_interval_seconds=automation_interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Materialises what each asset's automation condition asks for: new release partitions, and whatever "
+            "an upstream materialisation or a code version change made out of date."
+        ),
+    )
+    return [release_sensor, automation_sensor]
+
+
+@dg.definitions
+def sensors() -> dg.Definitions:
+    """Both sensors, with their intervals from the environment when the definitions load (defaults: 6 h, 30 s)."""
+    return dg.Definitions(sensors=build_sensors(
+        int(os.environ.get(RELEASE_POLL_INTERVAL_ENV) or RELEASE_POLL_INTERVAL_S),
+        int(os.environ.get(AUTOMATION_INTERVAL_ENV) or AUTOMATION_INTERVAL_S),
+    ))

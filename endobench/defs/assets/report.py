@@ -6,7 +6,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from endobench.defs.automation import UP_TO_DATE
+from endobench.defs.automation import REPORT_UP_TO_DATE
 from endobench.defs.partitions import (
     gtex_release_partitions,
     release_chromosome_partitions,
@@ -112,7 +112,8 @@ def headline_metadata(headline: dict[str, dict]) -> dict[str, dg.MetadataValue]:
 
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="report", kinds={"matplotlib", "html"},
-    deps=["variant_effect_predictions", "sequence_windows"], automation_condition=UP_TO_DATE, code_version="1",
+    deps=["variant_effect_predictions", "sequence_windows"], automation_condition=REPORT_UP_TO_DATE,
+    code_version="1",
 )
 def benchmark_report(context: dg.AssetExecutionContext, storage: Storage) -> dg.MaterializeResult:
     """How well predicted effects track measured ones, per truth set and configuration, with the funnel.
