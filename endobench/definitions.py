@@ -26,6 +26,7 @@ def build_definitions(resources: Mapping[str, dg.ConfigurableResource] | None = 
         jobs=loaded.jobs,
         sensors=loaded.sensors,
         schedules=loaded.schedules,
+        executor=loaded.executor,
         resources=resources,
     )
 

@@ -47,12 +47,15 @@ def load(home) -> dg.DagsterInstance:
 
 
 def test_the_storage_is_postgres_with_every_connection_setting_from_the_environment():
-    """Runs, event logs and ticks in one Postgres database; the file names variables and holds no value."""
+    """Runs, event logs and ticks in one Postgres database; the file names variables and holds no value.
+
+    The driver is spelt out: SQLAlchemy 2.1 defaults to psycopg 3, which dagster-postgres does not install.
+    """
     postgres = yaml.safe_load(DEPLOY_YAML.read_text())["storage"]["postgres"]["postgres_db"]
     assert postgres == {
         "hostname": {"env": "ENDOBENCH_PG_HOST"}, "port": {"env": "ENDOBENCH_PG_PORT"},
         "db_name": {"env": "ENDOBENCH_PG_DB"}, "username": {"env": "ENDOBENCH_PG_USER"},
-        "password": {"env": "ENDOBENCH_PG_PASSWORD"},
+        "password": {"env": "ENDOBENCH_PG_PASSWORD"}, "scheme": "postgresql+psycopg2",
     }
 
 

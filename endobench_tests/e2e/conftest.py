@@ -7,15 +7,13 @@ Each fixture skips with the reason when what it needs is not on the machine (Pla
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from endobench_tests.paths import REPO
+from endobench_tests.processes import free_port, stop_group, wait_for_http
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "data" / "screenshots"
@@ -55,12 +53,6 @@ def demo_data_dir(tmp_path_factory) -> Path:
     return data_dir
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def dagster_ui(demo_data_dir, tmp_path_factory):
     """`dagster dev` on 127.0.0.1 over the demo's Dagster home; yields the base URL, stops the server after."""
@@ -83,53 +75,15 @@ def dagster_ui(demo_data_dir, tmp_path_factory):
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_server(base_url, server, log_path)
+        wait_for_http(f"{base_url}/server_info", server, log_path, SERVER_START_TIMEOUT_S)
         yield base_url
     finally:
         stop(server)
 
 
-def wait_for_server(base_url: str, server: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"dagster dev exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{base_url}/server_info", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    raise AssertionError(f"dagster dev did not answer within {SERVER_START_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}")
-
-
 def stop(server: subprocess.Popen) -> None:
-    """Stop dagster dev and its children (webserver, daemon, code servers): they share its process group.
-
-    dagster dev shuts down on SIGINT; its children can outlive it, so whatever is left of the group after a
-    grace period is killed.
-    """
-    group = server.pid
-    try:
-        os.killpg(group, signal.SIGINT)
-        server.wait(timeout=30)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        pass
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and group_alive(group):
-        time.sleep(0.5)
-    if group_alive(group):
-        os.killpg(group, signal.SIGKILL)
-    if server.poll() is None:
-        server.wait(timeout=10)
-
-
-def group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Stop dagster dev and its children (webserver, daemon, code servers): dagster dev shuts down on SIGINT."""
+    stop_group(server.pid, server, first=signal.SIGINT, grace_s=45)
 
 
 @pytest.fixture
