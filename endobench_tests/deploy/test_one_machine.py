@@ -167,13 +167,14 @@ def test_a_published_release_flows_through_by_itself(deployment, stand_ins, stor
     assert {f"dsqtl_degner2012:{metric}" for metric in HEADLINE} <= set(headline), sorted(metadata)
     assert headline["dsqtl_degner2012:n"] > 5_000
     runs = runs_since(deployment, published)
-    overlaps = cross_run_overlaps(grpc.records, runs)
-    story.say(f"step 3: {len(runs)} runs launched by automation after the publication "
-              f"({Counter(r['status'] for r in runs)}), {len(grpc.records):,} scoring calls, max concurrent calls "
-              f"{max_concurrency(grpc.records)}, calls of different runs overlapping: {overlaps}")
+    figures = run_figures(runs, grpc.records)
+    story.say(f"step 3: {figures}")
     story.say(f"step 3: every v10 partition materialised (4 release assets, {len(CHROMOSOMES)} prediction "
-              f"partitions); report headline {({k: headline[k] for k in sorted(headline)})}")
-    assert overlaps == 0
+              f"partitions) {time.time() - published:.0f} s after the publication; report headline "
+              f"{({k: round(headline[k], 3) for k in sorted(headline)})}")
+    assert figures.failed == 0
+    assert figures.concurrent_prediction_steps == 1
+    assert figures.overlapping_calls == 0 and figures.unattributed_calls == 0
     story.seconds["step 3: release flow"] = time.monotonic() - step
 
 
@@ -212,22 +213,18 @@ def test_a_backfill_shares_the_api_pool_and_survives_a_killed_daemon(deployment,
     per_partition = Counter(m["partition"] for m in materializations(deployment, PREDICTIONS, partitions(RELEASE))
                             if m["runId"] in {r["runId"] for r in runs})
     requested_twice = {variant: n for variant, n in Counter(r.variant for r in calls).items() if n > 1}
-    queued = [r for r in runs if r["startTime"] and r["startTime"] - r["creationTime"] > 1.0]
-    waits = sorted(r["startTime"] - r["creationTime"] for r in runs if r["startTime"])
-    overlaps = cross_run_overlaps(calls, runs)
-    story.say(f"step 5: backfill {status}: {len(runs)} runs launched ({Counter(r['status'] for r in runs)}), "
-              f"{len(queued)} waited in the queue (longest {waits[-1]:.0f} s, median {waits[len(waits) // 2]:.0f} s)")
-    story.say(f"step 5: {len(calls):,} scoring calls from {len({c.variant for c in calls}):,} variants, max concurrent "
-              f"calls {max_concurrency(calls)}, calls of different runs overlapping: {overlaps}; variants requested "
-              f"twice: {len(requested_twice)}; partitions materialised by the backfill: {len(per_partition)} "
-              f"(each {set(per_partition.values())} time(s)); {time.time() - started:.0f} s")
+    figures = run_figures(runs, calls)
+    story.say(f"step 5: backfill {status} {time.time() - started:.0f} s after its launch: {figures}")
+    story.say(f"step 5: partitions materialised by the backfill: {len(per_partition)}, each "
+              f"{' or '.join(map(str, sorted(set(per_partition.values()))))} time(s); variants requested twice: "
+              f"{len(requested_twice)} of {len({c.variant for c in calls}):,}")
     assert status == "COMPLETED_SUCCESS"
-    assert {r["status"] for r in runs} == {"SUCCESS"}
-    assert len(runs) == len(CHROMOSOMES)
+    assert figures.launched == len(CHROMOSOMES) and figures.failed == 0
+    assert figures.queued >= len(CHROMOSOMES) // 2
+    assert figures.concurrent_prediction_steps == 1
+    assert figures.overlapping_calls == 0 and figures.unattributed_calls == 0
     assert dict(per_partition) == {p: 1 for p in partitions(RELEASE)}
-    assert overlaps == 0
     assert requested_twice == {}
-    assert len(queued) >= len(CHROMOSOMES) // 2, waits
 
     wait_for(lambda: report_configurations(deployment) >= 2, FLOW_TIMEOUT_S, "the report with both model versions")
     story.say(f"step 5: automation rebuilt the v10 report with both model versions side by side "
@@ -330,7 +327,44 @@ def wait_for(condition, timeout_s: float, what: str, describe=None) -> None:
     raise AssertionError(f"{what}: not there after {timeout_s:.0f} s" + (f" ({describe()})" if describe else ""))
 
 
-# --- the stand-in's request log against the runs' prediction steps ------------------------------------------
+# --- the run records and the stand-in's request log ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunFigures:
+    """What a set of runs did: from their records (times, statuses, step stats) and the stand-in's request log."""
+
+    launched: int
+    failed: int
+    queued: int  # sat in the run queue for more than a second before starting
+    longest_queued_s: float
+    waited_for_pool: int  # started, then held their prediction step until the `alphagenome_api` slot was free
+    concurrent_prediction_steps: int
+    calls: int
+    concurrent_calls: int
+    overlapping_calls: int  # pairs of calls from different runs' prediction steps that overlapped in time
+    unattributed_calls: int  # calls that fell in no prediction step, or in several at once
+
+    def __str__(self) -> str:
+        return (f"{self.launched} runs launched, {self.failed} failed, {self.queued} queued (longest "
+                f"{self.longest_queued_s:.0f} s), {self.waited_for_pool} waited in the run for the pool slot, at most "
+                f"{self.concurrent_prediction_steps} prediction step(s) at once; {self.calls:,} scoring calls, at most "
+                f"{self.concurrent_calls} at once, {self.overlapping_calls} overlapping across runs")
+
+
+def run_figures(runs: list[dict], calls) -> RunFigures:
+    queued_s = [r["startTime"] - r["creationTime"] for r in runs if r["startTime"]]
+    steps = prediction_steps(runs)
+    waited = {run_id for start, _, run_id in steps
+              if start - next(r["startTime"] for r in runs if r["runId"] == run_id) > 1.0}
+    overlapping, unattributed = cross_run_overlaps(calls, steps)
+    return RunFigures(
+        launched=len(runs), failed=sum(r["status"] != "SUCCESS" for r in runs),
+        queued=sum(s > 1.0 for s in queued_s), longest_queued_s=max(queued_s, default=0.0),
+        waited_for_pool=len(waited), concurrent_prediction_steps=peak([(s, e) for s, e, _ in steps]),
+        calls=len(calls), concurrent_calls=peak([(c.started, c.finished or c.started) for c in calls]),
+        overlapping_calls=overlapping, unattributed_calls=unattributed,
+    )
+
 
 def prediction_steps(runs: list[dict]) -> list[tuple[float, float, str]]:
     """(start, end, run id) of every prediction step, in wall-clock seconds."""
@@ -338,35 +372,34 @@ def prediction_steps(runs: list[dict]) -> list[tuple[float, float, str]]:
             for r in runs for s in r["stepStats"] if s["stepKey"] == PREDICTIONS and s["startTime"]]
 
 
-def cross_run_overlaps(calls, runs: list[dict]) -> int:
-    """Pairs of scoring calls that overlapped in time and came from prediction steps of different runs.
+def cross_run_overlaps(calls, steps: list[tuple[float, float, str]]) -> tuple[int, int]:
+    """Pairs of overlapping calls made by different runs, and calls no single prediction step accounts for.
 
-    The stand-in timestamps calls with this process's monotonic clock; Dagster's step stats are wall-clock.
-    A call is attributed to the run whose prediction step was running when the call arrived.
+    The stand-in timestamps calls with this process's monotonic clock; step stats are wall-clock seconds with
+    millisecond precision. A call belongs to the run whose prediction step was running when it arrived.
     """
     to_wall = time.time() - time.monotonic()
-    steps = prediction_steps(runs)
 
     def run_of(call) -> str | None:
         at = call.started + to_wall
-        owners = [run_id for start, end, run_id in steps if start - 1.0 <= at <= end + 1.0]
-        return owners[0] if len(owners) == 1 else None
+        owners = {run_id for start, end, run_id in steps if start - 0.5 <= at <= end + 0.5}
+        return owners.pop() if len(owners) == 1 else None
 
     spans = sorted((c.started, c.finished or c.started, run_of(c)) for c in calls)
     overlapping = 0
-    for i, (start, end, run) in enumerate(spans):
+    for i, (_, end, run) in enumerate(spans):
         for other_start, _, other_run in spans[i + 1:]:
             if other_start >= end:
                 break
             overlapping += other_run != run
-    return overlapping
+    return overlapping, sum(run is None for _, _, run in spans)
 
 
-def max_concurrency(calls) -> int:
-    events = sorted([(c.started, 1) for c in calls] + [(c.finished or c.started, -1) for c in calls],
-                    key=lambda e: (e[0], e[1]))
-    level = peak = 0
+def peak(intervals: list[tuple[float, float]]) -> int:
+    """The largest number of intervals open at one time."""
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    level = highest = 0
     for _, change in events:
         level += change
-        peak = max(peak, level)
-    return peak
+        highest = max(highest, level)
+    return highest

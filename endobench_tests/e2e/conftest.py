@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from endobench_tests.processes import free_port, stop_group, wait_for_http
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "data" / "screenshots"
 SERVER_START_TIMEOUT_S = 240
+DEMO_TIMEOUT_S = 600
 
 
 @pytest.fixture(scope="session")
@@ -37,19 +39,16 @@ def playwright_chromium():
 
 @pytest.fixture(scope="session")
 def demo_data_dir(tmp_path_factory) -> Path:
-    """The demo run into a temporary folder, so the UI shows what this checkout's code produces."""
-    from endobench.demo import run_demo
+    """`endobench demo` run into a temporary folder, so the UI shows what this checkout's code produces.
 
+    In its own process, as `make demo` runs it (Playwright's browser session already runs an event loop here, and
+    evaluating automation conditions starts one of its own).
+    """
     data_dir = tmp_path_factory.mktemp("e2e_data")
     (data_dir / "sample").symlink_to(REPO / "data" / "sample")
-    previous_home = os.environ.get("DAGSTER_HOME")
-    try:
-        run_demo(data_dir)
-    finally:
-        if previous_home is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = previous_home
+    demo = subprocess.run([sys.executable, "-m", "endobench.cli", "demo", "--data-dir", str(data_dir)], cwd=REPO,
+                          capture_output=True, text=True, timeout=DEMO_TIMEOUT_S)
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-3000:]
     return data_dir
 
 
