@@ -4,18 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test ui e2e bench install bedtools clean-outputs
+.PHONY: demo test ui e2e deploy-test bench install bedtools postgres clean-outputs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,scale]'
+	$(BIN)/python -m pip install --quiet -e '.[test,scale,dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
 
 bedtools:
 	@scripts/ensure_bedtools.sh
+
+postgres:
+	@scripts/ensure_postgres.sh
 
 demo: $(STAMP) bedtools
 	$(BIN)/endobench demo
@@ -27,8 +30,11 @@ ui: $(STAMP)
 	$(BIN)/endobench ui
 
 e2e: $(STAMP) bedtools
-	$(BIN)/python -m pip install --quiet -e '.[test,e2e]'
+	$(BIN)/python -m pip install --quiet -e '.[test,scale,dev,e2e]'
 	$(BIN)/python -m pytest -q -m e2e endobench_tests/e2e
+
+deploy-test: $(STAMP) bedtools postgres
+	$(BIN)/python -m pytest -q -s -m deploy endobench_tests/deploy
 
 bench: $(STAMP) bedtools
 	$(BIN)/python bench/local_model_speed.py

@@ -3,15 +3,16 @@
     .venv/bin/python bench/ingest.py --workdir /tmp/ingest_full            # generates the inputs (3 GB), then
     .venv/bin/python bench/full_scale.py --workdir /tmp/ingest_full        # runs every job on them
 
-`bench/ingest.py` times the library calls; this runs the jobs a user runs (`shared_inputs_job`,
-`release_inputs_job`, `predictions_job` for every chromosome, `report_job`) on the same generated inputs:
+`bench/ingest.py` times the library calls; this materialises the release as the demo and the automation sensor
+do (evaluate the automation conditions, run what they request, one run per partition, until nothing is
+requested) on the same generated inputs:
 - a loopback HTTP server (127.0.0.1) lays the files out as the GTEx bucket and ENCODE do: the 2.4 M-row Whole
   Blood table inside `GTEx_Analysis_v8_eQTL.tar`, the 100 K peaks as an ENCODE `@@download`, the real hg38
   blacklist; the `full` profile downloads them with its resumable, checked downloads and extracts the one member;
 - the reference is the generated full-size genome (`reference_fasta`), as a user's own hg38 FASTA would be;
 - the local model scores every windowed variant.
-Printed: each run's wall time, each step's duration from Dagster's own step stats, the funnel, and the peak RSS of
-this process (Dagster's in-process executor runs every step here).
+Printed: the wall time of the runs of each asset (summed over partitions), each step's duration from Dagster's own
+step stats, the funnel, and the peak RSS of this process (Dagster's in-process executor runs every step here).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from bench.ingest import peak_rss_mb  # noqa: E402
 from endobench.definitions import build_definitions  # noqa: E402
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME  # noqa: E402
 from endobench.defs.resources import build_predictor  # noqa: E402
-from endobench.demo import stages  # noqa: E402
+from endobench.demo import RunSummary, materialise_until_up_to_date  # noqa: E402
 from endobench.lib.genome.reference import byte_of, read_layout
 from endobench.resources.sources import DataSources, FullDataSources  # noqa: E402
 from endobench.resources.storage import Storage  # noqa: E402
@@ -95,21 +96,21 @@ def main() -> None:
         instance = dg.DagsterInstance.ephemeral()
         instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, ["v8"])
         total = time.perf_counter()
-        for stage in stages("v8"):
-            job_name = stage[0][0]
-            job = defs.resolve_job_def(job_name)
-            started = time.perf_counter()
-            steps: dict[str, float] = {}
-            for _, key in stage:
-                result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
-                if not result.success:
-                    failure = next((e for e in result.all_events if e.is_failure), None)
-                    raise SystemExit(f"{job_name} ({key}) failed: {failure.message if failure else '?'}")
-                for stat in instance.get_run_step_stats(result.run_id):
-                    steps[stat.step_key] = steps.get(stat.step_key, 0.0) + (stat.end_time - stat.start_time)
-            shown = ", ".join(f"{k} {v:.1f} s" for k, v in steps.items())
-            print(f"{job_name:<20} {time.perf_counter() - started:6.1f} s  ({shown})", flush=True)
-        print(f"all jobs             {time.perf_counter() - total:6.1f} s, peak RSS {peak_rss_mb():,.0f} MB")
+        seconds: dict[str, float] = {}
+        steps: dict[str, dict[str, float]] = {}
+
+        def record(run: RunSummary) -> None:
+            assets = ", ".join(key.to_user_string() for key in run.asset_keys)
+            seconds[assets] = seconds.get(assets, 0.0) + run.seconds
+            for stat in instance.get_run_step_stats(run.run_id):
+                by_step = steps.setdefault(assets, {})
+                by_step[stat.step_key] = by_step.get(stat.step_key, 0.0) + (stat.end_time - stat.start_time)
+
+        materialise_until_up_to_date(defs, instance, on_run=record)
+        for assets, wall in seconds.items():
+            shown = ", ".join(f"{k} {v:.1f} s" for k, v in steps.get(assets, {}).items())
+            print(f"{assets:<40} {wall:6.1f} s  ({shown})", flush=True)
+        print(f"{'all runs':<40} {time.perf_counter() - total:6.1f} s, peak RSS {peak_rss_mb():,.0f} MB")
         funnel = json.loads((Path(storage.root) / "benchmark_report" / "v8" / "metrics.json").read_text())
         for name, truth_set in funnel["truth_sets"].items():
             print(f"{name}: " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"

@@ -21,8 +21,10 @@ def _demo(args: argparse.Namespace) -> int:
     from endobench.demo import run_demo
 
     summary = run_demo(Path(args.data_dir), release=args.release, predictor=args.predictor, force=args.force)
-    skipped = f" ({summary['runs_skipped']} runs already up to date, skipped)" if summary["runs_skipped"] else ""
-    print(f"endobench demo finished in {summary['seconds']:.0f} s{skipped}")
+    runs = len(summary["runs"])
+    done = f"{runs} runs" if runs else "nothing to run, every asset up to date"
+    print(f"endobench demo finished in {summary['seconds']:.0f} s ({done}; "
+          f"{summary['evaluations']} evaluation(s) of the automation conditions)")
     print(f"report: {summary['report']}")
     for line in headline_lines(summary["metrics"]):
         print(line)
@@ -148,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", default="data", help="holds sample/ and receives outputs/ and dagster_home/")
     demo.add_argument("--release", default="v8", type=_release, help="GTEx release (v8 is bundled)")
     demo.add_argument("--predictor", default="local", choices=["local", "alphagenome"])
-    demo.add_argument("--force", action="store_true", help="rerun every stage, even those already up to date")
+    demo.add_argument("--force", action="store_true", help="materialise every asset again, even those up to date")
     demo.set_defaults(func=_demo)
 
     pairs = sub.add_parser("score-pairs", help="score same-named records of two FASTA files with the local model")

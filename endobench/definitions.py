@@ -1,26 +1,33 @@
-"""The endobench code location: assets, checks, jobs and resources."""
+"""The endobench code location: everything under `endobench/defs/`, autoloaded (`dg check defs`, `dg dev`, `dagster dev`).
+
+`defs/` holds only Dagster objects: assets per domain, blocking checks, jobs, the release and automation sensors,
+and `defs/resources.py`, where the resources are chosen from the environment. Loading reads the project's
+`pyproject.toml` ([tool.dg.project]), so run from a checkout or an editable install.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 import dagster as dg
 
-from endobench.defs import checks
-from endobench.defs.assets import external, inputs, model, predictions, report, variants
-from endobench.defs.automation import SCHEDULES, SENSORS
-from endobench.defs.jobs import JOBS
-from endobench.defs.resources import resources_from_environment
-
-ASSET_MODULES = [inputs, model, variants, predictions, report, external]
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def build_definitions(resources: dict | None = None) -> dg.Definitions:
+def build_definitions(resources: Mapping[str, dg.ConfigurableResource] | None = None) -> dg.Definitions:
+    """The autoloaded definitions; with `resources`, those replace the environment's (tests, the demo, benches)."""
+    loaded = dg.load_from_defs_folder(path_within_project=PACKAGE_DIR)
+    if resources is None:
+        return loaded
     return dg.Definitions(
-        assets=dg.load_assets_from_modules(ASSET_MODULES),
-        asset_checks=dg.load_asset_checks_from_modules([checks]),
-        jobs=JOBS,
-        sensors=SENSORS,
-        schedules=SCHEDULES,
-        resources=resources if resources is not None else resources_from_environment(),
+        assets=loaded.assets,
+        asset_checks=loaded.asset_checks,
+        jobs=loaded.jobs,
+        sensors=loaded.sensors,
+        schedules=loaded.schedules,
+        executor=loaded.executor,
+        resources=resources,
     )
 
 

@@ -1,20 +1,25 @@
-"""Materialise the whole asset graph on the bundled sample into a persistent Dagster home under `data/`."""
+"""Materialise the asset graph on the bundled sample into a persistent Dagster home under `data/`.
+
+The demo decides what to run exactly as the deployment's automation sensor does: it evaluates the assets'
+automation conditions (`dg.evaluate_automation_conditions`) and executes what they request, in dependency
+order, one run per partition, until nothing is requested. A missing partition is requested, so an interrupted
+demo resumes where it stopped and a second demo runs nothing. The evaluation state is kept in the Dagster home
+between demos, so a bumped `code_version` or an input materialised again from the UI is caught up too.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 
-from endobench.defs.partitions import (
-    GTEX_RELEASE_PARTITIONS_NAME,
-    SAMPLE_RELEASE,
-    chromosome_partitions,
-    prediction_partition_key,
-)
+from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, SAMPLE_RELEASE, gtex_release_partitions
 from endobench.defs.resources import build_resources
 
 DAGSTER_YAML = """\
@@ -29,6 +34,22 @@ concurrency:
     # variant_effect_predictions runs in the `alphagenome_api` pool: one partition at a time calls the API.
     default_limit: 1
 """
+CURSOR_FILE = "demo_automation_cursor"
+MAX_EVALUATIONS = 20
+DEMO_PROCESS_TAG = "endobench/demo_pid"
+UNFINISHED = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+
+AssetPartition = tuple[dg.AssetKey, str | None]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run the demo executed: its assets, its partition, how long it took, and its id."""
+
+    asset_keys: tuple[dg.AssetKey, ...]
+    partition_key: str | None
+    seconds: float
+    run_id: str
 
 
 def prepare_dagster_home(data_dir: Path) -> Path:
@@ -41,76 +62,166 @@ def prepare_dagster_home(data_dir: Path) -> Path:
     return home
 
 
-def stages(release: str) -> list[list[tuple[str, str | dg.MultiPartitionKey | None]]]:
-    """The jobs that materialise a release, in order: (job name, partition key) runs, each stage after the last."""
-    return [
-        [("shared_inputs_job", None)],
-        [("release_inputs_job", release)],
-        [("predictions_job", prediction_partition_key(release, chrom)) for chrom in chromosome_partitions.get_partition_keys()],
-        [("report_job", release)],
-    ]
-
-
 def run_demo(
     data_dir: Path = Path("data"), release: str = SAMPLE_RELEASE, predictor: str = "local", force: bool = False
 ) -> dict:
-    """Run every stage for one release; return the report path and its metrics.
+    """Bring every asset of `release` up to date; return the report path, its metrics and the runs executed.
 
-    A stage whose assets were all materialised after the stages before it is skipped, so an interrupted demo
-    resumes where it stopped (`force` reruns everything). Code changes are not detected: use `force` after them.
+    `force` first materialises every automated asset of the release again, whatever its state.
     """
     from endobench.definitions import build_definitions
 
-    prepare_dagster_home(data_dir)
+    home = prepare_dagster_home(data_dir)
     instance = dg.DagsterInstance.get()
     defs = build_definitions(build_resources(predictor=predictor, data_dir=str(data_dir)))
     if not instance.has_dynamic_partition(GTEX_RELEASE_PARTITIONS_NAME, release):
         instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [release])
+    fail_runs_of_dead_demos(instance)
     started = time.monotonic()
-    upstream_done = 0.0
-    skipped = 0
-    for stage in stages(release):
-        finished = []
-        for job_name, partition_key in stage:
-            done_at = None if force else _materialised_after(defs, instance, job_name, partition_key, upstream_done)
-            if done_at is None:
-                _run(defs, instance, job_name, partition_key)
-                done_at = time.time()
-            else:
-                skipped += 1
-            finished.append(done_at)
-        upstream_done = max(finished)
+    runs: list[RunSummary] = []
+    if force:
+        runs += execute_in_dependency_order(defs, instance, every_automated_partition(defs, release))
+    cursor_path = home / CURSOR_FILE
+    cursor, more_runs, evaluations = materialise_until_up_to_date(defs, instance, read_cursor(cursor_path))
+    cursor_path.write_text(dg.serialize_value(cursor))
+    runs += more_runs
     report_dir = Path(defs.resources["storage"].root) / "benchmark_report" / release
     metrics = json.loads((report_dir / "metrics.json").read_text())
     return {"report": str(report_dir / "report.html"), "seconds": time.monotonic() - started, "metrics": metrics,
-            "runs_skipped": skipped}
+            "runs": runs, "evaluations": evaluations}
 
 
-def _materialised_after(
-    defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, partition_key, after: float
-) -> float | None:
-    """When the job's assets were last all materialised for the partition, if every one after `after`."""
-    job = defs.resolve_job_def(job_name)
-    latest = []
-    for key in job.asset_layer.executable_asset_keys:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[str(partition_key)] if partition_key else None),
-            limit=1,
-        ).records
-        if not records or records[0].timestamp < after:
-            return None
-        latest.append(records[0].timestamp)
-    return max(latest) if latest else None
+def fail_runs_of_dead_demos(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the runs an earlier demo left unfinished when it was killed, and free their pool slots.
+
+    This is what the daemon's run monitoring does in a deployment. Left alone, such a run stays `STARTED` (and
+    automation never requests a partition that is in progress), and a prediction run keeps the one slot of the
+    `alphagenome_api` pool, so the next prediction would wait for it forever. Runs of a demo process that is
+    still alive, and runs launched from the UI, are left alone.
+    """
+    failed = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED)):
+        pid = run.tags.get(DEMO_PROCESS_TAG)
+        if pid is None or _alive(int(pid)):
+            continue
+        instance.report_run_failed(run, f"the demo process {pid} running it is gone (killed or interrupted)")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        failed.append(run.run_id)
+    return failed
 
 
-def _run(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, partition_key) -> None:
-    job = defs.resolve_job_def(job_name)
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def read_cursor(path: Path):
+    """The automation state the last finished demo left, or None (first demo, or a cursor Dagster cannot read)."""
+    if not path.exists():
+        return None
+    try:
+        return dg.deserialize_value(path.read_text())
+    except Exception:  # an older Dagster's cursor: start afresh, which still requests everything missing
+        return None
+
+
+def materialise_until_up_to_date(
+    defs: dg.Definitions, instance: dg.DagsterInstance, cursor=None,
+    on_run: Callable[[RunSummary], None] | None = None,
+):
+    """Evaluate the automation conditions, execute what they request, repeat until nothing is requested.
+
+    Returns the final cursor, the runs executed and the number of evaluations.
+    """
+    runs: list[RunSummary] = []
+    for evaluation in range(1, MAX_EVALUATIONS + 1):
+        with warnings.catch_warnings():
+            # Raised inside Dagster's own evaluation (its default selection includes source assets), not by us.
+            warnings.filterwarnings("ignore", message="Parameter `include_sources`", category=dg.BetaWarning)
+            result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+        cursor = result.cursor
+        requested = [
+            (key, partition)
+            for key in defs.resolve_asset_graph().get_all_asset_keys()
+            for partition in result.get_requested_partitions(key)
+        ]
+        if not requested:
+            return cursor, runs, evaluation
+        runs += execute_in_dependency_order(defs, instance, requested, on_run)
+    raise RuntimeError(f"still requesting work after {MAX_EVALUATIONS} evaluations: {sorted(map(str, requested))}")
+
+
+def every_automated_partition(defs: dg.Definitions, release: str) -> list[AssetPartition]:
+    """Every asset with an automation condition, in its partitions of `release` (all chromosomes for predictions)."""
+    graph = defs.resolve_asset_graph()
+    wanted = []
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.automation_condition is None:
+            continue
+        partitions_def = node.partitions_def
+        if partitions_def is None:
+            wanted.append((key, None))
+        elif partitions_def == gtex_release_partitions:
+            wanted.append((key, release))
+        else:
+            dimension = partitions_def.get_partitions_def_for_dimension("chrom")
+            wanted += [(key, str(dg.MultiPartitionKey({"release": release, "chrom": chrom})))
+                       for chrom in dimension.get_partition_keys()]
+    return wanted
+
+
+def execute_in_dependency_order(
+    defs: dg.Definitions, instance: dg.DagsterInstance, requested: Iterable[AssetPartition],
+    on_run: Callable[[RunSummary], None] | None = None,
+) -> list[RunSummary]:
+    """One run per partition key, each after every run its assets depend on; the first failure stops the demo.
+
+    A run holds the requested assets of one partition whose requested upstream assets are done or in the same
+    run, as a backfill groups them.
+    """
+    graph = defs.resolve_asset_graph()
+    pending = set(requested)
+    runs = []
+    while pending:
+        pending_assets = {key for key, _ in pending}
+
+        def waits(key: dg.AssetKey, run_keys: set[dg.AssetKey]) -> bool:
+            return any(parent in pending_assets and parent not in run_keys for parent in graph.get(key).parent_keys)
+
+        ready = [p for key, p in pending if not waits(key, set())]
+        partition = min(ready, key=lambda p: (p is not None, str(p)))
+        run_keys: set[dg.AssetKey] = set()
+        while True:
+            joining = {key for key, p in pending if p == partition and key not in run_keys and not waits(key, run_keys)}
+            if not joining:
+                break
+            run_keys |= joining
+        runs.append(_execute(defs, instance, run_keys, partition))
+        if on_run is not None:
+            on_run(runs[-1])
+        pending -= {(key, partition) for key in run_keys}
+    return runs
+
+
+def _execute(defs: dg.Definitions, instance: dg.DagsterInstance, keys: set[dg.AssetKey], partition) -> RunSummary:
+    ordered = sorted(keys, key=lambda key: key.to_user_string())
+    job = defs.resolve_implicit_job_def_def_for_assets(ordered)
+    started = time.monotonic()
     # The console shows progress (INFO); the instance still records every event for the UI.
     result = job.execute_in_process(
-        instance=instance, partition_key=partition_key, raise_on_error=False,
+        instance=instance, partition_key=partition, asset_selection=ordered, raise_on_error=False,
+        tags={DEMO_PROCESS_TAG: str(os.getpid())},
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
+    names = ", ".join(key.to_user_string() for key in ordered)
     if not result.success:
         failure = next((e for e in result.all_events if e.is_failure), None)
         message = failure.message if failure is not None else "see the run in the UI (make ui)"
-        raise SystemExit(f"{job_name} ({partition_key or 'unpartitioned'}) failed: {message}")
+        raise SystemExit(f"{names} ({partition or 'unpartitioned'}) failed: {message}")
+    return RunSummary(tuple(ordered), partition, time.monotonic() - started, result.run_id)

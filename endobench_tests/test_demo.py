@@ -1,7 +1,14 @@
-"""The whole asset graph on the bundled sample, as `make demo` runs it, into a temporary data folder."""
+"""The whole asset graph on the bundled sample, as `make demo` runs it, into a temporary data folder.
+
+The demo is first killed (SIGKILL) in a subprocess as it starts predicting its fifth chromosome partition, then
+run again in this process: it resumes from what the automation conditions still request.
+"""
 
 import json
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -15,7 +22,39 @@ from endobench.definitions import build_definitions
 from endobench.defs.partitions import chromosome_partitions
 from endobench.defs.resources import build_resources
 from endobench.demo import run_demo
-from endobench_tests.paths import SAMPLE_DIR
+from endobench_tests.paths import REPO, SAMPLE_DIR
+
+PREDICTION_RUN_KILLED = 5
+# The shared inputs, raw_gtex_eqtls, dhs_filtered_variants and sequence_windows run first, then four chromosomes
+# finish; the fifth is killed as it logs its first line, before it can record a materialization.
+RUNS_FINISHED = 4 + PREDICTION_RUN_KILLED - 1
+ALL_RUNS = 4 + len(chromosome_partitions.get_partition_keys()) + 1
+PREDICTIONS = dg.AssetKey("variant_effect_predictions")
+
+
+def kill_demo_while_predicting(data_dir: Path, run_number: int) -> None:
+    """Start `endobench demo` and SIGKILL it when the `run_number`-th prediction run logs its first line.
+
+    Console lines read `<time> - dagster - INFO - <job> - <run id> - <step> - <message>`.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "endobench.cli", "demo", "--data-dir", str(data_dir)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    prediction_runs: set[str] = set()
+    try:
+        for line in process.stdout:
+            fields = line.split(" - ")
+            if len(fields) > 5 and fields[5] == PREDICTIONS.to_user_string():
+                prediction_runs.add(fields[4])
+            if len(prediction_runs) == run_number:
+                process.send_signal(signal.SIGKILL)
+                break
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=60)
+    assert len(prediction_runs) == run_number, f"the demo ended after {len(prediction_runs)} prediction runs"
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +63,7 @@ def demo(tmp_path_factory):
     (data_dir / "sample").symlink_to(SAMPLE_DIR)
     previous = os.environ.get("DAGSTER_HOME")
     try:
+        kill_demo_while_predicting(data_dir, PREDICTION_RUN_KILLED)
         summary = run_demo(data_dir)
         instance = dg.DagsterInstance.get()
         yield data_dir, summary, instance
@@ -44,9 +84,30 @@ def test_report_files_are_written(demo):
 
 def test_every_prediction_partition_is_materialised(demo):
     _, _, instance = demo
-    materialised = instance.get_materialized_partitions(dg.AssetKey("variant_effect_predictions"))
+    materialised = instance.get_materialized_partitions(PREDICTIONS)
     expected = {dg.MultiPartitionKey({"release": "v8", "chrom": c}) for c in chromosome_partitions.get_partition_keys()}
     assert set(materialised) == expected
+
+
+def test_the_interrupted_demo_resumed_without_redoing_finished_work(demo):
+    """After the kill, only the unfinished runs ran: every prediction partition was materialised exactly once."""
+    _, summary, instance = demo
+    assert len(summary["runs"]) == ALL_RUNS - RUNS_FINISHED
+    resumed = {run.asset_keys[0].to_user_string() for run in summary["runs"]}
+    assert resumed == {"variant_effect_predictions", "benchmark_report"}
+    records = instance.fetch_materializations(PREDICTIONS, limit=1_000).records
+    per_partition = {}
+    for record in records:
+        per_partition[record.partition_key] = per_partition.get(record.partition_key, 0) + 1
+    assert len(per_partition) == len(chromosome_partitions.get_partition_keys())
+    assert set(per_partition.values()) == {1}
+
+
+def test_the_killed_run_was_marked_failed(demo):
+    """The run the kill cut short is not left `STARTED`, which would keep its partition `in progress` forever."""
+    _, _, instance = demo
+    unfinished = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+    assert instance.get_runs(filters=dg.RunsFilter(statuses=unfinished)) == []
 
 
 def test_blocking_checks_all_passed(demo):
@@ -129,8 +190,9 @@ def test_local_model_beats_chance_on_held_out_dsqtls(demo):
     assert held_out[0]["sign_auroc"] >= 0.60
 
 
-def test_a_second_demo_skips_every_stage_already_up_to_date(demo):
-    """An interrupted or repeated `make demo` resumes: finished runs are not redone."""
+def test_a_second_demo_runs_nothing(demo):
+    """Everything is up to date: one evaluation of the automation conditions requests nothing."""
     data_dir, _, _ = demo
     again = run_demo(data_dir)
-    assert again["runs_skipped"] == 1 + 1 + len(chromosome_partitions.get_partition_keys()) + 1
+    assert again["runs"] == []
+    assert again["evaluations"] == 1

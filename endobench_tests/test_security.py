@@ -4,8 +4,6 @@ Safe extraction of downloaded archives (no tar path traversal) is tested in `lib
 """
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,6 +13,7 @@ import pandas as pd
 import pytest
 
 from endobench_tests.paths import REPO, SAMPLE_DIR
+from endobench_tests.processes import free_port, group_pids, listening, stop_group
 from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn
 from endobench_tests.stand_ins.http_server import FixtureServer
 from endobench_tests.test_resume_and_atomic import (
@@ -29,59 +28,6 @@ DEGNER = "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"
 LOOPBACK = {"127.0.0.1", "::1"}
 
 
-def _listening(pids: set[int]) -> set[tuple[str, int]]:
-    """(address, port) of every TCP socket in LISTEN state owned by these processes (from /proc)."""
-    inodes = set()
-    for pid in pids:
-        try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-                if target.startswith("socket:["):
-                    inodes.add(target[8:-1])
-        except (FileNotFoundError, PermissionError, ProcessLookupError):
-            continue
-    found = set()
-    for table, width in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
-        with open(table) as handle:
-            next(handle)
-            for line in handle:
-                fields = line.split()
-                local, state, inode = fields[1], fields[3], fields[9]
-                if state == "0A" and inode in inodes:
-                    address_hex, port_hex = local.split(":")
-                    found.add((_address(address_hex, width), int(port_hex, 16)))
-    return found
-
-
-def _address(hex_address: str, width: int) -> str:
-    raw = bytes.fromhex(hex_address)
-    if width == 4:
-        return socket.inet_ntop(socket.AF_INET, raw[::-1])
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
-    text = socket.inet_ntop(socket.AF_INET6, words)
-    return text.removeprefix("::ffff:") if text.startswith("::ffff:") else text
-
-
-def _group_pids(pgid: int) -> set[int]:
-    pids = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-                if int(fields[2]) == pgid:
-                    pids.add(int(entry))
-            except (FileNotFoundError, ProcessLookupError, IndexError):
-                continue
-    return pids
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_make_ui_calls_the_cli_without_a_host_override():
     """`make ui` runs `endobench ui` with its defaults, so the CLI's default host is what the UI binds to."""
     recipe = subprocess.run(["make", "-n", "ui"], cwd=REPO, capture_output=True, text=True, check=True).stdout
@@ -91,7 +37,7 @@ def test_make_ui_calls_the_cli_without_a_host_override():
 
 def test_the_ui_listens_on_loopback_only(tmp_path):
     """`endobench ui` (what `make ui` runs) starts dagster dev; every socket its processes listen on is loopback."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "endobench.cli", "ui", "--data-dir", str(tmp_path), "--port", str(port)],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
@@ -101,7 +47,7 @@ def test_the_ui_listens_on_loopback_only(tmp_path):
         deadline = time.monotonic() + 150
         sockets: set[tuple[str, int]] = set()
         while time.monotonic() < deadline and process.poll() is None:
-            sockets = _listening(_group_pids(process.pid))
+            sockets = listening(group_pids(process.pid))
             if any(p == port for _, p in sockets):
                 break
             time.sleep(0.5)
@@ -109,26 +55,7 @@ def test_the_ui_listens_on_loopback_only(tmp_path):
         assert any(p == port for _, p in sockets), "the UI never started listening"
         assert {address for address, _ in sockets} <= LOOPBACK, sockets
     finally:
-        _stop_group(process)
-
-
-def _stop_group(process: subprocess.Popen) -> None:
-    """Stop every process of the session started for the UI (dagster dev, webserver, daemon, code servers)."""
-    for sig, seconds in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            process.poll()  # reap the leader so that it does not linger as a zombie of the group
-            if not _group_pids(process.pid):
-                break
-            time.sleep(0.2)
-        else:
-            continue
-        break
-    process.wait()
+        stop_group(process.pid, process)
 
 
 def test_the_cli_ui_default_host_is_loopback():
@@ -142,7 +69,7 @@ def test_test_servers_listen_on_loopback_only():
     """The AlphaGenome gRPC stand-in and the HTTP fixture server bind 127.0.0.1, never all interfaces."""
     with AlphaGenomeStandIn() as grpc_server, FixtureServer({"/a": b"x"}) as http_server:
         ports = {int(grpc_server.address.rsplit(":", 1)[1]), int(http_server.base_url.rsplit(":", 1)[1])}
-        mine = {(a, p) for a, p in _listening({os.getpid()}) if p in ports}
+        mine = {(a, p) for a, p in listening({os.getpid()}) if p in ports}
     assert {p for _, p in mine} == ports
     assert {a for a, _ in mine} <= LOOPBACK, mine
 

@@ -1,16 +1,20 @@
-"""Automation: new GTEx releases become partitions and run through the graph by themselves.
+"""Automation: a new GTEx release becomes a partition, and every asset keeps itself up to date by declaration.
 
-How one release flows, each step a separate Dagster run so that a failure stays in its own partition:
-1. `gtex_release_sensor` polls the GTEx release listing; a release that is neither a `gtex_release`
-   partition yet nor in its cursor is added as a partition and gets one `release_inputs_job` run (run_key =
-   the release, so it is requested exactly once).
-2. `release_predictions_sensor` (run-status sensor) sees that run succeed and requests one `predictions_job`
-   run per chromosome of that release: the same fan-out as a backfill, sharing the `alphagenome_api` pool.
-3. `release_report_sensor` sees each prediction run succeed and, once every chromosome of the release has a
-   materialization, requests the release's `report_job` run.
-`weekly_release_catch_up` (Mondays 06:00 UTC) is the fallback: it restarts step 1 for every known release that
-has no `benchmark_report` yet (a missed sensor tick, a sensor that was off, a run that failed), and the two
-run-status sensors take it from there.
+How a release flows:
+1. `gtex_release_sensor` polls the GTEx release listing and adds each release it has not seen as a
+   `gtex_release` partition. It launches nothing: a sensor is for the outside world.
+2. Every automated asset carries `UP_TO_DATE`, which the automation sensor (`endobench_automation`) evaluates on
+   each tick. The new partition's `raw_gtex_eqtls` is missing, so it is requested. Its dependants follow on
+   later ticks, each once the blocking checks of what it reads have passed: `dhs_filtered_variants`, then
+   `sequence_windows`, then the 23 chromosome partitions of `variant_effect_predictions` together with the
+   release's `benchmark_report`, as one backfill (one run per partition, the report last).
+3. A blocking check that fails stops its asset's dependants: they are not requested until the asset is
+   materialised again and the check passes.
+
+The same condition keeps what exists current: when an input is materialised again (a retrained local model,
+new peaks) or an asset's `code_version` is bumped, what reads it is requested again; a partition that failed
+waits for one of those instead of being retried on every tick. The release-independent inputs are built on
+the automation sensor's first tick, when they are missing.
 """
 
 import json
@@ -18,20 +22,36 @@ import os
 
 import dagster as dg
 
-from endobench.defs.jobs import predictions_job, release_inputs_job, report_job
-from endobench.defs.partitions import (
-    GTEX_RELEASE_PARTITIONS_NAME,
-    chromosome_partitions,
-    gtex_release_partitions,
-    prediction_partition_key,
-)
+from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, gtex_release_partitions
 from endobench.lib.truth_sets.releases import DEFAULT_LISTING_URL, LISTING_URL_ENV, ListingError, fetch_release_listing
 
 RELEASE_POLL_INTERVAL_S = 6 * 60 * 60
-PARTITION_TAG = "dagster/partition"
-RELEASE_TAG = "endobench/release"
-PREDICTIONS_ASSET = dg.AssetKey("variant_effect_predictions")
-REPORT_ASSET = dg.AssetKey("benchmark_report")
+RELEASE_POLL_INTERVAL_ENV = "ENDOBENCH_GTEX_POLL_INTERVAL_S"
+AUTOMATION_INTERVAL_S = 30
+AUTOMATION_INTERVAL_ENV = "ENDOBENCH_AUTOMATION_INTERVAL_S"
+
+_condition = dg.AutomationCondition
+BLOCKING_CHECKS_PASSED = _condition.all_deps_match(
+    _condition.all_checks_match(_condition.check_passed(), blocking_only=True).with_label("blocking checks passed")
+).with_label("every dependency's blocking checks passed")
+UP_TO_DATE = (
+    _condition.eager()
+    # No asset here is time-partitioned: eager's latest-time-window clause would only clutter the UI.
+    .without(_condition.in_latest_time_window())
+    # A bumped code_version makes an asset out of date, as an upstream update does.
+    .replace("newly_missing", _condition.newly_missing() | _condition.code_version_changed())
+    # Eager leaves alone what was already missing when it was first evaluated; here anything missing is built
+    # (the shared inputs of a new deployment, the demo on an empty instance), once: a failed partition waits
+    # for an upstream update or a code change instead of being retried every tick.
+    .replace("handled", (_condition.newly_requested() | _condition.newly_updated()).with_label("requested or updated"))
+    # Passed on the dependency's latest materialization, not merely about to run: a dependency and its
+    # dependants may run in separate runs of one backfill, and a backfill does not stop at a failed check.
+    & BLOCKING_CHECKS_PASSED
+).with_label("missing, upstream updated or code changed; upstream present and its blocking checks passed")
+
+# The report reads the windows' funnel counts, but it follows the predictions, which follow the windows: reacting
+# to the windows as well would build it once more, in the windows' run, from predictions about to be redone.
+REPORT_UP_TO_DATE = UP_TO_DATE.ignore(dg.AssetSelection.assets("sequence_windows"))
 
 
 def listing_url() -> str:
@@ -53,22 +73,8 @@ def write_cursor(seen: set[str]) -> str:
     return json.dumps({"seen": sorted(seen)})
 
 
-def release_inputs_request(release: str, run_key: str) -> dg.RunRequest:
-    return dg.RunRequest(
-        run_key=run_key, job_name=release_inputs_job.name, partition_key=release, tags={RELEASE_TAG: release}
-    )
-
-
-@dg.sensor(
-    name="gtex_release_sensor",
-    jobs=[release_inputs_job],
-    minimum_interval_seconds=RELEASE_POLL_INTERVAL_S,
-    description=(
-        f"Polls the GTEx release listing (${LISTING_URL_ENV}, default the GTEx portal dataset metadata) and adds "
-        "each new release (v8 and later) as a partition with one release_inputs_job run."
-    ),
-)
-def gtex_release_sensor(context: dg.SensorEvaluationContext):
+def read_release_listing(context: dg.SensorEvaluationContext):
+    """One tick of the release sensor: new releases in the listing become `gtex_release` partitions."""
     url = listing_url()
     try:
         listing = fetch_release_listing(url)
@@ -85,90 +91,43 @@ def gtex_release_sensor(context: dg.SensorEvaluationContext):
     if not new:
         skip = dg.SkipReason(f"no new GTEx release: listed {', '.join(listing.releases) or 'none'}")
         return dg.SensorResult(skip_reason=skip, cursor=cursor) if cursor != context.cursor else skip
-    context.log.info(f"new GTEx release(s): {', '.join(new)}")
+    context.log.info(f"new GTEx release(s): {', '.join(new)}; the automation sensor materialises them")
     return dg.SensorResult(
-        run_requests=[release_inputs_request(r, run_key=r) for r in new],
         dynamic_partitions_requests=[gtex_release_partitions.build_add_request(new)],
         cursor=cursor,
     )
 
 
-def predictions_requests(release: str, source_run_id: str) -> list[dg.RunRequest]:
-    """One predictions_job run per chromosome of a release, keyed by the run whose windows they read."""
-    return [
-        dg.RunRequest(
-            run_key=f"{release}|{chrom}|{source_run_id}",
-            job_name=predictions_job.name,
-            partition_key=prediction_partition_key(release, chrom),
-            tags={RELEASE_TAG: release},
-        )
-        for chrom in chromosome_partitions.get_partition_keys()
-    ]
-
-
-def chromosomes_missing_predictions(instance: dg.DagsterInstance, release: str) -> list[str]:
-    done = instance.get_materialized_partitions(PREDICTIONS_ASSET)
-    return [
-        chrom for chrom in chromosome_partitions.get_partition_keys()
-        if str(prediction_partition_key(release, chrom)) not in done
-    ]
-
-
-@dg.run_status_sensor(
-    name="release_predictions_sensor",
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[release_inputs_job],
-    request_job=predictions_job,
-    description="After a release's inputs succeed: one predictions_job run per chromosome of that release.",
-)
-def release_predictions_sensor(context: dg.RunStatusSensorContext):
-    release = context.dagster_run.tags.get(PARTITION_TAG)
-    if not release:
-        return dg.SkipReason(f"run {context.dagster_run.run_id} has no partition tag; nothing to follow up")
-    return predictions_requests(release, context.dagster_run.run_id)
-
-
-@dg.run_status_sensor(
-    name="release_report_sensor",
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[predictions_job],
-    request_job=report_job,
-    description="After a prediction run succeeds: the release's report once every chromosome has predictions.",
-)
-def release_report_sensor(context: dg.RunStatusSensorContext):
-    release = context.dagster_run.tags.get(f"{PARTITION_TAG}/release")
-    if not release:
-        return dg.SkipReason(f"run {context.dagster_run.run_id} has no release partition tag")
-    missing = chromosomes_missing_predictions(context.instance, release)
-    if missing:
-        return dg.SkipReason(f"{release}: {len(missing)} chromosome(s) still without predictions ({', '.join(missing)})")
-    return dg.RunRequest(
-        run_key=f"{release}|{context.dagster_run.run_id}",
-        job_name=report_job.name,
-        partition_key=release,
-        tags={RELEASE_TAG: release},
+def build_sensors(
+    release_poll_interval_s: int = RELEASE_POLL_INTERVAL_S, automation_interval_s: int = AUTOMATION_INTERVAL_S
+) -> list[dg.SensorDefinition]:
+    """The release sensor (stopped until turned on: it reaches the GTEx portal) and the automation sensor."""
+    release_sensor = dg.SensorDefinition(
+        name="gtex_release_sensor",
+        evaluation_fn=read_release_listing,
+        minimum_interval_seconds=release_poll_interval_s,
+        description=(
+            f"Polls the GTEx release listing (${LISTING_URL_ENV}, default the GTEx portal dataset metadata) and adds "
+            "each new release (v8 and later) as a gtex_release partition; the automation sensor materialises it."
+        ),
     )
+    automation_sensor = dg.AutomationConditionSensorDefinition(
+        "endobench_automation",
+        target=dg.AssetSelection.all(),
+        minimum_interval_seconds=automation_interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Materialises what each asset's automation condition asks for: new release partitions, and whatever "
+            "an upstream materialisation or a code version change made out of date."
+        ),
+    )
+    return [release_sensor, automation_sensor]
 
 
-def releases_without_report(instance: dg.DagsterInstance) -> list[str]:
-    reported = instance.get_materialized_partitions(REPORT_ASSET)
-    return [r for r in instance.get_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME) if r not in reported]
-
-
-@dg.schedule(
-    name="weekly_release_catch_up",
-    cron_schedule="0 6 * * 1",
-    execution_timezone="UTC",
-    job=release_inputs_job,
-    description="Fallback, Mondays 06:00 UTC: rerun the inputs of every known release that has no report yet.",
-)
-def weekly_release_catch_up(context: dg.ScheduleEvaluationContext):
-    pending = releases_without_report(context.instance)
-    if not pending:
-        return dg.SkipReason("every known GTEx release has a benchmark_report")
-    week = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    return [release_inputs_request(r, run_key=f"{r}|catch-up|{week}") for r in pending]
-
-
-SENSORS = [gtex_release_sensor, release_predictions_sensor, release_report_sensor]
-SCHEDULES = [weekly_release_catch_up]
+@dg.definitions
+def sensors() -> dg.Definitions:
+    """Both sensors, with their intervals from the environment when the definitions load (defaults: 6 h, 30 s)."""
+    return dg.Definitions(sensors=build_sensors(
+        int(os.environ.get(RELEASE_POLL_INTERVAL_ENV) or RELEASE_POLL_INTERVAL_S),
+        int(os.environ.get(AUTOMATION_INTERVAL_ENV) or AUTOMATION_INTERVAL_S),
+    ))

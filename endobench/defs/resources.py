@@ -39,15 +39,41 @@ ALPHAGENOME_SETTINGS = {
     "ENDOBENCH_ALPHAGENOME_PROGRESS_SECONDS": ("progress_interval_seconds", float),
 }
 ALPHAGENOME = "alphagenome"
+# Optional data-source settings from the environment: where the `full` profile downloads from, and what.
+SOURCES_SETTINGS = {
+    "ENDOBENCH_GTEX_BASE_URL": ("gtex_base_url", str),
+    "ENDOBENCH_GTEX_TISSUES": ("gtex_tissues", lambda text: [t.strip() for t in text.split(",") if t.strip()]),
+    "ENDOBENCH_ANNOTATIONS": ("annotations", lambda text: [t.strip() for t in text.split(",") if t.strip()]),
+    "ENDOBENCH_GTEX_FILE_KIND": ("gtex_file_kind", str),
+    "ENDOBENCH_UCSC_BASE_URL": ("ucsc_base_url", str),
+    "ENDOBENCH_ENCODE_BASE_URL": ("encode_base_url", str),
+    "ENDOBENCH_PEAKS_ENCODE_ACCESSION": ("peaks_encode_accession", str),
+    "ENDOBENCH_PINNED_MD5": ("pinned_md5", json.loads),
+}
+
+
+# The settings both profiles have (the full profile's download settings mean nothing to the sample).
+SHARED_SOURCES_SETTINGS = {k: v for k, v in SOURCES_SETTINGS.items() if k in ("ENDOBENCH_GTEX_TISSUES",
+                                                                          "ENDOBENCH_ANNOTATIONS")}
+
+
+def settings_from_environment(settings: dict[str, tuple[str, type]]) -> dict[str, object]:
+    """Resource fields from the environment variables of `settings` that are set (read at load, not import)."""
+    return {field: cast(os.environ[name]) for name, (field, cast) in settings.items() if os.environ.get(name)}
 
 
 def build_resources(
-    *, predictor: str = LOCAL, profile: str = "sample", data_dir: str = "data", sample_dir: str | None = None
+    *, predictor: str = LOCAL, profile: str = "sample", data_dir: str = "data", sample_dir: str | None = None,
+    sources_settings: dict[str, object] | None = None,
 ) -> dict[str, dg.ConfigurableResource]:
-    """All resources for one configuration; tests call this with a temporary `data_dir`."""
+    """All resources for one configuration; tests call this with a temporary `data_dir`.
+
+    `sources_settings` are further `DataSources` fields, such as the base URLs the `full` profile downloads from.
+    """
     storage = Storage(root=str(Path(data_dir) / "outputs"), cache_dir=str(Path(data_dir) / "cache"))
     downloads = {"download_dir": str(Path(data_dir) / "full")} if profile == FULL else {}
-    sources = data_sources(profile, sample_dir=sample_dir or str(Path(data_dir) / "sample"), **downloads)
+    sources = data_sources(profile, sample_dir=sample_dir or str(Path(data_dir) / "sample"), **downloads,
+                           **(sources_settings or {}))
     return {"storage": storage, "sources": sources, "predictor": build_predictor(predictor, storage, sources)}
 
 
@@ -57,24 +83,28 @@ def build_predictor(kind: str, storage: Storage, sources: DataSources | None = N
     if kind == ALPHAGENOME:
         from endobench.resources.alphagenome import AlphaGenomePredictor
 
-        settings = {
-            field: cast(os.environ[name])
-            for name, (field, cast) in ALPHAGENOME_SETTINGS.items() if os.environ.get(name)
-        }
         return AlphaGenomePredictor(
             api_key=dg.EnvVar("ALPHAGENOME_API_KEY"),
             address=os.environ.get("ENDOBENCH_ALPHAGENOME_ADDRESS", ""),
             fold_regions_path=str(sources.fold_regions()) if sources is not None else "",
-            **settings,
+            **settings_from_environment(ALPHAGENOME_SETTINGS),
         )
     raise ValueError(f"unknown predictor {kind!r}: set ENDOBENCH_PREDICTOR to {LOCAL!r} or {ALPHAGENOME!r}")
 
 
 def resources_from_environment(predictor: str | None = None) -> dict[str, dg.ConfigurableResource]:
     """ENDOBENCH_PREDICTOR (local|alphagenome; `predictor` overrides it), ENDOBENCH_PROFILE (sample|full),
-    ENDOBENCH_DATA_DIR (default data)."""
+    ENDOBENCH_DATA_DIR (default data), and the optional `SOURCES_SETTINGS` and `ALPHAGENOME_SETTINGS`."""
+    profile = os.environ.get("ENDOBENCH_PROFILE", "sample")
     return build_resources(
         predictor=predictor or os.environ.get("ENDOBENCH_PREDICTOR", LOCAL),
-        profile=os.environ.get("ENDOBENCH_PROFILE", "sample"),
+        profile=profile,
         data_dir=os.environ.get("ENDOBENCH_DATA_DIR", "data"),
+        sources_settings=settings_from_environment(SOURCES_SETTINGS if profile == FULL else SHARED_SOURCES_SETTINGS),
     )
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """The code location's resources, chosen from the environment when the definitions load (not at import)."""
+    return dg.Definitions(resources=resources_from_environment())

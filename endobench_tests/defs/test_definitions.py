@@ -1,5 +1,10 @@
 """The code location the UI loads: its exact assets, checks, sensors, schedules and jobs, and its wiring."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
@@ -7,6 +12,7 @@ from endobench.definitions import build_definitions, defs
 from endobench.defs.resources import build_predictor, build_resources
 from endobench.resources.predictors import LocalPredictor
 from endobench.resources.storage import Storage
+from endobench_tests.paths import REPO
 
 ASSETS = {
     "raw_gtex_eqtls", "raw_qtl_tables", "dsqtl_sites", "dhs_peaks", "local_model", "dhs_filtered_variants",
@@ -18,9 +24,10 @@ CHECKS = {
     ("dhs_filtered_variants", "genome_builds_match"), ("sequence_windows", "reference_allele_agreement"),
     ("sequence_windows", "window_lengths_match_predictor"),
 }
-SENSORS = {"gtex_release_sensor", "release_predictions_sensor", "release_report_sensor"}
-SCHEDULES = {"weekly_release_catch_up"}
+SENSORS = {"gtex_release_sensor", "endobench_automation"}
+SCHEDULES = set()
 JOBS = {"shared_inputs_job", "release_inputs_job", "predictions_job", "report_job"}
+AUTOMATED = ASSETS - {"external_benchmark"}  # fed by run configuration, so only ever launched by hand
 
 
 def test_the_code_location_defines_exactly_these_objects():
@@ -31,6 +38,31 @@ def test_the_code_location_defines_exactly_these_objects():
     assert {s.name for s in loaded.sensors} == SENSORS
     assert {s.name for s in loaded.schedules} == SCHEDULES
     assert {j.name for j in loaded.jobs} == JOBS
+
+
+def test_every_asset_but_the_external_one_is_automated_and_versioned():
+    graph = build_definitions(build_resources(data_dir="data")).resolve_asset_graph()
+    automated = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).automation_condition}
+    versioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).code_version}
+    assert automated == versioned == AUTOMATED
+
+
+def test_no_run_status_sensor_chains_runs():
+    """Downstream work follows by declaration; the only sensors are the release and automation sensors."""
+    loaded = build_definitions(build_resources(data_dir="data"))
+    assert {type(s).__name__ for s in loaded.sensors} == {"SensorDefinition", "AutomationConditionSensorDefinition"}
+
+
+def test_dg_check_defs_loads_the_project():
+    """`dg check defs` (dagster-dg-cli) autoloads endobench/defs/ through pyproject's [tool.dg.project]."""
+    dg_cli = Path(sys.executable).with_name("dg")
+    if not dg_cli.exists():
+        pytest.skip("dagster-dg-cli is not installed: pip install -e '.[dev]' (make install does)")
+    env = {**os.environ, "VIRTUAL_ENV": sys.prefix}
+    result = subprocess.run([str(dg_cli), "check", "defs"], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All definitions loaded successfully." in result.stdout + result.stderr
 
 
 def test_the_lazy_definitions_load_and_validate():

@@ -1,38 +1,28 @@
-"""The release sensor, its follow-up sensors and the weekly catch-up, against a loopback GTEx listing server.
+"""The release sensor against a loopback GTEx listing server: new releases become partitions, nothing else.
 
 The listing server speaks plain HTTP on 127.0.0.1 and serves whatever the test puts in `listing.body` /
 `listing.status`, so the sensor's real `requests` client code runs on every tick. The tests play the daemon:
 they evaluate a tick, then apply the partitions it asked for to the instance, as the sensor daemon would.
-The instance is a temporary-directory one (`dg.instance_for_test`) rather than `DagsterInstance.ephemeral()`:
-resolving a partitioned run request needs an instance ref, which an ephemeral instance does not have.
+What follows a new partition is the automation sensor's (`test_automation.py`).
 """
 
-import datetime
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
 import pytest
-from dagster._core.events import DagsterEvent, DagsterEventType
-from dagster._core.test_utils import create_run_for_test
 
 from endobench.definitions import build_definitions
-from endobench.defs.automation import (
-    gtex_release_sensor,
-    release_predictions_sensor,
-    release_report_sensor,
-    weekly_release_catch_up,
-)
-from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, chromosome_partitions, prediction_partition_key
+from endobench.defs.automation import RELEASE_POLL_INTERVAL_S, build_sensors
+from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME
 from endobench.defs.resources import build_resources
 from endobench.lib.truth_sets.releases import LISTING_URL_ENV, ListingError, parse_release_listing
 
 V8 = {"datasetId": "gtex_v8", "displayName": "GTEx Analysis Release V8", "genomeBuild": "GRCh38/hg38"}
 V10 = {"datasetId": "gtex_v10", "displayName": "GTEx Analysis Release V10", "genomeBuild": "GRCh38/hg38"}
 PILOT = {"datasetId": "gtex_snrnaseq_pilot", "displayName": "GTEx snRNA-seq pilot"}
-CHROMOSOMES = chromosome_partitions.get_partition_keys()
-MONDAY_0600_UTC = datetime.datetime(2026, 11, 23, 6, 0, tzinfo=datetime.timezone.utc)
+gtex_release_sensor = build_sensors()[0]
 
 
 class Listing:
@@ -92,7 +82,7 @@ def definitions(tmp_path_factory):
     return build_definitions(build_resources(data_dir=str(tmp_path_factory.mktemp("data"))))
 
 
-def tick(sensor, instance, definitions, cursor):
+def tick(sensor, instance, definitions, cursor) -> dg.SensorResult:
     """Evaluate one tick and apply its partition requests, as the sensor daemon does."""
     context = dg.build_sensor_context(
         instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=definitions
@@ -103,15 +93,20 @@ def tick(sensor, instance, definitions, cursor):
     return data
 
 
-def test_first_tick_adds_the_release_and_requests_its_inputs_run(listing, instance, definitions):
-    """A listing with v8 (and a non-release dataset) adds partition v8 and one release_inputs_job run keyed v8."""
+def test_first_tick_adds_the_release_as_a_partition_and_launches_nothing(listing, instance, definitions):
+    """A listing with v8 (and a non-release dataset) adds partition v8; the runs are the automation sensor's."""
     listing.serve([V8, PILOT])
     data = tick(gtex_release_sensor, instance, definitions, cursor=None)
     assert instance.get_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME) == ["v8"]
-    assert [(r.job_name, r.partition_key, r.run_key) for r in data.run_requests] == [
-        ("release_inputs_job", "v8", "v8")
-    ]
+    assert data.run_requests == []
     assert json.loads(data.cursor) == {"seen": ["v8"]}
+
+
+def test_the_sensor_polls_every_six_hours_and_starts_stopped():
+    """It reaches the GTEx portal, so it runs only once turned on; a shorter interval is a setting."""
+    assert gtex_release_sensor.minimum_interval_seconds == RELEASE_POLL_INTERVAL_S == 6 * 60 * 60
+    assert gtex_release_sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    assert build_sensors(release_poll_interval_s=10)[0].minimum_interval_seconds == 10
 
 
 def test_a_tick_with_nothing_new_skips(listing, instance, definitions):
@@ -119,19 +114,19 @@ def test_a_tick_with_nothing_new_skips(listing, instance, definitions):
     listing.serve([V8])
     first = tick(gtex_release_sensor, instance, definitions, cursor=None)
     second = tick(gtex_release_sensor, instance, definitions, cursor=first.cursor)
-    assert second.run_requests == []
+    assert second.dynamic_partitions_requests == []
     assert second.skip_message == "no new GTEx release: listed v8"
     assert listing.requests == 2
 
 
 def test_a_new_release_in_the_listing_adds_only_that_release(listing, instance, definitions):
-    """When v10 joins v8 in the listing, only v10 becomes a partition and gets a run."""
+    """When v10 joins v8 in the listing, only v10 is added."""
     listing.serve([V8])
     first = tick(gtex_release_sensor, instance, definitions, cursor=None)
     listing.serve([V8, V10])
     second = tick(gtex_release_sensor, instance, definitions, cursor=first.cursor)
     assert sorted(instance.get_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME)) == ["v10", "v8"]
-    assert [(r.partition_key, r.run_key) for r in second.run_requests] == [("v10", "v10")]
+    assert [list(r.partition_keys) for r in second.dynamic_partitions_requests] == [["v10"]]
     assert json.loads(second.cursor) == {"seen": ["v10", "v8"]}
 
 
@@ -141,7 +136,7 @@ def test_a_failing_listing_skips_and_keeps_the_cursor(listing, instance, definit
     first = tick(gtex_release_sensor, instance, definitions, cursor=None)
     listing.status, listing.body = 500, b'{"detail": "internal error"}'
     failed = tick(gtex_release_sensor, instance, definitions, cursor=first.cursor)
-    assert failed.run_requests == []
+    assert failed.dynamic_partitions_requests == []
     assert failed.cursor == first.cursor
     assert "HTTP 500" in failed.skip_message and "retrying at the next tick" in failed.skip_message
     assert instance.get_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME) == ["v8"]
@@ -151,17 +146,17 @@ def test_a_malformed_listing_adds_nothing(listing, instance, definitions):
     """An answer that is not a dataset array (here an HTML error page) is a skip, not 'no releases'."""
     listing.status, listing.body = 200, b"<html>maintenance</html>"
     data = tick(gtex_release_sensor, instance, definitions, cursor=None)
-    assert data.run_requests == [] and data.cursor is None
+    assert data.dynamic_partitions_requests == [] and data.cursor is None
     assert "not JSON" in data.skip_message
     assert instance.get_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME) == []
 
 
-def test_a_release_that_is_already_a_partition_is_not_rerun(listing, instance, definitions):
-    """v8 added by `make demo` is not requested again by the sensor; the cursor still records it."""
+def test_a_release_that_is_already_a_partition_is_not_added_again(listing, instance, definitions):
+    """v8 added by `make demo` is not added again by the sensor; the cursor still records it."""
     instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, ["v8"])
     listing.serve([V8])
     data = tick(gtex_release_sensor, instance, definitions, cursor=None)
-    assert data.run_requests == []
+    assert data.dynamic_partitions_requests == []
     assert json.loads(data.cursor) == {"seen": ["v8"]}
 
 
@@ -193,69 +188,3 @@ def test_the_listing_parser_rejects_a_non_listing():
     """A JSON object without a dataset array raises ListingError naming the source."""
     with pytest.raises(ListingError, match="test-source: expected a JSON array"):
         parse_release_listing({"detail": "not found"}, source="test-source")
-
-
-def run_succeeded(instance, sensor, job_name, tags):
-    """A finished run of `job_name` with `tags`, and the follow-up sensor's answer to its success."""
-    run = create_run_for_test(instance, job_name=job_name, tags=tags, status=dg.DagsterRunStatus.SUCCESS)
-    event = DagsterEvent(event_type_value=DagsterEventType.RUN_SUCCESS.value, job_name=job_name)
-    context = dg.build_run_status_sensor_context(
-        sensor_name=sensor.name, dagster_event=event, dagster_instance=instance, dagster_run=run
-    )
-    return run, sensor(context)
-
-
-def test_release_inputs_success_requests_one_prediction_run_per_chromosome(instance):
-    """A successful release_inputs_job run for v8 fans out into 23 predictions_job runs, one per chromosome."""
-    run, requests = run_succeeded(
-        instance, release_predictions_sensor, "release_inputs_job", {"dagster/partition": "v8"}
-    )
-    assert [r.partition_key for r in requests] == [prediction_partition_key("v8", c) for c in CHROMOSOMES]
-    assert {r.job_name for r in requests} == {"predictions_job"}
-    assert requests[0].run_key == f"v8|chr1|{run.run_id}"
-
-
-def report_materialized(instance, asset, partition):
-    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=asset, partition=partition))
-
-
-def test_the_report_waits_for_every_chromosome(instance):
-    """With one chromosome still missing, the report sensor skips and names it."""
-    for chrom in CHROMOSOMES[:-1]:
-        report_materialized(instance, "variant_effect_predictions", str(prediction_partition_key("v8", chrom)))
-    _, answer = run_succeeded(
-        instance, release_report_sensor, "predictions_job",
-        {"dagster/partition/release": "v8", "dagster/partition/chrom": "chr21"},
-    )
-    assert isinstance(answer, dg.SkipReason)
-    assert answer.skip_message == "v8: 1 chromosome(s) still without predictions (chrX)"
-
-
-def test_the_last_chromosome_requests_the_report(instance):
-    """Once every chromosome of v8 has predictions, the report_job run of v8 is requested."""
-    for chrom in CHROMOSOMES:
-        report_materialized(instance, "variant_effect_predictions", str(prediction_partition_key("v8", chrom)))
-    run, answer = run_succeeded(
-        instance, release_report_sensor, "predictions_job",
-        {"dagster/partition/release": "v8", "dagster/partition/chrom": "chrX"},
-    )
-    assert (answer.job_name, answer.partition_key, answer.run_key) == ("report_job", "v8", f"v8|{run.run_id}")
-
-
-def test_the_weekly_catch_up_reruns_releases_without_a_report(instance):
-    """v8 has a report and v10 has none: Monday's run requests v10's inputs, keyed by the week."""
-    instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, ["v8", "v10"])
-    report_materialized(instance, "benchmark_report", "v8")
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=MONDAY_0600_UTC)
-    requests = weekly_release_catch_up(context)
-    assert [(r.job_name, r.partition_key, r.run_key) for r in requests] == [
-        ("release_inputs_job", "v10", "v10|catch-up|2026-11-23")
-    ]
-
-
-def test_the_weekly_catch_up_skips_when_every_release_has_a_report(instance):
-    """Nothing pending: the schedule skips with the reason."""
-    instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, ["v8"])
-    report_materialized(instance, "benchmark_report", "v8")
-    answer = weekly_release_catch_up(dg.build_schedule_context(instance=instance, scheduled_execution_time=MONDAY_0600_UTC))
-    assert answer.skip_message == "every known GTEx release has a benchmark_report"

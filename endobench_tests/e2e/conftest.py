@@ -7,19 +7,19 @@ Each fixture skips with the reason when what it needs is not on the machine (Pla
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
+import sys
 from pathlib import Path
 
 import pytest
-import requests
 
 from endobench_tests.paths import REPO
+from endobench_tests.processes import free_port, stop_group, wait_for_http
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "data" / "screenshots"
 SERVER_START_TIMEOUT_S = 240
+DEMO_TIMEOUT_S = 600
 
 
 @pytest.fixture(scope="session")
@@ -39,26 +39,17 @@ def playwright_chromium():
 
 @pytest.fixture(scope="session")
 def demo_data_dir(tmp_path_factory) -> Path:
-    """The demo run into a temporary folder, so the UI shows what this checkout's code produces."""
-    from endobench.demo import run_demo
+    """`endobench demo` run into a temporary folder, so the UI shows what this checkout's code produces.
 
+    In its own process, as `make demo` runs it (Playwright's browser session already runs an event loop here, and
+    evaluating automation conditions starts one of its own).
+    """
     data_dir = tmp_path_factory.mktemp("e2e_data")
     (data_dir / "sample").symlink_to(REPO / "data" / "sample")
-    previous_home = os.environ.get("DAGSTER_HOME")
-    try:
-        run_demo(data_dir)
-    finally:
-        if previous_home is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = previous_home
+    demo = subprocess.run([sys.executable, "-m", "endobench.cli", "demo", "--data-dir", str(data_dir)], cwd=REPO,
+                          capture_output=True, text=True, timeout=DEMO_TIMEOUT_S)
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-3000:]
     return data_dir
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -83,53 +74,15 @@ def dagster_ui(demo_data_dir, tmp_path_factory):
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_server(base_url, server, log_path)
+        wait_for_http(f"{base_url}/server_info", server, log_path, SERVER_START_TIMEOUT_S)
         yield base_url
     finally:
         stop(server)
 
 
-def wait_for_server(base_url: str, server: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"dagster dev exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{base_url}/server_info", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    raise AssertionError(f"dagster dev did not answer within {SERVER_START_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}")
-
-
 def stop(server: subprocess.Popen) -> None:
-    """Stop dagster dev and its children (webserver, daemon, code servers): they share its process group.
-
-    dagster dev shuts down on SIGINT; its children can outlive it, so whatever is left of the group after a
-    grace period is killed.
-    """
-    group = server.pid
-    try:
-        os.killpg(group, signal.SIGINT)
-        server.wait(timeout=30)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        pass
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and group_alive(group):
-        time.sleep(0.5)
-    if group_alive(group):
-        os.killpg(group, signal.SIGKILL)
-    if server.poll() is None:
-        server.wait(timeout=10)
-
-
-def group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Stop dagster dev and its children (webserver, daemon, code servers): dagster dev shuts down on SIGINT."""
+    stop_group(server.pid, server, first=signal.SIGINT, grace_s=45)
 
 
 @pytest.fixture

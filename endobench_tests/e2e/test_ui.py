@@ -89,3 +89,26 @@ def test_the_report_shows_its_metrics(page, dagster_ui, screenshots, demo_data_d
     assert re.search(rf"^{prefix}:sign_auroc$", text, flags=re.MULTILINE)
     assert f"{held_out['sign_auroc']:.3f}"[:4] in text  # the UI rounds; the first digits must match metrics.json
     assert f"{held_out['n']:,}" in text or str(held_out["n"]) in text
+
+
+def test_the_automation_page_lists_the_release_and_automation_sensors(page, dagster_ui, screenshots):
+    """Automation shows the release sensor (stopped until turned on) and the automation condition sensor."""
+    text = open_page(page, f"{dagster_ui}/automation", "gtex_release_sensor")
+    page.screenshot(path=str(screenshots / "automation.png"), full_page=True)
+    assert "endobench_automation" in text
+    assert "release_predictions_sensor" not in text and "weekly_release_catch_up" not in text
+
+
+def test_an_asset_shows_its_automation_condition(page, dagster_ui, screenshots):
+    """The asset page names its automation condition, and its Automation tab the sensor's evaluations of it."""
+    text = open_page(page, f"{dagster_ui}/assets/sequence_windows", "sequence_windows")
+    page.screenshot(path=str(screenshots / "asset_automation_condition.png"), full_page=True)
+    assert "upstream present and its blocking checks passed" in text
+    open_page(page, f"{dagster_ui}/assets/sequence_windows?view=automation", "Automation")
+    # The demo left everything up to date, so the automation sensor's evaluations request nothing.
+    page.get_by_text("Not requested").first.wait_for(timeout=PAGE_SETTLE_MS)
+    page.screenshot(path=str(screenshots / "asset_automation_evaluations.png"), full_page=True)
+    page.get_by_text(re.compile(r"\d{1,2}:\d{2}:\d{2}")).first.click()  # the latest evaluation's timestamp
+    page.get_by_text("requested or updated").first.wait_for(timeout=PAGE_SETTLE_MS)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(screenshots / "asset_automation_evaluation.png"), full_page=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from endobench.defs.automation import UP_TO_DATE
 from endobench.defs.failures import bad_input_fails_the_run
 from endobench.defs.metadata import exclusion_metadata, markdown_table, rounded, table_metadata
 from endobench.defs.partitions import gtex_release_partitions
@@ -22,7 +23,10 @@ from endobench.resources.sources import FINEMAPPED, DataSources
 from endobench.resources.storage import Storage
 
 
-@dg.asset(partitions_def=gtex_release_partitions, group_name="inputs", kinds={"pandas", "parquet"})
+@dg.asset(
+    partitions_def=gtex_release_partitions, group_name="inputs", kinds={"pandas", "parquet"},
+    automation_condition=UP_TO_DATE, code_version="1",
+)
 def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
     """The GTEx eQTL tables of one release, one per configured tissue, parsed by header name into the QTL schema.
 
@@ -62,7 +66,7 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
     )
 
 
-@dg.asset(group_name="inputs", kinds={"pandas", "parquet"})
+@dg.asset(group_name="inputs", kinds={"pandas", "parquet"}, automation_condition=UP_TO_DATE, code_version="2")
 def raw_qtl_tables(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
     """Generic QTL truth sets (chrom, pos, ref, alt, effect, se, p, build), such as the Degner 2012 dsQTLs.
 
@@ -106,7 +110,8 @@ def combine_tables(tables: list[tuple[str, object, ParsedQtls, str | None]]) -> 
     return pd.concat([t[2].frame for t in tables], ignore_index=True), stats, summary
 
 
-@dg.asset(group_name="inputs", kinds={"pandas", "bed"}, deps=["raw_qtl_tables"])
+@dg.asset(group_name="inputs", kinds={"pandas", "bed"}, deps=["raw_qtl_tables"], automation_condition=UP_TO_DATE,
+          code_version="1")
 def dsqtl_sites(storage: Storage) -> dg.MaterializeResult:
     """LCL DNase-sensitive sites: the positions of the Degner dsQTLs, as an accessibility annotation for eQTLs.
 
@@ -129,7 +134,7 @@ class PeakFilterConfig(dg.Config):
     min_qvalue: float = 2.0
 
 
-@dg.asset(group_name="inputs", kinds={"bedtools", "parquet"})
+@dg.asset(group_name="inputs", kinds={"bedtools", "parquet"}, automation_condition=UP_TO_DATE, code_version="1")
 def dhs_peaks(
     context: dg.AssetExecutionContext, config: PeakFilterConfig, sources: DataSources, storage: Storage
 ) -> dg.MaterializeResult:

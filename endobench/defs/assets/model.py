@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from endobench.defs.automation import UP_TO_DATE
 from endobench.defs.metadata import rounded, table_metadata
 from endobench.lib.model.held_out import evaluate_held_out
 from endobench.lib.model.training import HELD_OUT_CHROMOSOMES, TRAINING_CHROMOSOMES, TrainingInputs, train_local_model
@@ -11,7 +12,7 @@ from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 
 
-@dg.asset(group_name="model", kinds={"scikitlearn"})
+@dg.asset(group_name="model", kinds={"scikitlearn"}, automation_condition=UP_TO_DATE, code_version="1")
 def local_model(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
     """A gapped k-mer (deltaSVM-class) DNase accessibility model: no network, no downloaded weights.
 

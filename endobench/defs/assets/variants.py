@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from endobench.defs.automation import UP_TO_DATE
 from endobench.defs.failures import bad_input_fails_the_run
 from endobench.defs.metadata import exclusion_metadata, markdown_table, rounded, table_metadata
 from endobench.defs.partitions import gtex_release_partitions
@@ -50,6 +51,7 @@ def check_builds(frame: pd.DataFrame, annotations: dict[str, PeakSet], reference
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="variants", kinds={"bedtools", "parquet"},
     deps=["raw_gtex_eqtls", "raw_qtl_tables", "dhs_peaks", "dsqtl_sites"],
+    automation_condition=UP_TO_DATE, code_version="1",
 )
 def dhs_filtered_variants(
     context: dg.AssetExecutionContext, sources: DataSources, storage: Storage
@@ -89,7 +91,7 @@ def dhs_filtered_variants(
 
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="variants", kinds={"pyfaidx", "parquet"},
-    deps=["dhs_filtered_variants"],
+    deps=["dhs_filtered_variants"], automation_condition=UP_TO_DATE, code_version="1",
 )
 def sequence_windows(
     context: dg.AssetExecutionContext, sources: DataSources, storage: Storage, predictor: VariantEffectPredictor
