@@ -185,7 +185,7 @@ def test_a_writer_killed_midway_never_leaves_the_final_name(tmp_path):
 
 # Kill and resume at the level of the release job.
 
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+IN_PROCESS: dict = {}  # the code location's executor runs every step in the run's own process already
 FAKE_KEY = "fake-alphagenome-key-resume-0000"
 GTEX_SAMPLE = "gtex_v8_Whole_Blood.v8.egenes.txt.gz"
 DAGSTER_YAML = "telemetry:\n  enabled: false\n"

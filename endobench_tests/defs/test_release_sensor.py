@@ -165,14 +165,14 @@ def test_an_absurd_release_number_never_becomes_a_partition(listing, instance, d
     listing.serve([V8, {"datasetId": "gtex_v999999"}])
     data = tick(gtex_release_sensor, instance, definitions, cursor=None)
     assert instance.get_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME) == ["v8"]
-    assert [r.partition_key for r in data.run_requests] == ["v8"]
+    assert [list(r.partition_keys) for r in data.dynamic_partitions_requests] == [["v8"]]
 
 
 def test_a_listing_url_of_another_scheme_adds_nothing(listing, instance, definitions, monkeypatch):
     """ENDOBENCH_GTEX_RELEASES_URL=file:///... is refused and the tick skips, retrying later."""
     monkeypatch.setenv(LISTING_URL_ENV, "file:///etc/passwd")
     data = tick(gtex_release_sensor, instance, definitions, cursor=None)
-    assert data.run_requests == [] and "only http and https URLs are read" in data.skip_message
+    assert not data.dynamic_partitions_requests and "only http and https URLs are read" in data.skip_message
     assert instance.get_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME) == []
 
 
