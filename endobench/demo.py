@@ -10,6 +10,7 @@ between demos, so a bumped `code_version` or an input materialised again from th
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import warnings
@@ -21,6 +22,7 @@ import dagster as dg
 
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, SAMPLE_RELEASE, gtex_release_partitions
 from endobench.defs.resources import build_resources
+from endobench.lib.io.atomic import write_text
 
 DAGSTER_YAML = """\
 # Written by `endobench demo`. SQLite storage under this folder (the embedded default).
@@ -83,7 +85,7 @@ def run_demo(
         runs += execute_in_dependency_order(defs, instance, every_automated_partition(defs, release))
     cursor_path = home / CURSOR_FILE
     cursor, more_runs, evaluations = materialise_until_up_to_date(defs, instance, read_cursor(cursor_path))
-    cursor_path.write_text(dg.serialize_value(cursor))
+    write_text(dg.serialize_value(cursor), cursor_path)
     runs += more_runs
     report_dir = Path(defs.resources["storage"].root) / "benchmark_report" / release
     metrics = json.loads((report_dir / "metrics.json").read_text())
@@ -126,7 +128,11 @@ def read_cursor(path: Path):
         return None
     try:
         return dg.deserialize_value(path.read_text())
-    except Exception:  # an older Dagster's cursor: start afresh, which still requests everything missing
+    except Exception as exc:  # written by another Dagster version: starting afresh still builds what is missing
+        logging.getLogger(__name__).warning(
+            f"{path}: not an automation cursor this Dagster can read ({exc}); starting afresh, so what is missing "
+            "is built but a code change since the last demo is not noticed this time (use --force after one)"
+        )
         return None
 
 

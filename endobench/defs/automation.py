@@ -44,8 +44,9 @@ UP_TO_DATE = (
     # (the shared inputs of a new deployment, the demo on an empty instance), once: a failed partition waits
     # for an upstream update or a code change instead of being retried every tick.
     .replace("handled", (_condition.newly_requested() | _condition.newly_updated()).with_label("requested or updated"))
-    # Passed on the dependency's latest materialization, not merely about to run: a dependency and its
-    # dependants may run in separate runs of one backfill, and a backfill does not stop at a failed check.
+    # Passed on the dependency's latest materialization, not merely "requested on this tick" as Dagster's own
+    # all_deps_blocking_checks_passed() allows: a backfill runs its partitions in separate runs and does not
+    # stop at a failed check, so the check must have passed before what reads the asset is requested.
     & BLOCKING_CHECKS_PASSED
 ).with_label("missing, upstream updated or code changed; upstream present and its blocking checks passed")
 
