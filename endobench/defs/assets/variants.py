@@ -1,7 +1,8 @@
 """Variant assets: the truth sets restricted to open chromatin, then checked against the reference and windowed."""
 
 import dagster as dg
-import pandas as pd
+import numpy as np
+import pyarrow as pa
 
 from endobench.defs.failures import bad_input_fails_the_run
 from endobench.defs.metadata import exclusion_metadata, markdown_table, rounded, table_metadata
@@ -12,19 +13,22 @@ from endobench.lib.genome.windows import OK, exclusion_counts
 from endobench.lib.io.errors import BuildMismatchError
 from endobench.lib.truth_sets.annotate import annotate_truth_sets
 from endobench.lib.truth_sets.catalog import K562_DHS_PEAKS, LCL_DSQTL_SITES
-from endobench.lib.truth_sets.schema import drop_unpredicted_chromosomes
-from endobench.lib.truth_sets.windowing import window_statistics, window_truth_sets
+from endobench.lib.truth_sets.schema import QTL_COLUMNS, QTL_SCHEMA, column_codes, drop_unpredicted_chromosomes
+from endobench.lib.truth_sets.windowing import distinct_windows, window_statistics, window_truth_sets
 from endobench.resources.predictors import VariantEffectPredictor
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 
 
-def load_sources(storage: Storage, release: str) -> tuple[pd.DataFrame, dict]:
-    """Every source table of a release in one frame (the release's GTEx tissues and the generic QTL tables)."""
-    gtex = storage.read_table("raw_gtex_eqtls", release)
-    qtl = storage.read_table("raw_qtl_tables")
+def load_sources(storage: Storage, release: str) -> tuple[pa.Table, dict]:
+    """Every source table of a release in one Arrow table (the release's GTEx tissues and the generic QTL tables),
+    text as codes, without the `variant_id` column: `annotate_truth_sets` rebuilds it for the rows it keeps."""
+    columns = [c for c in QTL_COLUMNS if c != "variant_id"]
+    schema = pa.schema([QTL_SCHEMA.field(c) for c in columns])
+    tables = [storage.read_arrow(asset, partition, columns).cast(schema)
+              for asset, partition in (("raw_gtex_eqtls", release), ("raw_qtl_tables", None))]
     stats = {**storage.read_stats("raw_gtex_eqtls", release), **storage.read_stats("raw_qtl_tables")}
-    return pd.concat([gtex, qtl], ignore_index=True), stats
+    return pa.concat_tables(tables), stats
 
 
 def load_annotations(storage: Storage) -> dict[str, PeakSet]:
@@ -36,7 +40,7 @@ def load_annotations(storage: Storage) -> dict[str, PeakSet]:
     return out
 
 
-def check_builds(frame: pd.DataFrame, annotations: dict[str, PeakSet], reference_build: str, sources: DataSources
+def check_builds(table: pa.Table, annotations: dict[str, PeakSet], reference_build: str, sources: DataSources
                  ) -> None:
     """Every input must be on the reference's build: the seed intersected hg38 variants with hg19 peaks."""
     for key, peaks in annotations.items():
@@ -47,10 +51,13 @@ def check_builds(frame: pd.DataFrame, annotations: dict[str, PeakSet], reference
                 f"{reference_build}",
                 "Lift the peaks to the reference build (a UCSC chain in the data sources) or use peaks of that build",
             )
-    for truth_set, build in frame.groupby("truth_set")["build"].first().items():
-        if build != reference_build:
+    truth_set, truth_sets = column_codes(table.column("truth_set"))
+    build, builds = column_codes(table.column("build"))
+    for pair in np.flatnonzero(np.bincount(truth_set * len(builds) + build)):
+        name, found = truth_sets[pair // len(builds)], builds[pair % len(builds)]
+        if found != reference_build:
             raise BuildMismatchError(
-                None, f"truth set {truth_set} is {build} but the annotations and the reference are {reference_build}",
+                None, f"truth set {name} is {found} but the annotations and the reference are {reference_build}",
                 "Lift the truth set to the reference build before benchmarking",
             )
 
@@ -69,13 +76,13 @@ def dhs_filtered_variants(
     `in_annotation` (in K562 peaks) as an annotation. One source table under two annotations is two truth sets.
     """
     release = context.partition_key
-    frame, source_stats = load_sources(storage, release)
-    frame = drop_unpredicted_chromosomes(frame, source_stats)
+    table, source_stats = load_sources(storage, release)
+    table = drop_unpredicted_chromosomes(table, source_stats)
     annotations = load_annotations(storage)
     with bad_input_fails_the_run():
-        check_builds(frame, annotations, sources.reference_location().build, sources)
+        check_builds(table, annotations, sources.reference_location().build, sources)
     specs = sources.truth_sets()
-    annotated = annotate_truth_sets(frame, specs, annotations, default_annotation=K562_DHS_PEAKS.key)
+    annotated = annotate_truth_sets(table, specs, annotations, default_annotation=K562_DHS_PEAKS.key)
     stats = {spec.name: {"rows_read": source_stats.get(spec.source, {}).get("rows_read", 0),
                          "excluded": source_stats.get(spec.source, {}).get("excluded", {}),
                          **annotated.funnel[spec.name]} for spec in specs}
@@ -125,7 +132,7 @@ def sequence_windows(
             for t, s in stats.items() if "windows_ok" in s]
     path = storage.write_table(windows, "sequence_windows", release)
     storage.write_stats(stats, "sequence_windows", release)
-    unique_all = windows.drop_duplicates(["truth_set", "variant_id"])
+    unique_all = distinct_windows(windows)
     n_ok = int((unique_all["window_status"] == OK).sum())
     context.log.info(f"{release}: {n_ok:,} of {len(unique_all):,} windows usable")
     return dg.MaterializeResult(

@@ -235,14 +235,30 @@ def read_frame(path: Path, what: str) -> pd.DataFrame:
 
 def _read_columnar(path: Path, kind: str) -> pd.DataFrame:
     import pyarrow.feather as feather
-    import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path) if kind == PARQUET else feather.read_table(path)
-        return table.to_pandas()
+        table = read_parquet_table(path) if kind == PARQUET else feather.read_table(path)
+        return frame_from_arrow(table)
     except (pa.ArrowException, OSError, ValueError, TypeError) as exc:
         raise InputError(path, f"the {kind} file cannot be read ({exc})",
                          "Check that the file is complete; write it again if it was cut short") from exc
+
+
+def read_parquet_table(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """A parquet file's columns (all, or `columns`) as Arrow; text written dictionary-encoded comes back as codes."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path, columns=columns)
+
+
+def frame_from_arrow(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table as pandas, dictionary-encoded text decoded to Python strings (None where missing), as pandas'
+    own parquet reader gives text written from pandas."""
+    if not any(pa.types.is_dictionary(field.type) for field in table.schema):
+        return table.to_pandas()
+    decoded = [column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
+               for column in table.columns]
+    return pa.table(decoded, names=table.column_names).to_pandas()
 
 
 def _near_names(missing: list[str], header: list[str]) -> dict[str, str]:

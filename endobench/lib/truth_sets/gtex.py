@@ -127,7 +127,7 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05)
     frame, build, row_id = typed
     excluded: Counter = Counter()
     kept = finalize(frame, path, truth_set, build, excluded, same_variant=row_id)
-    return ParsedQtls(frame=kept, rows_read=len(frame), excluded=excluded, kind=kind)
+    return ParsedQtls(table=kept, rows_read=len(frame), excluded=excluded, kind=kind)
 
 
 def _frame_from_arrow(
@@ -218,7 +218,7 @@ def _read_gtex_text(
     else:
         frame["is_significant"] = True
     kept = finalize(frame, path, truth_set, build, excluded)
-    return ParsedQtls(frame=kept, rows_read=len(raw), excluded=excluded, kind=kind)
+    return ParsedQtls(table=kept, rows_read=len(raw), excluded=excluded, kind=kind)
 
 
 def _maf_from_af(raw: pd.DataFrame, path: Path) -> pd.Series | float:
@@ -291,4 +291,4 @@ def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str,
     frame, build, row_id = typed_frame
     excluded: Counter = Counter()
     kept = finalize(frame, path, truth_set, build, excluded, same_variant=row_id)
-    return ParsedQtls(frame=kept, rows_read=table.num_rows, excluded=excluded, kind=kind)
+    return ParsedQtls(table=kept, rows_read=table.num_rows, excluded=excluded, kind=kind)

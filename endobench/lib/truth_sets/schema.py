@@ -1,8 +1,10 @@
 """The one schema every truth set is read into, with bad rows counted by reason instead of dropped silently.
 
 Every truth set (GTEx `signif_variant_gene_pairs`, GTEx `egenes`, a generic caQTL/dsQTL table, a fine-mapped table)
-becomes a frame with `QTL_COLUMNS`. `effect` is the signed effect of the ALT allele (GTEx `slope`, dsQTL `Beta`),
-never a p-value.
+becomes a table with `QTL_COLUMNS`. `effect` is the signed effect of the ALT allele (GTEx `slope`, dsQTL `Beta`),
+never a p-value. The table is Arrow with its text dictionary-encoded (`QTL_SCHEMA`): 2.4 M GTEx rows hold a few
+integer codes each, so they go to parquet and back without a Python string per row; `ParsedQtls.frame` gives the
+pandas frame with text columns for code that wants one.
 """
 
 from __future__ import annotations
@@ -19,11 +21,19 @@ import pyarrow.compute as pc
 from endobench.lib.genome.builds import CHROM_SIZES, PARTITION_CHROMOSOMES, chrom_length, normalize_chrom
 from endobench.lib.genome.sequence import AMBIGUOUS_ALLELE, allele_problems
 from endobench.lib.io.errors import InputError, quote
+from endobench.lib.io.tables import frame_from_arrow
 
 QTL_COLUMNS = [
     "truth_set", "variant_id", "chrom", "pos", "ref", "alt", "gene_id", "effect", "effect_se", "pval",
     "maf", "tss_distance", "is_significant", "build", "source_line",
 ]
+TEXT = pa.dictionary(pa.int32(), pa.string())
+QTL_SCHEMA = pa.schema([
+    ("truth_set", TEXT), ("variant_id", TEXT), ("chrom", TEXT), ("pos", pa.int64()), ("ref", TEXT), ("alt", TEXT),
+    ("gene_id", TEXT), ("effect", pa.float64()), ("effect_se", pa.float64()), ("pval", pa.float64()),
+    ("maf", pa.float64()), ("tss_distance", pa.float64()), ("is_significant", pa.bool_()), ("build", TEXT),
+    ("source_line", pa.int64()),
+])
 
 
 BUILD_ID_SUFFIX = {"hg38": "b38", "hg19": "b37", "hg18": "b36"}
@@ -31,12 +41,17 @@ BUILD_ID_SUFFIX = {"hg38": "b38", "hg19": "b37", "hg18": "b36"}
 
 @dataclass
 class ParsedQtls:
-    """A normalised QTL frame plus the bookkeeping the funnel needs."""
+    """The kept rows of a QTL table (`QTL_SCHEMA`) plus the bookkeeping the funnel needs."""
 
-    frame: pd.DataFrame
+    table: pa.Table
     rows_read: int
     excluded: Counter = field(default_factory=Counter)
     kind: str = ""
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The rows as pandas, text as Python strings (a copy: built on each call)."""
+        return frame_from_arrow(self.table)
 
     @property
     def warnings(self) -> list[str]:
@@ -74,14 +89,15 @@ def _strip_upper(values: np.ndarray) -> np.ndarray:
 def finalize(
     frame: pd.DataFrame, path: Path, truth_set: str, build: str, excluded: Counter,
     same_variant: np.ndarray | None = None,
-) -> pd.DataFrame:
+) -> pa.Table:
     """Validate alleles, chromosomes and positions shared by every truth-set kind; count what is excluded.
 
     Every string check runs once per distinct chromosome or allele (a few thousand values at GTEx scale) and is
     mapped back to the rows by integer codes, so 2.4 M rows cost array operations, not 2.4 M string operations.
     A row gets the first reason that applies, in the order below. `same_variant`, when the reader has it, codes the
     rows by their variant id's spelling, numbered by first appearance (a GTEx file's distinct ids); the rows are
-    then grouped into variants through one row per id instead of hashing every row.
+    then grouped into variants through one row per id instead of hashing every row. The kept rows come back as a
+    `QTL_SCHEMA` table whose text columns are those same codes into the distinct values.
     """
     n = len(frame)
     chrom_codes, chrom_uniques = _codes(frame["chrom"])
@@ -138,43 +154,73 @@ def finalize(
     counts = np.bincount(reasons, minlength=len(_REASONS) + 1)
     excluded.update({reason: int(counts[i + 1]) for i, reason in enumerate(_REASONS) if counts[i + 1]})
     rows = np.flatnonzero(reasons == 0)
+    every = len(rows) == n
     kept_chrom, kept_pos = chrom_codes[rows], pos[rows].astype(np.int64)
     kept_ref, kept_alt = ref_codes[rows], alt_codes[rows]
-    kept_variant = variant if len(rows) == n else pd.factorize(variant[rows])[0]
-    first = np.flatnonzero(_is_first(kept_variant))
-    # Built once per distinct variant; the rows of one variant share one string object.
-    ids = variant_ids(pd.DataFrame({
-        "chrom": chrom_uniques[kept_chrom[first]], "pos": kept_pos[first],
-        "ref": allele_uniques[kept_ref[first]], "alt": allele_uniques[kept_alt[first]],
-    }), build).to_numpy()
-    out = {
-        "truth_set": _constant(len(rows), truth_set),
-        "variant_id": ids[kept_variant],
-        "chrom": chrom_uniques[kept_chrom],
+    kept_variant = _dense(variant if every else variant[rows])
+    one_row = np.empty(int(kept_variant.max()) + 1 if len(rows) else 0, dtype=np.int64)
+    one_row[kept_variant] = np.arange(len(rows))  # any row of a variant: they agree on chrom, pos, ref and alt
+    chroms_text, alleles_text = _text(chrom_uniques), _text(allele_uniques)
+    ids = variant_id_array(chroms_text.take(kept_chrom[one_row]), kept_pos[one_row],
+                           alleles_text.take(kept_ref[one_row]), alleles_text.take(kept_alt[one_row]),
+                           BUILD_ID_SUFFIX[build])
+    columns = {
+        "truth_set": _dictionary(np.zeros(len(rows), dtype=np.int32), _text(np.array([truth_set], dtype=object))),
+        "variant_id": _dictionary(kept_variant, ids),
+        "chrom": _dictionary(kept_chrom, chroms_text),
         "pos": kept_pos,
-        "ref": allele_uniques[kept_ref],
-        "alt": allele_uniques[kept_alt],
-        "build": _constant(len(rows), build),
+        "ref": _dictionary(kept_ref, alleles_text),
+        "alt": _dictionary(kept_alt, alleles_text),
+        "gene_id": _dictionary(gene[0] if every else gene[0][rows], _text(gene[1])),
+        "build": _dictionary(np.zeros(len(rows), dtype=np.int32), _text(np.array([build], dtype=object))),
     }
     for column in QTL_COLUMNS:
-        if column in out:
+        if column in columns:
             continue
         if column not in frame:
-            out[column] = np.full(len(rows), np.nan)
-        elif isinstance(frame[column].dtype, pd.CategoricalDtype):  # text given as categorical comes out as text
-            codes, uniques = _codes(frame[column])
-            out[column] = uniques[codes[rows]]
+            columns[column] = np.full(len(rows), np.nan)
         else:
             values = frame[column].to_numpy()
-            out[column] = values if len(rows) == n else values[rows]
-    return pd.DataFrame({column: out[column] for column in QTL_COLUMNS}, copy=False)
+            columns[column] = values if every else values[rows]
+    return pa.Table.from_arrays([pa.array(columns[c], type=QTL_SCHEMA.field(c).type) if isinstance(columns[c], np.ndarray)
+                                 else columns[c] for c in QTL_COLUMNS], schema=QTL_SCHEMA)
 
 
-def _constant(n: int, value: str) -> np.ndarray:
-    """An object array of one string (`fill` is ten times faster than `np.full` for objects)."""
-    column = np.empty(n, dtype=object)
-    column.fill(value)
-    return column
+def _dense(codes: np.ndarray) -> np.ndarray:
+    """Codes renumbered 0..k-1 in the order of their values (no hashing: codes are small non-negative integers)."""
+    if not len(codes):
+        return codes
+    used = np.zeros(int(codes.max()) + 1, dtype=bool)
+    used[codes] = True
+    return (np.cumsum(used) - 1)[codes]
+
+
+def _text(values: np.ndarray) -> pa.Array:
+    """Distinct text values (NA as null) as an Arrow string array."""
+    return pa.array(np.asarray(values, dtype=object), type=pa.string(), from_pandas=True)
+
+
+def _dictionary(codes: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
+    """Rows as codes into `values`; a code of a null value becomes a null row (dictionaries hold no nulls)."""
+    if values.null_count:
+        valid = values.is_valid().to_numpy(zero_copy_only=False)
+        renumber = (np.cumsum(valid) - 1).astype(np.int32)
+        indices = pa.array(renumber[codes], mask=~valid[codes])
+        return pa.DictionaryArray.from_arrays(indices, values.filter(pa.array(valid)))
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32, copy=False)), values)
+
+
+def qtl_table(frame: pd.DataFrame) -> pa.Table:
+    """A QTL frame (as `ParsedQtls.frame` gives it, or lifted) back as a `QTL_SCHEMA` table."""
+    arrays = []
+    for column in QTL_SCHEMA:
+        values = frame[column.name]
+        if pa.types.is_dictionary(column.type):
+            codes, uniques = _codes(values)
+            arrays.append(_dictionary(codes, _text(uniques)))
+        else:
+            arrays.append(pa.array(values.to_numpy(), type=column.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=QTL_SCHEMA)
 
 
 CONFLICTING_DUPLICATE = "conflicting_duplicate"
@@ -267,34 +313,66 @@ def _as_codes(values: np.ndarray) -> np.ndarray | tuple[np.ndarray, int]:
 
 
 def variant_ids(frame: pd.DataFrame, build: str) -> pd.Series:
-    """GTEx-style ids (`chr1_13550_G_A_b38`), so truth sets join with GTEx and AlphaGenome parses them.
-
-    Joined in Arrow: a million ids in a fraction of a second.
-    """
+    """GTEx-style ids (`chr1_13550_G_A_b38`), so truth sets join with GTEx and AlphaGenome parses them."""
     def text(column: str) -> pa.Array:
         return pa.array(frame[column].to_numpy(dtype=object), pa.string())
 
-    ids = pc.binary_join_element_wise(
-        text("chrom"), pc.cast(pa.array(frame["pos"].to_numpy(dtype=np.int64)), pa.string()), text("ref"), text("alt"),
-        BUILD_ID_SUFFIX[build], "_",
-    )
+    ids = variant_id_array(text("chrom"), frame["pos"].to_numpy(dtype=np.int64), text("ref"), text("alt"),
+                           BUILD_ID_SUFFIX[build])
     return pd.Series(ids.to_numpy(zero_copy_only=False), index=frame.index, dtype=object)
+
+
+def variant_id_array(chrom: pa.Array, pos: np.ndarray, ref: pa.Array, alt: pa.Array, suffix: str | pa.Array
+                     ) -> pa.Array:
+    """`variant_ids` on Arrow columns (`suffix`: the build's, `BUILD_ID_SUFFIX`, or one per row), joined in Arrow:
+    a million ids in a fraction of a second."""
+    return pc.binary_join_element_wise(chrom, pc.cast(pa.array(pos, pa.int64()), pa.string()), ref, alt, suffix, "_")
 
 
 CHROMOSOME_NOT_PREDICTED = "chromosome_not_predicted"
 
 
-def drop_unpredicted_chromosomes(frame: pd.DataFrame, stats: dict[str, dict]) -> pd.DataFrame:
+def drop_unpredicted_chromosomes(table: pa.Table, stats: dict[str, dict]) -> pa.Table:
     """The rows on chromosomes that predictions are partitioned by (`PARTITION_CHROMOSOMES`: chr1-22, chrX).
 
     Rows elsewhere (chrY, chrM; contigs are `unknown_chromosome` already) would be read and then never scored:
     they leave the funnel here, counted per truth set in `stats[truth_set]["excluded"]`, so that every row read is
     kept or counted.
     """
-    outside = ~frame["chrom"].isin(PARTITION_CHROMOSOMES).to_numpy()
+    chrom, chroms = column_codes(table.column("chrom"))
+    outside = ~np.isin(chroms, PARTITION_CHROMOSOMES)[chrom]
     if not outside.any():
-        return frame
-    for truth_set, n in frame.loc[outside, "truth_set"].value_counts().items():
-        excluded = stats.setdefault(truth_set, {}).setdefault("excluded", {})
-        excluded[CHROMOSOME_NOT_PREDICTED] = excluded.get(CHROMOSOME_NOT_PREDICTED, 0) + int(n)
-    return frame[~outside].reset_index(drop=True)
+        return table
+    truth_set, names = column_codes(table.column("truth_set"))
+    for name, n in zip(names, np.bincount(truth_set[outside], minlength=len(names))):
+        if n:
+            excluded = stats.setdefault(name, {}).setdefault("excluded", {})
+            excluded[CHROMOSOME_NOT_PREDICTED] = excluded.get(CHROMOSOME_NOT_PREDICTED, 0) + int(n)
+    return table.filter(pa.array(~outside))
+
+
+def column_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of a text column (dictionary-encoded or not) and its distinct values as an object array.
+
+    Chunks with dictionaries of their own (tables of several sources) are put on one dictionary first. A missing
+    value gets a code of its own, `len(values)`, whose value is None.
+    """
+    if not pa.types.is_dictionary(column.type):
+        column = column.dictionary_encode()
+    if column.num_chunks > 1:
+        column = pa.table({"c": column}).unify_dictionaries().column(0)
+    if column.num_chunks == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+    values = column.chunk(0).dictionary.to_numpy(zero_copy_only=False).astype(object)
+    indices = pa.chunked_array([chunk.indices for chunk in column.chunks], type=column.type.index_type)
+    if indices.null_count:
+        indices, values = indices.fill_null(len(values)), np.append(values, None)
+    return indices.to_numpy().astype(np.int64, copy=False), values
+
+
+def distinct_variants(table: pa.Table) -> int:
+    """How many distinct variants (`variant_id`, which chrom, pos, ref, alt and build spell out) a QTL table holds."""
+    columns = [column_codes(table.column(c)) for c in ("chrom", "ref", "alt", "build")]
+    pos = table.column("pos").to_numpy()
+    variant = _group(*[(codes, len(values)) for codes, values in columns], _as_codes(pos))
+    return int(variant.max()) + 1 if len(variant) else 0

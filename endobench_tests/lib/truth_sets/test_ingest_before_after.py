@@ -70,18 +70,27 @@ def reader_outcome(parsed) -> dict:
             "kept": len(parsed.frame), "digest": digest(parsed.frame)}
 
 
-def pipeline_outcome(tables: dict, specs, annotations: dict, reference_path: Path) -> dict:
-    """What `dhs_filtered_variants` and `sequence_windows` compute from the parsed source tables."""
+def pipeline_outcome(gtex: dict, qtl: dict, specs, annotations: dict, reference_path: Path, outputs: Path) -> dict:
+    """What `dhs_filtered_variants` and `sequence_windows` compute from the parsed source tables, handed over as
+    the source assets hand them over (`Storage` parquet files, read back by `load_sources`)."""
+    import pyarrow as pa
+
+    from endobench.defs.assets.variants import load_sources
     from endobench.lib.genome.reference import ReferenceGenome
     from endobench.lib.truth_sets.annotate import annotate_truth_sets
     from endobench.lib.truth_sets.catalog import K562_DHS_PEAKS
-    from endobench.lib.truth_sets.schema import drop_unpredicted_chromosomes
+    from endobench.lib.truth_sets.schema import QTL_SCHEMA, drop_unpredicted_chromosomes
     from endobench.lib.truth_sets.windowing import window_statistics, window_truth_sets
+    from endobench.resources.storage import Storage
 
-    frame = pd.concat([parsed.frame for parsed in tables.values()], ignore_index=True)
-    stats = {key: {"excluded": {}} for key in tables}
-    frame = drop_unpredicted_chromosomes(frame, stats)
-    annotated = annotate_truth_sets(frame, specs, annotations, default_annotation=K562_DHS_PEAKS.key)
+    storage = Storage(root=str(outputs))
+    for asset, partition, parsed in (("raw_gtex_eqtls", "v8", gtex), ("raw_qtl_tables", None, qtl)):
+        table = pa.concat_tables([p.table for p in parsed.values()]) if parsed else QTL_SCHEMA.empty_table()
+        storage.write_table(table, asset, partition)
+    table, _ = load_sources(storage, "v8")
+    stats = {key: {"excluded": {}} for key in [*gtex, *qtl]}
+    table = drop_unpredicted_chromosomes(table, stats)
+    annotated = annotate_truth_sets(table, specs, annotations, default_annotation=K562_DHS_PEAKS.key)
     windows = window_truth_sets(annotated.frame, ReferenceGenome(reference_path, "hg38"), window_length=WINDOW,
                                 needs_sequence=True)
     return {"unpredicted": stats, "funnel": annotated.funnel, "annotated": len(annotated.frame),
@@ -89,7 +98,7 @@ def pipeline_outcome(tables: dict, specs, annotations: dict, reference_path: Pat
             "window_statistics": window_statistics(windows)}
 
 
-def sample_outcome() -> dict:
+def sample_outcome(outputs: Path) -> dict:
     from endobench.lib.genome.peaks import filter_peaks, read_peaks
     from endobench.lib.truth_sets.annotate import sites_as_peaks
     from endobench.lib.truth_sets.catalog import DSQTL_DEGNER, K562_DHS_PEAKS, LCL_DSQTL_SITES
@@ -98,17 +107,17 @@ def sample_outcome() -> dict:
     from endobench.resources.sources import SampleDataSources
 
     sources = SampleDataSources(sample_dir=str(SAMPLE_DIR))
-    tables = {key: read_gtex_eqtls(sources.gtex_eqtls("v8", tissue).path, truth_set=key)
-              for key, tissue in sources.gtex_sources()}
-    for table in sources.qtl_tables():
-        tables[table.truth_set] = read_generic_qtls(table.path, truth_set=table.truth_set, build=table.build,
-                                                    columns=table.columns)
+    gtex = {key: read_gtex_eqtls(sources.gtex_eqtls("v8", tissue).path, truth_set=key)
+            for key, tissue in sources.gtex_sources()}
+    qtl = {table.truth_set: read_generic_qtls(table.path, truth_set=table.truth_set, build=table.build,
+                                              columns=table.columns) for table in sources.qtl_tables()}
     peaks = filter_peaks(read_peaks(sources.peaks().path, "hg38"), max_width=5_000, min_qvalue=2.0,
                          blacklist=read_peaks(sources.blacklist().path, "hg38"))
-    dsqtls = tables[DSQTL_DEGNER.source].frame
+    dsqtls = qtl[DSQTL_DEGNER.source].frame
     annotations = {K562_DHS_PEAKS.key: peaks, LCL_DSQTL_SITES.key: sites_as_peaks(dsqtls, "hg38")}
-    return {"reader": {key: reader_outcome(parsed) for key, parsed in tables.items()},
-            **pipeline_outcome(tables, sources.truth_sets(), annotations, sources.reference_location().path)}
+    return {"reader": {key: reader_outcome(parsed) for key, parsed in {**gtex, **qtl}.items()},
+            **pipeline_outcome(gtex, qtl, sources.truth_sets(), annotations, sources.reference_location().path,
+                               outputs)}
 
 
 def generated_inputs(workdir: Path) -> dict[str, Path]:
@@ -140,8 +149,8 @@ def generated_outcome(workdir: Path) -> dict:
     peaks = filter_peaks(read_peaks(files["peaks"], "hg38"), max_width=5_000, min_qvalue=2.0,
                          blacklist=read_peaks(SAMPLE_DIR / "abc_GRCh38_unified_blacklist.bed.gz", "hg38"))
     return {"reader": {"fast": reader_outcome(fast), "text": reader_outcome(text)},
-            **pipeline_outcome({"gtex_wb": fast}, [gtex_truth_set("gtex_wb", K562_DHS_PEAKS)],
-                               {K562_DHS_PEAKS.key: peaks}, files["genome"])}
+            **pipeline_outcome({"gtex_wb": fast}, {}, [gtex_truth_set("gtex_wb", K562_DHS_PEAKS)],
+                               {K562_DHS_PEAKS.key: peaks}, files["genome"], workdir / "outputs")}
 
 
 @pytest.fixture(scope="module")
@@ -149,9 +158,9 @@ def before() -> dict:
     return json.loads(BEFORE.read_text())
 
 
-def test_the_sample_is_read_annotated_and_windowed_as_before(before):
+def test_the_sample_is_read_annotated_and_windowed_as_before(before, tmp_path):
     """Both GTEx tissues, the dsQTLs, six truth sets and their windows: counts, funnels and rows as before."""
-    assert canonical(sample_outcome()) == before["sample"]
+    assert canonical(sample_outcome(tmp_path)) == before["sample"]
 
 
 def test_generated_rows_with_every_fault_are_counted_and_kept_as_before(before, tmp_path):
@@ -168,7 +177,8 @@ def record() -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as workdir:
-        outcome = {"sample": canonical(sample_outcome()), "generated": canonical(generated_outcome(Path(workdir)))}
+        outcome = {"sample": canonical(sample_outcome(Path(workdir) / "sample")),
+                   "generated": canonical(generated_outcome(Path(workdir)))}
     BEFORE.parent.mkdir(parents=True, exist_ok=True)
     BEFORE.write_text(json.dumps(outcome, indent=1, sort_keys=True) + "\n")
     print(f"wrote {BEFORE}")
