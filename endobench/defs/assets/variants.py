@@ -13,7 +13,7 @@ from endobench.lib.genome.windows import OK, exclusion_counts
 from endobench.lib.io.errors import BuildMismatchError
 from endobench.lib.truth_sets.annotate import annotate_truth_sets
 from endobench.lib.truth_sets.catalog import K562_DHS_PEAKS, LCL_DSQTL_SITES
-from endobench.lib.truth_sets.schema import QTL_COLUMNS, QTL_SCHEMA, column_codes, drop_unpredicted_chromosomes
+from endobench.lib.truth_sets.schema import SOURCE_COLUMNS, as_sources, column_codes, drop_unpredicted_chromosomes
 from endobench.lib.truth_sets.windowing import distinct_windows, window_statistics, window_truth_sets
 from endobench.resources.predictors import VariantEffectPredictor
 from endobench.resources.sources import DataSources
@@ -22,13 +22,11 @@ from endobench.resources.storage import Storage
 
 def load_sources(storage: Storage, release: str) -> tuple[pa.Table, dict]:
     """Every source table of a release in one Arrow table (the release's GTEx tissues and the generic QTL tables),
-    text as codes, without the `variant_id` column: `annotate_truth_sets` rebuilds it for the rows it keeps."""
-    columns = [c for c in QTL_COLUMNS if c != "variant_id"]
-    schema = pa.schema([QTL_SCHEMA.field(c) for c in columns])
-    tables = [storage.read_arrow(asset, partition, columns).cast(schema)
+    text as codes, only the columns `annotate_truth_sets` reads (`as_sources`)."""
+    tables = [storage.read_arrow(asset, partition, SOURCE_COLUMNS)
               for asset, partition in (("raw_gtex_eqtls", release), ("raw_qtl_tables", None))]
     stats = {**storage.read_stats("raw_gtex_eqtls", release), **storage.read_stats("raw_qtl_tables")}
-    return pa.concat_tables(tables), stats
+    return as_sources(tables), stats
 
 
 def load_annotations(storage: Storage) -> dict[str, PeakSet]:

@@ -86,32 +86,42 @@ def _strip_upper(values: np.ndarray) -> np.ndarray:
     return np.asarray(pd.Series(values, dtype=object).str.strip().str.upper(), dtype=object)
 
 
+@dataclass
+class DistinctIds:
+    """A table's variants as spelled: chrom, pos, ref and alt once per distinct spelling (`frame`), and each row's
+    spelling (`of_row`, numbered by first appearance). A GTEx file spells its 970 K variants in 2.4 M rows."""
+
+    frame: pd.DataFrame
+    of_row: np.ndarray
+
+
 def finalize(
-    frame: pd.DataFrame, path: Path, truth_set: str, build: str, excluded: Counter,
-    same_variant: np.ndarray | None = None,
+    frame: pd.DataFrame, path: Path, truth_set: str, build: str, excluded: Counter, ids: DistinctIds | None = None,
 ) -> pa.Table:
     """Validate alleles, chromosomes and positions shared by every truth-set kind; count what is excluded.
 
     Every string check runs once per distinct chromosome or allele (a few thousand values at GTEx scale) and is
     mapped back to the rows by integer codes, so 2.4 M rows cost array operations, not 2.4 M string operations.
-    A row gets the first reason that applies, in the order below. `same_variant`, when the reader has it, codes the
-    rows by their variant id's spelling, numbered by first appearance (a GTEx file's distinct ids); the rows are
-    then grouped into variants through one row per id instead of hashing every row. The kept rows come back as a
-    `QTL_SCHEMA` table whose text columns are those same codes into the distinct values.
+    A row gets the first reason that applies, in the order below. The variant columns (chrom, pos, ref, alt) are
+    `frame`'s, or, when the reader has split each distinct id once, `ids`': then every check of the variant runs
+    once per id and reaches the rows through `ids.of_row`. The kept rows come back as a `QTL_SCHEMA` table whose
+    text columns are those same codes into the distinct values.
     """
     n = len(frame)
-    chrom_codes, chrom_uniques = _codes(frame["chrom"])
+    variants, of_row = (ids.frame, ids.of_row) if ids is not None else (frame, None)
+    m = len(variants)
+    chrom_codes, chrom_uniques = _codes(variants["chrom"])
     chrom_codes, chrom_uniques = _recode(chrom_codes, chrom_uniques,
                                          normalize_chrom(pd.Series(chrom_uniques, dtype=object)).to_numpy())
-    ref_codes, ref_uniques = _codes(frame["ref"])
-    alt_codes, alt_uniques = _codes(frame["alt"])
+    ref_codes, ref_uniques = _codes(variants["ref"])
+    alt_codes, alt_uniques = _codes(variants["alt"])
     # One shared vocabulary for REF and ALT, so "ref == alt" is a comparison of codes.
     both, allele_uniques = _recode(
         np.concatenate([ref_codes, alt_codes + len(ref_uniques)]),
         np.concatenate([ref_uniques, alt_uniques]),
         _strip_upper(np.concatenate([ref_uniques, alt_uniques])),
     )
-    ref_codes, alt_codes = both[:n], both[n:]
+    ref_codes, alt_codes = both[:m], both[m:]
     alleles = pd.Series(allele_uniques, dtype=object)
     symbolic_u = alleles.str.contains(r"[<>*\[\]]", regex=True).fillna(False).to_numpy(dtype=bool)
     comma_u = alleles.str.contains(",", regex=False).fillna(False).to_numpy(dtype=bool)
@@ -124,17 +134,16 @@ def finalize(
     known_u = chroms.isin(list(CHROM_SIZES[build])).to_numpy()
     chrom_len_u = chrom_length(chroms, build)
 
-    pos = np.asarray(frame["pos"], dtype=np.float64)
-    _refuse_fractional(pos, frame, path)
-    effect = np.asarray(frame["effect"], dtype=np.float64)
-    reasons = np.zeros(n, dtype=np.int8)  # 0 = kept, else 1 + index into REASONS
+    pos = np.asarray(variants["pos"], dtype=np.float64)
+    _refuse_fractional(pos, frame, path, of_row)
+    # Reasons of the variant, checked once per spelling; `invalid_effect`, the one reason of the row, comes second.
+    reasons = np.zeros(m, dtype=np.int8)  # 0 = kept, else 1 + index into REASONS
 
     def mark(mask: np.ndarray, reason: str) -> None:
         reasons[mask & (reasons == 0)] = _REASONS.index(reason) + 1
 
     pos_missing = np.isnan(pos)
     mark(unplaced_u[chrom_codes] | pos_missing, "unplaced")
-    mark(~np.isfinite(effect), "invalid_effect")
     mark(symbolic_u[alt_codes] | symbolic_u[ref_codes], "symbolic_allele")
     mark(comma_u[alt_codes], "multiallelic")
     mark(ambiguous_u[ref_codes] | ambiguous_u[alt_codes], AMBIGUOUS_ALLELE)
@@ -145,54 +154,53 @@ def finalize(
     mark(pos_missing | (pos < 1), "invalid_position")
     end = np.where(pos_missing, 0, pos) + length_u[ref_codes] - 1
     mark(known & (end > chrom_len_u[chrom_codes]), "off_chromosome_end")
-    gene = _codes(frame["gene_id"]) if "gene_id" in frame else (np.zeros(n, dtype=np.int64), [None])
     n_alleles = len(allele_uniques)
-    variant = _variants(chrom_codes, len(chrom_uniques), pos, ref_codes, alt_codes, n_alleles, same_variant)
+    variant = _group((chrom_codes, len(chrom_uniques)), _as_codes(pos), (ref_codes, n_alleles), (alt_codes, n_alleles))
+    one_id = np.empty(int(variant.max()) + 1 if m else 0, dtype=np.int64)
+    one_id[variant] = np.arange(m)  # any spelling of a variant: they agree on chrom, pos, ref and alt
+    whole = np.where(np.isfinite(pos), pos, 0).astype(np.int64)
+    chroms_text, alleles_text = _text(chrom_uniques), _text(allele_uniques)
+    ids = variant_id_array(chroms_text.take(chrom_codes[one_id]), whole[one_id], alleles_text.take(ref_codes[one_id]),
+                           alleles_text.take(alt_codes[one_id]), BUILD_ID_SUFFIX[build])
+
+    def per_row(values: np.ndarray) -> np.ndarray:
+        return values if of_row is None else values[of_row]
+
+    reasons, variant = per_row(reasons), per_row(variant)
+    effect = np.asarray(frame["effect"], dtype=np.float64)
+    unplaced = _REASONS.index("unplaced") + 1
+    reasons[~np.isfinite(effect) & (reasons != unplaced)] = _REASONS.index("invalid_effect") + 1
+    gene = _codes(frame["gene_id"]) if "gene_id" in frame else (np.zeros(n, dtype=np.int64), [None])
     pair_key = variant * max(len(gene[1]), 1) + gene[0]  # < n * n: no overflow below 3 G rows
     _mark_duplicates(pair_key, effect, reasons)
 
     counts = np.bincount(reasons, minlength=len(_REASONS) + 1)
     excluded.update({reason: int(counts[i + 1]) for i, reason in enumerate(_REASONS) if counts[i + 1]})
-    rows = np.flatnonzero(reasons == 0)
-    every = len(rows) == n
-    kept_chrom, kept_pos = chrom_codes[rows], pos[rows].astype(np.int64)
-    kept_ref, kept_alt = ref_codes[rows], alt_codes[rows]
-    kept_variant = _dense(variant if every else variant[rows])
-    one_row = np.empty(int(kept_variant.max()) + 1 if len(rows) else 0, dtype=np.int64)
-    one_row[kept_variant] = np.arange(len(rows))  # any row of a variant: they agree on chrom, pos, ref and alt
-    chroms_text, alleles_text = _text(chrom_uniques), _text(allele_uniques)
-    ids = variant_id_array(chroms_text.take(kept_chrom[one_row]), kept_pos[one_row],
-                           alleles_text.take(kept_ref[one_row]), alleles_text.take(kept_alt[one_row]),
-                           BUILD_ID_SUFFIX[build])
+    kept = reasons == 0
+    every = bool(kept.all())
+    selection = None if every else pa.array(np.flatnonzero(kept))
+
+    def rows(values: np.ndarray) -> np.ndarray:
+        """The kept rows of a per-row array of codes."""
+        return values if every else values[kept]
+
+    def column(name: str) -> pa.Array:
+        """A row-level column of `frame` (zero-copy into Arrow), the kept rows taken by Arrow: one copy, not two."""
+        values = pa.array(frame[name].to_numpy() if name in frame else np.full(n, np.nan), QTL_SCHEMA.field(name).type)
+        return values if every else values.take(selection)
+
+    n_kept = int(kept.sum())
     columns = {
-        "truth_set": _dictionary(np.zeros(len(rows), dtype=np.int32), _text(np.array([truth_set], dtype=object))),
-        "variant_id": _dictionary(kept_variant, ids),
-        "chrom": _dictionary(kept_chrom, chroms_text),
-        "pos": kept_pos,
-        "ref": _dictionary(kept_ref, alleles_text),
-        "alt": _dictionary(kept_alt, alleles_text),
-        "gene_id": _dictionary(gene[0] if every else gene[0][rows], _text(gene[1])),
-        "build": _dictionary(np.zeros(len(rows), dtype=np.int32), _text(np.array([build], dtype=object))),
+        "truth_set": _dictionary(np.zeros(n_kept, dtype=np.int32), _text(np.array([truth_set], dtype=object))),
+        "variant_id": _dictionary(rows(variant), ids),
+        "chrom": _dictionary(rows(per_row(chrom_codes)), chroms_text),
+        "pos": pa.array(rows(per_row(whole))),
+        "ref": _dictionary(rows(per_row(ref_codes)), alleles_text),
+        "alt": _dictionary(rows(per_row(alt_codes)), alleles_text),
+        "gene_id": _dictionary(rows(gene[0]), _text(gene[1])),
+        "build": _dictionary(np.zeros(n_kept, dtype=np.int32), _text(np.array([build], dtype=object))),
     }
-    for column in QTL_COLUMNS:
-        if column in columns:
-            continue
-        if column not in frame:
-            columns[column] = np.full(len(rows), np.nan)
-        else:
-            values = frame[column].to_numpy()
-            columns[column] = values if every else values[rows]
-    return pa.Table.from_arrays([pa.array(columns[c], type=QTL_SCHEMA.field(c).type) if isinstance(columns[c], np.ndarray)
-                                 else columns[c] for c in QTL_COLUMNS], schema=QTL_SCHEMA)
-
-
-def _dense(codes: np.ndarray) -> np.ndarray:
-    """Codes renumbered 0..k-1 in the order of their values (no hashing: codes are small non-negative integers)."""
-    if not len(codes):
-        return codes
-    used = np.zeros(int(codes.max()) + 1, dtype=bool)
-    used[codes] = True
-    return (np.cumsum(used) - 1)[codes]
+    return pa.Table.from_arrays([columns[c] if c in columns else column(c) for c in QTL_COLUMNS], schema=QTL_SCHEMA)
 
 
 def _text(values: np.ndarray) -> pa.Array:
@@ -235,12 +243,18 @@ def _mark_duplicates(pair_key: np.ndarray, effect: np.ndarray, reasons: np.ndarr
     """Among rows still kept, a variant(-gene) pair seen again: with the same effect the repeat is a `duplicate_row`
     (the first row stays); with a different effect no row of the pair can be trusted, and all are
     `conflicting_duplicate`."""
-    kept = np.flatnonzero(reasons == 0)
-    ordered = np.sort(pair_key[kept])  # sorting finds the repeated pairs ten times faster than hashing every row
-    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    kept = reasons == 0
+    keys = pair_key if kept.all() else pair_key[kept]
+    ordered = np.sort(keys)  # sorting finds the repeated pairs ten times faster than hashing every row
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
     if not len(repeated):
         return
-    repeats = kept[np.isin(pair_key[kept], repeated)]
+    # The few rows of repeated pairs: a table of the low 20 bits of their keys marks the rows that may hold one,
+    # and those few are checked exactly.
+    bucket = np.zeros(1 << 20, dtype=bool)
+    bucket[repeated & ((1 << 20) - 1)] = True
+    candidates = np.flatnonzero(kept & bucket[pair_key & ((1 << 20) - 1)])
+    repeats = candidates[np.isin(pair_key[candidates], repeated)]
     row_key = _group(pair_key[repeats], effect[repeats])
     same_pair_codes = pd.factorize(pair_key[repeats])[0]
     effects_per_pair = np.bincount(same_pair_codes, weights=_is_first(row_key))  # distinct effects of each pair
@@ -250,26 +264,18 @@ def _mark_duplicates(pair_key: np.ndarray, effect: np.ndarray, reasons: np.ndarr
     reasons[repeats[repeat]] = _REASONS.index("duplicate_row") + 1
 
 
-def _refuse_fractional(pos: np.ndarray, frame: pd.DataFrame, path: Path) -> None:
-    """A position with a fraction is an error naming its line: truncating it would move the variant."""
+def _refuse_fractional(pos: np.ndarray, frame: pd.DataFrame, path: Path, of_row: np.ndarray | None) -> None:
+    """A position with a fraction is an error naming its line: truncating it would move the variant. `pos` holds
+    one position per row, or per distinct id when `of_row` gives each row's id."""
     fractional = np.isfinite(pos) & (pos != np.floor(pos))
     if fractional.any():
+        if of_row is not None:
+            fractional, pos = fractional[of_row], pos[of_row]
         row = int(np.flatnonzero(fractional)[0])
         line = int(frame["source_line"].iloc[row]) if "source_line" in frame else None
         raise InputError(path, f"position {quote(repr(float(pos[row])))} is not a whole number "
                          f"({int(fractional.sum()):,} such rows); positions are never rounded",
                          "Write 1-based positions as whole numbers", line=line)
-
-
-def _variants(chrom: np.ndarray, n_chroms: int, pos: np.ndarray, ref: np.ndarray, alt: np.ndarray, n_alleles: int,
-              same_variant: np.ndarray | None) -> np.ndarray:
-    """One code per distinct (chrom, pos, ref, alt), numbered by first appearance; see `finalize` for `same_variant`."""
-    if same_variant is not None:
-        first = np.flatnonzero(_is_first(same_variant))
-        if np.array_equal(same_variant[first], np.arange(len(first))):  # numbered by first appearance, as promised
-            by_id = _group((chrom[first], n_chroms), _as_codes(pos[first]), (ref[first], n_alleles), (alt[first], n_alleles))
-            return by_id[same_variant]
-    return _group((chrom, n_chroms), _as_codes(pos), (ref, n_alleles), (alt, n_alleles))
 
 
 def _group(*columns: np.ndarray | tuple[np.ndarray, int]) -> np.ndarray:
@@ -349,6 +355,19 @@ def drop_unpredicted_chromosomes(table: pa.Table, stats: dict[str, dict]) -> pa.
             excluded = stats.setdefault(name, {}).setdefault("excluded", {})
             excluded[CHROMOSOME_NOT_PREDICTED] = excluded.get(CHROMOSOME_NOT_PREDICTED, 0) + int(n)
     return table.filter(pa.array(~outside))
+
+
+SOURCE_COLUMNS = [c for c in QTL_COLUMNS if c != "variant_id"]
+
+
+def as_sources(tables: list[pa.Table]) -> pa.Table:
+    """Stored QTL tables (`SOURCE_COLUMNS` read back) as one table for `annotate_truth_sets`, text as codes.
+
+    `variant_id` is not read: chrom, pos, ref, alt and build spell it out, and it is rebuilt for the rows kept.
+    A table stored before text was dictionary-encoded is encoded here.
+    """
+    schema = pa.schema([QTL_SCHEMA.field(c) for c in SOURCE_COLUMNS])
+    return pa.concat_tables([table.select(SOURCE_COLUMNS).cast(schema) for table in tables])
 
 
 def column_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
