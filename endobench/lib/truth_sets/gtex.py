@@ -144,8 +144,9 @@ def _frame_from_arrow(
     parts = pc.split_pattern(pc.utf8_trim_whitespace(spellings), "_", max_splits=4, reverse=True)
     if pc.min(pc.list_value_length(parts)).as_py() != 5:
         return None
-    chrom, pos, ref, alt, suffix = (pc.list_element(parts, k) for k in range(5))
-    del spellings, parts
+    every_fifth = pc.list_flatten(parts)  # five fields per id, so field k of id i is element 5 i + k
+    chrom, pos, ref, alt, suffix = (every_fifth.take(np.arange(k, len(every_fifth), 5)) for k in range(5))
+    del spellings, parts, every_fifth
     if min(pc.min(pc.utf8_length(field)).as_py() for field in (chrom, ref, alt, suffix)) == 0:
         return None
     if not pc.all(pc.ascii_is_decimal(pos)).as_py():

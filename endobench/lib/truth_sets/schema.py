@@ -376,22 +376,26 @@ def column_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     Chunks with dictionaries of their own (tables of several sources) are put on one dictionary first. A missing
     value gets a code of its own, `len(values)`, whose value is None.
     """
+    codes, dictionary = _dictionary_codes(column)
+    values = dictionary.to_numpy(zero_copy_only=False).astype(object)
+    return codes, np.append(values, None) if (codes == len(values)).any() else values
+
+
+def _dictionary_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """`column_codes` with the distinct values left in Arrow (a million variant ids are not made Python strings)."""
     if not pa.types.is_dictionary(column.type):
         column = column.dictionary_encode()
     if column.num_chunks > 1:
         column = pa.table({"c": column}).unify_dictionaries().column(0)
     if column.num_chunks == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
-    values = column.chunk(0).dictionary.to_numpy(zero_copy_only=False).astype(object)
+        return np.zeros(0, dtype=np.int64), pa.array([], type=pa.string())
+    dictionary = column.chunk(0).dictionary
     indices = pa.chunked_array([chunk.indices for chunk in column.chunks], type=column.type.index_type)
-    if indices.null_count:
-        indices, values = indices.fill_null(len(values)), np.append(values, None)
-    return indices.to_numpy().astype(np.int64, copy=False), values
+    return indices.fill_null(len(dictionary)).to_numpy().astype(np.int64, copy=False), dictionary
 
 
 def distinct_variants(table: pa.Table) -> int:
-    """How many distinct variants (`variant_id`, which chrom, pos, ref, alt and build spell out) a QTL table holds."""
-    columns = [column_codes(table.column(c)) for c in ("chrom", "ref", "alt", "build")]
-    pos = table.column("pos").to_numpy()
-    variant = _group(*[(codes, len(values)) for codes, values in columns], _as_codes(pos))
-    return int(variant.max()) + 1 if len(variant) else 0
+    """How many distinct variants a QTL table holds: distinct `variant_id`s, counted on their codes (the tables of
+    several sources put on one dictionary first)."""
+    codes, dictionary = _dictionary_codes(table.column("variant_id"))
+    return int(np.count_nonzero(np.bincount(codes)[:len(dictionary)])) if len(codes) else 0
