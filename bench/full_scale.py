@@ -95,6 +95,7 @@ def main() -> None:
         instance = dg.DagsterInstance.ephemeral()
         instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, ["v8"])
         total = time.perf_counter()
+        asset_seconds: dict[str, float] = {}
         for stage in stages("v8"):
             job_name = stage[0][0]
             job = defs.resolve_job_def(job_name)
@@ -109,7 +110,10 @@ def main() -> None:
                     steps[stat.step_key] = steps.get(stat.step_key, 0.0) + (stat.end_time - stat.start_time)
             shown = ", ".join(f"{k} {v:.1f} s" for k, v in steps.items())
             print(f"{job_name:<20} {time.perf_counter() - started:6.1f} s  ({shown})", flush=True)
+            asset_seconds.update(steps)
         print(f"all jobs             {time.perf_counter() - total:6.1f} s, peak RSS {peak_rss_mb():,.0f} MB")
+        print("ingest assets        " + ", ".join(f"{a} {asset_seconds.get(a, float('nan')):.1f} s" for a in
+                                              ("raw_gtex_eqtls", "dhs_filtered_variants", "sequence_windows")))
         funnel = json.loads((Path(storage.root) / "benchmark_report" / "v8" / "metrics.json").read_text())
         for name, truth_set in funnel["truth_sets"].items():
             print(f"{name}: " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
