@@ -1,7 +1,6 @@
 """Variant assets: the truth sets restricted to open chromatin, then checked against the reference and windowed."""
 
 import dagster as dg
-import numpy as np
 import pyarrow as pa
 
 from endobench.defs.failures import bad_input_fails_the_run
@@ -13,7 +12,7 @@ from endobench.lib.genome.windows import OK, exclusion_counts
 from endobench.lib.io.errors import BuildMismatchError
 from endobench.lib.truth_sets.annotate import annotate_truth_sets
 from endobench.lib.truth_sets.catalog import K562_DHS_PEAKS, LCL_DSQTL_SITES
-from endobench.lib.truth_sets.schema import SOURCE_COLUMNS, as_sources, column_codes, drop_unpredicted_chromosomes
+from endobench.lib.truth_sets.schema import SOURCE_COLUMNS, as_sources, drop_unpredicted_chromosomes, truth_set_builds
 from endobench.lib.truth_sets.windowing import distinct_windows, window_statistics, window_truth_sets
 from endobench.resources.predictors import VariantEffectPredictor
 from endobench.resources.sources import DataSources
@@ -49,10 +48,7 @@ def check_builds(table: pa.Table, annotations: dict[str, PeakSet], reference_bui
                 f"{reference_build}",
                 "Lift the peaks to the reference build (a UCSC chain in the data sources) or use peaks of that build",
             )
-    truth_set, truth_sets = column_codes(table.column("truth_set"))
-    build, builds = column_codes(table.column("build"))
-    for pair in np.flatnonzero(np.bincount(truth_set * len(builds) + build)):
-        name, found = truth_sets[pair // len(builds)], builds[pair % len(builds)]
+    for name, found in truth_set_builds(table).itertuples(index=False):
         if found != reference_build:
             raise BuildMismatchError(
                 None, f"truth set {name} is {found} but the annotations and the reference are {reference_build}",

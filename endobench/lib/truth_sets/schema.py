@@ -394,6 +394,14 @@ def _dictionary_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     return indices.fill_null(len(dictionary)).to_numpy().astype(np.int64, copy=False), dictionary
 
 
+def truth_set_builds(table: pa.Table) -> pd.DataFrame:
+    """The distinct (truth_set, build) pairs of a QTL table, found on codes: a few rows for 2.4 M."""
+    truth_set, truth_sets = column_codes(table.column("truth_set"))
+    build, builds = column_codes(table.column("build"))
+    pairs = np.flatnonzero(np.bincount(truth_set * len(builds) + build)) if len(truth_set) else np.zeros(0, int)
+    return pd.DataFrame({"truth_set": truth_sets[pairs // len(builds)], "build": builds[pairs % len(builds)]})
+
+
 def distinct_variants(table: pa.Table) -> int:
     """How many distinct variants a QTL table holds: distinct `variant_id`s, counted on their codes (the tables of
     several sources put on one dictionary first)."""
