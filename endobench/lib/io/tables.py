@@ -261,10 +261,14 @@ def _read_columnar(path: Path, kind: str) -> pd.DataFrame:
 
 
 def read_parquet_table(path: Path, columns: list[str] | None = None) -> pa.Table:
-    """A parquet file's columns (all, or `columns`) as Arrow; text written dictionary-encoded comes back as codes."""
+    """A parquet file's columns (all, or `columns`) as Arrow; text written dictionary-encoded comes back as codes.
+
+    The file is opened before Arrow looks at it, so a file that cannot be read yet (a stalled disk, a pipe) makes
+    the read wait, as any open does, instead of failing on its size."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(path, columns=columns)
+    with pa.OSFile(str(path)) as source:
+        return pq.read_table(source, columns=columns)
 
 
 def frame_from_arrow(table: pa.Table) -> pd.DataFrame:
