@@ -111,6 +111,9 @@ def main() -> None:
             shown = ", ".join(f"{k} {v:.1f} s" for k, v in steps.get(assets, {}).items())
             print(f"{assets:<40} {wall:6.1f} s  ({shown})", flush=True)
         print(f"{'all runs':<40} {time.perf_counter() - total:6.1f} s, peak RSS {peak_rss_mb():,.0f} MB")
+        print("ingest assets        " + ", ".join(
+            f"{a} {sum(s.get(a, 0.0) for s in steps.values()):.1f} s"
+            for a in ("raw_gtex_eqtls", "dhs_filtered_variants", "sequence_windows")))
         funnel = json.loads((Path(storage.root) / "benchmark_report" / "v8" / "metrics.json").read_text())
         for name, truth_set in funnel["truth_sets"].items():
             print(f"{name}: " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"

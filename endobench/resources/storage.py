@@ -8,8 +8,10 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
 
 from endobench.lib.io.atomic import atomic_path, write_parquet, write_text
+from endobench.lib.io.tables import frame_from_arrow, read_parquet_table
 from endobench.lib.model.gkm import model_path
 
 
@@ -31,11 +33,17 @@ class Storage(dg.ConfigurableResource):
     def table_path(self, asset: str, partition: str | None = None) -> Path:
         return self.asset_dir(asset) / f"{_file_name(partition or 'all')}.parquet"
 
-    def write_table(self, frame: pd.DataFrame, asset: str, partition: str | None = None) -> Path:
-        return write_parquet(frame, self.table_path(asset, partition))
+    def write_table(self, table: pd.DataFrame | pa.Table, asset: str, partition: str | None = None) -> Path:
+        """A pandas frame, or an Arrow table whose dictionary-encoded text is written as codes (`write_parquet`)."""
+        return write_parquet(table, self.table_path(asset, partition))
 
     def read_table(self, asset: str, partition: str | None = None, columns: list[str] | None = None) -> pd.DataFrame:
-        """The asset's table (only `columns`, when given: checks that read a column of 2.4 M rows read just that)."""
+        """The asset's table (only `columns`, when given: checks that read a column of 2.4 M rows read just that);
+        text comes back as Python strings however it was written."""
+        return frame_from_arrow(self.read_arrow(asset, partition, columns))
+
+    def read_arrow(self, asset: str, partition: str | None = None, columns: list[str] | None = None) -> pa.Table:
+        """The asset's table as Arrow, text written dictionary-encoded still as codes: for the 2.4 M-row tables."""
         path = self.table_path(asset, partition)
         if not path.exists():
             raise dg.Failure(
@@ -43,7 +51,7 @@ class Storage(dg.ConfigurableResource):
                 f"materialize {asset} for that partition first",
                 allow_retries=False,
             )
-        return pd.read_parquet(path, columns=columns)
+        return read_parquet_table(path, columns)
 
     def write_bed(self, frame: pd.DataFrame, asset: str, partition: str | None = None) -> Path:
         """The intervals of an asset as a BED file beside its table (no header), for bedtools and genome browsers."""

@@ -44,3 +44,21 @@ def test_a_file_without_qvalues_says_the_filter_was_skipped(tmp_path):
 def test_ui_numbers_keep_four_significant_digits():
     out = rounded({"a": 0.6202986613, "b": dg.MetadataValue.float(1.23456789e-17), "n": 3, "text": "x"})
     assert out["a"] == 0.6203 and out["b"].value == 1.235e-17 and out["n"] == 3 and out["text"] == "x"
+
+
+def test_the_gtex_table_is_stored_as_codes_and_counted_over_both_tissues(tmp_path, instance):
+    """Both sample tissues go to one parquet file with text dictionary-encoded; `n_variants` (counted on codes
+    across the tissues' dictionaries) is what pandas counts on the text, and pandas readers still get text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    storage = Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache"))
+    result = dg.materialize([inputs.raw_gtex_eqtls], partition_key="v8", instance=instance, resources={
+        "sources": SampleDataSources(sample_dir=str(SAMPLE_DIR)), "storage": storage})
+    metadata = {k: v.value for k, v in result.asset_materializations_for_node("raw_gtex_eqtls")[0].metadata.items()}
+    frame = storage.read_table("raw_gtex_eqtls", "v8")
+    schema = pq.read_schema(storage.table_path("raw_gtex_eqtls", "v8"))
+    assert pa.types.is_dictionary(schema.field("variant_id").type) and pa.types.is_dictionary(schema.field("chrom").type)
+    assert frame["variant_id"].dtype == object and set(frame["truth_set"]) == {"gtex_wb", "gtex_lcl"}
+    assert metadata["n_variants"] == frame["variant_id"].nunique() < len(frame)
+    assert metadata["n_significant"] == int(frame["is_significant"].sum())

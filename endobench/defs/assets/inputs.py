@@ -4,7 +4,8 @@ from collections import Counter
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from endobench.defs.automation import UP_TO_DATE
 from endobench.defs.failures import bad_input_fails_the_run
@@ -18,7 +19,7 @@ from endobench.lib.truth_sets.catalog import DSQTL_DEGNER
 from endobench.lib.truth_sets.finemap import read_finemapped_eqtls
 from endobench.lib.truth_sets.generic import read_generic_qtls
 from endobench.lib.truth_sets.gtex import read_gtex_eqtls
-from endobench.lib.truth_sets.schema import ParsedQtls
+from endobench.lib.truth_sets.schema import QTL_SCHEMA, ParsedQtls, distinct_variants, qtl_table
 from endobench.resources.sources import FINEMAPPED, DataSources
 from endobench.resources.storage import Storage
 
@@ -40,7 +41,7 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
         source = sources.gtex_eqtls(release, tissue)
         with bad_input_fails_the_run(sources):
             parsed = read_gtex_eqtls(source.path, truth_set=source_key)
-            declared = parsed.frame["build"].iloc[0] if len(parsed.frame) else source.build
+            declared = parsed.table.column("build")[0].as_py() if parsed.table.num_rows else source.build
             if declared != source.build:
                 raise InputError(source.path, f"variant ids say {declared} but the source declares {source.build}",
                                  "Fix the data source's build")
@@ -48,19 +49,19 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
             context.log.warning(f"{source.path}: {warning}")
         tables.append((source_key, source.path, parsed, _lift_qtls_to_reference(context, parsed, source.path,
                                                                                 source.build, sources)))
-    frame, stats, summary = combine_tables(tables)
-    path = storage.write_table(frame, "raw_gtex_eqtls", release)
+    table, stats, summary = combine_tables(tables)
+    path = storage.write_table(table, "raw_gtex_eqtls", release)
     storage.write_stats(stats, "raw_gtex_eqtls", release)
     return dg.MaterializeResult(
         metadata=rounded({
-            **table_metadata(path, len(frame)),
+            **table_metadata(path, table.num_rows),
             "release": release,
             "tables": dg.MetadataValue.md(markdown_table(summary)),
             "rows_read": sum(s["rows_read"] for s in stats.values()),
             "effect_column": "slope",
             "genome_build": sources.reference_file().build,
-            "n_variants": int(frame["variant_id"].nunique()),
-            "n_significant": int(frame["is_significant"].sum()),
+            "n_variants": distinct_variants(table),
+            "n_significant": int(pc.sum(table.column("is_significant")).as_py() or 0),
             **exclusion_metadata(Counter({f"{k}_{r}": n for k, s in stats.items() for r, n in s["excluded"].items()})),
         })
     )
@@ -83,31 +84,32 @@ def raw_qtl_tables(context: dg.AssetExecutionContext, sources: DataSources, stor
                                            columns=table.columns)
         for warning in parsed.warnings:
             context.log.warning(f"{table.path}: {warning}")
-        build = str(parsed.frame["build"].iloc[0]) if len(parsed.frame) else (table.build or "hg38")
+        build = parsed.table.column("build")[0].as_py() if parsed.table.num_rows else (table.build or "hg38")
         tables.append((table.truth_set, table.path, parsed,
                        _lift_qtls_to_reference(context, parsed, table.path, build, sources)))
-    frame, stats, summary = combine_tables(tables)
-    path = storage.write_table(frame, "raw_qtl_tables")
+    combined, stats, summary = combine_tables(tables)
+    path = storage.write_table(combined, "raw_qtl_tables")
     storage.write_stats(stats, "raw_qtl_tables")
     return dg.MaterializeResult(
         metadata=rounded({
-            **table_metadata(path, len(frame)),
+            **table_metadata(path, combined.num_rows),
             "truth_sets": dg.MetadataValue.md(markdown_table(summary)),
-            "n_variants": int(frame["variant_id"].nunique()),
+            "n_variants": distinct_variants(combined),
             **exclusion_metadata(Counter({f"{k}_{r}": n for k, s in stats.items() for r, n in s["excluded"].items()})),
         })
     )
 
 
-def combine_tables(tables: list[tuple[str, object, ParsedQtls, str | None]]) -> tuple[pd.DataFrame, dict, list]:
-    """One frame of several parsed tables, their funnel statistics by source key, and a summary row per table."""
+def combine_tables(tables: list[tuple[str, object, ParsedQtls, str | None]]) -> tuple[pa.Table, dict, list]:
+    """One table of several parsed tables, their funnel statistics by source key, and a summary row per table."""
     stats, summary = {}, []
     for key, path, parsed, lifted_from in tables:
-        stats[key] = {"rows_read": parsed.rows_read, "rows_kept": len(parsed.frame), "excluded": dict(parsed.excluded)}
+        kept = parsed.table.num_rows
+        stats[key] = {"rows_read": parsed.rows_read, "rows_kept": kept, "excluded": dict(parsed.excluded)}
         summary.append({"source": key, "file": Path(str(path)).name, "kind": parsed.kind, "rows_read": parsed.rows_read,
-                        "kept": len(parsed.frame), "excluded": dict(parsed.excluded) or "none",
+                        "kept": kept, "excluded": dict(parsed.excluded) or "none",
                         "lifted_from": lifted_from or "not lifted"})
-    return pd.concat([t[2].frame for t in tables], ignore_index=True), stats, summary
+    return pa.concat_tables([t[2].table for t in tables]) if tables else QTL_SCHEMA.empty_table(), stats, summary
 
 
 @dg.asset(group_name="inputs", kinds={"pandas", "bed"}, deps=["raw_qtl_tables"], automation_condition=UP_TO_DATE,
@@ -209,7 +211,7 @@ def _lift_qtls_to_reference(
         chain = require_chain(sources.chain(build, reference.build), from_build=build, to_build=reference.build,
                               what=path, against=reference.path)
         lifted = lift_variants(parsed.frame, chain, from_build=build, to_build=reference.build)
-    parsed.frame = lifted.frame
+    parsed.table = qtl_table(lifted.frame)
     parsed.excluded[NOT_LIFTED] += lifted.not_lifted
     context.log.info(f"{path}: lifted {build} -> {reference.build}, {lifted.not_lifted:,} variants not lifted")
     return build

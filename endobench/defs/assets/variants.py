@@ -1,7 +1,7 @@
 """Variant assets: the truth sets restricted to open chromatin, then checked against the reference and windowed."""
 
 import dagster as dg
-import pandas as pd
+import pyarrow as pa
 
 from endobench.defs.automation import UP_TO_DATE
 from endobench.defs.failures import bad_input_fails_the_run
@@ -14,19 +14,20 @@ from endobench.lib.genome.windows import OK, exclusion_counts
 from endobench.lib.io.errors import BuildMismatchError
 from endobench.lib.truth_sets.annotate import annotate_truth_sets
 from endobench.lib.truth_sets.catalog import K562_DHS_PEAKS, LCL_DSQTL_SITES
-from endobench.lib.truth_sets.schema import drop_unpredicted_chromosomes
-from endobench.lib.truth_sets.windowing import window_statistics, window_truth_sets
+from endobench.lib.truth_sets.schema import SOURCE_COLUMNS, as_sources, drop_unpredicted_chromosomes, truth_set_builds
+from endobench.lib.truth_sets.windowing import distinct_windows, window_statistics, window_truth_sets
 from endobench.resources.predictors import VariantEffectPredictor
 from endobench.resources.sources import DataSources, SourceFile
 from endobench.resources.storage import Storage
 
 
-def load_sources(storage: Storage, release: str) -> tuple[pd.DataFrame, dict]:
-    """Every source table of a release in one frame (the release's GTEx tissues and the generic QTL tables)."""
-    gtex = storage.read_table("raw_gtex_eqtls", release)
-    qtl = storage.read_table("raw_qtl_tables")
+def load_sources(storage: Storage, release: str) -> tuple[pa.Table, dict]:
+    """Every source table of a release in one Arrow table (the release's GTEx tissues and the generic QTL tables),
+    text as codes, only the columns `annotate_truth_sets` reads (`as_sources`)."""
+    tables = [storage.read_arrow(asset, partition, SOURCE_COLUMNS)
+              for asset, partition in (("raw_gtex_eqtls", release), ("raw_qtl_tables", None))]
     stats = {**storage.read_stats("raw_gtex_eqtls", release), **storage.read_stats("raw_qtl_tables")}
-    return pd.concat([gtex, qtl], ignore_index=True), stats
+    return as_sources(tables), stats
 
 
 def load_annotations(storage: Storage) -> dict[str, PeakSet]:
@@ -38,9 +39,10 @@ def load_annotations(storage: Storage) -> dict[str, PeakSet]:
     return out
 
 
-def check_builds(frame: pd.DataFrame, annotations: dict[str, PeakSet], reference: SourceFile) -> None:
+def check_builds(table: pa.Table, annotations: dict[str, PeakSet], reference: SourceFile) -> None:
     """Every input must be on the reference's build: the seed intersected hg38 variants with hg19 peaks."""
-    builds = input_builds(frame, {k: p.build for k, p in annotations.items() if len(p.frame)}, reference.build)
+    annotation_builds = {k: p.build for k, p in annotations.items() if len(p.frame)}
+    builds = input_builds(truth_set_builds(table), annotation_builds, reference.build)
     wrong = build_mismatches(builds)
     if wrong:
         raise BuildMismatchError(reference.path, f"{', '.join(wrong)} on another build than this reference "
@@ -63,13 +65,13 @@ def dhs_filtered_variants(
     `in_annotation` (in K562 peaks) as an annotation. One source table under two annotations is two truth sets.
     """
     release = context.partition_key
-    frame, source_stats = load_sources(storage, release)
-    frame = drop_unpredicted_chromosomes(frame, source_stats)
+    table, source_stats = load_sources(storage, release)
+    table = drop_unpredicted_chromosomes(table, source_stats)
     annotations = load_annotations(storage)
     with bad_input_fails_the_run():
-        check_builds(frame, annotations, sources.reference_file())
+        check_builds(table, annotations, sources.reference_file())
     specs = sources.truth_sets()
-    annotated = annotate_truth_sets(frame, specs, annotations, default_annotation=K562_DHS_PEAKS.key)
+    annotated = annotate_truth_sets(table, specs, annotations, default_annotation=K562_DHS_PEAKS.key)
     stats = {spec.name: {"rows_read": source_stats.get(spec.source, {}).get("rows_read", 0),
                          "excluded": source_stats.get(spec.source, {}).get("excluded", {}),
                          **annotated.funnel[spec.name]} for spec in specs}
@@ -119,7 +121,7 @@ def sequence_windows(
             for t, s in stats.items() if "windows_ok" in s]
     path = storage.write_table(windows, "sequence_windows", release)
     storage.write_stats(stats, "sequence_windows", release)
-    unique_all = windows.drop_duplicates(["truth_set", "variant_id"])
+    unique_all = distinct_windows(windows)
     n_ok = int((unique_all["window_status"] == OK).sum())
     context.log.info(f"{release}: {n_ok:,} of {len(unique_all):,} windows usable")
     return dg.MaterializeResult(

@@ -13,11 +13,21 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from endobench.lib.genome.builds import CHROM_SIZES
-from endobench.lib.genome.intervals import variants_in_peaks
+from endobench.lib.genome.intervals import spans_in_peaks
 from endobench.lib.genome.peaks import PeakSet
+from endobench.lib.io.tables import frame_from_arrow
 from endobench.lib.truth_sets.catalog import TruthSetSpec
+from endobench.lib.truth_sets.schema import (
+    BUILD_ID_SUFFIX,
+    QTL_COLUMNS,
+    _as_codes,
+    _group,
+    column_codes,
+    variant_id_array,
+)
 
 
 @dataclass
@@ -47,38 +57,65 @@ def expected_fraction(peaks: PeakSet) -> float:
 
 
 def annotate_truth_sets(
-    sources: pd.DataFrame, specs: Sequence[TruthSetSpec], annotations: Mapping[str, PeakSet], default_annotation: str,
+    sources: pa.Table, specs: Sequence[TruthSetSpec], annotations: Mapping[str, PeakSet], default_annotation: str,
 ) -> AnnotatedTruthSets:
     """Every spec's rows of `sources` (whose `truth_set` column holds source keys) under its annotation.
 
-    `annotations` maps annotation keys to intervals; `default_annotation` is the one `in_annotation` refers to
-    for specs without an annotation of their own.
+    `sources` is a QTL table as the source assets store it (`QTL_SCHEMA`, text as codes). Its rows are grouped
+    into variants on integer codes (chromosome, position, alleles, build), so no string is hashed per row, and
+    each distinct variant is asked once whether it lies in an annotation. `variant_id`, which those columns spell
+    out, need not be read: it is rebuilt for the rows kept. `annotations` maps annotation keys to intervals;
+    `default_annotation` is the one `in_annotation` refers to for specs without an annotation of their own.
     """
+    source, source_names = column_codes(sources.column("truth_set"))
+    chrom, chroms = column_codes(sources.column("chrom"))
+    ref, refs = column_codes(sources.column("ref"))
+    alt, alts = column_codes(sources.column("alt"))
+    build, builds = column_codes(sources.column("build"))
+    pos = sources.column("pos").to_numpy()
+    start = pos - 1
+    end = start + np.array([len(r) if r is not None else 0 for r in refs], dtype=np.int64)[ref]
+    variant = _group((chrom, len(chroms)), _as_codes(pos), (ref, len(refs)), (alt, len(alts)), (build, len(builds)))
+    n_variants = int(variant.max()) + 1 if len(variant) else 0
     parts, funnel = [], {}
     for spec in specs:
-        rows = sources[sources["truth_set"] == spec.source]
+        rows = np.flatnonzero(source == list(source_names).index(spec.source)) if spec.source in source_names \
+            else np.zeros(0, dtype=np.int64)
         key = spec.annotation.key if spec.annotation is not None else default_annotation
-        inside = variants_in_peaks(rows, annotations[key]) if len(rows) else np.zeros(0, dtype=bool)
+        peaks = annotations[key]
+        inside = spans_in_peaks(variant[rows], chrom[rows], chroms, start[rows], end[rows], peaks)
         keep = inside if spec.annotation is not None else np.ones(len(rows), dtype=bool)
-        variant = pd.factorize(rows["variant_id"], use_na_sentinel=False)[0] if len(rows) else np.zeros(0, int)
 
-        def distinct(mask: np.ndarray) -> int:
-            return int(len(np.unique(variant[mask])))
+        def present(mask: np.ndarray) -> np.ndarray:
+            """Per variant code: has it a row of this truth set where `mask` holds?"""
+            return np.bincount(variant[rows[mask]], minlength=n_variants) > 0
 
+        on_chroms = np.isin(chroms, peaks.frame["chrom"].unique())[chrom[rows]]
+        # Whether a variant is on the annotation's chromosomes and inside it holds for all its rows alike.
+        observed = present(on_chroms)
         peaks_like = spec.annotation is None or not spec.annotation.sites
-        on_chroms = rows["chrom"].isin(set(annotations[key].frame["chrom"])).to_numpy()
-        first = np.flatnonzero(on_chroms)[np.unique(variant[on_chroms], return_index=True)[1]] if len(rows) else []
         funnel[spec.name] = {
             "rows_kept": int(len(rows)),
-            "unique_variants": distinct(np.ones(len(rows), dtype=bool)),
-            "in_annotation": distinct(inside),
-            "kept_after_annotation": distinct(keep),
+            "unique_variants": int(present(np.ones(len(rows), dtype=bool)).sum()),
+            "in_annotation": int(present(inside).sum()),
+            "kept_after_annotation": int(present(keep).sum()),
             "annotation": spec.annotation.label if spec.annotation is not None else "none (all kept)",
             "filtered_by_annotation": spec.annotation is not None,
-            "fraction_in_annotation_observed": float(inside[first].mean()) if len(first) else float("nan"),
+            "fraction_in_annotation_observed": float(present(inside & on_chroms)[observed].mean())
+            if observed.any() else float("nan"),
             # Sites made from variants are enriched for variants by construction: no expectation to compare with.
-            "fraction_in_annotation_expected": expected_fraction(annotations[key]) if peaks_like else None,
+            "fraction_in_annotation_expected": expected_fraction(peaks) if peaks_like else None,
         }
-        parts.append(rows[keep].assign(truth_set=spec.name, in_annotation=inside[keep]))
-    frame = pd.concat(parts, ignore_index=True) if parts else sources.iloc[0:0].assign(in_annotation=False)
+        kept = rows[keep]
+        part = frame_from_arrow(sources.take(kept).drop_columns(
+            [c for c in ("variant_id", "truth_set") if c in sources.column_names]))
+        ids = variant_id_array(pa.array(chroms).take(chrom[kept]), pos[kept], pa.array(refs).take(ref[kept]),
+                               pa.array(alts).take(alt[kept]),
+                               pa.array([BUILD_ID_SUFFIX.get(b, "") for b in builds]).take(build[kept]))
+        part["variant_id"] = ids.to_numpy(zero_copy_only=False)
+        part["truth_set"] = spec.name
+        part["in_annotation"] = inside[keep]
+        parts.append(part[[*QTL_COLUMNS, "in_annotation"]])
+    frame = pd.concat(parts, ignore_index=True) if parts else \
+        frame_from_arrow(sources.slice(0, 0)).assign(in_annotation=False)
     return AnnotatedTruthSets(frame, funnel)

@@ -83,4 +83,4 @@ def read_finemapped_eqtls(
         "source_line": raw.index.to_numpy(),
     })
     kept = finalize(frame, path, truth_set, normalize_build(build), excluded)
-    return ParsedQtls(frame=kept, rows_read=len(raw) + excluded["other_tissue"], excluded=excluded, kind="finemapped")
+    return ParsedQtls(table=kept, rows_read=len(raw) + excluded["other_tissue"], excluded=excluded, kind="finemapped")

@@ -76,7 +76,7 @@ def read_generic_qtls(
         frame.loc[minus, "alt"] = frame.loc[minus, "alt"].map(reverse_complement)
     frame["is_significant"] = True if significant_p is None else (frame["pval"] <= significant_p)
     kept = finalize(frame, path, truth_set, declared, excluded)
-    return ParsedQtls(frame=kept, rows_read=len(raw), excluded=excluded, kind="generic_qtl")
+    return ParsedQtls(table=kept, rows_read=len(raw), excluded=excluded, kind="generic_qtl")
 
 
 def _declared_build(raw: pd.DataFrame, path: Path, build: str | None, column: str | None) -> str:

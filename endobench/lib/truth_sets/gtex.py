@@ -20,7 +20,7 @@ from endobench.lib.genome.builds import normalize_build
 from endobench.lib.io.compression import PARQUET, TEXT_KINDS, refuse, sniff
 from endobench.lib.io.errors import InputError, quote, replace_damaged
 from endobench.lib.io.tables import check_header, numeric_column, read_header, read_table, read_typed_table
-from endobench.lib.truth_sets.schema import ParsedQtls, finalize
+from endobench.lib.truth_sets.schema import DistinctIds, ParsedQtls, finalize
 
 SIGNIF_PAIRS = "signif_variant_gene_pairs"
 EGENES = "egenes"
@@ -124,29 +124,29 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05)
     del table  # the frame holds copies; the Arrow buffers would only raise the peak memory of `finalize`
     if typed is None:
         return _read_gtex_text(path, kind, truth_set, qval_threshold, columns)
-    frame, build, row_id = typed
+    frame, build, ids = typed
     excluded: Counter = Counter()
-    kept = finalize(frame, path, truth_set, build, excluded, same_variant=row_id)
-    return ParsedQtls(frame=kept, rows_read=len(frame), excluded=excluded, kind=kind)
+    kept = finalize(frame, path, truth_set, build, excluded, ids=ids)
+    return ParsedQtls(table=kept, rows_read=len(frame), excluded=excluded, kind=kind)
 
 
 def _frame_from_arrow(
     table: pa.Table, kind: str, qval_threshold: float, first_line: int = 2
-) -> tuple[pd.DataFrame, str, np.ndarray] | None:
-    """The frame `finalize` takes, the build and each row's distinct-id code; None when the ids need the text reader.
+) -> tuple[pd.DataFrame, str, DistinctIds] | None:
+    """The rows `finalize` takes, the build, and the distinct ids split; None when the ids need the text reader.
 
     Each distinct id (about 970 K of Whole Blood's 2.4 M rows) is split once, from the right in Arrow (contig names
     such as chrUn_KI270742v1 contain underscores) and checked to be what the text reader's pattern
     `^(.+)_(\\d+)_([^_]+)_([^_]+)_([^_]+)$` accepts. Rows carry only the code of their id, numbered by first
-    appearance, and chrom, ref, alt and gene_id become categoricals, so `finalize` checks each distinct value once.
+    appearance, so `finalize` checks each variant once; gene_id becomes a categorical.
     """
-    encoded = pc.dictionary_encode(table.column("variant_id").combine_chunks())
-    row_id = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-    parts = pc.split_pattern(pc.utf8_trim_whitespace(encoded.dictionary), "_", max_splits=4, reverse=True)
+    row_id, spellings = _encode(table.column("variant_id"))
+    parts = pc.split_pattern(pc.utf8_trim_whitespace(spellings), "_", max_splits=4, reverse=True)
     if pc.min(pc.list_value_length(parts)).as_py() != 5:
         return None
-    chrom, pos, ref, alt, suffix = (pc.list_element(parts, k) for k in range(5))
-    del encoded, parts
+    every_fifth = pc.list_flatten(parts)  # five fields per id, so field k of id i is element 5 i + k
+    chrom, pos, ref, alt, suffix = (every_fifth.take(np.arange(k, len(every_fifth), 5)) for k in range(5))
+    del spellings, parts, every_fifth
     if min(pc.min(pc.utf8_length(field)).as_py() for field in (chrom, ref, alt, suffix)) == 0:
         return None
     if not pc.all(pc.ascii_is_decimal(pos)).as_py():
@@ -159,12 +159,12 @@ def _frame_from_arrow(
     except pa.ArrowInvalid:
         return None
 
-    def categorical(values: pa.Array, rows: np.ndarray | None = None) -> pd.Categorical:
-        """`values` as codes into its distinct values; `rows` maps each table row to an element of `values`."""
-        encoded = values.dictionary_encode()
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        return pd.Categorical.from_codes(codes if rows is None else codes[rows],
-                                         categories=pd.Index(encoded.dictionary.to_pylist(), dtype=object))
+    def categorical(values: pa.Array | pa.ChunkedArray, clean=None) -> pd.Categorical:
+        """`values` as codes into its distinct values, `clean` applied to each distinct value (merging any that
+        become equal)."""
+        codes, distinct = _encode(values)
+        merged, categories = pd.factorize((clean(distinct) if clean else distinct).to_numpy(zero_copy_only=False))
+        return pd.Categorical.from_codes(merged[codes], categories=pd.Index(categories, dtype=object))
 
     def number(column: str) -> np.ndarray:
         return table.column(column).to_numpy().astype(np.float64, copy=False)
@@ -172,11 +172,7 @@ def _frame_from_arrow(
     n = table.num_rows
     frame = pd.DataFrame(
         {
-            "chrom": categorical(chrom, row_id),
-            "pos": positions[row_id],
-            "ref": categorical(ref, row_id),
-            "alt": categorical(alt, row_id),
-            "gene_id": categorical(pc.utf8_trim_whitespace(table.column("gene_id").combine_chunks())),
+            "gene_id": categorical(table.column("gene_id"), pc.utf8_trim_whitespace),
             "effect": number("slope"),
             "effect_se": number("slope_se"),
             "pval": number("pval_nominal"),
@@ -187,7 +183,21 @@ def _frame_from_arrow(
         copy=False,
     )
     frame["is_significant"] = number("qval") <= qval_threshold if kind == EGENES else True
-    return frame, normalize_build(_BUILD_SUFFIX[suffixes[0]]), row_id
+    ids = pd.DataFrame({"chrom": categorical(chrom), "pos": positions, "ref": categorical(ref),
+                        "alt": categorical(alt)})
+    return frame, normalize_build(_BUILD_SUFFIX[suffixes[0]]), DistinctIds(ids, row_id)
+
+
+def _encode(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Each value's code (numbered by first appearance) and the distinct values, hashed once by Arrow; the chunks
+    of a column share one dictionary, so they are never copied into one array first."""
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.Array):
+        return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
+    if not encoded.num_chunks:
+        return np.zeros(0, dtype=np.int64), pa.array([], type=values.type)
+    codes = np.concatenate([chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks])
+    return codes.astype(np.int64, copy=False), encoded.chunk(0).dictionary
 
 
 def _read_gtex_text(
@@ -218,7 +228,7 @@ def _read_gtex_text(
     else:
         frame["is_significant"] = True
     kept = finalize(frame, path, truth_set, build, excluded)
-    return ParsedQtls(frame=kept, rows_read=len(raw), excluded=excluded, kind=kind)
+    return ParsedQtls(table=kept, rows_read=len(raw), excluded=excluded, kind=kind)
 
 
 def _maf_from_af(raw: pd.DataFrame, path: Path) -> pd.Series | float:
@@ -288,7 +298,7 @@ def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str,
         _split_ids(ids.to_pandas(), path, lines=None)  # raises, naming the first bad row
         raise InputError(path, "some variant ids could not be split into chrom, pos, ref and alt",
                          "Use the GTEx variant ids unchanged")
-    frame, build, row_id = typed_frame
+    frame, build, ids = typed_frame
     excluded: Counter = Counter()
-    kept = finalize(frame, path, truth_set, build, excluded, same_variant=row_id)
-    return ParsedQtls(frame=kept, rows_read=table.num_rows, excluded=excluded, kind=kind)
+    kept = finalize(frame, path, truth_set, build, excluded, ids=ids)
+    return ParsedQtls(table=kept, rows_read=table.num_rows, excluded=excluded, kind=kind)

@@ -1,8 +1,10 @@
 """The one schema every truth set is read into, with bad rows counted by reason instead of dropped silently.
 
 Every truth set (GTEx `signif_variant_gene_pairs`, GTEx `egenes`, a generic caQTL/dsQTL table, a fine-mapped table)
-becomes a frame with `QTL_COLUMNS`. `effect` is the signed effect of the ALT allele (GTEx `slope`, dsQTL `Beta`),
-never a p-value.
+becomes a table with `QTL_COLUMNS`. `effect` is the signed effect of the ALT allele (GTEx `slope`, dsQTL `Beta`),
+never a p-value. The table is Arrow with its text dictionary-encoded (`QTL_SCHEMA`): 2.4 M GTEx rows hold a few
+integer codes each, so they go to parquet and back without a Python string per row; `ParsedQtls.frame` gives the
+pandas frame with text columns for code that wants one.
 """
 
 from __future__ import annotations
@@ -19,11 +21,19 @@ import pyarrow.compute as pc
 from endobench.lib.genome.builds import CHROM_SIZES, PARTITION_CHROMOSOMES, chrom_length, normalize_chrom
 from endobench.lib.genome.sequence import AMBIGUOUS_ALLELE, allele_problems
 from endobench.lib.io.errors import InputError, quote
+from endobench.lib.io.tables import frame_from_arrow
 
 QTL_COLUMNS = [
     "truth_set", "variant_id", "chrom", "pos", "ref", "alt", "gene_id", "effect", "effect_se", "pval",
     "maf", "tss_distance", "is_significant", "build", "source_line",
 ]
+TEXT = pa.dictionary(pa.int32(), pa.string())
+QTL_SCHEMA = pa.schema([
+    ("truth_set", TEXT), ("variant_id", TEXT), ("chrom", TEXT), ("pos", pa.int64()), ("ref", TEXT), ("alt", TEXT),
+    ("gene_id", TEXT), ("effect", pa.float64()), ("effect_se", pa.float64()), ("pval", pa.float64()),
+    ("maf", pa.float64()), ("tss_distance", pa.float64()), ("is_significant", pa.bool_()), ("build", TEXT),
+    ("source_line", pa.int64()),
+])
 
 
 BUILD_ID_SUFFIX = {"hg38": "b38", "hg19": "b37", "hg18": "b36"}
@@ -31,12 +41,17 @@ BUILD_ID_SUFFIX = {"hg38": "b38", "hg19": "b37", "hg18": "b36"}
 
 @dataclass
 class ParsedQtls:
-    """A normalised QTL frame plus the bookkeeping the funnel needs."""
+    """The kept rows of a QTL table (`QTL_SCHEMA`) plus the bookkeeping the funnel needs."""
 
-    frame: pd.DataFrame
+    table: pa.Table
     rows_read: int
     excluded: Counter = field(default_factory=Counter)
     kind: str = ""
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The rows as pandas, text as Python strings (a copy: built on each call)."""
+        return frame_from_arrow(self.table)
 
     @property
     def warnings(self) -> list[str]:
@@ -71,31 +86,42 @@ def _strip_upper(values: np.ndarray) -> np.ndarray:
     return np.asarray(pd.Series(values, dtype=object).str.strip().str.upper(), dtype=object)
 
 
+@dataclass
+class DistinctIds:
+    """A table's variants as spelled: chrom, pos, ref and alt once per distinct spelling (`frame`), and each row's
+    spelling (`of_row`, numbered by first appearance). A GTEx file spells its 970 K variants in 2.4 M rows."""
+
+    frame: pd.DataFrame
+    of_row: np.ndarray
+
+
 def finalize(
-    frame: pd.DataFrame, path: Path, truth_set: str, build: str, excluded: Counter,
-    same_variant: np.ndarray | None = None,
-) -> pd.DataFrame:
+    frame: pd.DataFrame, path: Path, truth_set: str, build: str, excluded: Counter, ids: DistinctIds | None = None,
+) -> pa.Table:
     """Validate alleles, chromosomes and positions shared by every truth-set kind; count what is excluded.
 
     Every string check runs once per distinct chromosome or allele (a few thousand values at GTEx scale) and is
     mapped back to the rows by integer codes, so 2.4 M rows cost array operations, not 2.4 M string operations.
-    A row gets the first reason that applies, in the order below. `same_variant`, when the reader has it, codes the
-    rows by their variant id's spelling, numbered by first appearance (a GTEx file's distinct ids); the rows are
-    then grouped into variants through one row per id instead of hashing every row.
+    A row gets the first reason that applies, in the order below. The variant columns (chrom, pos, ref, alt) are
+    `frame`'s, or, when the reader has split each distinct id once, `ids`': then every check of the variant runs
+    once per id and reaches the rows through `ids.of_row`. The kept rows come back as a `QTL_SCHEMA` table whose
+    text columns are those same codes into the distinct values.
     """
     n = len(frame)
-    chrom_codes, chrom_uniques = _codes(frame["chrom"])
+    variants, of_row = (ids.frame, ids.of_row) if ids is not None else (frame, None)
+    m = len(variants)
+    chrom_codes, chrom_uniques = _codes(variants["chrom"])
     chrom_codes, chrom_uniques = _recode(chrom_codes, chrom_uniques,
                                          normalize_chrom(pd.Series(chrom_uniques, dtype=object)).to_numpy())
-    ref_codes, ref_uniques = _codes(frame["ref"])
-    alt_codes, alt_uniques = _codes(frame["alt"])
+    ref_codes, ref_uniques = _codes(variants["ref"])
+    alt_codes, alt_uniques = _codes(variants["alt"])
     # One shared vocabulary for REF and ALT, so "ref == alt" is a comparison of codes.
     both, allele_uniques = _recode(
         np.concatenate([ref_codes, alt_codes + len(ref_uniques)]),
         np.concatenate([ref_uniques, alt_uniques]),
         _strip_upper(np.concatenate([ref_uniques, alt_uniques])),
     )
-    ref_codes, alt_codes = both[:n], both[n:]
+    ref_codes, alt_codes = both[:m], both[m:]
     alleles = pd.Series(allele_uniques, dtype=object)
     symbolic_u = alleles.str.contains(r"[<>*\[\]]", regex=True).fillna(False).to_numpy(dtype=bool)
     comma_u = alleles.str.contains(",", regex=False).fillna(False).to_numpy(dtype=bool)
@@ -108,17 +134,16 @@ def finalize(
     known_u = chroms.isin(list(CHROM_SIZES[build])).to_numpy()
     chrom_len_u = chrom_length(chroms, build)
 
-    pos = np.asarray(frame["pos"], dtype=np.float64)
-    _refuse_fractional(pos, frame, path)
-    effect = np.asarray(frame["effect"], dtype=np.float64)
-    reasons = np.zeros(n, dtype=np.int8)  # 0 = kept, else 1 + index into REASONS
+    pos = np.asarray(variants["pos"], dtype=np.float64)
+    _refuse_fractional(pos, frame, path, of_row)
+    # Reasons of the variant, checked once per spelling; `invalid_effect`, the one reason of the row, comes second.
+    reasons = np.zeros(m, dtype=np.int8)  # 0 = kept, else 1 + index into REASONS
 
     def mark(mask: np.ndarray, reason: str) -> None:
         reasons[mask & (reasons == 0)] = _REASONS.index(reason) + 1
 
     pos_missing = np.isnan(pos)
     mark(unplaced_u[chrom_codes] | pos_missing, "unplaced")
-    mark(~np.isfinite(effect), "invalid_effect")
     mark(symbolic_u[alt_codes] | symbolic_u[ref_codes], "symbolic_allele")
     mark(comma_u[alt_codes], "multiallelic")
     mark(ambiguous_u[ref_codes] | ambiguous_u[alt_codes], AMBIGUOUS_ALLELE)
@@ -129,52 +154,81 @@ def finalize(
     mark(pos_missing | (pos < 1), "invalid_position")
     end = np.where(pos_missing, 0, pos) + length_u[ref_codes] - 1
     mark(known & (end > chrom_len_u[chrom_codes]), "off_chromosome_end")
-    gene = _codes(frame["gene_id"]) if "gene_id" in frame else (np.zeros(n, dtype=np.int64), [None])
     n_alleles = len(allele_uniques)
-    variant = _variants(chrom_codes, len(chrom_uniques), pos, ref_codes, alt_codes, n_alleles, same_variant)
+    variant = _group((chrom_codes, len(chrom_uniques)), _as_codes(pos), (ref_codes, n_alleles), (alt_codes, n_alleles))
+    one_id = np.empty(int(variant.max()) + 1 if m else 0, dtype=np.int64)
+    one_id[variant] = np.arange(m)  # any spelling of a variant: they agree on chrom, pos, ref and alt
+    whole = np.where(np.isfinite(pos), pos, 0).astype(np.int64)
+    chroms_text, alleles_text = _text(chrom_uniques), _text(allele_uniques)
+    ids = variant_id_array(chroms_text.take(chrom_codes[one_id]), whole[one_id], alleles_text.take(ref_codes[one_id]),
+                           alleles_text.take(alt_codes[one_id]), BUILD_ID_SUFFIX[build])
+
+    def per_row(values: np.ndarray) -> np.ndarray:
+        return values if of_row is None else values[of_row]
+
+    reasons, variant = per_row(reasons), per_row(variant)
+    effect = np.asarray(frame["effect"], dtype=np.float64)
+    unplaced = _REASONS.index("unplaced") + 1
+    reasons[~np.isfinite(effect) & (reasons != unplaced)] = _REASONS.index("invalid_effect") + 1
+    gene = _codes(frame["gene_id"]) if "gene_id" in frame else (np.zeros(n, dtype=np.int64), [None])
     pair_key = variant * max(len(gene[1]), 1) + gene[0]  # < n * n: no overflow below 3 G rows
     _mark_duplicates(pair_key, effect, reasons)
 
     counts = np.bincount(reasons, minlength=len(_REASONS) + 1)
     excluded.update({reason: int(counts[i + 1]) for i, reason in enumerate(_REASONS) if counts[i + 1]})
-    rows = np.flatnonzero(reasons == 0)
-    kept_chrom, kept_pos = chrom_codes[rows], pos[rows].astype(np.int64)
-    kept_ref, kept_alt = ref_codes[rows], alt_codes[rows]
-    kept_variant = variant if len(rows) == n else pd.factorize(variant[rows])[0]
-    first = np.flatnonzero(_is_first(kept_variant))
-    # Built once per distinct variant; the rows of one variant share one string object.
-    ids = variant_ids(pd.DataFrame({
-        "chrom": chrom_uniques[kept_chrom[first]], "pos": kept_pos[first],
-        "ref": allele_uniques[kept_ref[first]], "alt": allele_uniques[kept_alt[first]],
-    }), build).to_numpy()
-    out = {
-        "truth_set": _constant(len(rows), truth_set),
-        "variant_id": ids[kept_variant],
-        "chrom": chrom_uniques[kept_chrom],
-        "pos": kept_pos,
-        "ref": allele_uniques[kept_ref],
-        "alt": allele_uniques[kept_alt],
-        "build": _constant(len(rows), build),
+    kept = reasons == 0
+    every = bool(kept.all())
+    selection = None if every else pa.array(np.flatnonzero(kept))
+
+    def rows(values: np.ndarray) -> np.ndarray:
+        """The kept rows of a per-row array of codes."""
+        return values if every else values[kept]
+
+    def column(name: str) -> pa.Array:
+        """A row-level column of `frame` (zero-copy into Arrow), the kept rows taken by Arrow: one copy, not two."""
+        values = pa.array(frame[name].to_numpy() if name in frame else np.full(n, np.nan), QTL_SCHEMA.field(name).type)
+        return values if every else values.take(selection)
+
+    n_kept = int(kept.sum())
+    columns = {
+        "truth_set": _dictionary(np.zeros(n_kept, dtype=np.int32), _text(np.array([truth_set], dtype=object))),
+        "variant_id": _dictionary(rows(variant), ids),
+        "chrom": _dictionary(rows(per_row(chrom_codes)), chroms_text),
+        "pos": pa.array(rows(per_row(whole))),
+        "ref": _dictionary(rows(per_row(ref_codes)), alleles_text),
+        "alt": _dictionary(rows(per_row(alt_codes)), alleles_text),
+        "gene_id": _dictionary(rows(gene[0]), _text(gene[1])),
+        "build": _dictionary(np.zeros(n_kept, dtype=np.int32), _text(np.array([build], dtype=object))),
     }
-    for column in QTL_COLUMNS:
-        if column in out:
-            continue
-        if column not in frame:
-            out[column] = np.full(len(rows), np.nan)
-        elif isinstance(frame[column].dtype, pd.CategoricalDtype):  # text given as categorical comes out as text
-            codes, uniques = _codes(frame[column])
-            out[column] = uniques[codes[rows]]
+    return pa.Table.from_arrays([columns[c] if c in columns else column(c) for c in QTL_COLUMNS], schema=QTL_SCHEMA)
+
+
+def _text(values: np.ndarray) -> pa.Array:
+    """Distinct text values (NA as null) as an Arrow string array."""
+    return pa.array(np.asarray(values, dtype=object), type=pa.string(), from_pandas=True)
+
+
+def _dictionary(codes: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
+    """Rows as codes into `values`; a code of a null value becomes a null row (dictionaries hold no nulls)."""
+    if values.null_count:
+        valid = values.is_valid().to_numpy(zero_copy_only=False)
+        renumber = (np.cumsum(valid) - 1).astype(np.int32)
+        indices = pa.array(renumber[codes], mask=~valid[codes])
+        return pa.DictionaryArray.from_arrays(indices, values.filter(pa.array(valid)))
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32, copy=False)), values)
+
+
+def qtl_table(frame: pd.DataFrame) -> pa.Table:
+    """A QTL frame (as `ParsedQtls.frame` gives it, or lifted) back as a `QTL_SCHEMA` table."""
+    arrays = []
+    for column in QTL_SCHEMA:
+        values = frame[column.name]
+        if pa.types.is_dictionary(column.type):
+            codes, uniques = _codes(values)
+            arrays.append(_dictionary(codes, _text(uniques)))
         else:
-            values = frame[column].to_numpy()
-            out[column] = values if len(rows) == n else values[rows]
-    return pd.DataFrame({column: out[column] for column in QTL_COLUMNS}, copy=False)
-
-
-def _constant(n: int, value: str) -> np.ndarray:
-    """An object array of one string (`fill` is ten times faster than `np.full` for objects)."""
-    column = np.empty(n, dtype=object)
-    column.fill(value)
-    return column
+            arrays.append(pa.array(values.to_numpy(), type=column.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=QTL_SCHEMA)
 
 
 CONFLICTING_DUPLICATE = "conflicting_duplicate"
@@ -189,12 +243,18 @@ def _mark_duplicates(pair_key: np.ndarray, effect: np.ndarray, reasons: np.ndarr
     """Among rows still kept, a variant(-gene) pair seen again: with the same effect the repeat is a `duplicate_row`
     (the first row stays); with a different effect no row of the pair can be trusted, and all are
     `conflicting_duplicate`."""
-    kept = np.flatnonzero(reasons == 0)
-    ordered = np.sort(pair_key[kept])  # sorting finds the repeated pairs ten times faster than hashing every row
-    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    kept = reasons == 0
+    keys = pair_key if kept.all() else pair_key[kept]
+    ordered = np.sort(keys)  # sorting finds the repeated pairs ten times faster than hashing every row
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
     if not len(repeated):
         return
-    repeats = kept[np.isin(pair_key[kept], repeated)]
+    # The few rows of repeated pairs: a table of the low 20 bits of their keys marks the rows that may hold one,
+    # and those few are checked exactly.
+    bucket = np.zeros(1 << 20, dtype=bool)
+    bucket[repeated & ((1 << 20) - 1)] = True
+    candidates = np.flatnonzero(kept & bucket[pair_key & ((1 << 20) - 1)])
+    repeats = candidates[np.isin(pair_key[candidates], repeated)]
     row_key = _group(pair_key[repeats], effect[repeats])
     same_pair_codes = pd.factorize(pair_key[repeats])[0]
     effects_per_pair = np.bincount(same_pair_codes, weights=_is_first(row_key))  # distinct effects of each pair
@@ -204,26 +264,18 @@ def _mark_duplicates(pair_key: np.ndarray, effect: np.ndarray, reasons: np.ndarr
     reasons[repeats[repeat]] = _REASONS.index("duplicate_row") + 1
 
 
-def _refuse_fractional(pos: np.ndarray, frame: pd.DataFrame, path: Path) -> None:
-    """A position with a fraction is an error naming its line: truncating it would move the variant."""
+def _refuse_fractional(pos: np.ndarray, frame: pd.DataFrame, path: Path, of_row: np.ndarray | None) -> None:
+    """A position with a fraction is an error naming its line: truncating it would move the variant. `pos` holds
+    one position per row, or per distinct id when `of_row` gives each row's id."""
     fractional = np.isfinite(pos) & (pos != np.floor(pos))
     if fractional.any():
+        if of_row is not None:
+            fractional, pos = fractional[of_row], pos[of_row]
         row = int(np.flatnonzero(fractional)[0])
         line = int(frame["source_line"].iloc[row]) if "source_line" in frame else None
         raise InputError(path, f"position {quote(repr(float(pos[row])))} is not a whole number "
                          f"({int(fractional.sum()):,} such rows); positions are never rounded",
                          "Write 1-based positions as whole numbers", line=line)
-
-
-def _variants(chrom: np.ndarray, n_chroms: int, pos: np.ndarray, ref: np.ndarray, alt: np.ndarray, n_alleles: int,
-              same_variant: np.ndarray | None) -> np.ndarray:
-    """One code per distinct (chrom, pos, ref, alt), numbered by first appearance; see `finalize` for `same_variant`."""
-    if same_variant is not None:
-        first = np.flatnonzero(_is_first(same_variant))
-        if np.array_equal(same_variant[first], np.arange(len(first))):  # numbered by first appearance, as promised
-            by_id = _group((chrom[first], n_chroms), _as_codes(pos[first]), (ref[first], n_alleles), (alt[first], n_alleles))
-            return by_id[same_variant]
-    return _group((chrom, n_chroms), _as_codes(pos), (ref, n_alleles), (alt, n_alleles))
 
 
 def _group(*columns: np.ndarray | tuple[np.ndarray, int]) -> np.ndarray:
@@ -267,34 +319,91 @@ def _as_codes(values: np.ndarray) -> np.ndarray | tuple[np.ndarray, int]:
 
 
 def variant_ids(frame: pd.DataFrame, build: str) -> pd.Series:
-    """GTEx-style ids (`chr1_13550_G_A_b38`), so truth sets join with GTEx and AlphaGenome parses them.
-
-    Joined in Arrow: a million ids in a fraction of a second.
-    """
+    """GTEx-style ids (`chr1_13550_G_A_b38`), so truth sets join with GTEx and AlphaGenome parses them."""
     def text(column: str) -> pa.Array:
         return pa.array(frame[column].to_numpy(dtype=object), pa.string())
 
-    ids = pc.binary_join_element_wise(
-        text("chrom"), pc.cast(pa.array(frame["pos"].to_numpy(dtype=np.int64)), pa.string()), text("ref"), text("alt"),
-        BUILD_ID_SUFFIX[build], "_",
-    )
+    ids = variant_id_array(text("chrom"), frame["pos"].to_numpy(dtype=np.int64), text("ref"), text("alt"),
+                           BUILD_ID_SUFFIX[build])
     return pd.Series(ids.to_numpy(zero_copy_only=False), index=frame.index, dtype=object)
+
+
+def variant_id_array(chrom: pa.Array, pos: np.ndarray, ref: pa.Array, alt: pa.Array, suffix: str | pa.Array
+                     ) -> pa.Array:
+    """`variant_ids` on Arrow columns (`suffix`: the build's, `BUILD_ID_SUFFIX`, or one per row), joined in Arrow:
+    a million ids in a fraction of a second."""
+    return pc.binary_join_element_wise(chrom, pc.cast(pa.array(pos, pa.int64()), pa.string()), ref, alt, suffix, "_")
 
 
 CHROMOSOME_NOT_PREDICTED = "chromosome_not_predicted"
 
 
-def drop_unpredicted_chromosomes(frame: pd.DataFrame, stats: dict[str, dict]) -> pd.DataFrame:
+def drop_unpredicted_chromosomes(table: pa.Table, stats: dict[str, dict]) -> pa.Table:
     """The rows on chromosomes that predictions are partitioned by (`PARTITION_CHROMOSOMES`: chr1-22, chrX).
 
     Rows elsewhere (chrY, chrM; contigs are `unknown_chromosome` already) would be read and then never scored:
     they leave the funnel here, counted per truth set in `stats[truth_set]["excluded"]`, so that every row read is
     kept or counted.
     """
-    outside = ~frame["chrom"].isin(PARTITION_CHROMOSOMES).to_numpy()
+    chrom, chroms = column_codes(table.column("chrom"))
+    outside = ~np.isin(chroms, PARTITION_CHROMOSOMES)[chrom]
     if not outside.any():
-        return frame
-    for truth_set, n in frame.loc[outside, "truth_set"].value_counts().items():
-        excluded = stats.setdefault(truth_set, {}).setdefault("excluded", {})
-        excluded[CHROMOSOME_NOT_PREDICTED] = excluded.get(CHROMOSOME_NOT_PREDICTED, 0) + int(n)
-    return frame[~outside].reset_index(drop=True)
+        return table
+    truth_set, names = column_codes(table.column("truth_set"))
+    for name, n in zip(names, np.bincount(truth_set[outside], minlength=len(names))):
+        if n:
+            excluded = stats.setdefault(name, {}).setdefault("excluded", {})
+            excluded[CHROMOSOME_NOT_PREDICTED] = excluded.get(CHROMOSOME_NOT_PREDICTED, 0) + int(n)
+    return table.filter(pa.array(~outside))
+
+
+SOURCE_COLUMNS = [c for c in QTL_COLUMNS if c != "variant_id"]
+
+
+def as_sources(tables: list[pa.Table]) -> pa.Table:
+    """Stored QTL tables (`SOURCE_COLUMNS` read back) as one table for `annotate_truth_sets`, text as codes.
+
+    `variant_id` is not read: chrom, pos, ref, alt and build spell it out, and it is rebuilt for the rows kept.
+    A table stored before text was dictionary-encoded is encoded here.
+    """
+    schema = pa.schema([QTL_SCHEMA.field(c) for c in SOURCE_COLUMNS])
+    return pa.concat_tables([table.select(SOURCE_COLUMNS).cast(schema) for table in tables])
+
+
+def column_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of a text column (dictionary-encoded or not) and its distinct values as an object array.
+
+    Chunks with dictionaries of their own (tables of several sources) are put on one dictionary first. A missing
+    value gets a code of its own, `len(values)`, whose value is None.
+    """
+    codes, dictionary = _dictionary_codes(column)
+    values = dictionary.to_numpy(zero_copy_only=False).astype(object)
+    return codes, np.append(values, None) if (codes == len(values)).any() else values
+
+
+def _dictionary_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """`column_codes` with the distinct values left in Arrow (a million variant ids are not made Python strings)."""
+    if not pa.types.is_dictionary(column.type):
+        column = column.dictionary_encode()
+    if column.num_chunks > 1:
+        column = pa.table({"c": column}).unify_dictionaries().column(0)
+    if column.num_chunks == 0:
+        return np.zeros(0, dtype=np.int64), pa.array([], type=pa.string())
+    dictionary = column.chunk(0).dictionary
+    indices = pa.chunked_array([chunk.indices for chunk in column.chunks], type=column.type.index_type)
+    return indices.fill_null(len(dictionary)).to_numpy().astype(np.int64, copy=False), dictionary
+
+
+def truth_set_builds(table: pa.Table) -> pd.DataFrame:
+    """The distinct (truth_set, build) pairs of a QTL table, found on codes: a few rows for 2.4 M."""
+    truth_set, truth_sets = column_codes(table.column("truth_set"))
+    build, builds = column_codes(table.column("build"))
+    pairs = np.flatnonzero(np.bincount(truth_set * len(builds) + build)) if len(truth_set) else np.zeros(0, int)
+    return pd.DataFrame({"truth_set": truth_sets[pairs // len(builds)], "build": builds[pairs % len(builds)]})
+
+
+def distinct_variants(table: pa.Table) -> int:
+    """How many distinct variants a QTL table holds: distinct `variant_id`s, counted on their codes (the tables of
+    several sources put on one dictionary first)."""
+    codes, dictionary = _dictionary_codes(table.column("variant_id"))
+    return int(np.count_nonzero(np.bincount(codes)[:len(dictionary)])) if len(codes) else 0

@@ -7,43 +7,68 @@ every row, and its id rebuilt from the harmonised alleles, as every id is built 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from endobench.lib.genome.reference import ReferenceGenome
-from endobench.lib.genome.windows import OK, SWAPPED, build_windows, exclusion_counts, reference_agreement
-from endobench.lib.truth_sets.schema import variant_ids
+from endobench.lib.genome.windows import (
+    OK,
+    SWAPPED,
+    WINDOW_COLUMNS,
+    build_windows,
+    exclusion_counts,
+    reference_agreement,
+)
+from endobench.lib.truth_sets.schema import _as_codes, _group, _is_first, variant_ids
 
 KEYS = ["chrom", "pos", "ref", "alt"]
 
 
 def window_truth_sets(variants: pd.DataFrame, reference: ReferenceGenome, *, window_length: int,
                       needs_sequence: bool) -> pd.DataFrame:
-    """`variants` (truth-set rows) with harmonised ref/alt/effect/variant_id and the window columns."""
-    unique = variants.drop_duplicates(KEYS)[KEYS + ["variant_id"]].assign(effect=1.0)
+    """`variants` (truth-set rows) with harmonised ref/alt/effect/variant_id and the window columns.
+
+    Rows are grouped into variants on integer codes of chrom, pos, ref and alt; each variant is checked once and
+    its result gathered back to its rows by code, in the rows' order.
+    """
+    variant = _group(_text_codes(variants["chrom"]), _as_codes(variants["pos"].to_numpy()),
+                     _text_codes(variants["ref"]), _text_codes(variants["alt"]))
+    first = np.flatnonzero(_is_first(variant))  # variant codes number first appearances: code k is row first[k]
+    unique = variants.iloc[first][KEYS + ["variant_id"]].reset_index(drop=True).assign(effect=1.0)
     checked = build_windows(unique, reference, window_length=window_length, needs_sequence=needs_sequence)
-    # build_windows keeps row order: key the harmonised rows by the alleles as the truth set gave them.
-    checked = checked.drop(columns="variant_id").rename(
-        columns={"effect": "effect_sign", "ref": "ref_h", "alt": "alt_h"})
-    checked[["ref", "alt"]] = unique[["ref", "alt"]].to_numpy()
-    windows = variants.merge(checked, on=KEYS, how="left", validate="many_to_one")
-    windows["effect"] = windows["effect"] * windows.pop("effect_sign")
-    windows["ref"], windows["alt"] = windows.pop("ref_h"), windows.pop("alt_h")
+    windows = variants.reset_index(drop=True)
+    windows["effect"] = windows["effect"].to_numpy() * checked["effect"].to_numpy()[variant]
+    for column in ("ref", "alt", *WINDOW_COLUMNS):
+        windows[column] = checked[column].to_numpy()[variant]
     swapped = windows["harmonisation"] == SWAPPED
     windows.loc[swapped, "variant_id"] = variant_ids(windows[swapped], reference.build)
     return windows
 
 
+def distinct_windows(windows: pd.DataFrame) -> pd.DataFrame:
+    """The first row of each variant of each truth set (grouped on integer codes, in the rows' order)."""
+    variant = _group(_text_codes(windows["truth_set"]), _text_codes(windows["variant_id"]))
+    return windows.iloc[np.flatnonzero(_is_first(variant))]
+
+
+def _text_codes(column: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes of a text column and how many distinct values it has (the form `_group` takes)."""
+    codes, values = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=False)
+    return codes, len(values)
+
+
 def window_statistics(windows: pd.DataFrame) -> dict[str, dict[str, object]]:
     """Per truth set, over its distinct variants: windows usable, exclusions by reason, reference agreement."""
+    unique = distinct_windows(windows)
     stats = {}
-    for truth_set, group in windows.groupby("truth_set", sort=True):
-        unique = group.drop_duplicates("variant_id")
-        agreement, n_checked = reference_agreement(unique)
+    for truth_set in sorted(unique["truth_set"].unique()):
+        group = unique[(unique["truth_set"] == truth_set).to_numpy()]
+        agreement, n_checked = reference_agreement(group)
         stats[truth_set] = {
-            "windows_ok": int((unique["window_status"] == OK).sum()),
-            "window_exclusions": dict(exclusion_counts(unique)),
+            "windows_ok": int((group["window_status"] == OK).sum()),
+            "window_exclusions": dict(exclusion_counts(group)),
             "reference_agreement": agreement,
             "reference_checked": n_checked,
-            "swapped": int((unique["harmonisation"] == SWAPPED).sum()),
+            "swapped": int((group["harmonisation"] == SWAPPED).sum()),
         }
     return stats

@@ -17,7 +17,7 @@ import pyfaidx
 import pytest
 
 from endobench.lib.genome.intervals import variants_in_peaks
-from endobench.lib.genome.peaks import filter_peaks, read_peaks
+from endobench.lib.genome.peaks import BIN, _share_a_bin, filter_peaks, intersect, read_peaks
 from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.io.tables import read_typed_table
 from endobench.lib.truth_sets import gtex
@@ -69,6 +69,31 @@ def test_blacklist_removal_agrees_with_bedtools_intersect_v(sample_dir, sample_p
     pybedtools.cleanup(remove_all=False)
     assert kept.excluded["in_blacklist"] == len(sample_peaks.frame) - len(theirs) > 0
     assert kept.frame[["chrom", "start", "end"]].values.tolist() == theirs.iloc[:, :3].values.tolist()
+
+
+def test_only_intervals_sharing_no_bin_with_a_peak_are_kept_from_bedtools_and_its_answer_stands():
+    """Intervals at every offset around 1-kb bin edges, long and 1-base ones, on chromosomes with and without
+    intervals to meet, against nested and touching ones: `intersect` (bedtools on the intervals sharing a bin)
+    answers as bedtools does on all of them, row for row, having sent it far fewer."""
+    rng = np.random.default_rng(17)
+    edges = np.arange(1, 400) * BIN
+    starts = np.concatenate([edges + d for d in (-3, -1, 0, 1, 2)] + [rng.integers(0, 400 * BIN, 3_000)])
+    lengths = np.concatenate([np.ones(len(starts) - 3_000, dtype=np.int64), rng.integers(1, 3_000, 3_000)])
+    intervals = pd.DataFrame({"chrom": rng.choice(["chr1", "chr2", "chr3"], len(starts)), "start": starts,
+                              "end": starts + lengths})
+    peak_starts = rng.integers(0, 400 * BIN, 150)
+    others = pd.DataFrame({"chrom": rng.choice(["chr1", "chr2"], 150), "start": peak_starts,
+                           "end": peak_starts + rng.integers(1, 2_500, 150)})
+    others = pd.concat([others, others.head(20).assign(start=others["start"].head(20) + 1)], ignore_index=True)
+    ours = intersect(intervals, others)
+    everything = pd.DataFrame({**intervals, "name": np.arange(len(intervals))})
+    hits = pybedtools.BedTool.from_dataframe(everything).intersect(pybedtools.BedTool.from_dataframe(others), u=True)
+    theirs = np.isin(np.arange(len(intervals)), [int(f.name) for f in hits])
+    pybedtools.cleanup(remove_all=False)
+    sent = _share_a_bin(intervals, others)
+    assert ours.sum() > 300 and (~ours).sum() > 300
+    assert sent.sum() < len(intervals) / 2 and not (ours & ~sent).any()
+    np.testing.assert_array_equal(ours, theirs)
 
 
 @pytest.mark.parametrize("path", [

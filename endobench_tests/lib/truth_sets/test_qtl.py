@@ -1,11 +1,14 @@
 """Generic QTL tables (the Degner dsQTLs) read by header name, alleles put on the + strand, exclusions counted."""
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
+from endobench.lib.io.atomic import write_parquet
 from endobench.lib.io.errors import InputError
+from endobench.lib.io.tables import frame_from_arrow, read_parquet_table
 from endobench.lib.truth_sets.generic import GenericQtlColumns, read_generic_qtls
-from endobench.lib.truth_sets.schema import QTL_COLUMNS
+from endobench.lib.truth_sets.schema import QTL_COLUMNS, QTL_SCHEMA, SOURCE_COLUMNS, as_sources
 from endobench.resources.sources import DEGNER_COLUMNS
 
 DEGNER = "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"
@@ -104,3 +107,15 @@ def test_a_declared_strand_column_missing_from_the_header_is_an_error(sample_dir
     table.rename(columns={"strand_hg38": "trand_hg38"}).to_csv(path, sep="\t", index=False)
     with pytest.raises(InputError, match=r"missing required column\(s\) \['strand_hg38'\]"):
         read_generic_qtls(path, truth_set="dsqtl", build="hg38", columns=DEGNER_COLUMNS)
+
+
+def test_a_table_stored_as_text_before_the_codes_is_read_as_one_stored_as_codes(tmp_path, degner):
+    """Outputs written by pandas (text as strings, a dsQTL gene_id column with no value at all) still feed
+    `annotate_truth_sets`: `as_sources` encodes them, and the values are those of the table stored as codes."""
+    write_parquet(degner.frame, tmp_path / "as_text.parquet")
+    write_parquet(degner.table, tmp_path / "as_codes.parquet")
+    old, new = (as_sources([read_parquet_table(tmp_path / f"{name}.parquet", SOURCE_COLUMNS)])
+                for name in ("as_text", "as_codes"))
+    assert old.schema == new.schema == pa.schema([QTL_SCHEMA.field(c) for c in SOURCE_COLUMNS])
+    assert old.column("gene_id").null_count == len(degner.frame) > 5_000
+    pd.testing.assert_frame_equal(frame_from_arrow(old), frame_from_arrow(new))
