@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test ui e2e deploy-test bench install bedtools postgres clean-outputs
+.PHONY: demo test test-slow ui e2e deploy-test bench install bedtools postgres clean-outputs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,10 @@ demo: $(STAMP) bedtools
 	$(BIN)/endobench demo
 
 test: $(STAMP) bedtools
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m 'not slow and not e2e and not deploy'
+
+test-slow: $(STAMP) bedtools
+	$(BIN)/python -m pytest -q -m 'slow and not e2e and not deploy'
 
 ui: $(STAMP)
 	$(BIN)/endobench ui

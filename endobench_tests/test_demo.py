@@ -24,6 +24,8 @@ from endobench.defs.resources import build_resources
 from endobench.demo import run_demo
 from endobench_tests.paths import REPO, SAMPLE_DIR
 
+pytestmark = pytest.mark.slow  # runs a whole pipeline or many processes: `make test-slow` (CI runs both)
+
 PREDICTION_RUN_KILLED = 5
 # The shared inputs, raw_gtex_eqtls, dhs_filtered_variants and sequence_windows run first, then four chromosomes
 # finish; the fifth is killed as it logs its first line, before it can record a materialization.

@@ -255,6 +255,7 @@ def _events(instance, run_id: str, event_type) -> list:
     return [e for e in instance.all_logs(run_id) if e.dagster_event and e.dagster_event.event_type == event_type]
 
 
+@pytest.mark.slow
 def test_a_killed_release_run_resumes_without_redoing_finished_assets(tmp_path):
     """SIGKILL inside dhs_filtered_variants; re-execution from failure keeps raw_gtex_eqtls and finishes the rest."""
     import dagster as dg

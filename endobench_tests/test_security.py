@@ -35,6 +35,7 @@ def test_make_ui_calls_the_cli_without_a_host_override():
     assert len(ui_line) == 1 and "--host" not in ui_line[0] and "0.0.0.0" not in recipe
 
 
+@pytest.mark.slow
 def test_the_ui_listens_on_loopback_only(tmp_path):
     """`endobench ui` (what `make ui` runs) starts dagster dev; every socket its processes listen on is loopback."""
     port = free_port()
@@ -90,6 +91,7 @@ def _key_run_code() -> str:
     """)
 
 
+@pytest.mark.slow
 def test_the_api_key_is_in_no_file_log_or_metadata_of_a_run(tmp_path):
     """A run with the AlphaGenome predictor and a key in the environment (sent to a loopback stand-in that insists on
     it): no file written under the data dir or the Dagster home (outputs, score cache, SQLite run/event storage with

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from endobench.lib.io.compression import MAX_DECOMPRESSED_ENV
 from endobench.resources.predictors import LocalPredictor, VariantEffectPredictor
 from endobench.resources.sources import FULL, DataSources, data_sources
 from endobench.resources.storage import Storage
@@ -55,6 +56,15 @@ SOURCES_SETTINGS = {
 # The settings both profiles have (the full profile's download settings mean nothing to the sample).
 SHARED_SOURCES_SETTINGS = {k: v for k, v in SOURCES_SETTINGS.items() if k in ("ENDOBENCH_GTEX_TISSUES",
                                                                           "ENDOBENCH_ANNOTATIONS")}
+
+
+# Every variable a run reads when it loads the definitions or executes (here, the storage, the sources and
+# the size guard), besides the API key: a run launcher passes each into every run's process or container
+# (`env_vars` of deploy/dagster.yaml). The sensors' own settings (automation.py) are read by the daemon only.
+RUN_ENVIRONMENT = (
+    "ENDOBENCH_PREDICTOR", "ENDOBENCH_PROFILE", "ENDOBENCH_DATA_DIR", "ENDOBENCH_ALPHAGENOME_ADDRESS",
+    *ALPHAGENOME_SETTINGS, *SOURCES_SETTINGS, MAX_DECOMPRESSED_ENV,
+)
 
 
 def settings_from_environment(settings: dict[str, tuple[str, type]]) -> dict[str, object]:

@@ -24,6 +24,8 @@ from endobench.defs.resources import build_resources
 from endobench.demo import DAGSTER_YAML
 from endobench_tests.paths import REPO, SAMPLE_DIR
 
+pytestmark = pytest.mark.slow  # runs a whole pipeline or many processes: `make test-slow` (CI runs both)
+
 RELEASE = "v8"
 CHROMOSOMES = ["chr21", "chr22"]
 PREDICTIONS = dg.AssetKey("variant_effect_predictions")

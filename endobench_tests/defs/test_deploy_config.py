@@ -6,10 +6,15 @@ These tests build the instance from the shipped file with its environment variab
 SQLite because no database server runs here; `make deploy-test` runs the file itself against PostgreSQL.
 """
 
+import re
+
 import dagster as dg
 import pytest
 import yaml
 
+from endobench.defs.automation import AUTOMATION_INTERVAL_ENV, RELEASE_POLL_INTERVAL_ENV
+from endobench.defs.resources import RUN_ENVIRONMENT
+from endobench.lib.truth_sets.releases import LISTING_URL_ENV
 from endobench_tests.paths import REPO
 
 dagster_postgres = pytest.importorskip(
@@ -85,6 +90,22 @@ def test_the_docker_run_launcher_is_built_from_the_environment(home):
     assert launcher.networks == ["endobench"]
     assert "ALPHAGENOME_API_KEY" in launcher.env_vars
     assert all("=" not in name for name in launcher.env_vars)
+
+
+def test_every_setting_a_run_reads_is_forwarded_into_run_containers(home):
+    """A run container sees only the launcher's `env_vars`: the database, the key and every run setting."""
+    database = {"ENDOBENCH_PG_HOST", "ENDOBENCH_PG_PORT", "ENDOBENCH_PG_DB", "ENDOBENCH_PG_USER", "ENDOBENCH_PG_PASSWORD"}
+    forwarded = load(home).run_launcher.env_vars
+    assert len(forwarded) == len(set(forwarded))
+    assert set(forwarded) == database | {"ALPHAGENOME_API_KEY"} | set(RUN_ENVIRONMENT)
+
+
+def test_run_environment_names_every_setting_the_code_reads():
+    """A new `ENDOBENCH_*` variable in the package is either a run setting or one of the sensors' own."""
+    read = {name for path in (REPO / "endobench").rglob("*.py")
+            for name in re.findall(r"[\"'](ENDOBENCH_[A-Z0-9_]*[A-Z0-9])[\"']", path.read_text())}
+    sensors_only = {LISTING_URL_ENV, RELEASE_POLL_INTERVAL_ENV, AUTOMATION_INTERVAL_ENV}
+    assert read - sensors_only == set(RUN_ENVIRONMENT)
 
 
 def test_a_misspelt_key_is_rejected(home):

@@ -3,6 +3,7 @@
 import json
 
 import dagster as dg
+import pytest
 
 from endobench.defs.assets import inputs, model, predictions, report, variants
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, SAMPLE_RELEASE, prediction_partition_key
@@ -14,6 +15,7 @@ from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, sam
 CHROM = "chr22"
 
 
+@pytest.mark.slow
 def test_local_model_and_two_alphagenome_lengths_share_one_report(tmp_path):
     """The seed's multi-window experiment, done right: each configuration is its own row of the metrics table."""
     instance = dg.DagsterInstance.ephemeral()
