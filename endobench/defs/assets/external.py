@@ -6,7 +6,6 @@ import re
 import dagster as dg
 
 from endobench.defs.metadata import exclusion_metadata, rounded
-from endobench.lib.evaluation.evaluate import evaluate_table
 from endobench.lib.io.errors import InputError
 from endobench.resources.storage import Storage
 
@@ -37,6 +36,9 @@ def external_benchmark(
     strata, warnings) and writes report.md, report.html and metrics.json under
     `external_benchmark/<name>/`, so external results show in the UI beside our own.
     """
+    # Imported here, not at the top: scipy.stats, scikit-learn and matplotlib cost every run process about 2 s of
+    # start-up, and only this asset's runs use them (each prediction partition is a run of its own).
+    from endobench.lib.evaluation.evaluate import evaluate_table
     if not _SAFE_NAME.match(config.name):
         raise dg.Failure(f"external_benchmark name {config.name!r} is not a plain folder name: use letters, digits, "
                          "'_', '-' or '.'", allow_retries=False)

@@ -6,8 +6,6 @@ import dagster as dg
 
 from endobench.defs.automation import UP_TO_DATE
 from endobench.defs.metadata import rounded, table_metadata
-from endobench.lib.model.held_out import evaluate_held_out
-from endobench.lib.model.training import HELD_OUT_CHROMOSOMES, TRAINING_CHROMOSOMES, TrainingInputs, train_local_model
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 
@@ -21,6 +19,15 @@ def local_model(context: dg.AssetExecutionContext, sources: DataSources, storage
     dsQTLs of the even chromosomes, which it never saw. No chr22/chr2 segment material is used for training.
     The weights are written where the `LocalPredictor` resource reads them.
     """
+    # Imported here, not at the top: scipy.stats, scikit-learn and matplotlib cost every run process about 2 s of
+    # start-up, and only this asset's runs use them (each prediction partition is a run of its own).
+    from endobench.lib.model.held_out import evaluate_held_out
+    from endobench.lib.model.training import (
+        HELD_OUT_CHROMOSOMES,
+        TRAINING_CHROMOSOMES,
+        TrainingInputs,
+        train_local_model,
+    )
     inputs = TrainingInputs.sample(Path(sources.sample_dir))
     model, summary = train_local_model(inputs, TRAINING_CHROMOSOMES)
     evaluation = evaluate_held_out(model, inputs, HELD_OUT_CHROMOSOMES)

@@ -12,9 +12,6 @@ from endobench.defs.partitions import (
     gtex_release_partitions,
     release_chromosome_partitions,
 )
-from endobench.lib.evaluation.ceiling import ceiling_rows
-from endobench.lib.evaluation.funnel import funnels_and_exclusions
-from endobench.lib.evaluation.report import build_report
 from endobench.lib.truth_sets.catalog import DSQTL_DEGNER, EXPRESSION
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
@@ -82,6 +79,11 @@ def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, st
     effect is evaluated as if it were a prediction. Written as markdown and standalone HTML with embedded plots
     (also shown here), plus metrics.json.
     """
+    # Imported here, not at the top: scipy.stats, scikit-learn and matplotlib cost every run process about 2 s of
+    # start-up, and only this asset's runs use them (each prediction partition is a run of its own).
+    from endobench.lib.evaluation.ceiling import ceiling_rows
+    from endobench.lib.evaluation.funnel import funnels_and_exclusions
+    from endobench.lib.evaluation.report import build_report
     release = context.partition_key
     specs = {spec.name: spec for spec in sources.truth_sets()}
     predictions, missing = load_predictions(storage, release)
