@@ -20,7 +20,7 @@ from endobench.lib.genome.builds import normalize_build
 from endobench.lib.io.compression import PARQUET, TEXT_KINDS, refuse, sniff
 from endobench.lib.io.errors import InputError, quote, replace_damaged
 from endobench.lib.io.tables import check_header, numeric_column, read_header, read_table, read_typed_table
-from endobench.lib.truth_sets.schema import DistinctIds, ParsedQtls, finalize
+from endobench.lib.truth_sets.schema import DistinctIds, ParsedQtls, validated_qtl_table
 
 SIGNIF_PAIRS = "signif_variant_gene_pairs"
 EGENES = "egenes"
@@ -121,24 +121,24 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05)
         _minor_allele_frequency(typed_columns)
         table = pa.table(typed_columns)
     typed = _frame_from_arrow(table, kind, qval_threshold) if table is not None else None
-    del table  # the frame holds copies; the Arrow buffers would only raise the peak memory of `finalize`
+    del table  # the frame holds copies; the Arrow buffers would only raise the peak memory of `validated_qtl_table`
     if typed is None:
         return _read_gtex_text(path, kind, truth_set, qval_threshold, columns)
     frame, build, ids = typed
     excluded: Counter = Counter()
-    kept = finalize(frame, path, truth_set, build, excluded, ids=ids)
+    kept = validated_qtl_table(frame, path, truth_set, build, excluded, ids=ids)
     return ParsedQtls(table=kept, rows_read=len(frame), excluded=excluded, kind=kind)
 
 
 def _frame_from_arrow(
     table: pa.Table, kind: str, qval_threshold: float, first_line: int = 2
 ) -> tuple[pd.DataFrame, str, DistinctIds] | None:
-    """The rows `finalize` takes, the build, and the distinct ids split; None when the ids need the text reader.
+    """The rows `validated_qtl_table` takes, the build, and the distinct ids split; None when the ids need the text reader.
 
     Each distinct id (about 970 K of Whole Blood's 2.4 M rows) is split once, from the right in Arrow (contig names
     such as chrUn_KI270742v1 contain underscores) and checked to be what the text reader's pattern
     `^(.+)_(\\d+)_([^_]+)_([^_]+)_([^_]+)$` accepts. Rows carry only the code of their id, numbered by first
-    appearance, so `finalize` checks each variant once; gene_id becomes a categorical.
+    appearance, so `validated_qtl_table` checks each variant once; gene_id becomes a categorical.
     """
     row_id, spellings = _encode(table.column("variant_id"))
     parts = pc.split_pattern(pc.utf8_trim_whitespace(spellings), "_", max_splits=4, reverse=True)
@@ -227,7 +227,7 @@ def _read_gtex_text(
         frame["is_significant"] = (numeric_column(raw, "qval", path) <= qval_threshold).to_numpy()
     else:
         frame["is_significant"] = True
-    kept = finalize(frame, path, truth_set, build, excluded)
+    kept = validated_qtl_table(frame, path, truth_set, build, excluded)
     return ParsedQtls(table=kept, rows_read=len(raw), excluded=excluded, kind=kind)
 
 
@@ -300,5 +300,5 @@ def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str,
                          "Use the GTEx variant ids unchanged")
     frame, build, ids = typed_frame
     excluded: Counter = Counter()
-    kept = finalize(frame, path, truth_set, build, excluded, ids=ids)
+    kept = validated_qtl_table(frame, path, truth_set, build, excluded, ids=ids)
     return ParsedQtls(table=kept, rows_read=table.num_rows, excluded=excluded, kind=kind)

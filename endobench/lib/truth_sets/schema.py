@@ -95,7 +95,7 @@ class DistinctIds:
     of_row: np.ndarray
 
 
-def finalize(
+def validated_qtl_table(
     frame: pd.DataFrame, path: Path, truth_set: str, build: str, excluded: Counter, ids: DistinctIds | None = None,
 ) -> pa.Table:
     """Validate alleles, chromosomes and positions shared by every truth-set kind; count what is excluded.

@@ -32,7 +32,7 @@ from endobench_tests.paths import FIXTURES, REPO, SAMPLE_DIR
 
 BEFORE = FIXTURES / "ingest" / "before.json"
 WINDOW = 2_048
-# One line per exclusion reason of `finalize`, after the generated rows (gene ENSG00000000001.5 is generated).
+# One line per exclusion reason of `validated_qtl_table`, after the generated rows (gene ENSG00000000001.5 is generated).
 FAULTS = [
     "chr21_5000000_A_G_b38\tENSG00000000001.5\t1\t5\t5\t0.1\t1e-8\tnan\t0.1\t1e-4\t1e-8\t1e-7",       # invalid_effect
     "chr21_5000001_A_<DEL>_b38\tENSG00000000001.5\t1\t5\t5\t0.1\t1e-8\t0.2\t0.1\t1e-4\t1e-8\t1e-7",   # symbolic_allele
