@@ -54,7 +54,7 @@ SHARED_ASSETS = ["raw_qtl_tables", "dsqtl_sites", "dhs_peaks", "local_model"]
 FLOW_TIMEOUT_S = 600
 BACKFILL_TIMEOUT_S = 600
 HEADLINE = ("n", "n_units", "spearman", "sign_agreement", "sign_auroc")
-DSQTL_HEADLINE = "dsqtl_degner2012:accessibility:alphagenome_1_mb_all_folds"
+DSQTL_HEADLINE = "dsqtl_degner2012 / accessibility / AlphaGenome 1 MB (ALL_FOLDS)"
 POLL_S = 5
 
 
@@ -174,9 +174,9 @@ def test_a_published_release_flows_through_by_itself(deployment, stand_ins, stor
     for asset in SHARED_ASSETS:
         assert materialized(deployment, asset, None), asset
     metadata = latest_metadata(deployment, "benchmark_report", RELEASE)
-    headline = {key: value for key, value in metadata.items() if key.startswith(f"{DSQTL_HEADLINE}:")}
-    assert {f"{DSQTL_HEADLINE}:{metric}" for metric in HEADLINE} <= set(headline), sorted(metadata)
-    assert headline[f"{DSQTL_HEADLINE}:n"] > 5_000
+    headline = {key: value for key, value in metadata.items() if key.startswith(f"{DSQTL_HEADLINE} / ")}
+    assert {f"{DSQTL_HEADLINE} / {metric}" for metric in HEADLINE} <= set(headline), sorted(metadata)
+    assert headline[f"{DSQTL_HEADLINE} / n"] > 5_000
     runs = runs_since(deployment, published)
     figures = run_figures(runs, grpc.records)
     story.say(f"step 3: {figures}")

@@ -85,8 +85,8 @@ def test_the_report_shows_its_metrics(page, dagster_ui, screenshots, demo_data_d
 
     metrics = json.loads((demo_data_dir / "outputs" / "benchmark_report" / SAMPLE_RELEASE / "metrics.json").read_text())
     (held_out,) = [v for k, v in metrics["headline"].items() if k.startswith("dsqtl_degner2012")]
-    prefix = "dsqtl_degner2012:accessibility:local_k_mer_held_out_chromosomes"
-    assert re.search(rf"^{prefix}:sign_auroc$", text, flags=re.MULTILINE)
+    prefix = "dsqtl_degner2012 / accessibility / local k-mer, held-out chromosomes"
+    assert re.search(rf"^{re.escape(prefix)} / sign_auroc$", text, flags=re.MULTILINE)
     assert f"{held_out['sign_auroc']:.3f}"[:4] in text  # the UI rounds; the first digits must match metrics.json
     assert f"{held_out['n']:,}" in text or str(held_out["n"]) in text
 

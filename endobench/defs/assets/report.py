@@ -1,7 +1,6 @@
 """The benchmark report of a release: metrics, diagnostics and plots over every chromosome's predictions."""
 
 import math
-import re
 
 import dagster as dg
 import pandas as pd
@@ -41,16 +40,18 @@ def load_predictions(storage: Storage, release: str) -> tuple[pd.DataFrame, list
 
 
 def headline_metadata(headline: dict[str, dict]) -> dict[str, dg.MetadataValue]:
-    """Metadata keys the UI can show (`<truth set>:<readout>:<configuration>:<metric>`), values rounded to 3 digits.
+    """Metadata keys the UI can show (`<truth set> / <readout> / <configuration> / <metric>`), values rounded to
+    3 digits, for example `dsqtl_degner2012 / accessibility / local k-mer, held-out chromosomes / spearman`.
 
-    The configuration is its label as a slug (`local_k_mer_held_out_chromosomes`); `headline_labels` maps each
-    prefix to its truth set, readout x biosample and configuration in words.
+    The configuration is its label in words, and the parts are separated by spaces, so that the UI's metadata table
+    wraps a long key instead of writing it over its value. `headline_labels` maps each prefix to its truth set and
+    readout x biosample in words.
     """
     out: dict[str, dg.MetadataValue] = {}
     labels = []
     for key, numbers in sorted(headline.items()):
         truth_set, readout, label = key.split("|", 2)
-        prefix = f"{truth_set}:{readout}:{re.sub(r'[^a-z0-9]+', '_', label.lower()).strip('_')}"
+        prefix = f"{truth_set} / {readout} / {label}"
         labels.append({"key": prefix, "truth set": numbers.get("title", truth_set),
                        "readout x biosample": numbers.get("readout_label", ""), "configuration": label})
         for metric in ("n", "n_units", "spearman", "sign_agreement", "sign_auroc", "pearson"):
@@ -58,11 +59,11 @@ def headline_metadata(headline: dict[str, dict]) -> dict[str, dg.MetadataValue]:
             if isinstance(value, bool) or value is None:
                 continue
             if isinstance(value, int):
-                out[f"{prefix}:{metric}"] = dg.MetadataValue.int(value)
+                out[f"{prefix} / {metric}"] = dg.MetadataValue.int(value)
             elif isinstance(value, float) and math.isfinite(value):
-                out[f"{prefix}:{metric}"] = dg.MetadataValue.float(round(value, 3))
+                out[f"{prefix} / {metric}"] = dg.MetadataValue.float(round(value, 3))
             else:
-                out[f"{prefix}:{metric}"] = dg.MetadataValue.text("too few")
+                out[f"{prefix} / {metric}"] = dg.MetadataValue.text("too few")
     out["headline_labels"] = dg.MetadataValue.md(markdown_table(labels))
     return out
 
