@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from endobench.defs.automation import UP_TO_DATE
+from endobench.defs.code_versions import source_code_version
 from endobench.defs.failures import bad_input_fails_the_run
 from endobench.defs.metadata import exclusion_metadata, markdown_table, rounded, table_metadata
 from endobench.defs.partitions import gtex_release_partitions
@@ -26,7 +27,7 @@ from endobench.resources.storage import Storage
 
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="inputs", kinds={"pandas", "parquet"},
-    automation_condition=UP_TO_DATE, code_version="1",
+    automation_condition=UP_TO_DATE, code_version=source_code_version("1", __name__),
 )
 def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
     """The GTEx eQTL tables of one release, one per configured tissue, parsed by header name into the QTL schema.
@@ -67,7 +68,8 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
     )
 
 
-@dg.asset(group_name="inputs", kinds={"pandas", "parquet"}, automation_condition=UP_TO_DATE, code_version="2")
+@dg.asset(group_name="inputs", kinds={"pandas", "parquet"}, automation_condition=UP_TO_DATE,
+          code_version=source_code_version("2", __name__))
 def raw_qtl_tables(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
     """Generic QTL truth sets (chrom, pos, ref, alt, effect, se, p, build), such as the Degner 2012 dsQTLs.
 
@@ -113,7 +115,7 @@ def combine_tables(tables: list[tuple[str, object, ParsedQtls, str | None]]) -> 
 
 
 @dg.asset(group_name="inputs", kinds={"pandas", "bed"}, deps=["raw_qtl_tables"], automation_condition=UP_TO_DATE,
-          code_version="1")
+          code_version=source_code_version("1", __name__))
 def dsqtl_sites(storage: Storage) -> dg.MaterializeResult:
     """LCL DNase-sensitive sites: the positions of the Degner dsQTLs, as an accessibility annotation for eQTLs.
 
@@ -136,7 +138,8 @@ class PeakFilterConfig(dg.Config):
     min_qvalue: float = 2.0
 
 
-@dg.asset(group_name="inputs", kinds={"bedtools", "parquet"}, automation_condition=UP_TO_DATE, code_version="1")
+@dg.asset(group_name="inputs", kinds={"bedtools", "parquet"}, automation_condition=UP_TO_DATE,
+          code_version=source_code_version("1", __name__))
 def dhs_peaks(
     context: dg.AssetExecutionContext, config: PeakFilterConfig, sources: DataSources, storage: Storage
 ) -> dg.MaterializeResult:

@@ -5,12 +5,14 @@ from pathlib import Path
 import dagster as dg
 
 from endobench.defs.automation import UP_TO_DATE
+from endobench.defs.code_versions import source_code_version
 from endobench.defs.metadata import rounded, table_metadata
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 
 
-@dg.asset(group_name="model", kinds={"scikitlearn"}, automation_condition=UP_TO_DATE, code_version="1")
+@dg.asset(group_name="model", kinds={"scikitlearn"}, automation_condition=UP_TO_DATE,
+          code_version=source_code_version("1", __name__))
 def local_model(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
     """A gapped k-mer (deltaSVM-class) DNase accessibility model: no network, no downloaded weights.
 

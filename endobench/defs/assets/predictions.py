@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from endobench.defs.automation import UP_TO_DATE
+from endobench.defs.code_versions import source_code_version
 from endobench.defs.failures import bad_input_fails_the_run
 from endobench.defs.metadata import exclusion_metadata, rounded, table_metadata
 from endobench.defs.partitions import release_chromosome_partitions
@@ -60,7 +61,9 @@ def scoring_requests(windows: pd.DataFrame, specs: list[TruthSetSpec], readouts:
     group_name="predictions",
     kinds={"parquet"},
     deps=["sequence_windows", "local_model"],
-    pool=SCORING_POOL, automation_condition=UP_TO_DATE, code_version="1",
+    pool=SCORING_POOL, automation_condition=UP_TO_DATE,
+    # The AlphaGenome predictor is a resource chosen at load time: its module is named, not imported here.
+    code_version=source_code_version("1", __name__, "endobench.resources.alphagenome"),
     retry_policy=dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
 )
 def variant_effect_predictions(

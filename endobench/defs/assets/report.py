@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from endobench.defs.automation import REPORT_UP_TO_DATE
+from endobench.defs.code_versions import source_code_version
 from endobench.defs.metadata import markdown_table, rounded
 from endobench.defs.partitions import (
     gtex_release_partitions,
@@ -71,7 +72,7 @@ def headline_metadata(headline: dict[str, dict]) -> dict[str, dg.MetadataValue]:
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="report", kinds={"matplotlib", "html"},
     deps=["variant_effect_predictions", "sequence_windows", "raw_qtl_tables"],
-    automation_condition=REPORT_UP_TO_DATE, code_version="1",
+    automation_condition=REPORT_UP_TO_DATE, code_version=source_code_version("1", __name__),
 )
 def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
     """How well predicted effects track measured ones, per truth set and configuration, with floor and ceiling.

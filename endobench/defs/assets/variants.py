@@ -4,6 +4,7 @@ import dagster as dg
 import pyarrow as pa
 
 from endobench.defs.automation import UP_TO_DATE
+from endobench.defs.code_versions import source_code_version
 from endobench.defs.failures import bad_input_fails_the_run
 from endobench.defs.metadata import exclusion_metadata, markdown_table, rounded, table_metadata
 from endobench.defs.partitions import gtex_release_partitions
@@ -53,7 +54,7 @@ def check_builds(table: pa.Table, annotations: dict[str, PeakSet], reference: So
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="variants", kinds={"bedtools", "parquet"},
     deps=["raw_gtex_eqtls", "raw_qtl_tables", "dhs_peaks", "dsqtl_sites"],
-    automation_condition=UP_TO_DATE, code_version="1",
+    automation_condition=UP_TO_DATE, code_version=source_code_version("1", __name__),
 )
 def dhs_filtered_variants(
     context: dg.AssetExecutionContext, sources: DataSources, storage: Storage
@@ -93,7 +94,7 @@ def dhs_filtered_variants(
 
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="variants", kinds={"pyfaidx", "parquet"},
-    deps=["dhs_filtered_variants"], automation_condition=UP_TO_DATE, code_version="1",
+    deps=["dhs_filtered_variants"], automation_condition=UP_TO_DATE, code_version=source_code_version("1", __name__),
 )
 def sequence_windows(
     context: dg.AssetExecutionContext, sources: DataSources, storage: Storage, predictor: VariantEffectPredictor
