@@ -41,8 +41,7 @@ from endobench.lib.truth_sets.gtex import read_gtex_eqtls
 from endobench.resources.sources import DEGNER_COLUMNS
 from endobench_tests.paths import CORPUS, SAMPLE_DIR
 
-# Thousands of generated files: `make test-slow` (CI runs both).
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = pytest.mark.timeout(120)
 
 
 def _sample_lines(name: str, n: int) -> str:
