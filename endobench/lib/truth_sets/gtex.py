@@ -292,6 +292,12 @@ def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str,
     table = pa.table(typed)
     if table.num_rows == 0:
         raise InputError(path, f"the GTEx {kind} table has no rows", "Point the run at a complete file")
+    genes = table.column("gene_id")
+    if genes.null_count:
+        row = int(np.flatnonzero(genes.is_null().to_numpy(zero_copy_only=False))[0]) + 1
+        raise InputError(path, f"the gene id ({columns['gene_id']!r}) is missing (first at row {row}, "
+                         f"{genes.null_count} row(s) in all)", "Every row of a GTEx table names its gene: "
+                         "fill in the ids or remove those rows")
     ids = table.column("variant_id")
     typed_frame = _frame_from_arrow(table, kind, qval_threshold, first_line=1) if ids.null_count == 0 else None
     if typed_frame is None:

@@ -156,6 +156,16 @@ def test_a_malformed_id_in_a_parquet_table_is_an_error_naming_its_row(fixtures, 
         read_gtex_eqtls(path, truth_set="gtex_wb")
 
 
+def test_a_missing_gene_id_in_a_parquet_table_is_an_error_naming_its_row(fixtures, tmp_path):
+    def damage(table):
+        table.loc[1, "phenotype_id"] = None
+        return table
+
+    path = tensorqtl_parquet(fixtures / PAIRS_FILE, tmp_path / "no_gene.parquet", damage)
+    with pytest.raises(InputError, match=r"the gene id \('phenotype_id'\) is missing \(first at row 2, 1 row"):
+        read_gtex_eqtls(path, truth_set="gtex_wb")
+
+
 def test_a_text_slope_in_a_parquet_table_is_an_error_naming_the_column(fixtures, tmp_path):
     path = tensorqtl_parquet(fixtures / PAIRS_FILE, tmp_path / "text_slope.parquet",
                              lambda t: t.assign(slope=["-0.12", "n/a", "0.3", "0.1"]))
