@@ -20,7 +20,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, SAMPLE_RELEASE, gtex_release_partitions
+from endobench.defs.partitions import (
+    GTEX_RELEASE_PARTITIONS_NAME,
+    SAMPLE_RELEASE,
+    chromosome_partitions,
+    gtex_release_partitions,
+    prediction_partition_key,
+)
 from endobench.defs.resources import build_resources
 from endobench.lib.io.atomic import write_text
 
@@ -176,9 +182,8 @@ def every_automated_partition(defs: dg.Definitions, release: str) -> list[AssetP
         elif partitions_def == gtex_release_partitions:
             wanted.append((key, release))
         else:
-            dimension = partitions_def.get_partitions_def_for_dimension("chrom")
-            wanted += [(key, str(dg.MultiPartitionKey({"release": release, "chrom": chrom})))
-                       for chrom in dimension.get_partition_keys()]
+            wanted += [(key, str(prediction_partition_key(release, chrom)))
+                       for chrom in chromosome_partitions.get_partition_keys()]
     return wanted
 
 

@@ -141,9 +141,6 @@ class DataSources(dg.ConfigurableResource):
     def _sample(self, name: str) -> Path:
         return Path(self.sample_dir) / name
 
-    def profile(self) -> str:
-        raise NotImplementedError
-
     def truth_sets(self) -> list[TruthSetSpec]:
         """Every truth set of a run: each GTEx tissue under each annotation, the dsQTLs, a fine-mapped table if set."""
         unknown = [a for a in self.annotations if a not in ANNOTATIONS]
@@ -214,9 +211,6 @@ class DataSources(dg.ConfigurableResource):
 class SampleDataSources(DataSources):
     """The bundled real sample (`data/sample/`, provenance in its SOURCES.md): offline, the default."""
 
-    def profile(self) -> str:
-        return SAMPLE
-
     def gtex_eqtls(self, release: str, tissue: str) -> SourceFile:
         if release != "v8":
             raise dg.Failure(f"the sample profile bundles GTEx release v8 only, not {release!r}; use the full profile "
@@ -260,9 +254,6 @@ class FullDataSources(DataSources):
     download_read_timeout_s: float = 120.0
     # Checksums known in advance, by the file's path at its publisher; a download must match them too.
     pinned_md5: dict[str, str] = PINNED_MD5
-
-    def profile(self) -> str:
-        return FULL
 
     def _download(self, url: str, relative: str) -> Path:
         try:

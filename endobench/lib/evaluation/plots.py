@@ -17,6 +17,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
+from endobench.lib.evaluation.ceiling import MEASURED  # noqa: E402
+
 DPI = 80
 PALETTE_COLORS = 128
 
@@ -156,7 +158,7 @@ def comparison(results: Sequence[Mapping[str, object]]) -> bytes:
     labelled = False
     for truth_set in dict.fromkeys(str(r["truth_set"]) for r in rows):
         members = [i for i, r in enumerate(rows) if str(r["truth_set"]) == truth_set]
-        ceiling = next((r for r in rows if str(r["truth_set"]) == truth_set and r.get("kind") == "measured"), None)
+        ceiling = next((r for r in rows if str(r["truth_set"]) == truth_set and r.get("kind") == MEASURED), None)
         if ceiling is None or not math.isfinite(float(ceiling.get("spearman", math.nan))):
             continue
         ax.vlines(float(ceiling["spearman"]), min(members) - 0.4, max(members) + 0.4, colors="#555555",

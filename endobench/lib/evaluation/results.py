@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from endobench.lib.evaluation.ceiling import MEASURED
 from endobench.lib.evaluation.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP, summarize
 from endobench.lib.evaluation.negatives import classification, match_negatives
 from endobench.lib.evaluation.strata import MIN_STRATUM_N, stratified_metrics
@@ -116,7 +117,7 @@ def evaluate_results(
         unit_col = unit or (spec.unit if spec is not None else VARIANT_UNIT)
         lead_by = spec.lead_by if spec is not None else KEEP_ALL
         significant = _significant(group)
-        headline = headline_rows(group, unit_col, lead_by)
+        headline = lead_rows(significant, unit_col, lead_by)  # headline_rows, on the rows filtered once
         units = headline[unit_col] if unit_col in headline else None
         result: dict[str, object] = dict(zip(GROUP_KEYS, key, strict=True))
         result.update(_describe(group, unit_col, spec, headline, significant))
@@ -147,7 +148,7 @@ def _describe(group: pd.DataFrame, unit_col: str, spec: TruthSetSpec | None, hea
         per_unit = f"one row per {what}" + (" (its lead variant)" if unit_col == GENE_UNIT else "")
     return {
         "predictor": predictor,
-        "kind": "measured" if predictor == "measured" else MODEL,
+        "kind": MEASURED if predictor == MEASURED else MODEL,
         "unit": unit_col,
         "lead_by": spec.lead_by if spec is not None else KEEP_ALL,
         "scope": per_unit + (", significant only" if len(significant) < len(group) else ""),

@@ -26,12 +26,17 @@ class ChecksumMismatch(RuntimeError):
     """A downloaded file differs from its publisher's checksum; the message names the file and both values."""
 
 
-def md5_of(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
+def file_digest(path: Path, algorithm: str, chunk: int = 1 << 22) -> str:
+    """The hex digest of a file's bytes (`md5`, `sha256`, ...), read in blocks: genome-sized files included."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)
     with open(path, "rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def md5_of(path: Path) -> str:
+    return file_digest(path, "md5")
 
 
 def md5_from_listing(listing: Path, name: str) -> str | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import gzip
-import hashlib
 import logging
 import os
 import shutil
@@ -30,6 +29,7 @@ import requests
 import urllib3
 
 from endobench.lib.io.atomic import atomic_path
+from endobench.lib.io.checksums import file_digest
 
 log = logging.getLogger(__name__)
 
@@ -223,11 +223,7 @@ def _verified(path: Path, expected_size: int | None, sha256: str | None) -> bool
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, "sha256")
 
 
 @contextmanager

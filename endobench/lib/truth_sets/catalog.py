@@ -102,9 +102,6 @@ class TruthSetSpec:
         accessibility_in = self.annotation.biosample if self.annotation is not None else self.measured.biosample
         return (Readout(ACCESSIBILITY, accessibility_in), self.measured)
 
-    def readout(self, kind: str) -> Readout | None:
-        return next((r for r in self.readouts if r.kind == kind), None)
-
     @property
     def title(self) -> str:
         where = f" at {self.annotation.label}" if self.annotation is not None else ""
