@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 
 from endobench.lib.io.errors import InputError
-from endobench.lib.model.gkm import model_path
+from endobench.lib.model import model_path
 
 DEFAULT_MODEL = model_path("data/outputs")
 

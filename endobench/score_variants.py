@@ -148,9 +148,11 @@ def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: P
 
 
 def _ensure_local_model(model_path: str, sample_dir: str) -> None:
+    """Train and save the local model when its file is missing; the predictor loads it when it scores."""
     from endobench.cli import load_or_train_model
 
-    load_or_train_model(Path(model_path), Path(sample_dir))
+    if not Path(model_path).exists():
+        load_or_train_model(Path(model_path), Path(sample_dir))
 
 
 def _output_rows(variants: pd.DataFrame, requests: pd.DataFrame, scores: pd.DataFrame,

@@ -54,13 +54,23 @@ def import_closure(
         if path is None:  # `from package.x import a_function`: the module is package.x, already queued
             continue
         found[name] = path
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == package:
-                todo.append(node.module)
-                todo.extend(f"{node.module}.{alias.name}" for alias in node.names)  # submodules imported by name
-            elif isinstance(node, ast.Import):
-                todo.extend(alias.name for alias in node.names if alias.name.split(".")[0] == package)
+        todo.extend(package_imports(path.read_bytes(), package))
     return found
+
+
+@functools.cache
+def package_imports(source: bytes, package: str) -> tuple[str, ...]:
+    """The `package` modules a source imports (and the names it imports from them, which may be submodules).
+
+    Cached on the source itself: the assets' closures share most of their modules, and each is parsed once."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == package:
+            names.append(node.module)
+            names.extend(f"{node.module}.{alias.name}" for alias in node.names)  # submodules imported by name
+        elif isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names if alias.name.split(".")[0] == package)
+    return tuple(names)
 
 
 def module_file(root: Path, name: str) -> Path | None:

@@ -346,11 +346,15 @@ class AlphaGenomePredictor(VariantEffectPredictor):
         biosamples = variants["biosample"] if "biosample" in variants.columns else pd.Series(pd.NA, variants.index)
         scorers = {readout: self.scorer_for(readout) for readout in self.supported_readouts()}  # once, not per row
         wanted: dict[str, tuple[Any, dict[CallKey, bool]]] = {}  # variant -> (Variant, {key: by_gene})
+        tracks: dict[tuple[str, str], str | None] = {}  # (readout, biosample) -> track: a few pairs, looked up once
         for i, (row, biosample) in enumerate(zip(variants.itertuples(index=False), biosamples)):
             if row.readout not in scorers:
                 row_failure[i] = UNSUPPORTED_READOUT
                 continue
-            track = self.track_name(row.readout, fallback[row.readout] if pd.isna(biosample) else str(biosample))
+            pair = (row.readout, fallback[row.readout] if pd.isna(biosample) else str(biosample))
+            if pair not in tracks:
+                tracks[pair] = self.track_name(*pair)
+            track = tracks[pair]
             if track is None:
                 row_failure[i] = NO_TRACK_FOR_BIOSAMPLE
                 continue

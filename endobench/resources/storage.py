@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from endobench.lib.io.atomic import atomic_path, write_parquet, write_text
 from endobench.lib.io.tables import frame_from_arrow, read_parquet_table
-from endobench.lib.model.gkm import model_path
+from endobench.lib.model import model_path
 
 
 class Storage(dg.ConfigurableResource):

@@ -329,7 +329,8 @@ def permutation_null(
         return {k: dict(nan) for k in SIGNED_METRICS}
     n_perm = effective_resamples(n_units, n_perm, max_cells)
     rng = np.random.default_rng(seed)
-    observed = {"spearman": correlations(ux, uy)["spearman"], "pearson": correlations(ux, uy)["pearson"],
+    unit_level = correlations(ux, uy)
+    observed = {"spearman": unit_level["spearman"], "pearson": unit_level["pearson"],
                 "sign_auroc": sign_auroc(ux, uy), "sign_agreement": sign_agreement(ux, uy)}
     rank_x, rank_y = stats.rankdata(ux), stats.rankdata(uy)
     signed = ux != 0
@@ -340,9 +341,10 @@ def permutation_null(
     for begin in range(0, n_perm, per_chunk):
         b = min(per_chunk, n_perm - begin)
         order = np.argsort(rng.random((b, n_units)), axis=1)
+        permuted = uy[order]
         null["spearman"].append(_row_pearson(rank_x, rank_y[order]))
-        null["pearson"].append(_row_pearson(ux, uy[order]))
-        shuffled = uy[order][:, signed]
+        null["pearson"].append(_row_pearson(ux, permuted))
+        shuffled = permuted[:, signed]
         if n_pos and n_neg:
             ranks = stats.rankdata(shuffled, axis=1)
             null["sign_auroc"].append((ranks[:, positive].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

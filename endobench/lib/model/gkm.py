@@ -170,12 +170,6 @@ def table_scores(seqs: list[str], table: np.ndarray, l: int) -> np.ndarray:
     return out
 
 
-def model_path(outputs_root: Path | str) -> Path:
-    """Where the trained model lives under an output tree: the `local_model` asset writes it, the predictor and
-    `score-pairs` read it (the one place this path is spelt)."""
-    return Path(outputs_root) / "local_model" / "local_dnase_model.npz"
-
-
 class LocalDnaseModel:
     """A strand-symmetric l-mer table plus the flank the pipeline reads around each REF allele."""
 
