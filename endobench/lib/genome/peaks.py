@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
+from endobench.lib.codes import text_codes
 from endobench.lib.genome.builds import CHROM_SIZES, normalize_chrom
 from endobench.lib.io.errors import InputError, quote
 from endobench.lib.io.tables import LINE, parse_numbers, read_typed_table, records
@@ -50,9 +51,9 @@ def read_peaks(path: Path, build: str) -> PeakSet:
     if qvalues is not None:
         # narrowPeak q-value -1 means "not computed" (MACS2 without a control, some ENCODE files): unknown, not weak.
         qvalues = qvalues.mask(qvalues == -1)
-    chrom_codes, chrom_names = pd.factorize(raw["chrom"], use_na_sentinel=False)
+    chrom_codes, chrom_names = text_codes(raw["chrom"])
     frame = pd.DataFrame({
-        "chrom": normalize_chrom(pd.Series(np.asarray(chrom_names, dtype=object))).to_numpy()[chrom_codes],
+        "chrom": normalize_chrom(pd.Series(chrom_names, dtype=object)).to_numpy()[chrom_codes],
         "start": raw["start"].to_numpy(dtype=np.int64),
         "end": raw["end"].to_numpy(dtype=np.int64),
         "name": raw["name"].to_numpy(dtype=object) if "name" in raw else ".",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from endobench.lib.codes import text_codes
+
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 
@@ -25,7 +27,7 @@ INVALID_ALLELE = "invalid_allele"
 def allele_problems(alleles: pd.Series) -> np.ndarray:
     """Per allele: "" when it is made of A, C, G, T only; `ambiguous_allele` when it holds N or an IUPAC
     ambiguity code (R, Y, ...); `invalid_allele` for anything else. Checked once per distinct allele."""
-    codes, uniques = pd.factorize(np.asarray(alleles, dtype=object), use_na_sentinel=False)
+    codes, uniques = text_codes(alleles)
     text = pd.Series(uniques, dtype=object)
     acgt = text.str.fullmatch("[ACGT]+").fillna(False).to_numpy(dtype=bool)
     iupac = text.str.fullmatch("[ACGTRYSWKMBDHVN]+").fillna(False).to_numpy(dtype=bool)

@@ -15,19 +15,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from endobench.lib.codes import as_codes, column_codes, group
 from endobench.lib.genome.builds import CHROM_SIZES
 from endobench.lib.genome.intervals import spans_in_peaks
 from endobench.lib.genome.peaks import PeakSet
 from endobench.lib.io.tables import frame_from_arrow
 from endobench.lib.truth_sets.catalog import TruthSetSpec
-from endobench.lib.truth_sets.schema import (
-    BUILD_ID_SUFFIX,
-    QTL_COLUMNS,
-    _as_codes,
-    _group,
-    column_codes,
-    variant_id_array,
-)
+from endobench.lib.truth_sets.schema import BUILD_ID_SUFFIX, QTL_COLUMNS, variant_id_array
 
 
 @dataclass
@@ -75,8 +69,10 @@ def annotate_truth_sets(
     pos = sources.column("pos").to_numpy()
     start = pos - 1
     end = start + np.array([len(r) if r is not None else 0 for r in refs], dtype=np.int64)[ref]
-    variant = _group((chrom, len(chroms)), _as_codes(pos), (ref, len(refs)), (alt, len(alts)), (build, len(builds)))
+    variant = group((chrom, len(chroms)), as_codes(pos), (ref, len(refs)), (alt, len(alts)), (build, len(builds)))
     n_variants = int(variant.max()) + 1 if len(variant) else 0
+    chrom_text, ref_text, alt_text = pa.array(chroms), pa.array(refs), pa.array(alts)
+    suffix_text = pa.array([BUILD_ID_SUFFIX.get(b, "") for b in builds])
     parts, funnel = [], {}
     for spec in specs:
         rows = np.flatnonzero(source == list(source_names).index(spec.source)) if spec.source in source_names \
@@ -109,9 +105,8 @@ def annotate_truth_sets(
         kept = rows[keep]
         part = frame_from_arrow(sources.take(kept).drop_columns(
             [c for c in ("variant_id", "truth_set") if c in sources.column_names]))
-        ids = variant_id_array(pa.array(chroms).take(chrom[kept]), pos[kept], pa.array(refs).take(ref[kept]),
-                               pa.array(alts).take(alt[kept]),
-                               pa.array([BUILD_ID_SUFFIX.get(b, "") for b in builds]).take(build[kept]))
+        ids = variant_id_array(chrom_text.take(chrom[kept]), pos[kept], ref_text.take(ref[kept]),
+                               alt_text.take(alt[kept]), suffix_text.take(build[kept]))
         part["variant_id"] = ids.to_numpy(zero_copy_only=False)
         part["truth_set"] = spec.name
         part["in_annotation"] = inside[keep]

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from endobench.lib.codes import arrow_codes, recode
 from endobench.lib.genome.builds import normalize_build
 from endobench.lib.io.compression import PARQUET, TEXT_KINDS, refuse, sniff
 from endobench.lib.io.errors import InputError, quote, replace_damaged
@@ -140,7 +141,7 @@ def _frame_from_arrow(
     `^(.+)_(\\d+)_([^_]+)_([^_]+)_([^_]+)$` accepts. Rows carry only the code of their id, numbered by first
     appearance, so `validated_qtl_table` checks each variant once; gene_id becomes a categorical.
     """
-    row_id, spellings = _encode(table.column("variant_id"))
+    row_id, spellings = arrow_codes(table.column("variant_id"))
     parts = pc.split_pattern(pc.utf8_trim_whitespace(spellings), "_", max_splits=4, reverse=True)
     if pc.min(pc.list_value_length(parts)).as_py() != 5:
         return None
@@ -162,9 +163,9 @@ def _frame_from_arrow(
     def categorical(values: pa.Array | pa.ChunkedArray, clean=None) -> pd.Categorical:
         """`values` as codes into its distinct values, `clean` applied to each distinct value (merging any that
         become equal)."""
-        codes, distinct = _encode(values)
-        merged, categories = pd.factorize((clean(distinct) if clean else distinct).to_numpy(zero_copy_only=False))
-        return pd.Categorical.from_codes(merged[codes], categories=pd.Index(categories, dtype=object))
+        codes, distinct = arrow_codes(values)
+        codes, categories = recode(codes, distinct, (clean(distinct) if clean else distinct).to_numpy(zero_copy_only=False))
+        return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object))
 
     def number(column: str) -> np.ndarray:
         return table.column(column).to_numpy().astype(np.float64, copy=False)
@@ -186,18 +187,6 @@ def _frame_from_arrow(
     ids = pd.DataFrame({"chrom": categorical(chrom), "pos": positions, "ref": categorical(ref),
                         "alt": categorical(alt)})
     return frame, normalize_build(_BUILD_SUFFIX[suffixes[0]]), DistinctIds(ids, row_id)
-
-
-def _encode(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """Each value's code (numbered by first appearance) and the distinct values, hashed once by Arrow; the chunks
-    of a column share one dictionary, so they are never copied into one array first."""
-    encoded = pc.dictionary_encode(values)
-    if isinstance(encoded, pa.Array):
-        return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
-    if not encoded.num_chunks:
-        return np.zeros(0, dtype=np.int64), pa.array([], type=values.type)
-    codes = np.concatenate([chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks])
-    return codes.astype(np.int64, copy=False), encoded.chunk(0).dictionary
 
 
 def _read_gtex_text(

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from endobench.lib.codes import arrow_codes, as_codes, column_codes, group, is_first, recode, text_codes
 from endobench.lib.genome.builds import CHROM_SIZES, PARTITION_CHROMOSOMES, chrom_length, normalize_chrom
 from endobench.lib.genome.sequence import AMBIGUOUS_ALLELE, allele_problems
 from endobench.lib.io.errors import InputError, quote
@@ -63,25 +64,6 @@ class ParsedQtls:
                 f"({CONFLICTING_DUPLICATE}): check how the table was made"]
 
 
-def _codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes and the distinct values (an object array; NA is a value of its own, never a -1 code)."""
-    if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
-        codes = np.asarray(values.cat.codes, dtype=np.int64)
-        uniques = np.asarray(values.cat.categories, dtype=object)
-        if (codes < 0).any():
-            codes = np.where(codes < 0, len(uniques), codes)
-            uniques = np.append(uniques, np.nan).astype(object)
-        return codes, uniques
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
-    return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
-
-
-def _recode(codes: np.ndarray, uniques: np.ndarray, mapped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """After a per-value transformation `mapped` (aligned with `uniques`), merge values that became equal."""
-    inner, merged = pd.factorize(np.asarray(mapped, dtype=object), use_na_sentinel=False)
-    return inner[codes], np.asarray(merged, dtype=object)
-
-
 def _strip_upper(values: np.ndarray) -> np.ndarray:
     return np.asarray(pd.Series(values, dtype=object).str.strip().str.upper(), dtype=object)
 
@@ -110,13 +92,13 @@ def validated_qtl_table(
     n = len(frame)
     variants, of_row = (ids.frame, ids.of_row) if ids is not None else (frame, None)
     m = len(variants)
-    chrom_codes, chrom_uniques = _codes(variants["chrom"])
-    chrom_codes, chrom_uniques = _recode(chrom_codes, chrom_uniques,
+    chrom_codes, chrom_uniques = text_codes(variants["chrom"])
+    chrom_codes, chrom_uniques = recode(chrom_codes, chrom_uniques,
                                          normalize_chrom(pd.Series(chrom_uniques, dtype=object)).to_numpy())
-    ref_codes, ref_uniques = _codes(variants["ref"])
-    alt_codes, alt_uniques = _codes(variants["alt"])
+    ref_codes, ref_uniques = text_codes(variants["ref"])
+    alt_codes, alt_uniques = text_codes(variants["alt"])
     # One shared vocabulary for REF and ALT, so "ref == alt" is a comparison of codes.
-    both, allele_uniques = _recode(
+    both, allele_uniques = recode(
         np.concatenate([ref_codes, alt_codes + len(ref_uniques)]),
         np.concatenate([ref_uniques, alt_uniques]),
         _strip_upper(np.concatenate([ref_uniques, alt_uniques])),
@@ -155,7 +137,7 @@ def validated_qtl_table(
     end = np.where(pos_missing, 0, pos) + length_u[ref_codes] - 1
     mark(known & (end > chrom_len_u[chrom_codes]), "off_chromosome_end")
     n_alleles = len(allele_uniques)
-    variant = _group((chrom_codes, len(chrom_uniques)), _as_codes(pos), (ref_codes, n_alleles), (alt_codes, n_alleles))
+    variant = group((chrom_codes, len(chrom_uniques)), as_codes(pos), (ref_codes, n_alleles), (alt_codes, n_alleles))
     one_id = np.empty(int(variant.max()) + 1 if m else 0, dtype=np.int64)
     one_id[variant] = np.arange(m)  # any spelling of a variant: they agree on chrom, pos, ref and alt
     whole = np.where(np.isfinite(pos), pos, 0).astype(np.int64)
@@ -170,7 +152,7 @@ def validated_qtl_table(
     effect = np.asarray(frame["effect"], dtype=np.float64)
     unplaced = _REASONS.index("unplaced") + 1
     reasons[~np.isfinite(effect) & (reasons != unplaced)] = _REASONS.index("invalid_effect") + 1
-    gene = _codes(frame["gene_id"]) if "gene_id" in frame else (np.zeros(n, dtype=np.int64), [None])
+    gene = text_codes(frame["gene_id"]) if "gene_id" in frame else (np.zeros(n, dtype=np.int64), [None])
     pair_key = variant * max(len(gene[1]), 1) + gene[0]  # < n * n: no overflow below 3 G rows
     _mark_duplicates(pair_key, effect, reasons)
 
@@ -178,25 +160,32 @@ def validated_qtl_table(
     excluded.update({reason: int(counts[i + 1]) for i, reason in enumerate(_REASONS) if counts[i + 1]})
     kept = reasons == 0
     every = bool(kept.all())
-    selection = None if every else pa.array(np.flatnonzero(kept))
+    kept_rows = None if every else np.flatnonzero(kept)
+    # The spelling of each kept row: a column held per spelling reaches the kept rows in one gather, not two.
+    spelling = kept_rows if of_row is None else of_row if every else of_row[kept_rows]
+    selection = None if every else pa.array(kept_rows)
 
     def rows(values: np.ndarray) -> np.ndarray:
-        """The kept rows of a per-row array of codes."""
-        return values if every else values[kept]
+        """The kept rows of a per-row array."""
+        return values if every else values[kept_rows]
+
+    def spelled(values: np.ndarray) -> np.ndarray:
+        """The kept rows of an array held per spelling (per row when the reader gave no `ids`)."""
+        return values if spelling is None else values[spelling]
 
     def column(name: str) -> pa.Array:
         """A row-level column of `frame` (zero-copy into Arrow), the kept rows taken by Arrow: one copy, not two."""
         values = pa.array(frame[name].to_numpy() if name in frame else np.full(n, np.nan), QTL_SCHEMA.field(name).type)
         return values if every else values.take(selection)
 
-    n_kept = int(kept.sum())
+    n_kept = len(kept) if every else len(kept_rows)
     columns = {
         "truth_set": _dictionary(np.zeros(n_kept, dtype=np.int32), _text(np.array([truth_set], dtype=object))),
         "variant_id": _dictionary(rows(variant), ids),
-        "chrom": _dictionary(rows(per_row(chrom_codes)), chroms_text),
-        "pos": pa.array(rows(per_row(whole))),
-        "ref": _dictionary(rows(per_row(ref_codes)), alleles_text),
-        "alt": _dictionary(rows(per_row(alt_codes)), alleles_text),
+        "chrom": _dictionary(spelled(chrom_codes.astype(np.int32)), chroms_text),
+        "pos": pa.array(spelled(whole)),
+        "ref": _dictionary(spelled(ref_codes.astype(np.int32)), alleles_text),
+        "alt": _dictionary(spelled(alt_codes.astype(np.int32)), alleles_text),
         "gene_id": _dictionary(rows(gene[0]), _text(gene[1])),
         "build": _dictionary(np.zeros(n_kept, dtype=np.int32), _text(np.array([build], dtype=object))),
     }
@@ -224,7 +213,7 @@ def qtl_table(frame: pd.DataFrame) -> pa.Table:
     for column in QTL_SCHEMA:
         values = frame[column.name]
         if pa.types.is_dictionary(column.type):
-            codes, uniques = _codes(values)
+            codes, uniques = text_codes(values)
             arrays.append(_dictionary(codes, _text(uniques)))
         else:
             arrays.append(pa.array(values.to_numpy(), type=column.type, from_pandas=True))
@@ -255,12 +244,12 @@ def _mark_duplicates(pair_key: np.ndarray, effect: np.ndarray, reasons: np.ndarr
     bucket[repeated & ((1 << 20) - 1)] = True
     candidates = np.flatnonzero(kept & bucket[pair_key & ((1 << 20) - 1)])
     repeats = candidates[np.isin(pair_key[candidates], repeated)]
-    row_key = _group(pair_key[repeats], effect[repeats])
+    row_key = group(pair_key[repeats], effect[repeats])
     same_pair_codes = pd.factorize(pair_key[repeats])[0]
-    effects_per_pair = np.bincount(same_pair_codes, weights=_is_first(row_key))  # distinct effects of each pair
+    effects_per_pair = np.bincount(same_pair_codes, weights=is_first(row_key))  # distinct effects of each pair
     conflicting = effects_per_pair[same_pair_codes] > 1
     reasons[repeats[conflicting]] = _REASONS.index(CONFLICTING_DUPLICATE) + 1
-    repeat = ~_is_first(row_key) & ~conflicting
+    repeat = ~is_first(row_key) & ~conflicting
     reasons[repeats[repeat]] = _REASONS.index("duplicate_row") + 1
 
 
@@ -276,46 +265,6 @@ def _refuse_fractional(pos: np.ndarray, frame: pd.DataFrame, path: Path, of_row:
         raise InputError(path, f"position {quote(repr(float(pos[row])))} is not a whole number "
                          f"({int(fractional.sum()):,} such rows); positions are never rounded",
                          "Write 1-based positions as whole numbers", line=line)
-
-
-def _group(*columns: np.ndarray | tuple[np.ndarray, int]) -> np.ndarray:
-    """One integer code per distinct combination of the columns (NaN equal to NaN), numbered by first appearance.
-
-    A column is values, or `(codes, cardinality)` when it is already dense codes (no hashing needed). Codes are
-    combined arithmetically and hashed again only when the combined range would overflow int64.
-    """
-    group = np.zeros(len(columns[0][0] if isinstance(columns[0], tuple) else columns[0]), dtype=np.int64)
-    size = 1
-    for column in columns:
-        if isinstance(column, tuple):
-            codes, k = column
-        else:
-            codes, uniques = pd.factorize(column, use_na_sentinel=False)
-            k = len(uniques)
-        k = max(int(k), 1)
-        if size * k >= 2**62:
-            group, uniques = pd.factorize(group)
-            size = len(uniques)
-        group = group * k + codes
-        size *= k
-    return pd.factorize(group)[0].astype(np.int64, copy=False)
-
-
-def _is_first(codes: np.ndarray) -> np.ndarray:
-    """For codes numbered by first appearance (as `pd.factorize` gives them): is this row its code's first?"""
-    first = np.ones(len(codes), dtype=bool)
-    if len(codes) > 1:
-        first[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
-    return first
-
-
-def _as_codes(values: np.ndarray) -> np.ndarray | tuple[np.ndarray, int]:
-    """Non-negative whole numbers (positions) are their own codes; anything else is hashed by `_group`."""
-    if len(values) and not np.isnan(values).any() and values.min() >= 0 and values.max() < 2**40:
-        whole = values.astype(np.int64)
-        if (whole == values).all():
-            return whole, int(whole.max()) + 1
-    return values
 
 
 def variant_ids(frame: pd.DataFrame, build: str) -> pd.Series:
@@ -370,30 +319,6 @@ def as_sources(tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables([table.select(SOURCE_COLUMNS).cast(schema) for table in tables])
 
 
-def column_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes of a text column (dictionary-encoded or not) and its distinct values as an object array.
-
-    Chunks with dictionaries of their own (tables of several sources) are put on one dictionary first. A missing
-    value gets a code of its own, `len(values)`, whose value is None.
-    """
-    codes, dictionary = _dictionary_codes(column)
-    values = dictionary.to_numpy(zero_copy_only=False).astype(object)
-    return codes, np.append(values, None) if (codes == len(values)).any() else values
-
-
-def _dictionary_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """`column_codes` with the distinct values left in Arrow (a million variant ids are not made Python strings)."""
-    if not pa.types.is_dictionary(column.type):
-        column = column.dictionary_encode()
-    if column.num_chunks > 1:
-        column = pa.table({"c": column}).unify_dictionaries().column(0)
-    if column.num_chunks == 0:
-        return np.zeros(0, dtype=np.int64), pa.array([], type=pa.string())
-    dictionary = column.chunk(0).dictionary
-    indices = pa.chunked_array([chunk.indices for chunk in column.chunks], type=column.type.index_type)
-    return indices.fill_null(len(dictionary)).to_numpy().astype(np.int64, copy=False), dictionary
-
-
 def truth_set_builds(table: pa.Table) -> pd.DataFrame:
     """The distinct (truth_set, build) pairs of a QTL table, found on codes: a few rows for 2.4 M."""
     truth_set, truth_sets = column_codes(table.column("truth_set"))
@@ -405,5 +330,5 @@ def truth_set_builds(table: pa.Table) -> pd.DataFrame:
 def distinct_variants(table: pa.Table) -> int:
     """How many distinct variants a QTL table holds: distinct `variant_id`s, counted on their codes (the tables of
     several sources put on one dictionary first)."""
-    codes, dictionary = _dictionary_codes(table.column("variant_id"))
+    codes, dictionary = arrow_codes(table.column("variant_id"))
     return int(np.count_nonzero(np.bincount(codes)[:len(dictionary)])) if len(codes) else 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from endobench.lib.codes import as_codes, counted, group, is_first
 from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.genome.windows import (
     OK,
@@ -19,7 +20,7 @@ from endobench.lib.genome.windows import (
     exclusion_counts,
     reference_agreement,
 )
-from endobench.lib.truth_sets.schema import _as_codes, _group, _is_first, variant_ids
+from endobench.lib.truth_sets.schema import variant_ids
 
 KEYS = ["chrom", "pos", "ref", "alt"]
 
@@ -31,9 +32,9 @@ def window_truth_sets(variants: pd.DataFrame, reference: ReferenceGenome, *, win
     Rows are grouped into variants on integer codes of chrom, pos, ref and alt; each variant is checked once and
     its result gathered back to its rows by code, in the rows' order.
     """
-    variant = _group(_text_codes(variants["chrom"]), _as_codes(variants["pos"].to_numpy()),
-                     _text_codes(variants["ref"]), _text_codes(variants["alt"]))
-    first = np.flatnonzero(_is_first(variant))  # variant codes number first appearances: code k is row first[k]
+    variant = group(counted(variants["chrom"]), as_codes(variants["pos"].to_numpy()),
+                     counted(variants["ref"]), counted(variants["alt"]))
+    first = np.flatnonzero(is_first(variant))  # variant codes number first appearances: code k is row first[k]
     unique = variants.iloc[first][KEYS + ["variant_id"]].reset_index(drop=True).assign(effect=1.0)
     checked = build_windows(unique, reference, window_length=window_length, needs_sequence=needs_sequence)
     windows = variants.reset_index(drop=True)
@@ -47,14 +48,8 @@ def window_truth_sets(variants: pd.DataFrame, reference: ReferenceGenome, *, win
 
 def distinct_windows(windows: pd.DataFrame) -> pd.DataFrame:
     """The first row of each variant of each truth set (grouped on integer codes, in the rows' order)."""
-    variant = _group(_text_codes(windows["truth_set"]), _text_codes(windows["variant_id"]))
-    return windows.iloc[np.flatnonzero(_is_first(variant))]
-
-
-def _text_codes(column: pd.Series) -> tuple[np.ndarray, int]:
-    """Codes of a text column and how many distinct values it has (the form `_group` takes)."""
-    codes, values = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=False)
-    return codes, len(values)
+    variant = group(counted(windows["truth_set"]), counted(windows["variant_id"]))
+    return windows.iloc[np.flatnonzero(is_first(variant))]
 
 
 def window_statistics(windows: pd.DataFrame) -> dict[str, dict[str, object]]:
