@@ -13,7 +13,6 @@ status reason track`, where `status` is `ok`, `gene_not_in_output` or `failed` (
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -24,10 +23,13 @@ import numpy as np
 import pandas as pd
 
 from endobench.defs.resources import LOCAL, resources_from_environment
+from endobench.lib.genome.builds import HG38, chrom_length, known_chromosome, normalize_chrom
 from endobench.lib.genome.reference import ReferenceGenome
+from endobench.lib.genome.sequence import allele_problems
 from endobench.lib.io.atomic import write_parquet
 from endobench.lib.io.errors import InputError
 from endobench.lib.io.tables import read_frame
+from endobench.lib.truth_sets.schema import variant_ids
 from endobench.resources.alphagenome import API_KEY_VARIABLE, AlphaGenomeConfigError
 from endobench.resources.predictors import ACCESSIBILITY, EXPRESSION, SCORED
 
@@ -37,7 +39,8 @@ OUTPUT_COLUMNS = ["chrom", "pos", "ref", "alt", "gene_id", "readout", "score", "
 OK = "ok"
 GENE_NOT_IN_OUTPUT = "gene_not_in_output"
 FAILED = "failed"
-_ALLELE = re.compile(r"^[ACGT]+$")  # N and IUPAC codes are not bases a model can score
+UNKNOWN_CHROMOSOME = "unknown_chromosome"
+OFF_CHROMOSOME_END = "off_chromosome_end"
 
 
 class RunStopped(Exception):
@@ -82,23 +85,29 @@ def read_variants(path: Path) -> pd.DataFrame:
 def predictor_requests(variants: pd.DataFrame, readouts: frozenset[str]) -> tuple[pd.DataFrame, pd.Series]:
     """The predictor's input (valid rows, one per readout) and, per input row, why it cannot be asked ('' if it can).
 
-    Chromosomes are given the `chr` prefix when they lack it (`1` -> `chr1`, `MT` -> `chrM`); alleles are
-    upper-cased; a position that is not a whole number >= 1 or an allele with anything but A, C, G, T (N, IUPAC
-    codes) makes the row invalid.
+    The checks and spellings are the truth sets' own: chromosomes as `normalize_chrom` writes them (`1` -> `chr1`,
+    `x` -> `chrX`, `MT` -> `chrM`), alleles upper-cased and judged by `allele_problems` (N and IUPAC codes are
+    `ambiguous_allele`, anything else but A, C, G, T `invalid_allele`), ids as `variant_ids` builds them. A row
+    names its first problem: the chromosome (missing, or not one of hg38's), then the position (not a whole number
+    >= 1, or the REF running past the chromosome's end), then the alleles.
     """
-    chrom = variants["chrom"].fillna("")
-    chrom = chrom.where(chrom.str.startswith("chr"), "chr" + chrom).replace({"chrMT": "chrM"})
+    chrom = normalize_chrom(variants["chrom"].fillna(""))
     pos = pd.to_numeric(variants["pos"], errors="coerce")
-    ref, alt = variants["ref"].fillna("").str.upper(), variants["alt"].fillna("").str.upper()
-    invalid = pd.Series("", index=variants.index, dtype=object)
-    invalid[~(ref.str.match(_ALLELE) & alt.str.match(_ALLELE)).astype(bool)] = "invalid_allele"
-    invalid[~((pos >= 1) & (pos % 1 == 0)).fillna(False).astype(bool)] = "invalid_position"
-    invalid[chrom.eq("chr")] = "invalid_chromosome"
+    ref, alt = (variants[c].fillna("").str.upper() for c in ("ref", "alt"))
+    problems = pd.DataFrame({"ref": allele_problems(ref), "alt": allele_problems(alt)})
+    invalid = problems["ref"].where(problems["ref"] != "", problems["alt"]).astype(object)
+    whole = ((pos >= 1) & (pos % 1 == 0)).fillna(False).astype(bool).to_numpy()
+    length = chrom_length(chrom, HG38)
+    past_end = whole & (length > 0) & (pos.fillna(0).to_numpy() + ref.str.len().to_numpy() - 1 > length)
+    invalid[past_end] = OFF_CHROMOSOME_END
+    invalid[~whole] = "invalid_position"
+    invalid[~known_chromosome(chrom, HG38)] = UNKNOWN_CHROMOSOME
+    invalid[chrom.eq("chr").to_numpy()] = "invalid_chromosome"
     base = pd.DataFrame({
         "row": variants.index, "chrom": chrom, "pos": pos.fillna(0).astype("int64"), "ref": ref, "alt": alt,
         "gene_id": variants["gene_id"], "biosample": variants["biosample"],
     })[invalid.eq("").to_numpy()]
-    base["variant_id"] = base["chrom"] + "_" + base["pos"].astype(str) + "_" + base["ref"] + "_" + base["alt"]
+    base["variant_id"] = variant_ids(base, HG38)
     parts = []
     if ACCESSIBILITY in readouts:
         parts.append(base.assign(readout=ACCESSIBILITY, gene_id=pd.Series(pd.NA, index=base.index, dtype="string")))

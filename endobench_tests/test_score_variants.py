@@ -7,7 +7,8 @@ import pytest
 from endobench.cli import main
 from endobench.lib.model.training import TrainingInputs, train_local_model
 from endobench.lib.scoring.score_cache import CACHE_FILE, ScoreCache
-from endobench.resources.predictors import LOCAL_TRACK
+from endobench.resources.predictors import ACCESSIBILITY, LOCAL_TRACK
+from endobench.score_variants import predictor_requests
 from endobench_tests.paths import FIXTURES, SAMPLE_DIR
 from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, Quota, gene_desert, sample_eqtl_requests
 
@@ -138,7 +139,8 @@ def test_every_input_row_leaves_with_a_row_with_the_local_model(env, tmp_path):
 
 
 def test_n_and_iupac_alleles_are_never_scored(env, tmp_path):
-    """Only A, C, G and T are bases a model can score: N and IUPAC codes (R, Y, ...) leave as invalid_allele."""
+    """Only A, C, G and T are bases a model can score: N and IUPAC codes (R, Y, ...) leave as ambiguous_allele,
+    the reason the truth sets give them."""
     model, _ = train_local_model(TrainingInputs.sample(SAMPLE_DIR), ["chr21"])
     model.save(tmp_path / "data" / "outputs" / "local_model" / "local_dnase_model.npz")
     pd.DataFrame({"chrom": ["chr22"] * 3, "pos": [32_261_410] * 3, "ref": ["C", "N", "C"],
@@ -146,7 +148,23 @@ def test_n_and_iupac_alleles_are_never_scored(env, tmp_path):
     assert _score(tmp_path / "variants.tsv", tmp_path / "out.parquet", "local") == 0
     result = pd.read_parquet(tmp_path / "out.parquet")
     assert result["status"].tolist() == ["ok", "failed", "failed"]
-    assert result["reason"].tolist()[1:] == ["invalid_allele", "invalid_allele"]
+    assert result["reason"].tolist()[1:] == ["ambiguous_allele", "ambiguous_allele"]
+
+
+def test_rows_are_spelled_and_checked_as_the_truth_sets_are():
+    """Chromosome names as the truth sets write them, ids with the build suffix, and each unusable row with the
+    reason the truth sets would give it; the row's first problem (chromosome, position, alleles) is the reason."""
+    variants = pd.DataFrame({
+        "chrom": ["x", "MT", "1", "chrUn_KI270742v1", "22", "", "22"],
+        "pos": ["100", "50", "248956422", "10", "1.5", "7", "32100000"],
+        "ref": ["a", "G", "AC", "A", "A", "A", "N"],
+        "alt": ["g", "T", "A", "G", "G", "G", "<DEL>"],
+        "gene_id": pd.NA, "biosample": pd.NA,
+    }, dtype="string")
+    requests, invalid = predictor_requests(variants, frozenset({ACCESSIBILITY}))
+    assert invalid.tolist() == ["", "", "off_chromosome_end", "unknown_chromosome", "invalid_position",
+                                "invalid_chromosome", "ambiguous_allele"]
+    assert requests["variant_id"].tolist() == ["chrX_100_A_G_b38", "chrM_50_G_T_b38"]
 
 
 def test_a_list_without_the_required_columns_exits_2_with_one_line(env, tmp_path, capsys):
