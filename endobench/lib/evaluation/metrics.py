@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -98,6 +99,14 @@ def _agreement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(y == 0, 0.5, (np.sign(x) == np.sign(y)).astype(float))
 
 
+@dataclass(frozen=True)
+class UnitCodes:
+    """Rows' units as `unit_codes` numbered them: given as `units`, they are passed on, not hashed again."""
+
+    codes: np.ndarray
+    n_units: int
+
+
 def unit_codes(units: object, n: int) -> tuple[np.ndarray, int]:
     """Integer code of each row's unit and the number of units; no units means every row is its own unit.
 
@@ -105,12 +114,23 @@ def unit_codes(units: object, n: int) -> tuple[np.ndarray, int]:
     """
     if units is None:
         return np.arange(n, dtype=np.int64), n
+    if isinstance(units, UnitCodes):
+        return units.codes, units.n_units
     codes, uniques = pd.factorize(pd.Series(np.asarray(units, dtype=object)), use_na_sentinel=True)
     missing = codes < 0
     if missing.any():
         codes = codes.copy()
         codes[missing] = len(uniques) + np.arange(int(missing.sum()))
     return codes.astype(np.int64), int(codes.max()) + 1 if n else 0
+
+
+def _kept_units(units: object, keep: np.ndarray) -> object:
+    """The units of the rows `keep` selects; coded units stay coded when every row is kept."""
+    if units is None:
+        return None
+    if isinstance(units, UnitCodes):
+        return units if keep.all() else units.codes[keep]
+    return np.asarray(units, dtype=object)[keep]
 
 
 def unit_means(values: np.ndarray, codes: np.ndarray, n_units: int) -> np.ndarray:
@@ -240,6 +260,21 @@ def weighted_auroc(labels: np.ndarray, score: np.ndarray, counts: np.ndarray) ->
     return _auroc_from_ranks(np.asarray(labels, dtype=bool), weighted_ranks(score, counts), counts)
 
 
+def auroc_interval(
+    labels: np.ndarray, score: np.ndarray, *, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
+    level: float = CI_LEVEL, max_cells: int = _MAX_BOOTSTRAP_CELLS,
+) -> tuple[list[float], int]:
+    """Percentile bootstrap interval of the ROC AUC of `score` for boolean `labels`, rows drawn with replacement,
+    and how many resamples were drawn: as many as for every other interval (`effective_resamples`). The score is
+    sorted once for all resamples."""
+    labels = np.asarray(labels, dtype=bool)
+    ranker = _Ranker(np.asarray(score, dtype=float))
+    n_drawn = effective_resamples(len(labels), n_boot, max_cells)
+    boots = [_auroc_from_ranks(labels, ranker.ranks(counts), counts)
+             for counts in bootstrap_counts(len(labels), n_drawn, seed)]
+    return _interval(np.concatenate(boots), level), n_drawn
+
+
 def _interval(values: np.ndarray, level: float) -> list[float]:
     values = values[np.isfinite(values)]
     if len(values) == 0:
@@ -268,7 +303,7 @@ def bootstrap_intervals(
     x = np.asarray(effect, dtype=float)
     y = np.asarray(score, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
-    codes, n_units = unit_codes(None if units is None else np.asarray(units, dtype=object)[keep], int(keep.sum()))
+    codes, n_units = unit_codes(_kept_units(units, keep), int(keep.sum()))
     x, y = x[keep], y[keep]
     empty = {f"{k}_ci": [math.nan] * 2 for k in SIGNED_METRICS}
     if len(x) < 3 or n_units < 3:
@@ -303,7 +338,7 @@ def unit_level_pvalues(effect: np.ndarray, score: np.ndarray, units: object = No
     """
     x, y = np.asarray(effect, dtype=float), np.asarray(score, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
-    codes, n_units = unit_codes(None if units is None else np.asarray(units, dtype=object)[keep], int(keep.sum()))
+    codes, n_units = unit_codes(_kept_units(units, keep), int(keep.sum()))
     summary = correlations(unit_means(x[keep], codes, n_units), unit_means(y[keep], codes, n_units))
     return {"spearman_p": summary["spearman_p"], "pearson_p": summary["pearson_p"]}
 
@@ -321,7 +356,7 @@ def permutation_null(
     """
     x, y = np.asarray(effect, dtype=float), np.asarray(score, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
-    codes, n_units = unit_codes(None if units is None else np.asarray(units, dtype=object)[keep], int(keep.sum()))
+    codes, n_units = unit_codes(_kept_units(units, keep), int(keep.sum()))
     ux, uy = unit_means(x[keep], codes, n_units), unit_means(y[keep], codes, n_units)
     nan = {"observed": math.nan, "null_mean": math.nan, "null_low": math.nan, "null_high": math.nan,
            "p": math.nan, "n_permutations": 0}
@@ -388,8 +423,9 @@ def summarize(
     x = np.asarray(effect, dtype=float)
     y = np.asarray(score, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
-    unit_labels = None if units is None else np.asarray(units, dtype=object)[keep]
     x, y = x[keep], y[keep]
+    # The units are numbered once here, not again in each of the three functions below.
+    unit_labels = None if units is None else UnitCodes(*unit_codes(_kept_units(units, keep), len(x)))
     out: dict[str, object] = dict(correlations(x, y))
     out["n_units"] = unit_codes(unit_labels, len(x))[1]
     out.update(unit_level_pvalues(x, y, unit_labels))

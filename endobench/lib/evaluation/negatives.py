@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from endobench.lib.evaluation.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP, _interval, bootstrap_counts, weighted_auroc
+from endobench.lib.evaluation.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP, auroc_interval
 
 TSS_BINS = 10
 MAF_BINS = 5
@@ -111,7 +111,8 @@ def _balance(positives: pd.DataFrame, negatives: pd.DataFrame) -> dict[str, floa
 def classification(
     matched: pd.DataFrame, score: str = "score", *, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
 ) -> dict[str, object]:
-    """auROC (with a bootstrap interval over the matched rows) and auPRC of |score| for positives against negatives.
+    """auROC (with a bootstrap interval over the matched rows, `n_bootstrap` resamples) and auPRC of |score| for
+    positives against negatives.
 
     The chance level of auROC is 0.5 and of auPRC the share of positives (0.5 with one negative per positive).
     """
@@ -127,6 +128,5 @@ def classification(
     out["auroc"] = float(roc_auc_score(labels, values))
     out["auprc"] = float(average_precision_score(labels, values))
     out["auprc_chance"] = float(labels.mean())
-    boots = [weighted_auroc(labels, values, counts) for counts in bootstrap_counts(len(values), n_boot, seed)]
-    out["auroc_ci"] = _interval(np.concatenate(boots), 0.95)
+    out["auroc_ci"], out["n_bootstrap"] = auroc_interval(labels, values, n_boot=n_boot, seed=seed)
     return out

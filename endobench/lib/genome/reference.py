@@ -16,9 +16,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyfaidx
 
+from endobench.lib.codes import text_codes
 from endobench.lib.genome.builds import normalize_chrom
 from endobench.lib.io.compression import BGZF, GZIP, PLAIN, refuse, sniff
 from endobench.lib.io.errors import InputError, quote
@@ -87,6 +89,46 @@ class ReferenceGenome:
         use `reader`, which opens the file once)."""
         with self.reader() as read:
             return read(chrom, start0, end0)
+
+    def fetch_many(self, chroms: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[str | None]:
+        """`fetch` of many spans: the same sequences, or None where no record covers a span.
+
+        A span on a chromosome held by one record (a full FASTA) has its file offsets computed with the others', in
+        array arithmetic, and costs one `os.pread`: 48 K windows of 2 kb in a fifth of a second on the full hg38
+        (`bench/ingest.py`), half the time of one `reader` call per span. Other spans (segment sets, bgzip) are
+        served by `reader`.
+        """
+        starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+        codes, names = text_codes(chroms)
+        lo, hi = np.zeros(len(starts), dtype=np.int64), np.zeros(len(starts), dtype=np.int64)
+        direct = np.zeros(len(starts), dtype=bool)
+        records = np.empty(len(names), dtype=object)
+        for k, chrom in enumerate(names):
+            segments = self._segments.get(chrom, []) if self._layout is not None else []
+            if len(segments) != 1:
+                continue
+            (segment,), rows = segments, np.flatnonzero(codes == k)
+            records[k] = segment
+            offset, bases, width = self._layout[segment.record]
+            first, last = starts[rows] - segment.start0, ends[rows] - segment.start0 - 1
+            served = (first >= 0) & (last >= first) & (last < segment.end0 - segment.start0)
+            rows, first, last = rows[served], first[served], last[served]
+            direct[rows] = True
+            lo[rows] = offset + (first // bases) * width + first % bases
+            hi[rows] = offset + (last // bases) * width + last % bases + 1
+        out: list[str | None] = [None] * len(starts)
+        path = self.path
+        with self.reader() as fetch, open(path, "rb") as handle:
+            fd = handle.fileno()
+            for i, (code, is_direct, a, b) in enumerate(zip(codes.tolist(), direct.tolist(), lo.tolist(),
+                                                             hi.tolist())):
+                if not is_direct:
+                    out[i] = fetch(names[code], int(starts[i]), int(ends[i]))
+                    continue
+                raw = os.pread(fd, b - a, a).replace(b"\n", b"").replace(b"\r", b"")
+                _check_bases(path, records[code].record, int(starts[i]), raw)
+                out[i] = raw.decode("latin-1").upper()
+        return out
 
     def _fetch_bgzip(self, chrom: str, start0: int, end0: int) -> str | None:
         seg = self._segment_for(chrom, start0, end0)

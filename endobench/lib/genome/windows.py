@@ -72,11 +72,15 @@ def build_windows(
     chroms = out["chrom"].to_numpy(dtype=object)
     # One read per variant: with `needs_sequence` the window is read first and the REF (and usually the ALT)
     # span is cut from it, since the window always contains the REF span; otherwise only the allele spans are read.
+    todo = np.flatnonzero(status == OK)
+    read = todo[in_bounds[todo]] if needs_sequence else todo[:0]
+    windows = np.full(len(out), None, dtype=object)
+    windows[read] = reference.fetch_many(chroms[read], start[read], end[read])
     with reference.reader() as fetch:
-        for i in np.flatnonzero(status == OK).tolist():
+        for i in todo.tolist():
             chrom, p0, ref, alt = chroms[i], int(pos0[i]), new_ref[i], new_alt[i]
             w0, w1 = int(start[i]), int(end[i])
-            window = fetch(chrom, w0, w1) if needs_sequence and in_bounds[i] else None
+            window = windows[i]
             genome_ref = window[p0 - w0:p0 - w0 + len(ref)] if window is not None else fetch(chrom, p0, p0 + len(ref))
             if genome_ref is None:
                 status[i] = "no_reference_sequence"

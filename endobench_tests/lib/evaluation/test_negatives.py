@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from endobench.lib.evaluation.metrics import auroc_interval, bootstrap_counts, effective_resamples
 from endobench.lib.evaluation.negatives import classification, match_negatives
 from endobench_tests.paths import SAMPLE_DIR
 
@@ -49,3 +50,20 @@ def test_a_table_without_non_significant_rows_has_no_negatives(egenes):
     matched, how = match_negatives(egenes[egenes["is_significant"]])
     assert matched.empty and how["n_matched"] == 0
     assert "no non-significant rows" in how["method"]
+
+
+def test_the_auroc_interval_draws_no_more_resamples_than_every_other_interval():
+    """The work cap of the correlation intervals (`effective_resamples`) holds for auROC too: 100 rows under a cap of
+    20,000 cells get 200 resamples, and each resample's auROC is sklearn's on the rows it drew."""
+    rng = np.random.default_rng(3)
+    labels, score = rng.random(100) < 0.5, rng.normal(size=100)
+    interval, n_drawn = auroc_interval(labels, score, n_boot=1_000, max_cells=20_000)
+    assert n_drawn == effective_resamples(100, 1_000, 20_000) == 200
+    counts = next(bootstrap_counts(100, n_drawn))
+    naive = [roc_auc_score(np.repeat(labels, c.astype(int)), np.repeat(score, c.astype(int))) for c in counts]
+    assert interval == pytest.approx(list(np.percentile(naive, [2.5, 97.5])))
+
+
+def test_classification_says_how_many_resamples_its_interval_drew(egenes):
+    matched, _ = match_negatives(egenes)
+    assert classification(matched, n_boot=300)["n_bootstrap"] == 300

@@ -177,6 +177,30 @@ def test_reader_serves_the_bases_pyfaidx_serves_on_whole_records(tmp_path):
         assert [fetch(*span) for span in spans] == [_pyfaidx_bases(fasta, *span) for span in spans]
 
 
+def test_many_spans_at_once_are_the_bases_pyfaidx_serves_on_whole_records(tmp_path):
+    """`fetch_many` computes the offsets of spans on whole records together: every span up to 130 bp, spans running
+    off either end of chr2's 12 kb, empty spans and a chromosome the file lacks agree with pyfaidx."""
+    fasta = tmp_path / "segments.fa"
+    shutil.copy(CORPUS / "reference" / "segments.fa", fasta)
+    spans = [("chr2", s, s + w) for s in range(0, 12_100, 37) for w in (1, 59, 60, 61, 130)]
+    spans += [("chr2", -5, 10), ("chr2", 11_990, 12_010), ("chr9", 0, 10)]
+    chroms, starts, ends = (np.array(column, dtype=object if k == 0 else np.int64) for k, column in
+                            enumerate(zip(*spans)))
+    served = ReferenceGenome(fasta, "hg38").fetch_many(chroms, starts, ends)
+    assert served == [_pyfaidx_bases(fasta, *span) if span[1] >= 0 else None for span in spans]
+    assert served[-3:-1] == [None, None] and served[-1] is None
+
+
+def test_many_spans_at_once_on_a_segment_set_and_on_bgzip_are_what_one_at_a_time_gives(sample_reference, sample_dir):
+    """Segment sets and bgzip have no one record per chromosome: `fetch_many` hands their spans to `reader`."""
+    spans = [("chr22", s, s + 2_048) for s in range(32_000_000 - 50, 32_300_050, 29_999)] + [("chr7", 1, 2)]
+    reference = ReferenceGenome(sample_dir / "bfairkun_hg38_chr2_1-2333275.fa.gz", "hg38")
+    for genome, chosen in ((sample_reference, spans), (reference, [("chr2", s, s + 61) for s in range(0, 10_000, 997)])):
+        chroms, starts, ends = (np.array(c) for c in zip(*chosen))
+        with genome.reader() as fetch:
+            assert genome.fetch_many(chroms, starts, ends) == [fetch(*span) for span in chosen]
+
+
 def test_a_repeated_pair_is_a_duplicate_when_its_effect_repeats_and_a_conflict_when_not(tmp_path):
     """Gene A's pair appears twice with one slope: one row kept, one duplicate_row. Gene B's pair appears with two
     slopes: no row of it can be trusted, all three are conflicting_duplicate, and the reader warns."""
