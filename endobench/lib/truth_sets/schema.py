@@ -79,6 +79,7 @@ class DistinctIds:
 
 def validated_qtl_table(
     frame: pd.DataFrame, path: Path, truth_set: str, build: str, excluded: Counter, ids: DistinctIds | None = None,
+    columns: dict[str, pa.ChunkedArray] | None = None,
 ) -> pa.Table:
     """Validate alleles, chromosomes and positions shared by every truth-set kind; count what is excluded.
 
@@ -87,9 +88,12 @@ def validated_qtl_table(
     A row gets the first reason that applies, in the order below. The variant columns (chrom, pos, ref, alt) are
     `frame`'s, or, when the reader has split each distinct id once, `ids`': then every check of the variant runs
     once per id and reaches the rows through `ids.of_row`. The kept rows come back as a `QTL_SCHEMA` table whose
-    text columns are those same codes into the distinct values.
+    text columns are those same codes into the distinct values. `columns` holds row-level columns no check reads
+    (standard errors, p-values, lines) already in Arrow: the table takes their kept rows without a copy through
+    numpy, and without any copy when the excluded rows are few (then the kept rows are slices).
     """
     n = len(frame)
+    passed = dict(columns or {})
     variants, of_row = (ids.frame, ids.of_row) if ids is not None else (frame, None)
     m = len(variants)
     chrom_codes, chrom_uniques = text_codes(variants["chrom"])
@@ -173,10 +177,23 @@ def validated_qtl_table(
         """The kept rows of an array held per spelling (per row when the reader gave no `ids`)."""
         return values if spelling is None else values[spelling]
 
-    def column(name: str) -> pa.Array:
-        """A row-level column of `frame` (zero-copy into Arrow), the kept rows taken by Arrow: one copy, not two."""
-        values = pa.array(frame[name].to_numpy() if name in frame else np.full(n, np.nan), QTL_SCHEMA.field(name).type)
-        return values if every else values.take(selection)
+    runs = None if every else _runs(kept_rows)
+
+    def column(name: str) -> pa.Array | pa.ChunkedArray:
+        """A row-level column of `columns` or of `frame` (zero-copy into Arrow), at the kept rows: slices of it when
+        they are a few runs, else taken by Arrow (one copy, not two)."""
+        if name in passed:
+            values = passed[name]
+        else:
+            values = pa.array(frame[name].to_numpy() if name in frame else np.full(n, np.nan),
+                              QTL_SCHEMA.field(name).type)
+        if every:
+            return values
+        if runs is not None:
+            pieces = [values.slice(start, stop - start) for start, stop in runs]
+            return pa.chunked_array([c for piece in pieces for c in getattr(piece, "chunks", [piece])],
+                                    type=values.type)
+        return values.take(selection)
 
     n_kept = len(kept) if every else len(kept_rows)
     columns = {
@@ -190,6 +207,22 @@ def validated_qtl_table(
         "build": _dictionary(np.zeros(n_kept, dtype=np.int32), _text(np.array([build], dtype=object))),
     }
     return pa.Table.from_arrays([columns[c] if c in columns else column(c) for c in QTL_COLUMNS], schema=QTL_SCHEMA)
+
+
+_MAX_RUNS = 1_024
+
+
+def _runs(rows: np.ndarray) -> list[tuple[int, int]] | None:
+    """The kept rows as [start, stop) runs of consecutive rows, when there are at most `_MAX_RUNS` of them (a table
+    with a handful of bad rows); None when they are scattered."""
+    if not len(rows):
+        return None
+    breaks = np.flatnonzero(np.diff(rows) != 1)
+    if len(breaks) >= _MAX_RUNS:
+        return None
+    starts = np.concatenate([[rows[0]], rows[breaks + 1]])
+    stops = np.concatenate([rows[breaks], [rows[-1]]]) + 1
+    return list(zip(starts.tolist(), stops.tolist()))
 
 
 def _text(values: np.ndarray) -> pa.Array:

@@ -248,3 +248,20 @@ def test_reader_of_a_bgzip_fasta_serves_what_the_plain_fasta_serves(sample_dir, 
     with ReferenceGenome(tmp_path / "plain.fa", "hg38").reader() as fetch:
         assert served == [fetch(*span) for span in spans]
     assert all(s is not None and len(s) == 2_048 for s in served[:-1])
+
+
+@pytest.mark.parametrize("bad_every", [2, 700], ids=["scattered: taken", "few runs: sliced"])
+def test_the_kept_rows_keep_their_own_numbers_and_lines_however_few_or_many_are_excluded(tmp_path, bad_every):
+    """Columns no check reads reach the table straight from Arrow: as slices when the excluded rows are few, taken
+    when they are scattered (1,050 runs). Either way each kept row carries its own standard error and line."""
+    header = "variant_id\tgene_id\ttss_distance\tmaf\tpval_nominal\tslope\tslope_se\n"
+    rows = [f"chr22_{32_000_000 + i}_C_T_b38\tENSG00000128253.13\t{i}\t0.1\t1e-5\t{'nan' if i % bad_every == 1 else 0.5}"
+            f"\t{i}\n" for i in range(2_100)]
+    path = tmp_path / "pairs.txt"
+    path.write_text(header + "".join(rows))
+    parsed = gtex.read_gtex_eqtls(path, truth_set="gtex_wb")
+    kept = [i for i in range(2_100) if i % bad_every != 1]
+    assert parsed.excluded == {"invalid_effect": 2_100 - len(kept)}
+    assert parsed.table.column("effect_se").to_pylist() == [float(i) for i in kept]
+    assert parsed.table.column("source_line").to_pylist() == [i + 2 for i in kept]
+    assert parsed.table.column("tss_distance").to_pylist() == [float(i) for i in kept]
