@@ -16,10 +16,17 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def build_definitions(resources: Mapping[str, dg.ConfigurableResource] | None = None) -> dg.Definitions:
-    """The autoloaded definitions; with `resources`, those replace the environment's (tests, the demo, benches)."""
-    loaded = dg.load_from_defs_folder(path_within_project=PACKAGE_DIR)
+    """The autoloaded definitions; with `resources`, those replace the environment's (tests, the demo, benches),
+    which are then not built at all."""
+    from endobench.defs.resources import CALLER_RESOURCES
+
     if resources is None:
-        return loaded
+        return dg.load_from_defs_folder(path_within_project=PACKAGE_DIR)
+    token = CALLER_RESOURCES.set(True)
+    try:
+        loaded = dg.load_from_defs_folder(path_within_project=PACKAGE_DIR)
+    finally:
+        CALLER_RESOURCES.reset(token)
     return dg.Definitions(
         assets=loaded.assets,
         asset_checks=loaded.asset_checks,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextvars import ContextVar
 from pathlib import Path
 
 import dagster as dg
@@ -114,7 +115,15 @@ def resources_from_environment(predictor: str | None = None) -> dict[str, dg.Con
     )
 
 
+# Set while `build_definitions` loads the definitions with resources of its caller's (the demo, tests, benches):
+# the environment's are then neither needed nor built, so a setting meant for a deployment (a predictor, an
+# AlphaGenome limit that does not parse) cannot stop a run that does not use it.
+CALLER_RESOURCES: ContextVar[bool] = ContextVar("endobench_caller_resources", default=False)
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
     """The code location's resources, chosen from the environment when the definitions load (not at import)."""
+    if CALLER_RESOURCES.get():
+        return dg.Definitions()
     return dg.Definitions(resources=resources_from_environment())

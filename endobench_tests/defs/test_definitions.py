@@ -65,6 +65,21 @@ def test_dg_check_defs_loads_the_project():
     assert "All definitions loaded successfully." in result.stdout + result.stderr
 
 
+def test_resources_given_by_the_caller_leave_the_environment_unread(monkeypatch):
+    """The demo passes its own resources: a deployment's settings in the shell (here a predictor that does not
+    exist) neither stop it nor change what it runs."""
+    monkeypatch.setenv("ENDOBENCH_PREDICTOR", "no-such-predictor")
+    loaded = build_definitions(build_resources(data_dir="data"))
+    assert isinstance(loaded.resources["predictor"], LocalPredictor)
+    with pytest.raises(Exception) as raised:
+        defs()  # the code location itself still reads the environment, and says what is wrong with it
+    causes, error = [], raised.value
+    while error is not None:
+        causes.append(str(error))
+        error = error.__cause__ or error.__context__
+    assert any("unknown predictor 'no-such-predictor'" in cause for cause in causes)
+
+
 def test_the_lazy_definitions_load_and_validate():
     """What `dagster dev` does with workspace.yaml: build the definitions and validate them."""
     loaded = defs()
