@@ -174,6 +174,7 @@ class _Ranker:
         new_group = np.r_[True, sorted_values[1:] != sorted_values[:-1]]
         self.has_ties = not new_group.all()
         self.starts = np.flatnonzero(new_group)
+        self.ends = np.r_[self.starts[1:], len(values)] - 1
         self.identity = not self.has_ties and bool((self.order == np.arange(len(values))).all())
         self.position = np.empty(len(values), dtype=np.intp)
         if self.has_ties:
@@ -187,13 +188,20 @@ class _Ranker:
             upto = np.cumsum(counts, axis=1)
             upto -= (counts - 1) / 2
             return upto
-        grouped = counts[:, self.order]
-        if self.has_ties:
-            grouped = np.add.reduceat(grouped, self.starts, axis=1)
-        # mean of the ranks a group occupies: (ranks before it) + (its size + 1) / 2
-        upto = np.cumsum(grouped, axis=1)
-        upto -= (grouped - 1) / 2
-        return upto[:, self.position]
+        upto = np.cumsum(counts[:, self.order], axis=1)
+        if not self.has_ties:
+            upto -= (counts[:, self.order] - 1) / 2
+            return upto[:, self.position]
+        # The mean of the ranks a tie group occupies: (ranks before it + ranks up to its end + 1) / 2. Read from the
+        # running count at each group's end, it needs no sum per group (`np.add.reduceat` took twice as long).
+        end = upto[:, self.ends]
+        mean = np.empty_like(end)
+        mean[:, 0] = 0
+        mean[:, 1:] = end[:, :-1]
+        mean += end
+        mean += 1
+        mean /= 2
+        return mean[:, self.position]
 
 
 def weighted_ranks(values: np.ndarray, counts: np.ndarray) -> np.ndarray:

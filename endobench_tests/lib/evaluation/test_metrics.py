@@ -101,6 +101,17 @@ def test_weighted_statistics_equal_statistics_on_resampled_copies():
                                [roc_auc_score(x[i] > 0, y[i]) for i in indices], atol=1e-12)
 
 
+@pytest.mark.parametrize("decimals", [1, 6], ids=["many ties", "few ties"])
+def test_weighted_ranks_equal_rankdata_on_many_points(decimals):
+    """300 points in 20 resamples, with ties in groups of every size or hardly any: scipy's ranks exactly."""
+    rng = np.random.default_rng(11)
+    values = np.round(rng.normal(size=300), decimals)
+    indices = rng.integers(0, 300, size=(20, 300))
+    ranks = metrics.weighted_ranks(values, metrics.counts_from_indices(indices, 300))
+    for row, idx in zip(ranks, indices, strict=True):
+        np.testing.assert_array_equal(row[idx], stats.rankdata(values[idx]))
+
+
 def test_weighted_ranks_equal_rankdata():
     """Ranks of each resample's points equal scipy's average ranks of the resampled copies."""
     values = np.array([3.0, 1.0, 3.0, 2.0, 5.0])
