@@ -491,6 +491,8 @@ def main() -> None:
           + " (what the rules keep, every check left out)")
     for side, label in (("endobench", "(b)"), ("floor", "(c)"), ("bound", "(d)")):
         print(f"    {label} in each of {len(runs[side])} runs: " + ", ".join(f"{r['wall_s']:.1f} s" for r in runs[side]))
+    for i, run in enumerate(runs["endobench"], 1):
+        print(f"    (b) run {i}: {run['wall_s']:.1f} s, " + _steps(run))
     print(f"ratio (b)/(c) = {ours['wall_s'] / floor['wall_s']:.2f} (target <= 2.0), fastest against fastest: "
           f"endobench's whole ingest against inflate-and-parse; endobench peak RSS "
           f"{max(r['peak_rss_mb'] for r in runs['endobench']):.0f} MB at most (target < 2,048 MB)")
