@@ -1,5 +1,8 @@
 """Generic QTL tables (the Degner dsQTLs) read by header name, alleles put on the + strand, exclusions counted."""
 
+from collections import Counter
+
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -8,7 +11,7 @@ from endobench.lib.io.atomic import write_parquet
 from endobench.lib.io.errors import InputError
 from endobench.lib.io.tables import frame_from_arrow, read_parquet_table
 from endobench.lib.truth_sets.generic import GenericQtlColumns, read_generic_qtls
-from endobench.lib.truth_sets.schema import QTL_COLUMNS, QTL_SCHEMA, SOURCE_COLUMNS, as_sources
+from endobench.lib.truth_sets.schema import QTL_COLUMNS, QTL_SCHEMA, SOURCE_COLUMNS, as_sources, validated_qtl_table
 from endobench.resources.sources import DEGNER_COLUMNS
 
 DEGNER = "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"
@@ -119,3 +122,21 @@ def test_a_table_stored_as_text_before_the_codes_is_read_as_one_stored_as_codes(
     assert old.schema == new.schema == pa.schema([QTL_SCHEMA.field(c) for c in SOURCE_COLUMNS])
     assert old.column("gene_id").null_count == len(degner.frame) > 5_000
     pd.testing.assert_frame_equal(frame_from_arrow(old), frame_from_arrow(new))
+
+
+def test_columns_handed_over_in_arrow_keep_their_rows_across_chunk_boundaries():
+    """A column the reader hands over in Arrow may come in chunks; excluded rows on either side of a chunk boundary
+    leave the kept rows with their own values (here the standard error numbers the row)."""
+    n = 12
+    frame = pd.DataFrame({"chrom": "chr22", "pos": np.arange(1_000, 1_000 + n), "ref": "A", "alt": "G",
+                          "gene_id": "ENSG00000128253.13", "effect": [np.nan if i in (3, 4, 8) else 0.1 for i in
+                                                                       range(n)], "is_significant": True})
+    se = pa.chunked_array([[float(i) for i in range(0, 4)], [float(i) for i in range(4, 9)],
+                           [float(i) for i in range(9, n)]])
+    excluded = Counter()
+    table = validated_qtl_table(frame, "t.tsv", "t", "hg38", excluded,
+                                columns={"effect_se": se, "source_line": pa.chunked_array([list(range(2, 2 + n))])})
+    assert excluded == {"invalid_effect": 3}
+    assert table.column("effect_se").to_pylist() == [0.0, 1.0, 2.0, 5.0, 6.0, 7.0, 9.0, 10.0, 11.0]
+    assert table.column("source_line").to_pylist() == [2, 3, 4, 7, 8, 9, 11, 12, 13]
+    assert table.column("pos").to_pylist() == [1_000, 1_001, 1_002, 1_005, 1_006, 1_007, 1_009, 1_010, 1_011]
