@@ -166,7 +166,8 @@ def _frame_from_arrow(
         """`values` as codes into its distinct values, `clean` applied to each distinct value (merging any that
         become equal)."""
         codes, distinct = arrow_codes(values)
-        codes, categories = recode(codes, distinct, (clean(distinct) if clean else distinct).to_numpy(zero_copy_only=False))
+        codes, categories = recode(codes, distinct,
+                                   (clean(distinct) if clean else distinct).to_numpy(zero_copy_only=False))
         return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object))
 
     def number(column: str) -> np.ndarray:
@@ -178,11 +179,17 @@ def _frame_from_arrow(
     frame["is_significant"] = number("qval") <= qval_threshold if kind == EGENES else True
     # Columns no check reads go to the table as Arrow read them: 2.4 M rows copied once less each.
     passed = {"effect_se": "slope_se", "pval": "pval_nominal", "maf": "maf", "tss_distance": "tss_distance"}
-    numbers = {ours: table.column(theirs) for ours, theirs in passed.items() if theirs in table.column_names}
+    numbers = {ours: _nan_for_null(table.column(theirs)) for ours, theirs in passed.items()
+               if theirs in table.column_names}
     numbers["source_line"] = pa.chunked_array([pa.array(np.arange(first_line, n + first_line))])
     ids = pd.DataFrame({"chrom": categorical(chrom), "pos": positions, "ref": categorical(ref),
                         "alt": categorical(alt)})
     return frame, normalize_build(_BUILD_SUFFIX[suffixes[0]]), DistinctIds(ids, row_id), numbers
+
+
+def _nan_for_null(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A missing number as NaN, as the text reader (and numpy) writes it; a column without one is not copied."""
+    return column if column.null_count == 0 else column.fill_null(float("nan"))
 
 
 def _read_gtex_text(

@@ -265,3 +265,17 @@ def test_the_kept_rows_keep_their_own_numbers_and_lines_however_few_or_many_are_
     assert parsed.table.column("effect_se").to_pylist() == [float(i) for i in kept]
     assert parsed.table.column("source_line").to_pylist() == [i + 2 for i in kept]
     assert parsed.table.column("tss_distance").to_pylist() == [float(i) for i in kept]
+
+
+def test_a_missing_number_is_nan_on_both_readers(tmp_path):
+    """`NA` in a column only passed through (here MAF) is NaN in the table, as the text reader writes it, not an
+    Arrow null that only one reader would give."""
+    header = "variant_id\tgene_id\ttss_distance\tmaf\tpval_nominal\tslope\tslope_se\n"
+    path = tmp_path / "pairs.txt"
+    path.write_text(header + "chr22_32261410_C_T_b38\tENSG00000128253.13\t57933\tNA\t8.7e-06\t-0.40\t0.09\n"
+                    + "chr22_32261411_C_T_b38\tENSG00000128253.13\t57934\t0.08\t8.7e-06\t-0.40\t0.09\n")
+    fast = gtex.read_gtex_eqtls(path, truth_set="gtex_wb").table
+    text = gtex._read_gtex_text(path, gtex.SIGNIF_PAIRS, "gtex_wb", 0.05).table
+    for table in (fast, text):
+        assert table.column("maf").null_count == 0
+        assert np.isnan(table.column("maf")[0].as_py()) and table.column("maf")[1].as_py() == 0.08
