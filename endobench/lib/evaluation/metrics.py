@@ -389,7 +389,8 @@ def permutation_null(
         null["pearson"].append(_row_pearson(ux, permuted))
         shuffled = permuted[:, signed]
         if n_pos and n_neg:
-            ranks = stats.rankdata(shuffled, axis=1)
+            # Ranks do not depend on the order: with every unit signed (no zero effect) they are the permuted ranks.
+            ranks = rank_y[order] if signed.all() else stats.rankdata(shuffled, axis=1)
             null["sign_auroc"].append((ranks[:, positive].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
         null["sign_agreement"].append(_agreement(ux[signed][None, :], shuffled).mean(axis=1) if signed.any()
                                       else np.full(b, np.nan))

@@ -238,3 +238,20 @@ def test_permutation_null_does_not_reject_noise():
     out = metrics.permutation_null(rng.normal(size=300), rng.normal(size=300), n_perm=500)
     assert out["spearman"]["null_low"] < out["spearman"]["observed"] < out["spearman"]["null_high"]
     assert out["spearman"]["p"] > 0.05
+
+
+@pytest.mark.parametrize("zeros", [0, 7], ids=["every effect signed", "some effects zero"])
+def test_the_sign_auroc_null_is_sklearns_auroc_of_each_shuffle(zeros):
+    """The null of sign auROC, from ranks (permuted ranks when no effect is zero, ranked anew when some are), equals
+    sklearn's auROC of each shuffle of the scores, drawn with the same seed."""
+    rng = np.random.default_rng(9)
+    x, y = np.round(rng.normal(size=60), 1), np.round(rng.normal(size=60), 1)  # ties in both
+    x[x == 0] = 0.1
+    x[:zeros] = 0.0
+    assert (x == 0).sum() == zeros
+    out = metrics.permutation_null(x, y, n_perm=400, seed=17)["sign_auroc"]
+    order = np.argsort(np.random.default_rng(17).random((400, 60)), axis=1)
+    naive = np.array([metrics.sign_auroc(x, y[o]) for o in order])
+    assert out["n_permutations"] == 400
+    assert out["null_mean"] == pytest.approx(naive.mean(), abs=1e-12)
+    assert [out["null_low"], out["null_high"]] == pytest.approx(list(np.percentile(naive, [2.5, 97.5])), abs=1e-12)
