@@ -188,9 +188,10 @@ class _Ranker:
             upto = np.cumsum(counts, axis=1)
             upto -= (counts - 1) / 2
             return upto
-        upto = np.cumsum(counts[:, self.order], axis=1)
+        ordered = counts[:, self.order]
+        upto = np.cumsum(ordered, axis=1)
         if not self.has_ties:
-            upto -= (counts[:, self.order] - 1) / 2
+            upto -= (ordered - 1) / 2
             return upto[:, self.position]
         # The mean of the ranks a tie group occupies: (ranks before it + ranks up to its end + 1) / 2. Read from the
         # running count at each group's end, it needs no sum per group (`np.add.reduceat` took twice as long).

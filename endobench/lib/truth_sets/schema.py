@@ -93,7 +93,7 @@ def validated_qtl_table(
     numpy, and without any copy when the excluded rows are few (then the kept rows are slices).
     """
     n = len(frame)
-    passed = dict(columns or {})
+    passed = columns or {}
     variants, of_row = (ids.frame, ids.of_row) if ids is not None else (frame, None)
     m = len(variants)
     chrom_codes, chrom_uniques = text_codes(variants["chrom"])
@@ -196,7 +196,7 @@ def validated_qtl_table(
         return values.take(selection)
 
     n_kept = len(kept) if every else len(kept_rows)
-    columns = {
+    coded = {
         "truth_set": _dictionary(np.zeros(n_kept, dtype=np.int32), _text(np.array([truth_set], dtype=object))),
         "variant_id": _dictionary(rows(variant), ids),
         "chrom": _dictionary(spelled(chrom_codes.astype(np.int32)), chroms_text),
@@ -206,7 +206,7 @@ def validated_qtl_table(
         "gene_id": _dictionary(rows(gene[0]), _text(gene[1])),
         "build": _dictionary(np.zeros(n_kept, dtype=np.int32), _text(np.array([build], dtype=object))),
     }
-    return pa.Table.from_arrays([columns[c] if c in columns else column(c) for c in QTL_COLUMNS], schema=QTL_SCHEMA)
+    return pa.Table.from_arrays([coded[c] if c in coded else column(c) for c in QTL_COLUMNS], schema=QTL_SCHEMA)
 
 
 _MAX_RUNS = 1_024

@@ -57,13 +57,13 @@ def window_statistics(windows: pd.DataFrame) -> dict[str, dict[str, object]]:
     unique = distinct_windows(windows)
     stats = {}
     for truth_set in sorted(unique["truth_set"].unique()):
-        group = unique[(unique["truth_set"] == truth_set).to_numpy()]
-        agreement, n_checked = reference_agreement(group)
+        rows = unique[(unique["truth_set"] == truth_set).to_numpy()]
+        agreement, n_checked = reference_agreement(rows)
         stats[truth_set] = {
-            "windows_ok": int((group["window_status"] == OK).sum()),
-            "window_exclusions": dict(exclusion_counts(group)),
+            "windows_ok": int((rows["window_status"] == OK).sum()),
+            "window_exclusions": dict(exclusion_counts(rows)),
             "reference_agreement": agreement,
             "reference_checked": n_checked,
-            "swapped": int((group["harmonisation"] == SWAPPED).sum()),
+            "swapped": int((rows["harmonisation"] == SWAPPED).sum()),
         }
     return stats
