@@ -29,6 +29,7 @@ from endobench.lib.genome.sequence import allele_problems
 from endobench.lib.io.atomic import write_parquet
 from endobench.lib.io.errors import InputError
 from endobench.lib.io.tables import read_frame
+from endobench.lib.scoring.plan import ScoringPlan
 from endobench.lib.truth_sets.schema import variant_ids
 from endobench.resources.alphagenome import API_KEY_VARIABLE, AlphaGenomeConfigError
 from endobench.resources.predictors import ACCESSIBILITY, EXPRESSION, SCORED
@@ -120,8 +121,9 @@ def predictor_requests(variants: pd.DataFrame, readouts: frozenset[str]) -> tupl
 
 
 def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: Path | None,
-               log: logging.Logger) -> Summary:
-    """Score every row of `variants_path` and write `out` (parquet); raise `RunStopped` when the run cannot go on."""
+               log: logging.Logger, *, dry_run: bool = False) -> Summary | ScoringPlan:
+    """Score every row of `variants_path` and write `out` (parquet), or with `dry_run` return the plan (the free
+    preflight and the cache, no paid call, nothing written); raise `RunStopped` when the run cannot go on."""
     variants = read_variants(variants_path)
     try:
         resources = resources_from_environment(predictor=predictor_kind)
@@ -138,6 +140,12 @@ def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: P
     requests, invalid = predictor_requests(variants, predictor.supported_readouts())
     if predictor_kind == LOCAL:
         _ensure_local_model(predictor.model_path, resources["sources"].sample_dir)
+    if dry_run:
+        try:
+            return predictor.plan(requests.drop(columns="row"),
+                                  cache_dir=cache_dir or resources["storage"].cache_path(), log=log)
+        except dg.Failure as exc:
+            raise RunStopped(exc.description) from None
     source = resources["sources"].fetched_reference() if predictor.needs_local_sequence() else None
     try:
         outcome = predictor.score_variants(
@@ -197,12 +205,15 @@ def run(args) -> int:
     log.setLevel(logging.INFO)
     log.propagate = False
     try:
-        summary = score_file(Path(args.variants), args.predictor, Path(args.out),
-                             Path(args.cache_dir) if args.cache_dir else None, log)
+        result = score_file(Path(args.variants), args.predictor, Path(args.out),
+                            Path(args.cache_dir) if args.cache_dir else None, log, dry_run=args.dry_run)
     except RunStopped as exc:
         print(f"endobench score-variants: stopped: {exc}", file=sys.stderr)
         return 1
     finally:
         log.removeHandler(handler)
-    print(summary.line())
+    if isinstance(result, ScoringPlan):
+        print("\n".join([*result.lines(), f"dry run: 0 paid calls made, {args.out} not written"]))
+    else:
+        print(result.line())
     return 0

@@ -39,6 +39,8 @@ ALPHAGENOME_SETTINGS = {
     "ENDOBENCH_ALPHAGENOME_MAX_NEW_CALLS": ("max_new_calls_per_run", int),
     "ENDOBENCH_ALPHAGENOME_TRACKS": ("tracks", parse_track_overrides),
     "ENDOBENCH_ALPHAGENOME_PROGRESS_SECONDS": ("progress_interval_seconds", float),
+    "ENDOBENCH_ALPHAGENOME_CONNECT_SECONDS": ("connect_timeout_seconds", float),
+    "ENDOBENCH_ALPHAGENOME_QUOTA_WINDOW_SECONDS": ("quota_window_seconds", float),
 }
 ALPHAGENOME = "alphagenome"
 # Optional data-source settings from the environment: where the `full` profile downloads from, and what.

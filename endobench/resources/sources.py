@@ -8,6 +8,7 @@ and never learn which profile serves them; the wiring picks one with ENDOBENCH_P
 from __future__ import annotations
 
 import contextlib
+import difflib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -23,10 +24,11 @@ from endobench.lib.io.checksums import (
 )
 from endobench.lib.io.downloads import DownloadError, download, extract_tar_member, gunzip_file
 from endobench.lib.io.errors import InputError
+from endobench.lib.scoring.tracks import CATALOGUE_FILE, Track, TrackCatalogue
 from endobench.lib.truth_sets.catalog import (
     ANNOTATIONS,
     DSQTL_DEGNER,
-    GTEX_TISSUES,
+    GTEX_EQTL_TISSUES,
     K562_DHS_PEAKS,
     TruthSetSpec,
     finemapped_truth_set,
@@ -38,6 +40,7 @@ from endobench.lib.truth_sets.gtex import EGENES, SIGNIF_PAIRS
 
 SAMPLE = "sample"
 FULL = "full"
+ALL_TISSUES = "all"  # every GTEx eQTL tissue
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,8 @@ class DataSources(dg.ConfigurableResource):
     """
 
     sample_dir: str = "data/sample"
-    # GTEx tissues as the archive names them; each becomes a truth set under every annotation below.
+    # GTEx tissues as the archive names them (or "all": every GTEx eQTL tissue); each becomes a truth set under
+    # every annotation below, measured in the tissue's biosample and scored on its own AlphaGenome track.
     gtex_tissues: list[str] = ["Whole_Blood", "Cells_EBV-transformed_lymphocytes"]
     # Accessibility annotations eQTLs must fall in: K562 DNase peaks, LCL DNase-sensitive sites (dsQTL positions).
     annotations: list[str] = [K562_DHS_PEAKS.key, "lcl_dsqtl_sites"]
@@ -147,21 +151,48 @@ class DataSources(dg.ConfigurableResource):
         if unknown:
             raise dg.Failure(f"unknown annotation(s) {unknown}: use any of {sorted(ANNOTATIONS)}", allow_retries=False)
         annotations = [ANNOTATIONS[a] for a in self.annotations]
-        specs = [gtex_truth_set(tissue_key(t), a) for t in self.gtex_tissues for a in annotations]
+        tracks = self.gtex_tracks()
+        specs = [gtex_truth_set(t, tracks[t].ontology_curie, a) for t in self.configured_tissues() for a in annotations]
         specs.append(DSQTL_DEGNER)
         if self.finemapped_eqtls:
-            specs += [finemapped_truth_set(self.finemapped_tissue, a) for a in annotations]
+            tissue = self._known_tissues([self.finemapped_tissue], "finemapped_tissue")[0]
+            specs += [finemapped_truth_set(tissue, tracks[tissue].ontology_curie, a) for a in annotations]
         return specs
 
+    def gtex_tracks(self) -> dict[str, Track]:
+        """Each GTEx tissue with its AlphaGenome expression track (and so its biosample CURIE), from the track
+        catalogue bundled in the sample, so that truth sets are built offline from AlphaGenome's own mapping."""
+        return TrackCatalogue.from_file(self._sample(CATALOGUE_FILE)).gtex_tracks()
+
+    def configured_tissues(self) -> list[str]:
+        """The GTEx tissues of a run, `all` spelled out; a name that is not a GTEx eQTL tissue with an AlphaGenome
+        track is refused here, before anything is downloaded, with the closest names."""
+        if [t.lower() for t in self.gtex_tissues] == [ALL_TISSUES]:
+            return [t for t in GTEX_EQTL_TISSUES if t in self.gtex_tracks()]
+        return self._known_tissues(self.gtex_tissues, "gtex_tissues (ENDOBENCH_GTEX_TISSUES)")
+
+    def _known_tissues(self, tissues: list[str], setting: str) -> list[str]:
+        tracks = self.gtex_tracks()
+        known = [t for t in GTEX_EQTL_TISSUES if t in tracks]
+        problems = []
+        for tissue in tissues:
+            if tissue in known:
+                continue
+            if tissue in tracks:
+                problems.append(f"{tissue!r} has an AlphaGenome track but no GTEx eQTL table (fewer than 70 samples)")
+            else:
+                close = difflib.get_close_matches(tissue, known, n=3, cutoff=0.4)
+                problems.append(f"{tissue!r} is not a GTEx eQTL tissue" +
+                                (f" (closest: {', '.join(close)})" if close else ""))
+        if problems:
+            raise dg.Failure(f"{setting}: {'; '.join(problems)}. Use GTEx tissue names as the eQTL archive spells "
+                             f"them ({len(known)} tissues, e.g. Whole_Blood, Liver, Brain_Cortex), or '{ALL_TISSUES}'",
+                             allow_retries=False)
+        return list(dict.fromkeys(tissues))
+
     def gtex_sources(self) -> list[tuple[str, str]]:
-        """(truth-set source key, GTEx tissue) of each configured tissue; a tissue endobench has no biosample for
-        is refused here, before anything is downloaded."""
-        unknown = [t for t in self.gtex_tissues if tissue_key(t) not in GTEX_TISSUES]
-        if unknown:
-            known = sorted(t for t, _, _ in GTEX_TISSUES.values())
-            raise dg.Failure(f"GTEx tissue(s) {unknown} have no biosample in endobench's catalog (known: {known}); "
-                             "add them to GTEX_TISSUES in endobench/lib/truth_sets/catalog.py", allow_retries=False)
-        return [(tissue_key(t), t) for t in self.gtex_tissues]
+        """(truth-set source key, GTEx tissue) of each configured tissue."""
+        return [(tissue_key(t), t) for t in self.configured_tissues()]
 
     def fold_regions(self) -> Path:
         """AlphaGenome's fold regions (the file the SDK downloads at run time), bundled so nothing is fetched."""
@@ -215,7 +246,15 @@ class SampleDataSources(DataSources):
         if release != "v8":
             raise dg.Failure(f"the sample profile bundles GTEx release v8 only, not {release!r}; use the full profile "
                              "(ENDOBENCH_PROFILE=full) for other releases", allow_retries=False)
-        return SourceFile(self._sample(f"gtex_v8_{tissue}.v8.egenes.txt.gz"), HG38)
+        path = self._sample(f"gtex_v8_{tissue}.v8.egenes.txt.gz")
+        if not path.exists():
+            bundled = sorted(p.name.split(".")[0].removeprefix("gtex_v8_") for p in
+                             Path(self.sample_dir).glob("gtex_v8_*.v8.egenes.txt.gz"))
+            raise dg.Failure(f"the sample profile bundles the GTEx v8 eGenes of {', '.join(bundled)} only, not "
+                             f"{tissue} ({path} does not exist); use the full profile (ENDOBENCH_PROFILE=full), which "
+                             "downloads each configured tissue's table, or set ENDOBENCH_GTEX_TISSUES to bundled ones",
+                             allow_retries=False)
+        return SourceFile(path, HG38)
 
     def peaks(self) -> SourceFile:
         return SourceFile(self._sample("abc_K562_DNase_ENCFF860XAE_chr22_macs2_peaks.hg38.narrowPeak.gz"), HG38)

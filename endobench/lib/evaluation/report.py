@@ -36,7 +36,7 @@ from endobench.lib.evaluation.results import (
 )
 from endobench.lib.evaluation.strata import MIN_STRATUM_N
 from endobench.lib.io.atomic import write_bytes, write_text
-from endobench.lib.truth_sets.catalog import BIOSAMPLES, Readout, TruthSetSpec
+from endobench.lib.truth_sets.catalog import BIOSAMPLES, Biosample, Readout, TruthSetSpec
 
 INTERVAL_NAMES = {16_384: "16 KB", 131_072: "128 KB", 524_288: "512 KB", 1_048_576: "1 MB"}
 PREDICTOR_NAMES = {"local_gkm_dnase": "local k-mer", "measured": "measured accessibility (ceiling)",
@@ -83,9 +83,9 @@ def split_label(split: str, scheme: str) -> str:
     return ""
 
 
-def readout_label(readout: str, biosample: str) -> str:
-    """`DNase x GM12878 (LCL)`: readout x biosample."""
-    known = BIOSAMPLES.get(biosample)
+def readout_label(readout: str, biosample: str, named: Mapping[str, Biosample] = BIOSAMPLES) -> str:
+    """`DNase x GM12878 (LCL)`: readout x biosample (named from `named`, the truth sets' biosamples)."""
+    known = named.get(biosample)
     return Readout(readout, known).label if known else f"{Readout(readout, None).assay} x {biosample or 'as given'}"
 
 
@@ -319,9 +319,11 @@ def build_report(
         exclusions.setdefault(str(truth_set), {})["metrics_effect_or_score_not_finite"] = int(n)
 
     results = evaluate_results(predictions, specs, measured=measured, unit=unit, min_n=min_stratum_n, n_boot=n_boot)
+    named = {**BIOSAMPLES, **{rd.biosample.curie: rd.biosample for spec in specs.values() for rd in spec.readouts
+                              if rd.biosample is not None}}
     for r in results:
         r["label"] = result_label(r)
-        r["readout_label"] = readout_label(str(r["readout"]), str(r.get("biosample", "")))
+        r["readout_label"] = readout_label(str(r["readout"]), str(r.get("biosample", "")), named)
     for r in results:
         r["headline"] = is_headline(r, results)
     truth_sets = sorted(set(map(str, predictions["truth_set"].dropna().unique())) | set(funnels) | set(exclusions))

@@ -15,7 +15,7 @@ from scipy import stats
 from endobench.lib.evaluation.report import build_report, predictor_label, scope_statement
 from endobench.lib.truth_sets.catalog import DSQTL_DEGNER, K562_DHS_PEAKS, gtex_truth_set
 
-GTEX = gtex_truth_set("gtex_wb", K562_DHS_PEAKS)
+GTEX = gtex_truth_set("Whole_Blood", "UBERON:0013756", K562_DHS_PEAKS)
 SPECS = {GTEX.name: GTEX, DSQTL_DEGNER.name: DSQTL_DEGNER}
 LOCAL = "local_gkm_dnase|0123456789abcdef"
 
