@@ -51,6 +51,12 @@ def headline_lines(metrics: dict) -> list[str]:
             parts.append(f"{name}={value:.3f}" if isinstance(value, (int, float)) else f"{name}=n/a")
         lines.append(f"  {numbers.get('title')} | {numbers.get('readout_label')} | {numbers.get('label')}: "
                      + "  ".join(parts))
+    titles = {name: t.get("title", name) for name, t in metrics.get("truth_sets", {}).items()}
+    for truth_set, n in sorted(metrics.get("motifs", {}).items()):
+        if n.get("agreement") is not None:
+            lines.append(f"  {titles.get(truth_set, truth_set)} | motif direction agrees with the measured effect: "
+                         f"{n['agreement']:.3f} of {n['n_strong']:,} units with a strong motif change "
+                         f"(of {n['n_units']:,})")
     for warning in metrics.get("warnings", []):
         lines.append(f"  warning: {warning}")
     return lines

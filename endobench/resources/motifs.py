@@ -6,14 +6,12 @@ import functools
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from endobench.lib.genome.reference import ReferenceGenome
 from endobench.resources.predictors import (
     ACCESSIBILITY,
     EXPRESSION,
-    FAILED,
     PREDICTION_COLUMNS,
     SCORED,
     ScoringOutcome,
@@ -21,7 +19,6 @@ from endobench.resources.predictors import (
 )
 
 MOTIF = "motif_jaspar"
-VARIANT_KEYS = ["chrom", "pos", "ref", "alt"]
 
 
 class MotifPredictor(VariantEffectPredictor):
@@ -63,33 +60,19 @@ class MotifPredictor(VariantEffectPredictor):
     def score_variants(
         self, variants: pd.DataFrame, *, reference: ReferenceGenome, cache_dir: Path, log: logging.Logger
     ) -> ScoringOutcome:
-        from endobench.lib.codes import text_codes
-        from endobench.lib.motifs.baseline import baseline_scores, track_name
-        from endobench.lib.motifs.changes import SCANNED, scan_variants
+        from endobench.lib.motifs.baseline import baseline_rows
+        from endobench.lib.motifs.changes import changes_of_variants
 
-        library, expressed = self.library(), self.expressed()
-        keys = variants["chrom"].astype(str) + "|" + variants["pos"].astype(str) + "|" + variants["ref"] + ">" + \
-            variants["alt"]
-        variant_of_row, _ = text_codes(keys)
-        first = np.unique(variant_of_row, return_index=True)[1]  # codes number variants by first appearance
-        distinct = variants.iloc[first][VARIANT_KEYS].reset_index(drop=True)
-        scan = scan_variants(distinct, reference, library)
-        biosample = (variants["biosample"] if "biosample" in variants else pd.Series("", index=variants.index))
-        biosample = biosample.fillna("").astype(str).to_numpy(dtype=object)
-        score = baseline_scores(scan.candidates, len(distinct), variant_of_row, biosample, library, expressed)
-        status = scan.status[variant_of_row]
-        ok = status == SCANNED
-        tracks = {b: track_name(library, b, expressed) for b in pd.unique(biosample)}
-        frame = pd.DataFrame({
-            "variant_id": variants["variant_id"].to_numpy(), "gene_id": variants["gene_id"].to_numpy(),
-            "score": np.where(ok, score, np.nan), "quantile_score": np.nan,
-            "status": np.where(ok, SCORED, FAILED), "error": np.where(ok, "", status),
-            "from_cache": False, "track": [tracks[b] for b in biosample],
-        })[PREDICTION_COLUMNS]
-        failures = pd.Series(status[~ok]).value_counts().to_dict()
-        log.info(f"motif baseline: scanned {int(ok.sum()):,} of {len(variants):,} rows ({len(distinct):,} variants, "
-                 f"{len(library):,} profiles, {len(scan.candidates):,} sites made or broken)")
-        return ScoringOutcome(scores=frame, failures_by_reason={str(k): int(v) for k, v in failures.items()})
+        library = self.library()
+        table, candidates = changes_of_variants(variants, reference, library)
+        rows = baseline_rows(variants.assign(biosample=variants.get("biosample", "")), table, candidates, library,
+                             self.expressed(), configuration=self.configuration_id(), predictor=MOTIF,
+                             held_out_scheme=self.training_split(variants)[1])
+        failures = rows.loc[rows["status"] != SCORED, "error"].value_counts().to_dict()
+        log.info(f"motif baseline: scored {int((rows['status'] == SCORED).sum()):,} of {len(rows):,} rows "
+                 f"({len(table):,} variants, {len(library):,} profiles, {len(candidates):,} sites made or broken)")
+        return ScoringOutcome(scores=rows[PREDICTION_COLUMNS].reset_index(drop=True),
+                              failures_by_reason={str(k): int(v) for k, v in failures.items()})
 
 
 @functools.lru_cache(maxsize=4)

@@ -58,3 +58,26 @@ def baseline_scores(candidates: pd.DataFrame, n_variants: int, variant_of_row: n
                 else None)
         out[rows] = baseline_score(candidates, n_variants, keep)[np.asarray(variant_of_row)[rows]]
     return out
+
+
+def baseline_rows(requests: pd.DataFrame, table: pd.DataFrame, candidates: pd.DataFrame, library: MotifLibrary,
+                  expressed: Mapping[str, frozenset[str]], *, configuration: str, predictor: str,
+                  held_out_scheme: str) -> pd.DataFrame:
+    """Prediction rows of the motif baseline for truth-set requests (chrom, pos, ref, alt, biosample, ...), from
+    a release's stored motif changes (`changes.variant_changes`): scored where the variant was scanned, failed with
+    the scan's reason otherwise, so the report evaluates the baseline exactly as a model."""
+    from endobench.lib.motifs.changes import SCANNED, VARIANT_KEYS
+
+    index = pd.Series(np.arange(len(table)), index=pd.MultiIndex.from_frame(table[VARIANT_KEYS]))
+    found = index.reindex(pd.MultiIndex.from_frame(requests[VARIANT_KEYS])).to_numpy()
+    known = ~np.isnan(found)
+    variant_of_row = np.where(known, found, 0).astype(np.int64)
+    status = np.where(known, table["status"].to_numpy(dtype=object)[variant_of_row], "not_scanned")
+    ok = status == SCANNED
+    biosample = requests["biosample"].fillna("").astype(str).to_numpy(dtype=object)
+    score = baseline_scores(candidates, len(table), variant_of_row, biosample, library, expressed)
+    tracks = {b: track_name(library, b, expressed) for b in pd.unique(biosample)}
+    return requests.assign(
+        score=np.where(ok, score, np.nan), quantile_score=np.nan, status=np.where(ok, "scored", "failed"),
+        error=np.where(ok, "", status), from_cache=False, track=[tracks[b] for b in biosample], held_out=pd.NA,
+        held_out_scheme=held_out_scheme, configuration=configuration, predictor=predictor)

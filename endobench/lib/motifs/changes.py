@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from endobench.lib.genome.reference import ReferenceGenome
-from endobench.lib.genome.windows import flanked_alleles
+from endobench.lib.genome.windows import AS_IS, SWAPPED, flanked_alleles
 from endobench.lib.motifs.library import SCALE, MotifLibrary
 from endobench.lib.motifs.scan import NO_SITE, AlleleHits, scan_alleles
 
+VARIANT_KEYS = ["chrom", "pos", "ref", "alt"]
 SITE_P = 5e-4
 STRONG_LOG2_FOLD = 2.0
 GAIN = "gain"
@@ -51,6 +52,24 @@ def scan_variants(variants: pd.DataFrame, reference: ReferenceGenome, library: M
                                          variants["ref"].str.len().to_numpy()[ok],
                                          variants["alt"].str.len().to_numpy()[ok], flank, library,
                                          rows=np.flatnonzero(ok)))
+
+
+def variant_changes(windows: pd.DataFrame, reference: ReferenceGenome, library: MotifLibrary
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The distinct variants of `windows` whose alleles were checked against the reference (harmonised, REF the
+    genome's), each once with its scan status and strongest changes; and their candidate changes (`row` is the
+    variant's row in the first frame)."""
+    return changes_of_variants(windows[windows["harmonisation"].isin([AS_IS, SWAPPED])], reference, library)
+
+
+def changes_of_variants(variants: pd.DataFrame, reference: ReferenceGenome, library: MotifLibrary
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`variant_changes` of variants (variant_id, chrom, pos, ref, alt; REF the genome's), each distinct one once."""
+    variants = variants.drop_duplicates(VARIANT_KEYS)[["variant_id", *VARIANT_KEYS]].reset_index(drop=True)
+    scan = scan_variants(variants, reference, library)
+    table = pd.concat([variants.assign(status=scan.status), strongest_changes(scan.candidates, len(variants))],
+                      axis=1)
+    return table, scan.candidates
 
 
 def candidates_of_pairs(refs: list[str], alts: list[str], ref_lengths: np.ndarray, alt_lengths: np.ndarray,
