@@ -30,7 +30,9 @@ PREDICTION_RUN_KILLED = 5
 # The shared inputs, raw_gtex_eqtls, dhs_filtered_variants and sequence_windows run first, then four chromosomes
 # finish; the fifth is killed as it logs its first line, before it can record a materialization.
 RUNS_FINISHED = 4 + PREDICTION_RUN_KILLED - 1
-ALL_RUNS = 4 + len(chromosome_partitions.get_partition_keys()) + 1
+# The shared inputs, the release's inputs, the predictions, then motif_changes (its partition, the release, sorts
+# after the predictions') and the report.
+ALL_RUNS = 4 + len(chromosome_partitions.get_partition_keys()) + 2
 PREDICTIONS = dg.AssetKey("variant_effect_predictions")
 
 
@@ -96,7 +98,6 @@ def test_the_interrupted_demo_resumed_without_redoing_finished_work(demo):
     _, summary, instance = demo
     assert len(summary["runs"]) == ALL_RUNS - RUNS_FINISHED
     resumed = {key.to_user_string() for run in summary["runs"] for key in run.asset_keys}
-    # motif_changes waited for the predictions' partitions (they sort first) and runs with the report.
     assert resumed == {"variant_effect_predictions", "motif_changes", "benchmark_report"}
     records = instance.fetch_materializations(PREDICTIONS, limit=1_000).records
     per_partition = {}
