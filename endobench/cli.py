@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     variants = sub.add_parser("score-variants", help="score a variant list with the configured predictor and cache")
     variants.add_argument("--variants", required=True, help="TSV, CSV or parquet: chrom pos ref alt [gene_id] (hg38)")
-    variants.add_argument("--predictor", required=True, choices=["local", "alphagenome"])
+    variants.add_argument("--predictor", required=True, choices=["local", "alphagenome", "motif"])
     variants.add_argument("--out", required=True,
                           help=".parquet, .tsv or .csv (the format its name says): one row per input row and readout")
     variants.add_argument("--cache-dir", default=None, help="score cache (default: the graph's, data/cache)")

@@ -68,7 +68,7 @@ class MotifPredictor(VariantEffectPredictor):
         rows = baseline_rows(variants.assign(biosample=variants.get("biosample", "")), table, candidates, library,
                              self.expressed(), configuration=self.configuration_id(), predictor=MOTIF,
                              held_out_scheme=self.training_split(variants)[1])
-        failures = rows.loc[rows["status"] != SCORED, "error"].value_counts().to_dict()
+        failures = rows.loc[rows["status"] != SCORED, "reason"].value_counts().to_dict()
         log.info(f"motif baseline: scored {int((rows['status'] == SCORED).sum()):,} of {len(rows):,} rows "
                  f"({len(table):,} variants, {len(library):,} profiles, {len(candidates):,} sites made or broken)")
         return ScoringOutcome(scores=rows[PREDICTION_COLUMNS].reset_index(drop=True),

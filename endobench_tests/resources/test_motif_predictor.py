@@ -40,7 +40,7 @@ def test_every_row_has_the_prediction_columns_and_a_status(predictor, tmp_path):
     frame = outcome.scores.set_index("variant_id")
     assert list(outcome.scores.columns) == PREDICTION_COLUMNS
     assert list(frame["status"]) == [SCORED, SCORED, FAILED]
-    assert frame.loc["not_in_reference", "error"] == "no_reference_sequence"
+    assert frame.loc["not_in_reference", "reason"] == "no_reference_sequence"
     assert outcome.failures_by_reason == {"no_reference_sequence": 1}
     assert frame.loc["ctcf_core", "score"] <= -6  # a loss: the strongest change, CTCF's or stronger
     assert frame.loc["no_site", "score"] == 0.0  # makes or breaks no site: no predicted effect
