@@ -445,7 +445,7 @@ class AlphaGenomePredictor(VariantEffectPredictor):
                 error[i] = "not_requested"
         frame = pd.DataFrame({
             "variant_id": variants["variant_id"].to_numpy(), "gene_id": variants["gene_id"].to_numpy(),
-            "score": score, "quantile_score": quantile, "status": status, "error": error, "from_cache": cached,
+            "score": score, "quantile_score": quantile, "status": status, "reason": error, "from_cache": cached,
             "track": track,
         })[PREDICTION_COLUMNS]
         failures = collections.Counter(error[status == FAILED])

@@ -143,7 +143,7 @@ def test_a_track_the_answer_lacks_is_track_not_in_output(eqtls, tmp_path):
     row = frame[frame["readout"] == "accessibility"].head(1).assign(biosample="EFO:0002784").reset_index(drop=True)
     with AlphaGenomeStandIn(genes=genes, withheld_tracks={GM12878_DNASE}) as server:
         outcome = fast_predictor(server.address).score_variants(row, reference=None, cache_dir=tmp_path, log=LOG)
-    assert outcome.scores.loc[0, "error"] == "track_not_in_output"
+    assert outcome.scores.loc[0, "reason"] == "track_not_in_output"
     assert outcome.scores.loc[0, "track"] == GM12878_DNASE
 
 
