@@ -257,7 +257,7 @@ def test_a_biosample_without_a_track_is_failed_without_a_call_and_others_use_the
     access = result[result["readout"] == "accessibility"].reset_index(drop=True)
     assert access["reason"].tolist() == ["no_track_for_biosample", "no_track_for_biosample", ""]
     assert access["track"].tolist() == ["", "", "UBERON:0001114 DNase-seq"]
-    expression = result[(result["readout"] == "expression") & (result["status"] == "ok")]
+    expression = result[(result["readout"] == "expression") & (result["status"] == "scored")]
     assert set(expression["track"]) == {"UBERON:0013756 gtex Whole_Blood polyA plus RNA-seq",
                                         "UBERON:0001114 gtex Liver polyA plus RNA-seq"}
     assert asked == table.drop_duplicates(["chrom", "pos", "ref", "alt"]).shape[0]
@@ -325,7 +325,8 @@ def test_the_first_variants_all_rejected_alike_stop_the_run_and_nothing_is_cache
         env.setenv("ENDOBENCH_ALPHAGENOME_ADDRESS", server.address)
         assert _score(tmp_path / "eqtls.tsv", tmp_path / "out.parquet") == 0
         assert len(server.requests_by_variant()) == variants.drop_duplicates(["chrom", "pos", "ref", "alt"]).shape[0]
-    assert set(pd.read_parquet(tmp_path / "out.parquet")["status"]) <= {"ok", "gene_not_in_output"}
+    result = pd.read_parquet(tmp_path / "out.parquet")
+    assert set(result.loc[result["status"] != "scored", "reason"]) <= {"gene_not_in_output"}
 
 
 @pytest.mark.parametrize("key", ["", "  "], ids=["empty", "blank"])

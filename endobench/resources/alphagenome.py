@@ -18,16 +18,13 @@ A run goes in this order, in the prediction asset and in `endobench score-varian
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 from pydantic import Field
 
@@ -40,16 +37,8 @@ from endobench.lib.scoring.rate_limit import QuotaPacer
 from endobench.lib.scoring.rpc_errors import RpcFailure, ServiceRefused, ServiceUnreachable
 from endobench.lib.scoring.score_cache import CachedCall, CallKey, ScoreCache
 from endobench.lib.scoring.tracks import TrackCatalogue, UnknownTracks
-from endobench.resources.predictors import (
-    ACCESSIBILITY,
-    EXPRESSION,
-    FAILED,
-    PREDICTION_COLUMNS,
-    SCORED,
-    SKIPPED_CALL_CAP,
-    ScoringOutcome,
-    VariantEffectPredictor,
-)
+from endobench.resources.alphagenome_rows import KeyParts, Requests, assemble, build_requests, pairs
+from endobench.resources.predictors import ACCESSIBILITY, EXPRESSION, ScoringOutcome, VariantEffectPredictor
 
 PREDICTOR_NAME = "alphagenome"
 SUPPORTED_INTERVAL_LENGTHS = (16_384, 131_072, 524_288, 1_048_576)
@@ -58,12 +47,7 @@ API_KEY_VARIABLE = "ALPHAGENOME_API_KEY"
 ONTOLOGY_PREFIXES = ("EFO", "UBERON", "CL", "CLO", "NTR")
 strip_gene_version = live.strip_gene_version
 
-GENE_NOT_IN_OUTPUT = "gene_not_in_output"
 TRACK_NOT_IN_OUTPUT = "track_not_in_output"
-NO_TRACK_FOR_BIOSAMPLE = "no_track_for_biosample"
-MISSING_GENE_ID = "missing_gene_id"
-INVALID_VARIANT = "invalid_variant"
-UNSUPPORTED_READOUT = "unsupported_readout"
 
 
 class AlphaGenomeConfigError(ValueError):
@@ -82,18 +66,6 @@ def track_key(readout: str, biosample: str) -> str:
 def _is_curie(value: str) -> bool:
     prefix, _, local = value.partition(":")
     return prefix in ONTOLOGY_PREFIXES and local.isdigit()
-
-
-@dataclass
-class Requests:
-    """The rows of a run turned into calls: per row its cache key (None when it cannot be asked), gene, failure and
-    track; per distinct variant the SDK variant and its keys (True for the gene scorer's)."""
-
-    keys: list[CallKey | None]
-    genes: list[str]
-    failures: list[str]
-    tracks: list[str]
-    wanted: dict[str, tuple[Any, dict[CallKey, bool]]] = field(default_factory=dict)
 
 
 class AlphaGenomePredictor(VariantEffectPredictor):
@@ -248,50 +220,19 @@ class AlphaGenomePredictor(VariantEffectPredictor):
             client._channel.close()
             raise dg.Failure(f"{exc}. Nothing was sent; fix ENDOBENCH_ALPHAGENOME_TRACKS (or the `tracks` setting).",
                              allow_retries=False) from None
-        tracks = {pair: self.track_for(catalogue, *pair) for pair in self._pairs(variants)}
+        tracks = {pair: self.track_for(catalogue, *pair) for pair in pairs(variants, self._fallback())}
         log.info(f"AlphaGenome preflight: {self.server()} answered with {len(catalogue):,} tracks; "
                  + "; ".join(f"{r} x {b}: {t or 'no track'}" for (r, b), t in sorted(tracks.items())))
         return client, tracks
 
-    def _pairs(self, variants: pd.DataFrame) -> set[tuple[str, str]]:
-        fallback = {ACCESSIBILITY: self.dnase_ontology, EXPRESSION: self.rna_ontology}
-        biosamples = variants["biosample"] if "biosample" in variants.columns else pd.Series(pd.NA, variants.index)
-        return {(r, fallback[r] if pd.isna(b) else str(b))
-                for r, b in zip(variants["readout"], biosamples) if r in fallback}
+    def _fallback(self) -> dict[str, str]:
+        return {ACCESSIBILITY: self.dnase_ontology, EXPRESSION: self.rna_ontology}
 
     def _requests(self, variants: pd.DataFrame, tracks: dict[tuple[str, str], str | None]) -> Requests:
-        from alphagenome.data import genome
-
-        n = len(variants)
-        requests = Requests([None] * n, [""] * n, [""] * n, [""] * n)
-        fallback = {ACCESSIBILITY: self.dnase_ontology, EXPRESSION: self.rna_ontology}
-        biosamples = variants["biosample"] if "biosample" in variants.columns else pd.Series(pd.NA, variants.index)
         scorers = {readout: self.scorer_for(readout).name for readout in self.supported_readouts()}
-        server = self.server()
-        for i, (row, biosample) in enumerate(zip(variants.itertuples(index=False), biosamples)):
-            if row.readout not in scorers:
-                requests.failures[i] = UNSUPPORTED_READOUT
-                continue
-            track = tracks[(row.readout, fallback[row.readout] if pd.isna(biosample) else str(biosample))]
-            if track is None:
-                requests.failures[i] = NO_TRACK_FOR_BIOSAMPLE
-                continue
-            requests.tracks[i] = track
-            if row.readout == EXPRESSION:
-                if pd.isna(row.gene_id) or not str(row.gene_id):
-                    requests.failures[i] = MISSING_GENE_ID
-                    continue
-                requests.genes[i] = strip_gene_version(str(row.gene_id))
-            try:
-                variant = genome.Variant(str(row.chrom), int(row.pos), str(row.ref), str(row.alt))
-            except (ValueError, TypeError):
-                requests.failures[i] = INVALID_VARIANT
-                continue
-            key = CallKey(str(variant), PREDICTOR_NAME, self.model_version, scorers[row.readout], track,
-                          self.interval_length, server)
-            requests.keys[i] = key
-            requests.wanted.setdefault(key.variant, (variant, {}))[1][key] = row.readout == EXPRESSION
-        return requests
+        parts = KeyParts(PREDICTOR_NAME, self.model_version, self.interval_length, self.server(), scorers,
+                         self._fallback())
+        return build_requests(variants, tracks, parts)
 
     def _lookup(self, cache: ScoreCache, requests: Requests) -> tuple[dict[CallKey, CachedCall], list, list]:
         """Cached outcomes, and the variants to request this run and those over the cap, as (variant, keys)."""
@@ -310,7 +251,7 @@ class AlphaGenomePredictor(VariantEffectPredictor):
         return ScoringPlan(
             source=f"AlphaGenome at {self.server()}", rows=len(requests.keys), distinct_variants=len(requests.wanted),
             cached=len(requests.wanted) - len(to_call) - len(skipped), to_request=len(to_call), over_cap=len(skipped),
-            no_track_rows=requests.failures.count(NO_TRACK_FOR_BIOSAMPLE), calls=len(to_call), per_minute=per_minute,
+            no_track_rows=requests.failures.count("no_track_for_biosample"), calls=len(to_call), per_minute=per_minute,
             rate_source=source, estimated_seconds=seconds)
 
     def plan(self, variants: pd.DataFrame, *, cache_dir: Path, log: logging.Logger) -> ScoringPlan:
@@ -344,7 +285,7 @@ class AlphaGenomePredictor(VariantEffectPredictor):
         finally:
             client._channel.close()
         skipped_keys = {k for _, keys in skipped for k in keys}
-        outcome = self._assemble(variants, requests, known, from_cache, run_failures, skipped_keys, calls)
+        outcome = assemble(variants, requests, known, from_cache, run_failures, skipped_keys, calls)
         outcome.plan = plan.metadata()
         return outcome
 
@@ -413,41 +354,3 @@ class AlphaGenomePredictor(VariantEffectPredictor):
             allow_retries=False,
             metadata={"calls_sent": refused.calls, "calls_sent_after_first_refusal": refused.calls_after_refusal},
         )
-
-    def _assemble(self, variants, requests: Requests, known, from_cache, run_failures, skipped_keys,
-                  calls: int) -> ScoringOutcome:
-        n = len(variants)
-        score, quantile = np.full(n, np.nan), np.full(n, np.nan)
-        status = np.full(n, FAILED, dtype=object)
-        error = np.array(requests.failures, dtype=object)
-        track = np.array(requests.tracks, dtype=object)
-        cached = np.zeros(n, dtype=bool)
-        for i, key in enumerate(requests.keys):
-            if key is None:
-                continue
-            cached[i] = key in from_cache
-            if key in skipped_keys:
-                status[i], error[i] = SKIPPED_CALL_CAP, ""
-            elif key in run_failures:
-                error[i] = run_failures[key]
-            elif key in known:
-                stored = known[key]
-                if not stored.ok:
-                    error[i] = stored.outcome
-                elif requests.genes[i] in stored.scores:
-                    score[i], quantile[i] = stored.scores[requests.genes[i]]
-                    status[i], error[i] = SCORED, ""
-                    strand = stored.strands.get(requests.genes[i], ".")
-                    track[i] = key.track if strand == "." else f"{key.track} ({strand})"
-                else:
-                    error[i] = GENE_NOT_IN_OUTPUT
-            else:
-                error[i] = "not_requested"
-        frame = pd.DataFrame({
-            "variant_id": variants["variant_id"].to_numpy(), "gene_id": variants["gene_id"].to_numpy(),
-            "score": score, "quantile_score": quantile, "status": status, "reason": error, "from_cache": cached,
-            "track": track,
-        })[PREDICTION_COLUMNS]
-        failures = collections.Counter(error[status == FAILED])
-        return ScoringOutcome(scores=frame, api_calls=calls, cache_hits=len(from_cache),
-                              failures_by_reason=dict(sorted(failures.items())))

@@ -112,9 +112,7 @@ def variant_effect_predictions(
             "configuration": predictor.configuration_id(),
             "n_variants": int(merged["variant_id"].nunique()),
             "n_scored": n_scored,
-            "api_calls": outcome.api_calls,
-            "cache_hits": outcome.cache_hits,
-            **outcome.plan,
+            "api_calls": outcome.api_calls, "cache_hits": outcome.cache_hits, **outcome.plan,
             "mean_abs_score": float(np.nanmean(np.abs(merged["score"]))) if n_scored else 0.0,
             **exclusion_metadata({**statuses, **outcome.failures_by_reason}, prefix="prediction_"),
         })
