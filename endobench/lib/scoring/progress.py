@@ -9,6 +9,8 @@ from typing import Protocol
 
 
 def duration_text(seconds: float) -> str:
+    if seconds < 9.95:
+        return f"{seconds:.1f} s"
     seconds = int(round(seconds))
     if seconds < 60:
         return f"{seconds} s"

@@ -73,7 +73,12 @@ class QuotaPacer:
         self.learned = False  # the quota was learned from a refusal in this run
         self.refusals = 0
         self.holds = 0
-        self._counted: list[float] = []  # sorted start times of calls the server counts: in flight or let through
+        # The calls the server counts (in flight, or let through): their start times, for the estimate, and the
+        # times they hold a place in the window until, less one window: the start while in flight, the answer once
+        # answered (the server counted the call at some moment in between, so the answer is the safe side).
+        self._counted: list[float] = []
+        self._occupied: list[float] = []
+        self._flying: set[float] = set()  # start times of the calls on their way
         self._next_start = -math.inf  # the ceiling's spacing
         self._epoch = -math.inf  # refusals of calls started before it are stale
         self._refused_start = -math.inf
@@ -86,8 +91,8 @@ class QuotaPacer:
         return max(1, math.floor(self.quota)) if self.quota and self.phase != FREE else None
 
     def _trim(self, now: float) -> None:
-        cut = bisect.bisect_right(self._counted, now - self.window)
-        del self._counted[:cut]
+        for times in (self._counted, self._occupied):
+            del times[:bisect.bisect_right(times, now - self.window)]
 
     def delay(self) -> float:
         """Seconds until the next call may start: 0 now, inf while the probe of a hold is out."""
@@ -98,8 +103,8 @@ class QuotaPacer:
         cap = self._cap()
         if cap is not None:
             self._trim(now)
-            if len(self._counted) >= cap:  # the window is full until its oldest calls leave it
-                wait = max(wait, self._counted[len(self._counted) - cap] + self.window - now)
+            if len(self._occupied) >= cap:  # the window is full until its oldest calls leave it
+                wait = max(wait, self._occupied[len(self._occupied) - cap] + self.window - now)
         return max(0.0, wait)
 
     def started(self) -> float:
@@ -108,11 +113,16 @@ class QuotaPacer:
             self._probe_out = True
         self._trim(now)
         bisect.insort(self._counted, now)
+        bisect.insort(self._occupied, now)
+        self._flying.add(now)
         self._next_start = max(self._next_start, now) + (60.0 / self.ceiling if self.ceiling else 0.0)
         return now
 
     def succeeded(self, started_at: float) -> None:
         now = self._clock()
+        self._flying.discard(started_at)
+        if _remove(self._occupied, started_at):
+            bisect.insort(self._occupied, now)
         self._duration = now - started_at if not self._duration else 0.8 * self._duration + 0.2 * (now - started_at)
         if self.phase == HOLD and started_at >= self._epoch:  # the probe got through: the window has freed
             self.phase = PACED if self.quota else FREE
@@ -124,6 +134,7 @@ class QuotaPacer:
 
     def ended(self, started_at: float) -> None:
         """The call ended in a way that says nothing about the quota (a transient fault): a probe is probed again."""
+        self._flying.discard(started_at)
         if self.phase == HOLD and started_at >= self._epoch:
             self._probe_out = False
 
@@ -131,9 +142,9 @@ class QuotaPacer:
         """A quota refusal of the call started at `started_at`, with the server's retry delay if it sent one."""
         now = self._clock()
         self.refusals += 1
-        i = bisect.bisect_left(self._counted, started_at)
-        if i < len(self._counted) and self._counted[i] == started_at:
-            del self._counted[i]  # the server did not count it
+        self._flying.discard(started_at)
+        _remove(self._counted, started_at)  # the server did not count it
+        _remove(self._occupied, started_at)
         wait = retry_delay if retry_delay is not None and retry_delay > 0 else 0.0
         if started_at < self._epoch:  # sent before the last change: says nothing new
             if self._samples and self._refused_start - self.window < started_at < self._refused_start:
@@ -156,7 +167,7 @@ class QuotaPacer:
         self.phase = HOLD
         self.holds += 1
         self._probe_out = False
-        frees = counted[0] + self.window if counted else now + (wait or self.window / 20)
+        frees = self._occupied[0] + self.window if counted else now + (wait or self.window / 20)
         self._hold_until = max(now + wait, frees)
 
     def calls_per_second(self) -> float | None:
@@ -170,10 +181,13 @@ class QuotaPacer:
         if self.quota is None or remaining <= 0:
             return None if self.quota is None else 0.0
         now = self._clock()
+        remaining -= len(self._flying)  # those are on their way already
+        if remaining <= 0:
+            return max(0.0, max(self._flying, default=now) + self._duration - now)
         cap = max(1, math.floor(self.quota))
         spacing = max(60.0 / self.ceiling if self.ceiling else 0.0, self._duration / self.concurrency)
         self._trim(now)
-        starts = list(self._counted)
+        starts = list(self._occupied)
         t = max(now, self._hold_until) if self.phase == HOLD else now
         steps = min(remaining, MAX_SCHEDULE_STEPS)
         for _ in range(steps):
@@ -187,3 +201,11 @@ class QuotaPacer:
     def per_minute(self) -> float | None:
         """The quota learned in this run, per minute (what the next run starts from), or None."""
         return self.quota * 60.0 / self.window if self.learned and self.quota else None
+
+
+def _remove(times: list[float], value: float) -> bool:
+    i = bisect.bisect_left(times, value)
+    if i < len(times) and times[i] == value:
+        del times[i]
+        return True
+    return False
