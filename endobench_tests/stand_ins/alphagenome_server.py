@@ -303,6 +303,7 @@ class AlphaGenomeStandIn:
         self.quota = quota
         self.merges_stranded_tracks = merges_stranded_tracks
         self.withheld_tracks = frozenset(withheld_tracks)  # in the catalogue, left out of ScoreVariant answers
+        self._answer_cache: dict[tuple[int, bool], tuple[list, list]] = {}
         self.bytes_per_chunk = bytes_per_chunk
         self.max_workers = max_workers
         self._rng = random.Random(self.faults.seed)
@@ -460,15 +461,8 @@ class AlphaGenomeStandIn:
                          if g.chrom == interval.chromosome and g.start < interval.end and g.end > interval.start]
             else:
                 raise ValueError(f"the stand-in does not implement scorer {kind!r}")
-            tracks = [t for t in tracks_of(output_type) if t.name not in self.withheld_tracks]
-            if not tracks:
-                raise ValueError(f"no tracks for output type {output_type}")
             merged = (request.merge_stranded_gene_tracks and self.merges_stranded_tracks) or kind == "center_mask"
-            track_protos, track_names = [], []
-            for track in tracks:
-                for strand in ["+", "-"] if track.stranded and not merged else ["."]:
-                    track_protos.append(track.to_proto(strand))
-                    track_names.append((track.name, strand))
+            track_protos, track_names = self._answer_tracks(output_type, merged)
             gene_keys = [(g.gene_id if g else "") for g in genes]
             names = [name for name, _ in track_names]
             if merged:
@@ -492,6 +486,17 @@ class AlphaGenomeStandIn:
             ))
             messages.extend(dna_model_service_pb2.ScoreVariantResponse(tensor_chunk=c) for c in chunks)
         return messages
+
+    def _answer_tracks(self, output_type: int, merged: bool) -> tuple[list, list[tuple[str, str]]]:
+        """The tracks a ScoreVariant answer lists for an output type (built once per server and kind of answer)."""
+        cache = self._answer_cache
+        if (output_type, merged) not in cache:
+            tracks = [t for t in tracks_of(output_type) if t.name not in self.withheld_tracks]
+            if not tracks:
+                raise ValueError(f"no tracks for output type {output_type}")
+            strands = [(t, s) for t in tracks for s in (["+", "-"] if t.stranded and not merged else ["."])]
+            cache[(output_type, merged)] = ([t.to_proto(s) for t, s in strands], [(t.name, s) for t, s in strands])
+        return cache[(output_type, merged)]
 
     def _metadata_messages(self) -> list:
         """The catalogue in two messages, as a stream may split it."""
