@@ -158,7 +158,8 @@ def _lost(outcome) -> int:
     return failed["variant_id"].nunique()
 
 
-_ETA = re.compile(r"AlphaGenome: ([\d,]+) of ([\d,]+) variants .*?ETA ((?:\d+ h )?(?:\d+ min )?(?:[\d.]+ s)?(?:\d+ min)?);")
+_ETA = re.compile(r"AlphaGenome: ([\d,]+) of ([\d,]+) variants .*?"
+                  r"ETA ((?:\d+ h )?(?:\d+ min )?(?:[\d.]+ s)?(?:\d+ min)?);")
 
 
 def _seconds(text: str) -> float:
@@ -276,8 +277,8 @@ def refusal_section(args, log: logging.Logger) -> None:
     frame = predictor_input(pairs, 1_048_576)
     print("== refusal: a wrong key (INVALID_ARGUMENT, ErrorInfo API_KEY_INVALID), 200 variants queued, 10 ms network "
           "latency before every answer")
-    with AlphaGenomeStandIn(genes=genes, latency=0.02, network_latency=0.01, expected_api_key="the-right-key") as server, \
-            tempfile.TemporaryDirectory() as cache_dir:
+    with AlphaGenomeStandIn(genes=genes, latency=0.02, network_latency=0.01,
+                            expected_api_key="the-right-key") as server, tempfile.TemporaryDirectory() as cache_dir:
         try:
             _predictor(server.address, api_key="a-wrong-key").score_variants(
                 frame, reference=None, cache_dir=Path(cache_dir), log=log)

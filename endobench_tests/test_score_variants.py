@@ -358,7 +358,7 @@ def test_a_server_nobody_listens_on_stops_the_command_within_the_preflight(env, 
     assert not (tmp_path / "out.parquet").exists()
 
 
-def test_help_names_the_key_the_address_the_columns_the_default_tracks_dry_run_and_exit_codes(capsys):
+def test_help_names_the_key_the_address_the_columns_the_default_tracks_the_options_and_exit_codes(capsys):
     """`score-variants --help` says what a first user needs; the default tracks it names are those the bundled
     catalogue gives the predictor's default biosamples."""
     from endobench.lib.scoring.tracks import CATALOGUE_FILE, TrackCatalogue
@@ -372,5 +372,6 @@ def test_help_names_the_key_the_address_the_columns_the_default_tracks_dry_run_a
     for readout, biosample in (("accessibility", defaults.dnase_ontology), ("expression", defaults.rna_ontology)):
         assert f"{readout:<20}{catalogue.track_for(readout, biosample).name}" in text
     for needed in ("ALPHAGENOME_API_KEY", "ENDOBENCH_ALPHAGENOME_ADDRESS", "gene_id", "biosample", "--dry-run",
+                   "--reference",
                    "exit status", "0  every input row", "1  the run was stopped", "2  bad input"):
         assert needed in text

@@ -62,12 +62,14 @@ class UniformRejection(Exception):
 
 @dataclass(frozen=True)
 class DispatchSettings:
-    max_concurrency: int = 4
-    max_retries: int = 8
-    initial_backoff_seconds: float = 0.5
-    max_backoff_seconds: float = 60.0
-    quota_patience_seconds: float = 900.0
-    uniform_after: int = 5
+    """How a run calls (the values are a source's settings, such as `AlphaGenomePredictor`'s)."""
+
+    max_concurrency: int
+    max_retries: int  # per unit, for transient failures
+    initial_backoff_seconds: float
+    max_backoff_seconds: float
+    quota_patience_seconds: float  # no call let through for this long: the units still waiting fail for this run
+    uniform_after: int  # the first this many units rejected alike stop the run
 
 
 class Dispatcher:
