@@ -32,28 +32,13 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-UNIT_NAMES = {"gene_id": "genes", "variant_id": "variants"}
-
-
 def headline_lines(metrics: dict) -> list[str]:
-    """One line per headline result: truth set, readout x biosample, configuration, n with its units, metrics.
+    """The headline as a compact table (`headline.console_lines`: a line per truth set, even without a scorable unit,
+    then per headline result its primary endpoint with its interval, p, mde and the reference beside it), then the
+    warnings."""
+    from endobench.lib.evaluation.headline import console_lines
 
-    Within a truth set the measured reference (the ceiling) is printed beside the models it bounds.
-    """
-    lines = []
-    entries = sorted(metrics.get("headline", {}).values(),
-                     key=lambda h: (h.get("title", ""), h.get("readout_label", ""), h.get("kind") != "measured"))
-    for numbers in entries:
-        units = UNIT_NAMES.get(numbers.get("unit"), "units")
-        parts = [f"n={numbers.get('n') or 0:,} ({numbers.get('n_units') or 0:,} {units})"]
-        for name in ("spearman", "sign_agreement", "sign_auroc"):
-            value = numbers.get(name)
-            parts.append(f"{name}={value:.3f}" if isinstance(value, (int, float)) else f"{name}=n/a")
-        lines.append(f"  {numbers.get('title')} | {numbers.get('readout_label')} | {numbers.get('label')}: "
-                     + "  ".join(parts))
-    for warning in metrics.get("warnings", []):
-        lines.append(f"  warning: {warning}")
-    return lines
+    return console_lines(metrics) + [f"  warning: {warning}" for warning in metrics.get("warnings", [])]
 
 
 def load_or_train_model(model_path: Path, sample_dir: Path):

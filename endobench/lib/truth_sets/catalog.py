@@ -8,6 +8,8 @@ annotation (K562 DHS peaks, LCL DNase-sensitive sites, or none). Its spec says:
 - the unit of resampling: the gene for eQTL truth sets (rows are variant-gene pairs; one gene carries many LD
   tags), the variant for accessibility truth sets;
 - how the headline picks one row per unit (the lead variant of a gene by p-value, or the highest PIP);
+- its primary endpoint, computed on units oriented by their measured effect so that it does not depend on which
+  allele is called ALT: direction (sign agreement) or magnitude (Spearman of |effect| with the oriented score);
 - published reference numbers, so that the report can show them marked as published.
 """
 
@@ -21,6 +23,9 @@ GENE_UNIT = "gene_id"
 VARIANT_UNIT = "variant_id"
 LEAD_BY_PVALUE = "pval"
 LEAD_BY_PIP = "pip"
+# Primary endpoints (computed in lib/evaluation/endpoints.py).
+DIRECTION = "direction"
+MAGNITUDE = "magnitude"
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,9 @@ class TruthSetSpec:
     annotation: Annotation | None = None
     lead_by: str = LEAD_BY_PVALUE
     published: tuple[Published, ...] = field(default_factory=tuple)
+    # Direction by default: it reads the same whatever the readout's units (a DNase log ratio against an eQTL
+    # slope), and selection on significance truncates |effect|, which weakens a magnitude endpoint.
+    primary: str = DIRECTION
 
     @property
     def readouts(self) -> tuple[Readout, ...]:
