@@ -18,7 +18,6 @@ step stats, the funnel, and the peak RSS of this process (Dagster's in-process e
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -39,7 +38,12 @@ from endobench.demo import RunSummary, materialise_until_up_to_date  # noqa: E40
 from endobench.lib.genome.reference import byte_of, read_layout
 from endobench.resources.sources import DataSources, FullDataSources  # noqa: E402
 from endobench.resources.storage import Storage  # noqa: E402
-from endobench_tests.stand_ins.http_server import FixtureServer, tar_archive  # noqa: E402
+from endobench_tests.stand_ins.http_server import (  # noqa: E402
+    EXCLUSION_LIST_METADATA,
+    FixtureServer,
+    encode_file_metadata,
+    tar_archive,
+)
 
 GTEX_TAR = "/bulk-qtl/v8/single-tissue-cis-qtl/GTEx_Analysis_v8_eQTL.tar"
 PEAKS_ACCESSION = "ENCFF000BNC"  # a made-up accession: the server only has to lay the file out as ENCODE does
@@ -80,9 +84,9 @@ def main() -> None:
                                generated.read_bytes()}),
         # ENCODE serves each file with its metadata, whose md5sum the full profile checks the download against.
         f"/files/{PEAKS_ACCESSION}/@@download/{PEAKS_ACCESSION}.bed.gz": peaks,
-        f"/files/{PEAKS_ACCESSION}/": json.dumps({"md5sum": hashlib.md5(peaks).hexdigest()}).encode(),
+        f"/files/{PEAKS_ACCESSION}/": encode_file_metadata(peaks, accession=PEAKS_ACCESSION),
         "/files/ENCFF356LFX/@@download/ENCFF356LFX.bed.gz": BLACKLIST.read_bytes(),
-        "/files/ENCFF356LFX/": json.dumps({"md5sum": hashlib.md5(BLACKLIST.read_bytes()).hexdigest()}).encode(),
+        "/files/ENCFF356LFX/": encode_file_metadata(BLACKLIST.read_bytes(), EXCLUSION_LIST_METADATA),
     }
     with FixtureServer(files) as server, tempfile.TemporaryDirectory(prefix="endobench_full_") as data_dir:
         storage = Storage(root=f"{data_dir}/outputs", cache_dir=f"{data_dir}/cache")

@@ -14,14 +14,9 @@ from pathlib import Path, PurePosixPath
 import dagster as dg
 
 from endobench.lib.genome.builds import HG18, HG19, HG38, normalize_build
-from endobench.lib.io.checksums import (
-    PINNED_MD5,
-    ChecksumMismatch,
-    md5_from_encode_metadata,
-    md5_from_listing,
-    verify,
-)
+from endobench.lib.io.checksums import PINNED_MD5, ChecksumMismatch, md5_from_listing, verify
 from endobench.lib.io.downloads import DownloadError, download, extract_tar_member, gunzip_file
+from endobench.lib.io.encode_metadata import PEAKS, EncodeExpectation, check_encode_metadata, md5_from_encode_metadata
 from endobench.lib.io.errors import InputError
 from endobench.lib.truth_sets.catalog import (
     ANNOTATIONS,
@@ -292,17 +287,16 @@ class FullDataSources(DataSources):
 
         return self._fetch(f"{base}/{relative}", dest, relative, published)
 
-    def _encode(self, accession: str) -> SourceFile:
-        """An ENCODE file by accession, checked against the md5sum of its ENCODE metadata."""
+    def _encode(self, accession: str, expected: EncodeExpectation) -> SourceFile:
+        """An ENCODE file by accession: its metadata checked against `expected` before anything else (a wrong
+        accession or a revoked file fails naming both values, and the file is not downloaded), then the file,
+        checked against the metadata's md5sum."""
         base = self.encode_base_url.rstrip("/")
-
-        def published() -> str | None:
-            metadata = self._download(f"{base}/{accession}/?format=json", f"encode/{accession}.json")
-            with bad_listing_fails():
-                return md5_from_encode_metadata(metadata)
-
+        path = self._download(f"{base}/{accession}/?format=json", f"encode/{accession}.json")
+        with bad_listing_fails():
+            metadata = check_encode_metadata(path, accession, expected)
         return self._fetch(f"{base}/{accession}/@@download/{accession}.bed.gz", f"encode/{accession}.bed.gz",
-                           f"{accession}.bed.gz", published)
+                           f"{accession}.bed.gz", lambda: md5_from_encode_metadata(metadata))
 
     def gtex_eqtls(self, release: str, tissue: str) -> SourceFile:
         spec = GTEX_RELEASES.get(release)
@@ -332,13 +326,17 @@ class FullDataSources(DataSources):
 
     def peaks(self) -> SourceFile:
         if self.peaks_encode_accession:
-            fetched = self._encode(self.peaks_encode_accession)
+            biosample = K562_DHS_PEAKS.biosample
+            fetched = self._encode(self.peaks_encode_accession, EncodeExpectation(
+                HG38, assay="DNase-seq", biosample_id=biosample.curie, biosample_name=biosample.name,
+                output_type=PEAKS))
             return SourceFile(fetched.path, HG38, fetched.verified)
         fetched = self._ucsc(UCSC_HG19_K562_DNASE, f"ucsc/{PurePosixPath(UCSC_HG19_K562_DNASE).name}")
         return SourceFile(fetched.path, HG19, fetched.verified)
 
     def blacklist(self) -> SourceFile:
-        fetched = self._encode(self.blacklist_encode_accession)
+        # A reference file: no assay or biosample, but it must be on the peaks' build and still released.
+        fetched = self._encode(self.blacklist_encode_accession, EncodeExpectation(HG38))
         return SourceFile(fetched.path, HG38, fetched.verified)
 
     def _profile_reference(self) -> SourceFile:

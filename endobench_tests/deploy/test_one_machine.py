@@ -21,7 +21,6 @@ Each step prints what it saw. Run with `make deploy-test` (`pytest -m deploy -s 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import time
 from collections import Counter
@@ -35,7 +34,13 @@ from endobench_tests.deploy.postgres import ThrowawayPostgres
 from endobench_tests.paths import SAMPLE_DIR
 from endobench_tests.processes import group_pids, listening
 from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, sample_eqtl_requests
-from endobench_tests.stand_ins.http_server import FixtureServer, tar_archive
+from endobench_tests.stand_ins.http_server import (
+    EXCLUSION_LIST_METADATA,
+    K562_DNASE_PEAKS_METADATA,
+    FixtureServer,
+    encode_file_metadata,
+    tar_archive,
+)
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(900)]
 
@@ -73,9 +78,9 @@ def loopback_files() -> dict[str, bytes]:
         # The real hg38 sequence the sample holds, served as UCSC serves the genome.
         "/goldenPath/hg38/bigZips/hg38.fa.gz": gzip.compress((SAMPLE_DIR / "hg38_sample_segments.fa").read_bytes(), 1),
     }
-    for accession in (PEAKS_ACCESSION, "ENCFF356LFX"):
-        download = files[f"/files/{accession}/@@download/{accession}.bed.gz"]
-        files[f"/files/{accession}/"] = json.dumps({"md5sum": hashlib.md5(download).hexdigest()}).encode()
+    for accession, base in ((PEAKS_ACCESSION, K562_DNASE_PEAKS_METADATA), ("ENCFF356LFX", EXCLUSION_LIST_METADATA)):
+        files[f"/files/{accession}/"] = encode_file_metadata(files[f"/files/{accession}/@@download/{accession}.bed.gz"],
+                                                             base, accession=accession)
     return files
 
 

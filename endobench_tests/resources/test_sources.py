@@ -20,7 +20,12 @@ from endobench.resources.storage import Storage
 from endobench_tests.lib.genome.test_liftover import write_hg19_k562_peaks
 from endobench_tests.lib.truth_sets.test_gtex import tensorqtl_parquet
 from endobench_tests.paths import FIXTURES, SAMPLE_DIR
-from endobench_tests.stand_ins.http_server import FixtureServer, tar_archive
+from endobench_tests.stand_ins.http_server import (
+    EXCLUSION_LIST_METADATA,
+    FixtureServer,
+    encode_file_metadata,
+    tar_archive,
+)
 
 GTEX_DIR = FIXTURES / "gtex"
 V8_TAR = "/bulk-qtl/v8/single-tissue-cis-qtl/GTEx_Analysis_v8_eQTL.tar"
@@ -37,9 +42,8 @@ def md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
 
-def encode_metadata(data: bytes) -> bytes:
-    """What ENCODE answers at /files/<accession>/?format=json, reduced to the field the download check reads."""
-    return json.dumps({"md5sum": md5(data), "assembly": "GRCh38", "file_format": "bed narrowPeak"}).encode()
+def encode_metadata(data: bytes, **changes) -> bytes:
+    return encode_file_metadata(data, **changes)
 
 
 SIGNIF = gzip.compress((GTEX_DIR / "Whole_Blood.v8.signif_variant_gene_pairs.chr22_32Mb.txt").read_bytes())
@@ -77,7 +81,7 @@ def host(tmp_path_factory):
     # The publishers' checksums: ENCODE file metadata, UCSC md5sum.txt per folder (encodeDCC's is left out here, to
     # show a download without a published checksum).
     files["/files/ENCFF185XRG/"] = encode_metadata(K562_HG38)
-    files["/files/ENCFF356LFX/"] = encode_metadata(files[BLACKLIST])
+    files["/files/ENCFF356LFX/"] = encode_file_metadata(files[BLACKLIST], EXCLUSION_LIST_METADATA)
     files["/goldenPath/hg38/bigZips/md5sum.txt"] = f"{md5(files[HG38_FA])}  hg38.fa.gz\n".encode()
     files["/goldenPath/hg19/liftOver/md5sum.txt"] = f"{md5(files[CHAIN])}  hg19ToHg38.over.chain.gz\n".encode()
     with FixtureServer(files) as server:
@@ -214,6 +218,33 @@ def test_encode_metadata_md5_is_enforced(tmp_path):
     with FixtureServer({ENCODE_PEAKS: K562_HG38, "/files/ENCFF185XRG/": encode_metadata(other)}) as server:
         with pytest.raises(dg.Failure, match=f"differs from the publisher value {md5(other)}"):
             full_sources(server, tmp_path, peaks_encode_accession="ENCFF185XRG").peaks()
+
+
+@pytest.mark.parametrize(("change", "found", "wanted"), [
+    ({"assembly": "hg19"}, "assembly is 'hg19'", "expected hg38"),
+    ({"biosample_ontology": {"term_id": "EFO:0002784", "term_name": "GM12878"}}, "biosample is 'GM12878' (EFO:0002784)",
+     "expected 'K562' (EFO:0002067)"),
+    ({"assay_term_name": "ChIP-seq"}, "assay is 'ChIP-seq'", "expected 'DNase-seq'"),
+    ({"status": "revoked"}, "status is 'revoked'", "expected 'released'"),
+    ({"output_type": "read-depth normalized signal"}, "output type is 'read-depth normalized signal'",
+     "expected 'peaks'"),
+])
+def test_encode_peaks_whose_metadata_say_otherwise_fail_naming_both_values(tmp_path, change, found, wanted):
+    """The accession's own metadata are checked before the file is used (or even downloaded): another build,
+    biosample, assay, a revoked file or a signal track stops the run with what ENCODE says and what was expected."""
+    with FixtureServer({ENCODE_PEAKS: K562_HG38, "/files/ENCFF185XRG/": encode_metadata(K562_HG38, **change)}) as server:
+        with pytest.raises(dg.Failure) as caught:
+            full_sources(server, tmp_path, peaks_encode_accession="ENCFF185XRG").peaks()
+        assert not server.requests_for(ENCODE_PEAKS)
+    assert found in caught.value.description and wanted in caught.value.description
+    assert caught.value.allow_retries is False
+
+
+def test_encode_peaks_in_replicated_form_are_still_peaks(tmp_path):
+    """ENCODE's output types `replicated peaks`, `pseudoreplicated peaks` are peaks too."""
+    metadata = encode_metadata(K562_HG38, output_type="replicated peaks")
+    with FixtureServer({ENCODE_PEAKS: K562_HG38, "/files/ENCFF185XRG/": metadata}) as server:
+        assert full_sources(server, tmp_path, peaks_encode_accession="ENCFF185XRG").peaks().build == "hg38"
 
 
 def test_the_pinned_hg38_checksum_must_match_too(host, tmp_path):

@@ -15,7 +15,9 @@ a client resumed from the right byte.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import re
 import tarfile
 import threading
@@ -200,3 +202,21 @@ def tar_archive(members: dict[str, bytes], *, gz: bool = False, links: dict[str,
             info.linkname = target
             tar.addfile(info)
     return buffer.getvalue()
+
+
+K562_DNASE_PEAKS_METADATA = {
+    "@id": "/files/ENCFF185XRG/", "accession": "ENCFF185XRG", "dataset": "/experiments/ENCSR000EOT/",
+    "assembly": "GRCh38", "status": "released", "output_type": "peaks", "file_format": "bed",
+    "file_format_type": "narrowPeak", "file_type": "bed narrowPeak", "assay_term_name": "DNase-seq",
+    "biosample_ontology": {"term_id": "EFO:0002067", "term_name": "K562", "classification": "cell line"},
+}
+EXCLUSION_LIST_METADATA = {"@id": "/files/ENCFF356LFX/", "accession": "ENCFF356LFX", "assembly": "GRCh38",
+                           "status": "released", "output_type": "exclusion list", "file_format": "bed"}
+
+
+def encode_file_metadata(data: bytes, base: dict | None = None, **changes) -> bytes:
+    """What ENCODE answers at `/files/<accession>/?format=json` (the fields endobench reads, spelt as the portal
+    spells them) for a file whose bytes are `data`: K562 DNase peaks on GRCh38 unless `base` says otherwise (the
+    exclusion list, a reference file, has no assay or biosample), with `changes` applied."""
+    metadata = {**(K562_DNASE_PEAKS_METADATA if base is None else base), "md5sum": hashlib.md5(data).hexdigest()}
+    return json.dumps({**metadata, **changes}).encode()

@@ -100,7 +100,7 @@ def _as_predictions(joined: pd.DataFrame, *, readout: str, biosample: str, track
     """Harmonised reference rows in the predictions' layout: the reference effect is the score."""
     return joined.assign(
         readout=readout, biosample=biosample, score=joined["measured_effect"], quantile_score=np.nan,
-        status="scored", error="", from_cache=False, track=track, held_out=pd.NA, held_out_scheme="",
+        status="scored", reason="", from_cache=False, track=track, held_out=pd.NA, held_out_scheme="",
         configuration=configuration, predictor=predictor,
     )
 

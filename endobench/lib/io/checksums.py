@@ -51,16 +51,6 @@ def md5_from_listing(listing: Path, name: str) -> str | None:
     return None
 
 
-def md5_from_encode_metadata(metadata: Path) -> str | None:
-    """The `md5sum` of an ENCODE file's JSON metadata (`/files/<accession>/?format=json`)."""
-    try:
-        value = json.loads(Path(metadata).read_text()).get("md5sum")
-    except (ValueError, AttributeError) as exc:
-        raise InputError(metadata, f"the ENCODE file metadata is not a JSON object ({exc})",
-                         "Check encode_base_url; delete this file so it is fetched again") from exc
-    return str(value).lower() if value and _MD5.match(str(value).lower()) else None
-
-
 def verify(path: Path, key: str, published: str | None, ledger_dir: Path, pinned: str | None = None) -> str:
     """Check `path` against the publisher's MD5 (and a pinned one) and record it; return how it was verified.
 

@@ -21,7 +21,7 @@ LOCAL = "local_gkm_dnase|0123456789abcdef"
 
 
 def _predictions(gtex: pd.DataFrame, dsqtl: pd.DataFrame) -> pd.DataFrame:
-    common = dict(effect_se=np.nan, quantile_score=np.nan, error="", from_cache=False, release="v8", in_annotation=True)
+    common = dict(effect_se=np.nan, quantile_score=np.nan, reason="", from_cache=False, release="v8", in_annotation=True)
     g = pd.DataFrame({
         "truth_set": GTEX.name, "variant_id": gtex["variant_id"], "gene_id": gtex["gene_id"], "chrom": gtex["chr"],
         "pos": gtex["variant_pos"], "ref": gtex["ref"], "alt": gtex["alt"], "effect": gtex["slope"],
@@ -40,7 +40,7 @@ def _predictions(gtex: pd.DataFrame, dsqtl: pd.DataFrame) -> pd.DataFrame:
         "held_out": True, "held_out_scheme": "chromosomes (even)", "configuration": LOCAL,
         "predictor": "local_gkm_dnase", **common,
     })
-    d.loc[d.index[:5], ["status", "error", "score"]] = ["failed", "no_reference_sequence", np.nan]
+    d.loc[d.index[:5], ["status", "reason", "score"]] = ["failed", "no_reference_sequence", np.nan]
     return pd.concat([g, g_z, d], ignore_index=True)
 
 
@@ -361,7 +361,7 @@ def test_the_console_prints_every_truth_set_even_without_scorable_units(inputs, 
     from endobench.cli import headline_lines
 
     predictions = _local_only(inputs[2])
-    predictions.loc[predictions["truth_set"] == GTEX.name, ["status", "error"]] = ["failed", "no_reference_sequence"]
+    predictions.loc[predictions["truth_set"] == GTEX.name, ["status", "reason"]] = ["failed", "no_reference_sequence"]
     funnels = {**FUNNELS, GTEX.name: {**FUNNELS[GTEX.name], "windows_ok": 0, "scored_variants": 0}}
     exclusions = {**EXCLUSIONS, GTEX.name: {"not_in_annotation": 440, "no_reference_sequence": 120}}
     result = build_report(predictions, funnels, exclusions, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
