@@ -39,10 +39,12 @@ def test_the_headline_is_one_table_with_its_schema(report):
     low, high = entry["primary"]["ci"]
     assert dsqtl["truth set"] == DSQTL_DEGNER.title and dsqtl["readout x biosample"] == "DNase x GM12878 (LCL)"
     assert dsqtl["configuration"] == "local k-mer, held-out chromosomes" and dsqtl["n units"] == "233 variants"
-    assert dsqtl["primary metric [95% CI]"] == f"sign agreement: {entry['primary']['value']:.3f} [{low:.3f}, {high:.3f}]"
+    primary = f"sign agreement: {entry['primary']['value']:.3f} [{low:.3f}, {high:.3f}]"
+    assert dsqtl["primary metric [95% CI]"] == primary
     assert dsqtl["mde"] == f"{entry['mde']:.3f}"
     assert empty["truth set"] == "gtex_wb_k562_dhs"
-    assert empty["primary metric [95% CI]"] == "0 scorable units: in_annotation 63, windows_ok 0, no_reference_sequence 63"
+    assert empty["primary metric [95% CI]"] == ("0 scorable units: in_annotation 63, windows_ok 0, "
+                                                "no_reference_sequence 63")
 
 
 def test_no_metadata_key_per_number_and_the_figure_beside_the_table(report):

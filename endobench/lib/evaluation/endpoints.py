@@ -108,7 +108,8 @@ def primary_endpoint(
 
 
 def spearman_mde(n: int, alpha: float = ALPHA, power: float = POWER) -> float:
-    """The Spearman correlation detectable with `power` at two-sided `alpha` from n independent units (NaN for n <= 3)."""
+    """The Spearman correlation detectable with `power` at two-sided `alpha` from n independent units (NaN when
+    n <= 3)."""
     if n <= 3:
         return math.nan
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)

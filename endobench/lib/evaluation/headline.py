@@ -108,7 +108,7 @@ def empty_reason(funnel: Mapping[str, object], exclusions: Mapping[str, object])
     """Why a truth set has no scorable unit, from its funnel (the first step that reaches 0) and its exclusions."""
     steps = [(k, v) for k, v in funnel.items() if isinstance(v, (int, float))]
     where = ""
-    for (before, n_before), (step, n) in zip(steps, steps[1:]):
+    for (before, n_before), (step, n) in zip(steps, steps[1:], strict=False):
         if n == 0 and n_before:
             where = f"{before} {int(n_before):,}, {step} 0"
             break
@@ -249,7 +249,7 @@ def table_rows(metrics: Mapping[str, object]) -> list[dict[str, object]]:
                     "primary metric [95% CI]": f"{entry['primary']['metric']}: {c['primary']}",
                     "p (Holm)": c["p"], "mde": c["mde"], "reference on the same units": c["reference"],
                     "noise ceiling": c["ceiling"], "power": c["flag"] or "ok"})
-    for name, summary in (metrics.get("headline_truth_sets", {}) or {}).items():
+    for summary in (metrics.get("headline_truth_sets", {}) or {}).values():
         if summary.get("reason"):
             out.append({"truth set": str(summary["title"]), "readout x biosample": "–", "configuration": "–",
                         "n units": "0", "primary metric [95% CI]": f"0 scorable units: {summary['reason']}",

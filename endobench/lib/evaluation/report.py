@@ -22,10 +22,8 @@ import pandas as pd
 
 from endobench.lib.evaluation import plots
 from endobench.lib.evaluation.diagnostics import diagnose
-from endobench.lib.evaluation.endpoints import ceiling_of, noise_ceiling, primary_endpoint, spearman_mde
 from endobench.lib.evaluation.headline import (
     adjust_headline_pvalues,
-    cells,
     headline_entry,
     is_headline,
     sorted_entries,
@@ -33,22 +31,23 @@ from endobench.lib.evaluation.headline import (
     units_phrase,
 )
 from endobench.lib.evaluation.metrics import MIN_UNITS, N_BOOTSTRAP, summarize, too_few
-from endobench.lib.evaluation.references import REFERENCE_NAMES, WHAT_REFERENCES_ARE
+from endobench.lib.evaluation.references import REFERENCE_NAMES
 from endobench.lib.evaluation.render import Block, count, jsonable, num, pvalue, to_html, to_markdown, with_ci
+from endobench.lib.evaluation.report_headline import headline_blocks, method_statements, replication_blocks
 from endobench.lib.evaluation.results import (
     ALL,
     DISTANCE_TO_TSS,
-    HEADLINE_KEYS,
     HELD_OUT,
     MODEL,
     TRAINING,
     evaluate_results,
+    evaluate_tissue_replication,
     scored_rows,
     with_training_split,
 )
 from endobench.lib.evaluation.units import headline_rows, resampling_units
 from endobench.lib.io.atomic import write_bytes, write_text
-from endobench.lib.truth_sets.catalog import BIOSAMPLES, GENE_UNIT, GTEX_TISSUES, Readout, TruthSetSpec
+from endobench.lib.truth_sets.catalog import BIOSAMPLES, Readout, TruthSetSpec
 
 INTERVAL_NAMES = {16_384: "16 KB", 131_072: "128 KB", 524_288: "512 KB", 1_048_576: "1 MB"}
 PREDICTOR_NAMES = {"local_gkm_dnase": "local k-mer", "external": "external predictions", **REFERENCE_NAMES}
@@ -148,87 +147,6 @@ def scope_statement(predictions: pd.DataFrame) -> list[str]:
 def _n_with_units(result: Mapping[str, object]) -> str:
     """`41 genes on 36 variants`: rows, and the independent units they are resampled as."""
     return units_phrase(result)
-
-
-HEADLINE_HEADER = ["configuration", "readout x biosample", "n (units of resampling)", "primary [95% CI]",
-                   "p, two-sided (Holm)", "MDE (Spearman)", "Spearman [95% CI]", "sign auROC [95% CI]",
-                   "reference on the same units: reference / model (primary / Spearman)",
-                   "noise ceiling (primary / Spearman)", "null, 95% range of the primary", "distance to TSS: Spearman",
-                   "power"]
-
-
-def _headline_blocks(results: Sequence[dict], entries: Mapping[str, dict], specs: Mapping[str, TruthSetSpec],
-                     summaries: Mapping[str, dict], figures: Mapping[str, bytes], min_n: int) -> list[Block]:
-    blocks: list[Block] = [("h", 2, "Headline"), ("p", HEADLINE_INTRO.format(min_n=min_n))]
-    by_key = {_entry_key(r): r for r in results if r["headline"]}
-    for truth_set, summary in sorted(summaries.items(), key=lambda kv: kv[1]["title"]):
-        spec = specs.get(truth_set)
-        blocks.append(("h", 3, summary["title"]))
-        if truth_set in figures:
-            blocks.append(("img", f"headline: {summary['title']}", figures[truth_set]))
-        if summary.get("reason"):
-            blocks.append(("p", f"0 scorable units: {summary['reason']}."))
-            continue
-        rows = [e for e in sorted_entries(entries) if e["truth_set"] == truth_set]
-        measured = spec.measured.label if spec is not None else "as given"
-        scope = by_key[_entry_key(rows[0])]["scope"] if rows else ""
-        blocks.append(("p", f"Measured: {measured}. Unit: {scope}. Primary endpoint: {summary['primary_metric']}, on "
-                            "units oriented by their measured effect."))
-        table = []
-        for e in rows:
-            c = cells(e)
-            r = by_key[_entry_key(e)]
-            tss = r.get("baselines", {}).get(DISTANCE_TO_TSS, {})
-            null = e["primary"].get("null") or [None, None]
-            if e.get("note"):
-                table.append([e["label"], e["readout_label"], e["units"], e["note"], "–", c["mde"], "–", "–",
-                              c["reference"], c["ceiling"], "–", "–", c["flag"]])
-                continue
-            table.append([
-                e["label"], e["readout_label"], e["units"], f"{e['primary']['metric']}: {c['primary']}", c["p"],
-                c["mde"], c["spearman"], with_ci(r, "sign_auroc"), c["reference"], c["ceiling"],
-                f"{num(null[0])} to {num(null[1])}",
-                num(tss.get("spearman")) if tss and tss.get("n_units", 0) >= min_n else "–", c["flag"] or "ok",
-            ])
-        if spec is not None:
-            for published in spec.published:
-                table.append([f"published: {published.what}", spec.measured.label, "–",
-                              f"{published.metric} {published.value:.2f} (published, not computed here)"]
-                             + [""] * (len(HEADLINE_HEADER) - 4))
-        blocks.append(("table", HEADLINE_HEADER, table))
-        blocks += [("p", sentence) for sentence in _reference_sentences([by_key[_entry_key(e)] for e in rows], min_n)]
-    return blocks
-
-
-HEADLINE_INTRO = (
-    "Each row: a model's leak-free result or a measured reference, with its primary endpoint on units oriented by "
-    "their measured effect (it does not depend on which allele is called ALT) and its 95% interval; the two-sided "
-    "p of that endpoint, Holm-adjusted over the headline rows; the minimum detectable effect (MDE: the Spearman "
-    "detectable with 80% power at two-sided 0.05 from the row's units); the readout's reference and the noise "
-    "ceiling on the same units. A row whose MDE is above its reference on the same units (or above the noise "
-    "ceiling where it has none) is underpowered (greyed in the figure). Rows with fewer than {min_n} units of "
-    "resampling show no numbers. " + WHAT_REFERENCES_ARE
-)
-
-
-def _entry_key(entry: Mapping[str, object]) -> tuple:
-    return tuple(str(entry[k]) for k in ("truth_set", "readout", "configuration", "split"))
-
-
-def _reference_sentences(rows: Sequence[Mapping[str, object]], min_n: int) -> list[str]:
-    out = []
-    for r in rows:
-        for reference in (r.get("references") or {}).values():
-            if r["kind"] != MODEL or reference.get("n_units", 0) < min_n or "spearman" not in reference:
-                continue
-            model = reference["model_on_same_units"]
-            out.append(
-                f"{r['label']} ({r['readout_label']}) reaches {model['primary']['metric']} "
-                f"{num(model['primary']['value'])} and Spearman {num(model['spearman'])} on the "
-                f"{reference['n_units']:,} units of resampling where the {reference['label']} exists; the "
-                f"{reference['label']} itself reaches {num(reference['primary']['value'])} and "
-                f"{num(reference['spearman'])} on the same units.")
-    return out
 
 
 RESULTS_HEADER = ["truth set", "readout x biosample", "configuration", "unit", "n (units)", "Spearman [95% CI]",
@@ -357,7 +275,7 @@ def build_report(
     headline = {f"{r['truth_set']}|{r['readout']}|{r['label']}": headline_entry(r, specs.get(r["truth_set"]), min_n)
                 for r in results if r["headline"]}
     summaries = truth_set_summaries(results, truth_sets, specs, funnels, exclusions)
-    replication = _tissue_replication(tissue_replication, specs, n_boot, min_n)
+    replication = evaluate_tissue_replication(tissue_replication, n_boot=n_boot)
 
     headline_figures = {
         t: plots.headline(summary["title"], [e for e in sorted_entries(headline) if e["truth_set"] == t],
@@ -365,16 +283,10 @@ def build_report(
         for t, summary in summaries.items() if not summary.get("reason")}
     figures = _figures(scored, results, funnels, min_n)
     blocks: list[Block] = [("h", 1, title)]
-    blocks.append(("section", "headline", _headline_blocks(results, headline, specs, summaries, headline_figures,
-                                                           min_n)))
-    blocks += [("h", 2, "How to read these numbers"), ("ul", _method_statements(results, n_tests, min_n))]
-    if replication:
-        blocks += [("h", 3, "Tissue replication, genome-wide"),
-                   ("p", "Every gene whose significant lead variant is the same in both tissues (no annotation): the "
-                         "other tissue's slope used as a prediction of this tissue's."),
-                   ("table", ["tissue measured", "predicted by", "n (units of resampling)", "primary [95% CI]",
-                              "Spearman [95% CI]", "MDE (Spearman)", "noise ceiling (primary / Spearman)"],
-                    [_replication_row(v, min_n) for v in replication])]
+    blocks.append(("section", "headline", headline_blocks(results, headline, specs, summaries, headline_figures,
+                                                          min_n)))
+    blocks += [("h", 2, "How to read these numbers"), ("ul", method_statements(n_tests, min_n))]
+    blocks += replication_blocks(replication, min_n)
     blocks += [("h", 2, "What this setting can and cannot show"), ("ul", list(scope or scope_statement(predictions)))]
     blocks += [("h", 2, "Warnings"), ("ul", warnings)]
     blocks += [("h", 2, "Every result"), ("table", RESULTS_HEADER, _results_rows(results, empty, min_n))]
@@ -448,73 +360,6 @@ def build_report(
         headline=metrics["headline"], markdown_path=markdown_path, plot_paths=plot_paths,
         headline_figures={summaries[t]["title"]: png for t, png in headline_figures.items()},
     )
-
-
-def _method_statements(results: Sequence[Mapping[str, object]], n_tests: int, min_n: int) -> list[str]:
-    """Every formula behind the headline, in words a reviewer can recompute from."""
-    return [
-        "Primary endpoint: every row is oriented by its measured effect, (|effect|, score x sign(effect)), so that "
-        "recoding a variant on the other allele changes nothing; each unit's oriented rows are averaged. Direction "
-        "(sign agreement): the share of units whose oriented score is positive; units with an oriented score of "
-        "exactly 0 call no direction and are left out; exact binomial (Clopper-Pearson) 95% interval and exact "
-        "two-sided binomial test against 0.5. Magnitude: Spearman of the units' |effect| with their oriented score, "
-        "cluster-bootstrap interval, two-sided permutation test.",
-        f"Holm's step-down adjustment of the {n_tests} headline p-values with at least {min_n} units "
-        "(family-wise error rate 0.05): the k-th smallest p is multiplied by (m - k + 1), then made non-decreasing.",
-        "Minimum detectable effect (MDE): the Spearman correlation detectable with 80% power at two-sided 0.05 from "
-        "n units of resampling, tanh((z_0.975 + z_0.8) x sqrt(1.06 / (n - 3))), Fisher's z with the variance of "
-        "Spearman's z, 1.06 / (n - 3) (Fieller, Hartley and Pearson 1957). A row is underpowered when its MDE is "
-        "above its reference's Spearman on the same units (measured accessibility for accessibility readouts, "
-        "tissue replication for expression readouts), or above the noise ceiling where it has no reference with "
-        f"at least {min_n} units.",
-        "Noise ceiling: measured effects are b = beta + e with noise e independent of beta and of any predictor and "
-        "Var(e_i) = se_i^2 (the table's standard errors). The reliability is R = (Var(b) - mean(se^2)) / Var(b) "
-        "(0 when negative), and no predictor's Pearson correlation with b can exceed sqrt(R) (attenuation: "
-        "corr(s, b) = corr(s, beta) sqrt(R)). Spearman's bound is 6/pi asin(sqrt(R) / 2), exact when beta and b are "
-        "jointly normal; sign agreement's is the mean over units of Phi(|b_i| / se_i), with |b_i| for |beta_i| "
-        "(optimistic for effects selected as significant); the magnitude endpoint's is Spearman's bound with the "
-        "reliability of |b|, (Var(|b|) - mean(se^2)) / Var(|b|), which holds when effects lie well away from 0.",
-        "Units of resampling: the variant for accessibility truth sets; for eQTL truth sets the gene, and genes that "
-        "share a variant are one unit (the connected components of the gene-variant graph), because a prediction "
-        "or a measured accessibility of that variant is one number given to each of its genes.",
-        f"One minimum for printing any correlation, agreement or auROC: {min_n} units of resampling (below it the "
-        "MDE is above 0.79 and the exact sign test needs 9 of 10 agreements); fewer show 'too few'.",
-        WHAT_REFERENCES_ARE,
-    ]
-
-
-def _tissue_replication(pairs: pd.DataFrame | None, specs: Mapping[str, TruthSetSpec], n_boot: int,
-                        min_n: int) -> list[dict]:
-    """The genome-wide tissue replication of each ordered pair of tissues, as results are computed."""
-    if pairs is None or pairs.empty:
-        return []
-    out = []
-    for (source, other), rows in pairs.groupby(["truth_set", "other"], sort=True):
-        units = resampling_units(rows, GENE_UNIT)
-        summary = summarize(rows["effect"], rows["score"], units=units, n_boot=n_boot, with_null=False)
-        primary = primary_endpoint(rows["effect"], rows["score"], units=units, n_boot=n_boot)
-        ceiling = noise_ceiling(rows["effect"], pd.to_numeric(rows["effect_se"], errors="coerce"))
-        out.append({
-            "tissue": GTEX_TISSUES[source][1] if source in GTEX_TISSUES else source,
-            "predicted_by": GTEX_TISSUES[other][1] if other in GTEX_TISSUES else other,
-            "unit": GENE_UNIT, "n": summary["n"], "n_units": summary["n_units"],
-            "n_variants": int(rows["variant_id"].nunique()),
-            **{k: summary[k] for k in HEADLINE_KEYS if k in summary}, "primary": primary,
-            "mde": spearman_mde(int(summary["n_units"])), "noise_ceiling": ceiling,
-        })
-    return out
-
-
-def _replication_row(v: Mapping[str, object], min_n: int) -> list[str]:
-    phrase = units_phrase(v)
-    ceiling = v["noise_ceiling"]
-    if v["n_units"] < min_n:
-        return [v["tissue"], v["predicted_by"], phrase, too_few(v["n_units"], min_n), "", "", ""]
-    primary = v["primary"]
-    return [v["tissue"], v["predicted_by"], phrase,
-            f"{primary['metric']}: {num(primary['value'])} [{num(primary['ci'][0])}, {num(primary['ci'][1])}]",
-            with_ci(v, "spearman"), num(v["mde"], 2),
-            f"{num(ceiling_of(primary['endpoint'], ceiling))} / {num(ceiling['spearman'])}"]
 
 
 def _strata_rows(strata: Sequence[Mapping[str, object]]) -> list[list[str]]:

@@ -37,6 +37,7 @@ from endobench.lib.truth_sets.catalog import (
     DIRECTION,
     EXPRESSION,
     GENE_UNIT,
+    GTEX_TISSUES,
     VARIANT_UNIT,
     TruthSetSpec,
 )
@@ -229,4 +230,25 @@ def _references_on(headline: pd.DataFrame, references: pd.DataFrame, unit_col: s
             entry["model_on_same_units"]["primary"] = primary_endpoint(on["effect"], on["score"], units=units,
                                                                        endpoint=endpoint, n_boot=n_boot, seed=seed)
         out[configuration] = entry
+    return out
+
+
+def evaluate_tissue_replication(pairs: pd.DataFrame | None, *, n_boot: int = N_BOOTSTRAP) -> list[dict]:
+    """The genome-wide tissue replication of each ordered pair of tissues, as results are computed."""
+    if pairs is None or pairs.empty:
+        return []
+    out = []
+    for (source, other), rows in pairs.groupby(["truth_set", "other"], sort=True):
+        units = resampling_units(rows, GENE_UNIT)
+        summary = summarize(rows["effect"], rows["score"], units=units, n_boot=n_boot, with_null=False)
+        primary = primary_endpoint(rows["effect"], rows["score"], units=units, n_boot=n_boot)
+        ceiling = noise_ceiling(rows["effect"], pd.to_numeric(rows["effect_se"], errors="coerce"))
+        out.append({
+            "tissue": GTEX_TISSUES[source][1] if source in GTEX_TISSUES else source,
+            "predicted_by": GTEX_TISSUES[other][1] if other in GTEX_TISSUES else other,
+            "unit": GENE_UNIT, "n": summary["n"], "n_units": summary["n_units"],
+            "n_variants": int(rows["variant_id"].nunique()),
+            **{k: summary[k] for k in HEADLINE_KEYS if k in summary}, "primary": primary,
+            "mde": spearman_mde(int(summary["n_units"])), "noise_ceiling": ceiling,
+        })
     return out

@@ -67,7 +67,8 @@ def eqtls() -> pd.DataFrame:
     from endobench.lib.truth_sets.gtex import read_gtex_eqtls
 
     return pd.concat([read_gtex_eqtls(SAMPLE_DIR / f"gtex_v8_{tissue}.v8.egenes.txt.gz", truth_set=key).frame
-                      for key, tissue in (("gtex_wb", "Whole_Blood"), ("gtex_lcl", "Cells_EBV-transformed_lymphocytes"))],
+                      for key, tissue in (("gtex_wb", "Whole_Blood"),
+                                          ("gtex_lcl", "Cells_EBV-transformed_lymphocytes"))],
                      ignore_index=True)
 
 
@@ -75,8 +76,8 @@ def _direct_same_lead() -> pd.DataFrame:
     """Genes significant (q <= 0.05) in both tissues whose lead variant id is the same, straight from the files."""
     wb = pd.read_csv(SAMPLE_DIR / "gtex_v8_Whole_Blood.v8.egenes.txt.gz", sep="\t")
     lcl = pd.read_csv(SAMPLE_DIR / "gtex_v8_Cells_EBV-transformed_lymphocytes.v8.egenes.txt.gz", sep="\t")
-    both = wb[wb["qval"] <= 0.05].merge(lcl[lcl["qval"] <= 0.05], on=["gene_id", "variant_id"], suffixes=("_wb", "_lcl"))
-    return both
+    return wb[wb["qval"] <= 0.05].merge(lcl[lcl["qval"] <= 0.05], on=["gene_id", "variant_id"],
+                                        suffixes=("_wb", "_lcl"))
 
 
 def test_tissue_replication_genome_wide_equals_the_files(eqtls):
@@ -106,7 +107,8 @@ def test_tissue_replication_rows_take_each_genes_lead_only(eqtls):
 
     spec = gtex_truth_set("gtex_wb", LCL_DSQTL_SITES)
     direct = _direct_same_lead().head(2)
-    first, second = (eqtls[(eqtls["truth_set"] == "gtex_wb") & (eqtls["gene_id"] == gene)] for gene in direct["gene_id"])
+    wb = eqtls[eqtls["truth_set"] == "gtex_wb"]
+    first, second = (wb[wb["gene_id"] == gene] for gene in direct["gene_id"])
     stronger = second.assign(variant_id="chr22_1_A_C_b38", pos=1, pval=second["pval"] / 10)
     rows, excluded = tissue_replication_rows(pd.concat([first, second, stronger]).assign(truth_set=spec.name), eqtls,
                                              [spec])
