@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from endobench.lib.evaluation.endpoints import ENDPOINTS, ceiling_of, holm
 from endobench.lib.evaluation.metrics import MIN_UNITS, too_few
 from endobench.lib.evaluation.references import REFERENCE
+from endobench.lib.evaluation.render import num, pvalue, with_ci
 from endobench.lib.evaluation.results import ALL, HELD_OUT, MODEL, reference_for
 from endobench.lib.truth_sets.catalog import DIRECTION, GENE_UNIT, VARIANT_UNIT, TruthSetSpec
 
@@ -137,22 +138,6 @@ def truth_set_summaries(results: Sequence[Mapping[str, object]], truth_sets: Seq
     return out
 
 
-def _value(value: object, digits: int = 3) -> str:
-    return f"{float(value):.{digits}f}" if isinstance(value, (int, float)) and math.isfinite(float(value)) else "–"
-
-
-def _with_interval(value: object, ci: object) -> str:
-    if not isinstance(value, (int, float)) or not math.isfinite(float(value)):
-        return "–"
-    if not ci or not all(isinstance(c, (int, float)) and math.isfinite(float(c)) for c in ci):
-        return _value(value)
-    return f"{_value(value)} [{_value(ci[0])}, {_value(ci[1])}]"
-
-
-def _pvalue(value: object) -> str:
-    return f"{float(value):.2g}" if isinstance(value, (int, float)) and math.isfinite(float(value)) else "–"
-
-
 def cells(entry: Mapping[str, object]) -> dict[str, str]:
     """The headline entry's numbers as text, shared by the console, the report table and the UI table."""
     primary = entry["primary"]
@@ -161,21 +146,21 @@ def cells(entry: Mapping[str, object]) -> dict[str, str]:
     if entry.get("note"):
         primary_text = spearman_text = str(entry["note"])
     else:
-        primary_text = _with_interval(primary.get("value"), primary.get("ci"))
-        spearman_text = _with_interval(entry.get("spearman"), entry.get("spearman_ci"))
+        primary_text = with_ci({"value": primary.get("value"), "value_ci": primary.get("ci")}, "value")
+        spearman_text = with_ci(entry, "spearman")
     if reference is None:
         reference_text = "–"
     elif reference.get("note"):
         reference_text = f"{reference['label']}: {reference['note']}"
     else:
-        reference_text = (f"{_value(reference.get('primary'))} / {_value(reference.get('spearman'))} "
-                          f"(model {_value(reference.get('model_primary'))} / {_value(reference.get('model_spearman'))}"
+        reference_text = (f"{num(reference.get('primary'))} / {num(reference.get('spearman'))} "
+                          f"(model {num(reference.get('model_primary'))} / {num(reference.get('model_spearman'))}"
                           f", n={int(reference['n_units']):,})")
     return {
-        "primary": primary_text, "spearman": spearman_text, "mde": _value(entry.get("mde")),
-        "p": f"{_pvalue(primary.get('p'))} (Holm {_pvalue(primary.get('p_holm'))})" if not entry.get("note") else "–",
+        "primary": primary_text, "spearman": spearman_text, "mde": num(entry.get("mde")),
+        "p": f"{pvalue(primary.get('p'))} (Holm {pvalue(primary.get('p_holm'))})" if not entry.get("note") else "–",
         "reference": reference_text,
-        "ceiling": f"{_value(ceiling.get('primary'))} / {_value(ceiling.get('spearman'))}",
+        "ceiling": f"{num(ceiling.get('primary'))} / {num(ceiling.get('spearman'))}",
         "flag": "underpowered" if entry.get("underpowered") and not entry.get("note") else "",
     }
 
@@ -199,14 +184,14 @@ def _console_row(entry: Mapping[str, object]) -> list[str]:
     elif reference.get("note") or entry.get("note"):
         ref = f"ref=too few ({int(reference['n_units']):,} units)"
     else:
-        ref = (f"ref={_value(reference.get('primary'))} / {_value(reference.get('spearman'))} "
+        ref = (f"ref={num(reference.get('primary'))} / {num(reference.get('spearman'))} "
                f"(n={int(reference['n_units']):,})")
     lead = [str(entry.get("label", "")), str(entry.get("units", ""))]
     if entry.get("note"):
         return lead + [f"too few ({int(entry.get('n_units') or 0):,} units)", "", "", "mde=–", ref,
                        f"ceiling={c['ceiling']}", c["flag"]]
     primary = entry["primary"]
-    return lead + [c["primary"], f"p={_pvalue(primary.get('p'))} (Holm {_pvalue(primary.get('p_holm'))})",
+    return lead + [c["primary"], f"p={pvalue(primary.get('p'))} (Holm {pvalue(primary.get('p_holm'))})",
                    f"spearman={c['spearman']}", f"mde={c['mde']}", ref, f"ceiling={c['ceiling']}", c["flag"]]
 
 
@@ -242,7 +227,10 @@ def table_rows(metrics: Mapping[str, object]) -> list[dict[str, object]]:
     """The headline as records for a table (the Dagster UI's): truth set, readout x biosample, configuration,
     units, primary metric and interval, p, mde, reference, noise ceiling, flag."""
     out = []
+    truth_sets = metrics.get("headline_truth_sets", {}) or {}
     for entry in sorted_entries(metrics.get("headline", {}) or {}):
+        if truth_sets.get(entry["truth_set"], {}).get("reason"):
+            continue  # no model scored a unit there: one row says why, below
         c = cells(entry)
         out.append({"truth set": str(entry["title"]), "readout x biosample": str(entry["readout_label"]),
                     "configuration": str(entry["label"]), "n units": str(entry["units"]),
