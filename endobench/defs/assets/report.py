@@ -19,6 +19,43 @@ EQTL_COLUMNS = ["truth_set", "gene_id", "variant_id", "chrom", "pos", "ref", "al
                 "is_significant"]
 
 
+def motif_baseline(storage: Storage, sources: DataSources, release: str, windows: pd.DataFrame
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The motif baseline's prediction rows for every truth-set request, from the release's stored motif changes
+    (scored as `MotifPredictor` scores them, without scanning again), and the per-variant motif table."""
+    from endobench.defs.assets.motifs import motif_tables
+    from endobench.defs.assets.predictions import TRUTH_COLUMNS, scoring_requests
+    from endobench.defs.resources import MOTIF, build_predictor
+    from endobench.lib.motifs.baseline import baseline_rows
+
+    table, candidates = motif_tables(storage, release)
+    predictor = build_predictor(MOTIF, storage, sources)
+    requests = scoring_requests(windows, sources.truth_sets(), predictor.supported_readouts())
+    rows = baseline_rows(requests[TRUTH_COLUMNS + ["readout", "biosample"]], table, candidates, predictor.library(),
+                         predictor.expressed(), configuration=predictor.configuration_id(),
+                         predictor=predictor.predictor_name(), held_out_scheme=predictor.training_split(requests)[1])
+    return rows, table
+
+
+def reference_rows(storage: Storage, windows: pd.DataFrame, eqtls: pd.DataFrame, specs: dict
+                   ) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """The measured references of the expression truth sets as prediction rows (measured accessibility at the Degner
+    dsQTLs, tissue replication of the same lead variant), and per truth set what could not be harmonised."""
+    from endobench.lib.evaluation.references import measured_reference_rows, tissue_replication_rows
+
+    measured_table = storage.read_table("raw_qtl_tables")
+    expression = [spec for spec in specs.values() if spec.measured.kind == EXPRESSION]
+    measured, not_harmonised = measured_reference_rows(
+        windows, measured_table[measured_table["truth_set"] == DSQTL_DEGNER.source], expression,
+        measured_truth_set=DSQTL_DEGNER.source, biosample=DSQTL_DEGNER.measured.biosample.curie, track=MEASURED_TRACK)
+    replicated, not_replicated = tissue_replication_rows(windows, eqtls, expression)
+    excluded: dict[str, dict[str, int]] = {}
+    for counts in (not_harmonised, not_replicated):
+        for truth_set, reasons in counts.items():
+            excluded.setdefault(truth_set, {}).update({f"reference_{k}": v for k, v in reasons.items()})
+    return pd.concat([measured, replicated], ignore_index=True), excluded
+
+
 def load_predictions(storage: Storage, release: str) -> tuple[pd.DataFrame, list[str]]:
     """Every configuration's predictions for every chromosome of a release, and the chromosomes with none yet.
 
@@ -70,7 +107,7 @@ def headline_metadata(metrics: dict, figures: dict[str, bytes]) -> dict[str, dg.
 
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="report", kinds={"matplotlib", "html"},
-    deps=["variant_effect_predictions", "sequence_windows", "raw_qtl_tables", "raw_gtex_eqtls"],
+    deps=["variant_effect_predictions", "sequence_windows", "raw_qtl_tables", "raw_gtex_eqtls", "motif_changes"],
     automation_condition=REPORT_UP_TO_DATE, code_version=source_code_version("1", __name__),
 )
 def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
@@ -86,33 +123,31 @@ def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, st
     # Imported here, not at the top: scipy.stats, scikit-learn and matplotlib cost every run process about 2 s of
     # start-up, and only this asset's runs use them (each prediction partition is a run of its own).
     from endobench.lib.evaluation.funnel import funnels_and_exclusions
-    from endobench.lib.evaluation.references import (
-        measured_reference_rows,
-        tissue_replication_genome_wide,
-        tissue_replication_rows,
-    )
-    from endobench.lib.evaluation.report import build_report
+    from endobench.lib.evaluation.motif_report import motif_section
+    from endobench.lib.evaluation.references import tissue_replication_genome_wide
+    from endobench.lib.evaluation.report import build_report, predictor_label
     release = context.partition_key
     specs = {spec.name: spec for spec in sources.truth_sets()}
     predictions, missing = load_predictions(storage, release)
     windows = storage.read_table("sequence_windows", release)
-    measured_table = storage.read_table("raw_qtl_tables")
+    baseline, motif_table = motif_baseline(storage, sources, release, windows)
+    predictions = pd.concat([predictions, baseline[~baseline["configuration"].isin(predictions["configuration"])]],
+                            ignore_index=True)
     eqtls = storage.read_table("raw_gtex_eqtls", release, columns=EQTL_COLUMNS)
-    expression = [spec for spec in specs.values() if spec.measured.kind == EXPRESSION]
-    measured, not_harmonised = measured_reference_rows(
-        windows, measured_table[measured_table["truth_set"] == DSQTL_DEGNER.source], expression,
-        measured_truth_set=DSQTL_DEGNER.source, biosample=DSQTL_DEGNER.measured.biosample.curie, track=MEASURED_TRACK)
-    replicated, not_replicated = tissue_replication_rows(windows, eqtls, expression)
+    references, not_harmonised = reference_rows(storage, windows, eqtls, specs)
     funnels, exclusions, diagnostics = funnels_and_exclusions(storage.read_stats("sequence_windows", release),
                                                               predictions)
-    for counts in (not_harmonised, not_replicated):
-        for truth_set, reasons in counts.items():
-            exclusions.setdefault(truth_set, {}).update({f"reference_{k}": v for k, v in reasons.items()})
+    for truth_set, reasons in not_harmonised.items():
+        exclusions.setdefault(truth_set, {}).update(reasons)
     if missing:
         context.log.warning(f"{release}: no predictions yet for {', '.join(missing)}")
-    result = build_report(pd.concat([predictions, measured, replicated], ignore_index=True), funnels, exclusions,
+    labels = {c: predictor_label(p, c) for c, p in predictions[["configuration", "predictor"]].drop_duplicates()
+              .itertuples(index=False)}
+    motif_blocks, motif_numbers = motif_section(predictions, motif_table, specs, labels)
+    result = build_report(pd.concat([predictions, references], ignore_index=True), funnels, exclusions,
                           diagnostics, storage.asset_dir("benchmark_report") / release, specs=specs,
-                          tissue_replication=tissue_replication_genome_wide(eqtls))
+                          tissue_replication=tissue_replication_genome_wide(eqtls), extra_sections=motif_blocks,
+                          extra_metrics={"motifs": motif_numbers})
     return dg.MaterializeResult(
         metadata=rounded({
             "report": dg.MetadataValue.md(result.markdown),
