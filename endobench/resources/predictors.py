@@ -28,6 +28,27 @@ FAILED = "failed"
 SKIPPED_CALL_CAP = "skipped_call_cap"
 
 
+@dataclass(frozen=True)
+class TrainingSplit:
+    """What a predictor's model trained on, per row of the variants it was asked about.
+
+    `held_out`: True where the model never trained on the row (NA where it cannot say). `beyond_context`: held out
+    and also beyond the reach of any training input (AlphaGenome's 1 MB inputs around its training regions), NA
+    where that does not apply. `scored_by`: which of several cross-fitted models scored the row (NA with one model).
+    `scheme` says in words how the split is defined.
+    """
+
+    scheme: str
+    held_out: object = pd.NA
+    beyond_context: object = pd.NA
+    scored_by: object = pd.NA
+
+    def columns(self) -> dict[str, object]:
+        """The prediction columns that carry the split, for `DataFrame.assign`."""
+        return {"held_out": self.held_out, "held_out_scheme": self.scheme,
+                "beyond_training_context": self.beyond_context, "scored_by": self.scored_by}
+
+
 @dataclass
 class ScoringOutcome:
     """Scores plus the accounting a run reports in its metadata."""
@@ -66,10 +87,10 @@ class VariantEffectPredictor(dg.ConfigurableResource):
     def supported_readouts(self) -> frozenset[str]:
         raise NotImplementedError
 
-    def training_split(self, variants: pd.DataFrame) -> tuple[object, str]:
+    def training_split(self, variants: pd.DataFrame) -> TrainingSplit:
         """For each row of `variants` (chrom, pos, ref, alt), whether the model never trained on it, and how that
         split is defined. NA where the predictor cannot say; the report splits results only where it can."""
-        return pd.NA, "unknown: the predictor does not say what it trained on"
+        return TrainingSplit("unknown: the predictor does not say what it trained on")
 
     def score_variants(
         self, variants: pd.DataFrame, *, reference: ReferenceGenome, cache_dir: Path, log: logging.Logger
@@ -99,10 +120,11 @@ class LocalPredictor(VariantEffectPredictor):
             self._loaded = LocalDnaseModel.load(path)
         return self._loaded
 
-    def training_split(self, variants: pd.DataFrame) -> tuple[object, str]:
+    def training_split(self, variants: pd.DataFrame) -> TrainingSplit:
         from endobench.lib.model.training import HELD_OUT_CHROMOSOMES
 
-        return variants["chrom"].isin(HELD_OUT_CHROMOSOMES).to_numpy(), "chromosomes: trained on the odd, held out the even"
+        return TrainingSplit("chromosomes: trained on the odd, held out the even",
+                             variants["chrom"].isin(HELD_OUT_CHROMOSOMES).to_numpy())
 
     def predictor_name(self) -> str:
         return "local_gkm_dnase"

@@ -92,9 +92,8 @@ def variant_effect_predictions(
     scores = outcome.scores.reindex(columns=columns).assign(**{k: units[k].to_numpy() for k in REQUEST_KEYS[1:]})
     merged = requests[TRUTH_COLUMNS + REQUEST_KEYS[1:]].merge(scores, on=REQUEST_KEYS, how="left",
                                                               validate="many_to_one").drop(columns="score_gene_id")
-    merged["held_out"], merged["held_out_scheme"] = predictor.training_split(merged)
-    merged = merged.assign(configuration=predictor.configuration_id(), predictor=predictor.predictor_name(),
-                           release=release)
+    merged = merged.assign(**predictor.training_split(merged).columns(), configuration=predictor.configuration_id(),
+                           predictor=predictor.predictor_name(), release=release)
     path = write_parquet(merged, storage.configuration_path(
         "variant_effect_predictions", f"{release}|{chrom}", predictor.configuration_id()))
     n_scored = int((merged["status"] == SCORED).sum())

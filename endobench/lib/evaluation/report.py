@@ -134,7 +134,9 @@ def scope_statement(predictions: pd.DataFrame) -> list[str]:
             "AlphaGenome's held-out data are genomic intervals, not chromosomes: a FOLD_k model held out one "
             "validation and one test fold of 196,608-bp regions (from the SDK's fold definitions), and only variants "
             "in those regions are free of training leakage; the default ALL_FOLDS model trained on every region, so "
-            "no variant is held out of it."
+            "no variant is held out of it. Stricter, the stratum 'held out, beyond training context' keeps the "
+            "held-out variants that no training input reached (AlphaGenome read 1 MB around each 196,608-bp "
+            "training region, so 425,984 bp beyond its edges)."
         )
     if "local" in predictors:
         lines.append(

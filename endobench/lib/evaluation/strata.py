@@ -24,6 +24,9 @@ TSS_BINS = [0, 1_000, 10_000, 100_000, math.inf]
 TSS_LABELS = ["<1 kb", "1-10 kb", "10-100 kb", ">=100 kb"]
 MAF_BINS = [0.0, 0.05, 0.1, 0.2, 0.5000001]
 MAF_LABELS = ["MAF <0.05", "MAF 0.05-0.1", "MAF 0.1-0.2", "MAF 0.2-0.5"]
+# Held-out rows that no training input reached (AlphaGenome: 1 MB around each training region), and the others.
+BEYOND_CONTEXT = "held out, beyond training context"
+WITHIN_REACH = "held out, within a training input's reach"
 STRATUM_KEYS = ("n", "n_units", "spearman", "spearman_ci", "pearson", "pearson_ci", "sign_auroc", "sign_auroc_ci",
                 "sign_agreement", "sign_agreement_ci", "n_bootstrap")
 
@@ -36,7 +39,9 @@ def strata_labels(frame: pd.DataFrame) -> dict[str, pd.Series]:
     """For each stratification, a label per row (NA where the row has no value); absent columns are skipped.
 
     |effect| quartiles, TSS-distance bins, MAF bins, SNV vs indel, and held out of training or not (chromosomes
-    for the local model, AlphaGenome's fold regions for a FOLD_k model) where the predictor knows it.
+    for the local model, AlphaGenome's fold regions for a FOLD_k model) where the predictor knows it; among
+    held-out rows, whether any training input reached them (`beyond_training_context`); and which of several
+    cross-fitted models scored each row (`scored_by`).
     """
     out: dict[str, pd.Series] = {}
     effect = pd.to_numeric(frame["effect"], errors="coerce").abs()
@@ -60,6 +65,14 @@ def strata_labels(frame: pd.DataFrame) -> dict[str, pd.Series]:
             labels = pd.Series(np.where(np.asarray(held.fillna(False)), "held out of training", "seen in training"),
                                index=frame.index)
             out["model training split"] = labels.where(~np.asarray(pd.isna(held)))
+            beyond = pd.array(frame.get("beyond_training_context", pd.Series(pd.NA, index=frame.index)),
+                              dtype="boolean")
+            known = np.asarray(held.fillna(False)) & ~np.asarray(pd.isna(beyond))
+            if known.any():
+                out["training context"] = pd.Series(np.where(np.asarray(beyond.fillna(False)), BEYOND_CONTEXT,
+                                                             WITHIN_REACH), index=frame.index).where(known)
+    if "scored_by" in frame and frame["scored_by"].notna().any():
+        out["scored by"] = frame["scored_by"].astype(object).where(frame["scored_by"].notna())
     return out
 
 
