@@ -57,14 +57,15 @@ def headline_lines(metrics: dict) -> list[str]:
 
 
 def load_or_train_model(model_path: Path, sample_dir: Path):
-    """The trained local model; trained from the bundled sample (odd chromosomes) and saved if absent."""
-    from endobench.lib.model.gkm import LocalDnaseModel
-    from endobench.lib.model.training import TRAINING_CHROMOSOMES, TrainingInputs, train_local_model
+    """The trained local model (cross-fitted by chromosome parity); trained from the bundled sample and saved if
+    absent."""
+    from endobench.lib.model.crossfit import CrossFittedModel
+    from endobench.lib.model.training import TrainingInputs, train_cross_fitted
 
     if model_path.exists():
-        return LocalDnaseModel.load(model_path)
+        return CrossFittedModel.load(model_path)
     print(f"{model_path} does not exist: training the local model from {sample_dir} ...", file=sys.stderr)
-    model, _ = train_local_model(TrainingInputs.sample(sample_dir), TRAINING_CHROMOSOMES)
+    model, _ = train_cross_fitted(TrainingInputs.sample(sample_dir))
     model.save(model_path)
     return model
 
@@ -153,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true", help="materialise every asset again, even those up to date")
     demo.set_defaults(func=_demo)
 
-    pairs = sub.add_parser("score-pairs", help="score same-named records of two FASTA files with the local model")
+    pairs = sub.add_parser("score-pairs", help="score same-named records of two FASTA files with the local model "
+                                               "(the mean of its two cross-fitted models: a pair has no chromosome)")
     pairs.add_argument("--ref", required=True, help="FASTA of reference-allele sequences")
     pairs.add_argument("--alt", required=True, help="FASTA of alternative-allele sequences, same record names")
     pairs.add_argument("--out", required=True, help="TSV: name, score_ref, score_alt, delta")

@@ -54,7 +54,9 @@ def scored_rows(predictions: pd.DataFrame) -> pd.DataFrame:
 def with_training_split(predictions: pd.DataFrame) -> pd.DataFrame:
     """Each row once under `split` = all, and again under held_out or training where the predictor knows which.
 
-    A predictor that knows nothing of its training (held_out all NA) keeps `all` only.
+    A predictor that knows nothing of its training (held_out all NA) keeps `all` only; a configuration whose every
+    row is held out (a cross-fitted model) keeps `held_out` only, since its `all` would be the same rows under a
+    leaking name.
     """
     frame = predictions.assign(split=ALL)
     if "held_out" not in frame:
@@ -63,11 +65,15 @@ def with_training_split(predictions: pd.DataFrame) -> pd.DataFrame:
     known = ~np.asarray(pd.isna(held))
     if not known.any():
         return frame
-    # Rows taken twice by position, not concatenated: pandas checks every value of a column that is all NA in one
-    # part (gene ids of accessibility rows) in Python, which took a second at GTEx scale.
-    doubled = frame.iloc[np.r_[np.arange(len(frame)), np.flatnonzero(known)]].reset_index(drop=True)
-    doubled["split"] = np.r_[np.full(len(frame), ALL, dtype=object),
-                             np.where(np.asarray(held[known], dtype=bool), HELD_OUT, TRAINING).astype(object)]
+    held_out = np.asarray(held.fillna(False), dtype=bool)
+    configuration = frame["configuration"].to_numpy() if "configuration" in frame else np.zeros(len(frame))
+    every_row_held = ~pd.Series(~held_out).groupby(configuration).transform("any").to_numpy(dtype=bool)
+    # Rows taken by position, not concatenated: pandas checks every value of a column that is all NA in one part
+    # (gene ids of accessibility rows) in Python, which took a second at GTEx scale.
+    once, split = np.flatnonzero(~every_row_held), np.flatnonzero(known)
+    doubled = frame.iloc[np.r_[once, split]].reset_index(drop=True)
+    doubled["split"] = np.r_[np.full(len(once), ALL, dtype=object),
+                             np.where(held_out[split], HELD_OUT, TRAINING).astype(object)]
     return doubled
 
 

@@ -118,6 +118,30 @@ def test_training_rows_are_kept_out_of_the_headline(inputs, tmp_path):
     assert all(key.endswith("held-out chromosomes") for key in result.headline)
 
 
+def test_a_cross_fitted_model_is_reported_once_with_every_row_held_out(inputs, tmp_path):
+    """A model whose every row is held out (cross-fitted by chromosome parity) gets one result per truth set and
+    readout, over all its rows, labelled as cross-fitted: no 'all chromosomes (leaks)' twin, no training rows; the
+    rows carry the biosample whose readout the scores stand for, and the strata split them by the model that
+    scored them."""
+    predictions = inputs[2].copy()  # the local model's rows beside another configuration that says nothing
+    local = predictions["configuration"] == LOCAL
+    predictions.loc[local, "held_out_scheme"] = "chromosomes, cross-fitted: ...; every variant is held out"
+    predictions.loc[local, "biosample"] = "EFO:0002784"
+    predictions["scored_by"] = np.where(~local, None, np.where(predictions.index % 2 == 0,
+                                        "model trained on the odd autosomes", "model trained on the even autosomes"))
+    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
+    assert {r["split"] for r in result.metrics["results"] if r["configuration"] == "slope_z"} == {"all"}
+    results = [r for r in result.metrics["results"] if r["configuration"] == LOCAL]
+    assert {r["split"] for r in results} == {"held_out"}
+    assert {r["label"] for r in results} == {"local k-mer, cross-fitted, every chromosome held out"}
+    assert sum(r["truth_set"] == GTEX.name for r in results) == 1
+    assert {v["readout_label"] for k, v in result.headline.items() if "local k-mer" in k} == {"DNase x GM12878 (LCL)"}
+    gtex = next(r for r in results if r["truth_set"] == GTEX.name)
+    assert {s["stratum"] for s in gtex["strata"] if s["stratification"] == "scored by"} == {
+        "model trained on the odd autosomes", "model trained on the even autosomes"}
+    assert r"local_gkm_dnase\|0123456789abcdef" in result.markdown.split("**Exact configurations**", 1)[1]
+
+
 def test_every_model_row_carries_its_null_and_the_tss_baseline(report):
     """Expression truth sets get the distance-to-TSS baseline on the same rows, every result a permutation null."""
     result, _ = report
