@@ -26,7 +26,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"endobench demo finished in {summary['seconds']:.0f} s ({done}; "
           f"{summary['evaluations']} evaluation(s) of the automation conditions)")
     print(f"report: {summary['report']}")
-    for line in headline_lines(summary["metrics"]):
+    for line in headline_lines(summary["metrics"]) + published_lines(summary["metrics"]):
         print(line)
     print("open the UI with: make ui   (http://127.0.0.1:3000)")
     return 0
@@ -54,6 +54,53 @@ def headline_lines(metrics: dict) -> list[str]:
     for warning in metrics.get("warnings", []):
         lines.append(f"  warning: {warning}")
     return lines
+
+
+def published_lines(metrics: dict) -> list[str]:
+    """For each model on a truth set with published numbers (the field's strong dsQTLs): its metric over all units
+    and on the chromosomes of the published evaluation, and the published numbers beside it, each with its source."""
+    from endobench.lib.truth_sets.catalog import METRIC_NAMES
+
+    lines = []
+    for numbers in sorted(metrics.get("headline", {}).values(), key=lambda h: (h.get("title", ""), h.get("label", ""))):
+        beside = numbers.get("beside_published")
+        if not beside:
+            continue
+        metric = beside["metric"]
+        ours = beside["all"]
+        on = beside.get("published_chromosomes") or {}
+        chroms = next((p["chromosomes"] for p in beside["published"] if p["chromosomes"]), [])
+        text = f"  {numbers.get('title')} | {numbers.get('label')}: {metric}={_with_ci(ours, metric)} (n={ours['n']:,})"
+        if chroms:
+            text += (f"; on chromosomes {', '.join(c.removeprefix('chr') for c in chroms)}: "
+                     f"{metric}={_with_ci(on, metric) if on.get(metric) is not None else on.get('note') or 'n/a'} "
+                     f"(n={on.get('n') or 0:,})")
+        groups: dict[tuple, list[str]] = {}
+        for p in beside["published"]:
+            where = "on those chromosomes" if p["chromosomes"] else "on all chromosomes"
+            groups.setdefault((where, p["source"].split(";")[0]), []).append(
+                f"{p['model']} {p['value']:.{p['digits']}f}")
+        lines.append(text)
+        lines.append(f"    published {METRIC_NAMES.get(metric, metric)}: " + "; ".join(f"{', '.join(models)} {where} ({source})"
+                                                       for (where, source), models in groups.items()))
+    other: dict[tuple, list[str]] = {}  # numbers of another setting, said once beside the truth sets they stand by
+    for truth_set in metrics.get("truth_sets", {}).values():
+        for p in truth_set.get("published", []):
+            if not p.get("same_setting", True):
+                entry = f"{p['model']} {METRIC_NAMES.get(p['metric'], p['metric'])} {p['value']:.{p['digits']}f}"
+                titles = other.setdefault((p["setting"], p["source"].split(";")[0]), [])
+                if entry not in titles:
+                    titles.append(entry)
+    for (setting, source), entries in other.items():
+        lines.append(f"  published for {setting}: {', '.join(entries)} ({source})")
+    return lines
+
+
+def _with_ci(numbers: dict, metric: str) -> str:
+    value, ci = numbers.get(metric), numbers.get(f"{metric}_ci") or [None, None]
+    if not isinstance(value, (int, float)):
+        return "n/a"
+    return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if None not in ci else "")
 
 
 def load_or_train_model(model_path: Path, sample_dir: Path):

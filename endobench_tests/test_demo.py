@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from endobench.cli import headline_lines
+from endobench.cli import headline_lines, published_lines
 from endobench.definitions import build_definitions
 from endobench.defs.partitions import chromosome_partitions
 from endobench.defs.resources import build_resources
@@ -206,3 +206,20 @@ def test_a_second_demo_runs_nothing(demo):
     again = run_demo(data_dir)
     assert again["runs"] == []
     assert again["evaluations"] == 1
+
+
+def test_the_strong_dsqtls_print_their_pearson_beside_the_published_numbers(demo):
+    """The field's dsQTL set (the deltaSVM paper's 574: 573 in the Degner table, 572 with an hg38 position, all
+    scored) is read by signed Pearson over all its variants and on the chromosomes of the published evaluation,
+    beside AlphaGenome, Borzoi, ChromBPNet and deltaSVM, each with its source."""
+    data_dir, _, _ = demo
+    metrics = _metrics(data_dir)
+    strong = metrics["truth_sets"]["dsqtl_degner2012_strong"]
+    assert strong["funnel"]["rows_read"] == 574 and strong["funnel"]["scored_variants"] == 572
+    assert strong["exclusions"]["input_not_in_source_table"] == 1
+    lines = published_lines(metrics)
+    line = next(i for i, text in enumerate(lines) if text.startswith("  strong Degner 2012 LCL dsQTLs"))
+    assert "local k-mer, cross-fitted, every chromosome held out: pearson=" in lines[line]
+    assert "(n=572); on chromosomes 3, 6, 9, 12, 16, 18, 19, 21: pearson=" in lines[line]
+    assert lines[line + 1].startswith("    published Pearson: AlphaGenome 0.832, Borzoi (ensemble) 0.792, ChromBPNet "
+                                      "0.772 on those chromosomes")

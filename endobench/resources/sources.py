@@ -21,6 +21,7 @@ from endobench.lib.io.errors import InputError
 from endobench.lib.truth_sets.catalog import (
     ANNOTATIONS,
     DSQTL_DEGNER,
+    DSQTL_STRONG,
     GTEX_TISSUES,
     K562_DHS_PEAKS,
     TruthSetSpec,
@@ -56,6 +57,9 @@ class QtlTableSource:
     columns: GenericQtlColumns | None
     kind: str = GENERIC
     tissue: str | None = None  # fine-mapped tables: the tissue to keep
+    # A published selection of the table's rows by id (the column `selection_id_column` of `selection`).
+    selection: Path | None = None
+    selection_id_column: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,13 +141,14 @@ class DataSources(dg.ConfigurableResource):
         return Path(self.sample_dir) / name
 
     def truth_sets(self) -> list[TruthSetSpec]:
-        """Every truth set of a run: each GTEx tissue under each annotation, the dsQTLs, a fine-mapped table if set."""
+        """Every truth set of a run: each GTEx tissue under each annotation, the dsQTLs (all, and the field's strong
+        ones), a fine-mapped table if set."""
         unknown = [a for a in self.annotations if a not in ANNOTATIONS]
         if unknown:
             raise dg.Failure(f"unknown annotation(s) {unknown}: use any of {sorted(ANNOTATIONS)}", allow_retries=False)
         annotations = [ANNOTATIONS[a] for a in self.annotations]
         specs = [gtex_truth_set(tissue_key(t), a) for t in self.gtex_tissues for a in annotations]
-        specs.append(DSQTL_DEGNER)
+        specs += [DSQTL_DEGNER, DSQTL_STRONG]
         if self.finemapped_eqtls:
             specs += [finemapped_truth_set(self.finemapped_tissue, a) for a in annotations]
         return specs
@@ -164,8 +169,12 @@ class DataSources(dg.ConfigurableResource):
 
     def qtl_tables(self) -> list[QtlTableSource]:
         # The bundled Degner table is the complete published set (5,671 dsQTLs), lifted to hg38: both profiles use it.
-        tables = [QtlTableSource(DSQTL_DEGNER.source, self._sample("maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"),
-                                 HG38, DEGNER_COLUMNS)]
+        degner = self._sample("maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz")
+        tables = [QtlTableSource(DSQTL_DEGNER.source, degner, HG38, DEGNER_COLUMNS),
+                  # The field's strong dsQTLs: the deltaSVM paper's 574, by their Degner ids (bundled, both profiles).
+                  QtlTableSource(DSQTL_STRONG.source, degner, HG38, DEGNER_COLUMNS,
+                                 selection=self._sample("lee2015_dsqtl_positives.hg18.tsv.gz"),
+                                 selection_id_column="degner_id")]
         if self.finemapped_eqtls:
             tables.append(QtlTableSource(
                 f"finemapped_{self.finemapped_tissue.lower()}", Path(self.finemapped_eqtls), None, None,

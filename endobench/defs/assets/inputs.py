@@ -18,7 +18,7 @@ from endobench.lib.io.errors import InputError
 from endobench.lib.truth_sets.annotate import sites_as_peaks
 from endobench.lib.truth_sets.catalog import DSQTL_DEGNER
 from endobench.lib.truth_sets.finemap import read_finemapped_eqtls
-from endobench.lib.truth_sets.generic import read_generic_qtls
+from endobench.lib.truth_sets.generic import read_generic_qtls, read_selected_qtls
 from endobench.lib.truth_sets.gtex import read_gtex_eqtls
 from endobench.lib.truth_sets.schema import QTL_SCHEMA, ParsedQtls, distinct_variants, qtl_table
 from endobench.resources.sources import FINEMAPPED, DataSources
@@ -71,16 +71,20 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
 @dg.asset(group_name="inputs", kinds={"pandas", "parquet"}, automation_condition=UP_TO_DATE,
           code_version=source_code_version("2", __name__))
 def raw_qtl_tables(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
-    """Generic QTL truth sets (chrom, pos, ref, alt, effect, se, p, build), such as the Degner 2012 dsQTLs.
+    """Generic QTL truth sets (chrom, pos, ref, alt, effect, se, p, build), such as the Degner 2012 dsQTLs and the
+    field's strong subset of them (a published selection of their rows by id).
 
     Read by header name through a declared column mapping; minus-strand rows are reverse-complemented so alleles
-    are on the + strand of the declared build; unusable rows are counted by reason.
+    are on the + strand of the declared build; unusable rows (and selected ids the table lacks) are counted by reason.
     """
     tables = []
     for table in sources.qtl_tables():
         with bad_input_fails_the_run():
             if table.kind == FINEMAPPED:
                 parsed = read_finemapped_eqtls(table.path, truth_set=table.truth_set, tissue=table.tissue)
+            elif table.selection is not None:
+                parsed = read_selected_qtls(table.selection, table.path, id_column=table.selection_id_column,
+                                            truth_set=table.truth_set, build=table.build, columns=table.columns)
             else:
                 parsed = read_generic_qtls(table.path, truth_set=table.truth_set, build=table.build,
                                            columns=table.columns)

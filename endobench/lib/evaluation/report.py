@@ -9,6 +9,7 @@ standalone report.html with the plots embedded, plus metrics.json with every num
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -34,17 +35,13 @@ from endobench.lib.evaluation.results import (
     scored_rows,
     with_training_split,
 )
-from endobench.lib.evaluation.strata import MIN_STRATUM_N
+from endobench.lib.evaluation.strata import MIN_STRATUM_N, OTHER_CHROMOSOMES, PUBLISHED_EVALUATION, chromosome_list
 from endobench.lib.io.atomic import write_bytes, write_text
-from endobench.lib.truth_sets.catalog import BIOSAMPLES, Readout, TruthSetSpec
+from endobench.lib.truth_sets.catalog import BIOSAMPLES, METRIC_NAMES, Readout, TruthSetSpec
 
 INTERVAL_NAMES = {16_384: "16 KB", 131_072: "128 KB", 524_288: "512 KB", 1_048_576: "1 MB"}
 PREDICTOR_NAMES = {"local_gkm_dnase": "local k-mer", "measured": "measured accessibility (ceiling)",
                    "external": "external predictions"}
-# The nearest public figure for GTEx eQTLs against a sequence model (DOMAIN.md): cited, not generalised.
-NEAREST_PUBLIC_EQTL = ("A reproduction of Borzoi on GTEx Whole Blood single-variant credible sets (PIP > 0.95), "
-                       "RNA readout, reached Spearman about 0.17 (johahi/borzoi-pytorch issue 26); no published "
-                       "number exists for significant pairs or lead eQTLs against a DNase readout.")
 
 
 @dataclass(frozen=True)
@@ -124,12 +121,18 @@ def scope_statement(predictions: pd.DataFrame) -> list[str]:
             "GTEx eQTLs measure expression in a tissue; an accessibility readout predicts DNase signal in a cell "
             "type, so readout and often cell type differ from what was measured. Lead or significant eQTL variants "
             "are often LD tags of an unknown causal variant: a model scoring a tag's own sequence cannot be expected "
-            "to match them, which is what the measured-accessibility ceiling quantifies. " + NEAREST_PUBLIC_EQTL
+            "to match them, which is what the measured-accessibility ceiling quantifies. The peer-reviewed eQTL "
+            "numbers beside them (AlphaGenome paper, figure 4: fine-mapped GTEx eQTLs, SuSiE PIP > 0.9, on the "
+            "matching tissue's RNA-seq track) are another setting; no published number exists for lead eQTLs at "
+            "DNase sites against a DNase readout."
         )
     if "dsqtl" in truth_sets or "degner" in truth_sets:
         lines.append(
             "The Degner 2012 dsQTLs measure DNase sensitivity in lymphoblastoid cells (LCLs): they are scored on an "
-            "LCL (GM12878) DNase track, the setting of AlphaGenome's published dsQTL result."
+            "LCL (GM12878) DNase track. The field's dsQTL protocol (deltaSVM, ChromBPNet and AlphaGenome papers) "
+            "evaluates only the deltaSVM paper's strong dsQTLs by signed Pearson: that set is its own truth set "
+            "here, with the published numbers beside it in their own metric, on the chromosomes they were computed "
+            "on; the published auPRCs need the protocol's 27,735 control variants, which are not bundled."
         )
     if "alphagenome" in predictors.lower():
         lines.append(
@@ -175,24 +178,75 @@ def _headline_blocks(results: Sequence[dict], specs: Mapping[str, TruthSetSpec],
             tss = r.get("baselines", {}).get(DISTANCE_TO_TSS, {})
             null = r.get("null", {}).get("spearman", {})
             if r["n"] < min_n:
-                table.append([r["label"], r["readout_label"], _n_with_units(r), too_few(r["n"]), "", "", "", "", ""])
+                table.append([r["label"], r["readout_label"], _n_with_units(r), too_few(r["n"])] + [""] * 6)
                 continue
             table.append([
-                r["label"], r["readout_label"], _n_with_units(r), with_ci(r, "spearman"),
+                r["label"], r["readout_label"], _n_with_units(r), with_ci(r, "spearman"), with_ci(r, "pearson"),
                 with_ci(r, "sign_agreement"), with_ci(r, "sign_auroc"),
                 f"{num(null.get('null_low'))} to {num(null.get('null_high'))} (p={pvalue(null.get('p'))})",
                 num(tss.get("spearman")) if tss else "–", _ceiling_cell(r),
             ])
-        if spec is not None:
-            for published in spec.published:
-                table.append([f"published: {published.what}", spec.measured.label, "–",
-                              f"{published.metric} {published.value:.2f} (published, not computed here)",
-                              "", "", "", "", ""])
+        # A published number sits in the column of its own metric, never in another metric's.
+        for published in spec.published if spec is not None else ():
+            row = [f"published: {published.model}", spec.measured.label, "–"] + [""] * 7
+            row[HEADLINE_METRIC_COLUMNS[published.metric]] = f"{published.text} (published, {published.setting})"
+            table.append(row)
         blocks.append(("table", ["configuration", "readout x biosample", "n (units)", "Spearman [95% CI]",
-                                 "sign agreement [95% CI]", "sign auROC [95% CI]", "null Spearman, 95% range",
-                                 "distance to TSS: Spearman", "ceiling on the same units"], table))
+                                 "Pearson [95% CI]", "sign agreement [95% CI]", "sign auROC [95% CI]",
+                                 "null Spearman, 95% range", "distance to TSS: |effect| Spearman",
+                                 "ceiling on the same units"], table))
+        if spec is not None and any(p.same_setting for p in spec.published):
+            blocks += _published_blocks(rows, spec, min_n)
         blocks += [("p", sentence) for sentence in _ceiling_sentences(rows, min_n)]
     return blocks
+
+
+# The headline table's column of each metric a published number can be in.
+HEADLINE_METRIC_COLUMNS = {"spearman": 3, "pearson": 4, "sign_agreement": 5, "sign_auroc": 6}
+
+
+def published_comparison(result: Mapping[str, object], metric: str) -> dict[str, object]:
+    """A result's `metric` over all its units and on the chromosomes of the published evaluation (its stratum)."""
+    on = next((s for s in result.get("strata", []) if s["stratification"] == PUBLISHED_EVALUATION
+               and s["stratum"] != OTHER_CHROMOSOMES), None)
+    return {"all": {k: result.get(k) for k in ("n", metric, f"{metric}_ci")},
+            "published_chromosomes": {k: on.get(k) for k in ("n", "note", metric, f"{metric}_ci")} if on else None}
+
+
+def _beside_published(result: Mapping[str, object], spec: TruthSetSpec | None) -> dict[str, object]:
+    """For a model's headline entry of a truth set with published numbers: its metric over all units and on the
+    chromosomes of the published evaluation, and the published numbers with their sources."""
+    if spec is None or not any(p.same_setting for p in spec.published) or result["kind"] != MODEL:
+        return {}
+    return {"beside_published": {"metric": spec.headline_metric, **published_comparison(result, spec.headline_metric),
+                                 "published": [dataclasses.asdict(p) for p in spec.published]}}
+
+
+def _published_blocks(rows: Sequence[Mapping[str, object]], spec: TruthSetSpec, min_n: int) -> list[Block]:
+    """Our number beside the published ones, on the metric they are in, over all chromosomes and on the
+    chromosomes the published numbers were computed on, with each number's source and setting."""
+    metric = spec.headline_metric
+    chroms = next((p.chromosomes for p in spec.published if p.chromosomes), ())
+    name = METRIC_NAMES.get(metric, metric)
+    table = []
+    for r in rows:
+        if r["kind"] != MODEL:
+            continue
+        compared = published_comparison(r, metric)
+        on = compared["published_chromosomes"]
+        table.append([f"ours: {r['label']}", r["readout_label"],
+                      with_ci(r, metric) if r["n"] >= min_n else too_few(r["n"]), f"{r['n']:,}",
+                      (on.get("note") or with_ci(on, metric)) if on else "–", f"{on['n']:,}" if on else "–",
+                      "computed here", "this truth set"])
+    for p in spec.published:
+        table.append([f"published: {p.model}", spec.measured.label, "" if p.chromosomes else p.text, "",
+                      p.text if p.chromosomes else "", "", p.source, p.setting])
+    header = ["model", "readout x biosample", f"{name}, all chromosomes", "n",
+              f"{name}, chromosomes of the published evaluation ({chromosome_list(chroms)})" if chroms else
+              f"{name}, chromosomes of the published evaluation", "n", "source", "setting"]
+    return [("p", f"Beside the published numbers, on their metric ({name}). The chromosomes of the published "
+                  "evaluation are where those numbers were computed, not a set held out of our models."),
+            ("table", header, table)]
 
 
 def _ceiling_cell(result: Mapping[str, object]) -> str:
@@ -349,6 +403,7 @@ def build_report(
             "unit": r["unit"], "label": r["label"],
             "configuration": r["configuration"], "split": r["split"],
             "title": specs[r["truth_set"]].title if r["truth_set"] in specs else r["truth_set"],
+            **_beside_published(r, specs.get(str(r["truth_set"]))),
         }
         for r in results if r["headline"]
     }
@@ -413,7 +468,10 @@ def build_report(
         "headline": headline,
         "truth_sets": {t: {"title": specs[t].title if t in specs else t, "funnel": funnels.get(t, {}),
                            "exclusions": exclusions.get(t, {}),
-                           "diagnostic_inputs": diagnostic_inputs.get(t, {})} for t in truth_sets},
+                           "diagnostic_inputs": diagnostic_inputs.get(t, {}),
+                           "headline_metric": specs[t].headline_metric if t in specs else "spearman",
+                           "published": [dataclasses.asdict(p) for p in specs[t].published] if t in specs else []}
+                       for t in truth_sets},
         "results": results,
     })
     metrics_path = write_text(json.dumps(metrics, indent=1, allow_nan=False), out_dir / "metrics.json")

@@ -106,6 +106,12 @@ def _significant(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[np.asarray(flag.fillna(True), dtype=bool)]
 
 
+def published_chromosomes(spec: TruthSetSpec | None) -> tuple[str, ...]:
+    """The chromosomes the truth set's published numbers were computed on (one set), or () when on all."""
+    sets = sorted({p.chromosomes for p in spec.published if p.chromosomes}) if spec is not None else []
+    return sets[0] if sets else ()
+
+
 def tss_baseline_score(rows: pd.DataFrame) -> pd.Series:
     """The distance-to-TSS predictor: closer variants score higher (-log10 of |distance| + 1 bp); unsigned."""
     return -np.log10(pd.to_numeric(rows["tss_distance"], errors="coerce").abs() + 1)
@@ -136,7 +142,8 @@ def evaluate_results(
             result["all_rows"] = {k: v for k, v in summarize(
                 significant["effect"], significant["score"], units=significant[unit_col], n_boot=n_boot, seed=seed,
                 with_null=False).items() if k in HEADLINE_KEYS}
-        result["strata"] = stratified_metrics(headline, unit=unit_col, min_n=min_n, n_boot=n_boot, seed=seed)
+        result["strata"] = stratified_metrics(headline, unit=unit_col, min_n=min_n, n_boot=n_boot, seed=seed,
+                                              published_chromosomes=published_chromosomes(spec))
         matched, matching = match_negatives(lead_rows(group, unit_col, lead_by), seed=seed)
         result["matching"] = matching
         result["classification"] = classification(matched, n_boot=n_boot, seed=seed)
