@@ -145,7 +145,7 @@ def _predictor(address: str, **settings) -> AlphaGenomePredictor:
 
 def _lost(outcome) -> int:
     """Variants without an outcome to show for the call: failed for any reason but a gene outside the interval."""
-    failed = outcome.scores[(outcome.scores["status"] != "scored") & (outcome.scores["error"] != "gene_not_in_output")]
+    failed = outcome.scores[(outcome.scores["status"] != "scored") & (outcome.scores["reason"] != "gene_not_in_output")]
     return failed["variant_id"].nunique()
 
 

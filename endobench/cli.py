@@ -213,8 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     variants = sub.add_parser("score-variants", help="score a variant list with the configured predictor and cache")
     variants.add_argument("--variants", required=True, help="TSV, CSV or parquet: chrom pos ref alt [gene_id] (hg38)")
     variants.add_argument("--predictor", required=True, choices=["local", "alphagenome"])
-    variants.add_argument("--out", required=True, help="parquet, one row per input row and readout")
+    variants.add_argument("--out", required=True,
+                          help=".parquet, .tsv or .csv (the format its name says): one row per input row and readout")
     variants.add_argument("--cache-dir", default=None, help="score cache (default: the graph's, data/cache)")
+    variants.add_argument("--reference", default=None,
+                          help="hg38 FASTA (bgzip or plain, indexed) to check REF against; the local model reads "
+                               "the data sources' reference without it, AlphaGenome rows then go unchecked")
     variants.set_defaults(func=_score_variants)
 
     evaluate = sub.add_parser("evaluate", help="benchmark an external predictions table with endobench's metrics")

@@ -1,13 +1,16 @@
-"""`endobench score-variants`: score any list of variants with the configured predictor.
+"""`endobench score-variants`: score any list of variants with the configured predictor, through the graph's checks.
 
 The predictor is built by the same wiring as the asset graph (`endobench.defs.resources`), so the settings
 (`ALPHAGENOME_API_KEY` through `dg.EnvVar`, `ENDOBENCH_ALPHAGENOME_*`) and the score cache (`data/cache` by
 default) are the same: a variant scored here is not paid for again when the graph scores it, and the reverse.
+Each row is checked as the graph checks a truth-set row (`lib/truth_sets/variant_list.py`: the readers' checks,
+then `sequence_windows`' window and REF checks against the genome), so a row gets the graph's status and reason.
 
 Input: TSV, CSV or parquet with `chrom pos ref alt` and optionally `gene_id` and `biosample` (1-based positions,
-hg38). Each row is scored for accessibility, and for expression too when it names a gene and the predictor scores
-expression. Output: one row per input row and readout, `chrom pos ref alt gene_id readout score quantile_score
-status reason track`, where `status` is `ok`, `gene_not_in_output` or `failed` (and `reason` says why).
+hg38). Each row is asked for accessibility, and for expression too when it names a gene and the predictor scores
+expression. Output (`.parquet`, `.tsv` or `.csv`, as its name says): one row per input row and readout,
+`OUTPUT_COLUMNS`, where `status` is `scored`, `excluded` (a check before the predictor), `failed` (the predictor
+gave no score) or `skipped_call_cap`, and `reason` says why.
 """
 
 from __future__ import annotations
@@ -22,25 +25,26 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from endobench.defs.resources import LOCAL, resources_from_environment
-from endobench.lib.genome.builds import HG38, chrom_length, known_chromosome, normalize_chrom
+from endobench.defs.resources import resources_from_environment
+from endobench.lib.genome.builds import HG38
 from endobench.lib.genome.reference import ReferenceGenome
-from endobench.lib.genome.sequence import allele_problems
-from endobench.lib.io.atomic import write_parquet
-from endobench.lib.io.errors import InputError
-from endobench.lib.io.tables import read_frame
-from endobench.lib.truth_sets.schema import variant_ids
+from endobench.lib.io.atomic import check_output_dir, check_output_file, write_frame
+from endobench.lib.scoring.score_cache import CACHE_FILE
+from endobench.lib.truth_sets.variant_list import check_variant_list, read_variant_list, reference_agreement
 from endobench.resources.alphagenome import API_KEY_VARIABLE, AlphaGenomeConfigError
-from endobench.resources.predictors import ACCESSIBILITY, EXPRESSION, SCORED
+from endobench.resources.predictors import (
+    ACCESSIBILITY,
+    EXPRESSION,
+    PREDICTOR_INPUT,
+    SCORED,
+    LocalPredictor,
+    VariantEffectPredictor,
+)
 
-REQUIRED = ["chrom", "pos", "ref", "alt"]
 OUTPUT_COLUMNS = ["chrom", "pos", "ref", "alt", "gene_id", "readout", "score", "quantile_score", "status", "reason",
-                  "track"]
-OK = "ok"
-GENE_NOT_IN_OUTPUT = "gene_not_in_output"
+                  "harmonisation", "variant_id", "track"]
+EXCLUDED = "excluded"  # stopped by a check before the predictor: the graph counts these as exclusions
 FAILED = "failed"
-UNKNOWN_CHROMOSOME = "unknown_chromosome"
-OFF_CHROMOSOME_END = "off_chromosome_end"
 
 
 class RunStopped(Exception):
@@ -51,7 +55,7 @@ class RunStopped(Exception):
 class Summary:
     out: Path
     statuses: Counter
-    reasons: Counter
+    reasons: dict[str, Counter]
     api_calls: int
     cache_hits: int
 
@@ -59,101 +63,92 @@ class Summary:
         def listed(counts: Counter) -> str:
             return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
 
-        reasons = f" (failed: {listed(self.reasons)})" if self.reasons else ""
-        return (f"wrote {self.out}: {sum(self.statuses.values()):,} rows, {listed(self.statuses)}{reasons}; "
+        parts = [f"{status} {n:,}" + (f" ({listed(self.reasons[status])})" if self.reasons.get(status) else "")
+                 for status, n in sorted(self.statuses.items())]
+        return (f"wrote {self.out}: {sum(self.statuses.values()):,} rows: {', '.join(parts)}; "
                 f"{self.api_calls:,} calls, {self.cache_hits:,} cache hits")
 
 
-def read_variants(path: Path) -> pd.DataFrame:
-    """The variant list with `chrom pos ref alt gene_id biosample` as strings (pos as text until checked);
-    a missing column or an unreadable file is an `InputError` naming the file."""
-    table = read_frame(Path(path), "variant list")
-    missing = [c for c in REQUIRED if c not in table.columns]
-    if missing:
-        raise InputError(path, f"no column {', '.join(repr(c) for c in missing)}; columns present: "
-                         f"{', '.join(map(str, table.columns))}",
-                         "Give chrom, pos (1-based, hg38), ref and alt, and optionally gene_id and biosample.", line=1)
-    if table.empty:
-        raise InputError(path, "the file has a header but no variants", "Point the command at a complete list.", line=2)
-    frame = pd.DataFrame(index=table.index)
-    for column in REQUIRED + ["gene_id", "biosample"]:
-        values = table[column] if column in table.columns else pd.Series(pd.NA, index=table.index)
-        frame[column] = values.astype("string").str.strip().replace("", pd.NA)
-    return frame.reset_index(drop=True)
+def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: Path | None, log: logging.Logger,
+               reference_path: Path | None = None) -> Summary:
+    """Score every row of `variants_path` and write `out`; raise `RunStopped` when the run cannot go on.
 
-
-def predictor_requests(variants: pd.DataFrame, readouts: frozenset[str]) -> tuple[pd.DataFrame, pd.Series]:
-    """The predictor's input (valid rows, one per readout) and, per input row, why it cannot be asked ('' if it can).
-
-    The checks and spellings are the truth sets' own: chromosomes as `normalize_chrom` writes them (`1` -> `chr1`,
-    `x` -> `chrX`, `MT` -> `chrM`), alleles upper-cased and judged by `allele_problems` (N and IUPAC codes are
-    `ambiguous_allele`, anything else but A, C, G, T `invalid_allele`), ids as `variant_ids` builds them. A row
-    names its first problem: the chromosome (missing, or not one of hg38's), then the position (not a whole number
-    >= 1, or the REF running past the chromosome's end), then the alleles.
-    """
-    chrom = normalize_chrom(variants["chrom"].fillna(""))
-    pos = pd.to_numeric(variants["pos"], errors="coerce")
-    ref, alt = (variants[c].fillna("").str.upper() for c in ("ref", "alt"))
-    problems = pd.DataFrame({"ref": allele_problems(ref), "alt": allele_problems(alt)})
-    invalid = problems["ref"].where(problems["ref"] != "", problems["alt"]).astype(object)
-    whole = ((pos >= 1) & (pos % 1 == 0)).fillna(False).astype(bool).to_numpy()
-    length = chrom_length(chrom, HG38)
-    past_end = whole & (length > 0) & (pos.fillna(0).to_numpy() + ref.str.len().to_numpy() - 1 > length)
-    invalid[past_end] = OFF_CHROMOSOME_END
-    invalid[~whole] = "invalid_position"
-    invalid[~known_chromosome(chrom, HG38)] = UNKNOWN_CHROMOSOME
-    invalid[chrom.eq("chr").to_numpy()] = "invalid_chromosome"
-    base = pd.DataFrame({
-        "row": variants.index, "chrom": chrom, "pos": pos.fillna(0).astype("int64"), "ref": ref, "alt": alt,
-        "gene_id": variants["gene_id"], "biosample": variants["biosample"],
-    })[invalid.eq("").to_numpy()]
-    base["variant_id"] = variant_ids(base, HG38)
-    parts = []
-    if ACCESSIBILITY in readouts:
-        parts.append(base.assign(readout=ACCESSIBILITY, gene_id=pd.Series(pd.NA, index=base.index, dtype="string")))
-    if EXPRESSION in readouts:
-        parts.append(base[base["gene_id"].notna()].assign(readout=EXPRESSION))
-    requests = pd.concat(parts, ignore_index=True).sort_values(["row", "readout"], kind="stable")
-    if requests["biosample"].isna().all():
-        requests = requests.drop(columns="biosample")  # the predictor then uses its per-readout settings
-    return requests.reset_index(drop=True), invalid
-
-
-def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: Path | None,
-               log: logging.Logger) -> Summary:
-    """Score every row of `variants_path` and write `out` (parquet); raise `RunStopped` when the run cannot go on."""
-    variants = read_variants(variants_path)
+    Every output and input is checked before any work: `out` must be named for a format and be none of the inputs
+    (the list, the reference, the score cache), and the cache folder must be a folder."""
+    resources = _resources(predictor_kind)
+    cache_dir = Path(cache_dir) if cache_dir else Path(resources["storage"].cache_dir)
+    inputs = [variants_path, reference_path, cache_dir / CACHE_FILE]
+    check_output_file(out, inputs=inputs, table=True)
+    check_output_dir(cache_dir, what="score cache folder (--cache-dir)")
+    variants = read_variant_list(variants_path)
+    predictor = _predictor(resources)
+    if isinstance(predictor, LocalPredictor):
+        _ensure_local_model(predictor.model_path, resources["sources"].sample_dir)
     try:
-        resources = resources_from_environment(predictor=predictor_kind)
+        window_length = predictor.window_length()
+    except AlphaGenomeConfigError as exc:  # a setting out of range
+        raise RunStopped(str(exc)) from None
+    reference = _reference(predictor, reference_path, resources["sources"], log)
+    checked = check_variant_list(variants, reference, window_length=window_length,
+                                 needs_sequence=predictor.needs_local_sequence())
+    _warn_on_disagreement(checked, reference, log)
+    requests = predictor_requests(checked, predictor.supported_readouts())
+    asked = requests[requests["reason"] == ""]
+    try:
+        outcome = predictor.score_variants(predictor_input(asked), reference=reference, cache_dir=cache_dir, log=log)
+    except dg.Failure as exc:
+        raise RunStopped(exc.description) from None
+    except AlphaGenomeConfigError as exc:  # a setting out of range
+        raise RunStopped(str(exc)) from None
+    result = output_rows(requests, outcome.scores)
+    write_frame(result, out)
+    statuses = Counter(result["status"])
+    reasons = {status: Counter(result.loc[(result["status"] == status) & (result["reason"] != ""), "reason"])
+               for status in statuses}
+    return Summary(out, statuses, reasons, outcome.api_calls, outcome.cache_hits)
+
+
+def _resources(predictor_kind: str) -> dict:
+    try:
+        return resources_from_environment(predictor=predictor_kind)
     except ValueError as exc:  # an ENDOBENCH_ALPHAGENOME_* variable that does not parse
         raise RunStopped(str(exc)) from None
+
+
+def _predictor(resources: dict) -> VariantEffectPredictor:
+    """The configured predictor, built as a run builds it; a missing key or a bad setting stops with one line."""
     try:
         with dg.build_resources({"predictor": resources["predictor"]}) as built:
-            predictor = built.predictor
+            return built.predictor
     except dg.DagsterInvalidConfigError as exc:
         text = str(exc)
         if API_KEY_VARIABLE in text:
             raise RunStopped(f"{API_KEY_VARIABLE} is not set: export your AlphaGenome API key in it") from None
         raise RunStopped(text.splitlines()[0]) from None
-    requests, invalid = predictor_requests(variants, predictor.supported_readouts())
-    if predictor_kind == LOCAL:
-        _ensure_local_model(predictor.model_path, resources["sources"].sample_dir)
-    source = resources["sources"].fetched_reference() if predictor.needs_local_sequence() else None
-    try:
-        outcome = predictor.score_variants(
-            requests.drop(columns="row"),
-            reference=ReferenceGenome(source.path, source.build) if source is not None else None,
-            cache_dir=cache_dir or resources["storage"].cache_path(), log=log,
-        )
-    except dg.Failure as exc:
-        raise RunStopped(exc.description) from None
-    except AlphaGenomeConfigError as exc:  # a setting out of range
-        raise RunStopped(str(exc)) from None
-    result = _output_rows(variants, requests, outcome.scores, invalid)
-    write_parquet(result, out)
-    failed = result["status"] == FAILED
-    return Summary(out, Counter(result["status"]), Counter(result.loc[failed, "reason"]), outcome.api_calls,
-                   outcome.cache_hits)
+
+
+def _reference(predictor: VariantEffectPredictor, path: Path | None, sources, log: logging.Logger
+               ) -> ReferenceGenome | None:
+    """The genome REF alleles are checked against: `--reference`, else the one the predictor reads (the data
+    sources'), else none (a remote predictor holding its own genome): then the rows go as given, said once."""
+    if path is not None:
+        return ReferenceGenome(Path(path), HG38)
+    if predictor.needs_local_sequence():
+        source = sources.fetched_reference()
+        return ReferenceGenome(source.path, source.build)
+    log.warning("REF alleles not checked against a genome (no --reference): rows are sent as given, so a swapped "
+                "or wrong REF or a 0-based position is not caught; pass --reference hg38.fa (bgzip or plain, "
+                "indexed) to check and harmonise them")
+    return None
+
+
+def _warn_on_disagreement(checked: pd.DataFrame, reference: ReferenceGenome | None, log: logging.Logger) -> None:
+    """The graph blocks predictions below 90% agreement (`reference_allele_agreement`); a list is still scored,
+    row by row, but a low agreement is said: another build, or 0-based positions."""
+    agreement, n = reference_agreement(checked)
+    if reference is not None and n >= 10 and agreement < 0.9:
+        log.warning(f"only {agreement:.0%} of the {n:,} REF alleles checked match {reference.path} (as REF or ALT): "
+                    "are the positions 1-based and on hg38? The rows that match neither are ref_mismatch")
 
 
 def _ensure_local_model(model_path: str, sample_dir: str) -> None:
@@ -164,28 +159,48 @@ def _ensure_local_model(model_path: str, sample_dir: str) -> None:
         load_or_train_model(Path(model_path), Path(sample_dir))
 
 
-def _output_rows(variants: pd.DataFrame, requests: pd.DataFrame, scores: pd.DataFrame,
-                 invalid: pd.Series) -> pd.DataFrame:
-    """Input rows in order, each with its scored readouts, and the invalid ones as one failed row each."""
-    error = scores["error"].fillna("").to_numpy(dtype=object)
-    scored = scores["status"].to_numpy() == SCORED
-    status = np.where(scored, OK, np.where(error == GENE_NOT_IN_OUTPUT, GENE_NOT_IN_OUTPUT, FAILED))
-    reason = np.where(status == FAILED, np.where(error == "", scores["status"].to_numpy(dtype=object), error), "")
-    answered = pd.DataFrame({
-        "row": requests["row"].to_numpy(), "chrom": requests["chrom"].to_numpy(), "pos": requests["pos"].to_numpy(),
-        "ref": requests["ref"].to_numpy(), "alt": requests["alt"].to_numpy(),
-        "gene_id": variants["gene_id"].to_numpy()[requests["row"].to_numpy()],
-        "readout": requests["readout"].to_numpy(), "score": scores["score"].to_numpy(),
-        "quantile_score": scores["quantile_score"].to_numpy(), "status": status, "reason": reason,
-        "track": scores["track"].to_numpy(),
-    })
-    bad = invalid[invalid != ""]
-    rejected = variants.loc[bad.index].assign(row=bad.index, readout=pd.NA, score=np.nan, quantile_score=np.nan,
-                                              status=FAILED, reason=bad.to_numpy(), track="")
-    rejected["pos"] = pd.to_numeric(rejected["pos"], errors="coerce").astype("Int64")
-    frame = pd.concat([answered, rejected[answered.columns]], ignore_index=True)
-    frame["pos"] = frame["pos"].astype("Int64")
-    return frame.sort_values("row", kind="stable")[OUTPUT_COLUMNS].reset_index(drop=True)
+def predictor_requests(checked: pd.DataFrame, readouts: frozenset[str]) -> pd.DataFrame:
+    """One row per (input row, readout): accessibility for every row, expression for rows naming a gene (when the
+    predictor scores it), in the input's order; `row` is the input row, `reason` "" where the predictor is asked."""
+    base = checked.assign(row=np.arange(len(checked)))
+    parts = []
+    if ACCESSIBILITY in readouts:
+        parts.append(base.assign(readout=ACCESSIBILITY, score_gene_id=None))
+    if EXPRESSION in readouts:
+        named = base[base["gene_id"].notna()]
+        parts.append(named.assign(readout=EXPRESSION, score_gene_id=named["gene_id"]))
+    requests = pd.concat(parts, ignore_index=True).sort_values(["row", "readout"], kind="stable")
+    requests["pos"] = requests["pos"].astype("Int64")
+    return requests.reset_index(drop=True)
+
+
+def predictor_input(asked: pd.DataFrame) -> pd.DataFrame:
+    """The harmonised variants of the requests, as the predictions asset hands them to the predictor."""
+    return pd.DataFrame({
+        "variant_id": asked["variant_id"].to_numpy(), "chrom": asked["chrom"].to_numpy(),
+        "pos": asked["pos"].to_numpy(dtype=np.int64), "ref": asked["harmonised_ref"].to_numpy(),
+        "alt": asked["harmonised_alt"].to_numpy(), "gene_id": asked["score_gene_id"].to_numpy(),
+        "readout": asked["readout"].to_numpy(), "biosample": asked["biosample"].to_numpy(),
+        "window_start": asked["window_start"].to_numpy(dtype=np.int64),
+        "window_end": asked["window_end"].to_numpy(dtype=np.int64),
+    })[PREDICTOR_INPUT]
+
+
+def output_rows(requests: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Each request in order with its outcome: the predictor's score (times `sign`, so it is the effect of the row's
+    own ALT) or why there is none. `scores` answers the requests whose `reason` is "", in their order."""
+    asked = (requests["reason"] == "").to_numpy()
+    out = requests.assign(score=np.nan, quantile_score=np.nan, status=EXCLUDED, track="")
+    sign = out.loc[asked, "sign"].to_numpy(dtype=float)
+    status = scores["status"].to_numpy(dtype=object)
+    out.loc[asked, "score"] = scores["score"].to_numpy(dtype=float) * sign
+    out.loc[asked, "quantile_score"] = scores["quantile_score"].to_numpy(dtype=float) * sign
+    out.loc[asked, "status"] = status
+    out.loc[asked, "reason"] = scores["reason"].fillna("").to_numpy(dtype=object)
+    out.loc[asked, "track"] = scores["track"].fillna("").to_numpy(dtype=object)
+    out.loc[out["status"] == SCORED, "reason"] = ""
+    out["harmonisation"] = out["harmonisation"].where(asked, "")
+    return out[OUTPUT_COLUMNS].reset_index(drop=True)
 
 
 def run(args) -> int:
@@ -198,7 +213,8 @@ def run(args) -> int:
     log.propagate = False
     try:
         summary = score_file(Path(args.variants), args.predictor, Path(args.out),
-                             Path(args.cache_dir) if args.cache_dir else None, log)
+                             Path(args.cache_dir) if args.cache_dir else None, log,
+                             Path(args.reference) if args.reference else None)
     except RunStopped as exc:
         print(f"endobench score-variants: stopped: {exc}", file=sys.stderr)
         return 1

@@ -492,7 +492,7 @@ def test_rows_on_chromosomes_without_predictions_leave_the_funnel_counted(tmp_pa
     assert not kept["chrom"].isin(["chrY", "chrM"]).any()
     _, exclusions, _ = funnels_and_exclusions({"gtex_wb_k562_dhs": stats}, pd.DataFrame(
         {"truth_set": pd.Series(dtype=object), "status": pd.Series(dtype=object),
-         "variant_id": pd.Series(dtype=object), "error": pd.Series(dtype=object)}))
+         "variant_id": pd.Series(dtype=object), "reason": pd.Series(dtype=object)}))
     assert exclusions["gtex_wb_k562_dhs"]["input_chromosome_not_predicted"] == 2
 
 

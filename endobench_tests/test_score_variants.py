@@ -7,15 +7,15 @@ import pytest
 from endobench.cli import main
 from endobench.lib.model.crossfit import ODD, SCORED_BY
 from endobench.lib.scoring.score_cache import CACHE_FILE, ScoreCache
+from endobench.lib.truth_sets.variant_list import check_variant_list
 from endobench.resources.predictors import ACCESSIBILITY, local_track
-from endobench.score_variants import predictor_requests
 from endobench_tests.lib.model.small_model import small_cross_fitted
 from endobench_tests.paths import FIXTURES, SAMPLE_DIR
 from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, Quota, gene_desert, sample_eqtl_requests
 
 RIGHT_KEY = "score-variants-right-key"
 OUTPUT_COLUMNS = ["chrom", "pos", "ref", "alt", "gene_id", "readout", "score", "quantile_score", "status", "reason",
-                  "track"]
+                  "harmonisation", "variant_id", "track"]
 
 
 @pytest.fixture
@@ -68,8 +68,9 @@ def test_a_wrong_key_stops_with_one_line_and_the_right_key_then_scores_every_row
     assert len(asked) == n_variants
     assert list(result.columns) == OUTPUT_COLUMNS
     assert len(result) == 2 * len(variants)  # accessibility and expression for each row naming a gene
-    assert set(result["status"]) <= {"ok", "gene_not_in_output"}
-    assert (result["status"] == "ok").sum() > 0.8 * len(result)
+    assert set(result["status"]) <= {"scored", "failed"}
+    assert set(result.loc[result["status"] == "failed", "reason"]) <= {"gene_not_in_output"}
+    assert (result["status"] == "scored").sum() > 0.8 * len(result)
     assert f"{len(result):,} rows" in capsys.readouterr().out
 
 
@@ -86,9 +87,9 @@ def test_a_gene_desert_variant_at_131072_bp_is_gene_not_in_output(env, tmp_path)
         assert _score(tmp_path / "with_desert.tsv", tmp_path / "out.parquet") == 0
     result = pd.read_parquet(tmp_path / "out.parquet")
     first = result[result["pos"] == desert.loc[0, "pos"]].set_index("readout")
-    assert first.loc["expression", "status"] == "gene_not_in_output"
-    assert first.loc["accessibility", "status"] == "ok"
-    assert (result["status"] == "ok").sum() >= len(variants) + 1
+    assert first.loc["expression", ["status", "reason"]].tolist() == ["failed", "gene_not_in_output"]
+    assert first.loc["accessibility", "status"] == "scored"
+    assert (result["status"] == "scored").sum() >= len(variants) + 1
 
 
 def test_under_a_quota_of_20_per_window_every_variant_is_scored(env, tmp_path):
@@ -101,7 +102,7 @@ def test_under_a_quota_of_20_per_window_every_variant_is_scored(env, tmp_path):
         assert _score(tmp_path / "eqtls.tsv", tmp_path / "out.parquet") == 0
     result = pd.read_parquet(tmp_path / "out.parquet")
     assert quota.refused > 0
-    assert set(result["status"]) <= {"ok", "gene_not_in_output"}
+    assert set(result["status"]) <= {"scored", "failed"}
     assert quota.used_fraction() >= 0.8
 
 
@@ -120,23 +121,33 @@ def test_scores_land_in_the_graphs_cache_so_nothing_is_paid_twice(env, tmp_path)
 
 
 def test_every_input_row_leaves_with_a_row_with_the_local_model(env, tmp_path):
-    """The local model on a CSV: variants in the bundled chr22 segment score, one outside it fails with
-    no_reference_sequence, a bad position and a symbolic allele fail with their reasons; `track` names the fold model
+    """The local model on a CSV: variants in the bundled chr22 segment score, one outside it is excluded with
+    no_reference_sequence, position 0 and a symbolic allele with the readers' reasons; `track` names the fold model
     that scored each row (chr22 is an even autosome: the model trained on the odd ones)."""
     small_cross_fitted().save(tmp_path / "data" / "outputs" / "local_model" / "local_dnase_model.npz")
     egenes = pd.read_csv(FIXTURES / "gtex" / "Whole_Blood.v8.egenes.chr22_32Mb.txt", sep="\t")
     table = pd.DataFrame({"chrom": egenes["chr"].str.removeprefix("chr"), "pos": egenes["variant_pos"],
                           "ref": egenes["ref"], "alt": egenes["alt"]})
-    extra = pd.DataFrame({"chrom": ["22", "22", "22"], "pos": ["20000000", "12.5", "32100000"],
+    extra = pd.DataFrame({"chrom": ["22", "22", "22"], "pos": ["20000000", "0", "32100000"],
                           "ref": ["C", "A", "A"], "alt": ["T", "G", "<DEL>"]})
     pd.concat([table, extra]).to_csv(tmp_path / "variants.csv", index=False)
     assert _score(tmp_path / "variants.csv", tmp_path / "out.parquet", "local") == 0
     result = pd.read_parquet(tmp_path / "out.parquet")
     assert len(result) == len(table) + len(extra)
     assert result["chrom"].iloc[0] == "chr22"
-    assert (result["status"].head(len(table)) == "ok").all()
-    assert result["reason"].tail(3).tolist() == ["no_reference_sequence", "invalid_position", "invalid_allele"]
-    assert set(result.loc[result["status"] == "ok", "track"]) == {local_track(SCORED_BY[ODD])}
+    assert (result["status"].head(len(table)) == "scored").all()
+    assert result["status"].tail(3).tolist() == ["excluded"] * 3
+    assert result["reason"].tail(3).tolist() == ["no_reference_sequence", "invalid_position", "symbolic_allele"]
+    assert set(result.loc[result["status"] == "scored", "track"]) == {local_track(SCORED_BY[ODD])}
+
+
+def test_a_fractional_position_stops_the_command_naming_its_line(env, tmp_path, capsys):
+    """As in every truth-set reader, positions are never rounded: 12.5 is an error naming line 3."""
+    (tmp_path / "variants.tsv").write_text("chrom\tpos\tref\talt\nchr22\t32016646\tG\tT\nchr22\t12.5\tA\tG\n")
+    assert _score(tmp_path / "variants.tsv", tmp_path / "out.parquet", "local") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "line 3" in err[0] and "not a whole number" in err[0]
+    assert not (tmp_path / "out.parquet").exists()
 
 
 def test_n_and_iupac_alleles_are_never_scored(env, tmp_path):
@@ -147,7 +158,7 @@ def test_n_and_iupac_alleles_are_never_scored(env, tmp_path):
                   "alt": ["T", "T", "R"]}).to_csv(tmp_path / "variants.tsv", sep="\t", index=False)
     assert _score(tmp_path / "variants.tsv", tmp_path / "out.parquet", "local") == 0
     result = pd.read_parquet(tmp_path / "out.parquet")
-    assert result["status"].tolist() == ["ok", "failed", "failed"]
+    assert result["status"].tolist() == ["scored", "excluded", "excluded"]
     assert result["reason"].tolist()[1:] == ["ambiguous_allele", "ambiguous_allele"]
 
 
@@ -156,15 +167,16 @@ def test_rows_are_spelled_and_checked_as_the_truth_sets_are():
     reason the truth sets would give it; the row's first problem (chromosome, position, alleles) is the reason."""
     variants = pd.DataFrame({
         "chrom": ["x", "MT", "1", "chrUn_KI270742v1", "22", "", "22"],
-        "pos": ["100", "50", "248956422", "10", "1.5", "7", "32100000"],
+        "pos": [100, 50, 248956422, 10, 0, 7, 32100000],
         "ref": ["a", "G", "AC", "A", "A", "A", "N"],
         "alt": ["g", "T", "A", "G", "G", "G", "<DEL>"],
-        "gene_id": pd.NA, "biosample": pd.NA,
-    }, dtype="string")
-    requests, invalid = predictor_requests(variants, frozenset({ACCESSIBILITY}))
-    assert invalid.tolist() == ["", "", "off_chromosome_end", "unknown_chromosome", "invalid_position",
-                                "invalid_chromosome", "ambiguous_allele"]
-    assert requests["variant_id"].tolist() == ["chrX_100_A_G_b38", "chrM_50_G_T_b38"]
+        "gene_id": None, "biosample": None,
+    })
+    checked = check_variant_list(variants, None, window_length=16_384, needs_sequence=False)
+    assert checked["reason"].tolist() == ["", "", "off_chromosome_end", "unknown_chromosome", "invalid_position",
+                                          "unplaced", "symbolic_allele"]
+    assert checked["variant_id"].tolist()[:2] == ["chrX_100_A_G_b38", "chrM_50_G_T_b38"]
+    assert checked["harmonisation"].tolist()[:2] == ["unchecked", "unchecked"]
 
 
 def test_a_list_without_the_required_columns_exits_2_with_one_line(env, tmp_path, capsys):

@@ -626,7 +626,7 @@ class AlphaGenomePredictor(VariantEffectPredictor):
             "score": score,
             "quantile_score": quantile,
             "status": status,
-            "error": error,
+            "reason": error,
             "from_cache": cached,
             "track": track,
         })[PREDICTION_COLUMNS]

@@ -21,9 +21,16 @@ from endobench.lib.truth_sets.catalog import GM12878
 ACCESSIBILITY = "accessibility"
 EXPRESSION = "expression"
 
+# Columns of the frame every predictor is given: harmonised variants (REF is the genome's base, unless no reference
+# was there to check it), one row per readout asked.
+PREDICTOR_INPUT = ["variant_id", "chrom", "pos", "ref", "alt", "gene_id", "readout", "biosample", "window_start",
+                   "window_end"]
 # Columns of the frame every predictor returns, one row per input row, in input order. `track` names exactly what
 # was scored (the AlphaGenome track name, with the strand for stranded tracks; the local model's description).
-PREDICTION_COLUMNS = ["variant_id", "gene_id", "score", "quantile_score", "status", "error", "from_cache", "track"]
+PREDICTION_COLUMNS = ["variant_id", "gene_id", "score", "quantile_score", "status", "reason", "from_cache", "track"]
+# The status of a prediction row (one vocabulary for the predictions asset and `score-variants`): `scored`, or why
+# not in `reason` with status `failed` (the predictor was asked and gave no score) or `skipped_call_cap` (not asked
+# in this run: the cap on new calls was reached; the next run asks).
 SCORED = "scored"
 FAILED = "failed"
 SKIPPED_CALL_CAP = "skipped_call_cap"
@@ -184,7 +191,7 @@ class LocalPredictor(VariantEffectPredictor):
                 "score": score,
                 "quantile_score": np.nan,
                 "status": np.where(ok_mask, SCORED, FAILED),
-                "error": np.where(ok_mask, "", "no_reference_sequence"),
+                "reason": np.where(ok_mask, "", "no_reference_sequence"),
                 "from_cache": False,
                 "track": [local_track(SCORED_BY[f]) for f in scoring_fold(chroms)],
             }

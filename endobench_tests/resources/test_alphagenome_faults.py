@@ -74,10 +74,10 @@ def test_permanent_errors_are_recorded_per_variant_and_the_rest_completes(eqtls,
     assert [per_variant[v] for v in rejected] == [1, 1]
     is_rejected = frame.apply(_variant, axis=1).isin(rejected).to_numpy()
     scores = outcome.scores
-    assert (scores.loc[is_rejected, "error"] == "invalid_argument").all()
+    assert (scores.loc[is_rejected, "reason"] == "invalid_argument").all()
     assert (scores.loc[is_rejected, "status"] == FAILED).all()
     assert outcome.failures_by_reason["invalid_argument"] == is_rejected.sum() >= 3
-    assert (scores.loc[~is_rejected, "status"].isin([SCORED]) | (scores.loc[~is_rejected, "error"]
+    assert (scores.loc[~is_rejected, "status"].isin([SCORED]) | (scores.loc[~is_rejected, "reason"]
                                                                   == "gene_not_in_output")).all()
 
 
@@ -90,7 +90,7 @@ def test_a_permanent_error_is_remembered_so_a_rerun_does_not_pay_for_it_again(eq
         _predictor(server.address).score_variants(frame, reference=None, cache_dir=tmp_path, log=LOG)
         again = _predictor(server.address).score_variants(frame, reference=None, cache_dir=tmp_path, log=LOG)
         assert len(server.records) == 1
-        assert again.api_calls == 0 and again.scores.loc[0, "error"] == "invalid_argument"
+        assert again.api_calls == 0 and again.scores.loc[0, "reason"] == "invalid_argument"
         _predictor(server.address, recall_cached_failures=True).score_variants(
             frame, reference=None, cache_dir=tmp_path, log=LOG)
         assert len(server.records) == 2
@@ -119,7 +119,7 @@ def test_transient_errors_beyond_the_retry_budget_fail_the_row_for_this_run_only
         outcome = _predictor(server.address, max_retries=2).score_variants(
             frame, reference=None, cache_dir=tmp_path, log=LOG)
         assert set(server.requests_by_variant().values()) == {3}
-    assert set(outcome.scores["error"]) == {"retries_exhausted_unavailable"}
+    assert set(outcome.scores["reason"]) == {"retries_exhausted_unavailable"}
     with ScoreCache(tmp_path) as cache:
         assert cache.count_calls() == 0
 

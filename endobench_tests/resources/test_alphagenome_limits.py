@@ -41,7 +41,7 @@ def test_the_call_cap_limits_new_variants_and_marks_the_rest_skipped(eqtls, tmp_
     skipped = first.scores["status"] == SKIPPED_CALL_CAP
     requested_first = {r.variant_id for r in frame[~skipped.to_numpy()].itertuples()}
     assert len(requested_first) == 5
-    assert first.scores.loc[skipped, "error"].eq("").all()
+    assert first.scores.loc[skipped, "reason"].eq("").all()
     assert (second.scores["status"] == SKIPPED_CALL_CAP).sum() < skipped.sum()
     assert second.scores.loc[~skipped, "from_cache"].all()
 

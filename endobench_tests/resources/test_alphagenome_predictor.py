@@ -94,7 +94,7 @@ def test_a_gene_outside_the_interval_is_failed_as_gene_not_in_output(stand_in, t
     frame = requests_and_genes[0]
     outcome = _predictor(stand_in.address).score_variants(frame, reference=None, cache_dir=tmp_path, log=LOG)
     scores = outcome.scores
-    missing = scores[scores["error"] == "gene_not_in_output"]
+    missing = scores[scores["reason"] == "gene_not_in_output"]
     genes = {g.gene_id: g for g in requests_and_genes[1]}
     for row in frame.loc[missing.index].itertuples():
         gene = genes[strip_gene_version(row.gene_id)]
@@ -142,7 +142,7 @@ def test_rows_that_cannot_be_requested_are_counted_not_dropped(stand_in, tmp_pat
     frame.loc[0, "gene_id"] = pd.NA
     frame.loc[1, "alt"] = "<DEL>"
     outcome = _predictor(stand_in.address).score_variants(frame, reference=None, cache_dir=tmp_path, log=LOG)
-    assert outcome.scores["error"].tolist()[:2] == ["missing_gene_id", "invalid_variant"]
+    assert outcome.scores["reason"].tolist()[:2] == ["missing_gene_id", "invalid_variant"]
     assert outcome.failures_by_reason == {"invalid_variant": 1, "missing_gene_id": 1}
     assert outcome.scores.loc[2, "status"] == SCORED
 
@@ -176,7 +176,7 @@ def test_a_variant_in_a_gene_desert_gets_gene_not_in_output_and_the_run_goes_on(
     outcome = _predictor(stand_in.address, interval_length=131_072).score_variants(
         frame, reference=None, cache_dir=tmp_path, log=LOG)
     scores = outcome.scores
-    assert scores.loc[0, "error"] == "gene_not_in_output"
+    assert scores.loc[0, "reason"] == "gene_not_in_output"
     assert scores.loc[1, "status"] == SCORED
     assert (scores.loc[2:, "status"] == SCORED).sum() > 0
     assert set(outcome.failures_by_reason) == {"gene_not_in_output"}

@@ -113,7 +113,7 @@ def test_a_named_track_missing_from_the_response_is_track_not_in_output(eqtls, t
     with AlphaGenomeStandIn(genes=genes) as server:
         outcome = fast_predictor(server.address, tracks={"accessibility|EFO:0002784": "EFO:0002784 DNase-seq retired"}
                              ).score_variants(row, reference=None, cache_dir=tmp_path, log=LOG)
-    assert outcome.scores.loc[0, "error"] == "track_not_in_output"
+    assert outcome.scores.loc[0, "reason"] == "track_not_in_output"
     assert outcome.scores.loc[0, "track"] == "EFO:0002784 DNase-seq retired"
 
 

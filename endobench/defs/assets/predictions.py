@@ -15,6 +15,7 @@ from endobench.lib.io.atomic import write_parquet
 from endobench.lib.truth_sets.catalog import TruthSetSpec
 from endobench.resources.predictors import (
     EXPRESSION,
+    PREDICTOR_INPUT,
     SCORED,
     VariantEffectPredictor,
 )
@@ -100,8 +101,7 @@ def variant_effect_predictions(
         reference = ReferenceGenome(source.path, source.build)
     units = requests.drop_duplicates(REQUEST_KEYS).reset_index(drop=True)
     outcome = predictor.score_variants(
-        units[["variant_id", "chrom", "pos", "ref", "alt", "readout", "biosample", "window_start", "window_end"]]
-        .assign(gene_id=units["score_gene_id"].replace(NO_GENE, pd.NA)),
+        units.assign(gene_id=units["score_gene_id"].replace(NO_GENE, pd.NA))[PREDICTOR_INPUT],
         reference=reference, cache_dir=storage.cache_path(), log=context.log,
     )
     merged = prediction_rows(requests, units, outcome.scores, predictor).assign(release=release)

@@ -83,7 +83,7 @@ def ceiling_rows(
         excluded[truth_set] = dict(counts)
         parts.append(joined.assign(
             readout="accessibility", biosample=biosample, score=joined["measured_effect"], quantile_score=np.nan,
-            status="scored", error="", from_cache=False, track=track, held_out=pd.NA, held_out_scheme="",
+            status="scored", reason="", from_cache=False, track=track, held_out=pd.NA, held_out_scheme="",
             configuration=measured_configuration(measured_truth_set), predictor=MEASURED,
         ))
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

@@ -110,7 +110,7 @@ def evaluate_table(
         "variant_id": frame[id_col].astype(str).to_numpy() if id_col else [f"row{i + 1}" for i in range(n)],
         "effect": effect.to_numpy(), "score": score.to_numpy(),
         "status": np.where(bad_effect | bad_score, "failed", "scored"),
-        "error": np.where(bad_effect, "effect_missing_or_not_numeric",
+        "reason": np.where(bad_effect, "effect_missing_or_not_numeric",
                           np.where(bad_score, "score_missing_or_not_numeric", "")),
         "readout": "external", "configuration": f"external|{score_col}", "predictor": "external",
     })

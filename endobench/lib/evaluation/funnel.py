@@ -28,7 +28,7 @@ def funnels_and_exclusions(
         funnels[truth_set] = {**{step: s.get(step, 0) for step in FUNNEL_STEPS},
                               "scored_variants": int(scored["variant_id"].nunique())}
         failed = rows[rows["status"] != "scored"].drop_duplicates("variant_id")
-        failed_reasons = failed["error"].fillna("").replace("", "failed") if "error" in failed else pd.Series()
+        failed_reasons = failed["reason"].fillna("").replace("", "failed") if "reason" in failed else pd.Series()
         not_in = int(s.get("unique_variants", 0)) - int(s.get("kept_after_annotation", 0))
         exclusions[truth_set] = {
             **{f"input_{k}": v for k, v in s.get("excluded", {}).items()},

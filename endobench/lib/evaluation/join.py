@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from endobench.lib.io.errors import InputError, quote
-from endobench.lib.io.tables import LINE, NA_SPELLINGS
+from endobench.lib.io.tables import LINE, text_or_missing
 from endobench.lib.truth_sets.schema import CONFLICTING_DUPLICATE
 
 MISSING_ID = "missing_id"
@@ -44,10 +44,7 @@ def id_text(values: pd.Series, path: Path, column: str) -> pd.Series:
             "Store the ids as text or whole numbers (in pandas: .astype('Int64') or .astype(str)) and write the file "
             "again",
         )
-    text = values.astype(object).where(values.notna(), None)
-    text = text.map(lambda v: None if v is None else str(v).strip())
-    missing = text.isna() | text.str.lower().isin(NA_SPELLINGS)
-    return text.where(~missing, None)
+    return text_or_missing(values)
 
 
 def join_predictions(

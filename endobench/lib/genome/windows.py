@@ -18,6 +18,10 @@ from endobench.lib.genome.sequence import allele_problems
 OK = "ok"
 AS_IS = "as_is"
 SWAPPED = "swapped"
+UNCHECKED = "unchecked"  # no reference to check the REF against: the alleles are taken as given
+REF_EQUALS_ALT = "ref_equals_alt"
+IN_N_GAP = "in_n_gap"
+INDEL_LONGER_THAN_WINDOW = "indel_longer_than_window"
 WINDOW_COLUMNS = [
     "window_start", "window_end", "harmonisation", "window_status", "n_fraction",
 ]
@@ -39,7 +43,7 @@ def variant_window(pos: np.ndarray | int, ref_len: np.ndarray | int, length: int
 
 def build_windows(
     variants: pd.DataFrame,
-    reference: ReferenceGenome,
+    reference: ReferenceGenome | None,
     *,
     window_length: int,
     needs_sequence: bool,
@@ -47,18 +51,25 @@ def build_windows(
 ) -> pd.DataFrame:
     """Return `variants` with harmonised ref/alt/effect and the WINDOW_COLUMNS; `window_status` is `ok` or a reason.
 
+    In order, a variant is excluded for an allele that is not A/C/G/T (`ambiguous_allele`, `invalid_allele`), REF
+    equal to ALT (`ref_equals_alt`), an allele as long as the window (`indel_longer_than_window`), a REF span the
+    reference does not hold (`no_reference_sequence`) or holds as N (`in_n_gap`: an assembly gap), a REF matching
+    neither allele (`ref_mismatch`), and, for predictors that read the window, a window past a chromosome end
+    (`off_chromosome_end`) or not served (`no_reference_sequence`) or more than `max_n_fraction` N (`n_rich`).
     A variant whose genome base matches ALT rather than REF is swapped (ref<->alt) and its effect negated, so
     every effect is the effect of the non-reference allele. `needs_sequence` predictors (the local model) need
-    the whole window served by the reference; remote ones (AlphaGenome) only need the allele checked.
+    the whole window served by the reference; remote ones (AlphaGenome) only need the allele checked, and without
+    a `reference` the alleles are taken as given (`harmonisation` is `unchecked`).
     """
+    if reference is None and needs_sequence:
+        raise ValueError("a predictor that reads the window's sequence needs a reference")
     out = variants.copy().reset_index(drop=True)
-    chrom_sizes = out["chrom"].map(CHROM_SIZES[reference.build]).fillna(0).astype("int64").to_numpy()
     pos0 = out["pos"].to_numpy(dtype="int64") - 1
     ref_len = out["ref"].str.len().to_numpy()
     alt_len = out["alt"].str.len().to_numpy()
     start, end = variant_window(pos0 + 1, ref_len, window_length)
     status = np.full(len(out), OK, dtype=object)
-    harmonisation = np.full(len(out), "", dtype=object)
+    harmonisation = np.full(len(out), "" if reference is not None else UNCHECKED, dtype=object)
     n_fraction = np.full(len(out), np.nan)
     new_ref = out["ref"].to_numpy(dtype=object).copy()
     new_alt = out["alt"].to_numpy(dtype=object).copy()
@@ -67,7 +78,27 @@ def build_windows(
     for column in ("ref", "alt"):
         problem = allele_problems(out[column])
         status[(status == OK) & (problem != "")] = problem[(status == OK) & (problem != "")]
-    status[(status == OK) & (np.maximum(ref_len, alt_len) >= window_length)] = "indel_longer_than_window"
+    status[(status == OK) & (new_ref == new_alt)] = REF_EQUALS_ALT
+    status[(status == OK) & (np.maximum(ref_len, alt_len) >= window_length)] = INDEL_LONGER_THAN_WINDOW
+    if reference is not None:
+        _check_against_reference(out, reference, status, harmonisation, n_fraction, new_ref, new_alt, sign,
+                                 pos0, start, end, needs_sequence, max_n_fraction)
+    harmonisation[(status != OK) & (harmonisation == UNCHECKED)] = ""
+
+    out["ref"], out["alt"] = new_ref, new_alt
+    out["effect"] = out["effect"].to_numpy() * sign
+    out["window_start"], out["window_end"] = start, end
+    out["harmonisation"] = harmonisation
+    out["window_status"] = status
+    out["n_fraction"] = n_fraction
+    return out
+
+
+def _check_against_reference(out, reference, status, harmonisation, n_fraction, new_ref, new_alt, sign, pos0,
+                             start, end, needs_sequence, max_n_fraction) -> None:
+    """The REF of each variant still `ok` against the genome (swapping where the genome holds ALT), and with
+    `needs_sequence` its whole window; the arrays are updated in place."""
+    chrom_sizes = out["chrom"].map(CHROM_SIZES[reference.build]).fillna(0).astype("int64").to_numpy()
     in_bounds = (start >= 0) & (end <= chrom_sizes)
     chroms = out["chrom"].to_numpy(dtype=object)
     # One read per variant: with `needs_sequence` the window is read first and the REF (and usually the ALT)
@@ -84,6 +115,9 @@ def build_windows(
             genome_ref = window[p0 - w0:p0 - w0 + len(ref)] if window is not None else fetch(chrom, p0, p0 + len(ref))
             if genome_ref is None:
                 status[i] = "no_reference_sequence"
+                continue
+            if "N" in genome_ref:
+                status[i] = IN_N_GAP
                 continue
             if genome_ref == ref:
                 harmonisation[i] = AS_IS
@@ -108,14 +142,6 @@ def build_windows(
                 n_fraction[i] = window.count("N") / len(window)
                 if n_fraction[i] > max_n_fraction:
                     status[i] = "n_rich"
-
-    out["ref"], out["alt"] = new_ref, new_alt
-    out["effect"] = out["effect"].to_numpy() * sign
-    out["window_start"], out["window_end"] = start, end
-    out["harmonisation"] = harmonisation
-    out["window_status"] = status
-    out["n_fraction"] = n_fraction
-    return out
 
 
 def exclusion_counts(windows: pd.DataFrame) -> Counter:

@@ -6,7 +6,7 @@ import contextlib
 import errno
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -113,22 +113,83 @@ def write_bytes(data: bytes, path: Path) -> Path:
     return Path(path)
 
 
-def check_output_dir(path: Path) -> Path:
-    """Refuse, before any work, an output folder that is a file or lies where nothing can be written."""
+# The formats an output table can be written in, by the extension of its name.
+TABLE_FORMATS = {".parquet": "parquet", ".tsv": "\t", ".csv": ","}
+
+
+def table_format(path: Path) -> str:
+    """The format an output table is written in, named by its extension; any other name is refused."""
     path = Path(path)
+    extension = path.suffix.lower()
+    if extension not in TABLE_FORMATS:
+        raise InputError(path, f"the output name ends in {extension or 'no extension'!s}, which names no table format",
+                         "End the name in .parquet, .tsv or .csv: the file is written in the format its name says")
+    return TABLE_FORMATS[extension]
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> Path:
+    """A table in the format its name says (`table_format`): parquet, tab- or comma-separated text."""
+    kind = table_format(path)
+    if kind == "parquet":
+        return write_parquet(frame, path)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, sep=kind, index=False)
+    return Path(path)
+
+
+def check_output_dir(path: Path, *, inputs: Iterable[Path | None] = (), what: str = "output folder") -> Path:
+    """Refuse, before any work, an output folder that is a file, holds one of the `inputs`, or lies where nothing
+    can be written."""
+    path = Path(path)
+    _refuse_loop(path, what)
     if path.exists() and not path.is_dir():
-        raise InputError(path, "the output folder is an existing file", "Name a folder (it is created if missing)")
+        raise InputError(path, f"the {what} is an existing file", "Name a folder (it is created if missing)")
+    for given in _existing(inputs):
+        if _within(given, path):
+            raise InputError(path, f"the {what} holds the input {given}, which writing the output would delete or "
+                             "replace", "Choose an output folder that holds none of the inputs")
     _check_writable(path if path.exists() else path.parent, path)
     return path
 
 
-def check_output_file(path: Path) -> Path:
-    """Refuse, before any work, an output file that is a folder or lies where nothing can be written."""
+def check_output_file(path: Path, *, inputs: Iterable[Path | None] = (), table: bool = False) -> Path:
+    """Refuse, before any work, an output file that is a folder, is one of the `inputs` (by name, hard link or
+    symbolic link), is named for no format (`table`: by `table_format`) or lies where nothing can be written."""
     path = Path(path)
+    _refuse_loop(path, "output file")
     if path.is_dir():
         raise InputError(path, "the output file is an existing folder", f"Name a file, e.g. {path / 'out.tsv'}")
+    for given in _existing(inputs):
+        if path.exists() and os.path.samefile(path, given):
+            how = "" if os.path.abspath(path) == os.path.abspath(given) else " (through a hard or symbolic link)"
+            raise InputError(path, f"the output is the input {given}{how}: writing it would replace the input",
+                             "Name another output file")
+    if table:
+        table_format(path)
     _check_writable(path.parent, path)
     return path
+
+
+def _existing(paths: Iterable[Path | None]) -> list[Path]:
+    return [Path(p) for p in paths if p is not None and Path(p).exists()]
+
+
+def _within(path: Path, folder: Path) -> bool:
+    """Is `path` the folder itself or inside it, once links are followed?"""
+    try:
+        return Path(path).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def _refuse_loop(path: Path, what: str) -> None:
+    """A symbolic link that leads back to itself, named as such (the system says only "too many levels")."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(path, f"the {what} is a symbolic link loop (following it leads back to itself)",
+                             "Remove the link or point it at a real file or folder") from None
 
 
 def _check_writable(folder: Path, path: Path) -> None:

@@ -56,6 +56,15 @@ NA_SPELLINGS = ["", "na", "nan", "null", "none", "."]
 LINE = "line"  # the index name of frames read from text: each row's line number in the file
 
 
+def text_or_missing(values: pd.Series) -> pd.Series:
+    """Text stripped of surrounding spaces, None where missing: null, empty, or an NA spelling (`NA`, `NaN`, `.`,
+    ...), as every reader and the id join treat them."""
+    text = values.astype(object).where(values.notna(), None)
+    text = text.map(lambda v: None if v is None else str(v).strip())
+    missing = text.isna() | text.str.lower().isin(NA_SPELLINGS)
+    return text.where(~missing, None)
+
+
 def records(path: Path, what: str, *, delimiter: str = "\t", quoted: bool = False) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of every non-blank line of a plain or gzip text file, in order.
 

@@ -95,51 +95,12 @@ def validated_qtl_table(
     n = len(frame)
     passed = columns or {}
     variants, of_row = (ids.frame, ids.of_row) if ids is not None else (frame, None)
-    m = len(variants)
-    chrom_codes, chrom_uniques = text_codes(variants["chrom"])
-    chrom_codes, chrom_uniques = recode(chrom_codes, chrom_uniques,
-                                         normalize_chrom(pd.Series(chrom_uniques, dtype=object)).to_numpy())
-    ref_codes, ref_uniques = text_codes(variants["ref"])
-    alt_codes, alt_uniques = text_codes(variants["alt"])
-    # One shared vocabulary for REF and ALT, so "ref == alt" is a comparison of codes.
-    both, allele_uniques = recode(
-        np.concatenate([ref_codes, alt_codes + len(ref_uniques)]),
-        np.concatenate([ref_uniques, alt_uniques]),
-        _strip_upper(np.concatenate([ref_uniques, alt_uniques])),
-    )
-    ref_codes, alt_codes = both[:m], both[m:]
-    alleles = pd.Series(allele_uniques, dtype=object)
-    symbolic_u = alleles.str.contains(r"[<>*\[\]]", regex=True).fillna(False).to_numpy(dtype=bool)
-    comma_u = alleles.str.contains(",", regex=False).fillna(False).to_numpy(dtype=bool)
-    # N and the IUPAC ambiguity codes are not bases a model can be asked about, and N matches any genome base.
-    problem_u = allele_problems(alleles)
-    valid_u, ambiguous_u = problem_u == "", problem_u == AMBIGUOUS_ALLELE
-    length_u = alleles.str.len().fillna(0).to_numpy(dtype=np.int64)
-    chroms = pd.Series(chrom_uniques, dtype=object)
-    unplaced_u = chroms.isin(["chr", "chrNA", "chrNAN"]).to_numpy()
-    known_u = chroms.isin(list(CHROM_SIZES[build])).to_numpy()
-    chrom_len_u = chrom_length(chroms, build)
-
     pos = np.asarray(variants["pos"], dtype=np.float64)
     _refuse_fractional(pos, frame, path, of_row)
-    # Reasons of the variant, checked once per spelling; `invalid_effect`, the one reason of the row, comes second.
-    reasons = np.zeros(m, dtype=np.int8)  # 0 = kept, else 1 + index into REASONS
-
-    def mark(mask: np.ndarray, reason: str) -> None:
-        reasons[mask & (reasons == 0)] = _REASONS.index(reason) + 1
-
-    pos_missing = np.isnan(pos)
-    mark(unplaced_u[chrom_codes] | pos_missing, "unplaced")
-    mark(symbolic_u[alt_codes] | symbolic_u[ref_codes], "symbolic_allele")
-    mark(comma_u[alt_codes], "multiallelic")
-    mark(ambiguous_u[ref_codes] | ambiguous_u[alt_codes], AMBIGUOUS_ALLELE)
-    mark(~(valid_u[ref_codes] & valid_u[alt_codes]), "invalid_allele")
-    mark(ref_codes == alt_codes, "ref_equals_alt")
-    known = known_u[chrom_codes]
-    mark(~known, "unknown_chromosome")
-    mark(pos_missing | (pos < 1), "invalid_position")
-    end = np.where(pos_missing, 0, pos) + length_u[ref_codes] - 1
-    mark(known & (end > chrom_len_u[chrom_codes]), "off_chromosome_end")
+    checks = check_variants(variants, build)
+    chrom_codes, chrom_uniques = checks.chrom_codes, checks.chrom_uniques
+    ref_codes, alt_codes, allele_uniques = checks.ref_codes, checks.alt_codes, checks.allele_uniques
+    reasons, m = checks.reasons, len(variants)
     n_alleles = len(allele_uniques)
     variant = group((chrom_codes, len(chrom_uniques)), as_codes(pos), (ref_codes, n_alleles), (alt_codes, n_alleles))
     one_id = np.empty(int(variant.max()) + 1 if m else 0, dtype=np.int64)
@@ -207,6 +168,86 @@ def validated_qtl_table(
         "build": _dictionary(np.zeros(n_kept, dtype=np.int32), _text(np.array([build], dtype=object))),
     }
     return pa.Table.from_arrays([coded[c] if c in coded else column(c) for c in QTL_COLUMNS], schema=QTL_SCHEMA)
+
+
+@dataclass
+class VariantChecks:
+    """The checks every truth-set reader makes of its variants, one entry per variant row given.
+
+    Chromosomes are spelled as `normalize_chrom` spells them and alleles stripped and upper-cased, as codes into
+    their distinct values (REF and ALT share one vocabulary); `reasons` holds 0 for a variant kept, else 1 + the
+    index of its first problem in `_REASONS` (`reason_names` spells them out).
+    """
+
+    chrom_codes: np.ndarray
+    chrom_uniques: np.ndarray
+    ref_codes: np.ndarray
+    alt_codes: np.ndarray
+    allele_uniques: np.ndarray
+    reasons: np.ndarray
+
+    def reason_names(self) -> np.ndarray:
+        """Per variant: "" when kept, else the name of its first problem."""
+        return np.array(["", *_REASONS], dtype=object)[self.reasons]
+
+    def chrom(self) -> np.ndarray:
+        return self.chrom_uniques[self.chrom_codes]
+
+    def ref(self) -> np.ndarray:
+        return self.allele_uniques[self.ref_codes]
+
+    def alt(self) -> np.ndarray:
+        return self.allele_uniques[self.alt_codes]
+
+
+def check_variants(variants: pd.DataFrame, build: str) -> VariantChecks:
+    """Chromosome, position and alleles of each variant (`chrom pos ref alt`, pos as numbers, NaN where missing)
+    checked as every truth set's are, once per distinct chromosome and allele: a variant gets the first reason that
+    applies, in the order below. The one place these checks are made: the readers and `score-variants` call it."""
+    m = len(variants)
+    chrom_codes, chrom_uniques = text_codes(variants["chrom"])
+    chrom_codes, chrom_uniques = recode(chrom_codes, chrom_uniques,
+                                         normalize_chrom(pd.Series(chrom_uniques, dtype=object)).to_numpy())
+    ref_codes, ref_uniques = text_codes(variants["ref"])
+    alt_codes, alt_uniques = text_codes(variants["alt"])
+    # One shared vocabulary for REF and ALT, so "ref == alt" is a comparison of codes.
+    both, allele_uniques = recode(
+        np.concatenate([ref_codes, alt_codes + len(ref_uniques)]),
+        np.concatenate([ref_uniques, alt_uniques]),
+        _strip_upper(np.concatenate([ref_uniques, alt_uniques])),
+    )
+    ref_codes, alt_codes = both[:m], both[m:]
+    alleles = pd.Series(allele_uniques, dtype=object)
+    symbolic_u = alleles.str.contains(r"[<>*\[\]]", regex=True).fillna(False).to_numpy(dtype=bool)
+    comma_u = alleles.str.contains(",", regex=False).fillna(False).to_numpy(dtype=bool)
+    # N and the IUPAC ambiguity codes are not bases a model can be asked about, and N matches any genome base.
+    problem_u = allele_problems(alleles)
+    valid_u, ambiguous_u = problem_u == "", problem_u == AMBIGUOUS_ALLELE
+    length_u = alleles.str.len().fillna(0).to_numpy(dtype=np.int64)
+    chroms = pd.Series(chrom_uniques, dtype=object)
+    unplaced_u = chroms.isin(["chr", "chrNA", "chrNAN"]).to_numpy()
+    known_u = chroms.isin(list(CHROM_SIZES[build])).to_numpy()
+    chrom_len_u = chrom_length(chroms, build)
+    pos = np.asarray(variants["pos"], dtype=np.float64)
+    reasons = np.zeros(m, dtype=np.int8)  # 0 = kept, else 1 + index into _REASONS
+
+    def mark(mask: np.ndarray, reason: str) -> None:
+        reasons[mask & (reasons == 0)] = _REASONS.index(reason) + 1
+
+    pos_missing = np.isnan(pos)
+    mark(unplaced_u[chrom_codes] | pos_missing, "unplaced")
+    mark(symbolic_u[alt_codes] | symbolic_u[ref_codes], "symbolic_allele")
+    mark(comma_u[alt_codes], "multiallelic")
+    mark(ambiguous_u[ref_codes] | ambiguous_u[alt_codes], AMBIGUOUS_ALLELE)
+    mark(~(valid_u[ref_codes] & valid_u[alt_codes]), "invalid_allele")
+    mark(ref_codes == alt_codes, "ref_equals_alt")
+    known = known_u[chrom_codes]
+    mark(~known, "unknown_chromosome")
+    mark(pos_missing | (pos < 1), "invalid_position")
+    end = np.where(pos_missing, 0, pos) + length_u[ref_codes] - 1
+    mark(known & (end > chrom_len_u[chrom_codes]), "off_chromosome_end")
+    return VariantChecks(chrom_codes, np.asarray(chrom_uniques, dtype=object), ref_codes, alt_codes,
+                         np.asarray(allele_uniques, dtype=object), reasons)
 
 
 _MAX_RUNS = 1_024

@@ -25,7 +25,7 @@ from endobench.lib.truth_sets.schema import variant_ids
 KEYS = ["chrom", "pos", "ref", "alt"]
 
 
-def window_truth_sets(variants: pd.DataFrame, reference: ReferenceGenome, *, window_length: int,
+def window_truth_sets(variants: pd.DataFrame, reference: ReferenceGenome | None, *, window_length: int,
                       needs_sequence: bool) -> pd.DataFrame:
     """`variants` (truth-set rows) with harmonised ref/alt/effect/variant_id and the window columns.
 
@@ -42,7 +42,8 @@ def window_truth_sets(variants: pd.DataFrame, reference: ReferenceGenome, *, win
     for column in ("ref", "alt", *WINDOW_COLUMNS):
         windows[column] = checked[column].to_numpy()[variant]
     swapped = windows["harmonisation"] == SWAPPED
-    windows.loc[swapped, "variant_id"] = variant_ids(windows[swapped], reference.build)
+    if swapped.any():  # only a reference swaps alleles
+        windows.loc[swapped, "variant_id"] = variant_ids(windows[swapped], reference.build)
     return windows
 
 

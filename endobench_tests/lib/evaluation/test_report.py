@@ -22,7 +22,7 @@ LOCAL = "local_gkm_dnase|0123456789abcdef"
 
 
 def _predictions(gtex: pd.DataFrame, dsqtl: pd.DataFrame) -> pd.DataFrame:
-    common = dict(effect_se=np.nan, quantile_score=np.nan, error="", from_cache=False, release="v8", in_annotation=True)
+    common = dict(effect_se=np.nan, quantile_score=np.nan, reason="", from_cache=False, release="v8", in_annotation=True)
     g = pd.DataFrame({
         "truth_set": GTEX.name, "variant_id": gtex["variant_id"], "gene_id": gtex["gene_id"], "chrom": gtex["chr"],
         "pos": gtex["variant_pos"], "ref": gtex["ref"], "alt": gtex["alt"], "effect": gtex["slope"],
@@ -41,7 +41,7 @@ def _predictions(gtex: pd.DataFrame, dsqtl: pd.DataFrame) -> pd.DataFrame:
         "held_out": True, "held_out_scheme": "chromosomes (even)", "configuration": LOCAL,
         "predictor": "local_gkm_dnase", **common,
     })
-    d.loc[d.index[:5], ["status", "error", "score"]] = ["failed", "no_reference_sequence", np.nan]
+    d.loc[d.index[:5], ["status", "reason", "score"]] = ["failed", "no_reference_sequence", np.nan]
     return pd.concat([g, g_z, d], ignore_index=True)
 
 
