@@ -81,8 +81,8 @@ def published_lines(metrics: dict) -> list[str]:
             groups.setdefault((where, p["source"].split(";")[0]), []).append(
                 f"{p['model']} {p['value']:.{p['digits']}f}")
         lines.append(text)
-        lines.append(f"    published {METRIC_NAMES.get(metric, metric)}: " + "; ".join(f"{', '.join(models)} {where} ({source})"
-                                                       for (where, source), models in groups.items()))
+        lines.append(f"    published {METRIC_NAMES.get(metric, metric)}: " + "; ".join(
+            f"{', '.join(models)} {where} ({source})" for (where, source), models in groups.items()))
     other: dict[tuple, list[str]] = {}  # numbers of another setting, said once beside the truth sets they stand by
     for truth_set in metrics.get("truth_sets", {}).values():
         for p in truth_set.get("published", []):

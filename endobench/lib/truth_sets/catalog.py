@@ -131,14 +131,16 @@ class TruthSetSpec:
         return f"{self.label}{where}"
 
 
-# AlphaGenome's dsQTL evaluation (Avsec et al., Nature 2026, Supplementary Table 4): signed Pearson of the GM12878
+# AlphaGenome's dsQTL evaluation (Avsec et al., Nature, Supplementary Table 4): signed Pearson of the GM12878
 # DNase prediction against the dsQTL effect over the strong dsQTLs on the chromosomes below. Checked against
-# google-deepmind/alphagenome_research @ 3f79219 colabs/variant_eval_examples.ipynb ('dsqtl_yoruba_variant_coefficient_human',
+# google-deepmind/alphagenome_research @ 3f79219 colabs/variant_eval_examples.ipynb
+# ('dsqtl_yoruba_variant_coefficient_human',
 # reported_metric 0.8323, EFO:0002784) and Open-Athena/marin-dna @ 3c7916c src/marin_dna/pipelines/evals/qtl_scoring.py
 # (SUPPL_TABLE4_REFERENCE: AlphaGenome 0.8323, Borzoi-ensemble 0.7922, ChromBPNet 0.7722; AG_TEST_CHROMS), where issue
 # 262 reproduces AlphaGenome at 0.8309 on those chromosomes and 0.8189 on all.
 PUBLISHED_EVALUATION_CHROMOSOMES = tuple(f"chr{i}" for i in (3, 6, 9, 12, 16, 18, 19, 21))
-_SUPPL_TABLE_4 = ("AlphaGenome paper (Avsec et al., Nature 2026), Supplementary Table 4; checked in "
+_ALPHAGENOME_PAPER = "AlphaGenome paper (Avsec et al., Nature, doi:10.1038/s41586-025-10014-0)"
+_SUPPL_TABLE_4 = (f"{_ALPHAGENOME_PAPER}, Supplementary Table 4; checked in "
                   "github.com/google-deepmind/alphagenome_research colabs/variant_eval_examples.ipynb and "
                   "github.com/Open-Athena/marin-dna src/marin_dna/pipelines/evals/qtl_scoring.py (issue 262 reproduces "
                   "AlphaGenome at 0.831 on these chromosomes, 0.819 on all)")
@@ -152,9 +154,9 @@ STRONG_DSQTL_PUBLISHED = (
     # Checked in kundajelab/chrombpnet-figures @ 3a81c09 src/figures_factory/Fig6/dsqtls.yoruba.lcls.scoring.ipynb:
     # Pearson of pred.gkmsvm.encsr000emt.varscore.deltasvm with obs.estimate over the 560 positives, 0.7319.
     Published("deltaSVM", "pearson", 0.73, 2, "the same 560 positives, all chromosomes, gkm-SVM on GM12878 DNase "
-              "(ENCSR000EMT)", "ChromBPNet paper (Pampari et al., bioRxiv 2024.12.25.630221), figure 6; checked in "
-              "github.com/kundajelab/chrombpnet-figures src/figures_factory/Fig6/dsqtls.yoruba.lcls.scoring.ipynb "
-              "(0.7319)"),
+              "(ENCSR000EMT)", "ChromBPNet paper (Pampari et al., bioRxiv, doi:10.1101/2024.12.25.630221), figure 6; "
+              "checked in github.com/kundajelab/chrombpnet-figures "
+              "src/figures_factory/Fig6/dsqtls.yoruba.lcls.scoring.ipynb (0.7319)"),
 )
 # AlphaGenome's eQTL evaluation: fine-mapped GTEx eQTLs (SuSiE PIP > 0.9) scored on the matching tissue's RNA-seq
 # track, metrics averaged over tissues weighted by their variants. Checked in alphagenome_research @ 3f79219
@@ -163,8 +165,8 @@ STRONG_DSQTL_PUBLISHED = (
 # rounded; Borzoi's numbers there could not be checked here, so they are not printed).
 _EQTL_SETTING = ("another setting: fine-mapped GTEx eQTLs (SuSiE PIP > 0.9) on the matching tissue's RNA-seq track, "
                  "tissue-weighted mean; ours are lead eQTLs at DNase sites, largely with a DNase readout")
-_EQTL_SOURCE = ("AlphaGenome paper (Avsec et al., Nature 2026), figure 4; checked in "
-                "github.com/google-deepmind/alphagenome_research colabs/variant_eval_examples.ipynb")
+_EQTL_SOURCE = (f"{_ALPHAGENOME_PAPER}, figure 4; checked in github.com/google-deepmind/alphagenome_research "
+                "colabs/variant_eval_examples.ipynb")
 EQTL_PUBLISHED = (
     Published("AlphaGenome", "spearman", 0.500588, 2, _EQTL_SETTING, _EQTL_SOURCE, same_setting=False),
     Published("AlphaGenome", "sign_auroc", 0.810077, 2, _EQTL_SETTING, _EQTL_SOURCE, same_setting=False),

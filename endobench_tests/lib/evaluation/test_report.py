@@ -150,19 +150,20 @@ def test_the_console_prints_the_strong_dsqtls_pearson_beside_the_published_numbe
     dsqtl = inputs[2][inputs[2]["truth_set"] == DSQTL_DEGNER.name].assign(truth_set=DSQTL_STRONG.name)
     dsqtl.loc[dsqtl.index[::2], "chrom"] = "chr21"
     both = pd.concat([dsqtl, _local_only(inputs[2])[lambda f: f["truth_set"] == GTEX.name]], ignore_index=True)
-    result = build_report(both, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs={**SPECS, DSQTL_STRONG.name: DSQTL_STRONG},
-                          n_boot=20)
+    result = build_report(both, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path,
+                          specs={**SPECS, DSQTL_STRONG.name: DSQTL_STRONG}, n_boot=20)
     lines = published_lines(json.loads(result.metrics_path.read_text()))
     scored = dsqtl[dsqtl["status"] == "scored"]
     assert lines[0].startswith(f"  {DSQTL_STRONG.title} | local k-mer, held-out chromosomes: pearson="
                                f"{stats.pearsonr(scored['effect'], scored['score'])[0]:.3f} [")
     assert "; on chromosomes 3, 6, 9, 12, 16, 18, 19, 21: pearson=" in lines[0]
     assert lines[1] == ("    published Pearson: AlphaGenome 0.832, Borzoi (ensemble) 0.792, ChromBPNet 0.772 on those "
-                        "chromosomes (AlphaGenome paper (Avsec et al., Nature 2026), Supplementary Table 4); deltaSVM "
-                        "0.73 on all chromosomes (ChromBPNet paper (Pampari et al., bioRxiv 2024.12.25.630221), figure 6)")
+                        "chromosomes (AlphaGenome paper (Avsec et al., Nature, doi:10.1038/s41586-025-10014-0), "
+                        "Supplementary Table 4); deltaSVM 0.73 on all chromosomes (ChromBPNet paper (Pampari et al., "
+                        "bioRxiv, doi:10.1101/2024.12.25.630221), figure 6)")
     assert len(lines) == 3 and lines[2].startswith("  published for another setting: fine-mapped GTEx eQTLs")
     assert lines[2].endswith("AlphaGenome Spearman 0.50, AlphaGenome sign auROC 0.81 (AlphaGenome paper (Avsec et al., "
-                             "Nature 2026), figure 4)")
+                             "Nature, doi:10.1038/s41586-025-10014-0), figure 4)")
 
 
 def test_every_model_row_carries_its_null_and_the_tss_baseline(report):

@@ -12,4 +12,5 @@ def small_cross_fitted() -> CrossFittedModel:
     """The odd fold trained on chr21's 100 dsQTLs, the even fold on chr22's 233: chr22 variants are scored by the
     chr21 model, as the pipeline would score them by the odd-autosome model."""
     inputs = TrainingInputs.sample(SAMPLE_DIR)
-    return CrossFittedModel({ODD: train_local_model(inputs, ["chr21"])[0], EVEN: train_local_model(inputs, ["chr22"])[0]})
+    return CrossFittedModel({ODD: train_local_model(inputs, ["chr21"])[0],
+                             EVEN: train_local_model(inputs, ["chr22"])[0]})
