@@ -41,6 +41,7 @@ ALPHAGENOME_SETTINGS = {
     "ENDOBENCH_ALPHAGENOME_PROGRESS_SECONDS": ("progress_interval_seconds", float),
 }
 ALPHAGENOME = "alphagenome"
+MOTIF = "motif"
 # Optional data-source settings from the environment: where the `full` profile downloads from, and what.
 SOURCES_SETTINGS = {
     "ENDOBENCH_GTEX_BASE_URL": ("gtex_base_url", str),
@@ -91,6 +92,11 @@ def build_resources(
 def build_predictor(kind: str, storage: Storage, sources: DataSources | None = None) -> VariantEffectPredictor:
     if kind == LOCAL:
         return LocalPredictor(model_path=str(storage.local_model_path()))
+    if kind == MOTIF:
+        from endobench.resources.motifs import MotifPredictor
+
+        return MotifPredictor(expressed_genes={curie: str(path) for curie, path in
+                                               (sources.expressed_genes() if sources is not None else {}).items()})
     if kind == ALPHAGENOME:
         from endobench.resources.alphagenome import AlphaGenomePredictor
 
@@ -100,11 +106,11 @@ def build_predictor(kind: str, storage: Storage, sources: DataSources | None = N
             fold_regions_path=str(sources.fold_regions()) if sources is not None else "",
             **settings_from_environment(ALPHAGENOME_SETTINGS),
         )
-    raise ValueError(f"unknown predictor {kind!r}: set ENDOBENCH_PREDICTOR to {LOCAL!r} or {ALPHAGENOME!r}")
+    raise ValueError(f"unknown predictor {kind!r}: set ENDOBENCH_PREDICTOR to {LOCAL!r}, {ALPHAGENOME!r} or {MOTIF!r}")
 
 
 def resources_from_environment(predictor: str | None = None) -> dict[str, dg.ConfigurableResource]:
-    """ENDOBENCH_PREDICTOR (local|alphagenome; `predictor` overrides it), ENDOBENCH_PROFILE (sample|full),
+    """ENDOBENCH_PREDICTOR (local|alphagenome|motif; `predictor` overrides it), ENDOBENCH_PROFILE (sample|full),
     ENDOBENCH_DATA_DIR (default data), and the optional `SOURCES_SETTINGS` and `ALPHAGENOME_SETTINGS`."""
     profile = os.environ.get("ENDOBENCH_PROFILE", "sample")
     return build_resources(
