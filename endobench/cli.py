@@ -63,30 +63,33 @@ def headline_lines(metrics: dict) -> list[str]:
 
 
 def published_lines(metrics: dict) -> list[str]:
-    """For each model on a truth set with published numbers (the field's strong dsQTLs): its metric over all units
-    and on the chromosomes of the published evaluation, and the published numbers beside it, each with its source."""
+    """For a truth set with published numbers of its own setting (the field's strong dsQTLs): each model's metric
+    over all units and on the chromosomes of the published evaluation, then the published numbers once, each with
+    where it was computed and its source; numbers of another setting are said once, as such."""
     from endobench.lib.truth_sets.catalog import METRIC_NAMES
 
-    lines = []
+    lines: list[str] = []
+    by_truth_set: dict[str, list[dict]] = {}
     for numbers in sorted(metrics.get("headline", {}).values(), key=lambda h: (h.get("title", ""), h.get("label", ""))):
-        beside = numbers.get("beside_published")
-        if not beside:
-            continue
+        if numbers.get("beside_published"):
+            by_truth_set.setdefault(numbers.get("title", ""), []).append(numbers)
+    for title, entries in by_truth_set.items():
+        beside = entries[0]["beside_published"]
         metric = beside["metric"]
-        ours = beside["all"]
-        on = beside.get("published_chromosomes") or {}
         chroms = next((p["chromosomes"] for p in beside["published"] if p["chromosomes"]), [])
-        text = f"  {numbers.get('title')} | {numbers.get('label')}: {metric}={_with_ci(ours, metric)} (n={ours['n']:,})"
-        if chroms:
-            text += (f"; on chromosomes {', '.join(c.removeprefix('chr') for c in chroms)}: "
-                     f"{metric}={_with_ci(on, metric) if on.get(metric) is not None else on.get('note') or 'n/a'} "
-                     f"(n={on.get('n') or 0:,})")
+        for numbers in entries:
+            ours, on = numbers["beside_published"]["all"], numbers["beside_published"].get("published_chromosomes") or {}
+            text = f"  {title} | {numbers.get('label')}: {metric}={_with_ci(ours, metric)} (n={ours['n']:,})"
+            if chroms:
+                text += (f"; on chromosomes {', '.join(c.removeprefix('chr') for c in chroms)}: {metric}="
+                         f"{_with_ci(on, metric) if on.get(metric) is not None else on.get('note') or 'n/a'} "
+                         f"(n={on.get('n') or 0:,})")
+            lines.append(text)
         groups: dict[tuple, list[str]] = {}
         for p in beside["published"]:
             where = "on those chromosomes" if p["chromosomes"] else "on all chromosomes"
             groups.setdefault((where, p["source"].split(";")[0]), []).append(
                 f"{p['model']} {p['value']:.{p['digits']}f}")
-        lines.append(text)
         lines.append(f"    published {METRIC_NAMES.get(metric, metric)}: " + "; ".join(
             f"{', '.join(models)} {where} ({source})" for (where, source), models in groups.items()))
     other: dict[tuple, list[str]] = {}  # numbers of another setting, said once beside the truth sets they stand by
