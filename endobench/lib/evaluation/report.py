@@ -196,7 +196,8 @@ def _headline_blocks(results: Sequence[dict], specs: Mapping[str, TruthSetSpec],
         # A published number sits in the column of its own metric, never in another metric's.
         for published in spec.published if spec is not None else ():
             row = [f"published: {published.model}", spec.measured.label, "–"] + [""] * 7
-            row[HEADLINE_METRIC_COLUMNS[published.metric]] = f"{published.text} (published, {published.setting})"
+            row[HEADLINE_METRIC_COLUMNS[published.metric]] = f"{published.text} (published; " + (
+                "its source and setting in the table below)" if published.same_setting else f"{published.setting})")
             table.append(row)
         blocks.append(("table", ["configuration", "readout x biosample", "n (units)", "Spearman [95% CI]",
                                  "Pearson [95% CI]", "sign agreement [95% CI]", "sign auROC [95% CI]",

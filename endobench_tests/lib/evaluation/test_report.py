@@ -218,8 +218,8 @@ def test_published_numbers_sit_in_the_column_of_their_own_metric(report):
     rows = [line for line in result.markdown.split("### GTEx v8 Whole Blood eQTLs", 1)[1].splitlines()
             if line.startswith("| published: AlphaGenome |")]
     cells = [dict(zip(header, [c.strip() for c in line.strip("|").split(" | ")])) for line in rows]
-    assert cells[0]["Spearman [95% CI]"].startswith("0.50 (published, another setting: fine-mapped GTEx eQTLs")
-    assert cells[1]["sign auROC [95% CI]"].startswith("0.81 (published, another setting")
+    assert cells[0]["Spearman [95% CI]"].startswith("0.50 (published; another setting: fine-mapped GTEx eQTLs")
+    assert cells[1]["sign auROC [95% CI]"].startswith("0.81 (published; another setting")
     assert cells[0]["Pearson [95% CI]"] == cells[0]["sign auROC [95% CI]"] == cells[1]["Spearman [95% CI]"] == ""
 
 
