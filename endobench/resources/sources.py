@@ -33,7 +33,7 @@ from endobench.lib.truth_sets.catalog import (
     tissue_key,
 )
 from endobench.lib.truth_sets.generic import GenericQtlColumns
-from endobench.lib.truth_sets.gtex import EGENES, SIGNIF_PAIRS
+from endobench.lib.truth_sets.gtex import EFFECTS, EGENES, SIGNIF_PAIRS, SLOPE
 
 SAMPLE = "sample"
 FULL = "full"
@@ -131,6 +131,9 @@ class DataSources(dg.ConfigurableResource):
     sample_dir: str = "data/sample"
     # GTEx tissues as the archive names them; each becomes a truth set under every annotation below.
     gtex_tissues: list[str] = ["Whole_Blood", "Cells_EBV-transformed_lymphocytes"]
+    # The GTEx effect the eQTL truth sets are measured in: `slope` (normalised expression per ALT allele) or
+    # `log2_aFC` (log2 allelic fold change, eGenes tables only: the scale of a log-fold-change scorer).
+    gtex_effect: str = SLOPE
     # Accessibility annotations eQTLs must fall in: K562 DNase peaks, LCL DNase-sensitive sites (dsQTL positions).
     annotations: list[str] = [K562_DHS_PEAKS.key, "lcl_dsqtl_sites"]
     # A fine-mapped eQTL table (SuSiE layout: variant_id, gene_id, tissue, pip, beta_posterior) as another truth set.
@@ -150,7 +153,9 @@ class DataSources(dg.ConfigurableResource):
         if unknown:
             raise dg.Failure(f"unknown annotation(s) {unknown}: use any of {sorted(ANNOTATIONS)}", allow_retries=False)
         annotations = [ANNOTATIONS[a] for a in self.annotations]
-        specs = [gtex_truth_set(tissue_key(t), a) for t in self.gtex_tissues for a in annotations]
+        if self.gtex_effect not in EFFECTS:
+            raise dg.Failure(f"unknown GTEx effect {self.gtex_effect!r}: use one of {list(EFFECTS)}", allow_retries=False)
+        specs = [gtex_truth_set(tissue_key(t), a, self.gtex_effect) for t in self.gtex_tissues for a in annotations]
         specs += [DSQTL_DEGNER, DSQTL_STRONG]
         if self.finemapped_eqtls:
             specs += [finemapped_truth_set(self.finemapped_tissue, a) for a in annotations]

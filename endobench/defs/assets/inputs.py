@@ -33,7 +33,7 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
     """The GTEx eQTL tables of one release, one per configured tissue, parsed by header name into the QTL schema.
 
     Accepts `signif_variant_gene_pairs` and `egenes` files; `effect` is GTEx `slope` (the signed effect of ALT),
-    looked up by name. Rows that cannot be used (non-finite slope, bad alleles, unknown chromosome, duplicates)
+    looked up by name, or with `gtex_effect=log2_aFC` the eGenes' log2 allelic fold change. Rows that cannot be used (non-finite slope, bad alleles, unknown chromosome, duplicates)
     are counted by reason, never dropped silently. `truth_set` holds the tissue's key (`gtex_wb`, `gtex_lcl`).
     """
     release = context.partition_key
@@ -41,7 +41,7 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
     for source_key, tissue in sources.gtex_sources():
         source = sources.gtex_eqtls(release, tissue)
         with bad_input_fails_the_run(sources):
-            parsed = read_gtex_eqtls(source.path, truth_set=source_key)
+            parsed = read_gtex_eqtls(source.path, truth_set=source_key, effect=sources.gtex_effect)
             declared = parsed.table.column("build")[0].as_py() if parsed.table.num_rows else source.build
             if declared != source.build:
                 raise InputError(source.path, f"variant ids say {declared} but the source declares {source.build}",
@@ -59,7 +59,7 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
             "release": release,
             "tables": dg.MetadataValue.md(markdown_table(summary)),
             "rows_read": sum(s["rows_read"] for s in stats.values()),
-            "effect_column": "slope",
+            "effect_column": sources.gtex_effect,
             "genome_build": sources.reference_file().build,
             "n_variants": distinct_variants(table),
             "n_significant": int(pc.sum(table.column("is_significant")).as_py() or 0),

@@ -179,7 +179,9 @@ def _headline_blocks(results: Sequence[dict], specs: Mapping[str, TruthSetSpec],
         title = spec.title if spec is not None else truth_set
         unit = rows[0]["scope"]
         blocks.append(("h", 3, title))
-        blocks.append(("p", f"Measured: {measured}. Unit: {unit}. Intervals: 95% cluster bootstrap over units."))
+        effect = f", effect {spec.effect}" if spec is not None and spec.effect else ""
+        blocks.append(("p", f"Measured: {measured}{effect}. Unit: {unit}. Intervals: 95% cluster bootstrap over "
+                            "units."))
         table = []
         for r in rows:
             tss = r.get("baselines", {}).get(DISTANCE_TO_TSS, {})
@@ -281,7 +283,8 @@ def _ceiling_sentences(rows: Sequence[Mapping[str, object]], min_n: int) -> list
 
 RESULTS_HEADER = ["truth set", "readout x biosample", "configuration", "unit", "n (units)", "Spearman [95% CI]",
                   "p (units)", "Pearson [95% CI]", "sign agreement [95% CI]", "sign auROC [95% CI]",
-                  "sign auROC, strong half", "all rows: n (units), Spearman [95% CI]"]
+                  "sign auROC, strong half", "calibration slope (effect on score)",
+                  "all rows: n (units), Spearman [95% CI]"]
 
 
 def _results_rows(results: Sequence[Mapping[str, object]], empty: Sequence[str], min_n: int) -> list[list[str]]:
@@ -289,16 +292,16 @@ def _results_rows(results: Sequence[Mapping[str, object]], empty: Sequence[str],
     for r in results:
         lead = [r["truth_set"], r["readout_label"], r["label"], r["scope"], _n_with_units(r)]
         if r["n"] < min_n:
-            rows.append(lead + [too_few(r["n"])] + [""] * 6)
+            rows.append(lead + [too_few(r["n"])] + [""] * 7)
             continue
         strong = f"{num(r['sign_auroc_strong'])} (n={r['n_strong']:,}, |effect|>={num(r['strong_threshold'])})"
         secondary = r.get("all_rows")
         rows.append(lead + [
             with_ci(r, "spearman"), pvalue(r["spearman_p"]), with_ci(r, "pearson"), with_ci(r, "sign_agreement"),
-            with_ci(r, "sign_auroc"), strong,
+            with_ci(r, "sign_auroc"), strong, num(r.get("calibration_slope")),
             f"{secondary['n']:,} ({secondary['n_units']:,}): {with_ci(secondary, 'spearman')}" if secondary else "–",
         ])
-    rows += [[t, "–", "–", "–", "0", "no scored units"] + [""] * 6 for t in empty]
+    rows += [[t, "–", "–", "–", "0", "no scored units"] + [""] * 7 for t in empty]
     return rows
 
 
@@ -429,7 +432,9 @@ def build_report(
                         "resamples of units (fixed seed); p-values over unit-level means. Sign agreement: share of "
                         "units whose predicted score has the sign of the measured effect; sign auROC: the score "
                         "separating ALT-increasing from ALT-decreasing units; strong half: |effect| at or above the "
-                        "median. Only significant rows enter these metrics."))
+                        "median; calibration slope: the least-squares slope of the effect on the score, 1 when the "
+                        "score is on the effect's own scale (meaningful only then, e.g. GTEx log2_aFC against a "
+                        "log-fold-change scorer). Only significant rows enter these metrics."))
     blocks += list(extra_sections)
     blocks += [("h", 2, "Causal against matched non-causal (|score|)"),
                ("table", ["truth set", "configuration", "negatives matched by", "positives / negative pool",

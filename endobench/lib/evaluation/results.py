@@ -144,7 +144,7 @@ def evaluate_results(
                 with_null=False).items() if k in HEADLINE_KEYS}
         result["strata"] = stratified_metrics(headline, unit=unit_col, min_n=min_n, n_boot=n_boot, seed=seed,
                                               published_chromosomes=published_chromosomes(spec))
-        matched, matching = match_negatives(lead_rows(group, unit_col, lead_by), seed=seed)
+        matched, matching = match_negatives(group, headline, unit=unit_col, seed=seed)
         result["matching"] = matching
         result["classification"] = classification(matched, n_boot=n_boot, seed=seed)
         result["baselines"] = _baselines(headline, matched, spec, units, n_boot=n_boot, seed=seed)
@@ -180,14 +180,19 @@ def _describe(group: pd.DataFrame, unit_col: str, spec: TruthSetSpec | None, hea
 
 def _baselines(headline: pd.DataFrame, matched: pd.DataFrame, spec: TruthSetSpec | None, units,
                *, n_boot: int, seed: int) -> dict[str, dict]:
-    """Distance to the TSS as a predictor, on the same rows, for expression truth sets with TSS distances."""
+    """Distance to the TSS as a predictor, on the same rows, for expression truth sets with TSS distances.
+
+    The distance has no sign, so it is set against |effect| (closer variants, larger effects) and used to tell
+    positives from matched negatives; against signed effects it could only measure noise.
+    """
     if spec is None or spec.measured.kind != EXPRESSION or "tss_distance" not in headline:
         return {}
     score = tss_baseline_score(headline)
     if score.notna().sum() < 3:
         return {}
-    baseline = {k: v for k, v in summarize(headline["effect"], score, units=units, n_boot=n_boot, seed=seed,
-                                           with_null=False).items() if k in HEADLINE_KEYS}
+    magnitude = summarize(headline["effect"].abs(), score, units=units, n_boot=n_boot, seed=seed, with_null=False)
+    baseline = {k: magnitude[k] for k in ("n", "n_units", "spearman", "spearman_ci", "pearson", "pearson_ci")}
+    baseline["against"] = "|effect|"
     if len(matched):
         baseline["classification"] = classification(matched.assign(score=tss_baseline_score(matched)), n_boot=n_boot,
                                                     seed=seed)

@@ -115,6 +115,8 @@ class TruthSetSpec:
     published: tuple[Published, ...] = field(default_factory=tuple)
     # The metric the truth set is read by beside the literature: signed Pearson where the published numbers are.
     headline_metric: str = "spearman"
+    # The measured effect, named as its table names it (GTEx `slope` or `log2_aFC`, Degner `Beta`).
+    effect: str = ""
 
     @property
     def readouts(self) -> tuple[Readout, ...]:
@@ -175,14 +177,14 @@ EQTL_PUBLISHED = (
 # All 5,671 Degner dsQTLs: no published number is for this set (the field's numbers are for the strong subset).
 DSQTL_DEGNER = TruthSetSpec(
     name="dsqtl_degner2012", source="dsqtl_degner2012", label="Degner 2012 LCL dsQTLs",
-    measured=Readout(ACCESSIBILITY, GM12878), unit=VARIANT_UNIT,
+    measured=Readout(ACCESSIBILITY, GM12878), unit=VARIANT_UNIT, effect="Beta",
 )
 # The field's dsQTL set: the deltaSVM paper's 574 positives, 573 of them in the Degner table (alleles, Beta).
 DSQTL_STRONG = TruthSetSpec(
     name="dsqtl_degner2012_strong", source="dsqtl_degner2012_strong",
     label="strong Degner 2012 LCL dsQTLs (the deltaSVM paper's 574, as the field evaluates)",
     measured=Readout(ACCESSIBILITY, GM12878), unit=VARIANT_UNIT, published=STRONG_DSQTL_PUBLISHED,
-    headline_metric="pearson",
+    headline_metric="pearson", effect="Beta",
 )
 # The GTEx tissues endobench knows, by the key its truth sets carry, with the tissue's biosample.
 GTEX_TISSUES = {
@@ -191,12 +193,13 @@ GTEX_TISSUES = {
 }
 
 
-def gtex_truth_set(source: str, annotation: Annotation) -> TruthSetSpec:
-    """The spec of a GTEx tissue's eQTLs under one annotation, named `<source>_<annotation key>`."""
+def gtex_truth_set(source: str, annotation: Annotation, effect: str = "slope") -> TruthSetSpec:
+    """The spec of a GTEx tissue's eQTLs under one annotation, named `<source>_<annotation key>`, measured in
+    `effect` (`slope`, or `log2_aFC`)."""
     _, label, biosample = GTEX_TISSUES[source]
     return TruthSetSpec(
         name=f"{source}_{annotation.key}", source=source, label=label, measured=Readout(EXPRESSION, biosample),
-        unit=GENE_UNIT, annotation=annotation, published=EQTL_PUBLISHED,
+        unit=GENE_UNIT, annotation=annotation, published=EQTL_PUBLISHED, effect=effect,
     )
 
 
@@ -206,7 +209,7 @@ def finemapped_truth_set(tissue: str, annotation: Annotation) -> TruthSetSpec:
     return TruthSetSpec(
         name=f"finemapped_{tissue.lower()}_{annotation.key}", source=f"finemapped_{tissue.lower()}",
         label=f"fine-mapped {tissue} eQTLs", measured=Readout(EXPRESSION, biosample), unit=GENE_UNIT,
-        annotation=annotation, lead_by=LEAD_BY_PIP, published=EQTL_PUBLISHED,
+        annotation=annotation, lead_by=LEAD_BY_PIP, published=EQTL_PUBLISHED, effect="beta_posterior",
     )
 
 

@@ -177,15 +177,30 @@ def test_every_model_row_carries_its_null_and_the_tss_baseline(report):
     assert "distance_to_tss" not in rows[(DSQTL_DEGNER.name, LOCAL, "held_out")]["baselines"]
 
 
-def test_matched_negatives_are_reported_with_their_matching(report):
-    """The 38 non-significant eGenes are the pool; every matched pair is balanced on in-peak status and bins."""
+def test_the_report_says_why_an_egenes_table_has_no_matched_negatives(report):
+    """The 38 non-significant eGenes are other genes' leads: no negatives are matched from them, and the causal
+    against non-causal section says why (for the dsQTLs: no non-significant test at all)."""
     result, _ = report
     gtex = next(r for r in result.metrics["results"] if r["truth_set"] == GTEX.name and r["split"] == "held_out")
-    assert gtex["matching"]["n_positives"] == 82 and gtex["matching"]["n_negative_pool"] == 38
-    assert 0 < gtex["classification"]["n_positive"] == gtex["classification"]["n_negative"] <= 38
-    assert "coarsened exact matching" in gtex["matching"]["method"]
+    assert gtex["matching"]["n_positives"] == 82 and gtex["matching"]["n_matched"] == 0
+    assert "(38 are of other genes)" in gtex["matching"]["method"]
+    assert gtex["classification"]["n_positive"] == 0
     dsqtl = next(r for r in result.metrics["results"] if r["truth_set"] == DSQTL_DEGNER.name)
-    assert dsqtl["matching"]["n_matched"] == 0 and "no non-significant rows" in dsqtl["matching"]["method"]
+    assert dsqtl["matching"]["n_matched"] == 0 and "the table has no non-significant test" in dsqtl["matching"]["method"]
+    section = result.markdown.split("## Causal against matched non-causal", 1)[1].split("\n## ", 1)[0]
+    assert "an eGenes table holds one lead variant per gene" in section
+
+
+def test_distance_to_tss_is_set_against_the_size_of_the_effect_not_its_sign(report, inputs):
+    """The TSS baseline has no sign: its Spearman is with |effect| (closer variants, larger effects)."""
+    result, _ = report
+    gtex = next(r for r in result.metrics["results"] if r["truth_set"] == GTEX.name and r["split"] == "held_out")
+    significant = inputs[0][inputs[0]["qval"] <= 0.05]
+    closeness = -np.log10(significant["tss_distance"].abs() + 1)
+    baseline = gtex["baselines"]["distance_to_tss"]
+    assert baseline["against"] == "|effect|"
+    assert baseline["spearman"] == pytest.approx(stats.spearmanr(significant["slope"].abs(), closeness)[0])
+    assert "sign_auroc" not in baseline
 
 
 def test_ceiling_row_reads_against_each_model(inputs, tmp_path):
