@@ -11,6 +11,7 @@ with the plots embedded, plus metrics.json with every number.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -33,7 +34,12 @@ from endobench.lib.evaluation.headline import (
 from endobench.lib.evaluation.metrics import MIN_UNITS, N_BOOTSTRAP, summarize, too_few
 from endobench.lib.evaluation.references import REFERENCE_NAMES
 from endobench.lib.evaluation.render import Block, count, jsonable, num, pvalue, to_html, to_markdown, with_ci
-from endobench.lib.evaluation.report_headline import headline_blocks, method_statements, replication_blocks
+from endobench.lib.evaluation.report_headline import (
+    beside_published,
+    headline_blocks,
+    method_statements,
+    replication_blocks,
+)
 from endobench.lib.evaluation.results import (
     ALL,
     DISTANCE_TO_TSS,
@@ -52,10 +58,6 @@ from endobench.lib.truth_sets.catalog import BIOSAMPLES, Readout, TruthSetSpec
 INTERVAL_NAMES = {16_384: "16 KB", 131_072: "128 KB", 524_288: "512 KB", 1_048_576: "1 MB"}
 PREDICTOR_NAMES = {"local_gkm_dnase": "local k-mer", "external": "external predictions",
                    "motif_jaspar": "JASPAR motif baseline (floor)", **REFERENCE_NAMES}
-# The nearest public figure for GTEx eQTLs against a sequence model (DOMAIN.md): cited, not generalised.
-NEAREST_PUBLIC_EQTL = ("A reproduction of Borzoi on GTEx Whole Blood single-variant credible sets (PIP > 0.95), "
-                       "RNA readout, reached Spearman about 0.17 (johahi/borzoi-pytorch issue 26); no published "
-                       "number exists for significant pairs or lead eQTLs against a DNase readout.")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ def predictor_label(predictor: str, configuration: str) -> str:
 def split_label(split: str, scheme: str) -> str:
     """What part of a model's training split a result covers, in words (empty for a model without one)."""
     what = "regions" if "region" in scheme else "chromosomes"
+    if split == HELD_OUT and "cross-fitted" in scheme:
+        return f"cross-fitted, every {what[:-1]} held out"
     if split == HELD_OUT:
         return f"held-out {what}"
     if split == TRAINING:
@@ -121,20 +125,28 @@ def scope_statement(predictions: pd.DataFrame) -> list[str]:
             "GTEx eQTLs measure expression in a tissue; an accessibility readout predicts DNase signal in a cell "
             "type, so readout and often cell type differ from what was measured. Lead or significant eQTL variants "
             "are often LD tags of an unknown causal variant: a model scoring a tag's own sequence cannot be expected "
-            "to match them. The measured accessibility of the same variants (a reference, not an upper bound) "
-            "shows how far accessibility measured in LCLs tracks them. " + NEAREST_PUBLIC_EQTL
+            "to match them; the measured accessibility of the same variants (a reference, not an upper bound) "
+            "shows how far accessibility measured in LCLs tracks them. The peer-reviewed eQTL "
+            "numbers beside them (AlphaGenome paper, figure 4: fine-mapped GTEx eQTLs, SuSiE PIP > 0.9, on the "
+            "matching tissue's RNA-seq track) are another setting; no published number exists for lead eQTLs at "
+            "DNase sites against a DNase readout."
         )
     if "dsqtl" in truth_sets or "degner" in truth_sets:
         lines.append(
             "The Degner 2012 dsQTLs measure DNase sensitivity in lymphoblastoid cells (LCLs): they are scored on an "
-            "LCL (GM12878) DNase track, the setting of AlphaGenome's published dsQTL result."
+            "LCL (GM12878) DNase track. The field's dsQTL protocol (deltaSVM, ChromBPNet and AlphaGenome papers) "
+            "evaluates only the deltaSVM paper's strong dsQTLs by signed Pearson: that set is its own truth set "
+            "here, with the published numbers beside it in their own metric, on the chromosomes they were computed "
+            "on; the published auPRCs need the protocol's 27,735 control variants, which are not bundled."
         )
     if "alphagenome" in predictors.lower():
         lines.append(
             "AlphaGenome's held-out data are genomic intervals, not chromosomes: a FOLD_k model held out one "
             "validation and one test fold of 196,608-bp regions (from the SDK's fold definitions), and only variants "
             "in those regions are free of training leakage; the default ALL_FOLDS model trained on every region, so "
-            "no variant is held out of it."
+            "no variant is held out of it. Stricter, the stratum 'held out, beyond training context' keeps the "
+            "held-out variants that no training input reached (AlphaGenome read 1 MB around each 196,608-bp "
+            "training region, so 425,984 bp beyond its edges)."
         )
     if "motif" in predictors:
         lines.append(
@@ -145,9 +157,10 @@ def scope_statement(predictions: pd.DataFrame) -> list[str]:
         )
     if "local" in predictors:
         lines.append(
-            "The local predictor is a small gapped k-mer model trained on the bundled LCL dsQTL contexts of the odd "
-            "chromosomes; it tests the pipeline, not the state of the art. Only its held-out (even) chromosomes give "
-            "numbers free of training leakage."
+            "The local predictor is a small gapped k-mer model of GM12878 (LCL) DNase, trained on the bundled dsQTL "
+            "contexts and cross-fitted by chromosome parity: the model trained on the odd autosomes scores the even "
+            "ones and the reverse, so every one of its rows is held out. It tests the pipeline, not the state of the "
+            "art, and its scores stand for GM12878 DNase whichever biosample a truth set asks for."
         )
     return lines
 
@@ -159,7 +172,8 @@ def _n_with_units(result: Mapping[str, object]) -> str:
 
 RESULTS_HEADER = ["truth set", "readout x biosample", "configuration", "unit", "n (units)", "Spearman [95% CI]",
                   "p (units)", "Pearson [95% CI]", "sign agreement [95% CI]", "sign auROC [95% CI]",
-                  "sign auROC, strong half", "all rows: n (units), Spearman [95% CI]"]
+                  "sign auROC, strong half", "calibration slope (effect on score)",
+                  "all rows: n (units), Spearman [95% CI]"]
 
 
 def _results_rows(results: Sequence[Mapping[str, object]], empty: Sequence[str], min_n: int) -> list[list[str]]:
@@ -167,17 +181,17 @@ def _results_rows(results: Sequence[Mapping[str, object]], empty: Sequence[str],
     for r in results:
         lead = [r["truth_set"], r["readout_label"], r["label"], r["scope"], _n_with_units(r)]
         if r["n_units"] < min_n:
-            rows.append(lead + [too_few(r["n_units"], min_n)] + [""] * 6)
+            rows.append(lead + [too_few(r["n_units"], min_n)] + [""] * 7)
             continue
         strong = f"{num(r['sign_auroc_strong'])} (n={r['n_strong']:,}, |effect|>={num(r['strong_threshold'])})"
         secondary = r.get("all_rows")
         rows.append(lead + [
             with_ci(r, "spearman"), pvalue(r["spearman_p"]), with_ci(r, "pearson"), with_ci(r, "sign_agreement"),
-            with_ci(r, "sign_auroc"), strong,
+            with_ci(r, "sign_auroc"), strong, num(r.get("calibration_slope")),
             (f"{secondary['n']:,} ({secondary['n_units']:,}): " + (with_ci(secondary, "spearman")
              if secondary["n_units"] >= min_n else too_few(secondary["n_units"], min_n))) if secondary else "–",
         ])
-    rows += [[t, "–", "–", "–", "0", "no scored units"] + [""] * 6 for t in empty]
+    rows += [[t, "–", "–", "–", "0", "no scored units"] + [""] * 7 for t in empty]
     return rows
 
 
@@ -200,13 +214,24 @@ def _classification_rows(results: Sequence[Mapping[str, object]]) -> list[list[s
     return rows
 
 
+def every_row_results(results: Sequence[Mapping[str, object]]) -> list[Mapping[str, object]]:
+    """One result per truth set, readout and configuration, the one over all its rows: `all`, or `held_out` for a
+    cross-fitted model (whose every row is held out)."""
+    chosen: dict[tuple, Mapping[str, object]] = {}
+    for r in results:
+        key = (r["truth_set"], r["readout"], r["configuration"])
+        if r["split"] == ALL or (r["split"] == HELD_OUT and key not in chosen):
+            chosen[key] = r
+    return list(chosen.values())
+
+
 def _sensitivity_rows(predictions: pd.DataFrame, results: Sequence[Mapping[str, object]], n_boot: int,
                       min_n: int) -> list[list[str]]:
     """Raw against quantile scores where a predictor gives both, and the same predictor at other interval lengths."""
     rows = []
     scored = scored_rows(predictions)
-    for r in results:
-        if r["kind"] != MODEL or r["split"] != ALL or "quantile_score" not in scored:
+    for r in every_row_results(results):
+        if r["kind"] != MODEL or "quantile_score" not in scored:
             continue
         group = scored[(scored["truth_set"] == r["truth_set"]) & (scored["readout"] == r["readout"])
                        & (scored["configuration"] == r["configuration"])]
@@ -282,8 +307,9 @@ def build_report(
     truth_sets = sorted(set(map(str, predictions["truth_set"].dropna().unique())) | set(funnels) | set(exclusions))
     empty = [t for t in truth_sets if t not in {r["truth_set"] for r in results}]
     warnings = diagnose(scored, diagnostic_inputs)
-    headline = {f"{r['truth_set']}|{r['readout']}|{r['label']}": headline_entry(r, specs.get(r["truth_set"]), min_n)
-                for r in results if r["headline"]}
+    headline = {f"{r['truth_set']}|{r['readout']}|{r['label']}": {
+        **headline_entry(r, specs.get(r["truth_set"]), min_n), **beside_published(r, specs.get(str(r["truth_set"])))}
+        for r in results if r["headline"]}
     summaries = truth_set_summaries(results, truth_sets, specs, funnels, exclusions)
     replication = evaluate_tissue_replication(tissue_replication, n_boot=n_boot)
 
@@ -305,7 +331,10 @@ def build_report(
                         "resamples of units (fixed seed); p-values over unit-level summaries (rows oriented within "
                         "each unit). Sign agreement: share of units whose predicted score has the sign of the "
                         "measured effect; sign auROC: the score separating ALT-increasing from ALT-decreasing units; "
-                        "strong half: |effect| at or above the median. Only significant rows enter these metrics."))
+                        "strong half: |effect| at or above the median; calibration slope: the least-squares slope of "
+                        "the effect on the score, 1 when the score is on the effect's own scale (meaningful only then, "
+                        "e.g. GTEx log2_aFC against a log-fold-change scorer). Only significant rows enter these "
+                        "metrics."))
     blocks += list(extra_sections)
     blocks += [("h", 2, "Causal against matched non-causal (|score|)"),
                ("table", ["truth set", "configuration", "negatives matched by", "positives / negative pool",
@@ -317,8 +346,8 @@ def build_report(
                           "sign agreement [95% CI]"], sensitivity) if sensitivity else
                ("p", "No predictor here gives quantile scores or was run at several interval lengths.")]
     blocks.append(("details", "Exact configurations", [("table", ["configuration", "id", "tracks", "held out"], [
-        [r["label"], str(r["configuration"]), ", ".join(r["tracks"]) or "–", r["held_out_scheme"] or "unknown"]
-        for r in results if r["split"] == ALL])]))
+        [predictor_label(str(r["predictor"]), str(r["configuration"])), str(r["configuration"]),
+         ", ".join(r["tracks"]) or "–", r["held_out_scheme"] or "unknown"] for r in every_row_results(results)])]))
     blocks.append(("h", 2, "Funnel and exclusions"))
     for truth_set in truth_sets:
         blocks.append(("h", 3, specs[truth_set].title if truth_set in specs else truth_set))
@@ -362,7 +391,10 @@ def build_report(
         "tissue_replication_genome_wide": replication,
         "truth_sets": {t: {"title": specs[t].title if t in specs else t, "funnel": funnels.get(t, {}),
                            "exclusions": exclusions.get(t, {}),
-                           "diagnostic_inputs": diagnostic_inputs.get(t, {})} for t in truth_sets},
+                           "diagnostic_inputs": diagnostic_inputs.get(t, {}),
+                           "headline_metric": specs[t].headline_metric if t in specs else "spearman",
+                           "published": [dataclasses.asdict(p) for p in specs[t].published] if t in specs else []}
+                       for t in truth_sets},
         "results": results,
     })
     metrics_path = write_text(json.dumps(metrics, indent=1, allow_nan=False), out_dir / "metrics.json")

@@ -3,6 +3,7 @@ it, and the genome-wide tissue replication, as report blocks (`render`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 from endobench.lib.evaluation.endpoints import ceiling_of
@@ -11,13 +12,17 @@ from endobench.lib.evaluation.metrics import too_few
 from endobench.lib.evaluation.references import WHAT_REFERENCES_ARE
 from endobench.lib.evaluation.render import Block, num, with_ci
 from endobench.lib.evaluation.results import DISTANCE_TO_TSS, MODEL
-from endobench.lib.truth_sets.catalog import TruthSetSpec
+from endobench.lib.evaluation.strata import OTHER_CHROMOSOMES, PUBLISHED_EVALUATION, chromosome_list
+from endobench.lib.truth_sets.catalog import METRIC_NAMES, TruthSetSpec
 
 HEADLINE_HEADER = ["configuration", "readout x biosample", "n (units of resampling)", "primary [95% CI]",
-                   "p, two-sided (Holm)", "MDE (Spearman)", "Spearman [95% CI]", "sign auROC [95% CI]",
-                   "reference on the same units: reference / model (primary / Spearman)",
-                   "noise ceiling (primary / Spearman)", "null, 95% range of the primary", "distance to TSS: Spearman",
-                   "power"]
+                   "p, two-sided (Holm)", "MDE (Spearman)", "Spearman [95% CI]", "Pearson [95% CI]",
+                   "sign auROC [95% CI]", "reference on the same units: reference / model (primary / Spearman)",
+                   "noise ceiling (primary / Spearman)", "null, 95% range of the primary",
+                   "distance to TSS: |effect| Spearman", "power"]
+# The headline table's column of each metric a published number can be in (sign agreement is the primary
+# endpoint's column: direction is every truth set's primary today).
+HEADLINE_METRIC_COLUMNS = {"sign_agreement": 3, "spearman": 6, "pearson": 7, "sign_auroc": 8}
 
 
 def headline_blocks(results: Sequence[dict], entries: Mapping[str, dict], specs: Mapping[str, TruthSetSpec],
@@ -35,8 +40,9 @@ def headline_blocks(results: Sequence[dict], entries: Mapping[str, dict], specs:
         rows = [e for e in sorted_entries(entries) if e["truth_set"] == truth_set]
         measured = spec.measured.label if spec is not None else "as given"
         scope = by_key[_entry_key(rows[0])]["scope"] if rows else ""
-        blocks.append(("p", f"Measured: {measured}. Unit: {scope}. Primary endpoint: {summary['primary_metric']}, on "
-                            "units oriented by their measured effect."))
+        effect = f", effect {spec.effect}" if spec is not None and spec.effect else ""
+        blocks.append(("p", f"Measured: {measured}{effect}. Unit: {scope}. Primary endpoint: "
+                            f"{summary['primary_metric']}, on units oriented by their measured effect."))
         table = []
         for e in rows:
             c = cells(e)
@@ -44,21 +50,25 @@ def headline_blocks(results: Sequence[dict], entries: Mapping[str, dict], specs:
             tss = r.get("baselines", {}).get(DISTANCE_TO_TSS, {})
             null = e["primary"].get("null") or [None, None]
             if e.get("note"):
-                table.append([e["label"], e["readout_label"], e["units"], e["note"], "–", c["mde"], "–", "–",
+                table.append([e["label"], e["readout_label"], e["units"], e["note"], "–", c["mde"], "–", "–", "–",
                               c["reference"], c["ceiling"], "–", "–", c["flag"]])
                 continue
             table.append([
                 e["label"], e["readout_label"], e["units"], f"{e['primary']['metric']}: {c['primary']}", c["p"],
-                c["mde"], c["spearman"], with_ci(r, "sign_auroc"), c["reference"], c["ceiling"],
+                c["mde"], c["spearman"], with_ci(r, "pearson"), with_ci(r, "sign_auroc"), c["reference"], c["ceiling"],
                 f"{num(null[0])} to {num(null[1])}",
                 num(tss.get("spearman")) if tss and tss.get("n_units", 0) >= min_n else "–", c["flag"] or "ok",
             ])
-        if spec is not None:
-            for published in spec.published:
-                table.append([f"published: {published.what}", spec.measured.label, "–",
-                              f"{published.metric} {published.value:.2f} (published, not computed here)"]
-                             + [""] * (len(HEADLINE_HEADER) - 4))
+        # A published number sits in the column of its own metric, never in another metric's.
+        for published in spec.published if spec is not None else ():
+            row = [f"published: {published.model}", spec.measured.label, "–"] + [""] * (len(HEADLINE_HEADER) - 3)
+            prefix = f"{METRIC_NAMES['sign_agreement']}: " if published.metric == "sign_agreement" else ""
+            row[HEADLINE_METRIC_COLUMNS[published.metric]] = f"{prefix}{published.text} (published; " + (
+                "its source and setting in the table below)" if published.same_setting else f"{published.setting})")
+            table.append(row)
         blocks.append(("table", HEADLINE_HEADER, table))
+        if spec is not None and any(p.same_setting for p in spec.published):
+            blocks += _published_blocks([by_key[_entry_key(e)] for e in rows], spec, min_n)
         blocks += [("p", sentence) for sentence in _reference_sentences([by_key[_entry_key(e)] for e in rows], min_n)]
     return blocks
 
@@ -151,3 +161,47 @@ def _replication_row(v: Mapping[str, object], min_n: int) -> list[str]:
             f"{primary['metric']}: {num(primary['value'])} [{num(primary['ci'][0])}, {num(primary['ci'][1])}]",
             with_ci(v, "spearman"), num(v["mde"]),
             f"{num(ceiling_of(primary['endpoint'], ceiling))} / {num(ceiling['spearman'])}"]
+
+
+def published_comparison(result: Mapping[str, object], metric: str) -> dict[str, object]:
+    """A result's `metric` over all its units and on the chromosomes of the published evaluation (its stratum)."""
+    on = next((s for s in result.get("strata", []) if s["stratification"] == PUBLISHED_EVALUATION
+               and s["stratum"] != OTHER_CHROMOSOMES), None)
+    return {"all": {k: result.get(k) for k in ("n", metric, f"{metric}_ci")},
+            "published_chromosomes": {k: on.get(k) for k in ("n", "note", metric, f"{metric}_ci")} if on else None}
+
+
+def beside_published(result: Mapping[str, object], spec: TruthSetSpec | None) -> dict[str, object]:
+    """For a model's headline entry of a truth set with published numbers: its metric over all units and on the
+    chromosomes of the published evaluation, and the published numbers with their sources."""
+    if spec is None or not any(p.same_setting for p in spec.published) or result["kind"] != MODEL:
+        return {}
+    return {"beside_published": {"metric": spec.headline_metric, **published_comparison(result, spec.headline_metric),
+                                 "published": [dataclasses.asdict(p) for p in spec.published]}}
+
+
+def _published_blocks(rows: Sequence[Mapping[str, object]], spec: TruthSetSpec, min_n: int) -> list[Block]:
+    """Our number beside the published ones, on the metric they are in, over all chromosomes and on the
+    chromosomes the published numbers were computed on, with each number's source and setting."""
+    metric = spec.headline_metric
+    chroms = next((p.chromosomes for p in spec.published if p.chromosomes), ())
+    name = METRIC_NAMES.get(metric, metric)
+    table = []
+    for r in rows:
+        if r["kind"] != MODEL:
+            continue
+        compared = published_comparison(r, metric)
+        on = compared["published_chromosomes"]
+        table.append([f"ours: {r['label']}", r["readout_label"],
+                      with_ci(r, metric) if r["n_units"] >= min_n else too_few(r["n_units"], min_n), f"{r['n']:,}",
+                      (on.get("note") or with_ci(on, metric)) if on else "–", f"{on['n']:,}" if on else "–",
+                      "computed here", "this truth set"])
+    for p in spec.published:
+        table.append([f"published: {p.model}", spec.measured.label, "" if p.chromosomes else p.text, "",
+                      p.text if p.chromosomes else "", "", p.source, p.setting])
+    header = ["model", "readout x biosample", f"{name}, all chromosomes", "n",
+              f"{name}, chromosomes of the published evaluation ({chromosome_list(chroms)})" if chroms else
+              f"{name}, chromosomes of the published evaluation", "n", "source", "setting"]
+    return [("p", f"Beside the published numbers, on their metric ({name}). The chromosomes of the published "
+                  "evaluation are where those numbers were computed, not a set held out of our models."),
+            ("table", header, table)]
