@@ -5,12 +5,13 @@ For each result:
   once), and only significant rows enter the signed metrics (a non-significant eGene's slope is noise); when
   there are several rows per unit, all of them make a secondary line, resampled by unit;
 - the floor: a permutation null for each metric, and for expression truth sets the distance to the TSS as a
-  baseline predictor, on the same rows;
+  baseline predictor of |effect| (it has no sign), on the same rows;
 - the ceiling: where the measured accessibility of the same variants is known, its metrics on the same units;
-- classification: |score| of the significant units against matched non-significant ones (`negatives`);
-- strata.
+- classification: |score| of the significant units against non-significant tests of their own genes (`negatives`;
+  none, said why, where the table has no such tests);
+- strata, with the chromosomes of the published evaluation where the truth set's published numbers name them.
 A model that knows which chromosomes or regions it trained on is split into `held_out`, `training` and `all`;
-only `held_out` is free of training leakage.
+only `held_out` is free of training leakage; a model whose every row is held out (cross-fitted) has `held_out` only.
 """
 
 from __future__ import annotations
