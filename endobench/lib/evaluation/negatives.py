@@ -44,9 +44,10 @@ def match_negatives(
         why = ("the table has no non-significant test" if not_significant.empty else
                f"no non-significant test in the table is of a positive's own gene ({len(not_significant):,} are "
                "of other genes)")
-        description.update(n_matched=0, method=f"no matched negatives: {why}; an eGenes table holds one lead "
-                           "variant per gene, and the leads of other genes differ from the positives in more than "
-                           "causality, so they are not used (an all-pairs or fine-mapped table gives same-gene tests)")
+        description.update(n_matched=0, method=f"no matched negatives: {why}. A significant-pairs table holds only "
+                           "significant tests and an eGenes table holds one lead variant per gene; the leads of other "
+                           "genes differ from the positives in more than causality, so they are not used (an all-pairs "
+                           "or fine-mapped table gives same-gene tests)")
         return empty, description
     distance = _CovariateDistance(rows)
     rng = np.random.default_rng(seed)

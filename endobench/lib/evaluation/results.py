@@ -8,15 +8,16 @@ For each result:
 - the primary endpoint of the truth set (`endpoints.primary_endpoint`), and the minimum detectable Spearman
   (`mde`) of its number of units;
 - the floor: a permutation null for each metric, and for expression truth sets the distance to the TSS as a
-  baseline predictor, on the same rows;
+  baseline predictor of |effect| (it has no sign), on the same rows;
 - the noise ceiling of the measured effects on the same rows (`endpoints.noise_ceiling`);
 - the references (`references`): measured accessibility and tissue replication evaluated as if they were
   predictions, as results of their own and on each model's units; a model whose MDE is above its reference on the
   same units (or above the noise ceiling where it has none) is `underpowered`;
-- classification: |score| of the significant units against matched non-significant ones (`negatives`);
-- strata.
+- classification: |score| of the significant units against non-significant tests of their own genes (`negatives`;
+  none, said why, where the table has no such tests);
+- strata, with the chromosomes of the published evaluation where the truth set's published numbers name them.
 A model that knows which chromosomes or regions it trained on is split into `held_out`, `training` and `all`;
-only `held_out` is free of training leakage.
+only `held_out` is free of training leakage; a model whose every row is held out (cross-fitted) has `held_out` only.
 """
 
 from __future__ import annotations
