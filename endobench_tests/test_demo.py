@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from endobench.cli import headline_lines
+from endobench.cli import headline_lines, published_lines
 from endobench.definitions import build_definitions
 from endobench.defs.partitions import chromosome_partitions
 from endobench.defs.resources import build_resources
@@ -140,9 +140,10 @@ def test_funnel_counts_every_truth_set(demo):
     assert funnels["dsqtl_degner2012"]["scored_variants"] == 5_656
 
 
-def _direct_ceiling(tissue: str) -> tuple[int, float, float]:
-    """The ceiling computed straight from the bundled files, without the pipeline: GTEx lead eQTLs of significant
-    eGenes at a Degner dsQTL position, Degner's Beta (effect of its Alt) negated where GTEx's alleles are swapped."""
+def _direct_reference(tissue: str) -> tuple[int, int, float, float]:
+    """The measured accessibility reference straight from the bundled files, without the pipeline: GTEx lead eQTLs
+    of significant eGenes at a Degner dsQTL position, Degner's Beta (effect of its Alt) negated where GTEx's alleles
+    are swapped; genes, distinct variants, Spearman and sign agreement."""
     dsqtls = pd.read_csv(SAMPLE_DIR / "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz", sep="\t").dropna(
         subset=["pos_hg38"])
     assert (dsqtls["strand_hg38"] == "-").sum() == 21  # none of them sits on a GTEx lead eQTL (asserted below)
@@ -156,49 +157,56 @@ def _direct_ceiling(tissue: str) -> tuple[int, float, float]:
     joined["measured"] = np.where(same, joined["Beta"], -joined["Beta"])
     significant = joined[joined["qval"] <= 0.05]
     agreement = float((np.sign(significant["slope"]) == np.sign(significant["measured"])).mean())
-    return len(significant), float(stats.spearmanr(significant["slope"], significant["measured"])[0]), agreement
+    return (len(significant), significant["variant_id"].nunique(),
+            float(stats.spearmanr(significant["slope"], significant["measured"])[0]), agreement)
 
 
-@pytest.mark.parametrize("truth_set, tissue, expected_n", [
-    ("gtex_wb_lcl_dsqtl_sites", "Whole_Blood", 102), ("gtex_lcl_lcl_dsqtl_sites", "Cells_EBV-transformed_lymphocytes", 86),
+@pytest.mark.parametrize("truth_set, tissue, expected_n, expected_variants", [
+    ("gtex_wb_lcl_dsqtl_sites", "Whole_Blood", 102, 93),
+    ("gtex_lcl_lcl_dsqtl_sites", "Cells_EBV-transformed_lymphocytes", 86, 77),
 ])
-def test_the_ceiling_equals_a_direct_computation_from_the_bundled_files(demo, truth_set, tissue, expected_n):
+def test_the_measured_reference_equals_a_direct_computation_from_the_bundled_files(demo, truth_set, tissue, expected_n,
+                                                                                   expected_variants):
+    """Its numbers equal the files', and its interval resamples the measured variants, which n_units counts."""
     data_dir, _, _ = demo
-    ceiling = next(v for v in _metrics(data_dir)["headline"].values()
-                   if v["kind"] == "measured" and v["title"].startswith(
-                       "GTEx v8 Whole Blood" if tissue == "Whole_Blood" else "GTEx v8 LCL")
-                   and "LCL DNase-sensitive sites" in v["title"])
-    n, spearman, agreement = _direct_ceiling(tissue)
-    assert ceiling["n"] == ceiling["n_units"] == n == expected_n
-    assert ceiling["spearman"] == pytest.approx(spearman)
-    assert ceiling["sign_agreement"] == pytest.approx(agreement)
+    reference = _metrics(data_dir)["headline"][f"{truth_set}|accessibility|measured accessibility (reference)"]
+    n, n_variants, spearman, agreement = _direct_reference(tissue)
+    assert reference["kind"] == "reference"
+    assert (reference["n"], reference["n_units"]) == (n, n_variants) == (expected_n, expected_variants)
+    assert reference["units"] == f"{n} genes on {n_variants} variants"
+    assert reference["spearman"] == pytest.approx(spearman)
+    assert reference["sign_agreement"] == pytest.approx(agreement)
 
 
-def test_headline_lines_name_readout_biosample_and_units(demo):
-    """`make demo` prints each headline with its readout x biosample, n and its units, and the ceiling beside it."""
+def test_the_readme_shows_exactly_the_headline_the_demo_prints(demo):
+    """README.md's `make demo` block is the demo's console headline, line for line: every truth set (the one with
+    no scorable unit too), per line the primary endpoint, mde= and the reference beside each model."""
     data_dir, _, _ = demo
-    lines = headline_lines(_metrics(data_dir))
-    wb = [line for line in lines if "GTEx v8 Whole Blood eQTLs at LCL DNase-sensitive sites" in line]
-    assert len(wb) == 5
-    assert "DNase x GM12878 (LCL) | measured accessibility (ceiling): n=102 (102 genes)" in wb[0]
-    assert "local k-mer, held-out chromosomes: n=41 (41 genes)" in wb[1]
-    assert "DNase x GM12878 (LCL) | JASPAR motif baseline (floor): n=102 (102 genes)" in wb[2]
-    assert "RNA-seq x GTEx Whole Blood | JASPAR motif baseline (floor): n=102 (102 genes)" in wb[3]
-    assert all("spearman=" in line and "sign_agreement=" in line for line in wb[:4])
-    assert "motif direction agrees with the measured effect" in wb[4]
+    metrics = _metrics(data_dir)
+    printed = headline_lines(metrics) + published_lines(metrics)
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("`make demo` ends like this", 1)[1].split("```\n", 2)[1].splitlines()
+    assert block[block.index(printed[0]):][:len(printed)] == printed
+    lines = "\n".join(printed)
+    assert "GTEx v8 LCL eQTLs at K562 DNase peaks: 0 scorable units (" in lines
+    model = next(line for line in printed if "local k-mer" in line and "102 genes on 93 variants" in line)
+    assert "mde=" in model and "ref=" in model and "spearman=" in model
 
 
 def test_the_demo_prints_the_motif_baseline_and_the_agreement_rate(demo):
     data_dir, _, _ = demo
     metrics = _metrics(data_dir)
     lines = headline_lines(metrics)
-    dsqtl = [line for line in lines if line.startswith("  Degner 2012 LCL dsQTLs")]
-    assert any("JASPAR motif baseline (floor): n=5,656 (5,656 variants)" in line for line in dsqtl)
+    start = lines.index("  Degner 2012 LCL dsQTLs (primary: sign agreement)")
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("    "))
+    dsqtl = lines[start + 1:end]
+    assert any(line.strip().startswith("JASPAR motif baseline (floor)") and "5,656 variants" in line
+               for line in dsqtl)
     motifs = metrics["motifs"]["dsqtl_degner2012"]
     assert motifs["n_units"] == 5_656 and 0 < motifs["n_strong"] <= 5_656
     assert 0.5 < motifs["agreement"] < 0.6  # above chance, far below allele-specific binding's 85%
     assert (f"Degner 2012 LCL dsQTLs | motif direction agrees with the measured effect: {motifs['agreement']:.3f} "
-            f"of {motifs['n_strong']:,} units") in " ".join(dsqtl)
+            f"of {motifs['n_strong']:,} units") in "\n".join(lines)
 
 
 def test_the_report_shows_the_motif_tables(demo):
@@ -211,14 +219,21 @@ def test_the_report_shows_the_motif_tables(demo):
     assert "ADASTRA" in section
 
 
-def test_local_model_beats_chance_on_held_out_dsqtls(demo):
-    """Train on odd chromosomes, test on even: the held-out sign auROC is the number that counts (>= 0.60)."""
+def test_local_model_beats_chance_on_every_dsqtl_cross_fitted(demo):
+    """Cross-fitted by chromosome parity, every scored dsQTL (5,656) is held out of the model that scores it, and
+    the sign auROC over all of them is >= 0.60; the eQTL truth sets at dsQTL sites keep every gene (102 Whole
+    Blood, 86 LCL), as their measured reference does, and are labelled with GM12878 DNase, the biosample the model
+    learned."""
     data_dir, _, _ = demo
-    held_out = [v for k, v in _metrics(data_dir)["headline"].items()
-                if k.startswith("dsqtl_degner2012") and "local k-mer" in k]
-    assert len(held_out) == 1
-    assert held_out[0]["n"] == 2_667
-    assert held_out[0]["sign_auroc"] >= 0.60
+    headline = _metrics(data_dir)["headline"]
+    dsqtl = [v for k, v in headline.items() if k.startswith("dsqtl_degner2012|") and "local k-mer" in k]
+    assert len(dsqtl) == 1
+    assert dsqtl[0]["n"] == 5_656 and dsqtl[0]["split"] == "held_out"
+    assert dsqtl[0]["sign_auroc"] >= 0.60
+    local = {v["title"]: v for v in headline.values() if v["label"].startswith("local k-mer")}
+    at_sites = {t.split(" eQTLs")[0]: v["n"] for t, v in local.items() if "LCL DNase-sensitive sites" in t}
+    assert at_sites == {"GTEx v8 Whole Blood": 102, "GTEx v8 LCL": 86}
+    assert {v["readout_label"] for v in local.values()} == {"DNase x GM12878 (LCL)"}
 
 
 def test_a_second_demo_runs_nothing(demo):
@@ -227,3 +242,21 @@ def test_a_second_demo_runs_nothing(demo):
     again = run_demo(data_dir)
     assert again["runs"] == []
     assert again["evaluations"] == 1
+
+
+def test_the_strong_dsqtls_print_their_pearson_beside_the_published_numbers(demo):
+    """The field's dsQTL set (the deltaSVM paper's 574: 573 in the Degner table, 572 with an hg38 position, all
+    scored) is read by signed Pearson over all its variants and on the chromosomes of the published evaluation,
+    beside AlphaGenome, Borzoi, ChromBPNet and deltaSVM, each with its source."""
+    data_dir, _, _ = demo
+    metrics = _metrics(data_dir)
+    strong = metrics["truth_sets"]["dsqtl_degner2012_strong"]
+    assert strong["funnel"]["rows_read"] == 574 and strong["funnel"]["scored_variants"] == 572
+    assert strong["exclusions"]["input_not_in_source_table"] == 1
+    lines = published_lines(metrics)
+    local = next(text for text in lines if text.startswith("  strong Degner 2012 LCL dsQTLs") and "local k-mer" in text)
+    assert "local k-mer, cross-fitted, every chromosome held out: pearson=" in local
+    assert "(n=572); on chromosomes 3, 6, 9, 12, 16, 18, 19, 21: pearson=" in local
+    published = [text for text in lines if text.startswith("    published Pearson")]
+    assert len(published) == 1 and published[0].startswith(
+        "    published Pearson: AlphaGenome 0.832, Borzoi (ensemble) 0.792, ChromBPNet 0.772 on those chromosomes")

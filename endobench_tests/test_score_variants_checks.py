@@ -9,7 +9,7 @@ import pytest
 
 from endobench.cli import main
 from endobench.lib.genome.reference import ReferenceGenome
-from endobench.lib.model.training import TrainingInputs, train_local_model
+from endobench_tests.lib.model.small_model import small_cross_fitted
 from endobench_tests.paths import FIXTURES, SAMPLE_DIR
 from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, sample_eqtl_requests
 
@@ -21,10 +21,8 @@ NOT_CHECKED = "REF alleles not checked against a genome"
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
-    """The local model trained once for the module (on chr21's dsQTLs, as the other command tests do)."""
-    path = tmp_path_factory.mktemp("model") / "local_dnase_model.npz"
-    train_local_model(TrainingInputs.sample(SAMPLE_DIR), ["chr21"])[0].save(path)
-    return path
+    """A small cross-fitted local model, as the other command tests use."""
+    return small_cross_fitted().save(tmp_path_factory.mktemp("model") / "local_dnase_model.npz")
 
 
 @pytest.fixture

@@ -38,7 +38,13 @@ from endobench.lib.scoring.rpc_errors import RpcFailure, ServiceRefused, Service
 from endobench.lib.scoring.score_cache import CachedCall, CallKey, ScoreCache
 from endobench.lib.scoring.tracks import TrackCatalogue, UnknownTracks
 from endobench.resources.alphagenome_rows import KeyParts, Requests, assemble, build_requests, pairs
-from endobench.resources.predictors import ACCESSIBILITY, EXPRESSION, ScoringOutcome, VariantEffectPredictor
+from endobench.resources.predictors import (
+    ACCESSIBILITY,
+    EXPRESSION,
+    ScoringOutcome,
+    TrainingSplit,
+    VariantEffectPredictor,
+)
 
 PREDICTOR_NAME = "alphagenome"
 SUPPORTED_INTERVAL_LENGTHS = (16_384, 131_072, 524_288, 1_048_576)
@@ -139,15 +145,18 @@ class AlphaGenomePredictor(VariantEffectPredictor):
     def predictor_name(self) -> str:
         return PREDICTOR_NAME
 
-    def training_split(self, variants: pd.DataFrame) -> tuple[object, str]:
+    def training_split(self, variants: pd.DataFrame) -> TrainingSplit:
         """Held out: in the validation or test regions of a FOLD_k model and in none of its training regions (from
-        the SDK's fold definition); NA for ALL_FOLDS, which trained on every region."""
-        from endobench.lib.genome.folds import held_out_mask, held_out_scheme
+        the SDK's fold definition), and beyond training context where no training input reached either; NA for
+        ALL_FOLDS, which trained on every region."""
+        from endobench.lib.genome.folds import fold_split, held_out_scheme
 
         if self.model_version != "ALL_FOLDS" and not self.fold_regions_path:
-            return pd.NA, "unknown: no fold regions file configured (fold_regions_path)"
-        mask = held_out_mask(variants, self.model_version, Path(self.fold_regions_path)) if len(variants) else None
-        return (pd.NA if mask is None else mask), held_out_scheme(self.model_version)
+            return TrainingSplit("unknown: no fold regions file configured (fold_regions_path)")
+        split = fold_split(variants, self.model_version, Path(self.fold_regions_path)) if len(variants) else None
+        if split is None:
+            return TrainingSplit(held_out_scheme(self.model_version))
+        return TrainingSplit(held_out_scheme(self.model_version), split.held_out, split.beyond_context)
 
     def configuration_id(self) -> str:
         """Model version, interval length, and a digest of everything that picks the tracks (the overrides, and the

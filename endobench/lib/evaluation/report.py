@@ -1,14 +1,17 @@
 """The benchmark report: a headline a reviewer reads in one minute, then everything behind it.
 
-Order: the headline per truth set (what was measured, in which biosample, each model's headline metric with its
-interval, the floor it must beat, the ceiling measured accessibility sets, published numbers marked as such);
-what the setting can and cannot show; warnings; every result with its exact configuration; causal against
-matched non-causal; sensitivity; the funnel; plots; strata. Written as report.md (for Dagster metadata) and a
-standalone report.html with the plots embedded, plus metrics.json with every number.
+Order: the headline per truth set (a figure of each row's primary endpoint with its interval, the references, the
+noise ceiling and the null band; then the table: what was measured, in which biosample, each model's primary
+endpoint with its interval and Holm-adjusted p, its power (MDE), the floor it must beat, its reference on the same
+units, published numbers marked as such); how to read the numbers (every formula); what the setting can and
+cannot show; warnings; every result with its exact configuration; causal against matched non-causal;
+sensitivity; the funnel; plots; strata. Written as report.md (for Dagster metadata) and a standalone report.html
+with the plots embedded, plus metrics.json with every number.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -20,31 +23,41 @@ import pandas as pd
 
 from endobench.lib.evaluation import plots
 from endobench.lib.evaluation.diagnostics import diagnose
-from endobench.lib.evaluation.metrics import N_BOOTSTRAP, summarize, too_few
+from endobench.lib.evaluation.headline import (
+    adjust_headline_pvalues,
+    headline_entry,
+    is_headline,
+    sorted_entries,
+    truth_set_summaries,
+    units_phrase,
+)
+from endobench.lib.evaluation.metrics import MIN_UNITS, N_BOOTSTRAP, summarize, too_few
+from endobench.lib.evaluation.references import REFERENCE_NAMES
 from endobench.lib.evaluation.render import Block, count, jsonable, num, pvalue, to_html, to_markdown, with_ci
+from endobench.lib.evaluation.report_headline import (
+    beside_published,
+    headline_blocks,
+    method_statements,
+    replication_blocks,
+)
 from endobench.lib.evaluation.results import (
     ALL,
     DISTANCE_TO_TSS,
-    HEADLINE_KEYS,
     HELD_OUT,
     MODEL,
     TRAINING,
     evaluate_results,
-    headline_rows,
+    evaluate_tissue_replication,
     scored_rows,
     with_training_split,
 )
-from endobench.lib.evaluation.strata import MIN_STRATUM_N
+from endobench.lib.evaluation.units import headline_rows, resampling_units
 from endobench.lib.io.atomic import write_bytes, write_text
 from endobench.lib.truth_sets.catalog import BIOSAMPLES, Biosample, Readout, TruthSetSpec
 
 INTERVAL_NAMES = {16_384: "16 KB", 131_072: "128 KB", 524_288: "512 KB", 1_048_576: "1 MB"}
-PREDICTOR_NAMES = {"local_gkm_dnase": "local k-mer", "measured": "measured accessibility (ceiling)",
-                   "external": "external predictions", "motif_jaspar": "JASPAR motif baseline (floor)"}
-# The nearest public figure for GTEx eQTLs against a sequence model (DOMAIN.md): cited, not generalised.
-NEAREST_PUBLIC_EQTL = ("A reproduction of Borzoi on GTEx Whole Blood single-variant credible sets (PIP > 0.95), "
-                       "RNA readout, reached Spearman about 0.17 (johahi/borzoi-pytorch issue 26); no published "
-                       "number exists for significant pairs or lead eQTLs against a DNase readout.")
+PREDICTOR_NAMES = {"local_gkm_dnase": "local k-mer", "external": "external predictions",
+                   "motif_jaspar": "JASPAR motif baseline (floor)", **REFERENCE_NAMES}
 
 
 @dataclass(frozen=True)
@@ -57,10 +70,11 @@ class ReportResult:
     headline: dict[str, dict]
     markdown_path: Path | None = None
     plot_paths: list[Path] = field(default_factory=list)
+    headline_figures: dict[str, bytes] = field(default_factory=dict)
 
 
 def predictor_label(predictor: str, configuration: str) -> str:
-    """`AlphaGenome 1 MB (ALL_FOLDS)`, `local k-mer`, `measured accessibility (ceiling)`: names a person reads."""
+    """`AlphaGenome 1 MB (ALL_FOLDS)`, `local k-mer`, `measured accessibility (reference)`: names a person reads."""
     if predictor == "alphagenome":
         parts = str(configuration).split("|")
         length = next((INTERVAL_NAMES[int(p)] for p in parts if p.isdigit() and int(p) in INTERVAL_NAMES), "")
@@ -74,6 +88,8 @@ def predictor_label(predictor: str, configuration: str) -> str:
 def split_label(split: str, scheme: str) -> str:
     """What part of a model's training split a result covers, in words (empty for a model without one)."""
     what = "regions" if "region" in scheme else "chromosomes"
+    if split == HELD_OUT and "cross-fitted" in scheme:
+        return f"cross-fitted, every {what[:-1]} held out"
     if split == HELD_OUT:
         return f"held-out {what}"
     if split == TRAINING:
@@ -95,19 +111,6 @@ def result_label(result: Mapping[str, object]) -> str:
     return f"{base}, {split}" if split else base
 
 
-def is_headline(result: Mapping[str, object], results: Sequence[Mapping[str, object]]) -> bool:
-    """Measured references and each model's leak-free result: held-out rows, or all rows of a model whose training
-    split is unknown. Training rows (and the 'all' rows of a model that has held-out ones) never reach it."""
-    if result["kind"] != MODEL:
-        return True
-    if result["split"] == HELD_OUT:
-        return True
-    if result["split"] != ALL:
-        return False
-    return not any(r["split"] == HELD_OUT and all(r[k] == result[k] for k in ("truth_set", "readout", "configuration"))
-                   for r in results)
-
-
 def scope_statement(predictions: pd.DataFrame) -> list[str]:
     """What this setting can and cannot show, in plain sentences, for the truth sets and predictors present."""
     truth_sets = " ".join(sorted(map(str, predictions["truth_set"].dropna().unique()))).lower()
@@ -122,19 +125,28 @@ def scope_statement(predictions: pd.DataFrame) -> list[str]:
             "GTEx eQTLs measure expression in a tissue; an accessibility readout predicts DNase signal in a cell "
             "type, so readout and often cell type differ from what was measured. Lead or significant eQTL variants "
             "are often LD tags of an unknown causal variant: a model scoring a tag's own sequence cannot be expected "
-            "to match them, which is what the measured-accessibility ceiling quantifies. " + NEAREST_PUBLIC_EQTL
+            "to match them; the measured accessibility of the same variants (a reference, not an upper bound) "
+            "shows how far accessibility measured in LCLs tracks them. The peer-reviewed eQTL "
+            "numbers beside them (AlphaGenome paper, figure 4: fine-mapped GTEx eQTLs, SuSiE PIP > 0.9, on the "
+            "matching tissue's RNA-seq track) are another setting; no published number exists for lead eQTLs at "
+            "DNase sites against a DNase readout."
         )
     if "dsqtl" in truth_sets or "degner" in truth_sets:
         lines.append(
             "The Degner 2012 dsQTLs measure DNase sensitivity in lymphoblastoid cells (LCLs): they are scored on an "
-            "LCL (GM12878) DNase track, the setting of AlphaGenome's published dsQTL result."
+            "LCL (GM12878) DNase track. The field's dsQTL protocol (deltaSVM, ChromBPNet and AlphaGenome papers) "
+            "evaluates only the deltaSVM paper's strong dsQTLs by signed Pearson: that set is its own truth set "
+            "here, with the published numbers beside it in their own metric, on the chromosomes they were computed "
+            "on; the published auPRCs need the protocol's 27,735 control variants, which are not bundled."
         )
     if "alphagenome" in predictors.lower():
         lines.append(
             "AlphaGenome's held-out data are genomic intervals, not chromosomes: a FOLD_k model held out one "
             "validation and one test fold of 196,608-bp regions (from the SDK's fold definitions), and only variants "
             "in those regions are free of training leakage; the default ALL_FOLDS model trained on every region, so "
-            "no variant is held out of it."
+            "no variant is held out of it. Stricter, the stratum 'held out, beyond training context' keeps the "
+            "held-out variants that no training input reached (AlphaGenome read 1 MB around each 196,608-bp "
+            "training region, so 425,984 bp beyond its edges)."
         )
     if "motif" in predictors:
         lines.append(
@@ -145,117 +157,72 @@ def scope_statement(predictions: pd.DataFrame) -> list[str]:
         )
     if "local" in predictors:
         lines.append(
-            "The local predictor is a small gapped k-mer model trained on the bundled LCL dsQTL contexts of the odd "
-            "chromosomes; it tests the pipeline, not the state of the art. Only its held-out (even) chromosomes give "
-            "numbers free of training leakage."
+            "The local predictor is a small gapped k-mer model of GM12878 (LCL) DNase, trained on the bundled dsQTL "
+            "contexts and cross-fitted by chromosome parity: the model trained on the odd autosomes scores the even "
+            "ones and the reverse, so every one of its rows is held out. It tests the pipeline, not the state of the "
+            "art, and its scores stand for GM12878 DNase whichever biosample a truth set asks for."
         )
     return lines
 
 
-UNIT_WORDS = {"gene_id": "genes", "variant_id": "variants"}
-
-
 def _n_with_units(result: Mapping[str, object]) -> str:
-    """`41 (41 genes)`: rows, and the independent units they come from."""
-    return f"{result['n']:,} ({result['n_units']:,} {UNIT_WORDS.get(str(result.get('unit')), 'units')})"
-
-
-def _headline_blocks(results: Sequence[dict], specs: Mapping[str, TruthSetSpec], min_n: int) -> list[Block]:
-    blocks: list[Block] = [("h", 2, "Headline")]
-    for truth_set in sorted({str(r["truth_set"]) for r in results}):
-        rows = [r for r in results if r["truth_set"] == truth_set and r["headline"]]
-        if not rows:
-            continue
-        spec = specs.get(truth_set)
-        measured = spec.measured.label if spec is not None else "as given"
-        title = spec.title if spec is not None else truth_set
-        unit = rows[0]["scope"]
-        blocks.append(("h", 3, title))
-        blocks.append(("p", f"Measured: {measured}. Unit: {unit}. Intervals: 95% cluster bootstrap over units."))
-        table = []
-        for r in rows:
-            tss = r.get("baselines", {}).get(DISTANCE_TO_TSS, {})
-            null = r.get("null", {}).get("spearman", {})
-            if r["n"] < min_n:
-                table.append([r["label"], r["readout_label"], _n_with_units(r), too_few(r["n"]), "", "", "", "", ""])
-                continue
-            table.append([
-                r["label"], r["readout_label"], _n_with_units(r), with_ci(r, "spearman"),
-                with_ci(r, "sign_agreement"), with_ci(r, "sign_auroc"),
-                f"{num(null.get('null_low'))} to {num(null.get('null_high'))} (p={pvalue(null.get('p'))})",
-                num(tss.get("spearman")) if tss else "–", _ceiling_cell(r),
-            ])
-        if spec is not None:
-            for published in spec.published:
-                table.append([f"published: {published.what}", spec.measured.label, "–",
-                              f"{published.metric} {published.value:.2f} (published, not computed here)",
-                              "", "", "", "", ""])
-        blocks.append(("table", ["configuration", "readout x biosample", "n (units)", "Spearman [95% CI]",
-                                 "sign agreement [95% CI]", "sign auROC [95% CI]", "null Spearman, 95% range",
-                                 "distance to TSS: Spearman", "ceiling on the same units"], table))
-        blocks += [("p", sentence) for sentence in _ceiling_sentences(rows, min_n)]
-    return blocks
-
-
-def _ceiling_cell(result: Mapping[str, object]) -> str:
-    ceiling = result.get("ceiling") or {}
-    if not ceiling or ceiling.get("n", 0) < 3 or "spearman" not in ceiling:
-        return "–"
-    model = ceiling["model_on_same_units"]
-    return f"{num(model['spearman'])} of {num(ceiling['spearman'])} (n={ceiling['n']:,})"
-
-
-def _ceiling_sentences(rows: Sequence[Mapping[str, object]], min_n: int) -> list[str]:
-    out = []
-    for r in rows:
-        ceiling = r.get("ceiling") or {}
-        if r["kind"] != MODEL or ceiling.get("n", 0) < min_n or "spearman" not in ceiling:
-            continue
-        model = ceiling["model_on_same_units"]
-        out.append(f"{r['label']} ({r['readout_label']}) reaches Spearman {num(model['spearman'])} and sign agreement "
-                   f"{num(model['sign_agreement'])} on the {ceiling['n_units']:,} units where accessibility was "
-                   f"measured; the measured accessibility itself (the ceiling) reaches {num(ceiling['spearman'])} and "
-                   f"{num(ceiling['sign_agreement'])} on the same units.")
-    return out
+    """`41 genes on 36 variants`: rows, and the independent units they are resampled as."""
+    return units_phrase(result)
 
 
 RESULTS_HEADER = ["truth set", "readout x biosample", "configuration", "unit", "n (units)", "Spearman [95% CI]",
                   "p (units)", "Pearson [95% CI]", "sign agreement [95% CI]", "sign auROC [95% CI]",
-                  "sign auROC, strong half", "all rows: n (units), Spearman [95% CI]"]
+                  "sign auROC, strong half", "calibration slope (effect on score)",
+                  "all rows: n (units), Spearman [95% CI]"]
 
 
 def _results_rows(results: Sequence[Mapping[str, object]], empty: Sequence[str], min_n: int) -> list[list[str]]:
     rows = []
     for r in results:
         lead = [r["truth_set"], r["readout_label"], r["label"], r["scope"], _n_with_units(r)]
-        if r["n"] < min_n:
-            rows.append(lead + [too_few(r["n"])] + [""] * 6)
+        if r["n_units"] < min_n:
+            rows.append(lead + [too_few(r["n_units"], min_n)] + [""] * 7)
             continue
         strong = f"{num(r['sign_auroc_strong'])} (n={r['n_strong']:,}, |effect|>={num(r['strong_threshold'])})"
         secondary = r.get("all_rows")
         rows.append(lead + [
             with_ci(r, "spearman"), pvalue(r["spearman_p"]), with_ci(r, "pearson"), with_ci(r, "sign_agreement"),
-            with_ci(r, "sign_auroc"), strong,
-            f"{secondary['n']:,} ({secondary['n_units']:,}): {with_ci(secondary, 'spearman')}" if secondary else "–",
+            with_ci(r, "sign_auroc"), strong, num(r.get("calibration_slope")),
+            (f"{secondary['n']:,} ({secondary['n_units']:,}): " + (with_ci(secondary, "spearman")
+             if secondary["n_units"] >= min_n else too_few(secondary["n_units"], min_n))) if secondary else "–",
         ])
-    rows += [[t, "–", "–", "–", "0", "no scored units"] + [""] * 6 for t in empty]
+    rows += [[t, "–", "–", "–", "0", "no scored units"] + [""] * 7 for t in empty]
     return rows
 
 
 def _classification_rows(results: Sequence[Mapping[str, object]]) -> list[list[str]]:
+    """|score| of matched positives against negatives; fewer matched pairs than the minimum show a note."""
     rows = []
     for r in results:
         matching, c = r.get("matching", {}), r.get("classification", {})
         tss = r.get("baselines", {}).get(DISTANCE_TO_TSS, {}).get("classification", {})
         if not c or not math.isfinite(float(c.get("auroc", math.nan))):
             rows.append([r["truth_set"], r["label"], matching.get("method", "–"),
-                         f"{matching.get('n_positives', 0):,} / {matching.get('n_negative_pool', 0):,}", "–", "–", "–"])
+                         f"{matching.get('n_positives', 0):,} / {matching.get('n_negative_pool', 0):,}"
+                         + (f" -> {c['n_positive']:,} matched pairs" if c.get("n_positive") else ""),
+                         c.get("note", "–"), "–", "–"])
             continue
         rows.append([r["truth_set"], r["label"], matching.get("method", "–"),
                      f"{matching.get('n_positives', 0):,} / {matching.get('n_negative_pool', 0):,} -> "
                      f"{c['n_positive']:,} matched pairs", with_ci(c, "auroc"),
-                     f"{num(c['auprc'])} (chance {num(c['auprc_chance'])})", num(tss.get("auroc")) if tss else "–"])
+                     f"{num(c['auprc'])} (chance {num(c['auprc_chance'])})", with_ci(tss, "auroc") if tss else "–"])
     return rows
+
+
+def every_row_results(results: Sequence[Mapping[str, object]]) -> list[Mapping[str, object]]:
+    """One result per truth set, readout and configuration, the one over all its rows: `all`, or `held_out` for a
+    cross-fitted model (whose every row is held out)."""
+    chosen: dict[tuple, Mapping[str, object]] = {}
+    for r in results:
+        key = (r["truth_set"], r["readout"], r["configuration"])
+        if r["split"] == ALL or (r["split"] == HELD_OUT and key not in chosen):
+            chosen[key] = r
+    return list(chosen.values())
 
 
 def _sensitivity_rows(predictions: pd.DataFrame, results: Sequence[Mapping[str, object]], n_boot: int,
@@ -263,17 +230,17 @@ def _sensitivity_rows(predictions: pd.DataFrame, results: Sequence[Mapping[str, 
     """Raw against quantile scores where a predictor gives both, and the same predictor at other interval lengths."""
     rows = []
     scored = scored_rows(predictions)
-    for r in results:
-        if r["kind"] != MODEL or r["split"] != ALL or "quantile_score" not in scored:
+    for r in every_row_results(results):
+        if r["kind"] != MODEL or "quantile_score" not in scored:
             continue
         group = scored[(scored["truth_set"] == r["truth_set"]) & (scored["readout"] == r["readout"])
                        & (scored["configuration"] == r["configuration"])]
         group = headline_rows(group[pd.to_numeric(group["quantile_score"], errors="coerce").notna()], str(r["unit"]),
                               str(r["lead_by"]))
-        if len(group) < min_n:
+        units = resampling_units(group, str(r["unit"]))
+        if len(set(units)) < min_n or r["n_units"] < min_n:
             continue
-        quantile = summarize(group["effect"], group["quantile_score"], units=group[r["unit"]], n_boot=n_boot,
-                             with_null=False)
+        quantile = summarize(group["effect"], group["quantile_score"], units=units, n_boot=n_boot, with_null=False)
         rows.append([r["truth_set"], r["readout_label"], r["label"], "raw score", with_ci(r, "spearman"),
                      with_ci(r, "sign_agreement")])
         rows.append([r["truth_set"], r["readout_label"], r["label"], "quantile score", with_ci(quantile, "spearman"),
@@ -286,7 +253,7 @@ def _sensitivity_rows(predictions: pd.DataFrame, results: Sequence[Mapping[str, 
     for group in lengths.values():
         if len(group) > 1:
             rows += [[r["truth_set"], r["readout_label"], r["label"], "interval length", with_ci(r, "spearman"),
-                      with_ci(r, "sign_agreement")] for r in group]
+                      with_ci(r, "sign_agreement")] for r in group if r["n_units"] >= min_n]
     return rows
 
 
@@ -298,26 +265,28 @@ def build_report(
     out_dir: Path,
     *,
     specs: Mapping[str, TruthSetSpec] | None = None,
-    measured: pd.DataFrame | None = None,
+    tissue_replication: pd.DataFrame | None = None,
     unit: str | None = None,
     title: str = "endobench benchmark report",
     scope: Sequence[str] | None = None,
     extra_metrics: Mapping[str, object] | None = None,
     n_boot: int = N_BOOTSTRAP,
-    min_stratum_n: int = MIN_STRATUM_N,
+    min_n: int = MIN_UNITS,
     top_level_keys: Sequence[str] = (),
     extra_sections: Sequence[Block] = (),
 ) -> ReportResult:
     """Compute every result (see `results.evaluate_results`), diagnose the inputs, and write the report.
 
     Writes `report.md`, `report.html`, `metrics.json` and `plots/*.png` under `out_dir`. Only rows with status
-    "scored" and a finite effect and score enter the metrics; every other row is in the exclusions. A result below
-    `min_stratum_n` rows shows "too few (n=...)" and gets no scatter or strata plot (its numbers stay in
-    metrics.json). `measured` holds the measured accessibility at truth-set variants (the ceiling on each model's
-    own units). `scope` replaces the default statement of what the setting can and cannot show; `extra_metrics`
-    is merged into the top level of metrics.json; `top_level_keys` copies those metrics of the only result to
-    the top level too (the `evaluate` command's contract). `extra_sections` are blocks shown after every result
-    (the motif section).
+    "scored" and a finite effect and score enter the metrics; every other row is in the exclusions. Rows of a
+    reference predictor (`references.REFERENCE_NAMES`: measured accessibility, tissue replication) are evaluated
+    as results of their own and on each model's units. A result below `min_n` units of resampling shows "too few
+    (n=...)" and gets no scatter or strata plot (its numbers stay in metrics.json's `results`, not its
+    `headline`). `tissue_replication` (from `references.tissue_replication_genome_wide`) adds the genome-wide
+    tissue replication. `scope` replaces the default statement of what the setting can and cannot show;
+    `extra_metrics` is merged into the top level of metrics.json; `top_level_keys` copies those metrics of the
+    only result to the top level too (the `evaluate` command's contract). `extra_sections` are blocks shown after
+    every result (the motif section).
     """
     out_dir = Path(out_dir)
     specs = dict(specs or {})
@@ -327,7 +296,8 @@ def build_report(
     for truth_set, n in marked.loc[~marked.index.isin(scored.index), "truth_set"].value_counts().items():
         exclusions.setdefault(str(truth_set), {})["metrics_effect_or_score_not_finite"] = int(n)
 
-    results = evaluate_results(predictions, specs, measured=measured, unit=unit, min_n=min_stratum_n, n_boot=n_boot)
+    references = scored[scored["predictor"].isin(list(REFERENCE_NAMES))] if "predictor" in scored else None
+    results = evaluate_results(predictions, specs, references=references, unit=unit, min_n=min_n, n_boot=n_boot)
     named = {**BIOSAMPLES, **{rd.biosample.curie: rd.biosample for spec in specs.values() for rd in spec.readouts
                               if rd.biosample is not None}}
     for r in results:
@@ -335,43 +305,51 @@ def build_report(
         r["readout_label"] = readout_label(str(r["readout"]), str(r.get("biosample", "")), named)
     for r in results:
         r["headline"] = is_headline(r, results)
+    n_tests = adjust_headline_pvalues(results, min_n)
     truth_sets = sorted(set(map(str, predictions["truth_set"].dropna().unique())) | set(funnels) | set(exclusions))
     empty = [t for t in truth_sets if t not in {r["truth_set"] for r in results}]
     warnings = diagnose(scored, diagnostic_inputs)
-    headline = {
-        f"{r['truth_set']}|{r['readout']}|{r['label']}": {
-            **{k: r.get(k) for k in HEADLINE_KEYS}, "readout_label": r["readout_label"], "kind": r["kind"],
-            "unit": r["unit"], "label": r["label"],
-            "configuration": r["configuration"], "split": r["split"],
-            "title": specs[r["truth_set"]].title if r["truth_set"] in specs else r["truth_set"],
-        }
-        for r in results if r["headline"]
-    }
+    headline = {f"{r['truth_set']}|{r['readout']}|{r['label']}": {
+        **headline_entry(r, specs.get(r["truth_set"]), min_n), **beside_published(r, specs.get(str(r["truth_set"])))}
+        for r in results if r["headline"]}
+    summaries = truth_set_summaries(results, truth_sets, specs, funnels, exclusions)
+    replication = evaluate_tissue_replication(tissue_replication, n_boot=n_boot)
 
-    figures = _figures(scored, results, funnels, min_stratum_n)
+    headline_figures = {
+        t: plots.headline(summary["title"], [e for e in sorted_entries(headline) if e["truth_set"] == t],
+                          summary["primary_metric"])
+        for t, summary in summaries.items() if not summary.get("reason")}
+    figures = _figures(scored, results, funnels, min_n)
     blocks: list[Block] = [("h", 1, title)]
-    blocks.append(("section", "headline", _headline_blocks(results, specs, min_stratum_n)))
+    blocks.append(("section", "headline", headline_blocks(results, headline, specs, summaries, headline_figures,
+                                                          min_n)))
+    blocks += [("h", 2, "How to read these numbers"), ("ul", method_statements(n_tests, min_n))]
+    blocks += replication_blocks(replication, min_n)
     blocks += [("h", 2, "What this setting can and cannot show"), ("ul", list(scope or scope_statement(predictions)))]
     blocks += [("h", 2, "Warnings"), ("ul", warnings)]
-    blocks += [("h", 2, "Every result"), ("table", RESULTS_HEADER, _results_rows(results, empty, min_stratum_n))]
+    blocks += [("h", 2, "Every result"), ("table", RESULTS_HEADER, _results_rows(results, empty, min_n))]
     n_boot_used = sorted({int(r.get("n_bootstrap", 0)) for r in results if r.get("n_bootstrap")})
     blocks.append(("p", f"Intervals: percentile cluster bootstrap over {', '.join(map(str, n_boot_used)) or 'no'} "
-                        "resamples of units (fixed seed); p-values over unit-level means. Sign agreement: share of "
-                        "units whose predicted score has the sign of the measured effect; sign auROC: the score "
-                        "separating ALT-increasing from ALT-decreasing units; strong half: |effect| at or above the "
-                        "median. Only significant rows enter these metrics."))
+                        "resamples of units (fixed seed); p-values over unit-level summaries (rows oriented within "
+                        "each unit). Sign agreement: share of units whose predicted score has the sign of the "
+                        "measured effect; sign auROC: the score separating ALT-increasing from ALT-decreasing units; "
+                        "strong half: |effect| at or above the median; calibration slope: the least-squares slope of "
+                        "the effect on the score, 1 when the score is on the effect's own scale (meaningful only then, "
+                        "e.g. GTEx log2_aFC against a log-fold-change scorer). Only significant rows enter these "
+                        "metrics."))
     blocks += list(extra_sections)
     blocks += [("h", 2, "Causal against matched non-causal (|score|)"),
                ("table", ["truth set", "configuration", "negatives matched by", "positives / negative pool",
-                          "auROC [95% CI]", "auPRC", "distance to TSS: auROC"], _classification_rows(results))]
-    sensitivity = _sensitivity_rows(predictions, results, n_boot, min_stratum_n)
+                          "auROC [95% CI]", "auPRC", "distance to TSS: auROC [95% CI]"], _classification_rows(results)),
+               ("p", f"Fewer than {min_n} matched pairs show no auROC.")]
+    sensitivity = _sensitivity_rows(predictions, results, n_boot, min_n)
     blocks += [("h", 2, "Sensitivity"),
                ("table", ["truth set", "readout x biosample", "configuration", "variant", "Spearman [95% CI]",
                           "sign agreement [95% CI]"], sensitivity) if sensitivity else
                ("p", "No predictor here gives quantile scores or was run at several interval lengths.")]
     blocks.append(("details", "Exact configurations", [("table", ["configuration", "id", "tracks", "held out"], [
-        [r["label"], str(r["configuration"]), ", ".join(r["tracks"]) or "–", r["held_out_scheme"] or "unknown"]
-        for r in results if r["split"] == ALL])]))
+        [predictor_label(str(r["predictor"]), str(r["configuration"])), str(r["configuration"]),
+         ", ".join(r["tracks"]) or "–", r["held_out_scheme"] or "unknown"] for r in every_row_results(results)])]))
     blocks.append(("h", 2, "Funnel and exclusions"))
     for truth_set in truth_sets:
         blocks.append(("h", 3, specs[truth_set].title if truth_set in specs else truth_set))
@@ -385,12 +363,15 @@ def build_report(
     for r in results:
         if r["headline"]:
             blocks.append(("details", f"{r['truth_set']} | {r['readout_label']} | {r['label']}", [
-                ("p", f"Strata below {min_stratum_n} units are reported as too few, not as numbers."),
-                ("table", ["stratification", "stratum", "n", "Spearman [95% CI]", "sign agreement [95% CI]",
+                ("p", f"Strata below {min_n} units of resampling are reported as too few, not as numbers."),
+                ("table", ["stratification", "stratum", "n (units)", "Spearman [95% CI]", "sign agreement [95% CI]",
                            "sign auROC [95% CI]"], _strata_rows(r["strata"]))]))
 
+    for stale in (out_dir / "plots").glob("*.png"):
+        stale.unlink()  # plots of an earlier report whose names this one no longer writes
     plot_paths = []
-    for i, (name, png) in enumerate(figures):
+    named = [(f"headline {summaries[t]['title']}", png) for t, png in headline_figures.items()] + figures
+    for i, (name, png) in enumerate(named):
         slug = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")[:80]
         plot_paths.append(write_bytes(png, out_dir / "plots" / f"{i:02d}_{slug}.png"))
     markdown = to_markdown(blocks)
@@ -406,16 +387,23 @@ def build_report(
         **(extra_metrics or {}),
         "title": title,
         "warnings": warnings,
+        "min_units": min_n,
         "headline": headline,
+        "headline_truth_sets": summaries,
+        "tissue_replication_genome_wide": replication,
         "truth_sets": {t: {"title": specs[t].title if t in specs else t, "funnel": funnels.get(t, {}),
                            "exclusions": exclusions.get(t, {}),
-                           "diagnostic_inputs": diagnostic_inputs.get(t, {})} for t in truth_sets},
+                           "diagnostic_inputs": diagnostic_inputs.get(t, {}),
+                           "headline_metric": specs[t].headline_metric if t in specs else "spearman",
+                           "published": [dataclasses.asdict(p) for p in specs[t].published] if t in specs else []}
+                       for t in truth_sets},
         "results": results,
     })
     metrics_path = write_text(json.dumps(metrics, indent=1, allow_nan=False), out_dir / "metrics.json")
     return ReportResult(
         markdown=markdown, html_path=html_path, metrics_path=metrics_path, metrics=metrics, warnings=warnings,
-        headline=headline, markdown_path=markdown_path, plot_paths=plot_paths,
+        headline=metrics["headline"], markdown_path=markdown_path, plot_paths=plot_paths,
+        headline_figures={summaries[t]["title"]: png for t, png in headline_figures.items()},
     )
 
 
@@ -423,9 +411,10 @@ def _strata_rows(strata: Sequence[Mapping[str, object]]) -> list[list[str]]:
     rows = []
     for s in strata:
         if s.get("note"):
-            rows.append([s["stratification"], s["stratum"], f"{s['n']:,}", s["note"], "", ""])
+            rows.append([s["stratification"], s["stratum"], f"{s['n']:,} ({s.get('n_units', s['n']):,})", s["note"],
+                         "", ""])
         else:
-            rows.append([s["stratification"], s["stratum"], f"{s['n']:,}", with_ci(s, "spearman"),
+            rows.append([s["stratification"], s["stratum"], f"{s['n']:,} ({s['n_units']:,})", with_ci(s, "spearman"),
                          with_ci(s, "sign_agreement"), with_ci(s, "sign_auroc")])
     return rows
 
@@ -439,7 +428,8 @@ def _figures(scored: pd.DataFrame, results: Sequence[Mapping[str, object]], funn
     if not shown:
         return figures
     figures.append(("configurations side by side", plots.comparison(
-        [{**r, "label": f"{r['truth_set']} | {r['readout_label']} | {r['label']}"} for r in shown])))
+        [{**r, "label": f"{r['truth_set']} | {r['readout_label']} | {r['label']}"} for r in shown
+         if r["n_units"] >= min_n])))
     split = with_training_split(scored)
     curves = []
     for r in shown:
@@ -447,9 +437,10 @@ def _figures(scored: pd.DataFrame, results: Sequence[Mapping[str, object]], funn
                       & (split["configuration"] == r["configuration"]) & (split["split"] == r["split"])]
         group = headline_rows(group, str(r["unit"]), str(r["lead_by"]))
         curves.append((f"{r['truth_set']} | {r['readout_label']} | {r['label']}", group["effect"], group["score"]))
-    figures.append(("sign ROC curves", plots.roc_curves(curves)))
+    figures.append(("sign ROC curves", plots.roc_curves(
+        [curve for curve, r in zip(curves, shown, strict=True) if r["n_units"] >= min_n])))
     for (label, effect, score), r in zip(curves, shown, strict=True):
-        if r["n"] < min_n:
+        if r["n_units"] < min_n:
             continue
         figures.append((f"scatter {label}", plots.scatter(effect, score, title=label)))
         figures.append((f"strata {label}", plots.forest(r["strata"], title=label)))

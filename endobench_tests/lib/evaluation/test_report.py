@@ -1,4 +1,4 @@
-"""The report: a headline first, numbers equal to direct computation, floor and ceiling beside each model.
+"""The report: a headline first, numbers equal to direct computation, floor, power and references beside each model.
 
 The "scores" are second real measurements of the same variants (GTEx log2_aFC and slope z-scores, Degner
 t values), so the expected agreement is known without a model; see fixtures/report/README.md.
@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from endobench.cli import published_lines
 from endobench.lib.evaluation.report import build_report, predictor_label, scope_statement
-from endobench.lib.truth_sets.catalog import DSQTL_DEGNER, K562_DHS_PEAKS, gtex_truth_set
+from endobench.lib.truth_sets.catalog import DSQTL_DEGNER, DSQTL_STRONG, K562_DHS_PEAKS, gtex_truth_set
 
 GTEX = gtex_truth_set("Whole_Blood", "UBERON:0013756", K562_DHS_PEAKS)
 SPECS = {GTEX.name: GTEX, DSQTL_DEGNER.name: DSQTL_DEGNER}
@@ -97,13 +98,15 @@ def test_headline_comes_first_and_names_readout_and_biosample(report):
 
 
 def test_headline_numbers_equal_direct_computation(report, inputs):
-    """One row per gene, significant eGenes only (q <= 0.05): n and Spearman equal scipy on those rows."""
+    """One row per gene, significant eGenes only (q <= 0.05): n and Spearman equal scipy on those rows; the 82
+    genes rest on 79 lead variants, and genes sharing one are resampled together, so n_units counts 79."""
     gtex = inputs[0]
     significant = gtex[gtex["qval"] <= 0.05]
     result, _ = report
     local = result.headline[f"{GTEX.name}|accessibility|local k-mer, held-out chromosomes"]
     assert local["n"] == len(significant) == 82
-    assert local["n_units"] == significant["gene_id"].nunique()
+    assert local["n_units"] == significant["variant_id"].nunique() == 79
+    assert local["units"] == "82 genes on 79 variants"
     assert local["spearman"] == pytest.approx(stats.spearmanr(significant["slope"], significant["log2_aFC"])[0])
 
 
@@ -118,6 +121,53 @@ def test_training_rows_are_kept_out_of_the_headline(inputs, tmp_path):
     assert all(key.endswith("held-out chromosomes") for key in result.headline)
 
 
+def test_a_cross_fitted_model_is_reported_once_with_every_row_held_out(inputs, tmp_path):
+    """A model whose every row is held out (cross-fitted by chromosome parity) gets one result per truth set and
+    readout, over all its rows, labelled as cross-fitted: no 'all chromosomes (leaks)' twin, no training rows; the
+    rows carry the biosample whose readout the scores stand for, and the strata split them by the model that
+    scored them."""
+    predictions = inputs[2].copy()  # the local model's rows beside another configuration that says nothing
+    local = predictions["configuration"] == LOCAL
+    predictions.loc[local, "held_out_scheme"] = "chromosomes, cross-fitted: ...; every variant is held out"
+    predictions.loc[local, "biosample"] = "EFO:0002784"
+    predictions["scored_by"] = np.where(~local, None, np.where(predictions.index % 2 == 0,
+                                        "model trained on the odd autosomes", "model trained on the even autosomes"))
+    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
+    assert {r["split"] for r in result.metrics["results"] if r["configuration"] == "slope_z"} == {"all"}
+    results = [r for r in result.metrics["results"] if r["configuration"] == LOCAL]
+    assert {r["split"] for r in results} == {"held_out"}
+    assert {r["label"] for r in results} == {"local k-mer, cross-fitted, every chromosome held out"}
+    assert sum(r["truth_set"] == GTEX.name for r in results) == 1
+    assert {v["readout_label"] for k, v in result.headline.items() if "local k-mer" in k} == {"DNase x GM12878 (LCL)"}
+    gtex = next(r for r in results if r["truth_set"] == GTEX.name)
+    assert {s["stratum"] for s in gtex["strata"] if s["stratification"] == "scored by"} == {
+        "model trained on the odd autosomes", "model trained on the even autosomes"}
+    assert r"local_gkm_dnase\|0123456789abcdef" in result.markdown.split("**Exact configurations**", 1)[1]
+
+
+def test_the_console_prints_the_strong_dsqtls_pearson_beside_the_published_numbers(inputs, tmp_path):
+    """`make demo`'s lines for a truth set with published numbers: ours over all and on the published evaluation's
+    chromosomes, then the published numbers of the same metric with where they were computed and their source; the
+    eQTL numbers of another setting are said once, as such."""
+    dsqtl = inputs[2][inputs[2]["truth_set"] == DSQTL_DEGNER.name].assign(truth_set=DSQTL_STRONG.name)
+    dsqtl.loc[dsqtl.index[::2], "chrom"] = "chr21"
+    both = pd.concat([dsqtl, _local_only(inputs[2])[lambda f: f["truth_set"] == GTEX.name]], ignore_index=True)
+    result = build_report(both, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path,
+                          specs={**SPECS, DSQTL_STRONG.name: DSQTL_STRONG}, n_boot=20)
+    lines = published_lines(json.loads(result.metrics_path.read_text()))
+    scored = dsqtl[dsqtl["status"] == "scored"]
+    assert lines[0].startswith(f"  {DSQTL_STRONG.title} | local k-mer, held-out chromosomes: pearson="
+                               f"{stats.pearsonr(scored['effect'], scored['score'])[0]:.3f} [")
+    assert "; on chromosomes 3, 6, 9, 12, 16, 18, 19, 21: pearson=" in lines[0]
+    assert lines[1] == ("    published Pearson: AlphaGenome 0.832, Borzoi (ensemble) 0.792, ChromBPNet 0.772 on those "
+                        "chromosomes (AlphaGenome paper (Avsec et al., Nature, doi:10.1038/s41586-025-10014-0), "
+                        "Supplementary Table 4); deltaSVM 0.73 on all chromosomes (ChromBPNet paper (Pampari et al., "
+                        "bioRxiv, doi:10.1101/2024.12.25.630221), figure 6)")
+    assert len(lines) == 3 and lines[2].startswith("  published for another setting: fine-mapped GTEx eQTLs")
+    assert lines[2].endswith("AlphaGenome Spearman 0.50, AlphaGenome sign auROC 0.81 (AlphaGenome paper (Avsec et al., "
+                             "Nature, doi:10.1038/s41586-025-10014-0), figure 4)")
+
+
 def test_every_model_row_carries_its_null_and_the_tss_baseline(report):
     """Expression truth sets get the distance-to-TSS baseline on the same rows, every result a permutation null."""
     result, _ = report
@@ -129,37 +179,157 @@ def test_every_model_row_carries_its_null_and_the_tss_baseline(report):
     assert "distance_to_tss" not in rows[(DSQTL_DEGNER.name, LOCAL, "held_out")]["baselines"]
 
 
-def test_matched_negatives_are_reported_with_their_matching(report):
-    """The 38 non-significant eGenes are the pool; every matched pair is balanced on in-peak status and bins."""
+def test_the_report_says_why_an_egenes_table_has_no_matched_negatives(report):
+    """The 38 non-significant eGenes are other genes' leads: no negatives are matched from them, and the causal
+    against non-causal section says why (for the dsQTLs: no non-significant test at all)."""
     result, _ = report
     gtex = next(r for r in result.metrics["results"] if r["truth_set"] == GTEX.name and r["split"] == "held_out")
-    assert gtex["matching"]["n_positives"] == 82 and gtex["matching"]["n_negative_pool"] == 38
-    assert 0 < gtex["classification"]["n_positive"] == gtex["classification"]["n_negative"] <= 38
-    assert "coarsened exact matching" in gtex["matching"]["method"]
+    assert gtex["matching"]["n_positives"] == 82 and gtex["matching"]["n_matched"] == 0
+    assert "(38 are of other genes)" in gtex["matching"]["method"]
+    assert gtex["classification"]["n_positive"] == 0
     dsqtl = next(r for r in result.metrics["results"] if r["truth_set"] == DSQTL_DEGNER.name)
-    assert dsqtl["matching"]["n_matched"] == 0 and "no non-significant rows" in dsqtl["matching"]["method"]
+    assert dsqtl["matching"]["n_matched"] == 0 and "the table has no non-significant test" in dsqtl["matching"]["method"]
+    section = result.markdown.split("## Causal against matched non-causal", 1)[1].split("\n## ", 1)[0]
+    assert "an eGenes table holds one lead variant per gene" in section
 
 
-def test_ceiling_row_reads_against_each_model(inputs, tmp_path):
-    """Measured effects given for some units: each model row gets the ceiling on its own units, in words too."""
-    gtex = inputs[0]
-    predictions = _local_only(inputs[2])
-    measured = pd.DataFrame({"truth_set": GTEX.name, "variant_id": gtex["variant_id"], "gene_id": gtex["gene_id"],
-                             "measured_effect": gtex["slope"] * 2})[:60]
-    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, measured=measured,
-                          n_boot=20)
-    gtex_row = next(r for r in result.metrics["results"] if r["truth_set"] == GTEX.name and r["split"] == "held_out")
-    ceiling = gtex_row["ceiling"]
-    on = gtex[:60][gtex[:60]["qval"] <= 0.05]
-    assert ceiling["n"] == len(on)
-    assert ceiling["spearman"] == pytest.approx(1.0)
-    assert ceiling["model_on_same_units"]["spearman"] == pytest.approx(stats.spearmanr(on["slope"], on["log2_aFC"])[0])
-    assert "the measured accessibility itself (the ceiling) reaches 1.000" in result.markdown
-
-
-def test_published_numbers_are_marked_as_published(report):
+def test_distance_to_tss_is_set_against_the_size_of_the_effect_not_its_sign(report, inputs):
+    """The TSS baseline has no sign: its Spearman is with |effect| (closer variants, larger effects)."""
     result, _ = report
-    assert "pearson 0.83 (published, not computed here)" in result.markdown
+    gtex = next(r for r in result.metrics["results"] if r["truth_set"] == GTEX.name and r["split"] == "held_out")
+    significant = inputs[0][inputs[0]["qval"] <= 0.05]
+    closeness = -np.log10(significant["tss_distance"].abs() + 1)
+    baseline = gtex["baselines"]["distance_to_tss"]
+    assert baseline["against"] == "|effect|"
+    assert baseline["spearman"] == pytest.approx(stats.spearmanr(significant["slope"].abs(), closeness)[0])
+    assert "sign_auroc" not in baseline
+
+
+def _with_measured(predictions: pd.DataFrame, gtex: pd.DataFrame, measured_effect: np.ndarray) -> pd.DataFrame:
+    """The predictions plus measured accessibility rows (a reference) for the first 60 Whole Blood genes."""
+    rows = predictions[(predictions["truth_set"] == GTEX.name)].iloc[:60]
+    measured = rows.assign(score=measured_effect[:60], predictor="measured", configuration="measured|dsqtl_degner2012",
+                           biosample="EFO:0002784", held_out=pd.NA, held_out_scheme="")
+    return pd.concat([predictions, measured], ignore_index=True)
+
+
+def test_the_measured_reference_reads_against_each_model_on_its_units(inputs, tmp_path):
+    """Measured effects for 60 genes: each model row gets the reference on its own units, in words too; the
+    reference's own row resamples its measured variants (genes sharing one go together) and counts them."""
+    gtex = inputs[0]
+    predictions = _with_measured(_local_only(inputs[2]), gtex, gtex["slope"].to_numpy() * 2)
+    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
+    gtex_row = next(r for r in result.metrics["results"] if r["truth_set"] == GTEX.name and r["split"] == "held_out")
+    reference = gtex_row["references"]["measured|dsqtl_degner2012"]
+    on = gtex[:60][gtex[:60]["qval"] <= 0.05]
+    assert reference["n"] == len(on) and reference["n_units"] == on["variant_id"].nunique()
+    assert reference["spearman"] == pytest.approx(1.0)
+    model = reference["model_on_same_units"]
+    assert model["spearman"] == pytest.approx(stats.spearmanr(on["slope"], on["log2_aFC"])[0])
+    assert "the measured accessibility (reference) itself reaches 1.000" in result.markdown
+    measured = result.headline[f"{GTEX.name}|accessibility|measured accessibility (reference)"]
+    assert measured["kind"] == "reference"
+    assert (measured["n"], measured["n_units"]) == (len(on), on["variant_id"].nunique())
+    assert measured["units"] == f"{len(on)} genes on {on['variant_id'].nunique()} variants"
+    entry = result.headline[f"{GTEX.name}|accessibility|local k-mer, held-out chromosomes"]
+    assert entry["reference"]["label"] == "measured accessibility (reference)"
+    assert entry["reference"]["spearman"] == pytest.approx(1.0)
+    assert not entry["underpowered"]
+
+
+def test_a_row_whose_mde_is_above_its_reference_is_underpowered(inputs, tmp_path):
+    """A reference that barely tracks the effects (Spearman about 0.1 on the same units) is below what 40-odd units
+    can detect (MDE about 0.45): the model row is flagged, in metrics.json and on the console."""
+    from endobench.cli import headline_lines
+
+    gtex = inputs[0]
+    weak = gtex["slope"].to_numpy() * 0.05 + np.random.default_rng(2).normal(size=len(gtex))
+    result = build_report(_with_measured(_local_only(inputs[2]), gtex, weak), FUNNELS, EXCLUSIONS, CONTEXT, tmp_path,
+                          specs=SPECS, n_boot=20)
+    entry = result.headline[f"{GTEX.name}|accessibility|local k-mer, held-out chromosomes"]
+    assert abs(entry["reference"]["spearman"]) < entry["mde"] < 0.6
+    assert entry["underpowered"]
+    line = next(line for line in headline_lines(result.metrics) if "local k-mer" in line and "82 genes" in line)
+    assert line.endswith("underpowered") and f"mde={entry['mde']:.3f}" in line
+
+
+def test_every_headline_row_carries_power_and_the_noise_ceiling(report, inputs):
+    """mde is the Spearman detectable with 80% power from the row's units; the noise ceiling comes from the
+    effects' standard errors on the same rows."""
+    from endobench.lib.evaluation.endpoints import noise_ceiling, spearman_mde
+
+    gtex = inputs[0]
+    significant = gtex[gtex["qval"] <= 0.05]
+    result, _ = report
+    entry = result.headline[f"{GTEX.name}|accessibility|local k-mer, held-out chromosomes"]
+    assert entry["mde"] == pytest.approx(spearman_mde(79))
+    assert entry["noise_ceiling"]["spearman"] is None  # the fixture's predictions carry no standard errors
+    with_se = noise_ceiling(significant["slope"], significant["slope_se"])
+    assert 0.9 < with_se["spearman"] < 1
+
+
+def test_primary_endpoint_is_in_metrics_json_with_holm(report):
+    """Each headline entry names its primary endpoint {metric, value, ci}; p-values are Holm-adjusted over the
+    headline rows with enough units."""
+    from endobench.lib.evaluation.endpoints import holm
+
+    result, out = report
+    metrics = json.loads((out / "metrics.json").read_text())
+    entries = list(metrics["headline"].values())
+    for entry in entries:
+        assert {"metric", "value", "ci", "p", "p_holm"} <= set(entry["primary"])
+        assert entry["primary"]["metric"] == "sign agreement"
+    tested = [e for e in entries if e["primary"]["p"] is not None]
+    assert [e["primary"]["p_holm"] for e in tested] == pytest.approx(holm([e["primary"]["p"] for e in tested]))
+    assert "Holm" in result.markdown
+
+
+def _table_row(markdown: str, first_cell: str) -> list[str]:
+    line = next(line for line in markdown.splitlines() if line.startswith(f"| {first_cell} |"))
+    return [cell.strip() for cell in line.strip("|").split(" | ")]
+
+
+def test_published_numbers_sit_in_the_column_of_their_own_metric(report):
+    """AlphaGenome's eQTL coefficient Spearman in the Spearman column, its sign auROC in the sign auROC column,
+    each marked as published and as another setting; no other cell of those rows holds a number."""
+    result, _ = report
+    header = _table_row(result.markdown, "configuration")
+    rows = [line for line in result.markdown.split("### GTEx v8 Whole Blood eQTLs", 1)[1].splitlines()
+            if line.startswith("| published: AlphaGenome |")]
+    cells = [dict(zip(header, [c.strip() for c in line.strip("|").split(" | ")])) for line in rows]
+    assert cells[0]["Spearman [95% CI]"].startswith("0.50 (published; another setting: fine-mapped GTEx eQTLs")
+    assert cells[1]["sign auROC [95% CI]"].startswith("0.81 (published; another setting")
+    assert cells[0]["Pearson [95% CI]"] == cells[0]["sign auROC [95% CI]"] == cells[1]["Spearman [95% CI]"] == ""
+
+
+def test_the_strong_dsqtls_read_beside_the_published_numbers_on_their_chromosomes(inputs, tmp_path):
+    """The field's dsQTL truth set: our signed Pearson over all its variants and on the chromosomes of the
+    published evaluation, beside AlphaGenome, Borzoi and ChromBPNet (computed on those chromosomes) and deltaSVM
+    (all chromosomes), each with its source; the stratum of those chromosomes is computed on exactly them."""
+    dsqtl = inputs[2][inputs[2]["truth_set"] == DSQTL_DEGNER.name].copy()
+    dsqtl["truth_set"] = DSQTL_STRONG.name
+    dsqtl.loc[dsqtl.index[::2], "chrom"] = "chr21"  # half on a chromosome of the published evaluation
+    result = build_report(dsqtl, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs={DSQTL_STRONG.name: DSQTL_STRONG},
+                          n_boot=20)
+    scored = dsqtl[dsqtl["status"] == "scored"]
+    on = scored[scored["chrom"] == "chr21"]
+    beside = result.markdown.split("Beside the published numbers", 1)[1]
+    header = _table_row(beside, "model")
+    assert header[4] == "Pearson, chromosomes of the published evaluation (3, 6, 9, 12, 16, 18, 19, 21)"
+    ours = dict(zip(header, _table_row(beside, "ours: local k-mer, held-out chromosomes")))
+    assert ours["Pearson, all chromosomes"].startswith(f"{stats.pearsonr(scored['effect'], scored['score'])[0]:.3f}")
+    assert ours[header[4]].startswith(f"{stats.pearsonr(on['effect'], on['score'])[0]:.3f}")
+    published = {row[0]: row for row in (_table_row(beside, f"published: {m}") for m in
+                                          ("AlphaGenome", "Borzoi (ensemble)", "ChromBPNet", "deltaSVM"))}
+    assert [published[f"published: {m}"][4] for m in ("AlphaGenome", "Borzoi (ensemble)", "ChromBPNet")] == [
+        "0.832", "0.792", "0.772"]
+    assert published["published: deltaSVM"][2] == "0.73" and published["published: deltaSVM"][4] == ""
+    assert "Supplementary Table 4" in published["published: AlphaGenome"][6]
+    assert "figure 6" in published["published: deltaSVM"][6]
+    assert "no auPRC" not in result.markdown and "cannot be computed here without them" in result.markdown
+    strong = next(r for r in result.metrics["results"] if r["truth_set"] == DSQTL_STRONG.name)
+    stratum = next(s for s in strong["strata"] if s["stratum"].startswith("chromosomes of the published evaluation"))
+    assert stratum["n"] == len(on) and stratum["pearson"] == pytest.approx(stats.pearsonr(on["effect"], on["score"])[0])
 
 
 def test_effect_bars_stay_bars_in_markdown(report):
@@ -195,25 +365,55 @@ def test_truth_set_without_scored_units_still_appears(inputs, tmp_path):
 
 
 def test_result_below_minimum_n_says_too_few(inputs, tmp_path):
-    """A result under the minimum gets 'too few (n=...)', not numbers, in the tables."""
+    """Nine significant genes: under the one minimum of 10 units, so no correlation anywhere: not in the report's
+    tables, not in metrics.json's headline, not on the console (today n=4 printed spearman=0.258)."""
+    from endobench.cli import headline_lines
+
     predictions = _local_only(inputs[2])
-    keep = (predictions["truth_set"] != GTEX.name) | (predictions.index < 10)
+    significant = predictions["is_significant"].astype(bool)
+    keep = (predictions["truth_set"] != GTEX.name) | (significant & (significant.cumsum() <= 9))
     result = build_report(predictions[keep], FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
-    assert "too few (n=" in result.markdown
+    entry = result.headline[f"{GTEX.name}|accessibility|local k-mer, held-out chromosomes"]
+    n_units = entry["n_units"]  # 9 genes on 7 lead variants
+    assert entry["n"] == 9 and entry["note"] == f"too few (n={n_units} units; at least 10 needed)"
+    assert entry["spearman"] is None and entry["primary"]["value"] is None and entry["sign_agreement"] is None
+    headline = result.markdown.split("## How to read", 1)[0]
+    assert f"too few (n={n_units} units; at least 10 needed)" in headline
+    line = next(line for line in headline_lines(result.metrics) if "9 genes" in line)
+    assert f"too few ({n_units} units)" in line and "spearman=" not in line
+
+
+def test_classification_of_too_few_matched_pairs_shows_no_auroc(inputs, tmp_path):
+    """Three genes also have a non-significant test of their own (as an all-pairs table gives): three matched pairs
+    are below the one minimum of 10 units, so the report gives a note, not '0.500 [0.000, 1.000]'."""
+    predictions = _local_only(inputs[2])
+    gtex = predictions[(predictions["truth_set"] == GTEX.name) & predictions["is_significant"].astype(bool)]
+    weaker = gtex.iloc[:3].assign(variant_id=lambda f: f["variant_id"] + "_tag", pval=0.5, is_significant=False,
+                                  tss_distance=lambda f: f["tss_distance"] + 10)
+    result = build_report(pd.concat([predictions, weaker], ignore_index=True), FUNNELS, EXCLUSIONS, CONTEXT, tmp_path,
+                          specs=SPECS, n_boot=20)
+    row = next(r for r in result.metrics["results"] if r["truth_set"] == GTEX.name)
+    assert row["classification"]["n_positive"] == 3
+    assert row["classification"]["note"].startswith("too few") and row["classification"]["auroc"] is None
+    section = result.markdown.split("## Causal against matched non-causal", 1)[1].split("\n## ", 1)[0]
+    assert "too few (n=3 units; at least 10 needed)" in section and "[0.000, 1.000]" not in section
 
 
 def test_predictor_labels_read_like_words():
     assert predictor_label("alphagenome", "alphagenome|ALL_FOLDS|1048576") == "AlphaGenome 1 MB (ALL_FOLDS)"
     assert predictor_label("alphagenome", "alphagenome|FOLD_1|131072|tracks=ab12") == "AlphaGenome 128 KB (FOLD_1)"
     assert predictor_label("local_gkm_dnase", LOCAL) == "local k-mer"
-    assert predictor_label("measured", "measured|dsqtl_degner2012") == "measured accessibility (ceiling)"
+    assert predictor_label("measured", "measured|dsqtl_degner2012") == "measured accessibility (reference)"
+    assert predictor_label("tissue_replication", "tissue_replication|gtex_lcl") == "tissue replication (reference)"
 
 
 def test_scope_statement_cites_what_exists_and_nothing_else():
-    """No unsourced |rho| range; the nearest public eQTL figure is cited; AlphaGenome folds are regions."""
+    """No unsourced |rho| range and no GitHub-issue anecdote as a reference: the eQTL lines are set beside the
+    peer-reviewed numbers, said to be another setting; AlphaGenome folds are regions."""
     frame = pd.DataFrame({"truth_set": [GTEX.name, DSQTL_DEGNER.name], "predictor": ["alphagenome", "local_gkm_dnase"]})
     text = " ".join(scope_statement(frame))
-    assert "0.1-0.17" not in text and "johahi/borzoi-pytorch issue 26" in text
+    assert "0.1-0.17" not in text and "borzoi-pytorch" not in text and "0.17" not in text
+    assert "figure 4" in text and "another setting" in text
     assert "regions" in text and "test chromosomes" not in text
     assert "GM12878" in " ".join(scope_statement(frame.iloc[1:]))
 
@@ -234,3 +434,55 @@ def test_quantile_scores_get_a_sensitivity_row(inputs, tmp_path):
     result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
     section = result.markdown.split("## Sensitivity", 1)[1].split("\n## ", 1)[0]
     assert "| raw score |" in section and "| quantile score |" in section
+
+
+def test_the_reference_is_called_a_reference_and_said_what_it_is(inputs, tmp_path):
+    """Measured accessibility is a reference, not a ceiling, and the report says in one sentence what it is; the
+    noise ceiling is the bound, with its formula."""
+    gtex = inputs[0]
+    result = build_report(_with_measured(_local_only(inputs[2]), gtex, gtex["slope"].to_numpy()), FUNNELS, EXCLUSIONS,
+                          CONTEXT, tmp_path, specs=SPECS, n_boot=20)
+    assert "accessibility (ceiling)" not in result.markdown and "| ceiling on the same units |" not in result.markdown
+    assert ("Measured accessibility (reference) is LCL DNase sensitivity measured at the same position in other "
+            "donors") in result.markdown
+    assert "it mixes LD, cell type and mechanism, and it is not an upper bound" in result.markdown
+    assert "R = (Var(b) - mean(se^2)) / Var(b)" in result.markdown
+    assert "no accessibility model can be expected to do better" not in result.markdown
+
+
+def test_a_figure_per_truth_set_opens_the_report(report):
+    """report.html shows, before any table, one headline figure per truth set with results, drawn at 100 dpi in a
+    width the page shows at 100% zoom."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    result, out = report
+    html = (out / "report.html").read_text()
+    assert html.index('<img alt="headline: ') < html.index("<table")
+    titles = {e["title"] for e in result.headline.values()}
+    assert set(result.headline_figures) == titles and len(titles) == 2
+    for title, png in result.headline_figures.items():
+        assert f'alt="headline: {title}"' in html
+        width, height = Image.open(BytesIO(png)).size
+        assert 600 <= width <= 1150 and height >= 200
+
+
+def test_the_console_prints_every_truth_set_even_without_scorable_units(inputs, tmp_path):
+    """A line per truth set, the one no model could score with its reason; per model line the primary endpoint with
+    its interval, mde= and the reference beside it."""
+    from endobench.cli import headline_lines
+
+    predictions = _local_only(inputs[2])
+    predictions.loc[predictions["truth_set"] == GTEX.name, ["status", "reason"]] = ["failed", "no_reference_sequence"]
+    funnels = {**FUNNELS, GTEX.name: {**FUNNELS[GTEX.name], "windows_ok": 0, "scored_variants": 0}}
+    exclusions = {**EXCLUSIONS, GTEX.name: {"not_in_annotation": 440, "no_reference_sequence": 120}}
+    result = build_report(predictions, funnels, exclusions, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
+    lines = headline_lines(result.metrics)
+    assert (f"  {GTEX.title}: 0 scorable units (in_annotation 120, windows_ok 0, no_reference_sequence 120)"
+            in lines)
+    dsqtl = result.headline[f"{DSQTL_DEGNER.name}|accessibility|local k-mer, held-out chromosomes"]
+    line = next(line for line in lines if "local k-mer" in line)
+    low, high = dsqtl["primary"]["ci"]
+    assert f"{dsqtl['primary']['value']:.3f} [{low:.3f}, {high:.3f}]" in line
+    assert f"mde={dsqtl['mde']:.3f}" in line and "ref=" in line and "ceiling=" in line
