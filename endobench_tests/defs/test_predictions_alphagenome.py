@@ -2,6 +2,9 @@
 or empty key, an unknown track or a uniform rejection fails the run before anything is cached, gene deserts do not
 crash it, the quota is waited for, the plan and progress are logged, and only the service's failures are retried."""
 
+import socket
+import time
+
 import dagster as dg
 import grpc
 import pandas as pd
@@ -207,3 +210,25 @@ def test_a_programming_error_fails_the_step_at_once_instead_of_being_retried(gra
     assert _step_events(result, "STEP_UP_FOR_RETRY") == []
     message = result.get_step_failure_events()[0].step_failure_data.error.message
     assert "AttributeError" in message and "to_scores" in message and "not retried" in message
+
+
+def test_a_server_nobody_listens_on_fails_within_the_preflight_as_a_retryable_service_failure(graph, tmp_path):
+    """The asset run directly (its body, as a run executes it): an address where nothing answers fails within the
+    preflight's time (1 s here) naming the address, nothing sent, as a failure the retry policy may retry (a network
+    that comes back), not as a partition of failed rows."""
+    _, resources = graph
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    predictor = AlphaGenomePredictor(api_key=KEY, address=address, connect_timeout_seconds=1)
+    storage = Storage(root=resources["storage"].root, cache_dir=str(tmp_path))
+    context = dg.build_asset_context(partition_key=PARTITION)
+    started = time.monotonic()
+    with pytest.raises(dg.Failure) as failed:
+        predictions.variant_effect_predictions(context, sources=resources["sources"], storage=storage,
+                                               predictor=predictor)
+    assert time.monotonic() - started < 15
+    assert f"could not reach {address} within 1 s" in failed.value.description
+    assert failed.value.allow_retries is True
+    with ScoreCache(tmp_path) as cache:
+        assert cache.count_calls() == 0
