@@ -7,6 +7,7 @@ Every subcommand ends a failure with one readable line on stderr and a non-zero 
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import traceback
 from pathlib import Path
@@ -73,7 +74,7 @@ def _score_pairs(args: argparse.Namespace) -> int:
     from endobench.lib.io.atomic import check_output_file
     from endobench.lib.model.pairs import describe_counts, score_fasta_pairs
 
-    check_output_file(Path(args.out))
+    check_output_file(Path(args.out), inputs=[Path(args.ref), Path(args.alt), Path(args.model)], table=True)
     counts = score_fasta_pairs(Path(args.ref), Path(args.alt), Path(args.out),
                                lambda: load_or_train_model(Path(args.model), Path(args.sample_dir)))
     print(f"{args.out}: {describe_counts(counts)}")
@@ -156,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     pairs = sub.add_parser("score-pairs", help="score same-named records of two FASTA files with the local model")
     pairs.add_argument("--ref", required=True, help="FASTA of reference-allele sequences")
     pairs.add_argument("--alt", required=True, help="FASTA of alternative-allele sequences, same record names")
-    pairs.add_argument("--out", required=True, help="TSV: name, score_ref, score_alt, delta")
+    pairs.add_argument("--out", required=True,
+                       help=".tsv, .csv or .parquet (the format its name says): name, score_ref, score_alt, delta")
     pairs.add_argument("--model", default=str(DEFAULT_MODEL), help="trained model (.npz); trained if absent")
     pairs.add_argument("--sample-dir", default="data/sample", help="bundled data used to train a missing model")
     pairs.set_defaults(func=_score_pairs)
@@ -221,6 +223,9 @@ def failure_line(exc: BaseException, debug: bool = False) -> str:
 
     if isinstance(exc, (InputError, DownloadError)):
         text = str(exc)
+    elif isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        text = f"{exc.filename or 'a path'} is a symbolic link loop (following it leads back to itself): remove the " \
+               "link or point it at a real file or folder"
     elif isinstance(exc, OSError):
         where = f" {exc.filename}" if exc.filename else ""
         text = f"{exc.strerror or exc}:{where}" + "".join(f" {note}" for note in getattr(exc, "__notes__", []))
