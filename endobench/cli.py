@@ -18,10 +18,18 @@ from endobench.lib.model import model_path
 DEFAULT_MODEL = model_path("data/outputs")
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from endobench.demo import run_demo
+class CommandStopped(RuntimeError):
+    """A command cannot go on as configured (a setting, the API key, a run that failed); the message is the one
+    line it ends with (exit status 1)."""
 
-    summary = run_demo(Path(args.data_dir), release=args.release, predictor=args.predictor, force=args.force)
+
+def _demo(args: argparse.Namespace) -> int:
+    from endobench.defs.resources import describe_settings
+    from endobench.demo import demo_resources, run_demo
+
+    resources = demo_resources(Path(args.data_dir) if args.data_dir else None, args.predictor)
+    print(f"endobench demo: {describe_settings(resources)}", flush=True)
+    summary = run_demo(release=args.release, force=args.force, resources=resources)
     runs = len(summary["runs"])
     done = f"{runs} runs" if runs else "nothing to run, every asset up to date"
     print(f"endobench demo finished in {summary['seconds']:.0f} s ({done}; "
@@ -148,9 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="materialise the whole asset graph on the bundled sample (offline)")
-    demo.add_argument("--data-dir", default="data", help="holds sample/ and receives outputs/ and dagster_home/")
+    demo.add_argument("--data-dir", default=None,
+                      help="holds sample/ and receives outputs/ and dagster_home/ (default: ENDOBENCH_DATA_DIR, "
+                           "else data)")
     demo.add_argument("--release", default="v8", type=_release, help="GTEx release (v8 is bundled)")
-    demo.add_argument("--predictor", default="local", choices=["local", "alphagenome"])
+    demo.add_argument("--predictor", default=None, choices=["local", "alphagenome"],
+                      help="default: ENDOBENCH_PREDICTOR, else local")
     demo.add_argument("--force", action="store_true", help="materialise every asset again, even those up to date")
     demo.set_defaults(func=_demo)
 
@@ -221,7 +232,7 @@ def failure_line(exc: BaseException, debug: bool = False) -> str:
     anything unexpected its type, with a pointer to `--debug`."""
     from endobench.lib.io.downloads import DownloadError
 
-    if isinstance(exc, (InputError, DownloadError)):
+    if isinstance(exc, (InputError, DownloadError, CommandStopped)):
         text = str(exc)
     elif isinstance(exc, OSError) and exc.errno == errno.ELOOP:
         text = f"{exc.filename or 'a path'} is a symbolic link loop (following it leads back to itself): remove the " \

@@ -182,6 +182,23 @@ def test_the_same_column_guard_sees_through_links(tmp_path, capsys, link):
     assert "both name 'slope'" in capsys.readouterr().err
 
 
+def test_parquet_tables_whose_pandas_index_repeats_are_read_like_any_other(gtex, tmp_path):
+    """What `pd.concat(...).to_parquet()` writes: the index 0-59 twice, in the table and the predictions (the join
+    used to crash); an index set from a column (`set_index("gene_id")`) comes back as that column."""
+    def halves(frame):
+        return pd.concat([frame.iloc[:60].reset_index(drop=True), frame.iloc[60:].reset_index(drop=True)])
+
+    halves(gtex.drop(columns="log2_aFC")).to_parquet(tmp_path / "truth.parquet")
+    halves(gtex[["gene_id", "log2_aFC"]]).to_parquet(tmp_path / "repeated.parquet")
+    gtex[["gene_id", "log2_aFC"]].set_index("gene_id").to_parquet(tmp_path / "named.parquet")
+    as_text = evaluate(GTEX_120, tmp_path / "text")
+    for predictions in ("repeated.parquet", "named.parquet"):
+        joined = evaluate(tmp_path / "truth.parquet", tmp_path / predictions.split(".")[0], "--id-col", "gene_id",
+                          "--predictions", str(tmp_path / predictions))
+        assert joined["n"] == 120
+        assert joined["spearman"] == pytest.approx(as_text["spearman"])
+
+
 # --- numbers ----------------------------------------------------------------------------------------------------
 
 def test_pearson_and_its_interval_do_not_depend_on_the_scale_of_the_scores(gtex, tmp_path):

@@ -142,7 +142,7 @@ class DataSources(dg.ConfigurableResource):
         if unknown:
             raise dg.Failure(f"unknown annotation(s) {unknown}: use any of {sorted(ANNOTATIONS)}", allow_retries=False)
         annotations = [ANNOTATIONS[a] for a in self.annotations]
-        specs = [gtex_truth_set(tissue_key(t), a) for t in self.gtex_tissues for a in annotations]
+        specs = [gtex_truth_set(key, a) for key, _ in self.gtex_sources() for a in annotations]
         specs.append(DSQTL_DEGNER)
         if self.finemapped_eqtls:
             specs += [finemapped_truth_set(self.finemapped_tissue, a) for a in annotations]
@@ -272,6 +272,35 @@ class FullDataSources(DataSources):
             raise dg.Failure(str(exc), allow_retries=True) from exc
         return SourceFile(path, "", how)
 
+    def _ucsc_url(self, relative: str) -> str:
+        return f"{self.ucsc_base_url.rstrip('/')}/{relative}"
+
+    def _encode_metadata_url(self, accession: str) -> str:
+        return f"{self.encode_base_url.rstrip('/')}/{accession}/?format=json"
+
+    def _gtex_archive_url(self, spec: GtexRelease) -> str:
+        return f"{self.gtex_base_url.rstrip('/')}/{spec.archive}"
+
+    def pending_downloads(self, release: str) -> list[str]:
+        """The first URL of each input of `release` not yet on disk, in the order a run fetches them (peaks,
+        exclusion list, GTEx, reference): what the `full` profile still has to reach."""
+        pending = []
+        for accession in filter(None, (self.peaks_encode_accession, self.blacklist_encode_accession)):
+            if not (Path(self.download_dir) / "encode" / f"{accession}.bed.gz").exists():
+                pending.append(self._encode_metadata_url(accession))
+        if not self.peaks_encode_accession and not (Path(self.download_dir) / "ucsc" /
+                                                    PurePosixPath(UCSC_HG19_K562_DNASE).name).exists():
+            pending.append(self._ucsc_url(UCSC_HG19_K562_DNASE))
+        spec = GTEX_RELEASES.get(release)
+        member = spec.members.get(self.gtex_file_kind) if spec is not None else None
+        if member is not None and not all(
+                (Path(self.download_dir) / "gtex" / release / PurePosixPath(member.format(tissue=t)).name).exists()
+                for t in self.gtex_tissues):
+            pending.append(self._gtex_archive_url(spec))
+        if not self.reference_fasta and not self.reference_file().path.exists():
+            pending.append(self._ucsc_url(UCSC_HG38_FASTA))
+        return pending
+
     def _ucsc(self, relative: str, dest: str) -> SourceFile:
         """A UCSC goldenPath file, checked against the md5sum.txt of its folder."""
         base = self.ucsc_base_url.rstrip("/")
@@ -285,14 +314,14 @@ class FullDataSources(DataSources):
             with bad_listing_fails():
                 return md5_from_listing(listing, name)
 
-        return self._fetch(f"{base}/{relative}", dest, relative, published)
+        return self._fetch(self._ucsc_url(relative), dest, relative, published)
 
     def _encode(self, accession: str, expected: EncodeExpectation) -> SourceFile:
         """An ENCODE file by accession: its metadata checked against `expected` before anything else (a wrong
         accession or a revoked file fails naming both values, and the file is not downloaded), then the file,
         checked against the metadata's md5sum."""
         base = self.encode_base_url.rstrip("/")
-        path = self._download(f"{base}/{accession}/?format=json", f"encode/{accession}.json")
+        path = self._download(self._encode_metadata_url(accession), f"encode/{accession}.json")
         with bad_listing_fails():
             metadata = check_encode_metadata(path, accession, expected)
         return self._fetch(f"{base}/{accession}/@@download/{accession}.bed.gz", f"encode/{accession}.bed.gz",
@@ -313,7 +342,7 @@ class FullDataSources(DataSources):
         dest = Path(self.download_dir) / "gtex" / release / PurePosixPath(member).name
         if dest.exists():
             return SourceFile(dest, spec.build)
-        archive: Path | str = f"{self.gtex_base_url.rstrip('/')}/{spec.archive}"
+        archive: Path | str = self._gtex_archive_url(spec)
         if self.keep_gtex_archive:
             archive = self._fetch(str(archive), f"gtex/{release}/{PurePosixPath(spec.archive).name}",
                                   f"gtex/{spec.archive}").path

@@ -84,10 +84,11 @@ def variant_effect_predictions(
     with bad_input_fails_the_run():
         reference = ReferenceGenome(source.path, source.build)
     units = requests.drop_duplicates(REQUEST_KEYS).reset_index(drop=True)
-    outcome = predictor.score_variants(
-        units.assign(gene_id=units["score_gene_id"].replace(NO_GENE, pd.NA))[PREDICTOR_INPUT],
-        reference=reference, cache_dir=storage.cache_path(), log=context.log,
-    )
+    with bad_input_fails_the_run():  # a damaged score cache names itself and what to do
+        outcome = predictor.score_variants(
+            units.assign(gene_id=units["score_gene_id"].replace(NO_GENE, pd.NA))[PREDICTOR_INPUT],
+            reference=reference, cache_dir=storage.cache_path(), log=context.log,
+        )
     columns = list(dict.fromkeys([*outcome.scores.columns.drop("gene_id"), "track"]))  # every frame names its track
     scores = outcome.scores.reindex(columns=columns).assign(**{k: units[k].to_numpy() for k in REQUEST_KEYS[1:]})
     merged = requests[TRUTH_COLUMNS + REQUEST_KEYS[1:]].merge(scores, on=REQUEST_KEYS, how="left",
