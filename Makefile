@@ -41,6 +41,7 @@ deploy-test: $(STAMP) bedtools postgres
 
 bench: $(STAMP) bedtools
 	$(BIN)/python bench/local_model_speed.py
+	$(BIN)/python bench/motif_scan.py
 	$(BIN)/python bench/alphagenome_throughput.py
 	dir=$$(mktemp -d) && $(BIN)/python bench/ingest.py --workdir $$dir \
 	  && $(BIN)/python bench/full_scale.py --workdir $$dir; status=$$?; rm -rf $$dir; exit $$status

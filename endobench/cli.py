@@ -60,6 +60,12 @@ def headline_lines(metrics: dict) -> list[str]:
             parts.append(f"{name}={value:.3f}" if isinstance(value, (int, float)) else f"{name}=n/a")
         lines.append(f"  {numbers.get('title')} | {numbers.get('readout_label')} | {numbers.get('label')}: "
                      + "  ".join(parts))
+    titles = {name: t.get("title", name) for name, t in metrics.get("truth_sets", {}).items()}
+    for truth_set, n in sorted(metrics.get("motifs", {}).items()):
+        if n.get("agreement") is not None:
+            lines.append(f"  {titles.get(truth_set, truth_set)} | motif direction agrees with the measured effect: "
+                         f"{n['agreement']:.3f} of {n['n_strong']:,} units with a strong motif change "
+                         f"(of {n['n_units']:,})")
     for warning in metrics.get("warnings", []):
         lines.append(f"  warning: {warning}")
     return lines
@@ -160,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="holds sample/ and receives outputs/ and dagster_home/ (default: ENDOBENCH_DATA_DIR, "
                            "else data)")
     demo.add_argument("--release", default="v8", type=_release, help="GTEx release (v8 is bundled)")
-    demo.add_argument("--predictor", default=None, choices=["local", "alphagenome"],
+    demo.add_argument("--predictor", default=None, choices=["local", "alphagenome", "motif"],
                       help="default: ENDOBENCH_PREDICTOR, else local")
     demo.add_argument("--force", action="store_true", help="materialise every asset again, even those up to date")
     demo.set_defaults(func=_demo)
@@ -176,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     variants = sub.add_parser("score-variants", help="score a variant list with the configured predictor and cache")
     variants.add_argument("--variants", required=True, help="TSV, CSV or parquet: chrom pos ref alt [gene_id] (hg38)")
-    variants.add_argument("--predictor", required=True, choices=["local", "alphagenome"])
+    variants.add_argument("--predictor", required=True, choices=["local", "alphagenome", "motif"])
     variants.add_argument("--out", required=True,
                           help=".parquet, .tsv or .csv (the format its name says): one row per input row and readout")
     variants.add_argument("--cache-dir", default=None, help="score cache (default: the graph's, data/cache)")

@@ -30,7 +30,9 @@ PREDICTION_RUN_KILLED = 5
 # The shared inputs, raw_gtex_eqtls, dhs_filtered_variants and sequence_windows run first, then four chromosomes
 # finish; the fifth is killed as it logs its first line, before it can record a materialization.
 RUNS_FINISHED = 4 + PREDICTION_RUN_KILLED - 1
-ALL_RUNS = 4 + len(chromosome_partitions.get_partition_keys()) + 1
+# The shared inputs, the release's inputs, the predictions, then motif_changes (its partition, the release, sorts
+# after the predictions') and the report.
+ALL_RUNS = 4 + len(chromosome_partitions.get_partition_keys()) + 2
 PREDICTIONS = dg.AssetKey("variant_effect_predictions")
 
 
@@ -95,8 +97,8 @@ def test_the_interrupted_demo_resumed_without_redoing_finished_work(demo):
     """After the kill, only the unfinished runs ran: every prediction partition was materialised exactly once."""
     _, summary, instance = demo
     assert len(summary["runs"]) == ALL_RUNS - RUNS_FINISHED
-    resumed = {run.asset_keys[0].to_user_string() for run in summary["runs"]}
-    assert resumed == {"variant_effect_predictions", "benchmark_report"}
+    resumed = {key.to_user_string() for run in summary["runs"] for key in run.asset_keys}
+    assert resumed == {"variant_effect_predictions", "motif_changes", "benchmark_report"}
     records = instance.fetch_materializations(PREDICTIONS, limit=1_000).records
     per_partition = {}
     for record in records:
@@ -177,16 +179,43 @@ def test_headline_lines_name_readout_biosample_and_units(demo):
     data_dir, _, _ = demo
     lines = headline_lines(_metrics(data_dir))
     wb = [line for line in lines if "GTEx v8 Whole Blood eQTLs at LCL DNase-sensitive sites" in line]
-    assert len(wb) == 2
+    assert len(wb) == 5
     assert "DNase x GM12878 (LCL) | measured accessibility (ceiling): n=102 (102 genes)" in wb[0]
     assert "local k-mer, held-out chromosomes: n=41 (41 genes)" in wb[1]
-    assert all("spearman=" in line and "sign_agreement=" in line for line in wb)
+    assert "DNase x GM12878 (LCL) | JASPAR motif baseline (floor): n=102 (102 genes)" in wb[2]
+    assert "RNA-seq x GTEx Whole Blood | JASPAR motif baseline (floor): n=102 (102 genes)" in wb[3]
+    assert all("spearman=" in line and "sign_agreement=" in line for line in wb[:4])
+    assert "motif direction agrees with the measured effect" in wb[4]
+
+
+def test_the_demo_prints_the_motif_baseline_and_the_agreement_rate(demo):
+    data_dir, _, _ = demo
+    metrics = _metrics(data_dir)
+    lines = headline_lines(metrics)
+    dsqtl = [line for line in lines if line.startswith("  Degner 2012 LCL dsQTLs")]
+    assert any("JASPAR motif baseline (floor): n=5,656 (5,656 variants)" in line for line in dsqtl)
+    motifs = metrics["motifs"]["dsqtl_degner2012"]
+    assert motifs["n_units"] == 5_656 and 0 < motifs["n_strong"] <= 5_656
+    assert 0.5 < motifs["agreement"] < 0.6  # above chance, far below allele-specific binding's 85%
+    assert (f"Degner 2012 LCL dsQTLs | motif direction agrees with the measured effect: {motifs['agreement']:.3f} "
+            f"of {motifs['n_strong']:,} units") in " ".join(dsqtl)
+
+
+def test_the_report_shows_the_motif_tables(demo):
+    data_dir, _, _ = demo
+    html = (data_dir / "outputs" / "benchmark_report" / "v8" / "report.html").read_text()
+    section = html[html.index("Motifs gained and lost"):]
+    assert "The 10 units with the largest measured effects" in section
+    assert "local k-mer: the 10 units where its score and the measured effect disagree most" in section
+    assert "strongest motif change" in section and "motif agrees with effect" in section
+    assert "ADASTRA" in section
 
 
 def test_local_model_beats_chance_on_held_out_dsqtls(demo):
     """Train on odd chromosomes, test on even: the held-out sign auROC is the number that counts (>= 0.60)."""
     data_dir, _, _ = demo
-    held_out = [v for k, v in _metrics(data_dir)["headline"].items() if k.startswith("dsqtl_degner2012")]
+    held_out = [v for k, v in _metrics(data_dir)["headline"].items()
+                if k.startswith("dsqtl_degner2012") and "local k-mer" in k]
     assert len(held_out) == 1
     assert held_out[0]["n"] == 2_667
     assert held_out[0]["sign_auroc"] >= 0.60

@@ -71,6 +71,7 @@ ALPHAGENOME_SETTINGS = {
         "progress_interval_seconds", finite_number("a number of seconds > 0")),
 }
 ALPHAGENOME = "alphagenome"
+MOTIF = "motif"
 # Optional data-source settings from the environment: where the `full` profile downloads from, and what.
 SOURCES_SETTINGS = {
     "ENDOBENCH_GTEX_BASE_URL": ("gtex_base_url", str),
@@ -131,6 +132,11 @@ def build_resources(
 def build_predictor(kind: str, storage: Storage, sources: DataSources | None = None) -> VariantEffectPredictor:
     if kind == LOCAL:
         return LocalPredictor(model_path=str(storage.local_model_path()))
+    if kind == MOTIF:
+        from endobench.resources.motifs import MotifPredictor
+
+        return MotifPredictor(expressed_genes={curie: str(path) for curie, path in
+                                               (sources.expressed_genes() if sources is not None else {}).items()})
     if kind == ALPHAGENOME:
         from endobench.resources.alphagenome import AlphaGenomeConfigError, AlphaGenomePredictor
 
@@ -147,12 +153,12 @@ def build_predictor(kind: str, storage: Storage, sources: DataSources | None = N
                      if os.environ.get(name) and f"{field}=" in str(exc)]
             raise ValueError(f"{exc} (set by {', '.join(named)})" if named else str(exc)) from None
         return predictor
-    raise ValueError(f"unknown predictor {kind!r}: set ENDOBENCH_PREDICTOR to {LOCAL!r} or {ALPHAGENOME!r}")
+    raise ValueError(f"unknown predictor {kind!r}: set ENDOBENCH_PREDICTOR to {LOCAL!r}, {ALPHAGENOME!r} or {MOTIF!r}")
 
 
 def resources_from_environment(predictor: str | None = None, data_dir: str | None = None
                                ) -> dict[str, dg.ConfigurableResource]:
-    """ENDOBENCH_PREDICTOR (local|alphagenome; `predictor` overrides it), ENDOBENCH_PROFILE (sample|full),
+    """ENDOBENCH_PREDICTOR (local|alphagenome|motif; `predictor` overrides it), ENDOBENCH_PROFILE (sample|full),
     ENDOBENCH_DATA_DIR (default data; `data_dir` overrides it), and the optional `SOURCES_SETTINGS` and
     `ALPHAGENOME_SETTINGS`: what the code location, `endobench demo` and `endobench score-variants` all read."""
     profile = os.environ.get("ENDOBENCH_PROFILE", "sample")
@@ -188,7 +194,7 @@ def describe_settings(resources: dict[str, dg.ConfigurableResource]) -> str:
     predictor=...` (with the AlphaGenome settings that pick what is scored and how fast)."""
     sources, storage, predictor = resources["sources"], resources["storage"], resources["predictor"]
     profile = FULL if isinstance(sources, FullDataSources) else SAMPLE
-    name = LOCAL if isinstance(predictor, LocalPredictor) else ALPHAGENOME
+    name = LOCAL if isinstance(predictor, LocalPredictor) else predictor.predictor_name()
     if name == ALPHAGENOME:
         name += (f" (interval_length={predictor.interval_length}, model_version={predictor.model_version}, "
                  f"requests_per_minute={predictor.requests_per_minute:g}, "

@@ -21,8 +21,11 @@ from endobench.lib.io.errors import InputError
 from endobench.lib.truth_sets.catalog import (
     ANNOTATIONS,
     DSQTL_DEGNER,
+    GM12878,
+    GTEX_LCL,
     GTEX_TISSUES,
     K562_DHS_PEAKS,
+    WHOLE_BLOOD,
     TruthSetSpec,
     finemapped_truth_set,
     gtex_truth_set,
@@ -161,6 +164,14 @@ class DataSources(dg.ConfigurableResource):
     def fold_regions(self) -> Path:
         """AlphaGenome's fold regions (the file the SDK downloads at run time), bundled so nothing is fetched."""
         return self._sample("borzoi_sequences_human.hg38.bed.gz")
+
+    def expressed_genes(self) -> dict[str, Path]:
+        """Per biosample CURIE, a GTEx v8 eGenes table whose genes count as expressed there (every gene GTEx tested
+        in the tissue: above 0.1 TPM and 6 reads in at least 20% of its samples). Bundled, so both profiles use
+        them; GM12878 is an LCL, as GTEx's EBV-transformed lymphocytes are. K562 has none."""
+        lcl = self._sample("gtex_v8_Cells_EBV-transformed_lymphocytes.v8.egenes.txt.gz")
+        return {WHOLE_BLOOD.curie: self._sample("gtex_v8_Whole_Blood.v8.egenes.txt.gz"), GTEX_LCL.curie: lcl,
+                GM12878.curie: lcl}
 
     def qtl_tables(self) -> list[QtlTableSource]:
         # The bundled Degner table is the complete published set (5,671 dsQTLs), lifted to hg38: both profiles use it.

@@ -14,7 +14,7 @@ import pytest
 
 from endobench.definitions import build_definitions
 from endobench.defs import checks
-from endobench.defs.assets import inputs, variants
+from endobench.defs.assets import inputs, motifs, variants
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, chromosome_partitions
 from endobench.defs.resources import build_resources
 from endobench_tests.defs.conftest import sample_copy
@@ -72,6 +72,7 @@ def story(tmp_path_factory):
                            checks.window_lengths_match_predictor], "v8")
         seen["windows checked"] = ticks.tick()
         seen["next tick"] = ticks.tick()
+        ticks.materialize([motifs.motif_changes], "v8")
         for chrom in CHROMOSOMES[:-1]:
             instance.report_runless_asset_event(dg.AssetMaterialization(PREDICTIONS, partition=f"{chrom}|v8"))
         seen["one chromosome without predictions"] = ticks.tick()
@@ -115,8 +116,10 @@ def test_each_asset_follows_once_the_checks_of_its_inputs_passed(story):
 
 
 def test_the_windows_fan_out_to_every_chromosome(story):
-    """23 prediction partitions in one tick: the daemon launches them as one backfill, one run per chromosome."""
-    assert story["windows checked"] == {PREDICTIONS: {f"{chrom}|v8" for chrom in CHROMOSOMES}}
+    """23 prediction partitions in one tick: the daemon launches them as one backfill, one run per chromosome; the
+    release's motif changes are requested with them."""
+    assert story["windows checked"] == {PREDICTIONS: {f"{chrom}|v8" for chrom in CHROMOSOMES},
+                                        "motif_changes": {"v8"}}
 
 
 def test_requested_partitions_are_not_requested_again_on_the_next_tick(story):
@@ -133,8 +136,10 @@ def test_a_second_release_requests_only_its_own_partition(story):
 
 
 def test_a_bumped_code_version_requests_the_asset_again(story):
-    """Its dependants follow once it is materialised again and its checks pass."""
-    assert story["windows code bumped"] == {"sequence_windows": {"v8"}}
+    """Its dependants follow once it is materialised again and its checks pass; the motif changes, partitioned as
+    the windows are, join the windows' run (and the report, which reads them, that tick too)."""
+    assert story["windows code bumped"] == {"sequence_windows": {"v8"}, "motif_changes": {"v8"},
+                                            "benchmark_report": {"v8"}}
 
 
 def test_a_failed_blocking_check_holds_back_what_reads_the_asset(tmp_path):

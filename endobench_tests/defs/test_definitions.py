@@ -16,7 +16,7 @@ from endobench_tests.paths import REPO
 
 ASSETS = {
     "raw_gtex_eqtls", "raw_qtl_tables", "dsqtl_sites", "dhs_peaks", "local_model", "dhs_filtered_variants",
-    "sequence_windows",
+    "sequence_windows", "motif_changes",
     "variant_effect_predictions", "benchmark_report", "external_benchmark",
 }
 CHECKS = {

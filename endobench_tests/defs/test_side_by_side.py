@@ -5,7 +5,7 @@ import json
 import dagster as dg
 import pytest
 
-from endobench.defs.assets import inputs, model, predictions, report, variants
+from endobench.defs.assets import inputs, model, motifs, predictions, report, variants
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, SAMPLE_RELEASE, prediction_partition_key
 from endobench.defs.resources import build_resources
 from endobench.resources.alphagenome import AlphaGenomePredictor
@@ -24,7 +24,8 @@ def test_local_model_and_two_alphagenome_lengths_share_one_report(tmp_path):
     key = prediction_partition_key(SAMPLE_RELEASE, CHROM)
     assert dg.materialize([inputs.raw_qtl_tables, inputs.dsqtl_sites, inputs.dhs_peaks, model.local_model], resources=resources,
                           instance=instance).success
-    assert dg.materialize([inputs.raw_gtex_eqtls, variants.dhs_filtered_variants, variants.sequence_windows],
+    assert dg.materialize([inputs.raw_gtex_eqtls, variants.dhs_filtered_variants, variants.sequence_windows,
+                           motifs.motif_changes],
                           resources=resources, instance=instance, partition_key=SAMPLE_RELEASE).success
     assert dg.materialize([predictions.variant_effect_predictions], resources=resources, instance=instance,
                           partition_key=key).success
@@ -45,7 +46,8 @@ def test_local_model_and_two_alphagenome_lengths_share_one_report(tmp_path):
                           partition_key=SAMPLE_RELEASE).success
     metrics = json.loads((tmp_path / "outputs" / "benchmark_report" / SAMPLE_RELEASE / "metrics.json").read_text())
     dsqtl = {r["configuration"] for r in metrics["results"] if r["truth_set"] == "dsqtl_degner2012"}
-    assert {c.split("|")[0] for c in dsqtl} == {"local_gkm_dnase", "alphagenome"}
+    # The motif baseline, from the release's motif changes, sits beside every model.
+    assert {c.split("|")[0] for c in dsqtl} == {"local_gkm_dnase", "alphagenome", "motif_jaspar"}
     assert any("|131072|" in c for c in dsqtl) and any("|1048576|" in c for c in dsqtl)
     files = list((tmp_path / "outputs" / "variant_effect_predictions" / SAMPLE_RELEASE / CHROM).glob("*.parquet"))
     assert len(files) == 3

@@ -19,6 +19,24 @@ from endobench.resources.storage import Storage
 MEASURED_TRACK = "measured DNase-sensitivity QTL effect (Degner 2012, LCL)"
 
 
+def motif_baseline(storage: Storage, sources: DataSources, release: str, windows: pd.DataFrame
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The motif baseline's prediction rows for every truth-set request, from the release's stored motif changes
+    (scored as `MotifPredictor` scores them, without scanning again), and the per-variant motif table."""
+    from endobench.defs.assets.motifs import motif_tables
+    from endobench.defs.assets.predictions import TRUTH_COLUMNS, scoring_requests
+    from endobench.defs.resources import MOTIF, build_predictor
+    from endobench.lib.motifs.baseline import baseline_rows
+
+    table, candidates = motif_tables(storage, release)
+    predictor = build_predictor(MOTIF, storage, sources)
+    requests = scoring_requests(windows, sources.truth_sets(), predictor.supported_readouts())
+    rows = baseline_rows(requests[TRUTH_COLUMNS + ["readout", "biosample"]], table, candidates, predictor.library(),
+                         predictor.expressed(), configuration=predictor.configuration_id(),
+                         predictor=predictor.predictor_name(), held_out_scheme=predictor.training_split(requests)[1])
+    return rows, table
+
+
 def load_predictions(storage: Storage, release: str) -> tuple[pd.DataFrame, list[str]]:
     """Every configuration's predictions for every chromosome of a release, and the chromosomes with none yet.
 
@@ -71,7 +89,7 @@ def headline_metadata(headline: dict[str, dict]) -> dict[str, dg.MetadataValue]:
 
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="report", kinds={"matplotlib", "html"},
-    deps=["variant_effect_predictions", "sequence_windows", "raw_qtl_tables"],
+    deps=["variant_effect_predictions", "sequence_windows", "raw_qtl_tables", "motif_changes"],
     automation_condition=REPORT_UP_TO_DATE, code_version=source_code_version("1", __name__),
 )
 def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
@@ -85,11 +103,15 @@ def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, st
     # start-up, and only this asset's runs use them (each prediction partition is a run of its own).
     from endobench.lib.evaluation.ceiling import ceiling_rows
     from endobench.lib.evaluation.funnel import funnels_and_exclusions
-    from endobench.lib.evaluation.report import build_report
+    from endobench.lib.evaluation.motif_report import motif_section
+    from endobench.lib.evaluation.report import build_report, predictor_label
     release = context.partition_key
     specs = {spec.name: spec for spec in sources.truth_sets()}
     predictions, missing = load_predictions(storage, release)
     windows = storage.read_table("sequence_windows", release)
+    baseline, motif_table = motif_baseline(storage, sources, release, windows)
+    predictions = pd.concat([predictions, baseline[~baseline["configuration"].isin(predictions["configuration"])]],
+                            ignore_index=True)
     measured_table = storage.read_table("raw_qtl_tables")
     ceiling, not_harmonised = ceiling_rows(
         windows, measured_table[measured_table["truth_set"] == DSQTL_DEGNER.source],
@@ -101,9 +123,12 @@ def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, st
         exclusions.setdefault(truth_set, {}).update({f"ceiling_{k}": v for k, v in counts.items()})
     if missing:
         context.log.warning(f"{release}: no predictions yet for {', '.join(missing)}")
+    labels = {c: predictor_label(p, c) for c, p in predictions[["configuration", "predictor"]].drop_duplicates()
+              .itertuples(index=False)}
+    motif_blocks, motif_numbers = motif_section(predictions, motif_table, specs, labels)
     result = build_report(pd.concat([predictions, ceiling], ignore_index=True), funnels, exclusions, diagnostics,
-                          storage.asset_dir("benchmark_report") / release, specs=specs,
-                          measured=ceiling)
+                          storage.asset_dir("benchmark_report") / release, specs=specs, measured=ceiling,
+                          extra_sections=motif_blocks, extra_metrics={"motifs": motif_numbers})
     return dg.MaterializeResult(
         metadata=rounded({
             "report": dg.MetadataValue.md(result.markdown),

@@ -40,7 +40,7 @@ from endobench.lib.truth_sets.catalog import BIOSAMPLES, Readout, TruthSetSpec
 
 INTERVAL_NAMES = {16_384: "16 KB", 131_072: "128 KB", 524_288: "512 KB", 1_048_576: "1 MB"}
 PREDICTOR_NAMES = {"local_gkm_dnase": "local k-mer", "measured": "measured accessibility (ceiling)",
-                   "external": "external predictions"}
+                   "external": "external predictions", "motif_jaspar": "JASPAR motif baseline (floor)"}
 # The nearest public figure for GTEx eQTLs against a sequence model (DOMAIN.md): cited, not generalised.
 NEAREST_PUBLIC_EQTL = ("A reproduction of Borzoi on GTEx Whole Blood single-variant credible sets (PIP > 0.95), "
                        "RNA readout, reached Spearman about 0.17 (johahi/borzoi-pytorch issue 26); no published "
@@ -135,6 +135,13 @@ def scope_statement(predictions: pd.DataFrame) -> list[str]:
             "validation and one test fold of 196,608-bp regions (from the SDK's fold definitions), and only variants "
             "in those regions are free of training leakage; the default ALL_FOLDS model trained on every region, so "
             "no variant is held out of it."
+        )
+    if "motif" in predictors:
+        lines.append(
+            "The JASPAR motif baseline scores a variant by the strongest transcription-factor site it makes or breaks "
+            "(signed log2 fold of the motif p-values of ALT and REF, among the TFs GTEx counts as expressed in the "
+            "biosample; every profile where no expression list exists). It was fitted to no QTL: a floor that "
+            "a sequence model should beat."
         )
     if "local" in predictors:
         lines.append(
@@ -303,6 +310,7 @@ def build_report(
     n_boot: int = N_BOOTSTRAP,
     min_stratum_n: int = MIN_STRATUM_N,
     top_level_keys: Sequence[str] = (),
+    extra_sections: Sequence[Block] = (),
 ) -> ReportResult:
     """Compute every result (see `results.evaluate_results`), diagnose the inputs, and write the report.
 
@@ -312,7 +320,8 @@ def build_report(
     metrics.json). `measured` holds the measured accessibility at truth-set variants (the ceiling on each model's
     own units). `scope` replaces the default statement of what the setting can and cannot show; `extra_metrics`
     is merged into the top level of metrics.json; `top_level_keys` copies those metrics of the only result to
-    the top level too (the `evaluate` command's contract).
+    the top level too (the `evaluate` command's contract). `extra_sections` are blocks shown after every result
+    (the motif section).
     """
     out_dir = Path(out_dir)
     specs = dict(specs or {})
@@ -353,6 +362,7 @@ def build_report(
                         "units whose predicted score has the sign of the measured effect; sign auROC: the score "
                         "separating ALT-increasing from ALT-decreasing units; strong half: |effect| at or above the "
                         "median. Only significant rows enter these metrics."))
+    blocks += list(extra_sections)
     blocks += [("h", 2, "Causal against matched non-causal (|score|)"),
                ("table", ["truth set", "configuration", "negatives matched by", "positives / negative pool",
                           "auROC [95% CI]", "auPRC", "distance to TSS: auROC"], _classification_rows(results))]

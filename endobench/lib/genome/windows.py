@@ -160,3 +160,28 @@ def reference_agreement(windows: pd.DataFrame) -> tuple[float, int]:
         return float("nan"), 0
     agree = int(windows["harmonisation"].isin([AS_IS, SWAPPED]).sum())
     return agree / n, n
+
+
+def flanked_alleles(variants: pd.DataFrame, reference: ReferenceGenome, flank: int) -> tuple[list, list, np.ndarray]:
+    """Per variant (chrom, pos, ref, alt on the + strand): the REF span with `flank` bases on each side, and the same
+    with ALT spliced in for REF (indels change the length), so both alleles sit at index `flank`.
+
+    The span is `variant_window(pos, len(ref), len(ref) + 2 * flank)`, the one window definition. Where the
+    reference serves no such window, or the window does not hold REF at the variant, both sequences are "" and
+    `ok` is False.
+    """
+    ref = variants["ref"].to_numpy(dtype=object)
+    alt = variants["alt"].to_numpy(dtype=object)
+    ref_len = np.fromiter((len(r) for r in ref), dtype=np.int64, count=len(ref))
+    start, end = variant_window(variants["pos"].to_numpy(), ref_len, ref_len + 2 * flank)
+    fetched = reference.fetch_many(variants["chrom"].to_numpy(dtype=object), start, end)
+    refs, alts, ok = [], [], np.zeros(len(ref), dtype=bool)
+    for i, seq in enumerate(fetched):
+        if seq is None or seq[flank:flank + ref_len[i]] != ref[i]:
+            refs.append("")
+            alts.append("")
+            continue
+        ok[i] = True
+        refs.append(seq)
+        alts.append(seq[:flank] + alt[i] + seq[flank + ref_len[i]:])
+    return refs, alts, ok

@@ -1,0 +1,1 @@
+"""Transcription-factor motifs gained and lost by a variant: the JASPAR library, the allele scan, the calls."""
