@@ -334,8 +334,12 @@ def backfill_runs(deployment: Deployment, backfill_id: str, query: str = RUNS) -
 
 def release_tags(runs: list[dict]) -> Counter:
     """How many of the prediction runs carry each value of the release tag the run queue limits."""
-    return Counter(tags[RELEASE_TAG] for tags in ({t["key"]: t["value"] for t in r["tags"]} for r in runs)
-                   if any(s["stepKey"] == PREDICTIONS for s in r["stepStats"]) and RELEASE_TAG in tags)
+    found = Counter()
+    for run in runs:
+        tags = {t["key"]: t["value"] for t in run["tags"]}
+        if any(s["stepKey"] == PREDICTIONS for s in run["stepStats"]) and RELEASE_TAG in tags:
+            found[tags[RELEASE_TAG]] += 1
+    return found
 
 
 def backfill_run_statuses(deployment: Deployment, backfill_id: str) -> Counter:
