@@ -35,7 +35,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"endobench demo finished in {summary['seconds']:.0f} s ({done}; "
           f"{summary['evaluations']} evaluation(s) of the automation conditions)")
     print(f"report: {summary['report']}")
-    for line in headline_lines(summary["metrics"]):
+    for line in headline_lines(summary["metrics"]) + published_lines(summary["metrics"]):
         print(line)
     print("open the UI with: make ui   (http://127.0.0.1:3000)")
     return 0
@@ -71,15 +71,66 @@ def headline_lines(metrics: dict) -> list[str]:
     return lines
 
 
+def published_lines(metrics: dict) -> list[str]:
+    """For a truth set with published numbers of its own setting (the field's strong dsQTLs): each model's metric
+    over all units and on the chromosomes of the published evaluation, then the published numbers once, each with
+    where it was computed and its source; numbers of another setting are said once, as such."""
+    from endobench.lib.truth_sets.catalog import METRIC_NAMES
+
+    lines: list[str] = []
+    by_truth_set: dict[str, list[dict]] = {}
+    for numbers in sorted(metrics.get("headline", {}).values(), key=lambda h: (h.get("title", ""), h.get("label", ""))):
+        if numbers.get("beside_published"):
+            by_truth_set.setdefault(numbers.get("title", ""), []).append(numbers)
+    for title, entries in by_truth_set.items():
+        beside = entries[0]["beside_published"]
+        metric = beside["metric"]
+        chroms = next((p["chromosomes"] for p in beside["published"] if p["chromosomes"]), [])
+        for numbers in entries:
+            ours, on = numbers["beside_published"]["all"], numbers["beside_published"].get("published_chromosomes") or {}
+            text = f"  {title} | {numbers.get('label')}: {metric}={_with_ci(ours, metric)} (n={ours['n']:,})"
+            if chroms:
+                text += (f"; on chromosomes {', '.join(c.removeprefix('chr') for c in chroms)}: {metric}="
+                         f"{_with_ci(on, metric) if on.get(metric) is not None else on.get('note') or 'n/a'} "
+                         f"(n={on.get('n') or 0:,})")
+            lines.append(text)
+        groups: dict[tuple, list[str]] = {}
+        for p in beside["published"]:
+            where = "on those chromosomes" if p["chromosomes"] else "on all chromosomes"
+            groups.setdefault((where, p["source"].split(";")[0]), []).append(
+                f"{p['model']} {p['value']:.{p['digits']}f}")
+        lines.append(f"    published {METRIC_NAMES.get(metric, metric)}: " + "; ".join(
+            f"{', '.join(models)} {where} ({source})" for (where, source), models in groups.items()))
+    other: dict[tuple, list[str]] = {}  # numbers of another setting, said once beside the truth sets they stand by
+    for truth_set in metrics.get("truth_sets", {}).values():
+        for p in truth_set.get("published", []):
+            if not p.get("same_setting", True):
+                entry = f"{p['model']} {METRIC_NAMES.get(p['metric'], p['metric'])} {p['value']:.{p['digits']}f}"
+                titles = other.setdefault((p["setting"], p["source"].split(";")[0]), [])
+                if entry not in titles:
+                    titles.append(entry)
+    for (setting, source), entries in other.items():
+        lines.append(f"  published for {setting}: {', '.join(entries)} ({source})")
+    return lines
+
+
+def _with_ci(numbers: dict, metric: str) -> str:
+    value, ci = numbers.get(metric), numbers.get(f"{metric}_ci") or [None, None]
+    if not isinstance(value, (int, float)):
+        return "n/a"
+    return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if None not in ci else "")
+
+
 def load_or_train_model(model_path: Path, sample_dir: Path):
-    """The trained local model; trained from the bundled sample (odd chromosomes) and saved if absent."""
-    from endobench.lib.model.gkm import LocalDnaseModel
-    from endobench.lib.model.training import TRAINING_CHROMOSOMES, TrainingInputs, train_local_model
+    """The trained local model (cross-fitted by chromosome parity); trained from the bundled sample and saved if
+    absent."""
+    from endobench.lib.model.crossfit import CrossFittedModel
+    from endobench.lib.model.training import TrainingInputs, train_cross_fitted
 
     if model_path.exists():
-        return LocalDnaseModel.load(model_path)
+        return CrossFittedModel.load(model_path)
     print(f"{model_path} does not exist: training the local model from {sample_dir} ...", file=sys.stderr)
-    model, _ = train_local_model(TrainingInputs.sample(sample_dir), TRAINING_CHROMOSOMES)
+    model, _ = train_cross_fitted(TrainingInputs.sample(sample_dir))
     model.save(model_path)
     return model
 
@@ -171,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true", help="materialise every asset again, even those up to date")
     demo.set_defaults(func=_demo)
 
-    pairs = sub.add_parser("score-pairs", help="score same-named records of two FASTA files with the local model")
+    pairs = sub.add_parser("score-pairs", help="score same-named records of two FASTA files with the local model "
+                                               "(the mean of its two cross-fitted models: a pair has no chromosome)")
     pairs.add_argument("--ref", required=True, help="FASTA of reference-allele sequences")
     pairs.add_argument("--alt", required=True, help="FASTA of alternative-allele sequences, same record names")
     pairs.add_argument("--out", required=True,

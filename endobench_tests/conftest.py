@@ -26,13 +26,11 @@ def sample_reference():
 
 @pytest.fixture(scope="session")
 def small_model_file(tmp_path_factory) -> Path:
-    """The local model trained once per session on chr21's dsQTLs only (about a second): a real model for tests
+    """The small cross-fitted local model (`lib/model/small_model.py`) saved once per session: a real model for tests
     of the commands, whose accuracy is not what they check."""
-    from endobench.lib.model.training import TrainingInputs, train_local_model
+    from endobench_tests.lib.model.small_model import small_cross_fitted
 
-    path = tmp_path_factory.mktemp("model") / "local_dnase_model.npz"
-    train_local_model(TrainingInputs.sample(SAMPLE_DIR), ["chr21"])[0].save(path)
-    return path
+    return small_cross_fitted().save(tmp_path_factory.mktemp("model") / "local_dnase_model.npz")
 
 
 @pytest.fixture

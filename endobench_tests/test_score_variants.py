@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 
 from endobench.cli import main
-from endobench.lib.model.training import TrainingInputs, train_local_model
+from endobench.lib.model.crossfit import ODD, SCORED_BY
 from endobench.lib.scoring.score_cache import CACHE_FILE, ScoreCache
-from endobench.resources.predictors import ACCESSIBILITY, LOCAL_TRACK
 from endobench.lib.truth_sets.variant_list import check_variant_list
+from endobench.resources.predictors import ACCESSIBILITY, local_track
+from endobench_tests.lib.model.small_model import small_cross_fitted
 from endobench_tests.paths import FIXTURES, SAMPLE_DIR
 from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, Quota, gene_desert, sample_eqtl_requests
 
@@ -121,9 +122,9 @@ def test_scores_land_in_the_graphs_cache_so_nothing_is_paid_twice(env, tmp_path)
 
 def test_every_input_row_leaves_with_a_row_with_the_local_model(env, tmp_path):
     """The local model on a CSV: variants in the bundled chr22 segment score, one outside it is excluded with
-    no_reference_sequence, position 0 and a symbolic allele with the readers' reasons; `track` names the model."""
-    model, _ = train_local_model(TrainingInputs.sample(SAMPLE_DIR), ["chr21"])
-    model.save(tmp_path / "data" / "outputs" / "local_model" / "local_dnase_model.npz")
+    no_reference_sequence, position 0 and a symbolic allele with the readers' reasons; `track` names the fold model
+    that scored each row (chr22 is an even autosome: the model trained on the odd ones)."""
+    small_cross_fitted().save(tmp_path / "data" / "outputs" / "local_model" / "local_dnase_model.npz")
     egenes = pd.read_csv(FIXTURES / "gtex" / "Whole_Blood.v8.egenes.chr22_32Mb.txt", sep="\t")
     table = pd.DataFrame({"chrom": egenes["chr"].str.removeprefix("chr"), "pos": egenes["variant_pos"],
                           "ref": egenes["ref"], "alt": egenes["alt"]})
@@ -137,7 +138,7 @@ def test_every_input_row_leaves_with_a_row_with_the_local_model(env, tmp_path):
     assert (result["status"].head(len(table)) == "scored").all()
     assert result["status"].tail(3).tolist() == ["excluded"] * 3
     assert result["reason"].tail(3).tolist() == ["no_reference_sequence", "invalid_position", "symbolic_allele"]
-    assert set(result.loc[result["status"] == "scored", "track"]) == {LOCAL_TRACK}
+    assert set(result.loc[result["status"] == "scored", "track"]) == {local_track(SCORED_BY[ODD])}
 
 
 def test_a_fractional_position_stops_the_command_naming_its_line(env, tmp_path, capsys):
@@ -152,8 +153,7 @@ def test_a_fractional_position_stops_the_command_naming_its_line(env, tmp_path, 
 def test_n_and_iupac_alleles_are_never_scored(env, tmp_path):
     """Only A, C, G and T are bases a model can score: N and IUPAC codes (R, Y, ...) leave as ambiguous_allele,
     the reason the truth sets give them."""
-    model, _ = train_local_model(TrainingInputs.sample(SAMPLE_DIR), ["chr21"])
-    model.save(tmp_path / "data" / "outputs" / "local_model" / "local_dnase_model.npz")
+    small_cross_fitted().save(tmp_path / "data" / "outputs" / "local_model" / "local_dnase_model.npz")
     pd.DataFrame({"chrom": ["chr22"] * 3, "pos": [32_261_410] * 3, "ref": ["C", "N", "C"],
                   "alt": ["T", "T", "R"]}).to_csv(tmp_path / "variants.tsv", sep="\t", index=False)
     assert _score(tmp_path / "variants.tsv", tmp_path / "out.parquet", "local") == 0

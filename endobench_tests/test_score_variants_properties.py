@@ -24,11 +24,11 @@ from endobench.cli import main
 from endobench.defs.assets import variants as variant_assets
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, SAMPLE_RELEASE
 from endobench.lib.genome.reference import ReferenceGenome
-from endobench.lib.model.training import TrainingInputs, train_local_model
 from endobench.lib.truth_sets.schema import variant_ids
 from endobench.resources.predictors import LocalPredictor
 from endobench.resources.sources import SampleDataSources
 from endobench.resources.storage import Storage
+from endobench_tests.lib.model.small_model import small_cross_fitted
 from endobench_tests.paths import SAMPLE_DIR
 
 pytestmark = pytest.mark.timeout(300)
@@ -65,14 +65,13 @@ def variant(draw) -> tuple[str, int, str, str]:
 
 @pytest.fixture(scope="module")
 def workdir():
-    """A data dir with the sample linked in and the local model trained once (on chr21's dsQTLs)."""
+    """A data dir with the sample linked in and a small cross-fitted local model."""
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         (data / "sample").mkdir(parents=True)
         for source in SAMPLE_DIR.iterdir():
             (data / "sample" / source.name).symlink_to(source)
-        model, _ = train_local_model(TrainingInputs.sample(SAMPLE_DIR), ["chr21"])
-        model.save(Storage(root=str(data / "outputs")).local_model_path())
+        small_cross_fitted().save(Storage(root=str(data / "outputs")).local_model_path())
         yield data
 
 

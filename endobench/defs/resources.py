@@ -77,6 +77,7 @@ SOURCES_SETTINGS = {
     "ENDOBENCH_GTEX_BASE_URL": ("gtex_base_url", str),
     "ENDOBENCH_GTEX_TISSUES": ("gtex_tissues", lambda text: [t.strip() for t in text.split(",") if t.strip()]),
     "ENDOBENCH_ANNOTATIONS": ("annotations", lambda text: [t.strip() for t in text.split(",") if t.strip()]),
+    "ENDOBENCH_GTEX_EFFECT": ("gtex_effect", str),
     "ENDOBENCH_GTEX_FILE_KIND": ("gtex_file_kind", str),
     "ENDOBENCH_UCSC_BASE_URL": ("ucsc_base_url", str),
     "ENDOBENCH_ENCODE_BASE_URL": ("encode_base_url", str),
@@ -88,7 +89,8 @@ SOURCES_SETTINGS = {
 
 # The settings both profiles have (the full profile's download settings mean nothing to the sample).
 SHARED_SOURCES_SETTINGS = {k: v for k, v in SOURCES_SETTINGS.items() if k in ("ENDOBENCH_GTEX_TISSUES",
-                                                                          "ENDOBENCH_ANNOTATIONS")}
+                                                                          "ENDOBENCH_ANNOTATIONS",
+                                                                          "ENDOBENCH_GTEX_EFFECT")}
 
 
 # Every variable a run reads when it loads the definitions or executes (here, the storage, the sources and

@@ -50,6 +50,7 @@ from endobench.resources.predictors import (
     SCORED,
     SKIPPED_CALL_CAP,
     ScoringOutcome,
+    TrainingSplit,
     VariantEffectPredictor,
 )
 
@@ -255,15 +256,18 @@ class AlphaGenomePredictor(VariantEffectPredictor):
     def predictor_name(self) -> str:
         return PREDICTOR_NAME
 
-    def training_split(self, variants: pd.DataFrame) -> tuple[object, str]:
+    def training_split(self, variants: pd.DataFrame) -> TrainingSplit:
         """Held out: in the validation or test regions of a FOLD_k model and in none of its training regions (from
-        the SDK's fold definition); NA for ALL_FOLDS, which trained on every region."""
-        from endobench.lib.genome.folds import held_out_mask, held_out_scheme
+        the SDK's fold definition), and beyond training context where no training input reached either; NA for
+        ALL_FOLDS, which trained on every region."""
+        from endobench.lib.genome.folds import fold_split, held_out_scheme
 
         if self.model_version != "ALL_FOLDS" and not self.fold_regions_path:
-            return pd.NA, "unknown: no fold regions file configured (fold_regions_path)"
-        mask = held_out_mask(variants, self.model_version, Path(self.fold_regions_path)) if len(variants) else None
-        return (pd.NA if mask is None else mask), held_out_scheme(self.model_version)
+            return TrainingSplit("unknown: no fold regions file configured (fold_regions_path)")
+        split = fold_split(variants, self.model_version, Path(self.fold_regions_path)) if len(variants) else None
+        if split is None:
+            return TrainingSplit(held_out_scheme(self.model_version))
+        return TrainingSplit(held_out_scheme(self.model_version), split.held_out, split.beyond_context)
 
     def track_table(self) -> dict[str, str]:
         """The named tracks in force: the defaults with the `tracks` overrides on top, keyed `readout|CURIE`."""

@@ -16,6 +16,7 @@ import pandas as pd
 from pydantic import PrivateAttr
 
 from endobench.lib.genome.reference import ReferenceGenome
+from endobench.lib.truth_sets.catalog import GM12878
 
 ACCESSIBILITY = "accessibility"
 EXPRESSION = "expression"
@@ -33,6 +34,27 @@ PREDICTION_COLUMNS = ["variant_id", "gene_id", "score", "quantile_score", "statu
 SCORED = "scored"
 FAILED = "failed"
 SKIPPED_CALL_CAP = "skipped_call_cap"
+
+
+@dataclass(frozen=True)
+class TrainingSplit:
+    """What a predictor's model trained on, per row of the variants it was asked about.
+
+    `held_out`: True where the model never trained on the row (NA where it cannot say). `beyond_context`: held out
+    and also beyond the reach of any training input (AlphaGenome's 1 MB inputs around its training regions), NA
+    where that does not apply. `scored_by`: which of several cross-fitted models scored the row (NA with one model).
+    `scheme` says in words how the split is defined.
+    """
+
+    scheme: str
+    held_out: object = pd.NA
+    beyond_context: object = pd.NA
+    scored_by: object = pd.NA
+
+    def columns(self) -> dict[str, object]:
+        """The prediction columns that carry the split, for `DataFrame.assign`."""
+        return {"held_out": self.held_out, "held_out_scheme": self.scheme,
+                "beyond_training_context": self.beyond_context, "scored_by": self.scored_by}
 
 
 @dataclass
@@ -73,10 +95,15 @@ class VariantEffectPredictor(dg.ConfigurableResource):
     def supported_readouts(self) -> frozenset[str]:
         raise NotImplementedError
 
-    def training_split(self, variants: pd.DataFrame) -> tuple[object, str]:
+    def training_split(self, variants: pd.DataFrame) -> TrainingSplit:
         """For each row of `variants` (chrom, pos, ref, alt), whether the model never trained on it, and how that
         split is defined. NA where the predictor cannot say; the report splits results only where it can."""
-        return pd.NA, "unknown: the predictor does not say what it trained on"
+        return TrainingSplit("unknown: the predictor does not say what it trained on")
+
+    def biosample_scored(self, requested: str) -> str:
+        """The biosample (ontology CURIE) whose readout a score stands for, when `requested` was asked for: the
+        requested one for a predictor with a track per biosample; a model of one biosample says its own."""
+        return requested
 
     def score_variants(
         self, variants: pd.DataFrame, *, reference: ReferenceGenome, cache_dir: Path, log: logging.Logger
@@ -84,17 +111,28 @@ class VariantEffectPredictor(dg.ConfigurableResource):
         raise NotImplementedError
 
 
-LOCAL_TRACK = "local gkm DNase (trained on LCL dsQTL contexts)"
+# The local model learned GM12878 (LCL) DNase sensitivity from the Degner dsQTLs; each row's track names the fold
+# model that scored it (`crossfit.SCORED_BY`).
+LOCAL_TRACK = "local gkm DNase x GM12878 (LCL dsQTL contexts)"
+
+
+def local_track(scored_by: str) -> str:
+    return f"{LOCAL_TRACK}: {scored_by}"
 
 
 class LocalPredictor(VariantEffectPredictor):
-    """The gapped k-mer DNase model trained from the bundled data (`local_model` asset): no network, no weights."""
+    """The gapped k-mer DNase model trained from the bundled data (`local_model` asset): no network, no weights.
+
+    Cross-fitted by chromosome parity (`lib/model/crossfit.py`): each variant is scored by the fold model that never
+    saw its chromosome, so every row is held out; its track and `scored_by` name that model. It learned GM12878
+    DNase, so its scores stand for GM12878 whichever biosample a truth set asks for.
+    """
 
     model_path: str  # `Storage.local_model_path()`: where the local_model asset writes the weights
     _loaded: object = PrivateAttr(default=None)
 
     def _model(self):
-        from endobench.lib.model.gkm import LocalDnaseModel
+        from endobench.lib.model.crossfit import CrossFittedModel
 
         if self._loaded is None:
             path = Path(self.model_path)
@@ -103,13 +141,18 @@ class LocalPredictor(VariantEffectPredictor):
                     f"the local model has not been trained yet ({path} is missing): materialize the local_model asset",
                     allow_retries=False,
                 )
-            self._loaded = LocalDnaseModel.load(path)
+            self._loaded = CrossFittedModel.load(path)
         return self._loaded
 
-    def training_split(self, variants: pd.DataFrame) -> tuple[object, str]:
-        from endobench.lib.model.training import HELD_OUT_CHROMOSOMES
+    def training_split(self, variants: pd.DataFrame) -> TrainingSplit:
+        from endobench.lib.model.crossfit import SCHEME, SCORED_BY, scoring_fold
 
-        return variants["chrom"].isin(HELD_OUT_CHROMOSOMES).to_numpy(), "chromosomes: trained on the odd, held out the even"
+        folds = scoring_fold(variants["chrom"].to_numpy())
+        return TrainingSplit(SCHEME, held_out=np.ones(len(variants), dtype=bool),
+                             scored_by=pd.Series(folds).map(SCORED_BY).to_numpy(dtype=object))
+
+    def biosample_scored(self, requested: str) -> str:
+        return GM12878.curie
 
     def predictor_name(self) -> str:
         return "local_gkm_dnase"
@@ -129,17 +172,17 @@ class LocalPredictor(VariantEffectPredictor):
     def score_variants(
         self, variants: pd.DataFrame, *, reference: ReferenceGenome, cache_dir: Path, log: logging.Logger
     ) -> ScoringOutcome:
+        from endobench.lib.model.crossfit import SCORED_BY, scoring_fold
         from endobench.lib.model.held_out import allele_sequences
 
         model = self._model()
-        flank = model.flank
         with reference.reader() as fetch:
-            refs, alts, ok_mask = allele_sequences(variants, fetch, flank)
+            refs, alts, ok_mask = allele_sequences(variants, fetch, model.flank)
         score = np.full(len(variants), np.nan)
+        chroms = variants["chrom"].to_numpy()
         if ok_mask.any():
-            s_ref, s_alt = model.score_pairs(
-                [r for r, k in zip(refs, ok_mask) if k], [a for a, k in zip(alts, ok_mask) if k]
-            )
+            s_ref, s_alt = model.score_pairs([r for r, k in zip(refs, ok_mask) if k],
+                                             [a for a, k in zip(alts, ok_mask) if k], chroms[ok_mask])
             score[ok_mask] = s_alt - s_ref
         frame = pd.DataFrame(
             {
@@ -150,7 +193,7 @@ class LocalPredictor(VariantEffectPredictor):
                 "status": np.where(ok_mask, SCORED, FAILED),
                 "reason": np.where(ok_mask, "", "no_reference_sequence"),
                 "from_cache": False,
-                "track": LOCAL_TRACK,
+                "track": [local_track(SCORED_BY[f]) for f in scoring_fold(chroms)],
             }
         )[PREDICTION_COLUMNS]
         failures = {} if ok_mask.all() else {"no_reference_sequence": int((~ok_mask).sum())}

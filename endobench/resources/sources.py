@@ -21,6 +21,7 @@ from endobench.lib.io.errors import InputError
 from endobench.lib.truth_sets.catalog import (
     ANNOTATIONS,
     DSQTL_DEGNER,
+    DSQTL_STRONG,
     GM12878,
     GTEX_LCL,
     GTEX_TISSUES,
@@ -32,7 +33,7 @@ from endobench.lib.truth_sets.catalog import (
     tissue_key,
 )
 from endobench.lib.truth_sets.generic import GenericQtlColumns
-from endobench.lib.truth_sets.gtex import EGENES, SIGNIF_PAIRS
+from endobench.lib.truth_sets.gtex import EFFECTS, EGENES, SIGNIF_PAIRS, SLOPE
 
 SAMPLE = "sample"
 FULL = "full"
@@ -59,6 +60,9 @@ class QtlTableSource:
     columns: GenericQtlColumns | None
     kind: str = GENERIC
     tissue: str | None = None  # fine-mapped tables: the tissue to keep
+    # A published selection of the table's rows by id (the column `selection_id_column` of `selection`).
+    selection: Path | None = None
+    selection_id_column: str = ""
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,9 @@ class DataSources(dg.ConfigurableResource):
     sample_dir: str = "data/sample"
     # GTEx tissues as the archive names them; each becomes a truth set under every annotation below.
     gtex_tissues: list[str] = ["Whole_Blood", "Cells_EBV-transformed_lymphocytes"]
+    # The GTEx effect the eQTL truth sets are measured in: `slope` (normalised expression per ALT allele) or
+    # `log2_aFC` (log2 allelic fold change, eGenes tables only: the scale of a log-fold-change scorer).
+    gtex_effect: str = SLOPE
     # Accessibility annotations eQTLs must fall in: K562 DNase peaks, LCL DNase-sensitive sites (dsQTL positions).
     annotations: list[str] = [K562_DHS_PEAKS.key, "lcl_dsqtl_sites"]
     # A fine-mapped eQTL table (SuSiE layout: variant_id, gene_id, tissue, pip, beta_posterior) as another truth set.
@@ -140,13 +147,16 @@ class DataSources(dg.ConfigurableResource):
         return Path(self.sample_dir) / name
 
     def truth_sets(self) -> list[TruthSetSpec]:
-        """Every truth set of a run: each GTEx tissue under each annotation, the dsQTLs, a fine-mapped table if set."""
+        """Every truth set of a run: each GTEx tissue under each annotation, the dsQTLs (all, and the field's strong
+        ones), a fine-mapped table if set."""
         unknown = [a for a in self.annotations if a not in ANNOTATIONS]
         if unknown:
             raise dg.Failure(f"unknown annotation(s) {unknown}: use any of {sorted(ANNOTATIONS)}", allow_retries=False)
         annotations = [ANNOTATIONS[a] for a in self.annotations]
-        specs = [gtex_truth_set(key, a) for key, _ in self.gtex_sources() for a in annotations]
-        specs.append(DSQTL_DEGNER)
+        if self.gtex_effect not in EFFECTS:
+            raise dg.Failure(f"unknown GTEx effect {self.gtex_effect!r}: use one of {list(EFFECTS)}", allow_retries=False)
+        specs = [gtex_truth_set(key, a, self.gtex_effect) for key, _ in self.gtex_sources() for a in annotations]
+        specs += [DSQTL_DEGNER, DSQTL_STRONG]
         if self.finemapped_eqtls:
             specs += [finemapped_truth_set(self.finemapped_tissue, a) for a in annotations]
         return specs
@@ -175,8 +185,12 @@ class DataSources(dg.ConfigurableResource):
 
     def qtl_tables(self) -> list[QtlTableSource]:
         # The bundled Degner table is the complete published set (5,671 dsQTLs), lifted to hg38: both profiles use it.
-        tables = [QtlTableSource(DSQTL_DEGNER.source, self._sample("maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"),
-                                 HG38, DEGNER_COLUMNS)]
+        degner = self._sample("maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz")
+        tables = [QtlTableSource(DSQTL_DEGNER.source, degner, HG38, DEGNER_COLUMNS),
+                  # The field's strong dsQTLs: the deltaSVM paper's 574, by their Degner ids (bundled, both profiles).
+                  QtlTableSource(DSQTL_STRONG.source, degner, HG38, DEGNER_COLUMNS,
+                                 selection=self._sample("lee2015_dsqtl_positives.hg18.tsv.gz"),
+                                 selection_id_column="degner_id")]
         if self.finemapped_eqtls:
             tables.append(QtlTableSource(
                 f"finemapped_{self.finemapped_tissue.lower()}", Path(self.finemapped_eqtls), None, None,

@@ -4,6 +4,7 @@ import gzip
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from endobench.defs.assets import inputs
 from endobench.defs.metadata import rounded
@@ -62,3 +63,23 @@ def test_the_gtex_table_is_stored_as_codes_and_counted_over_both_tissues(tmp_pat
     assert frame["variant_id"].dtype == object and set(frame["truth_set"]) == {"gtex_wb", "gtex_lcl"}
     assert metadata["n_variants"] == frame["variant_id"].nunique() < len(frame)
     assert metadata["n_significant"] == int(frame["is_significant"].sum())
+
+
+def test_the_gtex_effect_can_be_log2_afc_and_the_metadata_say_so(tmp_path, instance):
+    """gtex_effect=log2_aFC: the stored effect is each eGene's log2_aFC, so everything downstream (the model
+    metrics and the measured-accessibility reference alike) is computed on it; the metadata name the column."""
+    storage = Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache"))
+    sources = SampleDataSources(sample_dir=str(SAMPLE_DIR), gtex_tissues=["Whole_Blood"], gtex_effect="log2_aFC")
+    result = dg.materialize([inputs.raw_gtex_eqtls], partition_key="v8", instance=instance,
+                            resources={"sources": sources, "storage": storage})
+    metadata = {k: v.value for k, v in result.asset_materializations_for_node("raw_gtex_eqtls")[0].metadata.items()}
+    assert metadata["effect_column"] == "log2_aFC"
+    stored = storage.read_table("raw_gtex_eqtls", "v8").set_index("gene_id")["effect"]
+    egenes = pd.read_csv(SAMPLE_DIR / "gtex_v8_Whole_Blood.v8.egenes.txt.gz", sep="\t").set_index("gene_id")
+    assert stored.to_dict() == pytest.approx(egenes.loc[stored.index, "log2_aFC"].to_dict())
+    assert {spec.effect for spec in sources.truth_sets() if spec.source == "gtex_wb"} == {"log2_aFC"}
+
+
+def test_an_unknown_gtex_effect_is_refused():
+    with pytest.raises(dg.Failure, match="unknown GTEx effect 'beta'"):
+        SampleDataSources(sample_dir=str(SAMPLE_DIR), gtex_effect="beta").truth_sets()

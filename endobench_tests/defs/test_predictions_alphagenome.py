@@ -2,6 +2,7 @@
 without poisoning the cache, gene deserts do not crash it, the quota is waited for, progress is logged."""
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from endobench.defs.assets import inputs, predictions, variants
@@ -100,3 +101,22 @@ def test_progress_appears_in_the_run_log(graph, tmp_path):
     assert len(progress) >= 3
     with ScoreCache(tmp_path) as cache:
         assert cache.count_calls() > 0
+
+
+def test_a_fold_models_predictions_say_which_rows_no_training_input_reached(graph, tmp_path):
+    """FOLD_0 on chr22: each row says whether it is held out of the version's training regions and, stricter,
+    whether it lies beyond every training input (1 MB around each training region); the second implies the first."""
+    _, genes = sample_eqtl_requests(1)
+    with AlphaGenomeStandIn(genes=genes) as server:
+        result = _predict(graph, tmp_path, server.address, model_version="FOLD_0",
+                          fold_regions_path=str(SAMPLE_DIR / "borzoi_sequences_human.hg38.bed.gz"))
+    assert result.success
+    _, resources = graph
+    frame = pd.concat(pd.read_parquet(p) for p in resources["storage"].configuration_tables(
+        "variant_effect_predictions", f"{SAMPLE_RELEASE}|chr22"))
+    fold_0 = frame["configuration"].str.contains("FOLD_0", regex=False)  # other tests' configurations share the folder
+    dsqtls = frame[fold_0 & (frame["truth_set"] == "dsqtl_degner2012")].drop_duplicates("variant_id")
+    held, beyond = dsqtls["held_out"].astype(bool), dsqtls["beyond_training_context"].astype(bool)
+    assert (held.sum(), beyond.sum()) == (29, 18)
+    assert not (beyond & ~held).any()
+    assert dsqtls["held_out_scheme"].str.startswith("regions: FOLD_0").all()

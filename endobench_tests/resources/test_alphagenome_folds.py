@@ -11,13 +11,12 @@ VARIANTS = pd.DataFrame({"chrom": ["chr17", "chr5"], "pos": [59_914_322, 128_136
 
 
 def test_a_fold_model_holds_out_the_variants_in_its_validation_and_test_regions():
-    held, scheme = AlphaGenomePredictor(api_key="k", model_version="FOLD_0",
-                                        fold_regions_path=REGIONS).training_split(VARIANTS)
-    assert held.tolist() == [True, False]
-    assert scheme.startswith("regions: FOLD_0")
+    split = AlphaGenomePredictor(api_key="k", model_version="FOLD_0", fold_regions_path=REGIONS).training_split(VARIANTS)
+    assert split.held_out.tolist() == [True, False]
+    assert split.scheme.startswith("regions: FOLD_0")
 
 
 def test_all_folds_holds_out_no_variant_and_says_so():
-    held, scheme = AlphaGenomePredictor(api_key="k", fold_regions_path=REGIONS).training_split(VARIANTS)
-    assert held is pd.NA
-    assert "no variant is held out" in scheme
+    split = AlphaGenomePredictor(api_key="k", fold_regions_path=REGIONS).training_split(VARIANTS)
+    assert split.held_out is pd.NA and split.beyond_context is pd.NA
+    assert "no variant is held out" in split.scheme

@@ -114,10 +114,10 @@ def test_a_tissue_without_a_biosample_is_refused_before_any_download():
 
 
 def test_each_tissue_is_a_truth_set_under_each_annotation():
-    """Two tissues and two annotations give four GTEx truth sets, beside the dsQTLs."""
+    """Two tissues and two annotations give four GTEx truth sets, beside the dsQTLs and the field's strong ones."""
     names = [s.name for s in SampleDataSources(sample_dir=str(SAMPLE_DIR)).truth_sets()]
     assert names == ["gtex_wb_k562_dhs", "gtex_wb_lcl_dsqtl_sites", "gtex_lcl_k562_dhs", "gtex_lcl_lcl_dsqtl_sites",
-                     "dsqtl_degner2012"]
+                     "dsqtl_degner2012", "dsqtl_degner2012_strong"]
 
 
 def test_unknown_profile_is_refused():

@@ -18,7 +18,7 @@ from endobench.lib.io.errors import InputError
 from endobench.lib.truth_sets.annotate import sites_as_peaks
 from endobench.lib.truth_sets.catalog import DSQTL_DEGNER
 from endobench.lib.truth_sets.finemap import read_finemapped_eqtls
-from endobench.lib.truth_sets.generic import read_generic_qtls
+from endobench.lib.truth_sets.generic import read_generic_qtls, read_selected_qtls
 from endobench.lib.truth_sets.gtex import read_gtex_eqtls
 from endobench.lib.truth_sets.schema import QTL_SCHEMA, ParsedQtls, distinct_variants, qtl_table
 from endobench.resources.sources import FINEMAPPED, DataSources
@@ -33,7 +33,7 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
     """The GTEx eQTL tables of one release, one per configured tissue, parsed by header name into the QTL schema.
 
     Accepts `signif_variant_gene_pairs` and `egenes` files; `effect` is GTEx `slope` (the signed effect of ALT),
-    looked up by name. Rows that cannot be used (non-finite slope, bad alleles, unknown chromosome, duplicates)
+    looked up by name, or with `gtex_effect=log2_aFC` the eGenes' log2 allelic fold change. Rows that cannot be used (non-finite slope, bad alleles, unknown chromosome, duplicates)
     are counted by reason, never dropped silently. `truth_set` holds the tissue's key (`gtex_wb`, `gtex_lcl`).
     """
     release = context.partition_key
@@ -41,7 +41,7 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
     for source_key, tissue in sources.gtex_sources():
         source = sources.gtex_eqtls(release, tissue)
         with bad_input_fails_the_run(sources):
-            parsed = read_gtex_eqtls(source.path, truth_set=source_key)
+            parsed = read_gtex_eqtls(source.path, truth_set=source_key, effect=sources.gtex_effect)
             declared = parsed.table.column("build")[0].as_py() if parsed.table.num_rows else source.build
             if declared != source.build:
                 raise InputError(source.path, f"variant ids say {declared} but the source declares {source.build}",
@@ -59,7 +59,7 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
             "release": release,
             "tables": dg.MetadataValue.md(markdown_table(summary)),
             "rows_read": sum(s["rows_read"] for s in stats.values()),
-            "effect_column": "slope",
+            "effect_column": sources.gtex_effect,
             "genome_build": sources.reference_file().build,
             "n_variants": distinct_variants(table),
             "n_significant": int(pc.sum(table.column("is_significant")).as_py() or 0),
@@ -71,16 +71,20 @@ def raw_gtex_eqtls(context: dg.AssetExecutionContext, sources: DataSources, stor
 @dg.asset(group_name="inputs", kinds={"pandas", "parquet"}, automation_condition=UP_TO_DATE,
           code_version=source_code_version("2", __name__))
 def raw_qtl_tables(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
-    """Generic QTL truth sets (chrom, pos, ref, alt, effect, se, p, build), such as the Degner 2012 dsQTLs.
+    """Generic QTL truth sets (chrom, pos, ref, alt, effect, se, p, build), such as the Degner 2012 dsQTLs and the
+    field's strong subset of them (a published selection of their rows by id).
 
     Read by header name through a declared column mapping; minus-strand rows are reverse-complemented so alleles
-    are on the + strand of the declared build; unusable rows are counted by reason.
+    are on the + strand of the declared build; unusable rows (and selected ids the table lacks) are counted by reason.
     """
     tables = []
     for table in sources.qtl_tables():
         with bad_input_fails_the_run():
             if table.kind == FINEMAPPED:
                 parsed = read_finemapped_eqtls(table.path, truth_set=table.truth_set, tissue=table.tissue)
+            elif table.selection is not None:
+                parsed = read_selected_qtls(table.selection, table.path, id_column=table.selection_id_column,
+                                            truth_set=table.truth_set, build=table.build, columns=table.columns)
             else:
                 parsed = read_generic_qtls(table.path, truth_set=table.truth_set, build=table.build,
                                            columns=table.columns)

@@ -57,6 +57,22 @@ def scoring_requests(windows: pd.DataFrame, specs: list[TruthSetSpec], readouts:
     return pd.concat(parts, ignore_index=True)
 
 
+def prediction_rows(requests: pd.DataFrame, units: pd.DataFrame, scores: pd.DataFrame,
+                    predictor: VariantEffectPredictor) -> pd.DataFrame:
+    """Every requested truth-set row with the score of its unit, the predictor's training split and configuration.
+
+    `biosample` becomes the biosample the score stands for (a model of one biosample says its own); the one the
+    truth set asked for stays in `requested_biosample`.
+    """
+    columns = list(dict.fromkeys([*scores.columns.drop("gene_id"), "track"]))  # every frame names its track
+    scores = scores.reindex(columns=columns).assign(**{k: units[k].to_numpy() for k in REQUEST_KEYS[1:]})
+    merged = requests[TRUTH_COLUMNS + REQUEST_KEYS[1:]].merge(scores, on=REQUEST_KEYS, how="left",
+                                                              validate="many_to_one").drop(columns="score_gene_id")
+    return merged.assign(**predictor.training_split(merged).columns(), configuration=predictor.configuration_id(),
+                         predictor=predictor.predictor_name(), requested_biosample=merged["biosample"],
+                         biosample=merged["biosample"].map(predictor.biosample_scored))
+
+
 @dg.asset(
     partitions_def=release_chromosome_partitions,
     group_name="predictions",
@@ -89,13 +105,7 @@ def variant_effect_predictions(
             units.assign(gene_id=units["score_gene_id"].replace(NO_GENE, pd.NA))[PREDICTOR_INPUT],
             reference=reference, cache_dir=storage.cache_path(), log=context.log,
         )
-    columns = list(dict.fromkeys([*outcome.scores.columns.drop("gene_id"), "track"]))  # every frame names its track
-    scores = outcome.scores.reindex(columns=columns).assign(**{k: units[k].to_numpy() for k in REQUEST_KEYS[1:]})
-    merged = requests[TRUTH_COLUMNS + REQUEST_KEYS[1:]].merge(scores, on=REQUEST_KEYS, how="left",
-                                                              validate="many_to_one").drop(columns="score_gene_id")
-    merged["held_out"], merged["held_out_scheme"] = predictor.training_split(merged)
-    merged = merged.assign(configuration=predictor.configuration_id(), predictor=predictor.predictor_name(),
-                           release=release)
+    merged = prediction_rows(requests, units, outcome.scores, predictor).assign(release=release)
     path = write_parquet(merged, storage.configuration_path(
         "variant_effect_predictions", f"{release}|{chrom}", predictor.configuration_id()))
     n_scored = int((merged["status"] == SCORED).sum())

@@ -451,7 +451,8 @@ def summarize(
     cluster-bootstrap interval (`<metric>_ci`); spearman_p and pearson_p over unit-level summaries; with
     `with_null`, `null` (the permutation null of each metric, see `permutation_null`); sign_auroc_strong over
     rows whose |effect| is at least `strong_threshold` (the `strong_quantile` quantile of |effect|, so the
-    threshold adapts to the truth set's scale: eQTL slopes and dsQTL betas differ) with n_strong.
+    threshold adapts to the truth set's scale: eQTL slopes and dsQTL betas differ) with n_strong; and the
+    calibration slope of the effect on the score (`calibration_slope`).
     """
     x = np.asarray(effect, dtype=float)
     y = np.asarray(score, dtype=float)
@@ -465,6 +466,7 @@ def summarize(
     out.update(bootstrap_intervals(x, y, units=unit_labels, n_boot=n_boot, seed=seed, max_cells=max_cells))
     out["sign_auroc"] = sign_auroc(x, y)
     out["sign_agreement"] = sign_agreement(x, y)
+    out["calibration_slope"] = calibration_slope(x, y)
     if with_null:
         out["null"] = permutation_null(x, y, units=unit_labels, n_perm=n_boot, seed=seed, max_cells=max_cells)
     threshold = float(np.quantile(np.abs(x), strong_quantile)) if len(x) else math.nan
@@ -473,6 +475,15 @@ def summarize(
     out["n_strong"] = int(strong.sum())
     out["sign_auroc_strong"] = sign_auroc(x[strong], y[strong])
     return out
+
+
+def calibration_slope(effect: np.ndarray, score: np.ndarray) -> float:
+    """The least-squares slope of the measured effect on the score: 1 where the score is on the effect's own scale
+    (log2 allelic fold change against a log-fold-change scorer); meaningless where the scales differ."""
+    x, y = np.asarray(effect, dtype=float), np.asarray(score, dtype=float)
+    if len(x) < 3 or not np.var(y) > 0:
+        return math.nan
+    return float(np.mean((x - x.mean()) * (y - y.mean())) / np.var(y))
 
 
 def too_few(n: int) -> str:

@@ -1,12 +1,15 @@
 """Causal against non-causal with matched negatives: auROC and auPRC of |score|.
 
 Significant QTLs differ from non-significant variants in more than causality: they sit closer to the TSS, have
-higher minor allele frequencies (more power) and lie in open chromatin more often. A score that only tracks
-those would look predictive against unmatched negatives. So negatives are drawn from the same table and
-matched to the positives by coarsened exact matching: exactly on in-peak status (and on the gene where the
-table has non-significant variants of the positive's own gene), and within bins of log10 TSS distance (deciles of
-the positives) and MAF (quintiles of the positives); in each cell one negative per positive, drawn at random
-with a fixed seed. Positives whose cell holds no negative are left out and counted.
+higher minor allele frequencies (more power) and lie in open chromatin more often, and the lead of one gene differs
+from the lead of another in expression level, tissue specificity and power. A score that only tracks those would
+look predictive against unmatched negatives. So a positive (a unit's headline row: a gene's significant lead) is
+matched only to a non-significant test of its own gene, the nearest to it in log10 TSS distance and MAF (and of the
+same in-annotation status where there is one), as all-pairs or fine-mapped tables provide (low-PIP variants of the
+gene). A table with no such test (an eGenes table holds one lead variant per gene; a dsQTL table only significant
+variants) has no matched negatives, and the report says why instead of matching the leads of other genes.
+Standardised mean differences of the covariates are given before matching (positives against their genes' whole
+pool) and after.
 """
 
 from __future__ import annotations
@@ -19,88 +22,100 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from endobench.lib.evaluation.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP, auroc_interval
 
-TSS_BINS = 10
-MAF_BINS = 5
 
+def match_negatives(
+    rows: pd.DataFrame, positives: pd.DataFrame, *, unit: str = "gene_id", seed: int = BOOTSTRAP_SEED,
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """The positives with one non-significant test of their own unit (gene) each, and how they were matched.
 
-def _bins(values: pd.Series, reference: pd.Series, n_bins: int) -> pd.Series:
-    """Bin codes from the quantiles of `reference` (the positives); NA stays NA."""
-    edges = np.unique(np.nanquantile(reference.to_numpy(dtype=float), np.linspace(0, 1, n_bins + 1)))
-    if len(edges) < 2:
-        return pd.Series(np.where(values.notna(), 0, np.nan), index=values.index)
-    inner = edges[1:-1]
-    return pd.Series(np.where(values.notna(), np.searchsorted(inner, values.to_numpy(dtype=float), side="right"),
-                              np.nan), index=values.index)
-
-
-def match_negatives(frame: pd.DataFrame, *, seed: int = BOOTSTRAP_SEED) -> tuple[pd.DataFrame, dict[str, object]]:
-    """Positives (`is_significant`) with one matched non-significant row each, and how they were matched.
-
-    `frame` has one row per unit (the lead rows) with is_significant and any of tss_distance, maf, in_peak and
-    gene_id. Returns the matched rows (a `label` column: True for positives) and a description: the covariates,
-    counts and standardised mean differences before and after matching.
+    `rows` are every scored row of a result (variant-gene pairs, with is_significant and any of tss_distance, maf,
+    in_annotation); `positives` its headline rows (one per unit). Returns the matched rows (`label` True for
+    positives) and a description: method, counts, and standardised mean differences before and after.
     """
-    if "is_significant" not in frame:
-        description = {"n_positives": 0, "n_negative_pool": 0, "n_matched": 0,
-                       "method": "no significance column: no positives or negatives to match"}
-        return frame.iloc[0:0].assign(label=pd.Series(dtype=bool)), description
-    significant = pd.array(frame["is_significant"], dtype="boolean")
-    known = ~np.asarray(pd.isna(significant))
-    positives = frame[known & np.asarray(significant.fillna(False), dtype=bool)]
-    pool = frame[known & ~np.asarray(significant.fillna(True), dtype=bool)]
+    empty = rows.iloc[0:0].assign(label=pd.Series(dtype=bool))
+    if "is_significant" not in rows or unit not in rows or rows[unit].isna().all():
+        return empty, {"n_positives": int(len(positives)), "n_negative_pool": 0, "n_matched": 0,
+                       "method": "no matched negatives: the table has no significance column or no gene per row"}
+    significant = pd.array(rows["is_significant"], dtype="boolean")
+    not_significant = rows[~np.asarray(significant.fillna(True), dtype=bool)]
+    pool = not_significant[not_significant[unit].isin(positives[unit])]
     description: dict[str, object] = {"n_positives": int(len(positives)), "n_negative_pool": int(len(pool))}
-    if positives.empty or pool.empty:
-        description.update(n_matched=0, method="no non-significant rows in this table: no matched negatives")
-        return frame.iloc[0:0].assign(label=pd.Series(dtype=bool)), description
-
-    cells = pd.DataFrame(index=frame.index)
-    used = []
-    if "in_annotation" in frame and frame["in_annotation"].notna().any():
-        cells["in_annotation"] = frame["in_annotation"].astype("boolean").astype(object)
-        used.append("in-annotation status (exact)")
-    if "tss_distance" in frame and pd.to_numeric(frame["tss_distance"], errors="coerce").notna().any():
-        log_tss = np.log10(pd.to_numeric(frame["tss_distance"], errors="coerce").abs() + 1)
-        cells["tss_bin"] = _bins(log_tss, log_tss[positives.index], TSS_BINS)
-        used.append(f"log10 TSS distance ({TSS_BINS} quantile bins of the positives)")
-    if "maf" in frame and pd.to_numeric(frame["maf"], errors="coerce").notna().any():
-        maf = pd.to_numeric(frame["maf"], errors="coerce")
-        cells["maf_bin"] = _bins(maf, maf[positives.index], MAF_BINS)
-        used.append(f"MAF ({MAF_BINS} quantile bins of the positives)")
-    same_gene = "gene_id" in frame and positives["gene_id"].isin(pool["gene_id"]).any()
-    if same_gene:
-        cells["gene_id"] = frame["gene_id"]
-        used.append("gene (exact, where the table has non-significant variants of the gene)")
-    key = cells.astype(str).agg("|".join, axis=1) if len(cells.columns) else pd.Series("", index=frame.index)
+    if pool.empty:
+        why = ("the table has no non-significant test" if not_significant.empty else
+               f"no non-significant test in the table is of a positive's own gene ({len(not_significant):,} are "
+               "of other genes)")
+        description.update(n_matched=0, method=f"no matched negatives: {why}. A significant-pairs table holds only "
+                           "significant tests and an eGenes table holds one lead variant per gene; the leads of other "
+                           "genes differ from the positives in more than causality, so they are not used (an all-pairs "
+                           "or fine-mapped table gives same-gene tests)")
+        return empty, description
+    distance = _CovariateDistance(rows)
     rng = np.random.default_rng(seed)
     chosen_pos, chosen_neg = [], []
-    pool_by_cell = {k: list(idx) for k, idx in pool.groupby(key[pool.index]).groups.items()}
-    for cell, pos_index in positives.groupby(key[positives.index]).groups.items():
-        candidates = pool_by_cell.get(cell, [])
-        take = min(len(pos_index), len(candidates))
-        if take:
-            chosen_pos += list(rng.choice(np.asarray(pos_index), size=take, replace=False))
-            chosen_neg += list(rng.choice(np.asarray(candidates), size=take, replace=False))
-    matched = pd.concat([frame.loc[chosen_pos].assign(label=True), frame.loc[chosen_neg].assign(label=False)])
+    for gene, candidates in pool.groupby(unit, sort=True):
+        for positive in positives.index[(positives[unit] == gene).to_numpy()]:
+            gaps = distance(positive, candidates)
+            nearest = candidates.index[np.flatnonzero(gaps == gaps.min())]
+            chosen_pos.append(positive)
+            chosen_neg.append(nearest[rng.integers(len(nearest))] if len(nearest) > 1 else nearest[0])
+    matched = pd.concat([positives.loc[chosen_pos].assign(label=True), rows.loc[chosen_neg].assign(label=False)])
     description.update(
-        method="coarsened exact matching on " + (", ".join(used) if used else "nothing (no covariates in the table)"),
+        method=f"within gene: each positive's nearest non-significant test of its own gene in {distance.covariates}",
         n_matched=len(chosen_pos),
         n_positives_unmatched=int(len(positives) - len(chosen_pos)),
         balance_before=_balance(positives, pool),
-        balance_after=_balance(frame.loc[chosen_pos], frame.loc[chosen_neg]),
+        balance_after=_balance(positives.loc[chosen_pos], rows.loc[chosen_neg]),
     )
     return matched, description
+
+
+class _CovariateDistance:
+    """Distance between a positive and candidate rows: |log10 TSS distance| and MAF differences in units of the
+    whole table's standard deviation, plus 10 for a different in-annotation status (exact where it can be)."""
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        self.columns: list[tuple[str, pd.Series, float]] = []
+        names = []
+        for name, values in (("log10 TSS distance", _log10_tss), ("MAF", _maf)):
+            every = values(rows)
+            if every is not None and every.notna().any():
+                spread = float(every.std()) or 1.0
+                self.columns.append((name, every, spread))
+                names.append(name)
+        self.annotation = rows["in_annotation"] if "in_annotation" in rows and rows["in_annotation"].notna().any() \
+            else None
+        if self.annotation is not None:
+            names.append("in-annotation status")
+        self.covariates = ", ".join(names) or "nothing (no covariates in the table)"
+
+    def __call__(self, positive: object, candidates: pd.DataFrame) -> np.ndarray:
+        gaps = np.zeros(len(candidates))
+        for _, every, spread in self.columns:
+            gap = np.abs(every.loc[candidates.index].to_numpy(dtype=float) - float(every.loc[positive])) / spread
+            gaps += np.nan_to_num(gap, nan=10.0)
+        if self.annotation is not None:
+            gaps += 10.0 * (self.annotation.loc[candidates.index].to_numpy() != self.annotation.loc[positive])
+        return gaps
+
+
+def _log10_tss(frame: pd.DataFrame) -> pd.Series | None:
+    if "tss_distance" not in frame:
+        return None
+    return np.log10(pd.to_numeric(frame["tss_distance"], errors="coerce").abs() + 1)
+
+
+def _maf(frame: pd.DataFrame) -> pd.Series | None:
+    return pd.to_numeric(frame["maf"], errors="coerce") if "maf" in frame else None
 
 
 def _balance(positives: pd.DataFrame, negatives: pd.DataFrame) -> dict[str, float]:
     """Standardised mean difference of each covariate (|d| below 0.1 is the usual mark of good balance)."""
     out = {}
-    for name, values in (("log10_tss_distance", lambda f: np.log10(pd.to_numeric(f["tss_distance"],
-                                                                                   errors="coerce").abs() + 1)),
-                         ("maf", lambda f: pd.to_numeric(f["maf"], errors="coerce"))):
-        column = "tss_distance" if name.startswith("log10") else "maf"
-        if column not in positives or positives.empty or negatives.empty:
+    for name, values in (("log10_tss_distance", _log10_tss), ("maf", _maf)):
+        a, b = values(positives), values(negatives)
+        if a is None or b is None or positives.empty or negatives.empty:
             continue
-        a, b = values(positives).dropna(), values(negatives).dropna()
+        a, b = a.dropna(), b.dropna()
         if len(a) < 2 or len(b) < 2:
             continue
         spread = math.sqrt((a.var() + b.var()) / 2)

@@ -9,6 +9,7 @@ standalone report.html with the plots embedded, plus metrics.json with every num
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -34,17 +35,13 @@ from endobench.lib.evaluation.results import (
     scored_rows,
     with_training_split,
 )
-from endobench.lib.evaluation.strata import MIN_STRATUM_N
+from endobench.lib.evaluation.strata import MIN_STRATUM_N, OTHER_CHROMOSOMES, PUBLISHED_EVALUATION, chromosome_list
 from endobench.lib.io.atomic import replaced_folder, write_bytes, write_text
-from endobench.lib.truth_sets.catalog import BIOSAMPLES, Readout, TruthSetSpec
+from endobench.lib.truth_sets.catalog import BIOSAMPLES, METRIC_NAMES, Readout, TruthSetSpec
 
 INTERVAL_NAMES = {16_384: "16 KB", 131_072: "128 KB", 524_288: "512 KB", 1_048_576: "1 MB"}
 PREDICTOR_NAMES = {"local_gkm_dnase": "local k-mer", "measured": "measured accessibility (ceiling)",
                    "external": "external predictions", "motif_jaspar": "JASPAR motif baseline (floor)"}
-# The nearest public figure for GTEx eQTLs against a sequence model (DOMAIN.md): cited, not generalised.
-NEAREST_PUBLIC_EQTL = ("A reproduction of Borzoi on GTEx Whole Blood single-variant credible sets (PIP > 0.95), "
-                       "RNA readout, reached Spearman about 0.17 (johahi/borzoi-pytorch issue 26); no published "
-                       "number exists for significant pairs or lead eQTLs against a DNase readout.")
 
 
 @dataclass(frozen=True)
@@ -74,6 +71,8 @@ def predictor_label(predictor: str, configuration: str) -> str:
 def split_label(split: str, scheme: str) -> str:
     """What part of a model's training split a result covers, in words (empty for a model without one)."""
     what = "regions" if "region" in scheme else "chromosomes"
+    if split == HELD_OUT and "cross-fitted" in scheme:
+        return f"cross-fitted, every {what[:-1]} held out"
     if split == HELD_OUT:
         return f"held-out {what}"
     if split == TRAINING:
@@ -122,19 +121,27 @@ def scope_statement(predictions: pd.DataFrame) -> list[str]:
             "GTEx eQTLs measure expression in a tissue; an accessibility readout predicts DNase signal in a cell "
             "type, so readout and often cell type differ from what was measured. Lead or significant eQTL variants "
             "are often LD tags of an unknown causal variant: a model scoring a tag's own sequence cannot be expected "
-            "to match them, which is what the measured-accessibility ceiling quantifies. " + NEAREST_PUBLIC_EQTL
+            "to match them, which is what the measured-accessibility ceiling quantifies. The peer-reviewed eQTL "
+            "numbers beside them (AlphaGenome paper, figure 4: fine-mapped GTEx eQTLs, SuSiE PIP > 0.9, on the "
+            "matching tissue's RNA-seq track) are another setting; no published number exists for lead eQTLs at "
+            "DNase sites against a DNase readout."
         )
     if "dsqtl" in truth_sets or "degner" in truth_sets:
         lines.append(
             "The Degner 2012 dsQTLs measure DNase sensitivity in lymphoblastoid cells (LCLs): they are scored on an "
-            "LCL (GM12878) DNase track, the setting of AlphaGenome's published dsQTL result."
+            "LCL (GM12878) DNase track. The field's dsQTL protocol (deltaSVM, ChromBPNet and AlphaGenome papers) "
+            "evaluates only the deltaSVM paper's strong dsQTLs by signed Pearson: that set is its own truth set "
+            "here, with the published numbers beside it in their own metric, on the chromosomes they were computed "
+            "on; the published auPRCs need the protocol's 27,735 control variants, which are not bundled."
         )
     if "alphagenome" in predictors.lower():
         lines.append(
             "AlphaGenome's held-out data are genomic intervals, not chromosomes: a FOLD_k model held out one "
             "validation and one test fold of 196,608-bp regions (from the SDK's fold definitions), and only variants "
             "in those regions are free of training leakage; the default ALL_FOLDS model trained on every region, so "
-            "no variant is held out of it."
+            "no variant is held out of it. Stricter, the stratum 'held out, beyond training context' keeps the "
+            "held-out variants that no training input reached (AlphaGenome read 1 MB around each 196,608-bp "
+            "training region, so 425,984 bp beyond its edges)."
         )
     if "motif" in predictors:
         lines.append(
@@ -145,9 +152,10 @@ def scope_statement(predictions: pd.DataFrame) -> list[str]:
         )
     if "local" in predictors:
         lines.append(
-            "The local predictor is a small gapped k-mer model trained on the bundled LCL dsQTL contexts of the odd "
-            "chromosomes; it tests the pipeline, not the state of the art. Only its held-out (even) chromosomes give "
-            "numbers free of training leakage."
+            "The local predictor is a small gapped k-mer model of GM12878 (LCL) DNase, trained on the bundled dsQTL "
+            "contexts and cross-fitted by chromosome parity: the model trained on the odd autosomes scores the even "
+            "ones and the reverse, so every one of its rows is held out. It tests the pipeline, not the state of the "
+            "art, and its scores stand for GM12878 DNase whichever biosample a truth set asks for."
         )
     return lines
 
@@ -171,30 +179,84 @@ def _headline_blocks(results: Sequence[dict], specs: Mapping[str, TruthSetSpec],
         title = spec.title if spec is not None else truth_set
         unit = rows[0]["scope"]
         blocks.append(("h", 3, title))
-        blocks.append(("p", f"Measured: {measured}. Unit: {unit}. Intervals: 95% cluster bootstrap over units."))
+        effect = f", effect {spec.effect}" if spec is not None and spec.effect else ""
+        blocks.append(("p", f"Measured: {measured}{effect}. Unit: {unit}. Intervals: 95% cluster bootstrap over "
+                            "units."))
         table = []
         for r in rows:
             tss = r.get("baselines", {}).get(DISTANCE_TO_TSS, {})
             null = r.get("null", {}).get("spearman", {})
             if r["n"] < min_n:
-                table.append([r["label"], r["readout_label"], _n_with_units(r), too_few(r["n"]), "", "", "", "", ""])
+                table.append([r["label"], r["readout_label"], _n_with_units(r), too_few(r["n"])] + [""] * 6)
                 continue
             table.append([
-                r["label"], r["readout_label"], _n_with_units(r), with_ci(r, "spearman"),
+                r["label"], r["readout_label"], _n_with_units(r), with_ci(r, "spearman"), with_ci(r, "pearson"),
                 with_ci(r, "sign_agreement"), with_ci(r, "sign_auroc"),
                 f"{num(null.get('null_low'))} to {num(null.get('null_high'))} (p={pvalue(null.get('p'))})",
                 num(tss.get("spearman")) if tss else "–", _ceiling_cell(r),
             ])
-        if spec is not None:
-            for published in spec.published:
-                table.append([f"published: {published.what}", spec.measured.label, "–",
-                              f"{published.metric} {published.value:.2f} (published, not computed here)",
-                              "", "", "", "", ""])
+        # A published number sits in the column of its own metric, never in another metric's.
+        for published in spec.published if spec is not None else ():
+            row = [f"published: {published.model}", spec.measured.label, "–"] + [""] * 7
+            row[HEADLINE_METRIC_COLUMNS[published.metric]] = f"{published.text} (published; " + (
+                "its source and setting in the table below)" if published.same_setting else f"{published.setting})")
+            table.append(row)
         blocks.append(("table", ["configuration", "readout x biosample", "n (units)", "Spearman [95% CI]",
-                                 "sign agreement [95% CI]", "sign auROC [95% CI]", "null Spearman, 95% range",
-                                 "distance to TSS: Spearman", "ceiling on the same units"], table))
+                                 "Pearson [95% CI]", "sign agreement [95% CI]", "sign auROC [95% CI]",
+                                 "null Spearman, 95% range", "distance to TSS: |effect| Spearman",
+                                 "ceiling on the same units"], table))
+        if spec is not None and any(p.same_setting for p in spec.published):
+            blocks += _published_blocks(rows, spec, min_n)
         blocks += [("p", sentence) for sentence in _ceiling_sentences(rows, min_n)]
     return blocks
+
+
+# The headline table's column of each metric a published number can be in.
+HEADLINE_METRIC_COLUMNS = {"spearman": 3, "pearson": 4, "sign_agreement": 5, "sign_auroc": 6}
+
+
+def published_comparison(result: Mapping[str, object], metric: str) -> dict[str, object]:
+    """A result's `metric` over all its units and on the chromosomes of the published evaluation (its stratum)."""
+    on = next((s for s in result.get("strata", []) if s["stratification"] == PUBLISHED_EVALUATION
+               and s["stratum"] != OTHER_CHROMOSOMES), None)
+    return {"all": {k: result.get(k) for k in ("n", metric, f"{metric}_ci")},
+            "published_chromosomes": {k: on.get(k) for k in ("n", "note", metric, f"{metric}_ci")} if on else None}
+
+
+def _beside_published(result: Mapping[str, object], spec: TruthSetSpec | None) -> dict[str, object]:
+    """For a model's headline entry of a truth set with published numbers: its metric over all units and on the
+    chromosomes of the published evaluation, and the published numbers with their sources."""
+    if spec is None or not any(p.same_setting for p in spec.published) or result["kind"] != MODEL:
+        return {}
+    return {"beside_published": {"metric": spec.headline_metric, **published_comparison(result, spec.headline_metric),
+                                 "published": [dataclasses.asdict(p) for p in spec.published]}}
+
+
+def _published_blocks(rows: Sequence[Mapping[str, object]], spec: TruthSetSpec, min_n: int) -> list[Block]:
+    """Our number beside the published ones, on the metric they are in, over all chromosomes and on the
+    chromosomes the published numbers were computed on, with each number's source and setting."""
+    metric = spec.headline_metric
+    chroms = next((p.chromosomes for p in spec.published if p.chromosomes), ())
+    name = METRIC_NAMES.get(metric, metric)
+    table = []
+    for r in rows:
+        if r["kind"] != MODEL:
+            continue
+        compared = published_comparison(r, metric)
+        on = compared["published_chromosomes"]
+        table.append([f"ours: {r['label']}", r["readout_label"],
+                      with_ci(r, metric) if r["n"] >= min_n else too_few(r["n"]), f"{r['n']:,}",
+                      (on.get("note") or with_ci(on, metric)) if on else "–", f"{on['n']:,}" if on else "–",
+                      "computed here", "this truth set"])
+    for p in spec.published:
+        table.append([f"published: {p.model}", spec.measured.label, "" if p.chromosomes else p.text, "",
+                      p.text if p.chromosomes else "", "", p.source, p.setting])
+    header = ["model", "readout x biosample", f"{name}, all chromosomes", "n",
+              f"{name}, chromosomes of the published evaluation ({chromosome_list(chroms)})" if chroms else
+              f"{name}, chromosomes of the published evaluation", "n", "source", "setting"]
+    return [("p", f"Beside the published numbers, on their metric ({name}). The chromosomes of the published "
+                  "evaluation are where those numbers were computed, not a set held out of our models."),
+            ("table", header, table)]
 
 
 def _ceiling_cell(result: Mapping[str, object]) -> str:
@@ -221,7 +283,8 @@ def _ceiling_sentences(rows: Sequence[Mapping[str, object]], min_n: int) -> list
 
 RESULTS_HEADER = ["truth set", "readout x biosample", "configuration", "unit", "n (units)", "Spearman [95% CI]",
                   "p (units)", "Pearson [95% CI]", "sign agreement [95% CI]", "sign auROC [95% CI]",
-                  "sign auROC, strong half", "all rows: n (units), Spearman [95% CI]"]
+                  "sign auROC, strong half", "calibration slope (effect on score)",
+                  "all rows: n (units), Spearman [95% CI]"]
 
 
 def _results_rows(results: Sequence[Mapping[str, object]], empty: Sequence[str], min_n: int) -> list[list[str]]:
@@ -229,16 +292,16 @@ def _results_rows(results: Sequence[Mapping[str, object]], empty: Sequence[str],
     for r in results:
         lead = [r["truth_set"], r["readout_label"], r["label"], r["scope"], _n_with_units(r)]
         if r["n"] < min_n:
-            rows.append(lead + [too_few(r["n"])] + [""] * 6)
+            rows.append(lead + [too_few(r["n"])] + [""] * 7)
             continue
         strong = f"{num(r['sign_auroc_strong'])} (n={r['n_strong']:,}, |effect|>={num(r['strong_threshold'])})"
         secondary = r.get("all_rows")
         rows.append(lead + [
             with_ci(r, "spearman"), pvalue(r["spearman_p"]), with_ci(r, "pearson"), with_ci(r, "sign_agreement"),
-            with_ci(r, "sign_auroc"), strong,
+            with_ci(r, "sign_auroc"), strong, num(r.get("calibration_slope")),
             f"{secondary['n']:,} ({secondary['n_units']:,}): {with_ci(secondary, 'spearman')}" if secondary else "–",
         ])
-    rows += [[t, "–", "–", "–", "0", "no scored units"] + [""] * 6 for t in empty]
+    rows += [[t, "–", "–", "–", "0", "no scored units"] + [""] * 7 for t in empty]
     return rows
 
 
@@ -258,13 +321,24 @@ def _classification_rows(results: Sequence[Mapping[str, object]]) -> list[list[s
     return rows
 
 
+def every_row_results(results: Sequence[Mapping[str, object]]) -> list[Mapping[str, object]]:
+    """One result per truth set, readout and configuration, the one over all its rows: `all`, or `held_out` for a
+    cross-fitted model (whose every row is held out)."""
+    chosen: dict[tuple, Mapping[str, object]] = {}
+    for r in results:
+        key = (r["truth_set"], r["readout"], r["configuration"])
+        if r["split"] == ALL or (r["split"] == HELD_OUT and key not in chosen):
+            chosen[key] = r
+    return list(chosen.values())
+
+
 def _sensitivity_rows(predictions: pd.DataFrame, results: Sequence[Mapping[str, object]], n_boot: int,
                       min_n: int) -> list[list[str]]:
     """Raw against quantile scores where a predictor gives both, and the same predictor at other interval lengths."""
     rows = []
     scored = scored_rows(predictions)
-    for r in results:
-        if r["kind"] != MODEL or r["split"] != ALL or "quantile_score" not in scored:
+    for r in every_row_results(results):
+        if r["kind"] != MODEL or "quantile_score" not in scored:
             continue
         group = scored[(scored["truth_set"] == r["truth_set"]) & (scored["readout"] == r["readout"])
                        & (scored["configuration"] == r["configuration"])]
@@ -346,6 +420,7 @@ def build_report(
             "unit": r["unit"], "label": r["label"],
             "configuration": r["configuration"], "split": r["split"],
             "title": specs[r["truth_set"]].title if r["truth_set"] in specs else r["truth_set"],
+            **_beside_published(r, specs.get(str(r["truth_set"]))),
         }
         for r in results if r["headline"]
     }
@@ -361,7 +436,9 @@ def build_report(
                         "resamples of units (fixed seed); p-values over unit-level means. Sign agreement: share of "
                         "units whose predicted score has the sign of the measured effect; sign auROC: the score "
                         "separating ALT-increasing from ALT-decreasing units; strong half: |effect| at or above the "
-                        "median. Only significant rows enter these metrics."))
+                        "median; calibration slope: the least-squares slope of the effect on the score, 1 when the "
+                        "score is on the effect's own scale (meaningful only then, e.g. GTEx log2_aFC against a "
+                        "log-fold-change scorer). Only significant rows enter these metrics."))
     blocks += list(extra_sections)
     blocks += [("h", 2, "Causal against matched non-causal (|score|)"),
                ("table", ["truth set", "configuration", "negatives matched by", "positives / negative pool",
@@ -372,8 +449,8 @@ def build_report(
                           "sign agreement [95% CI]"], sensitivity) if sensitivity else
                ("p", "No predictor here gives quantile scores or was run at several interval lengths.")]
     blocks.append(("details", "Exact configurations", [("table", ["configuration", "id", "tracks", "held out"], [
-        [r["label"], str(r["configuration"]), ", ".join(r["tracks"]) or "–", r["held_out_scheme"] or "unknown"]
-        for r in results if r["split"] == ALL])]))
+        [predictor_label(str(r["predictor"]), str(r["configuration"])), str(r["configuration"]),
+         ", ".join(r["tracks"]) or "–", r["held_out_scheme"] or "unknown"] for r in every_row_results(results)])]))
     blocks.append(("h", 2, "Funnel and exclusions"))
     for truth_set in truth_sets:
         blocks.append(("h", 3, specs[truth_set].title if truth_set in specs else truth_set))
@@ -405,7 +482,10 @@ def build_report(
         "headline": headline,
         "truth_sets": {t: {"title": specs[t].title if t in specs else t, "funnel": funnels.get(t, {}),
                            "exclusions": exclusions.get(t, {}),
-                           "diagnostic_inputs": diagnostic_inputs.get(t, {})} for t in truth_sets},
+                           "diagnostic_inputs": diagnostic_inputs.get(t, {}),
+                           "headline_metric": specs[t].headline_metric if t in specs else "spearman",
+                           "published": [dataclasses.asdict(p) for p in specs[t].published] if t in specs else []}
+                       for t in truth_sets},
         "results": results,
     })
     plot_names = [f"{i:02d}_{re.sub(r'[^A-Za-z0-9]+', '_', name).strip('_')[:80]}.png"

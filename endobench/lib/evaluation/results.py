@@ -5,12 +5,13 @@ For each result:
   once), and only significant rows enter the signed metrics (a non-significant eGene's slope is noise); when
   there are several rows per unit, all of them make a secondary line, resampled by unit;
 - the floor: a permutation null for each metric, and for expression truth sets the distance to the TSS as a
-  baseline predictor, on the same rows;
+  baseline predictor of |effect| (it has no sign), on the same rows;
 - the ceiling: where the measured accessibility of the same variants is known, its metrics on the same units;
-- classification: |score| of the significant units against matched non-significant ones (`negatives`);
-- strata.
+- classification: |score| of the significant units against non-significant tests of their own genes (`negatives`;
+  none, said why, where the table has no such tests);
+- strata, with the chromosomes of the published evaluation where the truth set's published numbers name them.
 A model that knows which chromosomes or regions it trained on is split into `held_out`, `training` and `all`;
-only `held_out` is free of training leakage.
+only `held_out` is free of training leakage; a model whose every row is held out (cross-fitted) has `held_out` only.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ def scored_rows(predictions: pd.DataFrame) -> pd.DataFrame:
 def with_training_split(predictions: pd.DataFrame) -> pd.DataFrame:
     """Each row once under `split` = all, and again under held_out or training where the predictor knows which.
 
-    A predictor that knows nothing of its training (held_out all NA) keeps `all` only.
+    A predictor that knows nothing of its training (held_out all NA) keeps `all` only; a configuration whose every
+    row is held out (a cross-fitted model) keeps `held_out` only, since its `all` would be the same rows under a
+    leaking name.
     """
     frame = predictions.assign(split=ALL)
     if "held_out" not in frame:
@@ -63,11 +66,15 @@ def with_training_split(predictions: pd.DataFrame) -> pd.DataFrame:
     known = ~np.asarray(pd.isna(held))
     if not known.any():
         return frame
-    # Rows taken twice by position, not concatenated: pandas checks every value of a column that is all NA in one
-    # part (gene ids of accessibility rows) in Python, which took a second at GTEx scale.
-    doubled = frame.iloc[np.r_[np.arange(len(frame)), np.flatnonzero(known)]].reset_index(drop=True)
-    doubled["split"] = np.r_[np.full(len(frame), ALL, dtype=object),
-                             np.where(np.asarray(held[known], dtype=bool), HELD_OUT, TRAINING).astype(object)]
+    held_out = np.asarray(held.fillna(False), dtype=bool)
+    configuration = frame["configuration"].to_numpy() if "configuration" in frame else np.zeros(len(frame))
+    every_row_held = ~pd.Series(~held_out).groupby(configuration).transform("any").to_numpy(dtype=bool)
+    # Rows taken by position, not concatenated: pandas checks every value of a column that is all NA in one part
+    # (gene ids of accessibility rows) in Python, which took a second at GTEx scale.
+    once, split = np.flatnonzero(~every_row_held), np.flatnonzero(known)
+    doubled = frame.iloc[np.r_[once, split]].reset_index(drop=True)
+    doubled["split"] = np.r_[np.full(len(once), ALL, dtype=object),
+                             np.where(held_out[split], HELD_OUT, TRAINING).astype(object)]
     return doubled
 
 
@@ -100,6 +107,12 @@ def _significant(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[np.asarray(flag.fillna(True), dtype=bool)]
 
 
+def published_chromosomes(spec: TruthSetSpec | None) -> tuple[str, ...]:
+    """The chromosomes the truth set's published numbers were computed on (one set), or () when on all."""
+    sets = sorted({p.chromosomes for p in spec.published if p.chromosomes}) if spec is not None else []
+    return sets[0] if sets else ()
+
+
 def tss_baseline_score(rows: pd.DataFrame) -> pd.Series:
     """The distance-to-TSS predictor: closer variants score higher (-log10 of |distance| + 1 bp); unsigned."""
     return -np.log10(pd.to_numeric(rows["tss_distance"], errors="coerce").abs() + 1)
@@ -130,8 +143,9 @@ def evaluate_results(
             result["all_rows"] = {k: v for k, v in summarize(
                 significant["effect"], significant["score"], units=significant[unit_col], n_boot=n_boot, seed=seed,
                 with_null=False).items() if k in HEADLINE_KEYS}
-        result["strata"] = stratified_metrics(headline, unit=unit_col, min_n=min_n, n_boot=n_boot, seed=seed)
-        matched, matching = match_negatives(lead_rows(group, unit_col, lead_by), seed=seed)
+        result["strata"] = stratified_metrics(headline, unit=unit_col, min_n=min_n, n_boot=n_boot, seed=seed,
+                                              published_chromosomes=published_chromosomes(spec))
+        matched, matching = match_negatives(group, headline, unit=unit_col, seed=seed)
         result["matching"] = matching
         result["classification"] = classification(matched, n_boot=n_boot, seed=seed)
         result["baselines"] = _baselines(headline, matched, spec, units, n_boot=n_boot, seed=seed)
@@ -167,14 +181,19 @@ def _describe(group: pd.DataFrame, unit_col: str, spec: TruthSetSpec | None, hea
 
 def _baselines(headline: pd.DataFrame, matched: pd.DataFrame, spec: TruthSetSpec | None, units,
                *, n_boot: int, seed: int) -> dict[str, dict]:
-    """Distance to the TSS as a predictor, on the same rows, for expression truth sets with TSS distances."""
+    """Distance to the TSS as a predictor, on the same rows, for expression truth sets with TSS distances.
+
+    The distance has no sign, so it is set against |effect| (closer variants, larger effects) and used to tell
+    positives from matched negatives; against signed effects it could only measure noise.
+    """
     if spec is None or spec.measured.kind != EXPRESSION or "tss_distance" not in headline:
         return {}
     score = tss_baseline_score(headline)
     if score.notna().sum() < 3:
         return {}
-    baseline = {k: v for k, v in summarize(headline["effect"], score, units=units, n_boot=n_boot, seed=seed,
-                                           with_null=False).items() if k in HEADLINE_KEYS}
+    magnitude = summarize(headline["effect"].abs(), score, units=units, n_boot=n_boot, seed=seed, with_null=False)
+    baseline = {k: magnitude[k] for k in ("n", "n_units", "spearman", "spearman_ci", "pearson", "pearson_ci")}
+    baseline["against"] = "|effect|"
     if len(matched):
         baseline["classification"] = classification(matched.assign(score=tss_baseline_score(matched)), n_boot=n_boot,
                                                     seed=seed)

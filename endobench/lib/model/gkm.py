@@ -13,19 +13,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
 from endobench.lib.genome.sequence import reverse_complement
-from endobench.lib.io.atomic import atomic_path
-from endobench.lib.io.errors import InputError
 
 MAX_FLANK = 49
-FORMAT_VERSION = 1
 _SCORE_CHUNK = 20_000
 _CODE = np.full(256, 4, dtype=np.uint8)
 
@@ -203,7 +198,7 @@ class LocalDnaseModel:
 
     def _config_json(self) -> str:
         return json.dumps(
-            {"format_version": FORMAT_VERSION, "name": self.name, "l": self.config.l, "k": self.config.k,
+            {"name": self.name, "l": self.config.l, "k": self.config.k,
              "flank": self.flank, "training": self.training},
             sort_keys=True,
         )
@@ -214,28 +209,3 @@ class LocalDnaseModel:
         digest.update(self._config_json().encode())
         digest.update(np.ascontiguousarray(self.table, dtype="<f4").tobytes())
         return digest.hexdigest()
-
-    def save(self, path: Path) -> Path:
-        path = Path(path)
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.savez_compressed(handle, table=self.table.astype("<f4"), config=np.array(self._config_json()))
-        return path
-
-    @classmethod
-    def load(cls, path: Path) -> LocalDnaseModel:
-        path = Path(path)
-        retrain = "Materialize the local_model asset again (or train_local_model) to rewrite it"
-        if not path.exists():
-            raise InputError(path, "the local model file does not exist", retrain)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                table = data["table"]
-                config = json.loads(str(data["config"]))
-            if config.get("format_version") != FORMAT_VERSION:
-                raise InputError(path, f"model format {config.get('format_version')} is not {FORMAT_VERSION}", retrain)
-            return cls(table, GkmConfig(config["l"], config["k"]), config["flank"], config["name"],
-                       config.get("training"))
-        except InputError:
-            raise
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-            raise InputError(path, f"the local model file is unreadable or incomplete ({exc})", retrain) from exc

@@ -1,4 +1,4 @@
-"""The local model scored on the dsQTLs of chromosomes it never saw, through the pipeline's own windows."""
+"""The cross-fitted local model scored on dsQTLs of chromosomes it never saw, through the pipeline's own windows."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.genome.sequence import reverse_complement
 from endobench.lib.genome.windows import OK, build_windows, variant_window
 from endobench.lib.io.errors import InputError
-from endobench.lib.model.gkm import LocalDnaseModel
+from endobench.lib.model.crossfit import CrossFittedModel, scoring_fold
 from endobench.lib.model.training import TrainingInputs
 
 
@@ -26,8 +26,8 @@ class HeldOutEvaluation:
     pearson_ci: tuple[float, float]
     spearman: float
     spearman_ci: tuple[float, float]
-    train_chromosomes: list[str]
     test_chromosomes: list[str]
+    scored_by: dict[str, int]  # rows per scoring fold (`crossfit.SCORED_BY` names them)
     n_not_served: int = 0
     sign_agreement: float = float("nan")
 
@@ -76,28 +76,30 @@ def allele_sequences(
 
 
 def evaluate_held_out(
-    model: LocalDnaseModel, inputs: TrainingInputs, test_chroms: list[str], *, n_boot: int = N_BOOTSTRAP,
+    model: CrossFittedModel, inputs: TrainingInputs, test_chroms: list[str], *, n_boot: int = N_BOOTSTRAP,
     seed: int = BOOTSTRAP_SEED,
 ) -> HeldOutEvaluation:
-    """delta = score(ALT window) - score(REF window) on hg38 + strand versus the table's Beta, with 95% CIs."""
+    """delta = score(ALT window) - score(REF window) on hg38 + strand versus the table's Beta, with 95% CIs; each
+    dsQTL is scored by the fold model that never saw its chromosome (all autosomes: the whole cross-fitted set)."""
     test_chroms = list(test_chroms)
     frame, refs, alts = variant_windows(inputs, test_chroms, model.flank)
     n_not_served = int(inputs.dsqtls["chrom"].isin(test_chroms).sum()) - len(frame)
     if len(frame) < 10:
         raise InputError(inputs.reference_fasta, f"only {len(frame)} dsQTLs on {test_chroms} can be scored",
                          "Choose test chromosomes that hold dsQTLs covered by the reference")
-    s_ref, s_alt = model.score_pairs(refs, alts)
+    s_ref, s_alt = model.score_pairs(refs, alts, frame["chrom"].to_numpy())
     delta = s_alt - s_ref
     beta = frame["beta"].to_numpy(dtype=float)
     # The same metrics and bootstrap as the report (each dsQTL is its own unit), so the numbers agree.
     out = summarize(beta, delta, n_boot=n_boot, seed=seed, with_null=False)
+    folds, counts = np.unique(scoring_fold(frame["chrom"].to_numpy()), return_counts=True)
     return HeldOutEvaluation(
         n=int(out["n"]),
         sign_auroc=out["sign_auroc"], sign_auroc_ci=tuple(out["sign_auroc_ci"]),
         pearson=out["pearson"], pearson_ci=tuple(out["pearson_ci"]),
         spearman=out["spearman"], spearman_ci=tuple(out["spearman_ci"]),
         sign_agreement=out["sign_agreement"],
-        train_chromosomes=list(model.training.get("train_chromosomes", [])),
         test_chromosomes=test_chroms,
+        scored_by={str(f): int(c) for f, c in zip(folds, counts)},
         n_not_served=n_not_served,
     )

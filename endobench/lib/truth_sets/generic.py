@@ -43,8 +43,12 @@ def read_generic_qtls(
     build: str | None = None,
     columns: GenericQtlColumns = GenericQtlColumns(),
     significant_p: float | None = None,
+    keep_ids: set[str] | None = None,
 ) -> ParsedQtls:
     """Read a caQTL/dsQTL-style table (chrom, pos, ref, alt, effect, se, p, build) by header name.
+
+    `keep_ids` keeps only the rows whose `columns.variant_id` is among them (a published selection of the table's
+    rows, see `read_selected_qtls`); the others are not part of the truth set and are not counted.
 
     A `strand` column with `-` (positions lifted to the minus strand) reverse-complements both alleles, so alleles
     are always on the + strand of the declared build; the position, the lifted first base of the REF allele, is
@@ -59,6 +63,8 @@ def read_generic_qtls(
     if table_build_column:
         required.append(table_build_column)
     raw = read_table(path, required, "QTL table", optional)
+    if keep_ids is not None:
+        raw = raw[raw[columns.variant_id].str.strip().isin(keep_ids)]
     excluded: Counter = Counter()
     declared = _declared_build(raw, path, build, table_build_column)
     frame = pd.DataFrame(
@@ -98,3 +104,30 @@ def _declared_build(raw: pd.DataFrame, path: Path, build: str | None, column: st
         return normalize_build(builds[0])
     except ValueError as exc:
         raise InputError(path, str(exc), "Fix the build column.") from exc
+
+
+NOT_IN_SOURCE_TABLE = "not_in_source_table"
+DUPLICATE_IN_SELECTION = "duplicate_in_selection"
+
+
+def read_selected_qtls(
+    selection: Path, table: Path, *, id_column: str, truth_set: str, build: str | None, columns: GenericQtlColumns,
+) -> ParsedQtls:
+    """The rows of a QTL table that a published selection names by id, such as the deltaSVM paper's 574 dsQTLs
+    among Degner's 5,671 (the table gives their alleles and effects).
+
+    `rows_read` counts the selection's ids; an id the table does not have is excluded as `not_in_source_table`, a
+    repeated one as `duplicate_in_selection`, and every other exclusion is the table reader's.
+    """
+    if columns.variant_id is None:
+        raise ValueError("a selection needs the table's id column (GenericQtlColumns.variant_id)")
+    ids = read_table(Path(selection), [id_column], "QTL selection")[id_column].str.strip()
+    parsed = read_generic_qtls(table, truth_set=truth_set, build=build, columns=columns, keep_ids=set(ids))
+    present = set(read_table(Path(table), [columns.variant_id], "QTL table")[columns.variant_id].str.strip())
+    parsed.rows_read = len(ids)
+    missing = int((~ids.drop_duplicates().isin(present)).sum())
+    if missing:
+        parsed.excluded[NOT_IN_SOURCE_TABLE] += missing
+    if ids.duplicated().any():
+        parsed.excluded[DUPLICATE_IN_SELECTION] += int(ids.duplicated().sum())
+    return parsed

@@ -33,6 +33,11 @@ from endobench.lib.truth_sets.schema import (
 
 SIGNIF_PAIRS = "signif_variant_gene_pairs"
 EGENES = "egenes"
+# The effect a truth set is measured in: `slope` (normalised expression per ALT allele, every GTEx table) or
+# `log2_aFC` (log2 allelic fold change of expression, eGenes tables): the scale of a log-fold-change scorer.
+SLOPE = "slope"
+LOG2_AFC = "log2_aFC"
+EFFECTS = (SLOPE, LOG2_AFC)
 
 _SIGNIF_REQUIRED = ["variant_id", "gene_id", "slope", "slope_se", "pval_nominal"]
 _SIGNIF_OPTIONAL = ["maf", "tss_distance"]
@@ -73,16 +78,26 @@ def _header(path: Path) -> list[str]:
     return read_header(path, "GTEx eQTL")
 
 
-def _columns(path: Path, header: list[str], kind: str) -> tuple[dict[str, str], list[str]]:
+def _columns(path: Path, header: list[str], kind: str, effect: str = SLOPE) -> tuple[dict[str, str], list[str]]:
     """GTEx name -> the file's name for each column read, and the GTEx names in reading order (`af` last if read).
 
-    A missing required column is an error naming it (`check_header` for text, the schema for parquet).
+    A missing required column is an error naming it (`check_header` for text, the schema for parquet). With
+    `effect` `log2_aFC` (eGenes tables only), that column is read where `slope` is, and no standard error is read:
+    GTEx gives log2_aFC a confidence interval, not a standard error on its scale.
     """
     names = {n: n for n in header}
     for theirs, ours in TENSORQTL_NAMES.items():
         if theirs in names and ours not in names:
             names[ours] = theirs
     required, optional = (_EGENES_REQUIRED, _EGENES_OPTIONAL) if kind == EGENES else (_SIGNIF_REQUIRED, _SIGNIF_OPTIONAL)
+    if effect != SLOPE:
+        if effect not in EFFECTS:
+            raise ValueError(f"unknown GTEx effect {effect!r}: use one of {EFFECTS}")
+        if kind != EGENES or effect not in names:
+            raise InputError(path, f"no {effect!r} column: GTEx gives {effect} in its eGenes tables only, and this "
+                             f"is a {kind} table", "Set the GTEx effect to slope, or use an eGenes table")
+        names[SLOPE] = names[effect]
+        required = [c for c in required if c != "slope_se"]
     missing = [c for c in required if c not in names]
     if missing and sniff(path) != PARQUET:
         check_header(path, required, f"GTEx {kind}")  # raises, with near-miss hints
@@ -105,8 +120,9 @@ def _minor_allele_frequency(columns: dict[str, pa.ChunkedArray]) -> None:
         columns["maf"] = pc.min_element_wise(af, pc.subtract(1.0, af))
 
 
-def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05) -> ParsedQtls:
-    """Read a GTEx tissue table into the QTL schema (effect = `slope`, the signed effect of ALT).
+def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05, effect: str = SLOPE) -> ParsedQtls:
+    """Read a GTEx tissue table into the QTL schema (effect = `slope`, the signed effect of ALT, or with `effect`
+    `log2_aFC` the eGenes' log2 allelic fold change of ALT over REF, without a standard error).
 
     For `egenes`, every gene row is kept with `is_significant = qval <= qval_threshold`, so the
     non-significant genes can serve as negatives.
@@ -121,8 +137,8 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05)
     header = _header(path)
     kind = _kind(header)
     if sniff(path) == PARQUET:
-        return _read_gtex_parquet(path, header, kind, truth_set, qval_threshold)
-    columns, wanted = _columns(path, header, kind)
+        return _read_gtex_parquet(path, header, kind, truth_set, qval_threshold, effect)
+    columns, wanted = _columns(path, header, kind, effect)
     numbers = [c for c in wanted if c not in _TEXT_COLUMNS]
     table = read_typed_table(path, [columns["variant_id"], columns["gene_id"]], [columns[c] for c in numbers])
     if table is not None:
@@ -131,7 +147,7 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05)
         table = pa.table(typed_columns)
     typed = _frame_from_arrow(table, kind, qval_threshold) if table is not None else None
     if typed is None:
-        return _read_gtex_text(path, kind, truth_set, qval_threshold, columns)
+        return _read_gtex_text(path, kind, truth_set, qval_threshold, columns, effect)
     ranges = _probability_exclusions(path, columns, kind, lambda name: _float_array(table.column(name)))
     del table
     frame, build, ids, numbers = typed
@@ -217,10 +233,11 @@ def _nan_for_null(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _read_gtex_text(
-    path: Path, kind: str, truth_set: str, qval_threshold: float, columns: dict[str, str] | None = None
+    path: Path, kind: str, truth_set: str, qval_threshold: float, columns: dict[str, str] | None = None,
+    effect: str = SLOPE,
 ) -> ParsedQtls:
     """Every column as text, then parsed with pandas: slower, and the reader whose errors name the line."""
-    columns = columns or _columns(path, _header(path), kind)[0]
+    columns = columns or _columns(path, _header(path), kind, effect)[0]
     raw = read_table(path, list(columns.values()), f"GTEx {kind}").rename(columns={v: k for k, v in columns.items()})
     parts, build = _split_ids(raw["variant_id"], path, lines=raw.index.to_numpy())
     excluded: Counter = Counter()
@@ -232,7 +249,7 @@ def _read_gtex_text(
             "alt": parts[3],
             "gene_id": raw["gene_id"].str.strip(),
             "effect": numeric_column(raw, "slope", path),
-            "effect_se": numeric_column(raw, "slope_se", path),
+            "effect_se": numeric_column(raw, "slope_se", path) if "slope_se" in raw else np.nan,
             "pval": numeric_column(raw, "pval_nominal", path),
             "maf": numeric_column(raw, "maf", path) if "maf" in raw else _maf_from_af(raw, path),
             "tss_distance": numeric_column(raw, "tss_distance", path) if "tss_distance" in raw else np.nan,
@@ -285,12 +302,13 @@ def _split_ids(ids: pd.Series, path: Path, *, lines: np.ndarray | None) -> tuple
     return parts, normalize_build(_BUILD_SUFFIX[suffixes.index[0]])
 
 
-def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str, qval_threshold: float) -> ParsedQtls:
+def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str, qval_threshold: float,
+                       effect: str = SLOPE) -> ParsedQtls:
     """A GTEx table in parquet (v10's significant pairs), read by column name; rows are numbered from 1.
 
     The columns are typed already, so only the ids can be irregular: a malformed id is an error naming its row.
     """
-    columns, wanted = _columns(path, header, kind)
+    columns, wanted = _columns(path, header, kind, effect)
     try:
         table = pq.read_table(path, columns=list(columns.values())).rename_columns(wanted)
     except (pa.ArrowException, OSError) as exc:

@@ -255,3 +255,13 @@ def test_the_sign_auroc_null_is_sklearns_auroc_of_each_shuffle(zeros):
     assert out["n_permutations"] == 400
     assert out["null_mean"] == pytest.approx(naive.mean(), abs=1e-12)
     assert [out["null_low"], out["null_high"]] == pytest.approx(list(np.percentile(naive, [2.5, 97.5])), abs=1e-12)
+
+
+def test_the_calibration_slope_is_one_where_the_score_is_on_the_effects_scale():
+    """Effect = score + noise: the least-squares slope of the effect on the score is 1 (0.5 for half the scale)."""
+    rng = np.random.default_rng(7)
+    score = rng.normal(size=2_000)
+    effect = score + rng.normal(scale=0.1, size=2_000)
+    assert metrics.summarize(effect, score, n_boot=10, with_null=False)["calibration_slope"] == pytest.approx(1, abs=0.02)
+    assert metrics.calibration_slope(effect, 2 * score) == pytest.approx(0.5, abs=0.01)
+    assert math.isnan(metrics.calibration_slope(effect[:5], np.zeros(5)))

@@ -43,3 +43,21 @@ def test_strata_cover_every_split_and_no_chromosome_list(rows):
     assert labels["|effect| quartile"].nunique() == 4
     assert (labels["model training split"] == "held out of training").sum() == 60
     assert ((labels["TSS distance"] == "<1 kb") == (rows["tss_distance"].abs() < 1000)).all()
+
+
+def test_held_out_rows_split_by_whether_a_training_input_reached_them(rows):
+    """Among held-out rows only: beyond training context or within a training input's reach; training rows and rows
+    of a predictor that cannot say get no label."""
+    frame = rows.assign(held_out=[True, True, False] * 40, beyond_training_context=[True, False, False] * 40)
+    labels = strata_labels(frame)["training context"]
+    assert (labels == "held out, beyond training context").sum() == 40
+    assert (labels == "held out, within a training input's reach").sum() == 40
+    assert labels[~frame["held_out"]].isna().all()
+    assert "training context" not in strata_labels(rows.assign(held_out=True, beyond_training_context=pd.NA))
+
+
+def test_cross_fitted_rows_split_by_the_model_that_scored_them(rows):
+    frame = rows.assign(scored_by=["trained on the odd autosomes", "trained on the even autosomes"] * 60)
+    result = stratified_metrics(frame, unit="gene_id", min_n=20, n_boot=50)
+    by_model = {r["stratum"]: r["n"] for r in result if r["stratification"] == "scored by"}
+    assert by_model == {"trained on the odd autosomes": 60, "trained on the even autosomes": 60}

@@ -1,4 +1,4 @@
-"""The local gapped k-mer DNase model: exact scoring, persistence, determinism, and its held-out accuracy."""
+"""The local gapped k-mer DNase model: exact scoring, cross-fitting, persistence, determinism, held-out accuracy."""
 
 import dataclasses
 
@@ -7,18 +7,14 @@ import pytest
 
 from endobench.lib.genome.sequence import reverse_complement as revcomp
 from endobench.lib.io.errors import InputError
+from endobench.lib.model.crossfit import BOTH, EVEN, FOLD_CHROMOSOMES, ODD, CrossFittedModel, scoring_fold
 from endobench.lib.model.gkm import GkmConfig, LocalDnaseModel, gkm_features_both_strands, lmer_table, table_scores
 from endobench.lib.model.held_out import evaluate_held_out, variant_windows
-from endobench.lib.model.training import (
-    HELD_OUT_CHROMOSOMES,
-    TRAINING_CHROMOSOMES,
-    TrainingInputs,
-    cross_validate,
-    train_local_model,
-)
+from endobench.lib.model.training import TrainingInputs, cross_validate, train_cross_fitted, train_local_model
 from endobench_tests.paths import SAMPLE_DIR
 
 SMALL_TRAIN = ["chr21"]  # 100 dsQTLs: enough to train in a second for the properties that do not need accuracy
+AUTOSOMES = FOLD_CHROMOSOMES[ODD] + FOLD_CHROMOSOMES[EVEN]
 
 
 @pytest.fixture(scope="module")
@@ -32,19 +28,41 @@ def small_model(inputs) -> LocalDnaseModel:
 
 
 @pytest.fixture(scope="module")
-def full_model(inputs) -> LocalDnaseModel:
-    return train_local_model(inputs, TRAINING_CHROMOSOMES)[0]
+def small_pair(inputs, small_model) -> CrossFittedModel:
+    """A cross-fitted pair of small models (chr21 for the odd fold, chr22 for the even): fast, for the mechanics."""
+    return CrossFittedModel({ODD: small_model, EVEN: train_local_model(inputs, ["chr22"])[0]})
+
+
+@pytest.fixture(scope="module")
+def cross_fitted(inputs) -> CrossFittedModel:
+    return train_cross_fitted(inputs)[0]
 
 
 def real_contexts(inputs: TrainingInputs, n: int) -> list[str]:
     return [inputs.high[i] for i in inputs.dsqtls["id"][:n]]
 
 
-def test_chromosome_split_is_odd_versus_even():
-    """The default split trains on chr1, chr3, ..., chr21 and holds out chr2, chr4, ..., chr22."""
-    assert TRAINING_CHROMOSOMES == ["chr1", "chr3", "chr5", "chr7", "chr9", "chr11", "chr13", "chr15", "chr17", "chr19",
-                               "chr21"]
-    assert HELD_OUT_CHROMOSOMES == [f"chr{i}" for i in range(2, 23, 2)]
+def test_the_folds_are_the_odd_and_the_even_autosomes():
+    assert FOLD_CHROMOSOMES[ODD] == ["chr1", "chr3", "chr5", "chr7", "chr9", "chr11", "chr13", "chr15", "chr17",
+                                     "chr19", "chr21"]
+    assert FOLD_CHROMOSOMES[EVEN] == [f"chr{i}" for i in range(2, 23, 2)]
+
+
+def test_each_chromosome_is_scored_by_the_model_that_never_saw_it():
+    """Odd autosomes by the model trained on the even ones, and the reverse; chromosomes neither trained on by both."""
+    folds = scoring_fold(["chr1", "chr2", "chr21", "chr22", "chrX", "chrM"])
+    assert folds.tolist() == [EVEN, ODD, EVEN, ODD, BOTH, BOTH]
+
+
+def test_a_pair_is_scored_by_its_fold_model_and_without_a_chromosome_by_their_mean(small_pair, inputs):
+    refs = real_contexts(inputs, 6)
+    alts = [inputs.low[i] for i in inputs.dsqtls["id"][:6]]
+    by_fold = {fold: np.subtract(*reversed(small_pair.models[fold].score_pairs(refs, alts))) for fold in (ODD, EVEN)}
+    s_ref, s_alt = small_pair.score_pairs(refs, alts, ["chr1", "chr2"] * 3)
+    np.testing.assert_allclose((s_alt - s_ref)[0::2], by_fold[EVEN][0::2], rtol=1e-6)
+    np.testing.assert_allclose((s_alt - s_ref)[1::2], by_fold[ODD][1::2], rtol=1e-6)
+    s_ref, s_alt = small_pair.score_pairs(refs, alts)
+    np.testing.assert_allclose(s_alt - s_ref, (by_fold[ODD] + by_fold[EVEN]) / 2, rtol=1e-4, atol=1e-5)
 
 
 def test_sample_inputs_count_what_they_leave_out(inputs):
@@ -101,15 +119,26 @@ def test_score_pairs_handles_indels_of_any_length(small_model, inputs):
     assert d_long[0] == pytest.approx(d_short[0], abs=1e-4)
 
 
-def test_save_load_round_trip_keeps_scores_and_fingerprint(small_model, inputs, tmp_path):
-    """The npz file restores the same table, flank and fingerprint, so scores are identical."""
-    path = small_model.save(tmp_path / "model" / "local.npz")
-    loaded = LocalDnaseModel.load(path)
+def test_save_load_round_trip_keeps_scores_and_fingerprint(small_pair, inputs, tmp_path):
+    """The npz file restores both fold models, their flank and the fingerprint, so scores are identical."""
+    path = small_pair.save(tmp_path / "model" / "local.npz")
+    loaded = CrossFittedModel.load(path)
     seqs = real_contexts(inputs, 10)
-    assert loaded.fingerprint() == small_model.fingerprint()
-    assert (loaded.flank, loaded.name) == (small_model.flank, small_model.name)
-    np.testing.assert_array_equal(loaded.score_sequences(seqs), small_model.score_sequences(seqs))
+    assert loaded.fingerprint() == small_pair.fingerprint()
+    assert (loaded.flank, loaded.name) == (small_pair.flank, small_pair.name)
+    assert loaded.train_chromosomes(EVEN) == ["chr22"]
+    for chroms in (["chr1"] * 10, ["chr2"] * 10, None):
+        np.testing.assert_array_equal(loaded.score_pairs(seqs, seqs[::-1], chroms)[0],
+                                      small_pair.score_pairs(seqs, seqs[::-1], chroms)[0])
     assert [p.name for p in path.parent.iterdir()] == ["local.npz"]  # no temporary file left behind
+
+
+def test_a_single_model_file_from_before_cross_fitting_is_refused(small_pair, tmp_path):
+    """A model file of the old format (one table) names the format and says to retrain, it is not half-read."""
+    path = tmp_path / "old.npz"
+    np.savez_compressed(path, table=small_pair.models[ODD].table, config=np.array('{"format_version": 1}'))
+    with pytest.raises(InputError, match="model format 1 is not 2.*Materialize the local_model asset"):
+        CrossFittedModel.load(path)
 
 
 def test_fingerprint_changes_with_the_weights(small_model):
@@ -123,15 +152,15 @@ def test_fingerprint_changes_with_the_weights(small_model):
 
 def test_load_names_a_missing_file(tmp_path):
     with pytest.raises(InputError, match="missing.npz: the local model file does not exist. Materialize"):
-        LocalDnaseModel.load(tmp_path / "missing.npz")
+        CrossFittedModel.load(tmp_path / "missing.npz")
 
 
-def test_load_names_a_corrupt_file(small_model, tmp_path):
+def test_load_names_a_corrupt_file(small_pair, tmp_path):
     """A truncated model file (e.g. a crash elsewhere) is reported with what to do, not a zipfile traceback."""
-    path = small_model.save(tmp_path / "local.npz")
+    path = small_pair.save(tmp_path / "local.npz")
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(InputError, match="unreadable or incomplete.*Materialize the local_model asset"):
-        LocalDnaseModel.load(path)
+        CrossFittedModel.load(path)
 
 
 def test_training_is_deterministic(inputs, small_model):
@@ -168,7 +197,7 @@ def test_too_few_training_dsqtls_is_an_input_error(inputs):
 
 def test_evaluation_windows_are_the_hg38_plus_strand_alleles(inputs):
     """REF windows come from the sample reference with the REF base at `flank`; minus-strand alleles are flipped."""
-    frame, refs, alts = variant_windows(inputs, TRAINING_CHROMOSOMES + HELD_OUT_CHROMOSOMES, flank=49)
+    frame, refs, alts = variant_windows(inputs, AUTOSOMES, flank=49)
     assert len(frame) == len(refs) == len(alts) == 5_656
     assert (frame["strand"] == "-").sum() == 18  # 21 lift to minus; 3 (chr13) have no context
     minus = frame.index[frame["strand"] == "-"][0]
@@ -179,16 +208,27 @@ def test_evaluation_windows_are_the_hg38_plus_strand_alleles(inputs):
     assert refs[plus][:49] == alts[plus][:49] and len(refs[plus]) == 99
 
 
-def test_held_out_dsqtl_signs_are_predicted_above_chance(full_model, inputs):
-    """Trained on odd chromosomes, the model predicts even-chromosome dsQTL signs: auROC >= 0.60, CI above 0.5."""
-    evaluation = evaluate_held_out(full_model, inputs, HELD_OUT_CHROMOSOMES, n_boot=200)
-    assert evaluation.n == 2_667
-    assert evaluation.train_chromosomes == TRAINING_CHROMOSOMES
-    assert evaluation.test_chromosomes == HELD_OUT_CHROMOSOMES
+def test_cross_fitting_holds_out_every_dsqtl_and_predicts_signs_above_chance(cross_fitted, inputs):
+    """Every dsQTL the reference serves (5,656) is scored by the model that never saw its chromosome: the 2,667 on
+    even autosomes by the odd-trained model, the 2,989 on odd ones by the even-trained model; auROC >= 0.60 with its
+    interval above 0.5, and positive Pearson and Spearman."""
+    evaluation = evaluate_held_out(cross_fitted, inputs, AUTOSOMES, n_boot=200)
+    assert evaluation.n == 5_656
+    assert evaluation.scored_by == {ODD: 2_667, EVEN: 2_989}
+    assert cross_fitted.train_chromosomes(ODD) == FOLD_CHROMOSOMES[ODD]
     assert evaluation.sign_auroc >= 0.60
     assert evaluation.sign_auroc_ci[0] > 0.5
     assert evaluation.sign_auroc_ci[0] < evaluation.sign_auroc < evaluation.sign_auroc_ci[1]
     assert evaluation.pearson_ci[0] > 0 and evaluation.spearman_ci[0] > 0
+
+
+def test_each_fold_model_alone_predicts_its_held_out_half(cross_fitted, inputs):
+    """The odd-trained model on the even autosomes (the split before cross-fitting) and the even-trained model on
+    the odd ones both beat chance on their own."""
+    for chroms, fold, n in ((FOLD_CHROMOSOMES[EVEN], ODD, 2_667), (FOLD_CHROMOSOMES[ODD], EVEN, 2_989)):
+        evaluation = evaluate_held_out(cross_fitted, inputs, chroms, n_boot=200)
+        assert evaluation.scored_by == {fold: n}
+        assert evaluation.sign_auroc_ci[0] > 0.5
 
 
 def test_large_batches_score_like_small_ones(small_model, inputs):
@@ -199,6 +239,6 @@ def test_large_batches_score_like_small_ones(small_model, inputs):
     np.testing.assert_array_equal(big[:50], big[-50:])
 
 
-def test_evaluating_on_chromosomes_without_dsqtls_is_an_input_error(small_model, inputs):
+def test_evaluating_on_chromosomes_without_dsqtls_is_an_input_error(small_pair, inputs):
     with pytest.raises(InputError, match=r"only 0 dsQTLs on \['chrY'\] can be scored"):
-        evaluate_held_out(small_model, inputs, ["chrY"])
+        evaluate_held_out(small_pair, inputs, ["chrY"])

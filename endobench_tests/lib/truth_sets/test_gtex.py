@@ -29,6 +29,22 @@ def test_egenes_effect_is_the_slope_column(fixtures):
     assert row["build"] == "hg38"
 
 
+def test_the_effect_can_be_the_egenes_log2_allelic_fold_change(fixtures):
+    """With effect log2_aFC, RFPL2's lead eQTL carries its log2_aFC (the log-fold-change scale of an RNA-seq LFC
+    scorer); GTEx gives log2_aFC a confidence interval, not a standard error, so none is read."""
+    table = pd.read_csv(fixtures / EGENES_FILE, sep="\t").set_index("gene_id")
+    parsed = read_gtex_eqtls(fixtures / EGENES_FILE, truth_set="gtex_wb", effect="log2_aFC")
+    frame = parsed.frame.set_index("gene_id")
+    assert frame.loc["ENSG00000128253.13", "effect"] == pytest.approx(table.loc["ENSG00000128253.13", "log2_aFC"])
+    assert frame["effect"].to_dict() == pytest.approx(table.loc[frame.index, "log2_aFC"].to_dict())
+    assert frame["effect_se"].isna().all()
+
+
+def test_log2_afc_of_a_table_without_it_is_an_error_saying_where_gtex_gives_it(fixtures):
+    with pytest.raises(InputError, match="no 'log2_aFC' column: GTEx gives log2_aFC in its eGenes tables only"):
+        read_gtex_eqtls(fixtures / PAIRS_FILE, truth_set="gtex_wb", effect="log2_aFC")
+
+
 def test_egenes_significance_comes_from_qval(fixtures):
     """Only RFPL2 (qval 0.012) passes qval <= 0.05; the other three genes stay as non-significant rows."""
     frame = read_gtex_eqtls(fixtures / EGENES_FILE, truth_set="gtex_wb").frame

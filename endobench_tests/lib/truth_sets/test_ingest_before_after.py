@@ -104,7 +104,7 @@ def pipeline_outcome(gtex: dict, qtl: dict, specs, annotations: dict, reference_
 def sample_outcome(outputs: Path) -> dict:
     from endobench.lib.genome.peaks import filter_peaks, read_peaks
     from endobench.lib.truth_sets.annotate import sites_as_peaks
-    from endobench.lib.truth_sets.catalog import DSQTL_DEGNER, K562_DHS_PEAKS, LCL_DSQTL_SITES
+    from endobench.lib.truth_sets.catalog import DSQTL_DEGNER, DSQTL_STRONG, K562_DHS_PEAKS, LCL_DSQTL_SITES
     from endobench.lib.truth_sets.generic import read_generic_qtls
     from endobench.lib.truth_sets.gtex import read_gtex_eqtls
     from endobench.resources.sources import SampleDataSources
@@ -112,15 +112,17 @@ def sample_outcome(outputs: Path) -> dict:
     sources = SampleDataSources(sample_dir=str(SAMPLE_DIR))
     gtex = {key: read_gtex_eqtls(sources.gtex_eqtls("v8", tissue).path, truth_set=key)
             for key, tissue in sources.gtex_sources()}
+    # The truth sets of the recording (the strong dsQTLs came later, as a selection of the same table's rows).
     qtl = {table.truth_set: read_generic_qtls(table.path, truth_set=table.truth_set, build=table.build,
-                                              columns=table.columns) for table in sources.qtl_tables()}
+                                              columns=table.columns) for table in sources.qtl_tables()
+           if table.selection is None}
+    specs = [spec for spec in sources.truth_sets() if spec.name != DSQTL_STRONG.name]
     peaks = filter_peaks(read_peaks(sources.peaks().path, "hg38"), max_width=5_000, min_qvalue=2.0,
                          blacklist=read_peaks(sources.blacklist().path, "hg38"))
     dsqtls = qtl[DSQTL_DEGNER.source].frame
     annotations = {K562_DHS_PEAKS.key: peaks, LCL_DSQTL_SITES.key: sites_as_peaks(dsqtls, "hg38")}
     return {"reader": {key: reader_outcome(parsed) for key, parsed in {**gtex, **qtl}.items()},
-            **pipeline_outcome(gtex, qtl, sources.truth_sets(), annotations, sources.reference_file().path,
-                               outputs)}
+            **pipeline_outcome(gtex, qtl, specs, annotations, sources.reference_file().path, outputs)}
 
 
 def generated_inputs(workdir: Path) -> dict[str, Path]:

@@ -10,7 +10,7 @@ import pytest
 from endobench.lib.io.atomic import write_parquet
 from endobench.lib.io.errors import InputError
 from endobench.lib.io.tables import frame_from_arrow, read_parquet_table
-from endobench.lib.truth_sets.generic import GenericQtlColumns, read_generic_qtls
+from endobench.lib.truth_sets.generic import GenericQtlColumns, read_generic_qtls, read_selected_qtls
 from endobench.lib.truth_sets.schema import QTL_COLUMNS, QTL_SCHEMA, SOURCE_COLUMNS, as_sources, validated_qtl_table
 from endobench.resources.sources import DEGNER_COLUMNS
 
@@ -140,3 +140,30 @@ def test_columns_handed_over_in_arrow_keep_their_rows_across_chunk_boundaries():
     assert table.column("effect_se").to_pylist() == [0.0, 1.0, 2.0, 5.0, 6.0, 7.0, 9.0, 10.0, 11.0]
     assert table.column("source_line").to_pylist() == [2, 3, 4, 7, 8, 9, 11, 12, 13]
     assert table.column("pos").to_pylist() == [1_000, 1_001, 1_002, 1_005, 1_006, 1_007, 1_009, 1_010, 1_011]
+
+
+def test_the_fields_strong_dsqtls_are_the_deltasvm_papers_574_by_their_degner_ids(sample_dir):
+    """The deltaSVM paper's 574 positives, matched to the Degner table by id for alleles and Beta: 573 match, the one
+    that does not (chr13:113479759) is counted as not in the source table, and one more Degner row has no hg38
+    position; every kept row is the Degner row of that id (its Beta, its lifted position)."""
+    parsed = read_selected_qtls(sample_dir / "lee2015_dsqtl_positives.hg18.tsv.gz",
+                                sample_dir / "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz", id_column="degner_id",
+                                truth_set="dsqtl_degner2012_strong", build="hg38", columns=DEGNER_COLUMNS)
+    assert parsed.rows_read == 574
+    assert dict(parsed.excluded) == {"not_in_source_table": 1, "unplaced": 1}
+    kept = parsed.frame
+    assert len(kept) == 572
+    degner = pd.read_csv(sample_dir / "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz", sep="\t")
+    positives = pd.read_csv(sample_dir / "lee2015_dsqtl_positives.hg18.tsv.gz", sep="\t")
+    chosen = degner[degner["ID"].isin(positives["degner_id"]) & degner["pos_hg38"].notna()]
+    assert sorted(kept["effect"].round(6)) == sorted(chosen["Beta"].round(6))
+    assert set(zip(kept["chrom"], kept["pos"])) <= set(zip(degner["chr_hg38"], degner["pos_hg38"].astype("Int64")))
+
+
+def test_a_selection_counts_repeated_ids(tmp_path, sample_dir):
+    selection = tmp_path / "ids.tsv"
+    selection.write_text("degner_id\nchr1.846446\nchr1.846446\nchr1.901458\n")
+    parsed = read_selected_qtls(selection, sample_dir / "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz",
+                                id_column="degner_id", truth_set="x", build="hg38", columns=DEGNER_COLUMNS)
+    assert parsed.rows_read == 3 and parsed.table.num_rows == 2
+    assert dict(parsed.excluded) == {"duplicate_in_selection": 1}
