@@ -6,6 +6,7 @@ The table is 120 real GTEx Whole Blood eGenes; `log2_aFC` (a second real measure
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -72,31 +73,33 @@ def test_a_folder_holding_the_table_is_refused(gtex, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_run_killed_at_any_moment_leaves_the_previous_folder_or_the_new_one_whole(gtex, tmp_path):
-    """A finished run on 120 rows, then runs on 10 rows killed (SIGKILL) at moments spread over their whole length:
-    after each kill the folder is exactly the 120-row result or exactly the 10-row one, never a mix; leftovers
-    beside it are hidden and say they are unfinished."""
+    """A finished run on 120 rows, then runs on 10 rows killed (SIGKILL) while they write: as soon as their hidden
+    folder appears and at moments after it. After each kill the folder is exactly the 120-row result or exactly the
+    10-row one, never a mix; what is left beside it is hidden and says it is unfinished."""
     gtex.head(10).to_csv(tmp_path / "ten.tsv", sep="\t", index=False)
-    before = _snapshot(tmp_path, GTEX_120, "before")
-    after = _snapshot(tmp_path, tmp_path / "ten.tsv", "after")
+    before = _contents(_snapshot(tmp_path, GTEX_120, "before"))
+    after = _contents(_snapshot(tmp_path, tmp_path / "ten.tsv", "after"))
     out = tmp_path / "out"
     command = [sys.executable, "-m", "endobench.cli", "evaluate", "--table", str(tmp_path / "ten.tsv"),
                "--effect-col", "slope", "--score-col", "log2_aFC", "--out", str(out)]
-    started = time.monotonic()
-    assert subprocess.run(command, capture_output=True).returncode == 0
-    length = time.monotonic() - started
-    seen = set()
-    for fraction in np.linspace(0.3, 1.0, 8):
-        _copy_result(before, out)
+    seen = []
+    for delay in (0.0, 0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0):
+        _copy_result(tmp_path / "before", out)
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(length * fraction)
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".out.*.partial")) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait()
         state = _contents(out)
-        assert state in (_contents(before), _contents(after))
-        seen.add("after" if state == _contents(after) else "before")
+        assert state in (before, after), f"killed {delay} s into the write: a mixed folder"
+        seen.append("before" if state == before else "after")
         for leftover in tmp_path.glob(".out.*"):
             assert (leftover / "UNFINISHED.txt").exists()
-    assert seen == {"before", "after"}, "the kills should catch the run both before and after its swap"
+        for leftover in tmp_path.glob(".out.*"):
+            shutil.rmtree(leftover)
+    assert "before" in seen, "a kill as the writing starts leaves the previous folder"
 
 
 def _snapshot(tmp_path, table, name):
@@ -107,8 +110,6 @@ def _snapshot(tmp_path, table, name):
 
 
 def _copy_result(source, target):
-    import shutil
-
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(source, target)
 

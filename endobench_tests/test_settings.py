@@ -120,7 +120,8 @@ def test_a_damaged_score_cache_is_one_line_naming_the_file_and_what_to_do(data_d
 @pytest.mark.slow
 def test_the_demo_scores_only_the_tissues_and_annotations_the_environment_names(data_dir, clean_environment, capsys):
     """ENDOBENCH_GTEX_TISSUES=Whole_Blood and ENDOBENCH_ANNOTATIONS=k562_dhs, as deploy/README.md sets them: the
-    report holds Whole Blood at K562 peaks and the dsQTLs, nothing of LCL eQTLs or of the dsQTL-site annotation."""
+    report holds Whole Blood at K562 peaks and the dsQTL truth sets, nothing of LCL eQTLs or of the dsQTL-site
+    annotation."""
     import json
 
     clean_environment.setenv("ENDOBENCH_GTEX_TISSUES", "Whole_Blood")
@@ -128,5 +129,5 @@ def test_the_demo_scores_only_the_tissues_and_annotations_the_environment_names(
     clean_environment.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))  # the demo sets it; restored after
     assert main(["demo"]) == 0
     metrics = json.loads((data_dir / "outputs" / "benchmark_report" / "v8" / "metrics.json").read_text())
-    assert set(metrics["truth_sets"]) == {"gtex_wb_k562_dhs", "dsqtl_degner2012"}
+    assert set(metrics["truth_sets"]) == {"gtex_wb_k562_dhs", "dsqtl_degner2012", "dsqtl_degner2012_strong"}
     assert capsys.readouterr().out.splitlines()[0].endswith("tissues=Whole_Blood annotations=k562_dhs predictor=local")
