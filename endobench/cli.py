@@ -41,34 +41,17 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-UNIT_NAMES = {"gene_id": "genes", "variant_id": "variants"}
-
-
 def headline_lines(metrics: dict) -> list[str]:
-    """One line per headline result: truth set, readout x biosample, configuration, n with its units, metrics.
+    """The headline as a compact table (`headline.console_lines`: a line per truth set, even without a scorable unit,
+    then per headline result its primary endpoint with its interval, p, mde and the reference beside it), then the
+    warnings."""
+    from endobench.lib.evaluation.headline import console_lines
 
-    Within a truth set the measured reference (the ceiling) is printed beside the models it bounds.
-    """
-    lines = []
-    entries = sorted(metrics.get("headline", {}).values(),
-                     key=lambda h: (h.get("title", ""), h.get("readout_label", ""), h.get("kind") != "measured"))
-    for numbers in entries:
-        units = UNIT_NAMES.get(numbers.get("unit"), "units")
-        parts = [f"n={numbers.get('n') or 0:,} ({numbers.get('n_units') or 0:,} {units})"]
-        for name in ("spearman", "sign_agreement", "sign_auroc"):
-            value = numbers.get(name)
-            parts.append(f"{name}={value:.3f}" if isinstance(value, (int, float)) else f"{name}=n/a")
-        lines.append(f"  {numbers.get('title')} | {numbers.get('readout_label')} | {numbers.get('label')}: "
-                     + "  ".join(parts))
     titles = {name: t.get("title", name) for name, t in metrics.get("truth_sets", {}).items()}
-    for truth_set, n in sorted(metrics.get("motifs", {}).items()):
-        if n.get("agreement") is not None:
-            lines.append(f"  {titles.get(truth_set, truth_set)} | motif direction agrees with the measured effect: "
-                         f"{n['agreement']:.3f} of {n['n_strong']:,} units with a strong motif change "
-                         f"(of {n['n_units']:,})")
-    for warning in metrics.get("warnings", []):
-        lines.append(f"  warning: {warning}")
-    return lines
+    motifs = [f"  {titles.get(truth_set, truth_set)} | motif direction agrees with the measured effect: "
+              f"{n['agreement']:.3f} of {n['n_strong']:,} units with a strong motif change (of {n['n_units']:,})"
+              for truth_set, n in sorted(metrics.get("motifs", {}).items()) if n.get("agreement") is not None]
+    return console_lines(metrics) + motifs + [f"  warning: {warning}" for warning in metrics.get("warnings", [])]
 
 
 def published_lines(metrics: dict) -> list[str]:

@@ -140,9 +140,10 @@ def test_funnel_counts_every_truth_set(demo):
     assert funnels["dsqtl_degner2012"]["scored_variants"] == 5_656
 
 
-def _direct_ceiling(tissue: str) -> tuple[int, float, float]:
-    """The ceiling computed straight from the bundled files, without the pipeline: GTEx lead eQTLs of significant
-    eGenes at a Degner dsQTL position, Degner's Beta (effect of its Alt) negated where GTEx's alleles are swapped."""
+def _direct_reference(tissue: str) -> tuple[int, int, float, float]:
+    """The measured accessibility reference straight from the bundled files, without the pipeline: GTEx lead eQTLs
+    of significant eGenes at a Degner dsQTL position, Degner's Beta (effect of its Alt) negated where GTEx's alleles
+    are swapped; genes, distinct variants, Spearman and sign agreement."""
     dsqtls = pd.read_csv(SAMPLE_DIR / "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz", sep="\t").dropna(
         subset=["pos_hg38"])
     assert (dsqtls["strand_hg38"] == "-").sum() == 21  # none of them sits on a GTEx lead eQTL (asserted below)
@@ -156,49 +157,56 @@ def _direct_ceiling(tissue: str) -> tuple[int, float, float]:
     joined["measured"] = np.where(same, joined["Beta"], -joined["Beta"])
     significant = joined[joined["qval"] <= 0.05]
     agreement = float((np.sign(significant["slope"]) == np.sign(significant["measured"])).mean())
-    return len(significant), float(stats.spearmanr(significant["slope"], significant["measured"])[0]), agreement
+    return (len(significant), significant["variant_id"].nunique(),
+            float(stats.spearmanr(significant["slope"], significant["measured"])[0]), agreement)
 
 
-@pytest.mark.parametrize("truth_set, tissue, expected_n", [
-    ("gtex_wb_lcl_dsqtl_sites", "Whole_Blood", 102), ("gtex_lcl_lcl_dsqtl_sites", "Cells_EBV-transformed_lymphocytes", 86),
+@pytest.mark.parametrize("truth_set, tissue, expected_n, expected_variants", [
+    ("gtex_wb_lcl_dsqtl_sites", "Whole_Blood", 102, 93),
+    ("gtex_lcl_lcl_dsqtl_sites", "Cells_EBV-transformed_lymphocytes", 86, 77),
 ])
-def test_the_ceiling_equals_a_direct_computation_from_the_bundled_files(demo, truth_set, tissue, expected_n):
+def test_the_measured_reference_equals_a_direct_computation_from_the_bundled_files(demo, truth_set, tissue, expected_n,
+                                                                                   expected_variants):
+    """Its numbers equal the files', and its interval resamples the measured variants, which n_units counts."""
     data_dir, _, _ = demo
-    ceiling = next(v for v in _metrics(data_dir)["headline"].values()
-                   if v["kind"] == "measured" and v["title"].startswith(
-                       "GTEx v8 Whole Blood" if tissue == "Whole_Blood" else "GTEx v8 LCL")
-                   and "LCL DNase-sensitive sites" in v["title"])
-    n, spearman, agreement = _direct_ceiling(tissue)
-    assert ceiling["n"] == ceiling["n_units"] == n == expected_n
-    assert ceiling["spearman"] == pytest.approx(spearman)
-    assert ceiling["sign_agreement"] == pytest.approx(agreement)
+    reference = _metrics(data_dir)["headline"][f"{truth_set}|accessibility|measured accessibility (reference)"]
+    n, n_variants, spearman, agreement = _direct_reference(tissue)
+    assert reference["kind"] == "reference"
+    assert (reference["n"], reference["n_units"]) == (n, n_variants) == (expected_n, expected_variants)
+    assert reference["units"] == f"{n} genes on {n_variants} variants"
+    assert reference["spearman"] == pytest.approx(spearman)
+    assert reference["sign_agreement"] == pytest.approx(agreement)
 
 
-def test_headline_lines_name_readout_biosample_and_units(demo):
-    """`make demo` prints each headline with its readout x biosample, n and its units, and the ceiling beside it."""
+def test_the_readme_shows_exactly_the_headline_the_demo_prints(demo):
+    """README.md's `make demo` block is the demo's console headline, line for line: every truth set (the one with
+    no scorable unit too), per line the primary endpoint, mde= and the reference beside each model."""
     data_dir, _, _ = demo
-    lines = headline_lines(_metrics(data_dir))
-    wb = [line for line in lines if "GTEx v8 Whole Blood eQTLs at LCL DNase-sensitive sites" in line]
-    assert len(wb) == 5
-    assert "DNase x GM12878 (LCL) | measured accessibility (ceiling): n=102 (102 genes)" in wb[0]
-    assert "local k-mer, cross-fitted, every chromosome held out: n=102 (102 genes)" in wb[1]
-    assert "DNase x GM12878 (LCL) | JASPAR motif baseline (floor): n=102 (102 genes)" in wb[2]
-    assert "RNA-seq x GTEx Whole Blood | JASPAR motif baseline (floor): n=102 (102 genes)" in wb[3]
-    assert all("spearman=" in line and "sign_agreement=" in line for line in wb[:4])
-    assert "motif direction agrees with the measured effect" in wb[4]
+    metrics = _metrics(data_dir)
+    printed = headline_lines(metrics) + published_lines(metrics)
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("`make demo` ends like this", 1)[1].split("```\n", 2)[1].splitlines()
+    assert block[block.index(printed[0]):][:len(printed)] == printed
+    lines = "\n".join(printed)
+    assert "GTEx v8 LCL eQTLs at K562 DNase peaks: 0 scorable units (" in lines
+    model = next(line for line in printed if "local k-mer" in line and "102 genes on 93 variants" in line)
+    assert "mde=" in model and "ref=" in model and "spearman=" in model
 
 
 def test_the_demo_prints_the_motif_baseline_and_the_agreement_rate(demo):
     data_dir, _, _ = demo
     metrics = _metrics(data_dir)
     lines = headline_lines(metrics)
-    dsqtl = [line for line in lines if line.startswith("  Degner 2012 LCL dsQTLs")]
-    assert any("JASPAR motif baseline (floor): n=5,656 (5,656 variants)" in line for line in dsqtl)
+    start = lines.index("  Degner 2012 LCL dsQTLs (primary: sign agreement)")
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("    "))
+    dsqtl = lines[start + 1:end]
+    assert any(line.strip().startswith("JASPAR motif baseline (floor)") and "5,656 variants" in line
+               for line in dsqtl)
     motifs = metrics["motifs"]["dsqtl_degner2012"]
     assert motifs["n_units"] == 5_656 and 0 < motifs["n_strong"] <= 5_656
     assert 0.5 < motifs["agreement"] < 0.6  # above chance, far below allele-specific binding's 85%
     assert (f"Degner 2012 LCL dsQTLs | motif direction agrees with the measured effect: {motifs['agreement']:.3f} "
-            f"of {motifs['n_strong']:,} units") in " ".join(dsqtl)
+            f"of {motifs['n_strong']:,} units") in "\n".join(lines)
 
 
 def test_the_report_shows_the_motif_tables(demo):

@@ -58,8 +58,8 @@ PREDICTIONS = "variant_effect_predictions"
 SHARED_ASSETS = ["raw_qtl_tables", "dsqtl_sites", "dhs_peaks", "local_model"]
 FLOW_TIMEOUT_S = 600
 BACKFILL_TIMEOUT_S = 600
-HEADLINE = ("n", "n_units", "spearman", "sign_agreement", "sign_auroc")
-DSQTL_HEADLINE = "dsqtl_degner2012 / accessibility / AlphaGenome 1 MB (ALL_FOLDS)"
+DSQTL_TITLE = "Degner 2012 LCL dsQTLs"
+DSQTL_CONFIGURATION = "AlphaGenome 1 MB (ALL_FOLDS)"
 POLL_S = 5
 
 
@@ -179,15 +179,16 @@ def test_a_published_release_flows_through_by_itself(deployment, stand_ins, stor
     for asset in SHARED_ASSETS:
         assert materialized(deployment, asset, None), asset
     metadata = latest_metadata(deployment, "benchmark_report", RELEASE)
-    headline = {key: value for key, value in metadata.items() if key.startswith(f"{DSQTL_HEADLINE} / ")}
-    assert {f"{DSQTL_HEADLINE} / {metric}" for metric in HEADLINE} <= set(headline), sorted(metadata)
-    assert headline[f"{DSQTL_HEADLINE} / n"] > 5_000
+    (headline,) = [row for row in metadata["headline"] if row["truth set"] == DSQTL_TITLE
+                   and row["configuration"] == DSQTL_CONFIGURATION]
+    assert int(headline["n units"].split()[0].replace(",", "")) > 5_000, headline
+    assert headline["primary metric [95% CI]"].startswith("sign agreement: ") and headline["mde"] != "–"
     runs = runs_since(deployment, published)
     figures = run_figures(runs, grpc.records)
     story.say(f"step 3: {figures}")
     story.say(f"step 3: every v10 partition materialised (4 release assets, {len(CHROMOSOMES)} prediction "
               f"partitions) {time.time() - published:.0f} s after the publication; report headline "
-              f"{({k: round(headline[k], 3) for k in sorted(headline)})}")
+              f"{headline}")
     assert figures.failed == 0
     assert figures.concurrent_prediction_steps == 1
     assert figures.overlapping_calls == 0 and figures.unattributed_calls == 0
@@ -280,7 +281,8 @@ MATERIALIZATIONS = """
 query($key: AssetKeyInput!, $partitions: [String!]) { assetOrError(assetKey: $key) { ... on Asset {
   assetMaterializations(partitions: $partitions, limit: 1000) { partition runId timestamp
     metadataEntries { label __typename ... on IntMetadataEntry { intValue } ... on FloatMetadataEntry { floatValue }
-      ... on PathMetadataEntry { path } ... on TextMetadataEntry { text } } } } } }
+      ... on PathMetadataEntry { path } ... on TextMetadataEntry { text }
+      ... on TableMetadataEntry { table { records } } } } } } }
 """
 
 
@@ -313,6 +315,8 @@ def latest_metadata(deployment: Deployment, asset: str, partition: str) -> dict:
         for field_name in ("intValue", "floatValue", "path", "text"):
             if field_name in entry:
                 values[entry["label"]] = entry[field_name]
+        if "table" in entry:
+            values[entry["label"]] = [json.loads(record) for record in entry["table"]["records"]]
     return values
 
 

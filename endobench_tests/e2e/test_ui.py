@@ -74,21 +74,22 @@ def test_prediction_partitions_are_all_materialised(page, dagster_ui, screenshot
 
 
 def test_the_report_shows_its_metrics(page, dagster_ui, screenshots, demo_data_dir):
-    """The v8 benchmark_report partition shows its metadata: the markdown report and the headline metrics."""
+    """The v8 benchmark_report partition shows its metadata: the markdown report, and the headline as one table
+    (primary endpoint with its interval, units, mde) with its figure beside it."""
     url = f"{dagster_ui}/assets/benchmark_report?view=partitions&partition={SAMPLE_RELEASE}"
     text = open_page(page, url, "Metadata")
     page.screenshot(path=str(screenshots / "benchmark_report.png"), full_page=True)
     assert "Materialized" in text
-    for key in ("report", "metrics_json", "chromosomes_missing_predictions"):
+    for key in ("report", "metrics_json", "chromosomes_missing_predictions", "headline", "headline_figure"):
         assert re.search(rf"^{re.escape(key)}$", text, flags=re.MULTILINE), f"metadata key {key} not shown"
+    assert not re.search(r"^dsqtl_degner2012 / accessibility / .* / sign_auroc$", text, flags=re.MULTILINE)
     import json
 
     metrics = json.loads((demo_data_dir / "outputs" / "benchmark_report" / SAMPLE_RELEASE / "metrics.json").read_text())
-    (held_out,) = [v for k, v in metrics["headline"].items() if k.startswith("dsqtl_degner2012")]
-    prefix = "dsqtl_degner2012 / accessibility / local k-mer, held-out chromosomes"
-    assert re.search(rf"^{re.escape(prefix)} / sign_auroc$", text, flags=re.MULTILINE)
-    assert f"{held_out['sign_auroc']:.3f}"[:4] in text  # the UI rounds; the first digits must match metrics.json
-    assert f"{held_out['n']:,}" in text or str(held_out["n"]) in text
+    (held_out,) = [v for v in metrics["headline"].values()
+                   if v["truth_set"] == "dsqtl_degner2012" and v["label"].startswith("local k-mer")]
+    assert f"{held_out['primary']['value']:.3f}" in text
+    assert held_out["units"] in text
 
 
 def test_the_automation_page_lists_the_release_and_automation_sensors(page, dagster_ui, screenshots):

@@ -1,13 +1,11 @@
 """The benchmark report of a release: metrics, diagnostics and plots over every chromosome's predictions."""
 
-import math
-
 import dagster as dg
 import pandas as pd
 
 from endobench.defs.automation import REPORT_UP_TO_DATE
 from endobench.defs.code_versions import source_code_version
-from endobench.defs.metadata import markdown_table, rounded
+from endobench.defs.metadata import png_markdown, rounded
 from endobench.defs.partitions import (
     gtex_release_partitions,
     release_chromosome_partitions,
@@ -17,6 +15,8 @@ from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 
 MEASURED_TRACK = "measured DNase-sensitivity QTL effect (Degner 2012, LCL)"
+EQTL_COLUMNS = ["truth_set", "gene_id", "variant_id", "chrom", "pos", "ref", "alt", "effect", "effect_se", "pval",
+                "is_significant"]
 
 
 def motif_baseline(storage: Storage, sources: DataSources, release: str, windows: pd.DataFrame
@@ -35,6 +35,25 @@ def motif_baseline(storage: Storage, sources: DataSources, release: str, windows
                          predictor.expressed(), configuration=predictor.configuration_id(),
                          predictor=predictor.predictor_name(), held_out_scheme=predictor.training_split(requests)[1])
     return rows, table
+
+
+def reference_rows(storage: Storage, windows: pd.DataFrame, eqtls: pd.DataFrame, specs: dict
+                   ) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """The measured references of the expression truth sets as prediction rows (measured accessibility at the Degner
+    dsQTLs, tissue replication of the same lead variant), and per truth set what could not be harmonised."""
+    from endobench.lib.evaluation.references import measured_reference_rows, tissue_replication_rows
+
+    measured_table = storage.read_table("raw_qtl_tables")
+    expression = [spec for spec in specs.values() if spec.measured.kind == EXPRESSION]
+    measured, not_harmonised = measured_reference_rows(
+        windows, measured_table[measured_table["truth_set"] == DSQTL_DEGNER.source], expression,
+        measured_truth_set=DSQTL_DEGNER.source, biosample=DSQTL_DEGNER.measured.biosample.curie, track=MEASURED_TRACK)
+    replicated, not_replicated = tissue_replication_rows(windows, eqtls, expression)
+    excluded: dict[str, dict[str, int]] = {}
+    for counts in (not_harmonised, not_replicated):
+        for truth_set, reasons in counts.items():
+            excluded.setdefault(truth_set, {}).update({f"reference_{k}": v for k, v in reasons.items()})
+    return pd.concat([measured, replicated], ignore_index=True), excluded
 
 
 def load_predictions(storage: Storage, release: str) -> tuple[pd.DataFrame, list[str]]:
@@ -58,52 +77,54 @@ def load_predictions(storage: Storage, release: str) -> tuple[pd.DataFrame, list
     return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True), missing
 
 
-def headline_metadata(headline: dict[str, dict]) -> dict[str, dg.MetadataValue]:
-    """Metadata keys the UI can show (`<truth set> / <readout> / <configuration> / <metric>`), values rounded to
-    3 digits, for example `dsqtl_degner2012 / accessibility / local k-mer, held-out chromosomes / spearman`.
+HEADLINE_COLUMNS = {
+    "truth set": "the truth set (a source table under an accessibility annotation)",
+    "readout x biosample": "the readout scored, on which biosample's track",
+    "configuration": "model, version, interval length, training split; or a measured reference",
+    "n units": "rows and the independent units of resampling they form",
+    "primary metric [95% CI]": "the truth set's primary endpoint on units oriented by their measured effect",
+    "p (Holm)": "two-sided p of the primary endpoint, and Holm-adjusted over the headline rows",
+    "mde": "the Spearman detectable with 80% power at two-sided 0.05 from the row's units",
+    "reference on the same units": "the readout's measured reference there, and the model there (primary / Spearman)",
+    "noise ceiling": "the attenuation bound of the measured effects' standard errors (primary / Spearman)",
+    "power": "underpowered when the MDE is above the reference on the same units (or the noise ceiling)",
+}
 
-    The configuration is its label in words, and the parts are separated by spaces, so that the UI's metadata table
-    wraps a long key instead of writing it over its value. `headline_labels` maps each prefix to its truth set and
-    readout x biosample in words.
-    """
-    out: dict[str, dg.MetadataValue] = {}
-    labels = []
-    for key, numbers in sorted(headline.items()):
-        truth_set, readout, label = key.split("|", 2)
-        prefix = f"{truth_set} / {readout} / {label}"
-        labels.append({"key": prefix, "truth set": numbers.get("title", truth_set),
-                       "readout x biosample": numbers.get("readout_label", ""), "configuration": label})
-        for metric in ("n", "n_units", "spearman", "sign_agreement", "sign_auroc", "pearson"):
-            value = numbers.get(metric)
-            if isinstance(value, bool) or value is None:
-                continue
-            if isinstance(value, int):
-                out[f"{prefix} / {metric}"] = dg.MetadataValue.int(value)
-            elif isinstance(value, float) and math.isfinite(value):
-                out[f"{prefix} / {metric}"] = dg.MetadataValue.float(round(value, 3))
-            else:
-                out[f"{prefix} / {metric}"] = dg.MetadataValue.text("too few")
-    out["headline_labels"] = dg.MetadataValue.md(markdown_table(labels))
-    return out
+
+def headline_metadata(metrics: dict, figures: dict[str, bytes]) -> dict[str, dg.MetadataValue]:
+    """The headline as one table (a row per truth set, readout, configuration) and its figures beside it."""
+    from endobench.lib.evaluation.headline import table_rows
+
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, "string", description=what)
+                                     for name, what in HEADLINE_COLUMNS.items()])
+    records = [dg.TableRecord({k: row[k] for k in HEADLINE_COLUMNS}) for row in table_rows(metrics)]
+    return {
+        "headline": dg.MetadataValue.table(records=records, schema=schema),
+        "headline_figure": dg.MetadataValue.md("\n\n".join(png_markdown(f"headline: {title}", png)
+                                                            for title, png in figures.items()) or "_(no results)_"),
+    }
 
 
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="report", kinds={"matplotlib", "html"},
-    deps=["variant_effect_predictions", "sequence_windows", "raw_qtl_tables", "motif_changes"],
+    deps=["variant_effect_predictions", "sequence_windows", "raw_qtl_tables", "raw_gtex_eqtls", "motif_changes"],
     automation_condition=REPORT_UP_TO_DATE, code_version=source_code_version("1", __name__),
 )
 def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
-    """How well predicted effects track measured ones, per truth set and configuration, with floor and ceiling.
+    """How well predicted effects track measured ones, per truth set and configuration, with floor, power and
+    references.
 
-    The ceiling: where an eQTL truth set's variant coincides with a measured dsQTL, the measured accessibility
-    effect is evaluated as if it were a prediction. Written as markdown and standalone HTML with embedded plots
-    (also shown here), plus metrics.json.
+    The references: where an eQTL truth set's variant coincides with a measured dsQTL, the measured accessibility
+    effect (LCL DNase sensitivity in other donors: a reference, not an upper bound); where a gene's significant lead
+    variant is the same in another GTEx tissue, that tissue's slope. Each is evaluated as if it were a prediction.
+    Written as markdown and standalone HTML with embedded plots, plus metrics.json; the headline shows here as one
+    table with its figures.
     """
     # Imported here, not at the top: scipy.stats, scikit-learn and matplotlib cost every run process about 2 s of
     # start-up, and only this asset's runs use them (each prediction partition is a run of its own).
-    from endobench.lib.evaluation.ceiling import ceiling_rows
     from endobench.lib.evaluation.funnel import funnels_and_exclusions
     from endobench.lib.evaluation.motif_report import motif_section
+    from endobench.lib.evaluation.references import tissue_replication_genome_wide
     from endobench.lib.evaluation.report import build_report, predictor_label
     release = context.partition_key
     specs = {spec.name: spec for spec in sources.truth_sets()}
@@ -112,23 +133,21 @@ def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, st
     baseline, motif_table = motif_baseline(storage, sources, release, windows)
     predictions = pd.concat([predictions, baseline[~baseline["configuration"].isin(predictions["configuration"])]],
                             ignore_index=True)
-    measured_table = storage.read_table("raw_qtl_tables")
-    ceiling, not_harmonised = ceiling_rows(
-        windows, measured_table[measured_table["truth_set"] == DSQTL_DEGNER.source],
-        [name for name, spec in specs.items() if spec.measured.kind == EXPRESSION],
-        measured_truth_set=DSQTL_DEGNER.source, biosample=DSQTL_DEGNER.measured.biosample.curie, track=MEASURED_TRACK)
+    eqtls = storage.read_table("raw_gtex_eqtls", release, columns=EQTL_COLUMNS)
+    references, not_harmonised = reference_rows(storage, windows, eqtls, specs)
     funnels, exclusions, diagnostics = funnels_and_exclusions(storage.read_stats("sequence_windows", release),
                                                               predictions)
-    for truth_set, counts in not_harmonised.items():
-        exclusions.setdefault(truth_set, {}).update({f"ceiling_{k}": v for k, v in counts.items()})
+    for truth_set, reasons in not_harmonised.items():
+        exclusions.setdefault(truth_set, {}).update(reasons)
     if missing:
         context.log.warning(f"{release}: no predictions yet for {', '.join(missing)}")
     labels = {c: predictor_label(p, c) for c, p in predictions[["configuration", "predictor"]].drop_duplicates()
               .itertuples(index=False)}
     motif_blocks, motif_numbers = motif_section(predictions, motif_table, specs, labels)
-    result = build_report(pd.concat([predictions, ceiling], ignore_index=True), funnels, exclusions, diagnostics,
-                          storage.asset_dir("benchmark_report") / release, specs=specs, measured=ceiling,
-                          extra_sections=motif_blocks, extra_metrics={"motifs": motif_numbers})
+    result = build_report(pd.concat([predictions, references], ignore_index=True), funnels, exclusions,
+                          diagnostics, storage.asset_dir("benchmark_report") / release, specs=specs,
+                          tissue_replication=tissue_replication_genome_wide(eqtls), extra_sections=motif_blocks,
+                          extra_metrics={"motifs": motif_numbers})
     return dg.MaterializeResult(
         metadata=rounded({
             "report": dg.MetadataValue.md(result.markdown),
@@ -137,6 +156,6 @@ def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, st
             "release": release,
             "chromosomes_missing_predictions": ", ".join(missing) or "none",
             "n_warnings": len(result.warnings),
-            **headline_metadata(result.headline),
+            **headline_metadata(result.metrics, result.headline_figures),
         })
     )

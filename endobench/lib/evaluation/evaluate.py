@@ -25,7 +25,7 @@ OPTIONAL_COLUMNS = ["chrom", "pos", "ref", "alt", "maf", "tss_distance", "is_sig
 FLAG_COLUMNS = {"is_significant", "held_out"}
 TOP_LEVEL = ["n", "n_units", "spearman", "spearman_p", "spearman_ci", "pearson", "pearson_p", "pearson_ci",
              "sign_auroc", "sign_auroc_ci", "sign_agreement", "sign_agreement_ci", "sign_auroc_strong",
-             "strong_threshold", "n_strong", "n_bootstrap"]
+             "strong_threshold", "n_strong", "n_bootstrap", "primary", "mde", "noise_ceiling"]
 UNIT = "unit"
 
 
@@ -65,7 +65,8 @@ def evaluate_table(
     independent unit (a gene id for variant-gene pairs): its rows are resampled together and p-values are computed
     over unit-level means; without it every row is its own unit.
     Writes `out_dir/metrics.json` (top level: n, spearman, spearman_p, pearson, pearson_p, their intervals,
-    sign auROC, warnings), `report.md`, `report.html` and `plots/`.
+    sign auROC, the primary endpoint (sign agreement on oriented units, exact interval), mde, warnings),
+    `report.md`, `report.html` and `plots/`.
     """
     table, out_dir = Path(table), Path(out_dir)
     check_output_dir(out_dir, inputs=[table, predictions], replaced_with=REPORT_FILES)

@@ -5,8 +5,9 @@ Rows are not always independent. In an eQTL truth set a row is a variant-gene pa
 variants, one variant serves several genes. So every metric takes a unit (the gene for eQTL truth sets, the
 variant for accessibility truth sets): the bootstrap resamples units with all their rows (a cluster bootstrap),
 and p-values and the permutation null are computed over unit-level summaries (the mean effect and the mean
-score of each unit). A table whose rows are each repeated ten times therefore gets the same intervals and
-p-values as the table itself.
+score of each unit, every row first oriented like its unit's strongest row, so that tags of one gene coded on
+opposite alleles add up instead of cancelling). A table whose rows are each repeated ten times therefore gets the
+same intervals and p-values as the table itself.
 
 The bootstrap draws resamples as multinomial counts of units and computes each statistic as a count-weighted
 statistic over the original rows, which equals the statistic on the resampled rows (ties from repeated rows
@@ -38,6 +39,9 @@ _CHUNK_CELLS = 2_000_000
 _MAX_BOOTSTRAP_CELLS = 20_000_000
 MIN_BOOTSTRAP = 200
 SIGNED_METRICS = ("spearman", "pearson", "sign_auroc", "sign_agreement")
+# What each signed metric is worth by chance: the centre of a two-sided test.
+CHANCE = {"spearman": 0.0, "pearson": 0.0, "sign_auroc": 0.5, "sign_agreement": 0.5}
+TWO_SIDED = "two-sided"
 
 
 def _finite_pairs(effect: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,6 +143,29 @@ def unit_means(values: np.ndarray, codes: np.ndarray, n_units: int) -> np.ndarra
     sizes = np.bincount(codes, minlength=n_units)
     with np.errstate(invalid="ignore", divide="ignore"):
         return sums / sizes
+
+
+def unit_summaries(effect: np.ndarray, score: np.ndarray, codes: np.ndarray,
+                   n_units: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's mean effect and mean score, every row first oriented like the unit's strongest row.
+
+    Which allele a row calls ALT is arbitrary: two LD tags of one gene may be coded on opposite alleles, so their
+    (effect, score) pairs point in opposite directions and plain means cancel. A row whose effect has the other
+    sign than the unit's largest |effect| is taken as (-effect, -score), the same pair read from the other allele;
+    the unit summary then changes under recoding only when the strongest row itself is recoded, and then the whole
+    unit flips, exactly as a unit of one row does. Rows with effect 0 have no direction and are kept as they are.
+    """
+    effect = np.asarray(effect, dtype=float)
+    score = np.asarray(score, dtype=float)
+    if not len(effect):
+        return unit_means(effect, codes, n_units), unit_means(score, codes, n_units)
+    strongest = np.lexsort((-np.abs(effect), codes))
+    first = np.r_[True, codes[strongest][1:] != codes[strongest][:-1]]
+    unit_sign = np.ones(n_units)
+    unit_sign[codes[strongest][first]] = np.sign(effect[strongest][first])
+    unit_sign[unit_sign == 0] = 1.0
+    flip = np.where((effect != 0) & (np.sign(effect) != unit_sign[codes]), -1.0, 1.0)
+    return unit_means(effect * flip, codes, n_units), unit_means(score * flip, codes, n_units)
 
 
 def bootstrap_counts(n: int, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
@@ -352,14 +379,14 @@ def bootstrap_intervals(
 
 
 def unit_level_pvalues(effect: np.ndarray, score: np.ndarray, units: object = None) -> dict[str, float]:
-    """Two-sided p-values of Spearman and Pearson over unit-level summaries (each unit's mean effect and score).
+    """Two-sided p-values of Spearman and Pearson over unit-level summaries (`unit_summaries`).
 
     With one row per unit these are scipy's p-values; rows that repeat within a unit add no evidence.
     """
     x, y = np.asarray(effect, dtype=float), np.asarray(score, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
     codes, n_units = unit_codes(_kept_units(units, keep), int(keep.sum()))
-    summary = correlations(unit_means(x[keep], codes, n_units), unit_means(y[keep], codes, n_units))
+    summary = correlations(*unit_summaries(x[keep], y[keep], codes, n_units))
     return {"spearman_p": p_value(summary["spearman_p"]), "pearson_p": p_value(summary["pearson_p"])}
 
 
@@ -379,17 +406,17 @@ def permutation_null(
 ) -> dict[str, dict[str, float]]:
     """Each signed metric's distribution when the scores are shuffled between units: the floor a model must beat.
 
-    Computed over unit-level summaries (mean effect and mean score per unit), so it respects the unit as the
-    p-values do. Per metric: the observed unit-level value, the null's mean and central 95% range, and the
-    permutation p-value (one-sided, that the observed value is above the null; sign metrics are above 0.5 by
-    chance only half the time).
+    Computed over unit-level summaries (`unit_summaries`), so it respects the unit as the p-values do. Per metric:
+    the observed unit-level value, the null's mean and central 95% range, and the two-sided permutation p-value:
+    the share of shuffles at least as far from chance (0 for correlations, 0.5 for sign auROC and agreement) as
+    the observed value, counting the observed arrangement once ((1 + k) / (1 + N)).
     """
     x, y = np.asarray(effect, dtype=float), np.asarray(score, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
     codes, n_units = unit_codes(_kept_units(units, keep), int(keep.sum()))
-    ux, uy = unit_means(x[keep], codes, n_units), unit_means(y[keep], codes, n_units)
+    ux, uy = unit_summaries(x[keep], y[keep], codes, n_units)
     nan = {"observed": math.nan, "null_mean": math.nan, "null_low": math.nan, "null_high": math.nan,
-           "p": math.nan, "n_permutations": 0}
+           "p": math.nan, "alternative": TWO_SIDED, "n_permutations": 0}
     if n_units < 3 or np.ptp(ux) == 0 or np.ptp(uy) == 0:
         return {k: dict(nan) for k in SIGNED_METRICS}
     n_perm = effective_resamples(n_units, n_perm, max_cells)
@@ -424,9 +451,12 @@ def permutation_null(
             out[key] = dict(nan, observed=observed[key])
             continue
         low, high = np.percentile(values, [2.5, 97.5])
+        chance = CHANCE[key]
+        # a shuffle as extreme as the observed value, up to rounding of sums taken in another order
+        extreme = np.abs(values - chance) >= abs(observed[key] - chance) - 1e-12
         out[key] = {"observed": float(observed[key]), "null_mean": float(values.mean()), "null_low": float(low),
-                    "null_high": float(high), "p": float((1 + (values >= observed[key]).sum()) / (1 + len(values))),
-                    "n_permutations": int(len(values))}
+                    "null_high": float(high), "p": float((1 + extreme.sum()) / (1 + len(values))),
+                    "alternative": TWO_SIDED, "n_permutations": int(len(values))}
     return out
 
 
@@ -486,6 +516,14 @@ def calibration_slope(effect: np.ndarray, score: np.ndarray) -> float:
     return float(np.mean((x - x.mean()) * (y - y.mean())) / np.var(y))
 
 
-def too_few(n: int) -> str:
-    """How a result or stratum below the minimum size is reported instead of numbers."""
-    return f"too few (n={n:,})"
+# The fewest independent units a correlation, an agreement or an auROC is printed for, everywhere (console, README,
+# metrics.json headline, report tables, strata, classification). Below 10 units only a near-perfect effect could be
+# detected (the Spearman detectable with 80% power at two-sided 0.05 is above 0.79; the exact sign test needs 9 of
+# 10 agreements), and a percentile bootstrap over fewer than 10 clusters has too few distinct resamples to mean
+# anything.
+MIN_UNITS = 10
+
+
+def too_few(n: int, min_n: int = MIN_UNITS) -> str:
+    """How a result or stratum below the minimum number of units is reported instead of numbers."""
+    return f"too few (n={n:,} units; at least {min_n:,} needed)"

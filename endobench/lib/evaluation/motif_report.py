@@ -13,9 +13,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from endobench.lib.evaluation.metrics import N_BOOTSTRAP, summarize
+from endobench.lib.evaluation.metrics import MIN_UNITS, N_BOOTSTRAP, summarize
 from endobench.lib.evaluation.render import Block, num, with_ci
-from endobench.lib.evaluation.results import headline_rows, scored_rows
+from endobench.lib.evaluation.results import scored_rows
+from endobench.lib.evaluation.units import headline_rows, resampling_units
 from endobench.lib.truth_sets.catalog import GENE_UNIT, TruthSetSpec
 
 N_SHOWN = 10
@@ -69,8 +70,9 @@ def agreement(units: pd.DataFrame, unit: str, n_boot: int = N_BOOTSTRAP) -> dict
     """Share of units with a strong change whose change has the sign of the measured effect, with its interval."""
     strong = units[units["strong"] & (units["effect"] != 0)]
     out: dict[str, object] = {"n_units": int(units[unit].nunique()), "n_strong": int(len(strong))}
-    if len(strong) >= 3:
-        summary = summarize(strong["effect"], strong["strongest_log2_fold"], units=strong[unit], n_boot=n_boot,
+    resampled = resampling_units(strong, unit)
+    if pd.Series(resampled).nunique() >= MIN_UNITS:
+        summary = summarize(strong["effect"], strong["strongest_log2_fold"], units=resampled, n_boot=n_boot,
                             with_null=False)
         out.update(agreement=summary["sign_agreement"], agreement_ci=summary["sign_agreement_ci"])
     return out
@@ -125,7 +127,7 @@ def _disagreements(units: pd.DataFrame) -> pd.DataFrame:
 def _agreement_sentence(n: Mapping[str, object]) -> str:
     if "agreement" not in n:
         return (f"{n['n_strong']:,} of {n['n_units']:,} units carry a strong motif change: too few for an "
-                "agreement rate.")
+                f"agreement rate (at least {MIN_UNITS} units of resampling).")
     return (f"{n['n_strong']:,} of {n['n_units']:,} units carry a strong motif change; its direction agrees with "
             f"the measured effect in {with_ci(n, 'agreement')} of them (95% cluster bootstrap over units; 0.5 is "
             "chance).")

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from endobench.lib.evaluation.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP, auroc_interval
+from endobench.lib.evaluation.metrics import BOOTSTRAP_SEED, MIN_UNITS, N_BOOTSTRAP, auroc_interval, too_few
 
 
 def match_negatives(
@@ -125,11 +125,13 @@ def _balance(positives: pd.DataFrame, negatives: pd.DataFrame) -> dict[str, floa
 
 def classification(
     matched: pd.DataFrame, score: str = "score", *, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
+    min_n: int = MIN_UNITS,
 ) -> dict[str, object]:
     """auROC (with a bootstrap interval over the matched rows, `n_bootstrap` resamples) and auPRC of |score| for
     positives against negatives.
 
     The chance level of auROC is 0.5 and of auPRC the share of positives (0.5 with one negative per positive).
+    Fewer than `min_n` positives or negatives give a `note` instead of numbers.
     """
     values = np.abs(pd.to_numeric(matched[score], errors="coerce").to_numpy(dtype=float))
     labels = matched["label"].to_numpy(dtype=bool)
@@ -140,6 +142,8 @@ def classification(
                               "auprc_chance": math.nan}
     if labels.all() or not labels.any():
         return out
+    if min(out["n_positive"], out["n_negative"]) < min_n:
+        return {**out, "note": too_few(min(out["n_positive"], out["n_negative"]), min_n)}
     out["auroc"] = float(roc_auc_score(labels, values))
     out["auprc"] = float(average_precision_score(labels, values))
     out["auprc_chance"] = float(labels.mean())

@@ -14,16 +14,18 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from PIL import Image  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from endobench.lib.evaluation.ceiling import MEASURED  # noqa: E402
+from endobench.lib.evaluation.references import REFERENCE  # noqa: E402
 
 DPI = 80
 PALETTE_COLORS = 128
 
 
-def _png(fig: Figure, *, tight: bool = True) -> bytes:
+def _png(fig: Figure, *, tight: bool = True, dpi: int = DPI, bbox_inches: str | None = None) -> bytes:
     """The figure as a 128-colour palette PNG: a third of the RGBA size, so a report with many plots still fits
     comfortably in Dagster metadata."""
     FigureCanvasAgg(fig)
@@ -31,7 +33,7 @@ def _png(fig: Figure, *, tight: bool = True) -> bytes:
         # tight_layout draws the figure once more; only label-heavy plots need it
         fig.tight_layout()
     rendered = io.BytesIO()
-    fig.savefig(rendered, format="png", dpi=DPI)
+    fig.savefig(rendered, format="png", dpi=dpi, bbox_inches=bbox_inches, pad_inches=0.15)
     image = Image.open(rendered).convert("RGB").quantize(colors=PALETTE_COLORS)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
@@ -141,8 +143,8 @@ def forest(strata: Sequence[Mapping[str, object]], *, title: str, key: str = "sp
 def comparison(results: Sequence[Mapping[str, object]]) -> bytes:
     """Configurations side by side: Spearman, Pearson and sign agreement (minus 0.5) with 95% intervals.
 
-    A measured reference (kind `measured`: the ceiling measured accessibility sets) is drawn as a dashed line at
-    its Spearman across the rows of its truth set, so each model row reads against it.
+    A reference (kind `reference`: measured accessibility, tissue replication) is drawn as a dashed line at its
+    Spearman across the rows of its truth set, so each model row reads against it.
     """
     rows = [r for r in results if int(r.get("n", 0)) >= 3]
     fig = Figure(figsize=(7.0, 1.8 + 0.45 * max(1, len(rows))))
@@ -158,11 +160,11 @@ def comparison(results: Sequence[Mapping[str, object]]) -> bytes:
     labelled = False
     for truth_set in dict.fromkeys(str(r["truth_set"]) for r in rows):
         members = [i for i, r in enumerate(rows) if str(r["truth_set"]) == truth_set]
-        ceiling = next((r for r in rows if str(r["truth_set"]) == truth_set and r.get("kind") == MEASURED), None)
-        if ceiling is None or not math.isfinite(float(ceiling.get("spearman", math.nan))):
+        reference = next((r for r in rows if str(r["truth_set"]) == truth_set and r.get("kind") == REFERENCE), None)
+        if reference is None or not math.isfinite(float(reference.get("spearman", math.nan))):
             continue
-        ax.vlines(float(ceiling["spearman"]), min(members) - 0.4, max(members) + 0.4, colors="#555555",
-                  linestyles="--", lw=1, label=None if labelled else "measured accessibility (ceiling), Spearman")
+        ax.vlines(float(reference["spearman"]), min(members) - 0.4, max(members) + 0.4, colors="#555555",
+                  linestyles="--", lw=1, label=None if labelled else "measured reference, Spearman")
         labelled = True
     if rows:
         ax.set_yticks(range(len(rows)), [str(r["label"]).replace(" | ", "\n", 2) for r in rows], fontsize=6)
@@ -172,3 +174,75 @@ def comparison(results: Sequence[Mapping[str, object]]) -> bytes:
     ax.set_title("configurations side by side (95% cluster-bootstrap intervals)", fontsize=8)
     ax.tick_params(axis="x", labelsize=7)
     return _png(fig)
+
+
+HEADLINE_DPI = 100
+MODEL_COLOR = "#1f5fa8"
+REFERENCE_COLOR = "#b35806"
+GREY = "#a0a0a0"
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(float(value))
+
+
+def headline(title: str, entries: Sequence[Mapping[str, object]], metric: str) -> bytes:
+    """One truth set's headline: each row's primary endpoint with its 95% interval; on model rows the readout's
+    reference on the same units (diamond); on every row the noise ceiling (bar) and the central 95% range of the
+    endpoint under no association (shaded). Underpowered rows are grey, rows below the minimum of units say so.
+    Drawn at 100 dpi with 10-point text, so it reads at 100% zoom."""
+    rows = list(entries)
+    height = 1.6 + 0.75 * max(1, len(rows))
+    fig = Figure(figsize=(6.5, height))
+    ax = fig.add_subplot()
+    chance = next((float(e["primary"]["chance"]) for e in rows if _finite(e["primary"].get("chance"))), 0.0)
+    low_x = 0.0 if chance == 0.5 else -1.0
+    for i, entry in enumerate(rows):
+        primary = entry["primary"]
+        if entry.get("note"):
+            ax.text(low_x + 0.02, i, str(entry["note"]), va="center", fontsize=9, color="#555555")
+            continue
+        color = GREY if entry.get("underpowered") else (REFERENCE_COLOR if entry.get("kind") == REFERENCE
+                                                        else MODEL_COLOR)
+        null = primary.get("null") or [None, None]
+        if _finite(null[0]) and _finite(null[1]):
+            ax.add_patch(Rectangle((float(null[0]), i - 0.32), float(null[1]) - float(null[0]), 0.64,
+                                   color="#e6e6e6", lw=0, zorder=0))
+        ceiling = (entry.get("noise_ceiling") or {}).get("primary")
+        if _finite(ceiling):
+            ax.plot([ceiling, ceiling], [i - 0.3, i + 0.3], color="#333333", lw=2.2, zorder=2)
+        value, ci = primary.get("value"), primary.get("ci") or [None, None]
+        if _finite(value):
+            err = [[max(0.0, float(value) - float(ci[0]))], [max(0.0, float(ci[1]) - float(value))]] \
+                if _finite(ci[0]) and _finite(ci[1]) else None
+            ax.errorbar([float(value)], [i], xerr=err, fmt="o", ms=7, color=color, lw=2, capsize=4, zorder=3,
+                        mfc=color if entry.get("kind") != REFERENCE else "white", mew=2)
+        reference = entry.get("reference") or {}
+        if _finite(reference.get("primary")):
+            ax.plot([reference["primary"]], [i], marker="D", ms=8, color=REFERENCE_COLOR, mfc="none", mew=2,
+                    zorder=4)
+    labels = [f"{e['label']}\n{e['readout_label']}\n{e['units']}" + ("  [underpowered]" if e.get("underpowered")
+                                                                       and not e.get("note") else "")
+              for e in rows]
+    ax.set_yticks(range(len(rows)), labels, fontsize=9)
+    for tick, entry in zip(ax.get_yticklabels(), rows, strict=True):
+        if entry.get("underpowered") or entry.get("note"):
+            tick.set_color("#777777")
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlim(low_x - 0.02, 1.02)
+    ax.axvline(chance, color="#777777", lw=0.8, ls=":")
+    ax.set_xlabel(f"{metric} (units oriented by their measured effect), 95% interval", fontsize=10)
+    ax.tick_params(axis="x", labelsize=10)
+    ax.set_title(textwrap.fill(title, 70), fontsize=11)
+    handles = [
+        Line2D([], [], marker="o", color=MODEL_COLOR, lw=2, label="model (95% interval)"),
+        Line2D([], [], marker="o", color=REFERENCE_COLOR, mfc="white", mew=2, lw=2, label="reference row"),
+        Line2D([], [], marker="D", color=REFERENCE_COLOR, mfc="none", mew=2, lw=0, label="reference, same units"),
+        Line2D([], [], color="#333333", lw=2.2, label="noise ceiling"),
+        Patch(color="#e6e6e6", label="null, 95% range"),
+        Line2D([], [], marker="o", color=GREY, lw=2, label="underpowered"),
+    ]
+    ax.legend(handles=handles, fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.5 / height - 0.08), ncol=3,
+              frameon=False)
+    # the labels and the legend sit outside the axes: the saved image grows to hold them
+    return _png(fig, tight=False, dpi=HEADLINE_DPI, bbox_inches="tight")

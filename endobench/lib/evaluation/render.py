@@ -52,7 +52,8 @@ def with_ci(row: Mapping[str, object], key: str) -> str:
     """`0.195 [0.159, 0.232]`, or the point alone when the interval is undefined."""
     lo, hi = row.get(f"{key}_ci") or [math.nan, math.nan]
     point = num(row.get(key))
-    if point == "–" or not (math.isfinite(lo) and math.isfinite(hi)):
+    # an interval read back from metrics.json has None where it was undefined
+    if point == "–" or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (lo, hi)):
         return point
     return f"{point} [{lo:.3f}, {hi:.3f}]"
 

@@ -1,10 +1,12 @@
 """The benchmark report: a headline a reviewer reads in one minute, then everything behind it.
 
-Order: the headline per truth set (what was measured, in which biosample, each model's headline metric with its
-interval, the floor it must beat, the ceiling measured accessibility sets, published numbers marked as such);
-what the setting can and cannot show; warnings; every result with its exact configuration; causal against
-matched non-causal; sensitivity; the funnel; plots; strata. Written as report.md (for Dagster metadata) and a
-standalone report.html with the plots embedded, plus metrics.json with every number.
+Order: the headline per truth set (a figure of each row's primary endpoint with its interval, the references, the
+noise ceiling and the null band; then the table: what was measured, in which biosample, each model's primary
+endpoint with its interval and Holm-adjusted p, its power (MDE), the floor it must beat, its reference on the same
+units, published numbers marked as such); how to read the numbers (every formula); what the setting can and
+cannot show; warnings; every result with its exact configuration; causal against matched non-causal;
+sensitivity; the funnel; plots; strata. Written as report.md (for Dagster metadata) and a standalone report.html
+with the plots embedded, plus metrics.json with every number.
 """
 
 from __future__ import annotations
@@ -21,27 +23,41 @@ import pandas as pd
 
 from endobench.lib.evaluation import plots
 from endobench.lib.evaluation.diagnostics import diagnose
-from endobench.lib.evaluation.metrics import N_BOOTSTRAP, summarize, too_few
+from endobench.lib.evaluation.headline import (
+    adjust_headline_pvalues,
+    headline_entry,
+    is_headline,
+    sorted_entries,
+    truth_set_summaries,
+    units_phrase,
+)
+from endobench.lib.evaluation.metrics import MIN_UNITS, N_BOOTSTRAP, summarize, too_few
+from endobench.lib.evaluation.references import REFERENCE_NAMES
 from endobench.lib.evaluation.render import Block, count, jsonable, num, pvalue, to_html, to_markdown, with_ci
+from endobench.lib.evaluation.report_headline import (
+    beside_published,
+    headline_blocks,
+    method_statements,
+    replication_blocks,
+)
 from endobench.lib.evaluation.results import (
     ALL,
     DISTANCE_TO_TSS,
-    HEADLINE_KEYS,
     HELD_OUT,
     MODEL,
     TRAINING,
     evaluate_results,
-    headline_rows,
+    evaluate_tissue_replication,
     scored_rows,
     with_training_split,
 )
-from endobench.lib.evaluation.strata import MIN_STRATUM_N, OTHER_CHROMOSOMES, PUBLISHED_EVALUATION, chromosome_list
+from endobench.lib.evaluation.units import headline_rows, resampling_units
 from endobench.lib.io.atomic import replaced_folder, write_bytes, write_text
-from endobench.lib.truth_sets.catalog import BIOSAMPLES, METRIC_NAMES, Readout, TruthSetSpec
+from endobench.lib.truth_sets.catalog import BIOSAMPLES, Readout, TruthSetSpec
 
 INTERVAL_NAMES = {16_384: "16 KB", 131_072: "128 KB", 524_288: "512 KB", 1_048_576: "1 MB"}
-PREDICTOR_NAMES = {"local_gkm_dnase": "local k-mer", "measured": "measured accessibility (ceiling)",
-                   "external": "external predictions", "motif_jaspar": "JASPAR motif baseline (floor)"}
+PREDICTOR_NAMES = {"local_gkm_dnase": "local k-mer", "external": "external predictions",
+                   "motif_jaspar": "JASPAR motif baseline (floor)", **REFERENCE_NAMES}
 
 
 @dataclass(frozen=True)
@@ -54,10 +70,11 @@ class ReportResult:
     headline: dict[str, dict]
     markdown_path: Path | None = None
     plot_paths: list[Path] = field(default_factory=list)
+    headline_figures: dict[str, bytes] = field(default_factory=dict)
 
 
 def predictor_label(predictor: str, configuration: str) -> str:
-    """`AlphaGenome 1 MB (ALL_FOLDS)`, `local k-mer`, `measured accessibility (ceiling)`: names a person reads."""
+    """`AlphaGenome 1 MB (ALL_FOLDS)`, `local k-mer`, `measured accessibility (reference)`: names a person reads."""
     if predictor == "alphagenome":
         parts = str(configuration).split("|")
         length = next((INTERVAL_NAMES[int(p)] for p in parts if p.isdigit() and int(p) in INTERVAL_NAMES), "")
@@ -94,19 +111,6 @@ def result_label(result: Mapping[str, object]) -> str:
     return f"{base}, {split}" if split else base
 
 
-def is_headline(result: Mapping[str, object], results: Sequence[Mapping[str, object]]) -> bool:
-    """Measured references and each model's leak-free result: held-out rows, or all rows of a model whose training
-    split is unknown. Training rows (and the 'all' rows of a model that has held-out ones) never reach it."""
-    if result["kind"] != MODEL:
-        return True
-    if result["split"] == HELD_OUT:
-        return True
-    if result["split"] != ALL:
-        return False
-    return not any(r["split"] == HELD_OUT and all(r[k] == result[k] for k in ("truth_set", "readout", "configuration"))
-                   for r in results)
-
-
 def scope_statement(predictions: pd.DataFrame) -> list[str]:
     """What this setting can and cannot show, in plain sentences, for the truth sets and predictors present."""
     truth_sets = " ".join(sorted(map(str, predictions["truth_set"].dropna().unique()))).lower()
@@ -121,7 +125,8 @@ def scope_statement(predictions: pd.DataFrame) -> list[str]:
             "GTEx eQTLs measure expression in a tissue; an accessibility readout predicts DNase signal in a cell "
             "type, so readout and often cell type differ from what was measured. Lead or significant eQTL variants "
             "are often LD tags of an unknown causal variant: a model scoring a tag's own sequence cannot be expected "
-            "to match them, which is what the measured-accessibility ceiling quantifies. The peer-reviewed eQTL "
+            "to match them; the measured accessibility of the same variants (a reference, not an upper bound) "
+            "shows how far accessibility measured in LCLs tracks them. The peer-reviewed eQTL "
             "numbers beside them (AlphaGenome paper, figure 4: fine-mapped GTEx eQTLs, SuSiE PIP > 0.9, on the "
             "matching tissue's RNA-seq track) are another setting; no published number exists for lead eQTLs at "
             "DNase sites against a DNase readout."
@@ -160,125 +165,9 @@ def scope_statement(predictions: pd.DataFrame) -> list[str]:
     return lines
 
 
-UNIT_WORDS = {"gene_id": "genes", "variant_id": "variants"}
-
-
 def _n_with_units(result: Mapping[str, object]) -> str:
-    """`41 (41 genes)`: rows, and the independent units they come from."""
-    return f"{result['n']:,} ({result['n_units']:,} {UNIT_WORDS.get(str(result.get('unit')), 'units')})"
-
-
-def _headline_blocks(results: Sequence[dict], specs: Mapping[str, TruthSetSpec], min_n: int) -> list[Block]:
-    blocks: list[Block] = [("h", 2, "Headline")]
-    for truth_set in sorted({str(r["truth_set"]) for r in results}):
-        rows = [r for r in results if r["truth_set"] == truth_set and r["headline"]]
-        if not rows:
-            continue
-        spec = specs.get(truth_set)
-        measured = spec.measured.label if spec is not None else "as given"
-        title = spec.title if spec is not None else truth_set
-        unit = rows[0]["scope"]
-        blocks.append(("h", 3, title))
-        effect = f", effect {spec.effect}" if spec is not None and spec.effect else ""
-        blocks.append(("p", f"Measured: {measured}{effect}. Unit: {unit}. Intervals: 95% cluster bootstrap over "
-                            "units."))
-        table = []
-        for r in rows:
-            tss = r.get("baselines", {}).get(DISTANCE_TO_TSS, {})
-            null = r.get("null", {}).get("spearman", {})
-            if r["n"] < min_n:
-                table.append([r["label"], r["readout_label"], _n_with_units(r), too_few(r["n"])] + [""] * 6)
-                continue
-            table.append([
-                r["label"], r["readout_label"], _n_with_units(r), with_ci(r, "spearman"), with_ci(r, "pearson"),
-                with_ci(r, "sign_agreement"), with_ci(r, "sign_auroc"),
-                f"{num(null.get('null_low'))} to {num(null.get('null_high'))} (p={pvalue(null.get('p'))})",
-                num(tss.get("spearman")) if tss else "–", _ceiling_cell(r),
-            ])
-        # A published number sits in the column of its own metric, never in another metric's.
-        for published in spec.published if spec is not None else ():
-            row = [f"published: {published.model}", spec.measured.label, "–"] + [""] * 7
-            row[HEADLINE_METRIC_COLUMNS[published.metric]] = f"{published.text} (published; " + (
-                "its source and setting in the table below)" if published.same_setting else f"{published.setting})")
-            table.append(row)
-        blocks.append(("table", ["configuration", "readout x biosample", "n (units)", "Spearman [95% CI]",
-                                 "Pearson [95% CI]", "sign agreement [95% CI]", "sign auROC [95% CI]",
-                                 "null Spearman, 95% range", "distance to TSS: |effect| Spearman",
-                                 "ceiling on the same units"], table))
-        if spec is not None and any(p.same_setting for p in spec.published):
-            blocks += _published_blocks(rows, spec, min_n)
-        blocks += [("p", sentence) for sentence in _ceiling_sentences(rows, min_n)]
-    return blocks
-
-
-# The headline table's column of each metric a published number can be in.
-HEADLINE_METRIC_COLUMNS = {"spearman": 3, "pearson": 4, "sign_agreement": 5, "sign_auroc": 6}
-
-
-def published_comparison(result: Mapping[str, object], metric: str) -> dict[str, object]:
-    """A result's `metric` over all its units and on the chromosomes of the published evaluation (its stratum)."""
-    on = next((s for s in result.get("strata", []) if s["stratification"] == PUBLISHED_EVALUATION
-               and s["stratum"] != OTHER_CHROMOSOMES), None)
-    return {"all": {k: result.get(k) for k in ("n", metric, f"{metric}_ci")},
-            "published_chromosomes": {k: on.get(k) for k in ("n", "note", metric, f"{metric}_ci")} if on else None}
-
-
-def _beside_published(result: Mapping[str, object], spec: TruthSetSpec | None) -> dict[str, object]:
-    """For a model's headline entry of a truth set with published numbers: its metric over all units and on the
-    chromosomes of the published evaluation, and the published numbers with their sources."""
-    if spec is None or not any(p.same_setting for p in spec.published) or result["kind"] != MODEL:
-        return {}
-    return {"beside_published": {"metric": spec.headline_metric, **published_comparison(result, spec.headline_metric),
-                                 "published": [dataclasses.asdict(p) for p in spec.published]}}
-
-
-def _published_blocks(rows: Sequence[Mapping[str, object]], spec: TruthSetSpec, min_n: int) -> list[Block]:
-    """Our number beside the published ones, on the metric they are in, over all chromosomes and on the
-    chromosomes the published numbers were computed on, with each number's source and setting."""
-    metric = spec.headline_metric
-    chroms = next((p.chromosomes for p in spec.published if p.chromosomes), ())
-    name = METRIC_NAMES.get(metric, metric)
-    table = []
-    for r in rows:
-        if r["kind"] != MODEL:
-            continue
-        compared = published_comparison(r, metric)
-        on = compared["published_chromosomes"]
-        table.append([f"ours: {r['label']}", r["readout_label"],
-                      with_ci(r, metric) if r["n"] >= min_n else too_few(r["n"]), f"{r['n']:,}",
-                      (on.get("note") or with_ci(on, metric)) if on else "–", f"{on['n']:,}" if on else "–",
-                      "computed here", "this truth set"])
-    for p in spec.published:
-        table.append([f"published: {p.model}", spec.measured.label, "" if p.chromosomes else p.text, "",
-                      p.text if p.chromosomes else "", "", p.source, p.setting])
-    header = ["model", "readout x biosample", f"{name}, all chromosomes", "n",
-              f"{name}, chromosomes of the published evaluation ({chromosome_list(chroms)})" if chroms else
-              f"{name}, chromosomes of the published evaluation", "n", "source", "setting"]
-    return [("p", f"Beside the published numbers, on their metric ({name}). The chromosomes of the published "
-                  "evaluation are where those numbers were computed, not a set held out of our models."),
-            ("table", header, table)]
-
-
-def _ceiling_cell(result: Mapping[str, object]) -> str:
-    ceiling = result.get("ceiling") or {}
-    if not ceiling or ceiling.get("n", 0) < 3 or "spearman" not in ceiling:
-        return "–"
-    model = ceiling["model_on_same_units"]
-    return f"{num(model['spearman'])} of {num(ceiling['spearman'])} (n={ceiling['n']:,})"
-
-
-def _ceiling_sentences(rows: Sequence[Mapping[str, object]], min_n: int) -> list[str]:
-    out = []
-    for r in rows:
-        ceiling = r.get("ceiling") or {}
-        if r["kind"] != MODEL or ceiling.get("n", 0) < min_n or "spearman" not in ceiling:
-            continue
-        model = ceiling["model_on_same_units"]
-        out.append(f"{r['label']} ({r['readout_label']}) reaches Spearman {num(model['spearman'])} and sign agreement "
-                   f"{num(model['sign_agreement'])} on the {ceiling['n_units']:,} units where accessibility was "
-                   f"measured; the measured accessibility itself (the ceiling) reaches {num(ceiling['spearman'])} and "
-                   f"{num(ceiling['sign_agreement'])} on the same units.")
-    return out
+    """`41 genes on 36 variants`: rows, and the independent units they are resampled as."""
+    return units_phrase(result)
 
 
 RESULTS_HEADER = ["truth set", "readout x biosample", "configuration", "unit", "n (units)", "Spearman [95% CI]",
@@ -291,33 +180,37 @@ def _results_rows(results: Sequence[Mapping[str, object]], empty: Sequence[str],
     rows = []
     for r in results:
         lead = [r["truth_set"], r["readout_label"], r["label"], r["scope"], _n_with_units(r)]
-        if r["n"] < min_n:
-            rows.append(lead + [too_few(r["n"])] + [""] * 7)
+        if r["n_units"] < min_n:
+            rows.append(lead + [too_few(r["n_units"], min_n)] + [""] * 7)
             continue
         strong = f"{num(r['sign_auroc_strong'])} (n={r['n_strong']:,}, |effect|>={num(r['strong_threshold'])})"
         secondary = r.get("all_rows")
         rows.append(lead + [
             with_ci(r, "spearman"), pvalue(r["spearman_p"]), with_ci(r, "pearson"), with_ci(r, "sign_agreement"),
             with_ci(r, "sign_auroc"), strong, num(r.get("calibration_slope")),
-            f"{secondary['n']:,} ({secondary['n_units']:,}): {with_ci(secondary, 'spearman')}" if secondary else "–",
+            (f"{secondary['n']:,} ({secondary['n_units']:,}): " + (with_ci(secondary, "spearman")
+             if secondary["n_units"] >= min_n else too_few(secondary["n_units"], min_n))) if secondary else "–",
         ])
     rows += [[t, "–", "–", "–", "0", "no scored units"] + [""] * 7 for t in empty]
     return rows
 
 
 def _classification_rows(results: Sequence[Mapping[str, object]]) -> list[list[str]]:
+    """|score| of matched positives against negatives; fewer matched pairs than the minimum show a note."""
     rows = []
     for r in results:
         matching, c = r.get("matching", {}), r.get("classification", {})
         tss = r.get("baselines", {}).get(DISTANCE_TO_TSS, {}).get("classification", {})
         if not c or not math.isfinite(float(c.get("auroc", math.nan))):
             rows.append([r["truth_set"], r["label"], matching.get("method", "–"),
-                         f"{matching.get('n_positives', 0):,} / {matching.get('n_negative_pool', 0):,}", "–", "–", "–"])
+                         f"{matching.get('n_positives', 0):,} / {matching.get('n_negative_pool', 0):,}"
+                         + (f" -> {c['n_positive']:,} matched pairs" if c.get("n_positive") else ""),
+                         c.get("note", "–"), "–", "–"])
             continue
         rows.append([r["truth_set"], r["label"], matching.get("method", "–"),
                      f"{matching.get('n_positives', 0):,} / {matching.get('n_negative_pool', 0):,} -> "
                      f"{c['n_positive']:,} matched pairs", with_ci(c, "auroc"),
-                     f"{num(c['auprc'])} (chance {num(c['auprc_chance'])})", num(tss.get("auroc")) if tss else "–"])
+                     f"{num(c['auprc'])} (chance {num(c['auprc_chance'])})", with_ci(tss, "auroc") if tss else "–"])
     return rows
 
 
@@ -344,10 +237,10 @@ def _sensitivity_rows(predictions: pd.DataFrame, results: Sequence[Mapping[str, 
                        & (scored["configuration"] == r["configuration"])]
         group = headline_rows(group[pd.to_numeric(group["quantile_score"], errors="coerce").notna()], str(r["unit"]),
                               str(r["lead_by"]))
-        if len(group) < min_n:
+        units = resampling_units(group, str(r["unit"]))
+        if len(set(units)) < min_n or r["n_units"] < min_n:
             continue
-        quantile = summarize(group["effect"], group["quantile_score"], units=group[r["unit"]], n_boot=n_boot,
-                             with_null=False)
+        quantile = summarize(group["effect"], group["quantile_score"], units=units, n_boot=n_boot, with_null=False)
         rows.append([r["truth_set"], r["readout_label"], r["label"], "raw score", with_ci(r, "spearman"),
                      with_ci(r, "sign_agreement")])
         rows.append([r["truth_set"], r["readout_label"], r["label"], "quantile score", with_ci(quantile, "spearman"),
@@ -360,7 +253,7 @@ def _sensitivity_rows(predictions: pd.DataFrame, results: Sequence[Mapping[str, 
     for group in lengths.values():
         if len(group) > 1:
             rows += [[r["truth_set"], r["readout_label"], r["label"], "interval length", with_ci(r, "spearman"),
-                      with_ci(r, "sign_agreement")] for r in group]
+                      with_ci(r, "sign_agreement")] for r in group if r["n_units"] >= min_n]
     return rows
 
 
@@ -376,26 +269,28 @@ def build_report(
     out_dir: Path,
     *,
     specs: Mapping[str, TruthSetSpec] | None = None,
-    measured: pd.DataFrame | None = None,
+    tissue_replication: pd.DataFrame | None = None,
     unit: str | None = None,
     title: str = "endobench benchmark report",
     scope: Sequence[str] | None = None,
     extra_metrics: Mapping[str, object] | None = None,
     n_boot: int = N_BOOTSTRAP,
-    min_stratum_n: int = MIN_STRATUM_N,
+    min_n: int = MIN_UNITS,
     top_level_keys: Sequence[str] = (),
     extra_sections: Sequence[Block] = (),
 ) -> ReportResult:
     """Compute every result (see `results.evaluate_results`), diagnose the inputs, and write the report.
 
     Writes `report.md`, `report.html`, `metrics.json` and `plots/*.png` under `out_dir`. Only rows with status
-    "scored" and a finite effect and score enter the metrics; every other row is in the exclusions. A result below
-    `min_stratum_n` rows shows "too few (n=...)" and gets no scatter or strata plot (its numbers stay in
-    metrics.json). `measured` holds the measured accessibility at truth-set variants (the ceiling on each model's
-    own units). `scope` replaces the default statement of what the setting can and cannot show; `extra_metrics`
-    is merged into the top level of metrics.json; `top_level_keys` copies those metrics of the only result to
-    the top level too (the `evaluate` command's contract). `extra_sections` are blocks shown after every result
-    (the motif section).
+    "scored" and a finite effect and score enter the metrics; every other row is in the exclusions. Rows of a
+    reference predictor (`references.REFERENCE_NAMES`: measured accessibility, tissue replication) are evaluated
+    as results of their own and on each model's units. A result below `min_n` units of resampling shows "too few
+    (n=...)" and gets no scatter or strata plot (its numbers stay in metrics.json's `results`, not its
+    `headline`). `tissue_replication` (from `references.tissue_replication_genome_wide`) adds the genome-wide
+    tissue replication. `scope` replaces the default statement of what the setting can and cannot show;
+    `extra_metrics` is merged into the top level of metrics.json; `top_level_keys` copies those metrics of the
+    only result to the top level too (the `evaluate` command's contract). `extra_sections` are blocks shown after
+    every result (the motif section).
     """
     out_dir = Path(out_dir)
     specs = dict(specs or {})
@@ -405,45 +300,51 @@ def build_report(
     for truth_set, n in marked.loc[~marked.index.isin(scored.index), "truth_set"].value_counts().items():
         exclusions.setdefault(str(truth_set), {})["metrics_effect_or_score_not_finite"] = int(n)
 
-    results = evaluate_results(predictions, specs, measured=measured, unit=unit, min_n=min_stratum_n, n_boot=n_boot)
+    references = scored[scored["predictor"].isin(list(REFERENCE_NAMES))] if "predictor" in scored else None
+    results = evaluate_results(predictions, specs, references=references, unit=unit, min_n=min_n, n_boot=n_boot)
     for r in results:
         r["label"] = result_label(r)
         r["readout_label"] = readout_label(str(r["readout"]), str(r.get("biosample", "")))
     for r in results:
         r["headline"] = is_headline(r, results)
+    n_tests = adjust_headline_pvalues(results, min_n)
     truth_sets = sorted(set(map(str, predictions["truth_set"].dropna().unique())) | set(funnels) | set(exclusions))
     empty = [t for t in truth_sets if t not in {r["truth_set"] for r in results}]
     warnings = diagnose(scored, diagnostic_inputs)
-    headline = {
-        f"{r['truth_set']}|{r['readout']}|{r['label']}": {
-            **{k: r.get(k) for k in HEADLINE_KEYS}, "readout_label": r["readout_label"], "kind": r["kind"],
-            "unit": r["unit"], "label": r["label"],
-            "configuration": r["configuration"], "split": r["split"],
-            "title": specs[r["truth_set"]].title if r["truth_set"] in specs else r["truth_set"],
-            **_beside_published(r, specs.get(str(r["truth_set"]))),
-        }
-        for r in results if r["headline"]
-    }
+    headline = {f"{r['truth_set']}|{r['readout']}|{r['label']}": {
+        **headline_entry(r, specs.get(r["truth_set"]), min_n), **beside_published(r, specs.get(str(r["truth_set"])))}
+        for r in results if r["headline"]}
+    summaries = truth_set_summaries(results, truth_sets, specs, funnels, exclusions)
+    replication = evaluate_tissue_replication(tissue_replication, n_boot=n_boot)
 
-    figures = _figures(scored, results, funnels, min_stratum_n)
+    headline_figures = {
+        t: plots.headline(summary["title"], [e for e in sorted_entries(headline) if e["truth_set"] == t],
+                          summary["primary_metric"])
+        for t, summary in summaries.items() if not summary.get("reason")}
+    figures = _figures(scored, results, funnels, min_n)
     blocks: list[Block] = [("h", 1, title)]
-    blocks.append(("section", "headline", _headline_blocks(results, specs, min_stratum_n)))
+    blocks.append(("section", "headline", headline_blocks(results, headline, specs, summaries, headline_figures,
+                                                          min_n)))
+    blocks += [("h", 2, "How to read these numbers"), ("ul", method_statements(n_tests, min_n))]
+    blocks += replication_blocks(replication, min_n)
     blocks += [("h", 2, "What this setting can and cannot show"), ("ul", list(scope or scope_statement(predictions)))]
     blocks += [("h", 2, "Warnings"), ("ul", warnings)]
-    blocks += [("h", 2, "Every result"), ("table", RESULTS_HEADER, _results_rows(results, empty, min_stratum_n))]
+    blocks += [("h", 2, "Every result"), ("table", RESULTS_HEADER, _results_rows(results, empty, min_n))]
     n_boot_used = sorted({int(r.get("n_bootstrap", 0)) for r in results if r.get("n_bootstrap")})
     blocks.append(("p", f"Intervals: percentile cluster bootstrap over {', '.join(map(str, n_boot_used)) or 'no'} "
-                        "resamples of units (fixed seed); p-values over unit-level means. Sign agreement: share of "
-                        "units whose predicted score has the sign of the measured effect; sign auROC: the score "
-                        "separating ALT-increasing from ALT-decreasing units; strong half: |effect| at or above the "
-                        "median; calibration slope: the least-squares slope of the effect on the score, 1 when the "
-                        "score is on the effect's own scale (meaningful only then, e.g. GTEx log2_aFC against a "
-                        "log-fold-change scorer). Only significant rows enter these metrics."))
+                        "resamples of units (fixed seed); p-values over unit-level summaries (rows oriented within "
+                        "each unit). Sign agreement: share of units whose predicted score has the sign of the "
+                        "measured effect; sign auROC: the score separating ALT-increasing from ALT-decreasing units; "
+                        "strong half: |effect| at or above the median; calibration slope: the least-squares slope of "
+                        "the effect on the score, 1 when the score is on the effect's own scale (meaningful only then, "
+                        "e.g. GTEx log2_aFC against a log-fold-change scorer). Only significant rows enter these "
+                        "metrics."))
     blocks += list(extra_sections)
     blocks += [("h", 2, "Causal against matched non-causal (|score|)"),
                ("table", ["truth set", "configuration", "negatives matched by", "positives / negative pool",
-                          "auROC [95% CI]", "auPRC", "distance to TSS: auROC"], _classification_rows(results))]
-    sensitivity = _sensitivity_rows(predictions, results, n_boot, min_stratum_n)
+                          "auROC [95% CI]", "auPRC", "distance to TSS: auROC [95% CI]"], _classification_rows(results)),
+               ("p", f"Fewer than {min_n} matched pairs show no auROC.")]
+    sensitivity = _sensitivity_rows(predictions, results, n_boot, min_n)
     blocks += [("h", 2, "Sensitivity"),
                ("table", ["truth set", "readout x biosample", "configuration", "variant", "Spearman [95% CI]",
                           "sign agreement [95% CI]"], sensitivity) if sensitivity else
@@ -464,10 +365,11 @@ def build_report(
     for r in results:
         if r["headline"]:
             blocks.append(("details", f"{r['truth_set']} | {r['readout_label']} | {r['label']}", [
-                ("p", f"Strata below {min_stratum_n} units are reported as too few, not as numbers."),
-                ("table", ["stratification", "stratum", "n", "Spearman [95% CI]", "sign agreement [95% CI]",
+                ("p", f"Strata below {min_n} units of resampling are reported as too few, not as numbers."),
+                ("table", ["stratification", "stratum", "n (units)", "Spearman [95% CI]", "sign agreement [95% CI]",
                            "sign auROC [95% CI]"], _strata_rows(r["strata"]))]))
 
+    named = [(f"headline {summaries[t]['title']}", png) for t, png in headline_figures.items()] + figures
     markdown = to_markdown(blocks)
     only = results[0] if len(results) == 1 else {}
     top = {k: only.get(k) for k in top_level_keys}
@@ -479,7 +381,10 @@ def build_report(
         **(extra_metrics or {}),
         "title": title,
         "warnings": warnings,
+        "min_units": min_n,
         "headline": headline,
+        "headline_truth_sets": summaries,
+        "tissue_replication_genome_wide": replication,
         "truth_sets": {t: {"title": specs[t].title if t in specs else t, "funnel": funnels.get(t, {}),
                            "exclusions": exclusions.get(t, {}),
                            "diagnostic_inputs": diagnostic_inputs.get(t, {}),
@@ -489,10 +394,10 @@ def build_report(
         "results": results,
     })
     plot_names = [f"{i:02d}_{re.sub(r'[^A-Za-z0-9]+', '_', name).strip('_')[:80]}.png"
-                  for i, (name, _) in enumerate(figures)]
+                  for i, (name, _) in enumerate(named)]
     # The folder is written beside the old one and replaces it whole: no plot or metrics of an earlier run stays.
     with replaced_folder(out_dir) as folder:
-        for plot_name, (_, png) in zip(plot_names, figures):
+        for plot_name, (_, png) in zip(plot_names, named):
             write_bytes(png, folder / "plots" / plot_name)
         write_text(markdown, folder / "report.md")
         write_text(to_html(blocks, title), folder / "report.html")
@@ -501,7 +406,8 @@ def build_report(
     markdown_path, html_path, metrics_path = (out_dir / name for name in ("report.md", "report.html", "metrics.json"))
     return ReportResult(
         markdown=markdown, html_path=html_path, metrics_path=metrics_path, metrics=metrics, warnings=warnings,
-        headline=headline, markdown_path=markdown_path, plot_paths=plot_paths,
+        headline=metrics["headline"], markdown_path=markdown_path, plot_paths=plot_paths,
+        headline_figures={summaries[t]["title"]: png for t, png in headline_figures.items()},
     )
 
 
@@ -509,9 +415,10 @@ def _strata_rows(strata: Sequence[Mapping[str, object]]) -> list[list[str]]:
     rows = []
     for s in strata:
         if s.get("note"):
-            rows.append([s["stratification"], s["stratum"], f"{s['n']:,}", s["note"], "", ""])
+            rows.append([s["stratification"], s["stratum"], f"{s['n']:,} ({s.get('n_units', s['n']):,})", s["note"],
+                         "", ""])
         else:
-            rows.append([s["stratification"], s["stratum"], f"{s['n']:,}", with_ci(s, "spearman"),
+            rows.append([s["stratification"], s["stratum"], f"{s['n']:,} ({s['n_units']:,})", with_ci(s, "spearman"),
                          with_ci(s, "sign_agreement"), with_ci(s, "sign_auroc")])
     return rows
 
@@ -525,7 +432,8 @@ def _figures(scored: pd.DataFrame, results: Sequence[Mapping[str, object]], funn
     if not shown:
         return figures
     figures.append(("configurations side by side", plots.comparison(
-        [{**r, "label": f"{r['truth_set']} | {r['readout_label']} | {r['label']}"} for r in shown])))
+        [{**r, "label": f"{r['truth_set']} | {r['readout_label']} | {r['label']}"} for r in shown
+         if r["n_units"] >= min_n])))
     split = with_training_split(scored)
     curves = []
     for r in shown:
@@ -533,9 +441,10 @@ def _figures(scored: pd.DataFrame, results: Sequence[Mapping[str, object]], funn
                       & (split["configuration"] == r["configuration"]) & (split["split"] == r["split"])]
         group = headline_rows(group, str(r["unit"]), str(r["lead_by"]))
         curves.append((f"{r['truth_set']} | {r['readout_label']} | {r['label']}", group["effect"], group["score"]))
-    figures.append(("sign ROC curves", plots.roc_curves(curves)))
+    figures.append(("sign ROC curves", plots.roc_curves(
+        [curve for curve, r in zip(curves, shown, strict=True) if r["n_units"] >= min_n])))
     for (label, effect, score), r in zip(curves, shown, strict=True):
-        if r["n"] < min_n:
+        if r["n_units"] < min_n:
             continue
         figures.append((f"scatter {label}", plots.scatter(effect, score, title=label)))
         figures.append((f"strata {label}", plots.forest(r["strata"], title=label)))

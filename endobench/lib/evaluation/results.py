@@ -1,12 +1,18 @@
-"""One result per (truth set, readout, configuration, training split), with its units, floor and ceiling.
+"""One result per (truth set, readout, configuration, training split), with its units, power, floor and references.
 
 For each result:
 - the headline rows are one row per unit (a gene's lead variant by p-value, or its highest-PIP variant; a variant
   once), and only significant rows enter the signed metrics (a non-significant eGene's slope is noise); when
   there are several rows per unit, all of them make a secondary line, resampled by unit;
+- the unit of resampling is the linked unit (`units.resampling_units`: genes sharing a lead variant together);
+- the primary endpoint of the truth set (`endpoints.primary_endpoint`), and the minimum detectable Spearman
+  (`mde`) of its number of units;
 - the floor: a permutation null for each metric, and for expression truth sets the distance to the TSS as a
   baseline predictor of |effect| (it has no sign), on the same rows;
-- the ceiling: where the measured accessibility of the same variants is known, its metrics on the same units;
+- the noise ceiling of the measured effects on the same rows (`endpoints.noise_ceiling`);
+- the references (`references`): measured accessibility and tissue replication evaluated as if they were
+  predictions, as results of their own and on each model's units; a model whose MDE is above its reference on the
+  same units (or above the noise ceiling where it has none) is `underpowered`;
 - classification: |score| of the significant units against non-significant tests of their own genes (`negatives`;
   none, said why, where the table has no such tests);
 - strata, with the chromosomes of the published evaluation where the truth set's published numbers name them.
@@ -16,19 +22,23 @@ only `held_out` is free of training leakage; a model whose every row is held out
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from endobench.lib.evaluation.ceiling import MEASURED
-from endobench.lib.evaluation.metrics import BOOTSTRAP_SEED, N_BOOTSTRAP, summarize
+from endobench.lib.evaluation.endpoints import noise_ceiling, primary_endpoint, spearman_mde
+from endobench.lib.evaluation.metrics import BOOTSTRAP_SEED, MIN_UNITS, N_BOOTSTRAP, summarize
 from endobench.lib.evaluation.negatives import classification, match_negatives
-from endobench.lib.evaluation.strata import MIN_STRATUM_N, stratified_metrics
+from endobench.lib.evaluation.references import REFERENCE, REFERENCE_FOR_READOUT, REFERENCE_NAMES
+from endobench.lib.evaluation.strata import stratified_metrics
+from endobench.lib.evaluation.units import KEEP_ALL, lead_rows, resampling_units, significant
 from endobench.lib.truth_sets.catalog import (
+    DIRECTION,
     EXPRESSION,
     GENE_UNIT,
-    LEAD_BY_PIP,
+    GTEX_TISSUES,
     VARIANT_UNIT,
     TruthSetSpec,
 )
@@ -39,7 +49,8 @@ HELD_OUT = "held_out"
 TRAINING = "training"
 MODEL = "model"
 DISTANCE_TO_TSS = "distance_to_tss"
-KEEP_ALL = "keep_all"
+RESAMPLING_UNIT = "resampling_unit"
+NOISE_CEILING = "noise ceiling"
 HEADLINE_KEYS = ("n", "n_units", "spearman", "spearman_ci", "pearson", "pearson_ci", "sign_auroc", "sign_auroc_ci",
                  "sign_agreement", "sign_agreement_ci", "spearman_p")
 
@@ -78,35 +89,6 @@ def with_training_split(predictions: pd.DataFrame) -> pd.DataFrame:
     return doubled
 
 
-def lead_rows(rows: pd.DataFrame, unit: str, lead_by: str) -> pd.DataFrame:
-    """One row per unit: the smallest p-value (or the highest PIP) of each gene; each variant once.
-
-    `lead_by` KEEP_ALL keeps every row (a table whose rows are all wanted, resampled by unit).
-    """
-    if lead_by == KEEP_ALL or unit not in rows or rows[unit].isna().all():
-        return rows
-    if lead_by == LEAD_BY_PIP and "pip" in rows:
-        order = rows.sort_values("pip", ascending=False, kind="stable", na_position="last")
-    elif "pval" in rows:
-        order = rows.sort_values("pval", kind="stable", na_position="last")
-    else:
-        order = rows
-    units = order[unit]
-    return order[(units.isna() | ~units.duplicated()).to_numpy()].sort_index()
-
-
-def headline_rows(rows: pd.DataFrame, unit: str, lead_by: str) -> pd.DataFrame:
-    """The rows a result's headline metrics are computed on: significant rows, one per unit."""
-    return lead_rows(_significant(rows), unit, lead_by)
-
-
-def _significant(rows: pd.DataFrame) -> pd.DataFrame:
-    if "is_significant" not in rows:
-        return rows
-    flag = pd.array(rows["is_significant"], dtype="boolean")
-    return rows[np.asarray(flag.fillna(True), dtype=bool)]
-
-
 def published_chromosomes(spec: TruthSetSpec | None) -> tuple[str, ...]:
     """The chromosomes the truth set's published numbers were computed on (one set), or () when on all."""
     sets = sorted({p.chromosomes for p in spec.published if p.chromosomes}) if spec is not None else []
@@ -119,13 +101,14 @@ def tss_baseline_score(rows: pd.DataFrame) -> pd.Series:
 
 
 def evaluate_results(
-    predictions: pd.DataFrame, specs: Mapping[str, TruthSetSpec], *, measured: pd.DataFrame | None = None,
-    unit: str | None = None, min_n: int = MIN_STRATUM_N, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
+    predictions: pd.DataFrame, specs: Mapping[str, TruthSetSpec], *, references: pd.DataFrame | None = None,
+    unit: str | None = None, min_n: int = MIN_UNITS, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
 ) -> list[dict[str, object]]:
     """Every result of a predictions frame (see the module docstring).
 
-    `measured` (truth_set, variant_id, gene_id, measured_effect) gives the ceiling on each result's own units;
-    `unit` overrides the truth sets' unit column (the `evaluate` command's `--unit-col`).
+    `references` (the reference rows of `predictions`: truth_set, variant_id, gene_id, predictor, configuration,
+    score) gives each model result its references on its own units; `unit` overrides the truth sets' unit column
+    (the `evaluate` command's `--unit-col`).
     """
     units_frame = scored_rows(with_training_split(predictions))
     results = []
@@ -133,54 +116,94 @@ def evaluate_results(
         spec = specs.get(key[0])
         unit_col = unit or (spec.unit if spec is not None else VARIANT_UNIT)
         lead_by = spec.lead_by if spec is not None else KEEP_ALL
-        significant = _significant(group)
-        headline = lead_rows(significant, unit_col, lead_by)  # headline_rows, on the rows filtered once
-        units = headline[unit_col] if unit_col in headline else None
+        endpoint = spec.primary if spec is not None else DIRECTION
+        kept = significant(group)
+        headline = lead_rows(kept, unit_col, lead_by)  # units.headline_rows, on the rows filtered once
+        headline = headline.assign(**{RESAMPLING_UNIT: resampling_units(headline, unit_col)})
+        units = headline[RESAMPLING_UNIT]
         result: dict[str, object] = dict(zip(GROUP_KEYS, key, strict=True))
-        result.update(_describe(group, unit_col, spec, headline, significant))
+        result.update(_describe(group, unit_col, spec, headline, kept))
         result.update(summarize(headline["effect"], headline["score"], units=units, n_boot=n_boot, seed=seed))
-        if len(significant) > len(headline):
+        result["primary"] = primary_endpoint(headline["effect"], headline["score"], units=units, endpoint=endpoint,
+                                             n_boot=n_boot, seed=seed)
+        result["mde"] = spearman_mde(int(result["n_units"]))
+        result["noise_ceiling"] = _noise_ceiling(headline)
+        if len(kept) > len(headline):
             result["all_rows"] = {k: v for k, v in summarize(
-                significant["effect"], significant["score"], units=significant[unit_col], n_boot=n_boot, seed=seed,
+                kept["effect"], kept["score"], units=resampling_units(kept, unit_col), n_boot=n_boot, seed=seed,
                 with_null=False).items() if k in HEADLINE_KEYS}
-        result["strata"] = stratified_metrics(headline, unit=unit_col, min_n=min_n, n_boot=n_boot, seed=seed,
+        result["strata"] = stratified_metrics(headline, unit=RESAMPLING_UNIT, min_n=min_n, n_boot=n_boot, seed=seed,
                                               published_chromosomes=published_chromosomes(spec))
         matched, matching = match_negatives(group, headline, unit=unit_col, seed=seed)
         result["matching"] = matching
-        result["classification"] = classification(matched, n_boot=n_boot, seed=seed)
-        result["baselines"] = _baselines(headline, matched, spec, units, n_boot=n_boot, seed=seed)
-        if measured is not None and result["kind"] == MODEL:
-            result["ceiling"] = _ceiling_on(headline, measured, unit_col, n_boot=n_boot, seed=seed)
+        result["classification"] = classification(matched, n_boot=n_boot, seed=seed, min_n=min_n)
+        result["baselines"] = _baselines(headline, matched, spec, units, n_boot=n_boot, seed=seed, min_n=min_n)
+        if references is not None and result["kind"] == MODEL:
+            result["references"] = _references_on(headline, references, unit_col, endpoint, n_boot=n_boot, seed=seed)
+        result["power"] = power(result, min_n)
         results.append(result)
     return results
 
 
+def _noise_ceiling(headline: pd.DataFrame) -> dict[str, float]:
+    se = headline["effect_se"] if "effect_se" in headline else pd.Series(np.nan, index=headline.index)
+    return noise_ceiling(headline["effect"], pd.to_numeric(se, errors="coerce"))
+
+
+def reference_for(result: Mapping[str, object]) -> dict | None:
+    """The reference a model result is read against on its own units: measured accessibility for an accessibility
+    readout, tissue replication for an expression readout; None when there is none with a number."""
+    wanted = REFERENCE_FOR_READOUT.get(str(result.get("readout")))
+    for reference in (result.get("references") or {}).values():
+        if reference.get("predictor") == wanted and math.isfinite(float(reference.get("spearman", math.nan))):
+            return reference
+    return None
+
+
+def power(result: Mapping[str, object], min_n: int = MIN_UNITS) -> dict[str, object]:
+    """The row's minimum detectable Spearman against what it should be able to see: its reference on the same units
+    (a model), or the noise ceiling (a reference, or a model without a reference). `underpowered` when the MDE is
+    above it, or the row has fewer than `min_n` units."""
+    reference = reference_for(result)
+    if reference is not None and reference.get("n_units", 0) >= min_n:
+        against, value = f"{reference['label']} on the same {reference['n_units']:,} units", reference["spearman"]
+    else:
+        against, value = NOISE_CEILING, result.get("noise_ceiling", {}).get("spearman", math.nan)
+    mde = float(result.get("mde", math.nan))
+    too_few_units = int(result.get("n_units") or 0) < min_n
+    comparable = math.isfinite(mde) and math.isfinite(float(value))
+    return {"mde": mde, "against": against, "against_spearman": value,
+            "underpowered": bool(too_few_units or not math.isfinite(mde) or (comparable and mde > abs(value)))}
+
+
 def _describe(group: pd.DataFrame, unit_col: str, spec: TruthSetSpec | None, headline: pd.DataFrame,
-              significant: pd.DataFrame) -> dict[str, object]:
+              kept: pd.DataFrame) -> dict[str, object]:
     predictor = str(group["predictor"].iloc[0]) if "predictor" in group else ""
     tracks = sorted(map(str, group["track"].dropna().unique())) if "track" in group else []
     what = {GENE_UNIT: "gene", VARIANT_UNIT: "variant"}.get(unit_col, unit_col)
     if spec is None:
         per_unit = f"every row, resampled by {what}"
     else:
-        per_unit = f"one row per {what}" + (" (its lead variant)" if unit_col == GENE_UNIT else "")
+        per_unit = f"one row per {what}" + (" (its lead variant; genes sharing a variant are resampled together)"
+                                            if unit_col == GENE_UNIT else "")
     return {
         "predictor": predictor,
-        "kind": MEASURED if predictor == MEASURED else MODEL,
+        "kind": REFERENCE if predictor in REFERENCE_NAMES else MODEL,
         "unit": unit_col,
         "lead_by": spec.lead_by if spec is not None else KEEP_ALL,
-        "scope": per_unit + (", significant only" if len(significant) < len(group) else ""),
+        "scope": per_unit + (", significant only" if len(kept) < len(group) else ""),
         "tracks": tracks,
         "biosample": str(group["biosample"].dropna().iloc[0]) if "biosample" in group and
         group["biosample"].notna().any() else "",
         "held_out_scheme": str(group["held_out_scheme"].dropna().iloc[0]) if "held_out_scheme" in group and
         group["held_out_scheme"].notna().any() else "",
         "n_rows_scored": int(len(group)),
+        "n_variants": int(headline[VARIANT_UNIT].nunique()) if VARIANT_UNIT in headline else int(len(headline)),
     }
 
 
 def _baselines(headline: pd.DataFrame, matched: pd.DataFrame, spec: TruthSetSpec | None, units,
-               *, n_boot: int, seed: int) -> dict[str, dict]:
+               *, n_boot: int, seed: int, min_n: int) -> dict[str, dict]:
     """Distance to the TSS as a predictor, on the same rows, for expression truth sets with TSS distances.
 
     The distance has no sign, so it is set against |effect| (closer variants, larger effects) and used to tell
@@ -196,20 +219,55 @@ def _baselines(headline: pd.DataFrame, matched: pd.DataFrame, spec: TruthSetSpec
     baseline["against"] = "|effect|"
     if len(matched):
         baseline["classification"] = classification(matched.assign(score=tss_baseline_score(matched)), n_boot=n_boot,
-                                                    seed=seed)
+                                                    seed=seed, min_n=min_n)
     return {DISTANCE_TO_TSS: baseline}
 
 
-def _ceiling_on(headline: pd.DataFrame, measured: pd.DataFrame, unit_col: str, *, n_boot: int, seed: int) -> dict:
-    """The measured accessibility's metrics on those of the result's units where it was measured."""
-    keys = [k for k in ("truth_set", "variant_id", "gene_id") if k in headline and k in measured]
-    on = headline.drop(columns="measured_effect", errors="ignore").merge(
-        measured[keys + ["measured_effect"]].drop_duplicates(keys), on=keys, how="inner")
-    if len(on) < 3:
-        return {"n": int(len(on))}
-    both = summarize(on["effect"], on["measured_effect"], units=on[unit_col], n_boot=n_boot, seed=seed,
-                     with_null=False)
-    model = summarize(on["effect"], on["score"], units=on[unit_col], n_boot=n_boot, seed=seed, with_null=False)
-    out = {k: v for k, v in both.items() if k in HEADLINE_KEYS}
-    out["model_on_same_units"] = {k: v for k, v in model.items() if k in HEADLINE_KEYS}
+def _references_on(headline: pd.DataFrame, references: pd.DataFrame, unit_col: str, endpoint: str, *, n_boot: int,
+                   seed: int) -> dict[str, dict]:
+    """Each reference's metrics on those of the result's units where it exists, beside the model's on the same
+    units, resampled by the linked units of those rows."""
+    out = {}
+    mine = references[references["truth_set"] == headline["truth_set"].iloc[0]] if len(headline) else references[:0]
+    keys = [k for k in ("truth_set", "variant_id", "gene_id") if k in headline and k in mine]
+    for configuration, rows in mine.groupby("configuration", sort=True):
+        on = headline.merge(rows[keys + ["score"]].rename(columns={"score": "reference_score"}).drop_duplicates(keys),
+                            on=keys, how="inner")
+        predictor = str(rows["predictor"].iloc[0])
+        units = resampling_units(on, unit_col)
+        entry: dict[str, object] = {"configuration": configuration, "predictor": predictor,
+                                    "label": REFERENCE_NAMES.get(predictor, predictor), "n": int(len(on)),
+                                    "n_units": int(pd.Series(units).nunique())}
+        if len(on) >= 3:
+            both = summarize(on["effect"], on["reference_score"], units=units, n_boot=n_boot, seed=seed,
+                             with_null=False)
+            model = summarize(on["effect"], on["score"], units=units, n_boot=n_boot, seed=seed, with_null=False)
+            entry.update({k: v for k, v in both.items() if k in HEADLINE_KEYS})
+            entry["primary"] = primary_endpoint(on["effect"], on["reference_score"], units=units, endpoint=endpoint,
+                                                n_boot=n_boot, seed=seed)
+            entry["model_on_same_units"] = {k: v for k, v in model.items() if k in HEADLINE_KEYS}
+            entry["model_on_same_units"]["primary"] = primary_endpoint(on["effect"], on["score"], units=units,
+                                                                       endpoint=endpoint, n_boot=n_boot, seed=seed)
+        out[configuration] = entry
+    return out
+
+
+def evaluate_tissue_replication(pairs: pd.DataFrame | None, *, n_boot: int = N_BOOTSTRAP) -> list[dict]:
+    """The genome-wide tissue replication of each ordered pair of tissues, as results are computed."""
+    if pairs is None or pairs.empty:
+        return []
+    out = []
+    for (source, other), rows in pairs.groupby(["truth_set", "other"], sort=True):
+        units = resampling_units(rows, GENE_UNIT)
+        summary = summarize(rows["effect"], rows["score"], units=units, n_boot=n_boot, with_null=False)
+        primary = primary_endpoint(rows["effect"], rows["score"], units=units, n_boot=n_boot)
+        ceiling = noise_ceiling(rows["effect"], pd.to_numeric(rows["effect_se"], errors="coerce"))
+        out.append({
+            "tissue": GTEX_TISSUES[source][1] if source in GTEX_TISSUES else source,
+            "predicted_by": GTEX_TISSUES[other][1] if other in GTEX_TISSUES else other,
+            "unit": GENE_UNIT, "n": summary["n"], "n_units": summary["n_units"],
+            "n_variants": int(rows["variant_id"].nunique()),
+            **{k: summary[k] for k in HEADLINE_KEYS if k in summary}, "primary": primary,
+            "mde": spearman_mde(int(summary["n_units"])), "noise_ceiling": ceiling,
+        })
     return out

@@ -1,7 +1,7 @@
 """The same metrics within strata: |effect| quartiles, TSS distance, MAF, SNV vs indel, and the model's training split.
 
-A stratum below the minimum size reports "too few (n=...)" instead of numbers, so a correlation over seven
-points is never shown as a number.
+A stratum below the minimum number of units (`metrics.MIN_UNITS`, the one threshold of the whole report) reports
+"too few (n=...)" instead of numbers, so a correlation over seven points is never shown as a number.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ import pandas as pd
 from endobench.lib.evaluation.metrics import (
     _MAX_BOOTSTRAP_CELLS,
     BOOTSTRAP_SEED,
+    MIN_UNITS,
     N_BOOTSTRAP,
     summarize,
     too_few,
+    unit_codes,
 )
 
-MIN_STRATUM_N = 20
 TSS_BINS = [0, 1_000, 10_000, 100_000, math.inf]
 TSS_LABELS = ["<1 kb", "1-10 kb", "10-100 kb", ">=100 kb"]
 MAF_BINS = [0.0, 0.05, 0.1, 0.2, 0.5000001]
@@ -92,13 +93,14 @@ def strata_labels(frame: pd.DataFrame, published_chromosomes: Sequence[str] = ()
 
 
 def stratified_metrics(
-    frame: pd.DataFrame, *, unit: str | None = None, min_n: int = MIN_STRATUM_N, n_boot: int = N_BOOTSTRAP,
+    frame: pd.DataFrame, *, unit: str | None = None, min_n: int = MIN_UNITS, n_boot: int = N_BOOTSTRAP,
     seed: int = BOOTSTRAP_SEED, published_chromosomes: Sequence[str] = (),
 ) -> list[dict[str, object]]:
     """One row per (stratification, stratum) of scored rows with `effect` and `score` columns (and `unit`).
 
-    Each stratum's bootstrap resamples the same units as the whole result and gets a quarter of its work budget.
-    `published_chromosomes` adds the stratum of the chromosomes a published number was computed on.
+    Each stratum's bootstrap resamples the same units as the whole result and gets a quarter of its work budget; a
+    stratum with fewer than `min_n` units gets a note instead of numbers. `published_chromosomes` adds the stratum
+    of the chromosomes a published number was computed on.
     """
     rows = []
     units = frame[unit] if unit and unit in frame else None
@@ -106,9 +108,11 @@ def stratified_metrics(
         for stratum in sorted(labels.dropna().unique(), key=str):
             inside = (labels == stratum).to_numpy()
             part = frame[inside]
-            row: dict[str, object] = {"stratification": stratification, "stratum": str(stratum), "n": int(len(part))}
-            if len(part) < min_n:
-                row["note"] = too_few(len(part))
+            n_units = unit_codes(None if units is None else units[inside].to_numpy(), len(part))[1]
+            row: dict[str, object] = {"stratification": stratification, "stratum": str(stratum), "n": int(len(part)),
+                                      "n_units": n_units}
+            if n_units < min_n:
+                row["note"] = too_few(n_units, min_n)
             else:
                 metrics = summarize(part["effect"], part["score"], units=None if units is None else units[inside],
                                     n_boot=n_boot, seed=seed, max_cells=_MAX_BOOTSTRAP_CELLS // 4, with_null=False)

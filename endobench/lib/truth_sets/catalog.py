@@ -8,6 +8,8 @@ annotation (K562 DHS peaks, LCL DNase-sensitive sites, or none). Its spec says:
 - the unit of resampling: the gene for eQTL truth sets (rows are variant-gene pairs; one gene carries many LD
   tags), the variant for accessibility truth sets;
 - how the headline picks one row per unit (the lead variant of a gene by p-value, or the highest PIP);
+- its primary endpoint, computed on units oriented by their measured effect so that it does not depend on which
+  allele is called ALT: direction (sign agreement) or magnitude (Spearman of |effect| with the oriented score);
 - published reference numbers, each with its source and where its setting differs, so that the report can show
   them marked as published in the column of their own metric, and the metric the truth set is read by beside them.
 """
@@ -22,6 +24,9 @@ GENE_UNIT = "gene_id"
 VARIANT_UNIT = "variant_id"
 LEAD_BY_PVALUE = "pval"
 LEAD_BY_PIP = "pip"
+# Primary endpoints (computed in lib/evaluation/endpoints.py).
+DIRECTION = "direction"
+MAGNITUDE = "magnitude"
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,9 @@ class TruthSetSpec:
     headline_metric: str = "spearman"
     # The measured effect, named as its table names it (GTEx `slope` or `log2_aFC`, Degner `Beta`).
     effect: str = ""
+    # Direction by default: it reads the same whatever the readout's units (a DNase log ratio against an eQTL
+    # slope), and selection on significance truncates |effect|, which weakens a magnitude endpoint.
+    primary: str = DIRECTION
 
     @property
     def readouts(self) -> tuple[Readout, ...]:

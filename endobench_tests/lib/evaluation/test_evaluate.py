@@ -152,3 +152,18 @@ def test_unit_col_resamples_whole_genes(gtex, tmp_path):
     assert rows.metrics["n_units"] == 1200
     assert rows.metrics["spearman_p"] == "< 1e-300"  # underflows: reported as the bound, not 0
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["n_units"] == 120
+
+
+def test_metrics_json_names_the_primary_endpoint_and_its_power(gtex, tmp_path):
+    """`primary` = {metric, value, ci} at the top level: sign agreement on units oriented by their measured effect,
+    with its exact binomial interval; beside it the MDE of the row's units."""
+    path = tmp_path / "table.tsv"
+    gtex.to_csv(path, sep="\t", index=False)
+    evaluate_table(path, "slope", "log2_aFC", tmp_path / "out", n_boot=50)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    agree = int((np.sign(gtex["slope"]) == np.sign(gtex["log2_aFC"])).sum())
+    interval = stats.binomtest(agree, 120).proportion_ci(method="exact")
+    assert metrics["primary"]["metric"] == "sign agreement"
+    assert metrics["primary"]["value"] == pytest.approx(agree / 120)
+    assert metrics["primary"]["ci"] == pytest.approx([interval.low, interval.high])
+    assert 0.2 < metrics["mde"] < 0.3

@@ -257,6 +257,40 @@ def test_the_sign_auroc_null_is_sklearns_auroc_of_each_shuffle(zeros):
     assert [out["null_low"], out["null_high"]] == pytest.approx(list(np.percentile(naive, [2.5, 97.5])), abs=1e-12)
 
 
+def test_tags_of_one_gene_coded_on_opposite_alleles_do_not_cancel(gtex):
+    """Each of 120 real genes gets two LD tags: the lead, and a second tag of a somewhat smaller or larger effect
+    read from the other allele, (-effect, -score). Plain unit means cancelled them (the interval stayed high while
+    p was 0.85); oriented within the gene, the unit-level p and the permutation p are those of one tag per gene."""
+    rng = np.random.default_rng(8)
+    effect, score, genes = gtex["slope"].to_numpy(), gtex["log2_aFC"].to_numpy(), gtex["gene_id"].to_numpy()
+    tag_effect = effect * rng.uniform(0.5, 1.5, len(effect))
+    tag_score = score * rng.uniform(0.5, 1.5, len(score))
+    two = metrics.summarize(np.r_[effect, -tag_effect], np.r_[score, -tag_score], units=np.r_[genes, genes],
+                            n_boot=200)
+    one = metrics.summarize(effect, score, units=genes, n_boot=200)
+    assert two["spearman_ci"][0] > 0.8
+    assert two["spearman_p"] < 1e-30 and one["spearman_p"] < 1e-30
+    assert two["null"]["spearman"]["p"] == pytest.approx(1 / 201)
+
+
+def test_unit_summaries_orient_rows_like_the_units_strongest_row():
+    """Gene a: rows (2, 1) and (-1, -3), the second read from the other allele: summary (1.5, 2). Gene b: one row
+    (-1, 0.5) stays as it is."""
+    codes = np.array([0, 0, 1])
+    x, y = metrics.unit_summaries(np.array([2.0, -1.0, -1.0]), np.array([1.0, -3.0, 0.5]), codes, 2)
+    assert x.tolist() == [1.5, -1.0] and y.tolist() == [2.0, 0.5]
+
+
+def test_the_permutation_p_is_two_sided():
+    """Scores that reverse the effects lie far below the null: a two-sided p as small as the shuffles allow (a
+    one-sided p, that the value is above the null, was 1)."""
+    x = np.linspace(-2, 3, 80)
+    out = metrics.permutation_null(x, -x + np.sin(x), n_perm=300)
+    assert out["spearman"]["alternative"] == "two-sided"
+    assert out["spearman"]["p"] == pytest.approx(1 / 301)
+    assert out["sign_agreement"]["p"] == pytest.approx(1 / 301)
+
+
 def test_the_calibration_slope_is_one_where_the_score_is_on_the_effects_scale():
     """Effect = score + noise: the least-squares slope of the effect on the score is 1 (0.5 for half the scale)."""
     rng = np.random.default_rng(7)

@@ -61,8 +61,9 @@ def test_a_table_without_non_significant_rows_has_no_negatives(egenes):
 
 
 def test_classification_equals_sklearn_on_the_matched_rows():
+    """The arithmetic on two matched pairs: the report's minimum of 10 is lowered here, where no number is shown."""
     matched, _ = match_negatives(PAIRS, PAIRS[PAIRS["is_significant"]])
-    out = classification(matched, n_boot=100)
+    out = classification(matched, n_boot=100, min_n=2)
     labels, values = matched["label"].to_numpy(), np.abs(matched["score"].to_numpy())
     assert out["auroc"] == pytest.approx(roc_auc_score(labels, values))
     assert out["auprc"] == pytest.approx(average_precision_score(labels, values))
@@ -84,4 +85,11 @@ def test_the_auroc_interval_draws_no_more_resamples_than_every_other_interval():
 
 def test_classification_says_how_many_resamples_its_interval_drew():
     matched, _ = match_negatives(PAIRS, PAIRS[PAIRS["is_significant"]])
-    assert classification(matched, n_boot=300)["n_bootstrap"] == 300
+    assert classification(matched, n_boot=300, min_n=2)["n_bootstrap"] == 300
+
+
+def test_fewer_matched_pairs_than_the_minimum_give_a_note_not_an_auroc():
+    """Two matched pairs are below the one minimum of 10 units: a note, never '0.500 [0.000, 1.000]'."""
+    matched, _ = match_negatives(PAIRS, PAIRS[PAIRS["is_significant"]])
+    out = classification(matched, n_boot=100)
+    assert out["note"] == "too few (n=2 units; at least 10 needed)" and np.isnan(out["auroc"])

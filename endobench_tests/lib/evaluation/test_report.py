@@ -1,4 +1,4 @@
-"""The report: a headline first, numbers equal to direct computation, floor and ceiling beside each model.
+"""The report: a headline first, numbers equal to direct computation, floor, power and references beside each model.
 
 The "scores" are second real measurements of the same variants (GTEx log2_aFC and slope z-scores, Degner
 t values), so the expected agreement is known without a model; see fixtures/report/README.md.
@@ -98,13 +98,15 @@ def test_headline_comes_first_and_names_readout_and_biosample(report):
 
 
 def test_headline_numbers_equal_direct_computation(report, inputs):
-    """One row per gene, significant eGenes only (q <= 0.05): n and Spearman equal scipy on those rows."""
+    """One row per gene, significant eGenes only (q <= 0.05): n and Spearman equal scipy on those rows; the 82
+    genes rest on 79 lead variants, and genes sharing one are resampled together, so n_units counts 79."""
     gtex = inputs[0]
     significant = gtex[gtex["qval"] <= 0.05]
     result, _ = report
     local = result.headline[f"{GTEX.name}|accessibility|local k-mer, held-out chromosomes"]
     assert local["n"] == len(significant) == 82
-    assert local["n_units"] == significant["gene_id"].nunique()
+    assert local["n_units"] == significant["variant_id"].nunique() == 79
+    assert local["units"] == "82 genes on 79 variants"
     assert local["spearman"] == pytest.approx(stats.spearmanr(significant["slope"], significant["log2_aFC"])[0])
 
 
@@ -203,21 +205,83 @@ def test_distance_to_tss_is_set_against_the_size_of_the_effect_not_its_sign(repo
     assert "sign_auroc" not in baseline
 
 
-def test_ceiling_row_reads_against_each_model(inputs, tmp_path):
-    """Measured effects given for some units: each model row gets the ceiling on its own units, in words too."""
+def _with_measured(predictions: pd.DataFrame, gtex: pd.DataFrame, measured_effect: np.ndarray) -> pd.DataFrame:
+    """The predictions plus measured accessibility rows (a reference) for the first 60 Whole Blood genes."""
+    rows = predictions[(predictions["truth_set"] == GTEX.name)].iloc[:60]
+    measured = rows.assign(score=measured_effect[:60], predictor="measured", configuration="measured|dsqtl_degner2012",
+                           biosample="EFO:0002784", held_out=pd.NA, held_out_scheme="")
+    return pd.concat([predictions, measured], ignore_index=True)
+
+
+def test_the_measured_reference_reads_against_each_model_on_its_units(inputs, tmp_path):
+    """Measured effects for 60 genes: each model row gets the reference on its own units, in words too; the
+    reference's own row resamples its measured variants (genes sharing one go together) and counts them."""
     gtex = inputs[0]
-    predictions = _local_only(inputs[2])
-    measured = pd.DataFrame({"truth_set": GTEX.name, "variant_id": gtex["variant_id"], "gene_id": gtex["gene_id"],
-                             "measured_effect": gtex["slope"] * 2})[:60]
-    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, measured=measured,
-                          n_boot=20)
+    predictions = _with_measured(_local_only(inputs[2]), gtex, gtex["slope"].to_numpy() * 2)
+    result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
     gtex_row = next(r for r in result.metrics["results"] if r["truth_set"] == GTEX.name and r["split"] == "held_out")
-    ceiling = gtex_row["ceiling"]
+    reference = gtex_row["references"]["measured|dsqtl_degner2012"]
     on = gtex[:60][gtex[:60]["qval"] <= 0.05]
-    assert ceiling["n"] == len(on)
-    assert ceiling["spearman"] == pytest.approx(1.0)
-    assert ceiling["model_on_same_units"]["spearman"] == pytest.approx(stats.spearmanr(on["slope"], on["log2_aFC"])[0])
-    assert "the measured accessibility itself (the ceiling) reaches 1.000" in result.markdown
+    assert reference["n"] == len(on) and reference["n_units"] == on["variant_id"].nunique()
+    assert reference["spearman"] == pytest.approx(1.0)
+    model = reference["model_on_same_units"]
+    assert model["spearman"] == pytest.approx(stats.spearmanr(on["slope"], on["log2_aFC"])[0])
+    assert "the measured accessibility (reference) itself reaches 1.000" in result.markdown
+    measured = result.headline[f"{GTEX.name}|accessibility|measured accessibility (reference)"]
+    assert measured["kind"] == "reference"
+    assert (measured["n"], measured["n_units"]) == (len(on), on["variant_id"].nunique())
+    assert measured["units"] == f"{len(on)} genes on {on['variant_id'].nunique()} variants"
+    entry = result.headline[f"{GTEX.name}|accessibility|local k-mer, held-out chromosomes"]
+    assert entry["reference"]["label"] == "measured accessibility (reference)"
+    assert entry["reference"]["spearman"] == pytest.approx(1.0)
+    assert not entry["underpowered"]
+
+
+def test_a_row_whose_mde_is_above_its_reference_is_underpowered(inputs, tmp_path):
+    """A reference that barely tracks the effects (Spearman about 0.1 on the same units) is below what 40-odd units
+    can detect (MDE about 0.45): the model row is flagged, in metrics.json and on the console."""
+    from endobench.cli import headline_lines
+
+    gtex = inputs[0]
+    weak = gtex["slope"].to_numpy() * 0.05 + np.random.default_rng(2).normal(size=len(gtex))
+    result = build_report(_with_measured(_local_only(inputs[2]), gtex, weak), FUNNELS, EXCLUSIONS, CONTEXT, tmp_path,
+                          specs=SPECS, n_boot=20)
+    entry = result.headline[f"{GTEX.name}|accessibility|local k-mer, held-out chromosomes"]
+    assert abs(entry["reference"]["spearman"]) < entry["mde"] < 0.6
+    assert entry["underpowered"]
+    line = next(line for line in headline_lines(result.metrics) if "local k-mer" in line and "82 genes" in line)
+    assert line.endswith("underpowered") and f"mde={entry['mde']:.3f}" in line
+
+
+def test_every_headline_row_carries_power_and_the_noise_ceiling(report, inputs):
+    """mde is the Spearman detectable with 80% power from the row's units; the noise ceiling comes from the
+    effects' standard errors on the same rows."""
+    from endobench.lib.evaluation.endpoints import noise_ceiling, spearman_mde
+
+    gtex = inputs[0]
+    significant = gtex[gtex["qval"] <= 0.05]
+    result, _ = report
+    entry = result.headline[f"{GTEX.name}|accessibility|local k-mer, held-out chromosomes"]
+    assert entry["mde"] == pytest.approx(spearman_mde(79))
+    assert entry["noise_ceiling"]["spearman"] is None  # the fixture's predictions carry no standard errors
+    with_se = noise_ceiling(significant["slope"], significant["slope_se"])
+    assert 0.9 < with_se["spearman"] < 1
+
+
+def test_primary_endpoint_is_in_metrics_json_with_holm(report):
+    """Each headline entry names its primary endpoint {metric, value, ci}; p-values are Holm-adjusted over the
+    headline rows with enough units."""
+    from endobench.lib.evaluation.endpoints import holm
+
+    result, out = report
+    metrics = json.loads((out / "metrics.json").read_text())
+    entries = list(metrics["headline"].values())
+    for entry in entries:
+        assert {"metric", "value", "ci", "p", "p_holm"} <= set(entry["primary"])
+        assert entry["primary"]["metric"] == "sign agreement"
+    tested = [e for e in entries if e["primary"]["p"] is not None]
+    assert [e["primary"]["p_holm"] for e in tested] == pytest.approx(holm([e["primary"]["p"] for e in tested]))
+    assert "Holm" in result.markdown
 
 
 def _table_row(markdown: str, first_cell: str) -> list[str]:
@@ -301,18 +365,46 @@ def test_truth_set_without_scored_units_still_appears(inputs, tmp_path):
 
 
 def test_result_below_minimum_n_says_too_few(inputs, tmp_path):
-    """A result under the minimum gets 'too few (n=...)', not numbers, in the tables."""
+    """Nine significant genes: under the one minimum of 10 units, so no correlation anywhere: not in the report's
+    tables, not in metrics.json's headline, not on the console (today n=4 printed spearman=0.258)."""
+    from endobench.cli import headline_lines
+
     predictions = _local_only(inputs[2])
-    keep = (predictions["truth_set"] != GTEX.name) | (predictions.index < 10)
+    significant = predictions["is_significant"].astype(bool)
+    keep = (predictions["truth_set"] != GTEX.name) | (significant & (significant.cumsum() <= 9))
     result = build_report(predictions[keep], FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
-    assert "too few (n=" in result.markdown
+    entry = result.headline[f"{GTEX.name}|accessibility|local k-mer, held-out chromosomes"]
+    n_units = entry["n_units"]  # 9 genes on 7 lead variants
+    assert entry["n"] == 9 and entry["note"] == f"too few (n={n_units} units; at least 10 needed)"
+    assert entry["spearman"] is None and entry["primary"]["value"] is None and entry["sign_agreement"] is None
+    headline = result.markdown.split("## How to read", 1)[0]
+    assert f"too few (n={n_units} units; at least 10 needed)" in headline
+    line = next(line for line in headline_lines(result.metrics) if "9 genes" in line)
+    assert f"too few ({n_units} units)" in line and "spearman=" not in line
+
+
+def test_classification_of_too_few_matched_pairs_shows_no_auroc(inputs, tmp_path):
+    """Three genes also have a non-significant test of their own (as an all-pairs table gives): three matched pairs
+    are below the one minimum of 10 units, so the report gives a note, not '0.500 [0.000, 1.000]'."""
+    predictions = _local_only(inputs[2])
+    gtex = predictions[(predictions["truth_set"] == GTEX.name) & predictions["is_significant"].astype(bool)]
+    weaker = gtex.iloc[:3].assign(variant_id=lambda f: f["variant_id"] + "_tag", pval=0.5, is_significant=False,
+                                  tss_distance=lambda f: f["tss_distance"] + 10)
+    result = build_report(pd.concat([predictions, weaker], ignore_index=True), FUNNELS, EXCLUSIONS, CONTEXT, tmp_path,
+                          specs=SPECS, n_boot=20)
+    row = next(r for r in result.metrics["results"] if r["truth_set"] == GTEX.name)
+    assert row["classification"]["n_positive"] == 3
+    assert row["classification"]["note"].startswith("too few") and row["classification"]["auroc"] is None
+    section = result.markdown.split("## Causal against matched non-causal", 1)[1].split("\n## ", 1)[0]
+    assert "too few (n=3 units; at least 10 needed)" in section and "[0.000, 1.000]" not in section
 
 
 def test_predictor_labels_read_like_words():
     assert predictor_label("alphagenome", "alphagenome|ALL_FOLDS|1048576") == "AlphaGenome 1 MB (ALL_FOLDS)"
     assert predictor_label("alphagenome", "alphagenome|FOLD_1|131072|tracks=ab12") == "AlphaGenome 128 KB (FOLD_1)"
     assert predictor_label("local_gkm_dnase", LOCAL) == "local k-mer"
-    assert predictor_label("measured", "measured|dsqtl_degner2012") == "measured accessibility (ceiling)"
+    assert predictor_label("measured", "measured|dsqtl_degner2012") == "measured accessibility (reference)"
+    assert predictor_label("tissue_replication", "tissue_replication|gtex_lcl") == "tissue replication (reference)"
 
 
 def test_scope_statement_cites_what_exists_and_nothing_else():
@@ -342,3 +434,55 @@ def test_quantile_scores_get_a_sensitivity_row(inputs, tmp_path):
     result = build_report(predictions, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
     section = result.markdown.split("## Sensitivity", 1)[1].split("\n## ", 1)[0]
     assert "| raw score |" in section and "| quantile score |" in section
+
+
+def test_the_reference_is_called_a_reference_and_said_what_it_is(inputs, tmp_path):
+    """Measured accessibility is a reference, not a ceiling, and the report says in one sentence what it is; the
+    noise ceiling is the bound, with its formula."""
+    gtex = inputs[0]
+    result = build_report(_with_measured(_local_only(inputs[2]), gtex, gtex["slope"].to_numpy()), FUNNELS, EXCLUSIONS,
+                          CONTEXT, tmp_path, specs=SPECS, n_boot=20)
+    assert "accessibility (ceiling)" not in result.markdown and "| ceiling on the same units |" not in result.markdown
+    assert ("Measured accessibility (reference) is LCL DNase sensitivity measured at the same position in other "
+            "donors") in result.markdown
+    assert "it mixes LD, cell type and mechanism, and it is not an upper bound" in result.markdown
+    assert "R = (Var(b) - mean(se^2)) / Var(b)" in result.markdown
+    assert "no accessibility model can be expected to do better" not in result.markdown
+
+
+def test_a_figure_per_truth_set_opens_the_report(report):
+    """report.html shows, before any table, one headline figure per truth set with results, drawn at 100 dpi in a
+    width the page shows at 100% zoom."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    result, out = report
+    html = (out / "report.html").read_text()
+    assert html.index('<img alt="headline: ') < html.index("<table")
+    titles = {e["title"] for e in result.headline.values()}
+    assert set(result.headline_figures) == titles and len(titles) == 2
+    for title, png in result.headline_figures.items():
+        assert f'alt="headline: {title}"' in html
+        width, height = Image.open(BytesIO(png)).size
+        assert 600 <= width <= 1150 and height >= 200
+
+
+def test_the_console_prints_every_truth_set_even_without_scorable_units(inputs, tmp_path):
+    """A line per truth set, the one no model could score with its reason; per model line the primary endpoint with
+    its interval, mde= and the reference beside it."""
+    from endobench.cli import headline_lines
+
+    predictions = _local_only(inputs[2])
+    predictions.loc[predictions["truth_set"] == GTEX.name, ["status", "reason"]] = ["failed", "no_reference_sequence"]
+    funnels = {**FUNNELS, GTEX.name: {**FUNNELS[GTEX.name], "windows_ok": 0, "scored_variants": 0}}
+    exclusions = {**EXCLUSIONS, GTEX.name: {"not_in_annotation": 440, "no_reference_sequence": 120}}
+    result = build_report(predictions, funnels, exclusions, CONTEXT, tmp_path, specs=SPECS, n_boot=20)
+    lines = headline_lines(result.metrics)
+    assert (f"  {GTEX.title}: 0 scorable units (in_annotation 120, windows_ok 0, no_reference_sequence 120)"
+            in lines)
+    dsqtl = result.headline[f"{DSQTL_DEGNER.name}|accessibility|local k-mer, held-out chromosomes"]
+    line = next(line for line in lines if "local k-mer" in line)
+    low, high = dsqtl["primary"]["ci"]
+    assert f"{dsqtl['primary']['value']:.3f} [{low:.3f}, {high:.3f}]" in line
+    assert f"mde={dsqtl['mde']:.3f}" in line and "ref=" in line and "ceiling=" in line

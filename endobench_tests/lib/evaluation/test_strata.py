@@ -19,10 +19,10 @@ def rows(fixtures) -> pd.DataFrame:
 def test_small_strata_say_too_few(rows):
     """A stratum below the minimum n carries 'too few (n=...)' and no numbers."""
     result = stratified_metrics(rows, unit="gene_id", min_n=20, n_boot=50)
-    small = [r for r in result if r["n"] < 20]
+    small = [r for r in result if r["n_units"] < 20]
     assert small, "the fixture has an indel stratum with fewer than 20 variants"
     for row in small:
-        assert row["note"] == f"too few (n={row['n']})"
+        assert row["note"] == f"too few (n={row['n_units']} units; at least 20 needed)"
         assert "spearman" not in row
 
 
