@@ -174,7 +174,11 @@ def _ui(args: argparse.Namespace) -> int:
 def _build_sample_reference(args: argparse.Namespace) -> int:
     from endobench.lib.genome.sample_reference import SampleReferenceInputs, build_sample_reference
 
-    excluded = build_sample_reference(SampleReferenceInputs.from_dir(Path(args.sample_dir)), Path(args.out))
+    from endobench.lib.io.atomic import check_output_file
+
+    inputs = SampleReferenceInputs.from_dir(Path(args.sample_dir))
+    check_output_file(Path(args.out), inputs=inputs.files())
+    excluded = build_sample_reference(inputs, Path(args.out))
     print(f"wrote {args.out}; dsQTL contexts not placed or corrected: {dict(excluded) or 'none'}")
     return 0
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from endobench.cli import main
-from endobench_tests.paths import FIXTURES
+from endobench_tests.paths import FIXTURES, SAMPLE_DIR
 
 LOW = FIXTURES / "local_model" / "low_alleles.fa"
 HIGH = FIXTURES / "local_model" / "high_alleles.fa.gz"
@@ -126,3 +126,13 @@ def test_a_symbolic_link_loop_is_named_as_a_loop(data, tmp_path, capsys, role):
     line = one_line(capsys, ["score-variants", "--variants", str(paths["--variants"]), "--predictor", "local",
                              "--out", str(paths["--out"])])
     assert "symbolic link loop" in line and str(loop) in line
+
+
+def test_build_sample_reference_refuses_to_write_over_a_file_it_reads(tmp_path, capsys):
+    sample = tmp_path / "sample"
+    shutil.copytree(SAMPLE_DIR, sample, symlinks=True)
+    table = sample / "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"
+    before = table.read_bytes()
+    line = one_line(capsys, ["build-sample-reference", "--sample-dir", str(sample), "--out", str(table)])
+    assert "the output is the input" in line
+    assert table.read_bytes() == before
