@@ -7,6 +7,7 @@ Every subcommand ends a failure with one readable line on stderr and a non-zero 
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import traceback
 from pathlib import Path
@@ -17,10 +18,18 @@ from endobench.lib.model import model_path
 DEFAULT_MODEL = model_path("data/outputs")
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from endobench.demo import run_demo
+class CommandStopped(RuntimeError):
+    """A command cannot go on as configured (a setting, the API key, a run that failed); the message is the one
+    line it ends with (exit status 1)."""
 
-    summary = run_demo(Path(args.data_dir), release=args.release, predictor=args.predictor, force=args.force)
+
+def _demo(args: argparse.Namespace) -> int:
+    from endobench.defs.resources import describe_settings
+    from endobench.demo import demo_resources, run_demo
+
+    resources = demo_resources(Path(args.data_dir) if args.data_dir else None, args.predictor)
+    print(f"endobench demo: {describe_settings(resources)}", flush=True)
+    summary = run_demo(release=args.release, force=args.force, resources=resources)
     runs = len(summary["runs"])
     done = f"{runs} runs" if runs else "nothing to run, every asset up to date"
     print(f"endobench demo finished in {summary['seconds']:.0f} s ({done}; "
@@ -113,7 +122,7 @@ def _score_pairs(args: argparse.Namespace) -> int:
     from endobench.lib.io.atomic import check_output_file
     from endobench.lib.model.pairs import describe_counts, score_fasta_pairs
 
-    check_output_file(Path(args.out))
+    check_output_file(Path(args.out), inputs=[Path(args.ref), Path(args.alt), Path(args.model)], table=True)
     counts = score_fasta_pairs(Path(args.ref), Path(args.alt), Path(args.out),
                                lambda: load_or_train_model(Path(args.model), Path(args.sample_dir)))
     print(f"{args.out}: {describe_counts(counts)}")
@@ -165,7 +174,11 @@ def _ui(args: argparse.Namespace) -> int:
 def _build_sample_reference(args: argparse.Namespace) -> int:
     from endobench.lib.genome.sample_reference import SampleReferenceInputs, build_sample_reference
 
-    excluded = build_sample_reference(SampleReferenceInputs.from_dir(Path(args.sample_dir)), Path(args.out))
+    from endobench.lib.io.atomic import check_output_file
+
+    inputs = SampleReferenceInputs.from_dir(Path(args.sample_dir))
+    check_output_file(Path(args.out), inputs=inputs.files())
+    excluded = build_sample_reference(inputs, Path(args.out))
     print(f"wrote {args.out}; dsQTL contexts not placed or corrected: {dict(excluded) or 'none'}")
     return 0
 
@@ -211,9 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="materialise the whole asset graph on the bundled sample (offline)")
-    demo.add_argument("--data-dir", default="data", help="holds sample/ and receives outputs/ and dagster_home/")
+    demo.add_argument("--data-dir", default=None,
+                      help="holds sample/ and receives outputs/ and dagster_home/ (default: ENDOBENCH_DATA_DIR, "
+                           "else data)")
     demo.add_argument("--release", default="v8", type=_release, help="GTEx release (v8 is bundled)")
-    demo.add_argument("--predictor", default="local", choices=["local", "alphagenome"])
+    demo.add_argument("--predictor", default=None, choices=["local", "alphagenome", "motif"],
+                      help="default: ENDOBENCH_PREDICTOR, else local")
     demo.add_argument("--force", action="store_true", help="materialise every asset again, even those up to date")
     demo.set_defaults(func=_demo)
 
@@ -221,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                "(the mean of its two cross-fitted models: a pair has no chromosome)")
     pairs.add_argument("--ref", required=True, help="FASTA of reference-allele sequences")
     pairs.add_argument("--alt", required=True, help="FASTA of alternative-allele sequences, same record names")
-    pairs.add_argument("--out", required=True, help="TSV: name, score_ref, score_alt, delta")
+    pairs.add_argument("--out", required=True,
+                       help=".tsv, .csv or .parquet (the format its name says): name, score_ref, score_alt, delta")
     pairs.add_argument("--model", default=str(DEFAULT_MODEL), help="trained model (.npz); trained if absent")
     pairs.add_argument("--sample-dir", default="data/sample", help="bundled data used to train a missing model")
     pairs.set_defaults(func=_score_pairs)
@@ -291,8 +308,11 @@ def failure_line(exc: BaseException, debug: bool = False) -> str:
     anything unexpected its type, with a pointer to `--debug`."""
     from endobench.lib.io.downloads import DownloadError
 
-    if isinstance(exc, (InputError, DownloadError)):
+    if isinstance(exc, (InputError, DownloadError, CommandStopped)):
         text = str(exc)
+    elif isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        text = f"{exc.filename or 'a path'} is a symbolic link loop (following it leads back to itself): remove the " \
+               "link or point it at a real file or folder"
     elif isinstance(exc, OSError):
         where = f" {exc.filename}" if exc.filename else ""
         text = f"{exc.strerror or exc}:{where}" + "".join(f" {note}" for note in getattr(exc, "__notes__", []))

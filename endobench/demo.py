@@ -20,6 +20,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from endobench.cli import CommandStopped
 from endobench.defs.partitions import (
     GTEX_RELEASE_PARTITIONS_NAME,
     SAMPLE_RELEASE,
@@ -27,7 +28,7 @@ from endobench.defs.partitions import (
     gtex_release_partitions,
     prediction_partition_key,
 )
-from endobench.defs.resources import build_resources
+from endobench.defs.resources import SettingsError, built_predictor, resources_from_environment
 from endobench.lib.io.atomic import write_text
 
 DAGSTER_YAML = """\
@@ -70,18 +71,63 @@ def prepare_dagster_home(data_dir: Path) -> Path:
     return home
 
 
+def demo_resources(data_dir: Path | None = None, predictor: str | None = None) -> dict[str, dg.ConfigurableResource]:
+    """The resources the code location would build from the environment (`ENDOBENCH_PROFILE`, `ENDOBENCH_DATA_DIR`,
+    `ENDOBENCH_GTEX_TISSUES`, `ENDOBENCH_ANNOTATIONS`, `ENDOBENCH_PREDICTOR`, the AlphaGenome settings), with the
+    command line's `--data-dir` and `--predictor` on top when given; a setting that does not parse stops here."""
+    try:
+        return resources_from_environment(predictor=predictor, data_dir=str(data_dir) if data_dir else None)
+    except ValueError as exc:
+        raise CommandStopped(str(exc)) from None
+
+
+def check_settings(resources: dict[str, dg.ConfigurableResource]) -> None:
+    """What can be known to fail before any work: the predictor's key and settings, tissues and annotations."""
+    try:
+        built_predictor(resources)
+    except SettingsError as exc:
+        raise CommandStopped(str(exc)) from None
+    try:
+        resources["sources"].truth_sets()
+        resources["sources"].gtex_sources()
+    except dg.Failure as exc:
+        raise CommandStopped(exc.description) from None
+
+
+def check_network(resources: dict[str, dg.ConfigurableResource], release: str) -> None:
+    """The `full` profile downloads what it has not yet: each of those publishers must answer before any work, or
+    the demo stops in one line naming the first URL it could not reach (never running the sample instead)."""
+    from endobench.lib.io.downloads import unreachable
+    from endobench.resources.sources import FullDataSources
+
+    sources = resources["sources"]
+    if not isinstance(sources, FullDataSources):
+        return
+    for url in sources.pending_downloads(release):
+        why = unreachable(url)
+        if why is not None:
+            raise CommandStopped(f"could not reach {url} ({' '.join(why.split())[:300]}): the full profile "
+                                 "(ENDOBENCH_PROFILE=full) downloads its inputs there; connect to the network, "
+                                 "or unset ENDOBENCH_PROFILE to run the bundled sample")
+
+
 def run_demo(
-    data_dir: Path = Path("data"), release: str = SAMPLE_RELEASE, predictor: str = "local", force: bool = False
+    data_dir: Path | None = None, release: str = SAMPLE_RELEASE, predictor: str | None = None, force: bool = False,
+    resources: dict[str, dg.ConfigurableResource] | None = None,
 ) -> dict:
     """Bring every asset of `release` up to date; return the report path, its metrics and the runs executed.
 
-    `force` first materialises every automated asset of the release again, whatever its state.
+    The resources are `demo_resources(data_dir, predictor)` unless given. `force` first materialises every
+    automated asset of the release again, whatever its state.
     """
     from endobench.definitions import build_definitions
 
-    home = prepare_dagster_home(data_dir)
+    resources = resources or demo_resources(data_dir, predictor)
+    check_settings(resources)
+    check_network(resources, release)
+    home = prepare_dagster_home(Path(resources["storage"].root).parent)
     instance = dg.DagsterInstance.get()
-    defs = build_definitions(build_resources(predictor=predictor, data_dir=str(data_dir)))
+    defs = build_definitions(resources)
     if not instance.has_dynamic_partition(GTEX_RELEASE_PARTITIONS_NAME, release):
         instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, [release])
     fail_runs_of_dead_demos(instance)
@@ -232,7 +278,20 @@ def _execute(defs: dg.Definitions, instance: dg.DagsterInstance, keys: set[dg.As
     )
     names = ", ".join(key.to_user_string() for key in ordered)
     if not result.success:
-        failure = next((e for e in result.all_events if e.is_failure), None)
-        message = failure.message if failure is not None else "see the run in the UI (make ui)"
-        raise SystemExit(f"{names} ({partition or 'unpartitioned'}) failed: {message}")
+        raise CommandStopped(f"{names} ({partition or 'unpartitioned'}) failed: {_failure_text(result)}")
     return RunSummary(tuple(ordered), partition, time.monotonic() - started, result.run_id)
+
+
+def _failure_text(result) -> str:
+    """What failed, in the words of the failure itself (a download's URL and reason, an input error's file and
+    line), not Dagster's "Execution of step ... failed"."""
+    for event in result.all_events:
+        if event.event_type != dg.DagsterEventType.STEP_FAILURE:
+            continue
+        data = event.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            return " ".join(data.user_failure_data.description.split())
+        if data.error is not None:
+            return " ".join(data.error.message.split())
+        return event.message or ""
+    return "see the run in the UI (make ui)"

@@ -25,14 +25,15 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from endobench.defs.resources import resources_from_environment
+from endobench.cli import CommandStopped
+from endobench.defs.resources import SettingsError, built_predictor, resources_from_environment
 from endobench.lib.genome.builds import HG38
 from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.io.atomic import check_output_dir, check_output_file, write_frame
 from endobench.lib.scoring.plan import ScoringPlan
 from endobench.lib.scoring.score_cache import CACHE_FILE
 from endobench.lib.truth_sets.variant_list import check_variant_list, read_variant_list, reference_agreement
-from endobench.resources.alphagenome import API_KEY_VARIABLE, AlphaGenomeConfigError
+from endobench.resources.alphagenome import AlphaGenomeConfigError
 from endobench.resources.predictors import (
     ACCESSIBILITY,
     EXPRESSION,
@@ -46,10 +47,6 @@ OUTPUT_COLUMNS = ["chrom", "pos", "ref", "alt", "gene_id", "readout", "score", "
                   "harmonisation", "variant_id", "track"]
 EXCLUDED = "excluded"  # stopped by a check before the predictor: the graph counts these as exclusions
 FAILED = "failed"
-
-
-class RunStopped(Exception):
-    """The run cannot go on (the key refused, a setting wrong); the message is the one line to print."""
 
 
 @dataclass
@@ -73,7 +70,7 @@ class Summary:
 def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: Path | None, log: logging.Logger,
                reference_path: Path | None = None, *, dry_run: bool = False) -> Summary | ScoringPlan:
     """Score every row of `variants_path` and write `out`, or with `dry_run` return the plan (the predictor's free
-    preflight and the cache: no paid call, nothing written); raise `RunStopped` when the run cannot go on.
+    preflight and the cache: no paid call, nothing written); raise `CommandStopped` when the run cannot go on.
 
     Every output and input is checked before any work: `out` must be named for a format and be none of the inputs
     (the list, the reference, the score cache), and the cache folder must be a folder."""
@@ -83,13 +80,16 @@ def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: P
     check_output_file(out, inputs=inputs, table=True)
     check_output_dir(cache_dir, what="score cache folder (--cache-dir)")
     variants = read_variant_list(variants_path)
-    predictor = _predictor(resources)
+    try:
+        predictor = built_predictor(resources)
+    except SettingsError as exc:
+        raise CommandStopped(str(exc)) from None
     if isinstance(predictor, LocalPredictor):
         _ensure_local_model(predictor.model_path, resources["sources"].sample_dir)
     try:
         window_length = predictor.window_length()
     except AlphaGenomeConfigError as exc:  # a setting out of range
-        raise RunStopped(str(exc)) from None
+        raise CommandStopped(str(exc)) from None
     reference = _reference(predictor, reference_path, resources["sources"], log)
     checked = check_variant_list(variants, reference, window_length=window_length,
                                  needs_sequence=predictor.needs_local_sequence())
@@ -101,9 +101,9 @@ def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: P
             return predictor.plan(predictor_input(asked), cache_dir=cache_dir, log=log)
         outcome = predictor.score_variants(predictor_input(asked), reference=reference, cache_dir=cache_dir, log=log)
     except dg.Failure as exc:
-        raise RunStopped(exc.description) from None
+        raise CommandStopped(exc.description) from None
     except AlphaGenomeConfigError as exc:  # a setting out of range
-        raise RunStopped(str(exc)) from None
+        raise CommandStopped(str(exc)) from None
     result = output_rows(requests, outcome.scores)
     write_frame(result, out)
     statuses = Counter(result["status"])
@@ -116,19 +116,7 @@ def _resources(predictor_kind: str) -> dict:
     try:
         return resources_from_environment(predictor=predictor_kind)
     except ValueError as exc:  # an ENDOBENCH_ALPHAGENOME_* variable that does not parse
-        raise RunStopped(str(exc)) from None
-
-
-def _predictor(resources: dict) -> VariantEffectPredictor:
-    """The configured predictor, built as a run builds it; a missing key or a bad setting stops with one line."""
-    try:
-        with dg.build_resources({"predictor": resources["predictor"]}) as built:
-            return built.predictor
-    except dg.DagsterInvalidConfigError as exc:
-        text = str(exc)
-        if API_KEY_VARIABLE in text:
-            raise RunStopped(f"{API_KEY_VARIABLE} is not set: export your AlphaGenome API key in it") from None
-        raise RunStopped(text.splitlines()[0]) from None
+        raise CommandStopped(str(exc)) from None
 
 
 def _reference(predictor: VariantEffectPredictor, path: Path | None, sources, log: logging.Logger
@@ -208,8 +196,8 @@ def output_rows(requests: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def run(args) -> int:
-    """The subcommand: 0 when every row has its outcome written (or the plan printed), 1 when the run was stopped
-    (one line says why)."""
+    """The subcommand: 0 when every row has its outcome written (or the plan printed); a run that cannot go on
+    raises `CommandStopped` (exit status 1, one line)."""
     log = logging.getLogger("endobench.score_variants")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -220,9 +208,6 @@ def run(args) -> int:
         result = score_file(Path(args.variants), args.predictor, Path(args.out),
                             Path(args.cache_dir) if args.cache_dir else None, log,
                             Path(args.reference) if args.reference else None, dry_run=args.dry_run)
-    except RunStopped as exc:
-        print(f"endobench score-variants: stopped: {exc}", file=sys.stderr)
-        return 1
     finally:
         log.removeHandler(handler)
     if isinstance(result, ScoringPlan):

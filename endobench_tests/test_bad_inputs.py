@@ -32,6 +32,7 @@ from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.genome.windows import OK, build_windows, exclusion_counts
 from endobench.lib.io.errors import InputError
 from endobench.lib.io.fasta import read_fasta
+from endobench.lib.truth_sets.finemap import read_finemapped_eqtls
 from endobench.lib.truth_sets.generic import read_generic_qtls
 from endobench.lib.truth_sets.gtex import read_gtex_eqtls
 from endobench.resources.sources import DEGNER_COLUMNS, FullDataSources, SampleDataSources
@@ -62,6 +63,10 @@ def _gtex(path: Path, tmp: Path):
 
 def _dsqtl(path: Path, tmp: Path):
     return read_generic_qtls(path, truth_set="dsqtl_degner2012", build="hg38", columns=DEGNER_COLUMNS)
+
+
+def _finemap(path: Path, tmp: Path):
+    return read_finemapped_eqtls(path, truth_set="susie_wb", tissue="Whole_Blood")
 
 
 def _peaks(path: Path, tmp: Path):
@@ -204,6 +209,17 @@ CASES = [
          "excluded:ambiguous_allele=2"),
     Case("one variant with two effects (QTL table)", "dsqtl/dsqtl_conflicting_duplicates.tsv", "dsqtl",
          "excluded:conflicting_duplicate=2"),
+    Case("p-values below 0 and above 1 (QTL table)", "dsqtl/dsqtl_p_out_of_range.tsv", "dsqtl",
+         "excluded:pval_out_of_range=2"),
+    # Probabilities outside [0, 1] (issue 24): counted, never believed
+    Case("q-values missing and above 1", "gtex/egenes_qval_missing_and_above_one.txt", "gtex",
+         "excluded:qval_missing=1,qval_out_of_range=1"),
+    Case("nominal p-values below 0 and above 1", "gtex/egenes_pval_out_of_range.txt", "gtex",
+         "excluded:pval_out_of_range=2"),
+    Case("a column of -log10 p-values where p-values belong", "gtex/egenes_pval_as_minus_log10.txt", "gtex",
+         "error", "'pval_nominal' holds values outside [0, 1] in 6 of 6 rows", "probability"),
+    Case("PIPs above 1, below 0 and missing", "finemap/susie_pip_out_of_range.tsv", "finemap",
+         "excluded:pip_out_of_range=2,pip_missing=1"),
     # K562 DNase narrowPeak (real chr22 rows, damaged)
     Case("peaks with start >= end", "peaks/peaks_start_ge_end.narrowPeak", "peaks", "excluded:invalid_interval=2"),
     Case("unsorted peaks", "peaks/peaks_unsorted.narrowPeak", "peaks", "normalised", normalised=_unsorted_is_sorted),
@@ -261,7 +277,7 @@ CASES = [
          "excluded:no_reference_sequence=1"),
 ]
 
-READERS = {"gtex": _gtex, "dsqtl": _dsqtl, "peaks": _peaks, "reference": _reference,
+READERS = {"gtex": _gtex, "dsqtl": _dsqtl, "finemap": _finemap, "peaks": _peaks, "reference": _reference,
            "reference_fetch": _reference_fetch, "fasta": _fasta, "chain": _chain}
 
 
@@ -413,6 +429,44 @@ def test_nan_effects_are_counted_in_the_asset_metadata(tmp_path):
     metadata = result.asset_materializations_for_node("raw_gtex_eqtls")[0].metadata
     assert metadata["n_excluded_gtex_wb_invalid_effect"].value == 2
     assert (metadata["rows_read"].value, metadata["row_count"].value) == (6, 4)
+
+
+def test_q_values_missing_or_above_one_are_counted_by_the_asset_not_made_negatives(tmp_path):
+    """raw_gtex_eqtls counts an egene without a q-value and one with q = 1.7 as exclusions; neither becomes a
+    silent non-significant gene."""
+    sample = _sample_with(tmp_path, GTEX_SAMPLE, "gtex/egenes_qval_missing_and_above_one.txt")
+    result = _materialize(inputs.raw_gtex_eqtls, tmp_path, sample, "v8")
+    assert result.success
+    metadata = result.asset_materializations_for_node("raw_gtex_eqtls")[0].metadata
+    assert metadata["n_excluded_gtex_wb_qval_missing"].value == 1
+    assert metadata["n_excluded_gtex_wb_qval_out_of_range"].value == 1
+    assert (metadata["rows_read"].value, metadata["row_count"].value) == (6, 4)
+
+
+def test_minus_log10_p_values_fail_the_asset_naming_the_column(tmp_path):
+    sample = _sample_with(tmp_path, GTEX_SAMPLE, "gtex/egenes_pval_as_minus_log10.txt")
+    result = _materialize(inputs.raw_gtex_eqtls, tmp_path, sample, "v8")
+    assert not result.success
+    message = _failure(result).step_failure_data.error.message
+    assert "'pval_nominal' holds values outside [0, 1]" in message and "-log10" in message
+
+
+def test_dsqtl_p_values_out_of_range_are_counted_by_the_asset(tmp_path):
+    sample = _sample_with(tmp_path, "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz", "dsqtl/dsqtl_p_out_of_range.tsv")
+    result = _materialize(inputs.raw_qtl_tables, tmp_path, sample)
+    assert result.success
+    metadata = result.asset_materializations_for_node("raw_qtl_tables")[0].metadata
+    assert metadata["n_excluded_dsqtl_degner2012_pval_out_of_range"].value == 2
+
+
+def test_pips_out_of_range_are_counted_by_the_asset(tmp_path):
+    resources = {"storage": Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache")),
+                 "sources": SampleDataSources(sample_dir=str(SAMPLE_DIR), gtex_tissues=["Whole_Blood"],
+                                              finemapped_eqtls=str(CORPUS / "finemap" / "susie_pip_out_of_range.tsv"))}
+    result = dg.materialize([inputs.raw_qtl_tables], resources=resources, instance=dg.DagsterInstance.ephemeral())
+    metadata = result.asset_materializations_for_node("raw_qtl_tables")[0].metadata
+    assert metadata["n_excluded_finemapped_whole_blood_pip_out_of_range"].value == 2
+    assert metadata["n_excluded_finemapped_whole_blood_pip_missing"].value == 1
 
 
 def test_artifact_peaks_are_counted_in_the_asset_metadata(tmp_path):

@@ -202,7 +202,7 @@ def test_a_list_without_the_required_columns_exits_2_with_one_line(env, tmp_path
 @pytest.mark.parametrize("variable, value, says", [
     ("ALPHAGENOME_API_KEY", None, "ALPHAGENOME_API_KEY is not set"),
     ("ENDOBENCH_ALPHAGENOME_INTERVAL_LENGTH", "2048", "interval_length=2,048"),
-    ("ENDOBENCH_ALPHAGENOME_TRACKS", "not json", "ENDOBENCH_ALPHAGENOME_TRACKS must be a JSON object"),
+    ("ENDOBENCH_ALPHAGENOME_TRACKS", "not json", "ENDOBENCH_ALPHAGENOME_TRACKS='not json': it takes a JSON object"),
 ])
 def test_a_setting_that_cannot_work_stops_before_any_call_with_one_line(env, tmp_path, capsys, variable, value, says):
     _eqtl_list(tmp_path / "eqtls.tsv", 2)

@@ -9,7 +9,6 @@ import pytest
 
 from endobench.cli import main
 from endobench.lib.genome.reference import ReferenceGenome
-from endobench_tests.lib.model.small_model import small_cross_fitted
 from endobench_tests.paths import FIXTURES, SAMPLE_DIR
 from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, sample_eqtl_requests
 
@@ -19,19 +18,10 @@ LEAD = 32_016_646  # PRR14L's lead variant; the genome has G there
 NOT_CHECKED = "REF alleles not checked against a genome"
 
 
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    """A small cross-fitted local model, as the other command tests use."""
-    return small_cross_fitted().save(tmp_path_factory.mktemp("model") / "local_dnase_model.npz")
-
-
 @pytest.fixture
-def env(tmp_path, monkeypatch, model_file):
-    data = tmp_path / "data"
-    (data / "outputs" / "local_model").mkdir(parents=True)
-    (data / "sample").symlink_to(SAMPLE_DIR)
-    shutil.copy(model_file, data / "outputs" / "local_model" / "local_dnase_model.npz")
-    monkeypatch.setenv("ENDOBENCH_DATA_DIR", str(data))
+def env(data_dir, monkeypatch, small_model_file):
+    (data_dir / "outputs" / "local_model").mkdir(parents=True)
+    shutil.copy(small_model_file, data_dir / "outputs" / "local_model" / "local_dnase_model.npz")
     monkeypatch.setenv("ENDOBENCH_ALPHAGENOME_REQUESTS_PER_MINUTE", "0")
     monkeypatch.setenv("ALPHAGENOME_API_KEY", "checks-key")
     return monkeypatch

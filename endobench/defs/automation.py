@@ -23,6 +23,7 @@ import os
 import dagster as dg
 
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, gtex_release_partitions
+from endobench.defs.resources import settings_from_environment, whole_number
 from endobench.lib.truth_sets.releases import DEFAULT_LISTING_URL, LISTING_URL_ENV, ListingError, fetch_release_listing
 
 RELEASE_POLL_INTERVAL_S = 6 * 60 * 60
@@ -128,7 +129,11 @@ def build_sensors(
 @dg.definitions
 def sensors() -> dg.Definitions:
     """Both sensors, with their intervals from the environment when the definitions load (defaults: 6 h, 30 s)."""
-    return dg.Definitions(sensors=build_sensors(
-        int(os.environ.get(RELEASE_POLL_INTERVAL_ENV) or RELEASE_POLL_INTERVAL_S),
-        int(os.environ.get(AUTOMATION_INTERVAL_ENV) or AUTOMATION_INTERVAL_S),
-    ))
+    seconds = whole_number("a whole number of seconds > 0")
+    intervals = settings_from_environment({RELEASE_POLL_INTERVAL_ENV: ("release", seconds),
+                                           AUTOMATION_INTERVAL_ENV: ("automation", seconds)})
+    for name, field in ((RELEASE_POLL_INTERVAL_ENV, "release"), (AUTOMATION_INTERVAL_ENV, "automation")):
+        if intervals.get(field, 1) <= 0:
+            raise ValueError(f"{name}={intervals[field]}: it takes a whole number of seconds > 0")
+    return dg.Definitions(sensors=build_sensors(intervals.get("release", RELEASE_POLL_INTERVAL_S),
+                                                intervals.get("automation", AUTOMATION_INTERVAL_S)))

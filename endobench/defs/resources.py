@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import dagster as dg
 
 from endobench.lib.io.compression import MAX_DECOMPRESSED_ENV
 from endobench.resources.predictors import LocalPredictor, VariantEffectPredictor
-from endobench.resources.sources import FULL, DataSources, data_sources
+from endobench.resources.sources import FULL, SAMPLE, DataSources, FullDataSources, data_sources
 from endobench.resources.storage import Storage
 
 LOCAL = "local"
@@ -24,23 +26,52 @@ def parse_track_overrides(text: str) -> dict[str, str]:
     except json.JSONDecodeError as exc:
         value = exc
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise ValueError('ENDOBENCH_ALPHAGENOME_TRACKS must be a JSON object of track names, such as '
+        raise ValueError('it takes a JSON object of track names, such as '
                          '{"expression|UBERON:0002106": "UBERON:0002106 gtex Spleen polyA plus RNA-seq"}')
     return value
 
+def whole_number(allowed: str) -> Callable[[str], int]:
+    """A parser of a whole-number setting; anything else (`1MB`, `1e6`, `nan`) is refused saying what it takes."""
+    def parse(text: str) -> int:
+        try:
+            return int(text.strip().replace("_", ""))
+        except ValueError:
+            raise ValueError(f"not a whole number; it takes {allowed}") from None
+
+    return parse
+
+
+def finite_number(allowed: str) -> Callable[[str], float]:
+    """A parser of a number setting; NaN, infinity and text are refused saying what it takes."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise ValueError(f"not a finite number; it takes {allowed}")
+        return value
+
+    return parse
+
+
 # Optional AlphaGenome settings from the environment (the key itself only ever through dg.EnvVar).
 ALPHAGENOME_SETTINGS = {
-    "ENDOBENCH_ALPHAGENOME_INTERVAL_LENGTH": ("interval_length", int),
+    "ENDOBENCH_ALPHAGENOME_INTERVAL_LENGTH": (
+        "interval_length", whole_number("one of 16384, 131072, 524288 or 1048576 (bases)")),
     "ENDOBENCH_ALPHAGENOME_MODEL_VERSION": ("model_version", str),
     "ENDOBENCH_ALPHAGENOME_DNASE_ONTOLOGY": ("dnase_ontology", str),
     "ENDOBENCH_ALPHAGENOME_RNA_ONTOLOGY": ("rna_ontology", str),
-    "ENDOBENCH_ALPHAGENOME_CONCURRENCY": ("max_concurrency", int),
-    "ENDOBENCH_ALPHAGENOME_REQUESTS_PER_MINUTE": ("requests_per_minute", float),
-    "ENDOBENCH_ALPHAGENOME_MAX_NEW_CALLS": ("max_new_calls_per_run", int),
+    "ENDOBENCH_ALPHAGENOME_CONCURRENCY": ("max_concurrency", whole_number("a whole number from 1 to 64")),
+    "ENDOBENCH_ALPHAGENOME_REQUESTS_PER_MINUTE": (
+        "requests_per_minute", finite_number("a number of calls per minute >= 0 (0: no ceiling)")),
+    "ENDOBENCH_ALPHAGENOME_MAX_NEW_CALLS": ("max_new_calls_per_run", whole_number("a whole number >= 0")),
     "ENDOBENCH_ALPHAGENOME_TRACKS": ("tracks", parse_track_overrides),
-    "ENDOBENCH_ALPHAGENOME_PROGRESS_SECONDS": ("progress_interval_seconds", float),
-    "ENDOBENCH_ALPHAGENOME_CONNECT_SECONDS": ("connect_timeout_seconds", float),
-    "ENDOBENCH_ALPHAGENOME_QUOTA_WINDOW_SECONDS": ("quota_window_seconds", float),
+    "ENDOBENCH_ALPHAGENOME_PROGRESS_SECONDS": (
+        "progress_interval_seconds", finite_number("a number of seconds > 0")),
+    "ENDOBENCH_ALPHAGENOME_CONNECT_SECONDS": ("connect_timeout_seconds", finite_number("a number of seconds > 0")),
+    "ENDOBENCH_ALPHAGENOME_QUOTA_WINDOW_SECONDS": (
+        "quota_window_seconds", finite_number("a number of seconds > 0 (60: the service counts per minute)")),
 }
 ALPHAGENOME = "alphagenome"
 MOTIF = "motif"
@@ -55,6 +86,7 @@ SOURCES_SETTINGS = {
     "ENDOBENCH_ENCODE_BASE_URL": ("encode_base_url", str),
     "ENDOBENCH_PEAKS_ENCODE_ACCESSION": ("peaks_encode_accession", str),
     "ENDOBENCH_PINNED_MD5": ("pinned_md5", json.loads),
+    "ENDOBENCH_DOWNLOAD_RETRIES": ("download_retries", whole_number("a whole number of retries >= 0")),
 }
 
 
@@ -73,9 +105,18 @@ RUN_ENVIRONMENT = (
 )
 
 
-def settings_from_environment(settings: dict[str, tuple[str, type]]) -> dict[str, object]:
-    """Resource fields from the environment variables of `settings` that are set (read at load, not import)."""
-    return {field: cast(os.environ[name]) for name, (field, cast) in settings.items() if os.environ.get(name)}
+def settings_from_environment(settings: dict[str, tuple[str, Callable[[str], object]]]) -> dict[str, object]:
+    """Resource fields from the environment variables of `settings` that are set (read at load, not import); a
+    value that does not parse is a ValueError naming the variable, its value and what it takes."""
+    fields = {}
+    for name, (field, parse) in settings.items():
+        text = os.environ.get(name)
+        if text:
+            try:
+                fields[field] = parse(text)
+            except ValueError as exc:
+                raise ValueError(f"{name}={text!r}: {exc}") from None
+    return fields
 
 
 def build_resources(
@@ -102,27 +143,69 @@ def build_predictor(kind: str, storage: Storage, sources: DataSources | None = N
         return MotifPredictor(expressed_genes={curie: str(path) for curie, path in
                                                (sources.expressed_genes() if sources is not None else {}).items()})
     if kind == ALPHAGENOME:
-        from endobench.resources.alphagenome import AlphaGenomePredictor
+        from endobench.resources.alphagenome import AlphaGenomeConfigError, AlphaGenomePredictor
 
-        return AlphaGenomePredictor(
+        predictor = AlphaGenomePredictor(
             api_key=dg.EnvVar("ALPHAGENOME_API_KEY"),
             address=os.environ.get("ENDOBENCH_ALPHAGENOME_ADDRESS", ""),
             fold_regions_path=str(sources.fold_regions()) if sources is not None else "",
             **settings_from_environment(ALPHAGENOME_SETTINGS),
         )
+        try:  # settings out of range are refused when the definitions load, not at the first call
+            predictor.check_config()
+        except AlphaGenomeConfigError as exc:
+            named = [name for name, (field, _) in ALPHAGENOME_SETTINGS.items()
+                     if os.environ.get(name) and f"{field}=" in str(exc)]
+            raise ValueError(f"{exc} (set by {', '.join(named)})" if named else str(exc)) from None
+        return predictor
     raise ValueError(f"unknown predictor {kind!r}: set ENDOBENCH_PREDICTOR to {LOCAL!r}, {ALPHAGENOME!r} or {MOTIF!r}")
 
 
-def resources_from_environment(predictor: str | None = None) -> dict[str, dg.ConfigurableResource]:
+def resources_from_environment(predictor: str | None = None, data_dir: str | None = None
+                               ) -> dict[str, dg.ConfigurableResource]:
     """ENDOBENCH_PREDICTOR (local|alphagenome|motif; `predictor` overrides it), ENDOBENCH_PROFILE (sample|full),
-    ENDOBENCH_DATA_DIR (default data), and the optional `SOURCES_SETTINGS` and `ALPHAGENOME_SETTINGS`."""
+    ENDOBENCH_DATA_DIR (default data; `data_dir` overrides it), and the optional `SOURCES_SETTINGS` and
+    `ALPHAGENOME_SETTINGS`: what the code location, `endobench demo` and `endobench score-variants` all read."""
     profile = os.environ.get("ENDOBENCH_PROFILE", "sample")
     return build_resources(
         predictor=predictor or os.environ.get("ENDOBENCH_PREDICTOR", LOCAL),
         profile=profile,
-        data_dir=os.environ.get("ENDOBENCH_DATA_DIR", "data"),
+        data_dir=data_dir or os.environ.get("ENDOBENCH_DATA_DIR", "data"),
         sources_settings=settings_from_environment(SOURCES_SETTINGS if profile == FULL else SHARED_SOURCES_SETTINGS),
     )
+
+
+class SettingsError(ValueError):
+    """A setting that stops a command before any work; the message is the one line to print."""
+
+
+def built_predictor(resources: dict[str, dg.ConfigurableResource]) -> VariantEffectPredictor:
+    """The configured predictor, built as a run builds it (its `dg.EnvVar`s resolved): a missing API key or a
+    setting that cannot work is a `SettingsError` saying which variable to set, before any work."""
+    from endobench.resources.alphagenome import API_KEY_VARIABLE
+
+    try:
+        with dg.build_resources({"predictor": resources["predictor"]}) as built:
+            return built.predictor
+    except dg.DagsterInvalidConfigError as exc:
+        text = str(exc)
+        if API_KEY_VARIABLE in text:
+            raise SettingsError(f"{API_KEY_VARIABLE} is not set: export your AlphaGenome API key in it") from None
+        raise SettingsError(text.splitlines()[0]) from None
+
+
+def describe_settings(resources: dict[str, dg.ConfigurableResource]) -> str:
+    """The settings a run uses, in one line: `profile=full data=/big/disk tissues=... annotations=...
+    predictor=...` (with the AlphaGenome settings that pick what is scored and how fast)."""
+    sources, storage, predictor = resources["sources"], resources["storage"], resources["predictor"]
+    profile = FULL if isinstance(sources, FullDataSources) else SAMPLE
+    name = LOCAL if isinstance(predictor, LocalPredictor) else predictor.predictor_name()
+    if name == ALPHAGENOME:
+        name += (f" (interval_length={predictor.interval_length}, model_version={predictor.model_version}, "
+                 f"requests_per_minute={predictor.requests_per_minute:g}, "
+                 f"address={predictor.address or 'public endpoint'})")
+    return (f"profile={profile} data={Path(storage.root).parent} tissues={','.join(sources.gtex_tissues)} "
+            f"annotations={','.join(sources.annotations)} predictor={name}")
 
 
 # Set while `build_definitions` loads the definitions with resources of its caller's (the demo, tests, benches):

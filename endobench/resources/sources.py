@@ -262,19 +262,30 @@ class DataSources(dg.ConfigurableResource):
 class SampleDataSources(DataSources):
     """The bundled real sample (`data/sample/`, provenance in its SOURCES.md): offline, the default."""
 
+    def gtex_sources(self) -> list[tuple[str, str]]:
+        """As every profile's, and a tissue the sample does not bundle is refused here, before any work."""
+        sources = super().gtex_sources()
+        self._refuse_unbundled([t for _, t in sources if not self._egenes(t).exists()])
+        return sources
+
+    def _egenes(self, tissue: str) -> Path:
+        return self._sample(f"gtex_v8_{tissue}.v8.egenes.txt.gz")
+
+    def _refuse_unbundled(self, tissues: list[str]) -> None:
+        if tissues:
+            bundled = sorted(p.name.split(".")[0].removeprefix("gtex_v8_") for p in
+                             Path(self.sample_dir).glob("gtex_v8_*.v8.egenes.txt.gz"))
+            raise dg.Failure(f"the sample profile bundles the GTEx v8 eGenes of {', '.join(bundled)} only, not "
+                             f"{', '.join(tissues)}; use the full profile (ENDOBENCH_PROFILE=full), which downloads "
+                             "each configured tissue's table, or set ENDOBENCH_GTEX_TISSUES to bundled ones",
+                             allow_retries=False)
+
     def gtex_eqtls(self, release: str, tissue: str) -> SourceFile:
         if release != "v8":
             raise dg.Failure(f"the sample profile bundles GTEx release v8 only, not {release!r}; use the full profile "
                              "(ENDOBENCH_PROFILE=full) for other releases", allow_retries=False)
-        path = self._sample(f"gtex_v8_{tissue}.v8.egenes.txt.gz")
-        if not path.exists():
-            bundled = sorted(p.name.split(".")[0].removeprefix("gtex_v8_") for p in
-                             Path(self.sample_dir).glob("gtex_v8_*.v8.egenes.txt.gz"))
-            raise dg.Failure(f"the sample profile bundles the GTEx v8 eGenes of {', '.join(bundled)} only, not "
-                             f"{tissue} ({path} does not exist); use the full profile (ENDOBENCH_PROFILE=full), which "
-                             "downloads each configured tissue's table, or set ENDOBENCH_GTEX_TISSUES to bundled ones",
-                             allow_retries=False)
-        return SourceFile(path, HG38)
+        self._refuse_unbundled([] if self._egenes(tissue).exists() else [tissue])
+        return SourceFile(self._egenes(tissue), HG38)
 
     def peaks(self) -> SourceFile:
         return SourceFile(self._sample("abc_K562_DNase_ENCFF860XAE_chr22_macs2_peaks.hg38.narrowPeak.gz"), HG38)
@@ -336,6 +347,35 @@ class FullDataSources(DataSources):
             raise dg.Failure(str(exc), allow_retries=True) from exc
         return SourceFile(path, "", how)
 
+    def _ucsc_url(self, relative: str) -> str:
+        return f"{self.ucsc_base_url.rstrip('/')}/{relative}"
+
+    def _encode_metadata_url(self, accession: str) -> str:
+        return f"{self.encode_base_url.rstrip('/')}/{accession}/?format=json"
+
+    def _gtex_archive_url(self, spec: GtexRelease) -> str:
+        return f"{self.gtex_base_url.rstrip('/')}/{spec.archive}"
+
+    def pending_downloads(self, release: str) -> list[str]:
+        """The first URL of each input of `release` not yet on disk, in the order a run fetches them (peaks,
+        exclusion list, GTEx, reference): what the `full` profile still has to reach."""
+        pending = []
+        for accession in filter(None, (self.peaks_encode_accession, self.blacklist_encode_accession)):
+            if not (Path(self.download_dir) / "encode" / f"{accession}.bed.gz").exists():
+                pending.append(self._encode_metadata_url(accession))
+        if not self.peaks_encode_accession and not (Path(self.download_dir) / "ucsc" /
+                                                    PurePosixPath(UCSC_HG19_K562_DNASE).name).exists():
+            pending.append(self._ucsc_url(UCSC_HG19_K562_DNASE))
+        spec = GTEX_RELEASES.get(release)
+        member = spec.members.get(self.gtex_file_kind) if spec is not None else None
+        if member is not None and not all(
+                (Path(self.download_dir) / "gtex" / release / PurePosixPath(member.format(tissue=t)).name).exists()
+                for t in self.configured_tissues()):
+            pending.append(self._gtex_archive_url(spec))
+        if not self.reference_fasta and not self.reference_file().path.exists():
+            pending.append(self._ucsc_url(UCSC_HG38_FASTA))
+        return pending
+
     def _ucsc(self, relative: str, dest: str) -> SourceFile:
         """A UCSC goldenPath file, checked against the md5sum.txt of its folder."""
         base = self.ucsc_base_url.rstrip("/")
@@ -349,14 +389,14 @@ class FullDataSources(DataSources):
             with bad_listing_fails():
                 return md5_from_listing(listing, name)
 
-        return self._fetch(f"{base}/{relative}", dest, relative, published)
+        return self._fetch(self._ucsc_url(relative), dest, relative, published)
 
     def _encode(self, accession: str, expected: EncodeExpectation) -> SourceFile:
         """An ENCODE file by accession: its metadata checked against `expected` before anything else (a wrong
         accession or a revoked file fails naming both values, and the file is not downloaded), then the file,
         checked against the metadata's md5sum."""
         base = self.encode_base_url.rstrip("/")
-        path = self._download(f"{base}/{accession}/?format=json", f"encode/{accession}.json")
+        path = self._download(self._encode_metadata_url(accession), f"encode/{accession}.json")
         with bad_listing_fails():
             metadata = check_encode_metadata(path, accession, expected)
         return self._fetch(f"{base}/{accession}/@@download/{accession}.bed.gz", f"encode/{accession}.bed.gz",
@@ -377,7 +417,7 @@ class FullDataSources(DataSources):
         dest = Path(self.download_dir) / "gtex" / release / PurePosixPath(member).name
         if dest.exists():
             return SourceFile(dest, spec.build)
-        archive: Path | str = f"{self.gtex_base_url.rstrip('/')}/{spec.archive}"
+        archive: Path | str = self._gtex_archive_url(spec)
         if self.keep_gtex_archive:
             archive = self._fetch(str(archive), f"gtex/{release}/{PurePosixPath(spec.archive).name}",
                                   f"gtex/{spec.archive}").path

@@ -11,6 +11,7 @@ import bz2
 import gzip
 import io
 import lzma
+import math
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,6 +160,22 @@ def gtex() -> None:
     _write("gtex/egenes_chrY_chrM.txt", _table(header, [variant(base[0], "chrY_2786855_G_A_b38"),
                                                           variant(base[1], "chrM_150_C_T_b38"), *base[2:]]))
 
+    # Round 3 (issue 24): probabilities outside [0, 1] are counted, never believed; a column of -log10 p-values is
+    # not a p-value column at all.
+    _write("gtex/egenes_qval_missing_and_above_one.txt",
+           _table(header, [base[0], with_value(base[1], "qval", "NA"), with_value(base[2], "qval", "1.7"), *base[3:]]))
+    _write("gtex/egenes_pval_out_of_range.txt",
+           _table(header, [with_value(base[0], "pval_nominal", "-0.01"), with_value(base[1], "pval_nominal", "7.3"),
+                           *base[2:]]))
+    _write("gtex/egenes_pval_as_minus_log10.txt", _table(header, [
+        with_value(r, "pval_nominal", f"{-math.log10(float(r[col['pval_nominal']])):.6g}") for r in base]))
+    # A SuSiE-style fine-mapped table of the same real variants and genes (the sample bundles none): PIPs above 1,
+    # below 0 and missing.
+    finemap_header = ["variant_id", "gene_id", "tissue", "pip", "beta_posterior"]
+    pips = ["0.97", "1.3", "-0.2", "NA", "0.95", "0.12"]
+    _write("finemap/susie_pip_out_of_range.tsv", _table(finemap_header, [
+        [r[col["variant_id"]], r[col["gene_id"]], "Whole_Blood", pip, r[col["slope"]]] for r, pip in zip(base, pips)]))
+
 
 def dsqtl() -> None:
     lines = _lines(SAMPLE / "maggie_Degner2012_dsQTL.liftover_hg38.chr22.tsv.gz")
@@ -191,6 +208,8 @@ def dsqtl() -> None:
     _write("dsqtl/dsqtl_ambiguous_alleles.tsv", _table(header, edited({0: {"Alt": "N"}, 1: {"Ref": "Y"}})))
     _write("dsqtl/dsqtl_conflicting_duplicates.tsv",
            _table(header, rows + [with_value(rows[3], "Beta", str(-float(rows[3][col["Beta"]])))]))
+    _write("dsqtl/dsqtl_p_out_of_range.tsv",
+           _table(header, edited({0: {"Pr(>|t|)": "-1e-05"}, 2: {"Pr(>|t|)": "12.4"}})))
 
 
 def peaks() -> None:

@@ -72,9 +72,19 @@ def test_the_run_queue_holds_8_runs_with_tag_limits(home):
     assert queue.max_concurrent_runs == 8
     limits = {limit["key"]: limit for limit in queue.tag_concurrency_limits}
     assert limits["dagster/backfill"]["limit"] == 6
-    assert limits["endobench/release"] == {
-        "key": "endobench/release", "value": {"applyLimitPerUniqueValue": True}, "limit": 4
-    }
+    assert limits[RELEASE_TAG] == {"key": RELEASE_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 4}
+
+
+RELEASE_TAG = "dagster/partition/release"
+
+
+def test_the_release_limit_is_written_against_a_tag_prediction_runs_carry():
+    """The per-release limit names the tag Dagster puts on every run of a release x chromosome partition (the
+    deployment test checks the runs themselves); a tag no run carries would limit nothing."""
+    from endobench.defs.partitions import prediction_partition_key, release_chromosome_partitions
+
+    tags = release_chromosome_partitions.get_tags_for_partition_key(str(prediction_partition_key("v10", "chr7")))
+    assert tags[RELEASE_TAG] == "v10"
 
 
 def test_the_alphagenome_pool_gets_one_slot(home):

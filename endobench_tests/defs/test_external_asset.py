@@ -71,3 +71,32 @@ def test_unsafe_name_is_refused(gtex, tmp_path):
     result = _run(tmp_path, table=str(table), effect_col="slope", score_col="log2_aFC", name="../escape")
     assert not result.success
     assert not (tmp_path / "outputs" / "escape").exists()
+
+
+def test_a_name_too_long_for_a_folder_is_a_failure_naming_the_limit(fixtures, tmp_path):
+    """300 characters make no folder name (255 bytes at most): the run fails saying so, not with an OS error."""
+    table = fixtures / "report" / "gtex_wb_egenes_chr22_first120.tsv"
+    result = _run(tmp_path, table=str(table), effect_col="slope", score_col="log2_aFC", name="x" * 300)
+    assert not result.success
+    failure = result.failure_data_for_node("external_benchmark")
+    assert "300 characters is longer than the 200 a folder name can take" in failure.error.message
+
+
+def test_unit_col_resamples_whole_units_as_the_command_does(gtex, tmp_path):
+    """Ten copies of every row with unit_col gene_id: 120 units and the p-value of the table itself."""
+    ten = tmp_path / "ten.tsv"
+    pd.concat([gtex] * 10).to_csv(ten, sep="\t", index=False)
+    once = _run(tmp_path / "once", table=str(_write(gtex, tmp_path)), effect_col="slope", score_col="log2_aFC",
+                unit_col="gene_id", name="once")
+    result = _run(tmp_path, table=str(ten), effect_col="slope", score_col="log2_aFC", unit_col="gene_id", name="ten")
+    assert result.success and once.success
+    metrics = json.loads((tmp_path / "outputs" / "external_benchmark" / "ten" / "metrics.json").read_text())
+    single = json.loads((tmp_path / "once" / "outputs" / "external_benchmark" / "once" / "metrics.json").read_text())
+    assert (metrics["n"], metrics["n_units"], metrics["unit"]) == (1200, 120, "gene_id")
+    assert metrics["spearman_p"] == pytest.approx(single["spearman_p"])
+
+
+def _write(frame, folder):
+    path = folder / "once.tsv"
+    frame.to_csv(path, sep="\t", index=False)
+    return path

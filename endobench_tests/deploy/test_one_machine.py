@@ -192,6 +192,8 @@ def test_a_published_release_flows_through_by_itself(deployment, stand_ins, stor
     assert figures.failed == 0
     assert figures.concurrent_prediction_steps == 1
     assert figures.overlapping_calls == 0 and figures.unattributed_calls == 0
+    assert release_tags(runs) == {RELEASE: len(CHROMOSOMES)}, "every prediction run carries the release tag"
+    assert figures.concurrent_release_runs <= 4
     story.seconds["step 3: release flow"] = time.monotonic() - step
 
 
@@ -236,6 +238,8 @@ def test_a_backfill_shares_the_api_pool_and_survives_a_killed_daemon(deployment,
               f"{len(requested_twice)} of {len({c.variant for c in calls}):,}")
     assert status == "COMPLETED_SUCCESS"
     assert figures.launched == len(CHROMOSOMES) and figures.failed == 0
+    assert release_tags(runs) == {RELEASE: len(CHROMOSOMES)}, "every backfill run carries the release tag"
+    assert figures.concurrent_release_runs <= 4
     assert figures.queued >= len(CHROMOSOMES) // 2
     assert figures.concurrent_prediction_steps == 1
     assert figures.overlapping_calls == 0 and figures.unattributed_calls == 0
@@ -267,8 +271,9 @@ query($id: String!) { partitionBackfillOrError(backfillId: $id) { ... on Partiti
 """
 RUNS = """
 query($filter: RunsFilter!) { runsOrError(filter: $filter) { ... on Runs { results {
-  runId status creationTime startTime endTime stepStats { stepKey startTime endTime } } } } }
+  runId status creationTime startTime endTime tags { key value } stepStats { stepKey startTime endTime } } } } }
 """
+RELEASE_TAG = "dagster/partition/release"  # the tag deploy/dagster.yaml limits to 4 runs per value
 RUN_STATUSES = """
 query($filter: RunsFilter!) { runsOrError(filter: $filter) { ... on Runs { results { status } } } }
 """
@@ -331,6 +336,16 @@ def backfill_runs(deployment: Deployment, backfill_id: str, query: str = RUNS) -
     return found["runsOrError"]["results"]
 
 
+def release_tags(runs: list[dict]) -> Counter:
+    """How many of the prediction runs carry each value of the release tag the run queue limits."""
+    found = Counter()
+    for run in runs:
+        tags = {t["key"]: t["value"] for t in run["tags"]}
+        if any(s["stepKey"] == PREDICTIONS for s in run["stepStats"]) and RELEASE_TAG in tags:
+            found[tags[RELEASE_TAG]] += 1
+    return found
+
+
 def backfill_run_statuses(deployment: Deployment, backfill_id: str) -> Counter:
     return Counter(r["status"] for r in backfill_runs(deployment, backfill_id, RUN_STATUSES))
 
@@ -370,11 +385,13 @@ class RunFigures:
     concurrent_calls: int
     overlapping_calls: int  # pairs of calls from different runs' prediction steps that overlapped in time
     unattributed_calls: int  # calls that fell in no prediction step, or in several at once
+    concurrent_release_runs: int = 0  # runs carrying one release's tag in progress at once (the queue allows 4)
 
     def __str__(self) -> str:
         return (f"{self.launched} runs launched, {self.failed} failed, {self.queued} queued (longest "
                 f"{self.longest_queued_s:.0f} s), {self.waited_for_pool} waited in the run for the pool slot, at most "
-                f"{self.concurrent_prediction_steps} prediction step(s) at once; {self.calls:,} scoring calls, at most "
+                f"{self.concurrent_prediction_steps} prediction step(s) and {self.concurrent_release_runs} runs of one "
+                f"release at once; {self.calls:,} scoring calls, at most "
                 f"{self.concurrent_calls} at once, {self.overlapping_calls} overlapping across runs")
 
 
@@ -390,6 +407,8 @@ def run_figures(runs: list[dict], calls) -> RunFigures:
         waited_for_pool=len(waited), concurrent_prediction_steps=peak([(s, e) for s, e, _ in steps]),
         calls=len(calls), concurrent_calls=peak([(c.started, c.finished or c.started) for c in calls]),
         overlapping_calls=overlapping, unattributed_calls=unattributed,
+        concurrent_release_runs=peak([(r["startTime"], r["endTime"] or time.time()) for r in runs
+                                      if r["startTime"] and any(t["key"] == RELEASE_TAG for t in r["tags"])]),
     )
 
 

@@ -356,3 +356,19 @@ def test_the_full_profile_downloads_each_configured_tissues_table(host, tmp_path
     assert metadata["rows_read"].value == 4 + 22_759
     frame = pd.read_parquet(metadata["output_path"].value)
     assert set(frame["truth_set"]) == {"gtex_wb", "gtex_lcl"}
+
+
+def test_pending_downloads_are_the_urls_the_full_profile_fetches_until_each_is_on_disk(host, tmp_path):
+    """What the demo probes before any work: the first URL of every input not yet downloaded, each one a URL the
+    downloads themselves ask for; none once everything is on disk."""
+    sources = full_sources(host, tmp_path, peaks_encode_accession="ENCFF185XRG")
+    pending = sources.pending_downloads("v8")
+    assert pending == [host.url("/files/ENCFF185XRG/?format=json"), host.url("/files/ENCFF356LFX/?format=json"),
+                       host.url(V8_TAR), host.url(HG38_FA)]
+    sources.peaks()
+    sources.blacklist()
+    sources.gtex_eqtls("v8", "Whole_Blood")
+    sources.fetched_reference()
+    asked = {request.path for request in host.requests}  # as recorded: without the query string
+    assert {url.removeprefix(host.base_url).split("?")[0] for url in pending} <= asked
+    assert sources.pending_downloads("v8") == []

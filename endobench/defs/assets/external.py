@@ -10,12 +10,15 @@ from endobench.lib.io.errors import InputError
 from endobench.resources.storage import Storage
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# A file name holds at most 255 bytes; the report is written beside its folder under a longer hidden name first.
+MAX_NAME_LENGTH = 200
 
 
 class ExternalBenchmarkConfig(dg.Config):
     """Which table to evaluate: measured `effect_col` against predicted `score_col`.
 
-    With `predictions`, the scores come from that file, joined to `table` on `id_col`.
+    With `predictions`, the scores come from that file, joined to `table` on `id_col`. `unit_col` names the
+    independent unit (a gene id for variant-gene pairs), as `endobench evaluate --unit-col` does.
     """
 
     table: str
@@ -23,6 +26,7 @@ class ExternalBenchmarkConfig(dg.Config):
     score_col: str
     id_col: str | None = None
     predictions: str | None = None
+    unit_col: str | None = None
     name: str = "external"
 
 
@@ -39,6 +43,9 @@ def external_benchmark(
     # Imported here, not at the top: scipy.stats, scikit-learn and matplotlib cost every run process about 2 s of
     # start-up, and only this asset's runs use them (each prediction partition is a run of its own).
     from endobench.lib.evaluation.evaluate import evaluate_table
+    if len(config.name) > MAX_NAME_LENGTH:
+        raise dg.Failure(f"external_benchmark name of {len(config.name):,} characters is longer than the "
+                         f"{MAX_NAME_LENGTH} a folder name can take here: choose a shorter name", allow_retries=False)
     if not _SAFE_NAME.match(config.name):
         raise dg.Failure(f"external_benchmark name {config.name!r} is not a plain folder name: use letters, digits, "
                          "'_', '-' or '.'", allow_retries=False)
@@ -46,7 +53,7 @@ def external_benchmark(
     try:
         result = evaluate_table(
             config.table, config.effect_col, config.score_col, out_dir,
-            id_col=config.id_col, predictions=config.predictions, name=config.name,
+            id_col=config.id_col, predictions=config.predictions, unit_col=config.unit_col, name=config.name,
         )
     except InputError as exc:
         raise dg.Failure(str(exc), allow_retries=False) from exc
@@ -55,9 +62,10 @@ def external_benchmark(
     for warning in result.warnings:
         context.log.warning(warning)
     numbers = {
-        key: dg.MetadataValue.float(float(metrics[key]))
+        key: dg.MetadataValue.text(metrics[key]) if isinstance(metrics[key], str)  # a bound: "< 1e-300"
+        else dg.MetadataValue.float(float(metrics[key]))
         for key in ("spearman", "spearman_p", "pearson", "pearson_p", "sign_auroc")
-        if metrics.get(key) is not None and math.isfinite(float(metrics[key]))
+        if metrics.get(key) is not None and (isinstance(metrics[key], str) or math.isfinite(float(metrics[key])))
     }
     return dg.MaterializeResult(
         metadata=rounded({

@@ -102,7 +102,7 @@ def variant_effect_predictions(
     with bad_input_fails_the_run():
         reference = ReferenceGenome(source.path, source.build)
     units = requests.drop_duplicates(REQUEST_KEYS).reset_index(drop=True)
-    with only_service_failures_retried():
+    with only_service_failures_retried(), bad_input_fails_the_run():  # a damaged score cache names itself
         outcome = predictor.score_variants(
             units.assign(gene_id=units["score_gene_id"].replace(NO_GENE, pd.NA))[PREDICTOR_INPUT],
             reference=reference, cache_dir=storage.cache_path(), log=context.log,

@@ -6,6 +6,7 @@ Behind `endobench evaluate --table FILE --effect-col COL --score-col COL [--id-c
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,10 @@ import pandas as pd
 
 from endobench.lib.evaluation.join import join_predictions
 from endobench.lib.evaluation.metrics import N_BOOTSTRAP
-from endobench.lib.evaluation.report import ReportResult, build_report
+from endobench.lib.evaluation.report import REPORT_FILES, ReportResult, build_report
 from endobench.lib.io.atomic import check_output_dir
-from endobench.lib.io.errors import InputError
-from endobench.lib.io.tables import parse_numbers, read_frame
+from endobench.lib.io.errors import InputError, quote
+from endobench.lib.io.tables import LINE, parse_numbers, read_frame, text_or_missing
 
 # Columns carried over from the truth table when present, so the strata (TSS distance, MAF, SNV/indel,
 # chromosome splits) and the auPRC work for external tables too.
@@ -68,7 +69,7 @@ def evaluate_table(
     `report.md`, `report.html` and `plots/`.
     """
     table, out_dir = Path(table), Path(out_dir)
-    check_output_dir(out_dir)
+    check_output_dir(out_dir, inputs=[table, predictions], replaced_with=REPORT_FILES)
     _refuse_one_column_twice(table, effect_col, score_col, predictions)
     truth = read_frame(table, "truth table")
     if truth.empty:
@@ -116,11 +117,21 @@ def evaluate_table(
         "readout": "external", "configuration": f"external|{score_col}", "predictor": "external",
     })
     for col in OPTIONAL_COLUMNS:
-        if col in frame.columns and (col not in FLAG_COLUMNS or pd.api.types.is_bool_dtype(frame[col])):
-            units[col] = frame[col].to_numpy()
+        if col in frame.columns:
+            units[col] = flags(frame[col], table, col) if col in FLAG_COLUMNS else frame[col].to_numpy()
     if "gene_id" not in units:
         units["gene_id"] = pd.NA
-    units[UNIT] = frame[unit_col].to_numpy() if unit_col else np.arange(n)
+    # The unit: --unit-col; else, in a table that names its ids (and has no predictions file to join, where each id
+    # is one row), the id, so a row repeated under one id is one unit, not several; else each row.
+    unit_source = unit_col or (id_col if predictions is None else None)
+    if unit_source:
+        unit_values = text_or_missing(frame[unit_source])
+        units[UNIT] = unit_values.to_numpy()
+        if n_missing := int(unit_values.isna().sum()):
+            input_warnings.append(f"{n_missing:,} rows have no unit (an empty or NA {unit_source!r}): each counts "
+                                  "as a unit of its own")
+    else:
+        units[UNIT] = np.arange(n)
     scored = units[units["status"] == "scored"]
     if scored.empty:
         reasons = ", ".join(f"{reason}={count:,}" for reason, count in excluded.items())
@@ -141,7 +152,7 @@ def evaluate_table(
             "causal variants): judge that from how the table was made.",
         ],
         extra_metrics={"source": source, "excluded": excluded, "input_warnings": input_warnings,
-                       "unit": unit_col or "row"},
+                       "unit": unit_source or "row"},
         unit=UNIT,
         n_boot=n_boot,
         top_level_keys=TOP_LEVEL,
@@ -151,8 +162,36 @@ def evaluate_table(
 
 
 def _refuse_one_column_twice(table: Path, effect_col: str, score_col: str, predictions: Path | None) -> None:
-    """Measured and predicted effect read from one column correlate perfectly and mean nothing."""
-    same_file = predictions is None or Path(predictions).resolve() == table.resolve()
+    """Measured and predicted effect read from one column correlate perfectly and mean nothing; the files are
+    compared, not their names, so a hard or symbolic link to the table is the table."""
+    same_file = predictions is None or _same_file(Path(predictions), table)
     if same_file and effect_col == score_col:
         raise InputError(table, f"--effect-col and --score-col both name {effect_col!r}: the effects would be "
                          "compared with themselves", "Name the measured effect and the predicted score as two columns")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist: the reader says so
+        return False
+
+
+TRUE_SPELLINGS = {"true", "t", "yes", "y", "1", "1.0"}
+FALSE_SPELLINGS = {"false", "f", "no", "n", "0", "0.0"}
+
+
+def flags(values: pd.Series, path: Path, column: str) -> pd.arrays.BooleanArray:
+    """A true/false column (`is_significant`, `held_out`) as parquet stores it or as text spells it (`True`,
+    `false`, `1`, `yes`, ...); missing where empty or an NA spelling. Anything else is an error naming the value."""
+    if pd.api.types.is_bool_dtype(values):
+        return pd.array(values, dtype="boolean")
+    text = text_or_missing(values)
+    lowered = text.str.lower()
+    bad = text.notna() & ~lowered.isin(TRUE_SPELLINGS | FALSE_SPELLINGS)
+    if bad.any():
+        first = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(path, f"column {column!r} holds {quote(text.iloc[first], 40)}, which is neither true nor "
+                         f"false ({int(bad.sum()):,} such rows)", f"Write {column!r} as true/false (or 1/0)",
+                         line=int(values.index[first]) if values.index.name == LINE else None)
+    return pd.array(lowered.map(lambda v: None if v is None else v in TRUE_SPELLINGS), dtype="boolean")

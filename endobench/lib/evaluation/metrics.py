@@ -246,11 +246,11 @@ def weighted_pearson(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.nd
 
     Computed from weighted moments with matrix products (no per-resample copies of centred data).
     """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    # Shifting by a global mean changes no correlation and keeps the moment sums well conditioned.
-    x = x - x.mean()
-    y = y - y.mean()
+    # Shifting by a global mean and scaling to unit size change no correlation, keep the moment sums well
+    # conditioned and make the result the same at any scale (x 1e-7 no longer looks constant, x 1e100 no longer
+    # overflows).
+    x = _standardized(x)
+    y = _standardized(y)
     total = weights.sum(axis=1)
     mx = weights @ x / total
     my = weights @ y / total
@@ -261,6 +261,17 @@ def weighted_pearson(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.nd
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(denominator > 1e-24, cov / np.sqrt(np.abs(denominator)), np.nan)
     return np.clip(r, -1.0, 1.0)
+
+
+def _standardized(values: np.ndarray) -> np.ndarray:
+    """`values` centred on their mean and divided by their largest absolute deviation (a constant stays 0)."""
+    values = np.asarray(values, dtype=float)
+    scale = np.max(np.abs(values)) if len(values) else 0.0
+    if scale > 0 and np.isfinite(scale):
+        values = values / scale  # first, so the mean of values near the float limit does not overflow
+    centred = values - values.mean() if len(values) else values
+    spread = np.max(np.abs(centred)) if len(centred) else 0.0
+    return centred / spread if spread > 0 else centred
 
 
 def _rank_pearson(rank_x: np.ndarray, rank_y: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -376,7 +387,17 @@ def unit_level_pvalues(effect: np.ndarray, score: np.ndarray, units: object = No
     keep = np.isfinite(x) & np.isfinite(y)
     codes, n_units = unit_codes(_kept_units(units, keep), int(keep.sum()))
     summary = correlations(*unit_summaries(x[keep], y[keep], codes, n_units))
-    return {"spearman_p": summary["spearman_p"], "pearson_p": summary["pearson_p"]}
+    return {"spearman_p": p_value(summary["spearman_p"]), "pearson_p": p_value(summary["pearson_p"])}
+
+
+P_FLOOR = 1e-300
+P_BOUND = "< 1e-300"
+
+
+def p_value(p: float) -> float | str:
+    """A p-value as reported: the number, or the bound `< 1e-300` when it is smaller (a p-value that underflowed
+    to 0 is not 0)."""
+    return P_BOUND if math.isfinite(p) and p < P_FLOOR else p
 
 
 def permutation_null(
@@ -440,8 +461,10 @@ def permutation_null(
 
 
 def _row_pearson(x: np.ndarray, y_rows: np.ndarray) -> np.ndarray:
-    """Pearson correlation of the vector x with each row of y_rows."""
-    xc = x - x.mean()
+    """Pearson correlation of the vector x with each row of y_rows (the same at any scale of x and y)."""
+    xc = _standardized(x)
+    scale = np.max(np.abs(y_rows)) if y_rows.size else 0.0
+    y_rows = y_rows / scale if scale > 0 and np.isfinite(scale) else y_rows
     yc = y_rows - y_rows.mean(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (yc @ xc) / np.sqrt((xc @ xc) * np.einsum("ij,ij->i", yc, yc))

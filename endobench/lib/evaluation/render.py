@@ -40,6 +40,9 @@ def count(value: object) -> str:
 
 
 def pvalue(value: object) -> str:
+    """`3.3e-26`, or a bound (`< 1e-300`) as it stands."""
+    if isinstance(value, str):
+        return value
     if value is None or not math.isfinite(float(value)):
         return "–"
     return f"{float(value):.2g}"

@@ -52,7 +52,7 @@ from endobench.lib.evaluation.results import (
     with_training_split,
 )
 from endobench.lib.evaluation.units import headline_rows, resampling_units
-from endobench.lib.io.atomic import write_bytes, write_text
+from endobench.lib.io.atomic import replaced_folder, write_bytes, write_text
 from endobench.lib.truth_sets.catalog import BIOSAMPLES, Biosample, Readout, TruthSetSpec
 
 INTERVAL_NAMES = {16_384: "16 KB", 131_072: "128 KB", 524_288: "512 KB", 1_048_576: "1 MB"}
@@ -257,6 +257,10 @@ def _sensitivity_rows(predictions: pd.DataFrame, results: Sequence[Mapping[str, 
     return rows
 
 
+# What `build_report` writes in its folder, and all it may hold: the folder is replaced as a whole.
+REPORT_FILES = ("metrics.json", "report.md", "report.html", "plots")
+
+
 def build_report(
     predictions: pd.DataFrame,
     funnels: Mapping[str, Mapping[str, object]],
@@ -367,16 +371,8 @@ def build_report(
                 ("table", ["stratification", "stratum", "n (units)", "Spearman [95% CI]", "sign agreement [95% CI]",
                            "sign auROC [95% CI]"], _strata_rows(r["strata"]))]))
 
-    for stale in (out_dir / "plots").glob("*.png"):
-        stale.unlink()  # plots of an earlier report whose names this one no longer writes
-    plot_paths = []
     named = [(f"headline {summaries[t]['title']}", png) for t, png in headline_figures.items()] + figures
-    for i, (name, png) in enumerate(named):
-        slug = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")[:80]
-        plot_paths.append(write_bytes(png, out_dir / "plots" / f"{i:02d}_{slug}.png"))
     markdown = to_markdown(blocks)
-    markdown_path = write_text(markdown, out_dir / "report.md")
-    html_path = write_text(to_html(blocks, title), out_dir / "report.html")
     only = results[0] if len(results) == 1 else {}
     top = {k: only.get(k) for k in top_level_keys}
     for key in ("n", "n_units"):
@@ -399,7 +395,17 @@ def build_report(
                        for t in truth_sets},
         "results": results,
     })
-    metrics_path = write_text(json.dumps(metrics, indent=1, allow_nan=False), out_dir / "metrics.json")
+    plot_names = [f"{i:02d}_{re.sub(r'[^A-Za-z0-9]+', '_', name).strip('_')[:80]}.png"
+                  for i, (name, _) in enumerate(named)]
+    # The folder is written beside the old one and replaces it whole: no plot or metrics of an earlier run stays.
+    with replaced_folder(out_dir) as folder:
+        for plot_name, (_, png) in zip(plot_names, named):
+            write_bytes(png, folder / "plots" / plot_name)
+        write_text(markdown, folder / "report.md")
+        write_text(to_html(blocks, title), folder / "report.html")
+        write_text(json.dumps(metrics, indent=1, allow_nan=False), folder / "metrics.json")
+    plot_paths = [out_dir / "plots" / name for name in plot_names]
+    markdown_path, html_path, metrics_path = (out_dir / name for name in ("report.md", "report.html", "metrics.json"))
     return ReportResult(
         markdown=markdown, html_path=html_path, metrics_path=metrics_path, metrics=metrics, warnings=warnings,
         headline=metrics["headline"], markdown_path=markdown_path, plot_paths=plot_paths,

@@ -46,6 +46,11 @@ class SampleReferenceInputs:
                          d / "gtex_v8_Cells_EBV-transformed_lymphocytes.v8.egenes.txt.gz"),
         )
 
+    def files(self) -> list[Path]:
+        """Every file the sample reference is built from (an output must be none of them)."""
+        return [*(path for path, _ in self.segments), self.dsqtl_table, self.high_fasta, self.low_fasta,
+                *self.gtex_tables]
+
 
 def dsqtl_contexts(inputs: SampleReferenceInputs) -> tuple[list[tuple[str, str]], Counter]:
     """(record name, sequence) for every dsQTL context that can be placed at hg38, and the counts left out.

@@ -69,7 +69,7 @@ def build_windows(
     alt_len = out["alt"].str.len().to_numpy()
     start, end = variant_window(pos0 + 1, ref_len, window_length)
     status = np.full(len(out), OK, dtype=object)
-    harmonisation = np.full(len(out), "" if reference is not None else UNCHECKED, dtype=object)
+    harmonisation = np.full(len(out), "", dtype=object)
     n_fraction = np.full(len(out), np.nan)
     new_ref = out["ref"].to_numpy(dtype=object).copy()
     new_alt = out["alt"].to_numpy(dtype=object).copy()
@@ -80,24 +80,9 @@ def build_windows(
         status[(status == OK) & (problem != "")] = problem[(status == OK) & (problem != "")]
     status[(status == OK) & (new_ref == new_alt)] = REF_EQUALS_ALT
     status[(status == OK) & (np.maximum(ref_len, alt_len) >= window_length)] = INDEL_LONGER_THAN_WINDOW
-    if reference is not None:
-        _check_against_reference(out, reference, status, harmonisation, n_fraction, new_ref, new_alt, sign,
-                                 pos0, start, end, needs_sequence, max_n_fraction)
-    harmonisation[(status != OK) & (harmonisation == UNCHECKED)] = ""
-
-    out["ref"], out["alt"] = new_ref, new_alt
-    out["effect"] = out["effect"].to_numpy() * sign
-    out["window_start"], out["window_end"] = start, end
-    out["harmonisation"] = harmonisation
-    out["window_status"] = status
-    out["n_fraction"] = n_fraction
-    return out
-
-
-def _check_against_reference(out, reference, status, harmonisation, n_fraction, new_ref, new_alt, sign, pos0,
-                             start, end, needs_sequence, max_n_fraction) -> None:
-    """The REF of each variant still `ok` against the genome (swapping where the genome holds ALT), and with
-    `needs_sequence` its whole window; the arrays are updated in place."""
+    if reference is None:  # nothing to check the alleles against: taken as given
+        harmonisation[status == OK] = UNCHECKED
+        return _windowed(out, new_ref, new_alt, sign, start, end, harmonisation, status, n_fraction)
     chrom_sizes = out["chrom"].map(CHROM_SIZES[reference.build]).fillna(0).astype("int64").to_numpy()
     in_bounds = (start >= 0) & (end <= chrom_sizes)
     chroms = out["chrom"].to_numpy(dtype=object)
@@ -112,7 +97,8 @@ def _check_against_reference(out, reference, status, harmonisation, n_fraction, 
             chrom, p0, ref, alt = chroms[i], int(pos0[i]), new_ref[i], new_alt[i]
             w0, w1 = int(start[i]), int(end[i])
             window = windows[i]
-            genome_ref = window[p0 - w0:p0 - w0 + len(ref)] if window is not None else fetch(chrom, p0, p0 + len(ref))
+            genome_ref = (window[p0 - w0:p0 - w0 + len(ref)] if window is not None
+                          else fetch(chrom, p0, p0 + len(ref)))
             if genome_ref is None:
                 status[i] = "no_reference_sequence"
                 continue
@@ -142,6 +128,19 @@ def _check_against_reference(out, reference, status, harmonisation, n_fraction, 
                 n_fraction[i] = window.count("N") / len(window)
                 if n_fraction[i] > max_n_fraction:
                     status[i] = "n_rich"
+    return _windowed(out, new_ref, new_alt, sign, start, end, harmonisation, status, n_fraction)
+
+
+def _windowed(out: pd.DataFrame, ref: np.ndarray, alt: np.ndarray, sign: np.ndarray, start: np.ndarray,
+              end: np.ndarray, harmonisation: np.ndarray, status: np.ndarray, n_fraction: np.ndarray) -> pd.DataFrame:
+    """`out` with its harmonised alleles and effect and the WINDOW_COLUMNS."""
+    out["ref"], out["alt"] = ref, alt
+    out["effect"] = out["effect"].to_numpy() * sign
+    out["window_start"], out["window_end"] = start, end
+    out["harmonisation"] = harmonisation
+    out["window_status"] = status
+    out["n_fraction"] = n_fraction
+    return out
 
 
 def exclusion_counts(windows: pd.DataFrame) -> Counter:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from endobench.lib.io.errors import InputError
+from endobench.lib.io.errors import InputError, refuse_link_loop
 
 # Errors that mean "the disk or the folder refused the write": said plainly, with what to do.
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS}
@@ -63,6 +65,89 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+UNFINISHED = "UNFINISHED.txt"
+
+
+@contextlib.contextmanager
+def replaced_folder(path: Path) -> Iterator[Path]:
+    """Yield a new folder beside `path` to write into; when the block succeeds it replaces `path` as a whole.
+
+    The new folder is hidden (`.<name>.*.partial`) and holds `UNFINISHED.txt` until it is complete; it is then
+    exchanged with `path` in one atomic step (Linux `renameat2(RENAME_EXCHANGE)`; elsewhere two renames), and the
+    previous folder is deleted. So whenever the process is killed, `path` is the previous complete folder or the new
+    complete one, never a mix (no plot of an earlier run beside the new report), and a leftover hidden folder says
+    it is unfinished. On failure the new folder is removed and `path` is left as it was. Leftovers of runs that are
+    no longer alive are removed first.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(path)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    except OSError as exc:
+        _explain(exc, path)
+        raise
+    try:
+        _mark_unfinished(tmp)
+        yield tmp
+        (tmp / UNFINISHED).unlink()
+        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp creates 0700
+        if not path.exists():
+            os.rename(tmp, path)
+        elif _exchange(tmp, path):
+            _mark_unfinished(tmp)  # the previous folder, now here: said so while it is being deleted
+        else:
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+            os.rename(path, old / path.name)
+            os.rename(tmp, path)
+            tmp = old
+    except OSError as exc:
+        _explain(exc, path)
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _mark_unfinished(folder: Path) -> None:
+    (folder / UNFINISHED).write_text(
+        f"This folder is unfinished: endobench (process {os.getpid()}) was writing it, or deleting an earlier "
+        "version, and did not get to the end. Nothing in it is a complete result: delete it and run again.\n")
+
+
+def _remove_abandoned(path: Path) -> None:
+    """Hidden unfinished folders beside `path` whose writing process is gone."""
+    for folder in path.parent.glob(f".{path.name}.*.partial"):
+        marker = folder / UNFINISHED
+        try:
+            pid = int(marker.read_text().split("(process ", 1)[1].split(")", 1)[0])
+        except (OSError, IndexError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 with RENAME_EXCHANGE); False where that is not available."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):  # no such call, or a file system without it
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def _explain(exc: OSError, path: Path) -> None:
@@ -137,17 +222,25 @@ def write_frame(frame: pd.DataFrame, path: Path) -> Path:
     return Path(path)
 
 
-def check_output_dir(path: Path, *, inputs: Iterable[Path | None] = (), what: str = "output folder") -> Path:
+def check_output_dir(path: Path, *, inputs: Iterable[Path | None] = (), what: str = "output folder",
+                     replaced_with: Collection[str] | None = None) -> Path:
     """Refuse, before any work, an output folder that is a file, holds one of the `inputs`, or lies where nothing
-    can be written."""
+    can be written. A folder that will be replaced as a whole (`replaced_folder`) by one holding `replaced_with`
+    must hold nothing else: anything else in it would be lost."""
     path = Path(path)
-    _refuse_loop(path, what)
+    refuse_link_loop(path, what)
     if path.exists() and not path.is_dir():
         raise InputError(path, f"the {what} is an existing file", "Name a folder (it is created if missing)")
     for given in _existing(inputs):
         if _within(given, path):
             raise InputError(path, f"the {what} holds the input {given}, which writing the output would delete or "
                              "replace", "Choose an output folder that holds none of the inputs")
+    if replaced_with is not None and path.is_dir():
+        foreign = sorted(p.name for p in path.iterdir() if p.name not in replaced_with)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5:,} more" if len(foreign) > 5 else "")
+            raise InputError(path, f"the {what} holds {shown}, which this command does not write; the folder is "
+                             "replaced as a whole, so they would be lost", "Choose a new or empty folder")
     _check_writable(path if path.exists() else path.parent, path)
     return path
 
@@ -156,7 +249,7 @@ def check_output_file(path: Path, *, inputs: Iterable[Path | None] = (), table: 
     """Refuse, before any work, an output file that is a folder, is one of the `inputs` (by name, hard link or
     symbolic link), is named for no format (`table`: by `table_format`) or lies where nothing can be written."""
     path = Path(path)
-    _refuse_loop(path, "output file")
+    refuse_link_loop(path, "output file")
     if path.is_dir():
         raise InputError(path, "the output file is an existing folder", f"Name a file, e.g. {path / 'out.tsv'}")
     for given in _existing(inputs):
@@ -180,16 +273,6 @@ def _within(path: Path, folder: Path) -> bool:
         return Path(path).resolve().is_relative_to(Path(folder).resolve())
     except (OSError, RuntimeError):
         return False
-
-
-def _refuse_loop(path: Path, what: str) -> None:
-    """A symbolic link that leads back to itself, named as such (the system says only "too many levels")."""
-    try:
-        os.stat(path)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise InputError(path, f"the {what} is a symbolic link loop (following it leads back to itself)",
-                             "Remove the link or point it at a real file or folder") from None
 
 
 def _check_writable(folder: Path, path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from isal import igzip_threaded, isal_zlib
 
-from endobench.lib.io.errors import InputError, replace_damaged
+from endobench.lib.io.errors import InputError, refuse_link_loop, replace_damaged
 
 PLAIN = "plain"
 GZIP = "gzip"
@@ -62,6 +62,7 @@ def sniff(path: Path | str, what: str = "input") -> str:
     """
     path = Path(path)
     if not path.exists():
+        refuse_link_loop(path, f"{what} file")
         raise InputError(path, f"the {what} file does not exist", "Check the path")
     if path.is_dir():
         raise InputError(path, f"the {what} path is a directory, not a file", "Point the run at the file itself")

@@ -245,6 +245,17 @@ def _exclusive(partial: Path, url: str) -> Iterator[None]:
     lock_path.unlink(missing_ok=True)
 
 
+def unreachable(url: str, timeout: tuple[float, float] = (10.0, 20.0)) -> str | None:
+    """Why `url`'s server cannot be reached (no network, no such host, a refused connection, a timeout), or None
+    when it answers at all (whatever its status: the download says what an answer means). One HEAD, no retry."""
+    require_http(url)
+    try:
+        requests.head(url, timeout=timeout, allow_redirects=True).close()
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def is_url(source: Path | str) -> bool:
     return str(source).startswith(("http://", "https://"))
 

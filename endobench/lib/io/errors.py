@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 QUOTE_LIMIT = 200  # characters of a bad line or value an error message shows
@@ -61,3 +63,14 @@ def replace_damaged(path: Path | str) -> str:
     """What to do about a damaged or incomplete copy. Whoever knows that the file is a download (the data sources)
     replaces this with `InputError.with_fix`, so no one is told to download a file they made themselves."""
     return f"Replace {Path(path).name} with a complete, undamaged copy"
+
+
+def refuse_link_loop(path: Path | str, what: str) -> None:
+    """A symbolic link that leads back to itself is named as a loop (the system says only "too many levels of
+    symbolic links", and a path check says it does not exist)."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(path, f"the {what} is a symbolic link loop (following it leads back to itself)",
+                             "Remove the link or point it at a real file or folder") from None

@@ -263,10 +263,16 @@ def _read_columnar(path: Path, kind: str) -> pd.DataFrame:
 
     try:
         table = read_parquet_table(path) if kind == PARQUET else feather.read_table(path)
-        return frame_from_arrow(table)
+        frame = frame_from_arrow(table)
     except (pa.ArrowException, OSError, ValueError, TypeError) as exc:
         raise InputError(path, f"the {kind} file cannot be read ({exc})",
                          "Check that the file is complete; write it again if it was cut short") from exc
+    # A pandas index stored with the table is not a key: `pd.concat(...).to_parquet()` stores one that repeats. A
+    # named index is a column the writer set aside (`set_index("variant_id")`): it comes back as that column.
+    named = [name for name in frame.index.names if name is not None and name not in frame.columns]
+    if named:
+        frame = frame.reset_index(level=named)
+    return frame.reset_index(drop=True)
 
 
 def read_parquet_table(path: Path, columns: list[str] | None = None) -> pa.Table:

@@ -18,12 +18,15 @@ can say how long the next run takes.
 
 from __future__ import annotations
 
+import functools
 import math
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from endobench.lib.io.errors import InputError
 
 OK = "ok"
 CACHE_FILE = "variant_scores.sqlite"
@@ -107,9 +110,32 @@ def _none_to_nan(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 
+def damaged_cache(path: Path, exc: sqlite3.DatabaseError) -> InputError:
+    """A cache file SQLite cannot read (truncated, overwritten, not a database): what it is and what to do."""
+    return InputError(path, f"the score cache is damaged or is not an SQLite database ({exc})",
+                      f"Move it aside (mv {path} {path}.damaged) and run again: a new cache is built, asking the "
+                      "service again only for the scores it lacks")
+
+
+def _readable(method):
+    """Turn SQLite's report of a damaged file (`DatabaseError`, never a busy `OperationalError`) into
+    `damaged_cache`, so the user reads one line naming the cache file instead of an unexpected DatabaseError."""
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "malformed" not in str(exc):
+                raise
+            raise damaged_cache(self.path, exc) from exc
+
+    return guarded
+
+
 class ScoreCache:
     """Open (creating if needed) the cache file in `cache_dir`. Use as a context manager or call `close`."""
 
+    @_readable
     def __init__(self, cache_dir: Path | str, *, filename: str = CACHE_FILE) -> None:
         self.path = Path(cache_dir) / filename
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +187,7 @@ class ScoreCache:
     def close(self) -> None:
         self._db.close()
 
+    @_readable
     def lookup(self, keys: Iterable[CallKey]) -> dict[CallKey, CachedCall]:
         """Stored outcomes for those of `keys` that have one."""
         found: dict[CallKey, CachedCall] = {}
@@ -200,10 +227,12 @@ class ScoreCache:
             return self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
         return self._db.execute("SELECT COUNT(*) FROM calls WHERE outcome=?", (outcome,)).fetchone()[0]
 
+    @_readable
     def unbound_calls(self) -> int:
         """Stored outcomes that do not say which server gave them (written before servers were recorded)."""
         return self._db.execute("SELECT COUNT(*) FROM calls WHERE server=?", (UNBOUND,)).fetchone()[0]
 
+    @_readable
     def adopt_unbound(self, server: str) -> int:
         """Bind the outcomes written before servers were recorded to `server`, for a cache whose owner knows where
         they came from; outcomes the server already has are kept. Returns how many were bound."""
@@ -221,11 +250,13 @@ class ScoreCache:
             raise
         return moved
 
+    @_readable
     def learned_rate(self, server: str) -> tuple[float, float] | None:
         """(calls per minute, when it was learned as a Unix time) that the last run learned from `server`'s quota."""
         row = self._db.execute("SELECT per_minute, learned_at FROM learned_rates WHERE server=?", (server,)).fetchone()
         return (float(row[0]), float(row[1])) if row else None
 
+    @_readable
     def store_learned_rate(self, server: str, per_minute: float) -> None:
         self._db.execute("INSERT OR REPLACE INTO learned_rates VALUES (?, ?, ?)", (server, per_minute, time.time()))
 
@@ -233,6 +264,7 @@ class ScoreCache:
         """Variants with any stored outcome (for any configuration)."""
         return {row[0] for row in self._db.execute("SELECT DISTINCT variant FROM calls")}
 
+    @_readable
     def _store(self, key: CallKey, outcome: str, detail: str, scores: Mapping[str, tuple[float, float]],
                strands: Mapping[str, str]) -> None:
         row = key.as_row()

@@ -16,7 +16,13 @@ import pandas as pd
 from endobench.lib.genome.builds import normalize_build
 from endobench.lib.io.errors import InputError
 from endobench.lib.io.tables import numeric_column, read_header, read_table
-from endobench.lib.truth_sets.schema import ParsedQtls, validated_qtl_table
+from endobench.lib.truth_sets.schema import (
+    PIP_MISSING,
+    PIP_OUT_OF_RANGE,
+    ParsedQtls,
+    probability_exclusions,
+    validated_qtl_table,
+)
 
 # Each field and the header names it goes by in published fine-mapping tables, in order of preference.
 ALIASES = {
@@ -82,5 +88,6 @@ def read_finemapped_eqtls(
         "is_significant": (pip >= min_pip).to_numpy(),
         "source_line": raw.index.to_numpy(),
     })
-    kept = validated_qtl_table(frame, path, truth_set, normalize_build(build), excluded)
+    ranges = probability_exclusions(path, names["pip"], pip.to_numpy(), PIP_OUT_OF_RANGE, missing=PIP_MISSING)
+    kept = validated_qtl_table(frame, path, truth_set, normalize_build(build), excluded, row_exclusions=ranges)
     return ParsedQtls(table=kept, rows_read=len(raw) + excluded["other_tissue"], excluded=excluded, kind="finemapped")

@@ -12,7 +12,12 @@ from endobench.lib.genome.builds import normalize_build
 from endobench.lib.genome.sequence import reverse_complement
 from endobench.lib.io.errors import InputError
 from endobench.lib.io.tables import integer_column, numeric_column, read_table
-from endobench.lib.truth_sets.schema import ParsedQtls, validated_qtl_table
+from endobench.lib.truth_sets.schema import (
+    PVAL_OUT_OF_RANGE,
+    ParsedQtls,
+    probability_exclusions,
+    validated_qtl_table,
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,8 @@ def read_generic_qtls(
         frame.loc[minus, "ref"] = frame.loc[minus, "ref"].map(reverse_complement)
         frame.loc[minus, "alt"] = frame.loc[minus, "alt"].map(reverse_complement)
     frame["is_significant"] = True if significant_p is None else (frame["pval"] <= significant_p)
-    kept = validated_qtl_table(frame, path, truth_set, declared, excluded)
+    ranges = probability_exclusions(path, columns.p, frame["pval"].to_numpy(), PVAL_OUT_OF_RANGE)
+    kept = validated_qtl_table(frame, path, truth_set, declared, excluded, row_exclusions=ranges)
     return ParsedQtls(table=kept, rows_read=len(raw), excluded=excluded, kind="generic_qtl")
 
 

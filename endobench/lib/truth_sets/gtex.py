@@ -21,7 +21,15 @@ from endobench.lib.genome.builds import normalize_build
 from endobench.lib.io.compression import PARQUET, TEXT_KINDS, refuse, sniff
 from endobench.lib.io.errors import InputError, quote, replace_damaged
 from endobench.lib.io.tables import check_header, numeric_column, read_header, read_table, read_typed_table
-from endobench.lib.truth_sets.schema import DistinctIds, ParsedQtls, validated_qtl_table
+from endobench.lib.truth_sets.schema import (
+    PVAL_OUT_OF_RANGE,
+    QVAL_MISSING,
+    QVAL_OUT_OF_RANGE,
+    DistinctIds,
+    ParsedQtls,
+    probability_exclusions,
+    validated_qtl_table,
+)
 
 SIGNIF_PAIRS = "signif_variant_gene_pairs"
 EGENES = "egenes"
@@ -138,12 +146,13 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05,
         _minor_allele_frequency(typed_columns)
         table = pa.table(typed_columns)
     typed = _frame_from_arrow(table, kind, qval_threshold) if table is not None else None
-    del table
     if typed is None:
         return _read_gtex_text(path, kind, truth_set, qval_threshold, columns, effect)
+    ranges = _probability_exclusions(path, columns, kind, lambda name: _float_array(table.column(name)))
+    del table
     frame, build, ids, numbers = typed
     excluded: Counter = Counter()
-    kept = validated_qtl_table(frame, path, truth_set, build, excluded, ids=ids, columns=numbers)
+    kept = validated_qtl_table(frame, path, truth_set, build, excluded, ids=ids, columns=numbers, row_exclusions=ranges)
     return ParsedQtls(table=kept, rows_read=len(frame), excluded=excluded, kind=kind)
 
 
@@ -203,6 +212,21 @@ def _frame_from_arrow(
     return frame, normalize_build(_BUILD_SUFFIX[suffixes[0]]), DistinctIds(ids, row_id), numbers
 
 
+def _probability_exclusions(path: Path, columns: dict[str, str], kind: str, values) -> dict[str, np.ndarray]:
+    """The rows whose nominal p-value is outside [0, 1], and for egenes whose q-value is missing or outside it:
+    counted, never believed (a q-value above 1 or missing would make a gene a silent negative). `values(name)`
+    gives the column of GTEx name `name` as floats; `columns` maps GTEx names to the file's, for the message."""
+    ranges = probability_exclusions(path, columns["pval_nominal"], values("pval_nominal"), PVAL_OUT_OF_RANGE)
+    if kind == EGENES:
+        ranges |= probability_exclusions(path, columns["qval"], values("qval"), QVAL_OUT_OF_RANGE,
+                                         missing=QVAL_MISSING)
+    return ranges
+
+
+def _float_array(column: pa.ChunkedArray) -> np.ndarray:
+    return _nan_for_null(column).to_numpy().astype(np.float64, copy=False)
+
+
 def _nan_for_null(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """A missing number as NaN, as the text reader (and numpy) writes it; a column without one is not copied."""
     return column if column.null_count == 0 else column.fill_null(float("nan"))
@@ -236,7 +260,8 @@ def _read_gtex_text(
         frame["is_significant"] = (numeric_column(raw, "qval", path) <= qval_threshold).to_numpy()
     else:
         frame["is_significant"] = True
-    kept = validated_qtl_table(frame, path, truth_set, build, excluded)
+    ranges = _probability_exclusions(path, columns, kind, lambda name: numeric_column(raw, name, path).to_numpy())
+    kept = validated_qtl_table(frame, path, truth_set, build, excluded, row_exclusions=ranges)
     return ParsedQtls(table=kept, rows_read=len(raw), excluded=excluded, kind=kind)
 
 
@@ -315,6 +340,7 @@ def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str,
         raise InputError(path, "some variant ids could not be split into chrom, pos, ref and alt",
                          "Use the GTEx variant ids unchanged")
     frame, build, ids, numbers = typed_frame
+    ranges = _probability_exclusions(path, columns, kind, lambda name: _float_array(table.column(name)))
     excluded: Counter = Counter()
-    kept = validated_qtl_table(frame, path, truth_set, build, excluded, ids=ids, columns=numbers)
+    kept = validated_qtl_table(frame, path, truth_set, build, excluded, ids=ids, columns=numbers, row_exclusions=ranges)
     return ParsedQtls(table=kept, rows_read=table.num_rows, excluded=excluded, kind=kind)

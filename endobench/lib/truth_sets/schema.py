@@ -79,7 +79,7 @@ class DistinctIds:
 
 def validated_qtl_table(
     frame: pd.DataFrame, path: Path, truth_set: str, build: str, excluded: Counter, ids: DistinctIds | None = None,
-    columns: dict[str, pa.ChunkedArray] | None = None,
+    columns: dict[str, pa.ChunkedArray] | None = None, row_exclusions: dict[str, np.ndarray] | None = None,
 ) -> pa.Table:
     """Validate alleles, chromosomes and positions shared by every truth-set kind; count what is excluded.
 
@@ -91,6 +91,7 @@ def validated_qtl_table(
     text columns are those same codes into the distinct values. `columns` holds row-level columns no check reads
     (standard errors, p-values, lines) already in Arrow: the table takes their kept rows without a copy through
     numpy, and without any copy when the excluded rows are few (then the kept rows are slices).
+    `row_exclusions` are the reader's own reasons for rows (`probability_exclusions`), applied after the variant's.
     """
     n = len(frame)
     passed = columns or {}
@@ -117,6 +118,8 @@ def validated_qtl_table(
     effect = np.asarray(frame["effect"], dtype=np.float64)
     unplaced = _REASONS.index("unplaced") + 1
     reasons[~np.isfinite(effect) & (reasons != unplaced)] = _REASONS.index("invalid_effect") + 1
+    for reason, rows in (row_exclusions or {}).items():
+        reasons[rows & (reasons == 0)] = _REASONS.index(reason) + 1
     gene = text_codes(frame["gene_id"]) if "gene_id" in frame else (np.zeros(n, dtype=np.int64), [None])
     pair_key = variant * max(len(gene[1]), 1) + gene[0]  # < n * n: no overflow below 3 G rows
     _mark_duplicates(pair_key, effect, reasons)
@@ -295,11 +298,39 @@ def qtl_table(frame: pd.DataFrame) -> pa.Table:
 
 
 CONFLICTING_DUPLICATE = "conflicting_duplicate"
+PVAL_OUT_OF_RANGE = "pval_out_of_range"
+QVAL_MISSING = "qval_missing"
+QVAL_OUT_OF_RANGE = "qval_out_of_range"
+PIP_MISSING = "pip_missing"
+PIP_OUT_OF_RANGE = "pip_out_of_range"
 _REASONS = [
     "unplaced", "invalid_effect", "symbolic_allele", "multiallelic", AMBIGUOUS_ALLELE, "invalid_allele",
-    "ref_equals_alt", "unknown_chromosome", "invalid_position", "off_chromosome_end", "duplicate_row",
-    CONFLICTING_DUPLICATE,
+    "ref_equals_alt", "unknown_chromosome", "invalid_position", "off_chromosome_end", PVAL_OUT_OF_RANGE,
+    QVAL_MISSING, QVAL_OUT_OF_RANGE, PIP_MISSING, PIP_OUT_OF_RANGE, "duplicate_row", CONFLICTING_DUPLICATE,
 ]
+
+
+def probability_exclusions(path: Path, column: str, values: np.ndarray, out_of_range: str,
+                           missing: str | None = None) -> dict[str, np.ndarray]:
+    """Rows whose probability (a p-value, q-value or PIP, from the file's `column`) is outside [0, 1]: the reason
+    `out_of_range`, and with `missing` the rows without one. Such a value is never believed (a -log10 p in a p
+    column would make every row look insignificant, a negative one significant). When more than half the rows
+    are out of range the column holds something else: an InputError naming it."""
+    values = np.asarray(values, dtype=np.float64)
+    present = ~np.isnan(values)
+    outside = present & ((values < 0) | (values > 1))
+    if outside.sum() * 2 > len(values):
+        example = values[outside][0]
+        raise InputError(path, f"column {column!r} holds values outside [0, 1] in {int(outside.sum()):,} of "
+                         f"{len(values):,} rows (e.g. {example:g}): not a probability (a -log10 p-value?)",
+                         f"Give {column!r} as a probability between 0 and 1, or map it to the right column")
+    out = {out_of_range: outside}
+    if missing is not None:
+        if (~present).sum() * 2 > len(values):
+            raise InputError(path, f"column {column!r} is empty in {int((~present).sum()):,} of {len(values):,} rows",
+                             f"Fill in {column!r}, or point the run at the complete table")
+        out[missing] = ~present
+    return out
 
 
 def _mark_duplicates(pair_key: np.ndarray, effect: np.ndarray, reasons: np.ndarray) -> None:

@@ -150,7 +150,7 @@ def test_unit_col_resamples_whole_genes(gtex, tmp_path):
     assert b.metrics["spearman_ci"] == pytest.approx(a.metrics["spearman_ci"])
     assert b.metrics["spearman_p"] == pytest.approx(a.metrics["spearman_p"])
     assert rows.metrics["n_units"] == 1200
-    assert rows.metrics["spearman_p"] < a.metrics["spearman_p"] * 1e-50
+    assert rows.metrics["spearman_p"] == "< 1e-300"  # underflows: reported as the bound, not 0
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["n_units"] == 120
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from endobench.lib.io.errors import InputError
 from endobench.lib.io.fasta import read_fasta
-from endobench.lib.model.pairs import HEADER, describe_counts, score_fasta_pairs
+from endobench.lib.model.pairs import describe_counts, score_fasta_pairs
 from endobench_tests.lib.model.small_model import small_cross_fitted
 from endobench_tests.paths import FIXTURES
 
@@ -36,7 +36,7 @@ def test_writes_one_row_per_shared_name_in_ref_file_order(scored):
     """Rows follow the REF file, with the header name, score_ref, score_alt, delta."""
     _, out = scored
     text = out.read_text()
-    assert text.startswith(HEADER)
+    assert text.startswith("name\tscore_ref\tscore_alt\tdelta\n")
     table = pd.read_csv(out, sep="\t")
     assert list(table.columns) == ["name", "score_ref", "score_alt", "delta"]
     assert list(table["name"]) == SHARED
@@ -67,11 +67,13 @@ def test_full_record_delta_equals_the_pipeline_window_delta(scored, model):
 def test_unpaired_and_short_records_are_counted_not_written(scored):
     """One name only in each file and one pair shorter than the 99-bp model input are counted and described."""
     counts, _ = scored
-    assert counts == {"ref_records": 5, "alt_records": 5, "scored": 3, "only_in_ref": 1, "only_in_alt": 1,
-                      "non_acgt_base": 0, "too_short": 1, "min_length": 99}
+    short = counts["not_scored"]["too_short"]
+    assert {k: v for k, v in counts.items() if k != "not_scored"} == {
+        "ref_records": 5, "alt_records": 5, "scored": 3, "only_in_ref": 1, "only_in_alt": 1, "non_acgt_base": 0,
+        "ref_equals_alt": 0, "too_short": 1, "min_length": 99}
     assert describe_counts(counts) == (
         "scored 3 pairs; not scored: 1 only in the REF file, 1 only in the ALT file, "
-        "1 shorter than the model input of 99 bp"
+        f"1 shorter than the model input of 99 bp ({short[0]})"
     )
 
 
@@ -122,7 +124,30 @@ def test_pairs_with_n_or_an_ambiguity_code_are_counted_not_scored(tmp_path, mode
     counts = score_fasta_pairs(ref, alt, tmp_path / "out.tsv", model)
     assert (counts["scored"], counts["non_acgt_base"]) == (1, 2)
     assert pd.read_csv(tmp_path / "out.tsv", sep="\t")["name"].tolist() == [SHARED[2]]
-    assert "2 with a base other than A, C, G, T" in describe_counts(counts)
+    assert f"2 with a base other than A, C, G, T (N or an ambiguity code) ({SHARED[0]}, {SHARED[1]})" in \
+        describe_counts(counts)
+
+
+def test_a_pair_whose_two_sequences_are_the_same_is_ref_equals_alt(tmp_path, model):
+    """The graph's reason for REF equal to ALT: there is no variant, so no score (it would be a bare 0)."""
+    high = read_fasta(HIGH)
+    ref, alt = _pairs_with(tmp_path, lambda name, seq: high[name] if name == SHARED[1] else seq)
+    counts = score_fasta_pairs(ref, alt, tmp_path / "out.tsv", model)
+    assert (counts["scored"], counts["ref_equals_alt"]) == (2, 1)
+    assert counts["not_scored"]["ref_equals_alt"] == [SHARED[1]]
+    assert f"(ref_equals_alt) ({SHARED[1]})" in describe_counts(counts)
+
+
+@pytest.mark.parametrize("name, read", [
+    ("scores.tsv", lambda path: pd.read_csv(path, sep="\t")),
+    ("scores.csv", pd.read_csv),
+    ("scores.parquet", pd.read_parquet),
+])
+def test_the_output_format_is_the_one_its_name_says(tmp_path, model, name, read):
+    score_fasta_pairs(LOW, HIGH, tmp_path / name, model)
+    table = read(tmp_path / name)
+    assert table.columns.tolist() == ["name", "score_ref", "score_alt", "delta"]
+    assert table["name"].tolist() == SHARED
 
 
 @pytest.mark.parametrize("line, says", [
