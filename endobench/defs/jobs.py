@@ -11,10 +11,10 @@ shared_inputs_job = dg.define_asset_job(
 )
 release_inputs_job = dg.define_asset_job(
     "release_inputs_job",
-    selection=dg.AssetSelection.assets("raw_gtex_eqtls", "dhs_filtered_variants", "sequence_windows",
-                                       "motif_changes"),
-    description="One GTEx release: parse, peak filter, reference check, windows (with their blocking checks) and the "
-                "motifs each variant makes or breaks.",
+    selection=dg.AssetSelection.assets("raw_gtex_eqtls", "gtex_negative_tests", "dhs_filtered_variants",
+                                       "sequence_windows", "motif_changes"),
+    description="One GTEx release: parse, the non-significant tests of all-pairs tables (when read), peak filter, "
+                "reference check, windows (with their blocking checks) and the motifs each variant makes or breaks.",
 )
 predictions_job = dg.define_asset_job(
     "predictions_job",

@@ -87,13 +87,21 @@ SOURCES_SETTINGS = {
     "ENDOBENCH_PEAKS_ENCODE_ACCESSION": ("peaks_encode_accession", str),
     "ENDOBENCH_PINNED_MD5": ("pinned_md5", json.loads),
     "ENDOBENCH_DOWNLOAD_RETRIES": ("download_retries", whole_number("a whole number of retries >= 0")),
+    "ENDOBENCH_GTEX_NEGATIVES": ("gtex_negatives", str),
+    "ENDOBENCH_GTEX_NEGATIVES_PER_GENE": ("negatives_per_gene", whole_number("a whole number of tests >= 1")),
+    "ENDOBENCH_GTEX_ALLPAIRS_BASE_URL": ("gtex_allpairs_base_url", str),
+    "ENDOBENCH_GTEX_ALLPAIRS_BILLING_PROJECT": ("gtex_allpairs_billing_project", str),
 }
+# The OAuth access token for GTEx's requester-pays all-pairs bucket: a secret, so only ever through dg.EnvVar.
+GCS_TOKEN_VARIABLE = "ENDOBENCH_GCS_ACCESS_TOKEN"
 
 
 # The settings both profiles have (the full profile's download settings mean nothing to the sample).
 SHARED_SOURCES_SETTINGS = {k: v for k, v in SOURCES_SETTINGS.items() if k in ("ENDOBENCH_GTEX_TISSUES",
                                                                           "ENDOBENCH_ANNOTATIONS",
-                                                                          "ENDOBENCH_GTEX_EFFECT")}
+                                                                          "ENDOBENCH_GTEX_EFFECT",
+                                                                          "ENDOBENCH_GTEX_NEGATIVES",
+                                                                          "ENDOBENCH_GTEX_NEGATIVES_PER_GENE")}
 
 
 # Every variable a run reads when it loads the definitions or executes (here, the storage, the sources and
@@ -101,7 +109,7 @@ SHARED_SOURCES_SETTINGS = {k: v for k, v in SOURCES_SETTINGS.items() if k in ("E
 # (`env_vars` of deploy/dagster.yaml). The sensors' own settings (automation.py) are read by the daemon only.
 RUN_ENVIRONMENT = (
     "ENDOBENCH_PREDICTOR", "ENDOBENCH_PROFILE", "ENDOBENCH_DATA_DIR", "ENDOBENCH_ALPHAGENOME_ADDRESS",
-    *ALPHAGENOME_SETTINGS, *SOURCES_SETTINGS, MAX_DECOMPRESSED_ENV,
+    *ALPHAGENOME_SETTINGS, *SOURCES_SETTINGS, GCS_TOKEN_VARIABLE, MAX_DECOMPRESSED_ENV,
 )
 
 
@@ -167,11 +175,14 @@ def resources_from_environment(predictor: str | None = None, data_dir: str | Non
     ENDOBENCH_DATA_DIR (default data; `data_dir` overrides it), and the optional `SOURCES_SETTINGS` and
     `ALPHAGENOME_SETTINGS`: what the code location, `endobench demo` and `endobench score-variants` all read."""
     profile = os.environ.get("ENDOBENCH_PROFILE", "sample")
+    settings = settings_from_environment(SOURCES_SETTINGS if profile == FULL else SHARED_SOURCES_SETTINGS)
+    if profile == FULL and os.environ.get(GCS_TOKEN_VARIABLE):  # set: resolved by Dagster, never read here
+        settings["gcs_access_token"] = dg.EnvVar(GCS_TOKEN_VARIABLE)
     return build_resources(
         predictor=predictor or os.environ.get("ENDOBENCH_PREDICTOR", LOCAL),
         profile=profile,
         data_dir=data_dir or os.environ.get("ENDOBENCH_DATA_DIR", "data"),
-        sources_settings=settings_from_environment(SOURCES_SETTINGS if profile == FULL else SHARED_SOURCES_SETTINGS),
+        sources_settings=settings,
     )
 
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import dagster as dg
+from pydantic import Field
 
-from endobench.lib.genome.builds import HG18, HG19, HG38, normalize_build
+from endobench.lib.genome.builds import HG18, HG19, HG38, PARTITION_CHROMOSOMES, normalize_build
 from endobench.lib.io.checksums import PINNED_MD5, ChecksumMismatch, md5_from_listing, verify
-from endobench.lib.io.downloads import DownloadError, download, extract_tar_member, gunzip_file
+from endobench.lib.io.downloads import DownloadError, download, extract_tar_member, gunzip_file, published_md5
 from endobench.lib.io.encode_metadata import PEAKS, EncodeExpectation, check_encode_metadata, md5_from_encode_metadata
 from endobench.lib.io.errors import InputError
 from endobench.lib.scoring.tracks import CATALOGUE_FILE, Track, TrackCatalogue
@@ -99,6 +100,35 @@ GTEX_RELEASES: dict[str, GtexRelease] = {
     ),
 }
 
+@dataclass(frozen=True)
+class GtexAllPairs:
+    """Where one GTEx release keeps every cis test of a tissue: a file path under `gtex_allpairs_base_url` taking
+    `{tissue}`, and `{chrom}` when the release splits them by chromosome (`PARTITION_CHROMOSOMES`)."""
+
+    template: str
+    build: str
+
+    def files(self, tissue: str) -> list[str]:
+        if "{chrom}" not in self.template:
+            return [self.template.format(tissue=tissue)]
+        return [self.template.format(tissue=tissue, chrom=chrom) for chrom in PARTITION_CHROMOSOMES]
+
+
+# GTEx's all-pairs tables, in the portal's Google Cloud bucket `gtex-resources` (requester pays: the billing project
+# and an OAuth token are settings). v8: one gzipped text per tissue, several GB; v10: tensorQTL's parquet per chromosome.
+ALLPAIRS = "allpairs"
+GTEX_NEGATIVES = ("", ALLPAIRS)
+# Two per gene and truth set: the nearest test to the gene's positive, and one spare for when the nearest cannot be
+# scored (no window, a failed call). The report matches one negative to each positive, nearest in the same
+# covariates, so more rarely changes a match, and each costs a prediction: a truth set of P positive genes adds at
+# most 2 P rows to score.
+NEGATIVES_PER_GENE = 2
+GTEX_ALLPAIRS: dict[str, GtexAllPairs] = {
+    "v8": GtexAllPairs("GTEx_Analysis_v8_QTLs/GTEx_Analysis_v8_eQTL_all_associations/{tissue}.allpairs.txt.gz", HG38),
+    "v10": GtexAllPairs(
+        "GTEx_Analysis_v10_QTLs/GTEx_Analysis_v10_eQTL_all_associations/{tissue}.v10.allpairs.{chrom}.parquet", HG38),
+}
+
 # UCSC liftOver chains, relative to `DataSources.ucsc_base_url` (hgdownload goldenPath).
 UCSC_CHAINS: dict[tuple[str, str], str] = {
     (HG19, HG38): "hg19/liftOver/hg19ToHg38.over.chain.gz",
@@ -144,6 +174,10 @@ class DataSources(dg.ConfigurableResource):
     # Your own reference instead of the profile's: an indexed FASTA (plain or bgzip) and the build it is on.
     reference_fasta: str = ""
     reference_build: str = HG38
+    # Non-significant tests of the positives' own genes as matched negatives: "allpairs" reads GTEx's all-pairs tables
+    # (full profile; several GB per tissue), "" none. At most `negatives_per_gene` per gene and truth set are kept.
+    gtex_negatives: str = ""
+    negatives_per_gene: int = NEGATIVES_PER_GENE
 
     def _sample(self, name: str) -> Path:
         return Path(self.sample_dir) / name
@@ -199,7 +233,23 @@ class DataSources(dg.ConfigurableResource):
 
     def gtex_sources(self) -> list[tuple[str, str]]:
         """(truth-set source key, GTEx tissue) of each configured tissue."""
+        self.reads_allpairs()
         return [(tissue_key(t), t) for t in self.configured_tissues()]
+
+    def reads_allpairs(self) -> bool:
+        """Whether the eQTL truth sets get non-significant tests from GTEx's all-pairs tables; a setting that is not
+        one of `GTEX_NEGATIVES`, or a bound below one, is refused here, before any work."""
+        if self.gtex_negatives not in GTEX_NEGATIVES:
+            raise dg.Failure(f"gtex_negatives (ENDOBENCH_GTEX_NEGATIVES) is {self.gtex_negatives!r}: use "
+                             f"{ALLPAIRS!r} to read GTEx's all-pairs tables, or leave it empty", allow_retries=False)
+        if self.negatives_per_gene < 1:
+            raise dg.Failure(f"negatives_per_gene (ENDOBENCH_GTEX_NEGATIVES_PER_GENE) is {self.negatives_per_gene}: "
+                             "keep at least one negative per gene", allow_retries=False)
+        return self.gtex_negatives == ALLPAIRS
+
+    def gtex_allpairs(self, release: str, tissue: str) -> list[SourceFile]:
+        """Every cis test of one GTEx tissue in one release (one file, or one per chromosome)."""
+        raise NotImplementedError
 
     def fold_regions(self) -> Path:
         """AlphaGenome's fold regions (the file the SDK downloads at run time), bundled so nothing is fetched."""
@@ -263,10 +313,19 @@ class SampleDataSources(DataSources):
     """The bundled real sample (`data/sample/`, provenance in its SOURCES.md): offline, the default."""
 
     def gtex_sources(self) -> list[tuple[str, str]]:
-        """As every profile's, and a tissue the sample does not bundle is refused here, before any work."""
+        """As every profile's, and a tissue the sample does not bundle, or all-pairs negatives, are refused here,
+        before any work."""
         sources = super().gtex_sources()
         self._refuse_unbundled([t for _, t in sources if not self._egenes(t).exists()])
+        if self.reads_allpairs():
+            self.gtex_allpairs("v8", sources[0][1] if sources else "")
         return sources
+
+    def gtex_allpairs(self, release: str, tissue: str) -> list[SourceFile]:
+        raise dg.Failure("the sample profile bundles no GTEx all-pairs table (several GB per tissue): non-significant "
+                         "tests as negatives come with the full profile (ENDOBENCH_PROFILE=full, "
+                         f"ENDOBENCH_GTEX_NEGATIVES={ALLPAIRS}); unset ENDOBENCH_GTEX_NEGATIVES for the sample",
+                         allow_retries=False)
 
     def _egenes(self, tissue: str) -> Path:
         return self._sample(f"gtex_v8_{tissue}.v8.egenes.txt.gz")
@@ -322,21 +381,28 @@ class FullDataSources(DataSources):
     blacklist_encode_accession: str = ENCODE_HG38_BLACKLIST
     download_retries: int = 5
     download_read_timeout_s: float = 120.0
+    # GTEx's all-pairs tables (with gtex_negatives="allpairs"): the bucket, the Google Cloud project billed for the
+    # download (requester pays) and an OAuth access token (wire it as dg.EnvVar("ENDOBENCH_GCS_ACCESS_TOKEN")).
+    gtex_allpairs_base_url: str = "https://storage.googleapis.com/gtex-resources"
+    gtex_allpairs_billing_project: str = ""
+    gcs_access_token: str = Field(default="", repr=False, description="an OAuth access token for the all-pairs "
+                                  "bucket; wire it as dg.EnvVar('ENDOBENCH_GCS_ACCESS_TOKEN')")
     # Checksums known in advance, by the file's path at its publisher; a download must match them too.
     pinned_md5: dict[str, str] = PINNED_MD5
 
-    def _download(self, url: str, relative: str) -> Path:
+    def _download(self, url: str, relative: str, headers: dict[str, str] | None = None) -> Path:
         try:
             return download(url, Path(self.download_dir) / relative, retries=self.download_retries,
-                            timeout=(10.0, self.download_read_timeout_s))
+                            timeout=(10.0, self.download_read_timeout_s), headers=headers)
         except DownloadError as exc:
             raise dg.Failure(str(exc), allow_retries=exc.retryable) from exc
 
-    def _fetch(self, url: str, relative: str, key: str, published=None) -> SourceFile:
+    def _fetch(self, url: str, relative: str, key: str, published=None, headers: dict[str, str] | None = None
+               ) -> SourceFile:
         """Download `url` to `relative` under download_dir; a new download is checked (`published()` gives the
         publisher's MD5, or None when it gives none) before anyone reads it. `key` names the file in the ledger."""
         fresh = not (Path(self.download_dir) / relative).exists()
-        path = self._download(url, relative)
+        path = self._download(url, relative, headers)
         if not fresh:
             return SourceFile(path, "")
         try:
@@ -356,9 +422,42 @@ class FullDataSources(DataSources):
     def _gtex_archive_url(self, spec: GtexRelease) -> str:
         return f"{self.gtex_base_url.rstrip('/')}/{spec.archive}"
 
+    def _allpairs_url(self, relative: str) -> str:
+        url = f"{self.gtex_allpairs_base_url.rstrip('/')}/{relative}"
+        return f"{url}?userProject={self.gtex_allpairs_billing_project}" if self.gtex_allpairs_billing_project else url
+
+    def _allpairs_files(self, release: str, tissue: str) -> list[tuple[str, str]]:
+        """(path under the bucket, path under download_dir) of each all-pairs file of a tissue and release."""
+        layout = GTEX_ALLPAIRS.get(release)
+        if layout is None:
+            raise dg.Failure(f"GTEx release {release!r} has no all-pairs layout in GTEX_ALLPAIRS (known: "
+                             f"{sorted(GTEX_ALLPAIRS)}); add its file template there", allow_retries=False)
+        return [(relative, f"gtex/{release}/allpairs/{PurePosixPath(relative).name}") for relative in layout.files(tissue)]
+
+    def gtex_allpairs(self, release: str, tissue: str) -> list[SourceFile]:
+        """Each all-pairs file of the tissue, downloaded once (resumable) and checked against the MD5 the bucket
+        declares for it (`x-goog-hash`) where it declares one, else recorded. A file already in place (copied there
+        with `gsutil -u <project> cp`, say) is used as it is."""
+        headers = {"Authorization": f"Bearer {self.gcs_access_token}"} if self.gcs_access_token else {}
+        files = []
+        for relative, dest in self._allpairs_files(release, tissue):
+            url = self._allpairs_url(relative)
+            try:
+                fetched = self._fetch(url, dest, f"gtex-resources/{relative}", lambda u=url: published_md5(u, headers),
+                                      headers)
+            except dg.Failure as exc:
+                if "HTTP 40" not in (exc.description or "") or "HTTP 404" in (exc.description or ""):
+                    raise
+                raise dg.Failure(f"{exc.description} GTEx keeps its all-pairs tables in a requester-pays bucket: "
+                                 "set ENDOBENCH_GTEX_ALLPAIRS_BILLING_PROJECT to the Google Cloud project to bill and "
+                                 "ENDOBENCH_GCS_ACCESS_TOKEN to an access token (gcloud auth print-access-token), or "
+                                 f"copy the file to {Path(self.download_dir) / dest}", allow_retries=False) from exc
+            files.append(SourceFile(fetched.path, GTEX_ALLPAIRS[release].build, fetched.verified))
+        return files
+
     def pending_downloads(self, release: str) -> list[str]:
         """The first URL of each input of `release` not yet on disk, in the order a run fetches them (peaks,
-        exclusion list, GTEx, reference): what the `full` profile still has to reach."""
+        exclusion list, GTEx, all-pairs tables when read, reference): what the `full` profile still has to reach."""
         pending = []
         for accession in filter(None, (self.peaks_encode_accession, self.blacklist_encode_accession)):
             if not (Path(self.download_dir) / "encode" / f"{accession}.bed.gz").exists():
@@ -372,6 +471,10 @@ class FullDataSources(DataSources):
                 (Path(self.download_dir) / "gtex" / release / PurePosixPath(member.format(tissue=t)).name).exists()
                 for t in self.configured_tissues()):
             pending.append(self._gtex_archive_url(spec))
+        if self.reads_allpairs() and release in GTEX_ALLPAIRS:
+            missing = [relative for t in self.configured_tissues() for relative, dest in self._allpairs_files(release, t)
+                       if not (Path(self.download_dir) / dest).exists()]
+            pending += [self._allpairs_url(missing[0])] if missing else []
         if not self.reference_fasta and not self.reference_file().path.exists():
             pending.append(self._ucsc_url(UCSC_HG38_FASTA))
         return pending

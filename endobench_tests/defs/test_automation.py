@@ -14,7 +14,7 @@ import pytest
 
 from endobench.definitions import build_definitions
 from endobench.defs import checks
-from endobench.defs.assets import inputs, motifs, variants
+from endobench.defs.assets import inputs, motifs, negative_tests, variants
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, chromosome_partitions
 from endobench.defs.resources import build_resources
 from endobench_tests.defs.conftest import sample_copy
@@ -66,7 +66,8 @@ def story(tmp_path_factory):
         seen["v8 added"] = ticks.tick()
         ticks.materialize([inputs.raw_gtex_eqtls, checks.gtex_effect_is_signed], "v8")
         seen["raw table checked"] = ticks.tick()
-        ticks.materialize([variants.dhs_filtered_variants, checks.genome_builds_match], "v8")
+        ticks.materialize([negative_tests.gtex_negative_tests, variants.dhs_filtered_variants,
+                           checks.genome_builds_match], "v8")
         seen["variants checked"] = ticks.tick()
         ticks.materialize([variants.sequence_windows, checks.reference_allele_agreement,
                            checks.window_lengths_match_predictor], "v8")
@@ -111,7 +112,9 @@ def test_a_new_release_requests_its_raw_table_only(story):
 
 
 def test_each_asset_follows_once_the_checks_of_its_inputs_passed(story):
-    assert story["raw table checked"] == {"dhs_filtered_variants": {"v8"}}
+    """The all-pairs negatives (none read here) and the peak filter that reads them are requested together: a run
+    holds both, in their order."""
+    assert story["raw table checked"] == {"gtex_negative_tests": {"v8"}, "dhs_filtered_variants": {"v8"}}
     assert story["variants checked"] == {"sequence_windows": {"v8"}}
 
 

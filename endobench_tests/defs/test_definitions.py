@@ -15,7 +15,8 @@ from endobench.resources.storage import Storage
 from endobench_tests.paths import REPO
 
 ASSETS = {
-    "raw_gtex_eqtls", "raw_qtl_tables", "dsqtl_sites", "dhs_peaks", "local_model", "dhs_filtered_variants",
+    "raw_gtex_eqtls", "gtex_negative_tests", "raw_qtl_tables", "dsqtl_sites", "dhs_peaks", "local_model",
+    "dhs_filtered_variants",
     "sequence_windows", "motif_changes",
     "variant_effect_predictions", "benchmark_report", "external_benchmark",
 }

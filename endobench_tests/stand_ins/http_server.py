@@ -11,10 +11,15 @@ Faults are queued per path and consumed one request at a time:
 
 Every request is recorded (`server.requests`) with its method, path and `Range` header, so tests can check that
 a client resumed from the right byte.
+
+A path can also be served as Google Cloud Storage serves an object: with its `x-goog-hash` header (`goog_hash`), and
+from a requester-pays bucket (`requester_pays`): without `?userProject=` the answer is 400 (GCS's
+`UserProjectMissing`), without the right `Authorization: Bearer` token 401.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -26,6 +31,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
@@ -58,6 +64,8 @@ class RecordedRequest:
     path: str
     range: str | None
     status: int
+    authorization: str | None = None
+    query: str = ""
 
 
 class FixtureServer:
@@ -68,6 +76,8 @@ class FixtureServer:
         for path, content in (files or {}).items():
             self.add(path, content)
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.extra_headers: dict[str, dict[str, str]] = {}
+        self.paying: dict[str, tuple[str, str]] = {}  # path -> (billing project, token) it requires
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -75,6 +85,14 @@ class FixtureServer:
 
     def add(self, path: str, content: bytes | Path) -> None:
         self.files[path] = content if isinstance(content, bytes) else Path(content).read_bytes()
+
+    def goog_hash(self, path: str) -> None:
+        """Answer `path` with the `x-goog-hash` headers GCS sends: the CRC32C (a placeholder here) and the MD5."""
+        md5 = base64.b64encode(hashlib.md5(self.files[path]).digest()).decode()
+        self.extra_headers[path] = {"x-goog-hash": f"crc32c=AAAAAA==, md5={md5}"}
+
+    def requester_pays(self, path: str, project: str, token: str) -> None:
+        self.paying[path] = (project, token)
 
     def inject(self, path: str, *faults: Fault) -> None:
         with self._lock:
@@ -132,10 +150,25 @@ class FixtureServer:
 
     def _record(self, handler: BaseHTTPRequestHandler, path: str, status: int) -> None:
         with self._lock:
-            self.requests.append(RecordedRequest(handler.command, path, handler.headers.get("Range"), status))
+            self.requests.append(RecordedRequest(handler.command, path, handler.headers.get("Range"), status,
+                                                 handler.headers.get("Authorization"), urlsplit(handler.path).query))
+
+    def _refused(self, handler: BaseHTTPRequestHandler, path: str) -> int | None:
+        """The status of a requester-pays refusal of this request, or None when it may be served."""
+        if path not in self.paying:
+            return None
+        project, token = self.paying[path]
+        if parse_qs(urlsplit(handler.path).query).get("userProject") != [project]:
+            return 400
+        return None if handler.headers.get("Authorization") == f"Bearer {token}" else 401
 
     def _serve(self, handler: BaseHTTPRequestHandler, *, head: bool) -> None:
         path = handler.path.split("?", 1)[0]
+        refused = self._refused(handler, path)
+        if refused is not None:
+            self._record(handler, path, refused)
+            handler.send_error(refused)
+            return
         fault = self._next_fault(path)
         if fault is not None and fault.kind == "status":
             self._record(handler, path, int(fault.value))
@@ -167,6 +200,8 @@ class FixtureServer:
         handler.send_header("Content-Type", "application/octet-stream")
         handler.send_header("Accept-Ranges", "bytes")
         handler.send_header("Content-Length", str(end - start))
+        for name, value in self.extra_headers.get(path, {}).items():
+            handler.send_header(name, value)
         if status == 206:
             handler.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
         handler.end_headers()

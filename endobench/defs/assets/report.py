@@ -107,7 +107,8 @@ def headline_metadata(metrics: dict, figures: dict[str, bytes]) -> dict[str, dg.
 
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="report", kinds={"matplotlib", "html"},
-    deps=["variant_effect_predictions", "sequence_windows", "raw_qtl_tables", "raw_gtex_eqtls", "motif_changes"],
+    deps=["variant_effect_predictions", "sequence_windows", "raw_qtl_tables", "raw_gtex_eqtls", "gtex_negative_tests",
+          "motif_changes"],
     automation_condition=REPORT_UP_TO_DATE, code_version=source_code_version("1", __name__),
 )
 def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, storage: Storage) -> dg.MaterializeResult:
@@ -124,6 +125,7 @@ def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, st
     # start-up, and only this asset's runs use them (each prediction partition is a run of its own).
     from endobench.lib.evaluation.funnel import funnels_and_exclusions
     from endobench.lib.evaluation.motif_report import motif_section
+    from endobench.lib.evaluation.negative_tests import report_section
     from endobench.lib.evaluation.references import tissue_replication_genome_wide
     from endobench.lib.evaluation.report import build_report, predictor_label
     release = context.partition_key
@@ -144,10 +146,12 @@ def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, st
     labels = {c: predictor_label(p, c) for c, p in predictions[["configuration", "predictor"]].drop_duplicates()
               .itertuples(index=False)}
     motif_blocks, motif_numbers = motif_section(predictions, motif_table, specs, labels)
+    negatives = storage.read_stats("gtex_negative_tests", release) if sources.reads_allpairs() else {}
     result = build_report(pd.concat([predictions, references], ignore_index=True), funnels, exclusions,
                           diagnostics, storage.asset_dir("benchmark_report") / release, specs=specs,
-                          tissue_replication=tissue_replication_genome_wide(eqtls), extra_sections=motif_blocks,
-                          extra_metrics={"motifs": motif_numbers})
+                          tissue_replication=tissue_replication_genome_wide(eqtls),
+                          extra_sections=[*motif_blocks, *report_section(negatives, sources.reads_allpairs())],
+                          extra_metrics={"motifs": motif_numbers, "negative_tests": negatives})
     return dg.MaterializeResult(
         metadata=rounded({
             "report": dg.MetadataValue.md(result.markdown),

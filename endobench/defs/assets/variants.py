@@ -22,12 +22,16 @@ from endobench.resources.sources import DataSources, SourceFile
 from endobench.resources.storage import Storage
 
 
-def load_sources(storage: Storage, release: str) -> tuple[pa.Table, dict]:
-    """Every source table of a release in one Arrow table (the release's GTEx tissues and the generic QTL tables),
-    text as codes, only the columns `annotate_truth_sets` reads (`as_sources`)."""
-    tables = [storage.read_arrow(asset, partition, SOURCE_COLUMNS)
-              for asset, partition in (("raw_gtex_eqtls", release), ("raw_qtl_tables", None))]
+def load_sources(storage: Storage, release: str, negatives: bool = False) -> tuple[pa.Table, dict]:
+    """Every source table of a release in one Arrow table (the release's GTEx tissues, with `negatives` their
+    non-significant all-pairs tests, and the generic QTL tables), text as codes, only the columns
+    `annotate_truth_sets` reads (`as_sources`). A GTEx source's statistics count its added tests as `negative_tests`."""
+    assets = [("raw_gtex_eqtls", release), *([("gtex_negative_tests", release)] if negatives else []),
+              ("raw_qtl_tables", None)]
+    tables = [storage.read_arrow(asset, partition, SOURCE_COLUMNS) for asset, partition in assets]
     stats = {**storage.read_stats("raw_gtex_eqtls", release), **storage.read_stats("raw_qtl_tables")}
+    for source, added in (storage.read_stats("gtex_negative_tests", release) if negatives else {}).items():
+        stats.setdefault(source, {})["negative_tests"] = added["rows_kept"]
     return as_sources(tables), stats
 
 
@@ -53,7 +57,7 @@ def check_builds(table: pa.Table, annotations: dict[str, PeakSet], reference: So
 
 @dg.asset(
     partitions_def=gtex_release_partitions, group_name="variants", kinds={"bedtools", "parquet"},
-    deps=["raw_gtex_eqtls", "raw_qtl_tables", "dhs_peaks", "dsqtl_sites"],
+    deps=["raw_gtex_eqtls", "gtex_negative_tests", "raw_qtl_tables", "dhs_peaks", "dsqtl_sites"],
     automation_condition=UP_TO_DATE, code_version=source_code_version("1", __name__),
 )
 def dhs_filtered_variants(
@@ -64,9 +68,10 @@ def dhs_filtered_variants(
     eQTL truth sets keep only variants in their annotation (K562 DNase peaks, or LCL DNase-sensitive sites);
     accessibility QTL truth sets (dsQTLs are DNase sites by construction) keep all variants and carry
     `in_annotation` (in K562 peaks) as an annotation. One source table under two annotations is two truth sets.
+    With all-pairs negatives (`gtex_negatives`), a tissue's non-significant tests join its rows.
     """
     release = context.partition_key
-    table, source_stats = load_sources(storage, release)
+    table, source_stats = load_sources(storage, release, negatives=sources.reads_allpairs())
     table = drop_unpredicted_chromosomes(table, source_stats)
     annotations = load_annotations(storage)
     with bad_input_fails_the_run():
@@ -74,6 +79,7 @@ def dhs_filtered_variants(
     specs = sources.truth_sets()
     annotated = annotate_truth_sets(table, specs, annotations, default_annotation=K562_DHS_PEAKS.key)
     stats = {spec.name: {"rows_read": source_stats.get(spec.source, {}).get("rows_read", 0),
+                         **{k: v for k, v in source_stats.get(spec.source, {}).items() if k == "negative_tests"},
                          "excluded": source_stats.get(spec.source, {}).get("excluded", {}),
                          **annotated.funnel[spec.name]} for spec in specs}
     path = storage.write_table(annotated.frame, "dhs_filtered_variants", release)

@@ -20,6 +20,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from endobench.lib.evaluation.covariates import (
+    COVARIATES,
+    log10_tss_distance,
+    minor_allele_frequency,
+    standardised_mean_difference,
+)
 from endobench.lib.evaluation.metrics import BOOTSTRAP_SEED, MIN_UNITS, N_BOOTSTRAP, auroc_interval, too_few
 
 
@@ -76,7 +82,7 @@ class _CovariateDistance:
     def __init__(self, rows: pd.DataFrame) -> None:
         self.columns: list[tuple[str, pd.Series, float]] = []
         names = []
-        for name, values in (("log10 TSS distance", _log10_tss), ("MAF", _maf)):
+        for name, values in (("log10 TSS distance", log10_tss_distance), ("MAF", minor_allele_frequency)):
             every = values(rows)
             if every is not None and every.notna().any():
                 spread = float(every.std()) or 1.0
@@ -98,28 +104,17 @@ class _CovariateDistance:
         return gaps
 
 
-def _log10_tss(frame: pd.DataFrame) -> pd.Series | None:
-    if "tss_distance" not in frame:
-        return None
-    return np.log10(pd.to_numeric(frame["tss_distance"], errors="coerce").abs() + 1)
-
-
-def _maf(frame: pd.DataFrame) -> pd.Series | None:
-    return pd.to_numeric(frame["maf"], errors="coerce") if "maf" in frame else None
-
-
 def _balance(positives: pd.DataFrame, negatives: pd.DataFrame) -> dict[str, float]:
     """Standardised mean difference of each covariate (|d| below 0.1 is the usual mark of good balance)."""
     out = {}
-    for name, values in (("log10_tss_distance", _log10_tss), ("maf", _maf)):
+    for name, values in COVARIATES.items():
         a, b = values(positives), values(negatives)
         if a is None or b is None or positives.empty or negatives.empty:
             continue
         a, b = a.dropna(), b.dropna()
         if len(a) < 2 or len(b) < 2:
             continue
-        spread = math.sqrt((a.var() + b.var()) / 2)
-        out[name] = float((a.mean() - b.mean()) / spread) if spread > 0 else 0.0
+        out[name] = standardised_mean_difference(a.mean(), a.var(), b.mean(), b.var())
     return out
 
 

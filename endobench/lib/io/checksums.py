@@ -7,6 +7,8 @@ the downloads, so that a later run that finds the publisher's value changed says
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import re
@@ -48,6 +50,19 @@ def md5_from_listing(listing: Path, name: str) -> str | None:
                 raise InputError(listing, f"the checksum of {name} is {fields[0][:40]!r}, not an MD5", "Download the "
                                  "listing again; if it stays so, report it to the publisher", line=number)
             return fields[0].lower()
+    return None
+
+
+def md5_from_goog_hash(value: str) -> str | None:
+    """The MD5 in a Google Cloud Storage `x-goog-hash` header (`crc32c=<b64>,md5=<b64>`) as hex, or None."""
+    for part in value.split(","):
+        name, _, encoded = part.strip().partition("=")
+        if name == "md5":
+            try:
+                digest = base64.b64decode(encoded, validate=True)
+            except (binascii.Error, ValueError):
+                return None
+            return digest.hex() if len(digest) == 16 else None
     return None
 
 

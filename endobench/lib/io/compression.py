@@ -129,9 +129,10 @@ def open_bytes(path: Path | str, what: str) -> BinaryIO:
     return io.BufferedReader(_Inflate(path, max_decompressed_bytes()), buffer_size=_CHUNK)
 
 
-def open_fast(path: Path | str) -> Counted | None:
-    """For Arrow's multithreaded reader: ISA-L inflating on a thread of its own, under the size guard, with the
-    lines counted on the way (see `Counted`).
+def open_fast(path: Path | str, max_bytes: int | None = None) -> Counted | None:
+    """For Arrow's multithreaded reader: ISA-L inflating on a thread of its own, under the size guard (or
+    `max_bytes`, for a reader that streams a file too large to hold), with the lines counted on the way (see
+    `Counted`).
 
     None when the file is not plain or gzip text; the caller then reads it with the exact reader, which says why.
     """
@@ -140,7 +141,7 @@ def open_fast(path: Path | str) -> Counted | None:
     if kind == PLAIN:
         return Counted(path, open(path, "rb"), None)
     if kind in (GZIP, BGZF):
-        return Counted(path, igzip_threaded.open(path, "rb", threads=1), max_decompressed_bytes())
+        return Counted(path, igzip_threaded.open(path, "rb", threads=1), max_bytes or max_decompressed_bytes())
     return None
 
 

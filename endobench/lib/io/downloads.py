@@ -20,7 +20,7 @@ import tarfile
 import time
 import urllib.parse
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -29,7 +29,7 @@ import requests
 import urllib3
 
 from endobench.lib.io.atomic import atomic_path
-from endobench.lib.io.checksums import file_digest
+from endobench.lib.io.checksums import file_digest, md5_from_goog_hash
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,11 @@ def download(
     retries: int = DEFAULT_RETRIES,
     backoff: float = 1.0,
     session: requests.Session | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Path:
     """Download `url` to `dest` and return `dest`; reuse `dest` when it already holds the verified file.
+
+    `headers` go with every request (an `Authorization` for a requester-pays bucket); they are never logged.
 
     Transient failures (connection errors, timeouts, a transfer cut short, HTTP 408/429/5xx) are retried up to
     `retries` times with exponential backoff (`backoff`, 2x, 4x... seconds), each retry resuming from the bytes
@@ -94,7 +97,7 @@ def download(
                 log.warning("retrying %s in %.1f s (attempt %d of %d): %s", url, delay, attempt + 1, retries + 1, last)
                 time.sleep(delay)
             try:
-                total = _fetch_once(http, url, partial, expected_size, timeout)
+                total = _fetch_once(http, url, partial, expected_size, timeout, headers or {})
             except _Retry as exc:
                 last = exc
                 continue
@@ -111,7 +114,7 @@ def download(
 
 
 def _fetch_once(
-    http: requests.Session, url: str, partial: Path, expected_size: int | None, timeout
+    http: requests.Session, url: str, partial: Path, expected_size: int | None, timeout, extra: Mapping[str, str]
 ) -> int | None:
     """One GET, appending to `partial` from where it ends; returns the full length the server announced."""
     offset = partial.stat().st_size if partial.exists() else 0
@@ -121,7 +124,7 @@ def _fetch_once(
     if expected_size is not None and offset == expected_size and offset > 0:
         return expected_size
     # `identity`: byte ranges must count the bytes of the file itself, never of an on-the-fly compressed copy.
-    headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}
+    headers = {**extra, "Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}
     try:
         response = http.get(url, headers=headers, stream=True, timeout=timeout)
     except (requests.ConnectionError, requests.Timeout) as exc:
@@ -254,6 +257,22 @@ def unreachable(url: str, timeout: tuple[float, float] = (10.0, 20.0)) -> str | 
     except (requests.ConnectionError, requests.Timeout) as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def published_md5(url: str, headers: Mapping[str, str] | None = None,
+                  timeout: tuple[float, float] = (10.0, 20.0)) -> str | None:
+    """The MD5 a Google Cloud Storage object declares for itself (`x-goog-hash: md5=<base64>`, on a HEAD), as hex;
+    None when the server gives none (composite objects carry only a CRC32C) or does not answer. One HEAD, no retry:
+    without it the download's MD5 is recorded instead of checked."""
+    require_http(url)
+    try:
+        with requests.head(url, headers={**(headers or {}), "Accept-Encoding": "identity"}, timeout=timeout,
+                           allow_redirects=True) as response:
+            if response.status_code != 200:
+                return None
+            return md5_from_goog_hash(response.headers.get("x-goog-hash", ""))
+    except requests.RequestException:
+        return None
 
 
 def is_url(source: Path | str) -> bool:

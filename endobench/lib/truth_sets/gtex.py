@@ -78,7 +78,7 @@ def _header(path: Path) -> list[str]:
     return read_header(path, "GTEx eQTL")
 
 
-def _columns(path: Path, header: list[str], kind: str, effect: str = SLOPE) -> tuple[dict[str, str], list[str]]:
+def columns_by_name(path: Path, header: list[str], kind: str, effect: str = SLOPE) -> tuple[dict[str, str], list[str]]:
     """GTEx name -> the file's name for each column read, and the GTEx names in reading order (`af` last if read).
 
     A missing required column is an error naming it (`check_header` for text, the schema for parquet). With
@@ -113,7 +113,7 @@ def _columns(path: Path, header: list[str], kind: str, effect: str = SLOPE) -> t
     return {c: names[c] for c in wanted}, wanted
 
 
-def _minor_allele_frequency(columns: dict[str, pa.ChunkedArray]) -> None:
+def arrow_maf_from_af(columns: dict[str, pa.ChunkedArray]) -> None:
     """Replace tensorQTL's `af` (ALT allele frequency) by `maf = min(af, 1 - af)`, in place."""
     if "af" in columns:
         af = columns.pop("af")
@@ -138,12 +138,12 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05,
     kind = _kind(header)
     if sniff(path) == PARQUET:
         return _read_gtex_parquet(path, header, kind, truth_set, qval_threshold, effect)
-    columns, wanted = _columns(path, header, kind, effect)
+    columns, wanted = columns_by_name(path, header, kind, effect)
     numbers = [c for c in wanted if c not in _TEXT_COLUMNS]
     table = read_typed_table(path, [columns["variant_id"], columns["gene_id"]], [columns[c] for c in numbers])
     if table is not None:
         typed_columns = {c: table.column(columns[c]) for c in ["variant_id", "gene_id", *numbers]}
-        _minor_allele_frequency(typed_columns)
+        arrow_maf_from_af(typed_columns)
         table = pa.table(typed_columns)
     typed = _frame_from_arrow(table, kind, qval_threshold) if table is not None else None
     if typed is None:
@@ -163,29 +163,16 @@ def _frame_from_arrow(
     through (standard error, p-value, MAF, TSS distance, line), left in Arrow; None when the ids need the text
     reader.
 
-    Each distinct id (about 970 K of Whole Blood's 2.4 M rows) is split once, from the right in Arrow (contig names
-    such as chrUn_KI270742v1 contain underscores) and checked to be what the text reader's pattern
-    `^(.+)_(\\d+)_([^_]+)_([^_]+)_([^_]+)$` accepts. Rows carry only the code of their id, numbered by first
-    appearance, so `validated_qtl_table` checks each variant once; gene_id becomes a categorical.
+    Each distinct id (about 970 K of Whole Blood's 2.4 M rows) is split once (`id_parts`). Rows carry only the code
+    of their id, numbered by first appearance, so `validated_qtl_table` checks each variant once; gene_id becomes a
+    categorical.
     """
     row_id, spellings = arrow_codes(table.column("variant_id"))
-    parts = pc.split_pattern(pc.utf8_trim_whitespace(spellings), "_", max_splits=4, reverse=True)
-    if pc.min(pc.list_value_length(parts)).as_py() != 5:
+    split = id_parts(spellings)
+    del spellings
+    if split is None:
         return None
-    every_fifth = pc.list_flatten(parts)  # five fields per id, so field k of id i is element 5 i + k
-    chrom, pos, ref, alt, suffix = (every_fifth.take(np.arange(k, len(every_fifth), 5)) for k in range(5))
-    del spellings, parts, every_fifth
-    if min(pc.min(pc.utf8_length(field)).as_py() for field in (chrom, ref, alt, suffix)) == 0:
-        return None
-    if not pc.all(pc.ascii_is_decimal(pos)).as_py():
-        return None
-    suffixes = pc.unique(suffix).to_pylist()
-    if len(suffixes) != 1 or suffixes[0] not in _BUILD_SUFFIX:
-        return None
-    try:
-        positions = pc.cast(pos, pa.int64()).to_numpy()
-    except pa.ArrowInvalid:
-        return None
+    chrom, positions, ref, alt, build = split
 
     def categorical(values: pa.Array | pa.ChunkedArray, clean=None) -> pd.Categorical:
         """`values` as codes into its distinct values, `clean` applied to each distinct value (merging any that
@@ -209,7 +196,33 @@ def _frame_from_arrow(
     numbers["source_line"] = pa.chunked_array([pa.array(np.arange(first_line, n + first_line))])
     ids = pd.DataFrame({"chrom": categorical(chrom), "pos": positions, "ref": categorical(ref),
                         "alt": categorical(alt)})
-    return frame, normalize_build(_BUILD_SUFFIX[suffixes[0]]), DistinctIds(ids, row_id), numbers
+    return frame, build, DistinctIds(ids, row_id), numbers
+
+
+def id_parts(ids: pa.Array) -> tuple[pa.Array, np.ndarray, pa.Array, pa.Array, str] | None:
+    """chrom, pos (int64), ref, alt of distinct GTEx ids (`chr1_13550_G_A_b38`), split in Arrow, and their one build;
+    None when any id is not of that form or the ids carry several builds (`split_ids` then says which line).
+
+    Split from the right (contig names such as chrUn_KI270742v1 contain underscores), each id checked to be what
+    `split_ids`' pattern `^(.+)_(\\d+)_([^_]+)_([^_]+)_([^_]+)$` accepts.
+    """
+    parts = pc.split_pattern(pc.utf8_trim_whitespace(ids), "_", max_splits=4, reverse=True)
+    if len(ids) == 0 or ids.null_count or pc.min(pc.list_value_length(parts)).as_py() != 5:
+        return None
+    every_fifth = pc.list_flatten(parts)  # five fields per id, so field k of id i is element 5 i + k
+    chrom, pos, ref, alt, suffix = (every_fifth.take(np.arange(k, len(every_fifth), 5)) for k in range(5))
+    if min(pc.min(pc.utf8_length(field)).as_py() for field in (chrom, ref, alt, suffix)) == 0:
+        return None
+    if not pc.all(pc.ascii_is_decimal(pos)).as_py():
+        return None
+    suffixes = pc.unique(suffix).to_pylist()
+    if len(suffixes) != 1 or suffixes[0] not in _BUILD_SUFFIX:
+        return None
+    try:
+        positions = pc.cast(pos, pa.int64()).to_numpy()
+    except pa.ArrowInvalid:
+        return None
+    return chrom, positions, ref, alt, normalize_build(_BUILD_SUFFIX[suffixes[0]])
 
 
 def _probability_exclusions(path: Path, columns: dict[str, str], kind: str, values) -> dict[str, np.ndarray]:
@@ -237,9 +250,9 @@ def _read_gtex_text(
     effect: str = SLOPE,
 ) -> ParsedQtls:
     """Every column as text, then parsed with pandas: slower, and the reader whose errors name the line."""
-    columns = columns or _columns(path, _header(path), kind, effect)[0]
+    columns = columns or columns_by_name(path, _header(path), kind, effect)[0]
     raw = read_table(path, list(columns.values()), f"GTEx {kind}").rename(columns={v: k for k, v in columns.items()})
-    parts, build = _split_ids(raw["variant_id"], path, lines=raw.index.to_numpy())
+    parts, build = split_ids(raw["variant_id"], path, lines=raw.index.to_numpy())
     excluded: Counter = Counter()
     frame = pd.DataFrame(
         {
@@ -273,18 +286,19 @@ def _maf_from_af(raw: pd.DataFrame, path: Path) -> pd.Series | float:
     return np.minimum(af, 1.0 - af)
 
 
-def _split_ids(ids: pd.Series, path: Path, *, lines: np.ndarray | None) -> tuple[pd.DataFrame, str]:
+def split_ids(ids: pd.Series, path: Path, *, lines: np.ndarray | None, first_row: int = 1
+              ) -> tuple[pd.DataFrame, str]:
     """chrom, pos, ref, alt and build suffix of GTEx ids (columns 0-4) and their one build.
 
     A malformed id, or ids of several builds, is an error naming the line of the first offender (`lines` holds
-    each row's line), or its row when the table has no lines (parquet, `lines=None`).
+    each row's line), or its row when the table has no lines (parquet, `lines=None`; `ids` start at `first_row`).
     """
     # From the right: contig names such as chrUn_KI270742v1 contain underscores themselves.
     parts = ids.str.strip().str.extract(r"^(.+)_(\d+)_([^_]+)_([^_]+)_([^_]+)$")
 
     def error(bad: int, problem: str, fix: str) -> InputError:
         where = {"line": int(lines[bad])} if lines is not None else {}
-        return InputError(path, problem + ("" if where else f" (first at row {bad + 1:,})"), fix, **where)
+        return InputError(path, problem + ("" if where else f" (first at row {bad + first_row:,})"), fix, **where)
 
     malformed = parts.isna().any(axis=1).to_numpy()
     if malformed.any():
@@ -308,7 +322,7 @@ def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str,
 
     The columns are typed already, so only the ids can be irregular: a malformed id is an error naming its row.
     """
-    columns, wanted = _columns(path, header, kind, effect)
+    columns, wanted = columns_by_name(path, header, kind, effect)
     try:
         table = pq.read_table(path, columns=list(columns.values())).rename_columns(wanted)
     except (pa.ArrowException, OSError) as exc:
@@ -323,7 +337,7 @@ def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str,
             raise InputError(path, f"column {name!r} is {table.column(name).type} in the parquet schema, not "
                              f"{'text' if target == pa.string() else 'a number'} ({exc})",
                              f"Check that {name!r} holds what GTEx puts there") from exc
-    _minor_allele_frequency(typed)
+    arrow_maf_from_af(typed)
     table = pa.table(typed)
     if table.num_rows == 0:
         raise InputError(path, f"the GTEx {kind} table has no rows", "Point the run at a complete file")
@@ -336,7 +350,7 @@ def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str,
     ids = table.column("variant_id")
     typed_frame = _frame_from_arrow(table, kind, qval_threshold, first_line=1) if ids.null_count == 0 else None
     if typed_frame is None:
-        _split_ids(ids.to_pandas(), path, lines=None)  # raises, naming the first bad row
+        split_ids(ids.to_pandas(), path, lines=None)  # raises, naming the first bad row
         raise InputError(path, "some variant ids could not be split into chrom, pos, ref and alt",
                          "Use the GTEx variant ids unchanged")
     frame, build, ids, numbers = typed_frame
@@ -344,3 +358,25 @@ def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str,
     excluded: Counter = Counter()
     kept = validated_qtl_table(frame, path, truth_set, build, excluded, ids=ids, columns=numbers, row_exclusions=ranges)
     return ParsedQtls(table=kept, rows_read=table.num_rows, excluded=excluded, kind=kind)
+
+
+THRESHOLD = "pval_nominal_threshold"
+
+
+def gene_thresholds(path: Path) -> pd.Series:
+    """Each gene's own nominal p-value threshold by gene id: GTEx calls a test of the gene significant at or below
+    it (`pval_nominal_threshold` of its eGenes and significant-pairs tables, read by name); empty when the table
+    gives none. A gene given several values keeps the largest, so that no test it calls significant passes as not."""
+    path = Path(path)
+    header = _header(path)
+    gene = next((name for name in ("gene_id", "phenotype_id") if name in header), None)
+    if gene is None or THRESHOLD not in header:
+        return pd.Series(dtype=np.float64, name=THRESHOLD)
+    if sniff(path) == PARQUET:
+        frame = pq.read_table(path, columns=[gene, THRESHOLD]).to_pandas()
+    else:
+        typed = read_typed_table(path, [gene], [THRESHOLD])
+        frame = typed.to_pandas() if typed is not None else read_table(path, [gene, THRESHOLD], "GTEx eQTL")
+        frame[THRESHOLD] = numeric_column(frame, THRESHOLD, path)
+    frame[gene] = frame[gene].astype(str).str.strip()
+    return frame.groupby(gene, sort=False)[THRESHOLD].max().rename_axis("gene_id")
