@@ -167,7 +167,8 @@ class _Pool:
                 mean = total / n
                 balance[name] = standardised_mean_difference(a.mean(), a.var(), mean, (squares - n * mean ** 2) / (n - 1))
         kept = len(self.kept)
-        return {"positive_genes": int(len(positives)), **{k: int(v) for k, v in self.counts.items()},
+        counted = ("not_in_annotation", "variant_significant_for_a_gene", "candidates")
+        return {"positive_genes": int(len(positives)), **{k: int(self.counts[k]) for k in counted},
                 "kept": kept, "beyond_per_gene_bound": int(self.counts["candidates"]) - kept,
                 "genes_with_negatives": int(self.kept["slot"].nunique()) if kept else 0,
                 "balance_every_candidate": balance}
