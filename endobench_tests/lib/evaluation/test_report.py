@@ -399,6 +399,23 @@ def test_classification_of_too_few_matched_pairs_shows_no_auroc(inputs, tmp_path
     assert "too few (n=3 units; at least 10 needed)" in section and "[0.000, 1.000]" not in section
 
 
+def test_the_report_shows_the_covariate_balance_before_and_after_matching(inputs, tmp_path):
+    """The standardised mean differences metrics.json holds are in the causal-against-non-causal table: each
+    covariate before matching (the positives against their genes' whole pool) and after."""
+    predictions = _local_only(inputs[2])
+    gtex = predictions[(predictions["truth_set"] == GTEX.name) & predictions["is_significant"].astype(bool)]
+    weaker = gtex.iloc[:12].assign(variant_id=lambda f: f["variant_id"] + "_tag", pval=0.5, is_significant=False,
+                                   tss_distance=lambda f: f["tss_distance"] * 3 + 5_000, maf=lambda f: f["maf"] / 2)
+    result = build_report(pd.concat([predictions, weaker], ignore_index=True), FUNNELS, EXCLUSIONS, CONTEXT, tmp_path,
+                          specs=SPECS, n_boot=20)
+    matching = next(r for r in result.metrics["results"] if r["truth_set"] == GTEX.name)["matching"]
+    before, after = matching["balance_before"], matching["balance_after"]
+    section = result.markdown.split("## Causal against matched non-causal", 1)[1].split("\n## ", 1)[0]
+    assert "covariate balance: standardised mean difference, before -> after matching" in section
+    assert (f"log10 TSS distance {before['log10_tss_distance']:.2f} -> {after['log10_tss_distance']:.2f}; "
+            f"MAF {before['maf']:.2f} -> {after['maf']:.2f}") in section
+
+
 def test_predictor_labels_read_like_words():
     assert predictor_label("alphagenome", "alphagenome|ALL_FOLDS|1048576") == "AlphaGenome 1 MB (ALL_FOLDS)"
     assert predictor_label("alphagenome", "alphagenome|FOLD_1|131072|tracks=ab12") == "AlphaGenome 128 KB (FOLD_1)"
@@ -418,13 +435,32 @@ def test_scope_statement_cites_what_exists_and_nothing_else():
     assert "GM12878" in " ".join(scope_statement(frame.iloc[1:]))
 
 
-def test_plots_are_embedded_as_small_pngs(report):
+def test_report_md_links_its_plot_files_and_report_html_embeds_them(report):
+    """report.md names each plot by its file under plots/ (no base64 text: on the demo that was 690 KB of it);
+    report.html stays standalone with every plot inline; the UI's markdown inlines them as the UI cannot reach the
+    files."""
+    result, out = report
+    markdown = (out / "report.md").read_text()
+    images = [line for line in markdown.splitlines() if line.startswith("![")]
+    linked = sorted(line.split("](", 1)[1].rstrip(")") for line in images)
+    assert linked == sorted(f"plots/{p.name}" for p in result.plot_paths)
+    assert "base64," not in markdown and len(markdown) < 40_000
+    for path in result.plot_paths:
+        assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size < 150_000
+    html = (out / "report.html").read_text()
+    assert html.count("<img ") == len(images) == html.count('src="data:image/png;base64,')
+    inline = [line for line in result.inline_markdown.splitlines() if line.startswith("![")]
+    assert len(inline) == len(images)
+    assert all(base64.b64decode(line.split("base64,", 1)[1].rstrip(")")).startswith(b"\x89PNG") for line in inline)
+
+
+def test_exact_configurations_list_each_configuration_once_with_every_track(report, inputs):
+    """One row per configuration (the local model and the slope-z stand-in), the tracks of every truth set it read."""
     result, _ = report
-    images = [line for line in result.markdown.splitlines() if line.startswith("![")]
-    assert images
-    for line in images:
-        data = base64.b64decode(line.split("base64,", 1)[1].rstrip(")"))
-        assert data.startswith(b"\x89PNG") and len(data) < 150_000
+    section = result.markdown.split("**Exact configurations**", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| configuration")]
+    ids = [row.split(" | ")[1] for row in rows]
+    assert len(rows) == len(set(rows)) and sorted(ids) == sorted(["local_gkm_dnase\\|0123456789abcdef", "slope_z"])
 
 
 def test_quantile_scores_get_a_sensitivity_row(inputs, tmp_path):
