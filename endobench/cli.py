@@ -142,17 +142,39 @@ def _evaluate(args: argparse.Namespace) -> int:
         Path(args.table), args.effect_col, args.score_col, Path(args.out),
         id_col=args.id_col, predictions=Path(args.predictions) if args.predictions else None, unit_col=args.unit_col,
     )
-    metrics = result.metrics
     print(f"metrics: {result.metrics_path}")
     print(f"report: {result.html_path}")
-    for name in ("n", "n_units", "spearman", "spearman_p", "pearson", "pearson_p", "sign_agreement"):
-        if name in metrics:
-            print(f"  {name}: {metrics[name]}")
-    excluded = metrics.get("excluded") or {}
-    print("  excluded: " + (", ".join(f"{reason}={n:,}" for reason, n in excluded.items()) or "none"))
+    for line in evaluate_lines(result.metrics):
+        print(line)
     for warning in result.warnings:
         print(f"  warning: {warning}")
     return 0
+
+
+def evaluate_lines(metrics: dict) -> list[str]:
+    """What `evaluate` prints: rows and units, the primary endpoint and each metric rounded with its 95% interval and
+    p, the power, the exclusions; below the minimum of units, that instead of numbers (as everywhere)."""
+    from endobench.lib.evaluation.metrics import too_few
+    from endobench.lib.evaluation.render import num, pvalue, with_ci
+
+    n, n_units, minimum = int(metrics.get("n") or 0), int(metrics.get("n_units") or 0), int(metrics.get("min_units", 10))
+    lines = [f"  n: {n:,} rows in {n_units:,} units of resampling"]
+    if n_units < minimum:
+        lines.append(f"  {too_few(n_units, minimum)}")
+    else:
+        primary = metrics.get("primary") or {}
+        lines.append(f"  primary endpoint, {primary.get('metric')} on units oriented by their measured effect: "
+                     f"{with_ci({'value': primary.get('value'), 'value_ci': primary.get('ci')}, 'value')}, "
+                     f"p={pvalue(primary.get('p'))} ({primary.get('test')})")
+        for name, key, p in (("Spearman", "spearman", "spearman_p"), ("Pearson", "pearson", "pearson_p"),
+                             ("sign agreement", "sign_agreement", None), ("sign auROC", "sign_auroc", None)):
+            lines.append(f"  {name}: {with_ci(metrics, key)}" + (f", p={pvalue(metrics.get(p))} (over units)"
+                                                                  if p else ""))
+        lines.append(f"  mde: {num(metrics.get('mde'))} (the Spearman these units detect with 80% power at two-sided "
+                     "0.05); intervals: 95%, cluster bootstrap over units (the primary endpoint's: exact)")
+    excluded = metrics.get("excluded") or {}
+    lines.append("  excluded: " + (", ".join(f"{reason}={n:,}" for reason, n in excluded.items()) or "none"))
+    return lines
 
 
 def _ui(args: argparse.Namespace) -> int:
