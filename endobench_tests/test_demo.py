@@ -236,6 +236,27 @@ def test_local_model_beats_chance_on_every_dsqtl_cross_fitted(demo):
     assert {v["readout_label"] for v in local.values()} == {"DNase x GM12878 (LCL)"}
 
 
+def test_the_local_models_metadata_give_the_reports_numbers_and_intervals_on_the_same_dsqtls(demo):
+    """The cross-fitted evaluation in `local_model`'s metadata is the report's result for the dsQTLs: the same 5,656
+    variants, and every metric (sign agreement too) with the same 95% interval."""
+    data_dir, _, instance = demo
+    metadata = instance.fetch_materializations(dg.AssetKey("local_model"), limit=1).records[0] \
+        .asset_materialization.metadata
+    result = next(r for r in _metrics(data_dir)["results"]
+                  if r["truth_set"] == "dsqtl_degner2012" and r["label"].startswith("local k-mer"))
+    assert metadata["cross_fitted_n"].value == result["n"] == 5_656
+
+    def interval(key):
+        return f"[{result[key][0]:.3f}, {result[key][1]:.3f}]"
+
+    for key in ("pearson", "spearman", "sign_agreement"):
+        assert metadata[f"cross_fitted_{key}"].value == pytest.approx(result[key], rel=1e-3)
+        assert metadata[f"cross_fitted_{key}_ci"].value == interval(key), key
+    assert metadata["cross_fitted_sign_auroc"].value == pytest.approx(result["sign_auroc"], rel=1e-3)
+    assert (metadata["cross_fitted_sign_auroc_ci_low"].value, metadata["cross_fitted_sign_auroc_ci_high"].value) == \
+        pytest.approx(result["sign_auroc_ci"], rel=1e-3)
+
+
 def test_a_second_demo_runs_nothing(demo):
     """Everything is up to date: one evaluation of the automation conditions requests nothing."""
     data_dir, _, _ = demo
