@@ -26,82 +26,28 @@ class CommandStopped(RuntimeError):
 def _demo(args: argparse.Namespace) -> int:
     from endobench.defs.resources import describe_settings
     from endobench.demo import demo_resources, run_demo
+    from endobench.demo_progress import DemoProgress
 
     resources = demo_resources(Path(args.data_dir) if args.data_dir else None, args.predictor)
     print(f"endobench demo: {describe_settings(resources)}", flush=True)
-    summary = run_demo(release=args.release, force=args.force, resources=resources)
+    summary = run_demo(release=args.release, force=args.force, resources=resources, progress=DemoProgress())
     runs = len(summary["runs"])
     done = f"{runs} runs" if runs else "nothing to run, every asset up to date"
     print(f"endobench demo finished in {summary['seconds']:.0f} s ({done}; "
           f"{summary['evaluations']} evaluation(s) of the automation conditions)")
     print(f"report: {summary['report']}")
-    for line in headline_lines(summary["metrics"]) + published_lines(summary["metrics"]):
+    for line in headline_lines(summary["metrics"]):
         print(line)
     print("open the UI with: make ui   (http://127.0.0.1:3000)")
     return 0
 
 
 def headline_lines(metrics: dict) -> list[str]:
-    """The headline as a compact table (`headline.console_lines`: a line per truth set, even without a scorable unit,
-    then per headline result its primary endpoint with its interval, p, mde and the reference beside it), then the
-    warnings."""
-    from endobench.lib.evaluation.headline import console_lines
+    """The headline as a compact table (`console.console_lines`), then the warnings."""
+    from endobench.lib.evaluation.console import WIDTH, console_lines, wrap
 
-    titles = {name: t.get("title", name) for name, t in metrics.get("truth_sets", {}).items()}
-    motifs = [f"  {titles.get(truth_set, truth_set)} | motif direction agrees with the measured effect: "
-              f"{n['agreement']:.3f} of {n['n_strong']:,} units with a strong motif change (of {n['n_units']:,})"
-              for truth_set, n in sorted(metrics.get("motifs", {}).items()) if n.get("agreement") is not None]
-    return console_lines(metrics) + motifs + [f"  warning: {warning}" for warning in metrics.get("warnings", [])]
-
-
-def published_lines(metrics: dict) -> list[str]:
-    """For a truth set with published numbers of its own setting (the field's strong dsQTLs): each model's metric
-    over all units and on the chromosomes of the published evaluation, then the published numbers once, each with
-    where it was computed and its source; numbers of another setting are said once, as such."""
-    from endobench.lib.truth_sets.catalog import METRIC_NAMES
-
-    lines: list[str] = []
-    by_truth_set: dict[str, list[dict]] = {}
-    for numbers in sorted(metrics.get("headline", {}).values(), key=lambda h: (h.get("title", ""), h.get("label", ""))):
-        if numbers.get("beside_published"):
-            by_truth_set.setdefault(numbers.get("title", ""), []).append(numbers)
-    for title, entries in by_truth_set.items():
-        beside = entries[0]["beside_published"]
-        metric = beside["metric"]
-        chroms = next((p["chromosomes"] for p in beside["published"] if p["chromosomes"]), [])
-        for numbers in entries:
-            ours, on = numbers["beside_published"]["all"], numbers["beside_published"].get("published_chromosomes") or {}
-            text = f"  {title} | {numbers.get('label')}: {metric}={_with_ci(ours, metric)} (n={ours['n']:,})"
-            if chroms:
-                text += (f"; on chromosomes {', '.join(c.removeprefix('chr') for c in chroms)}: {metric}="
-                         f"{_with_ci(on, metric) if on.get(metric) is not None else on.get('note') or 'n/a'} "
-                         f"(n={on.get('n') or 0:,})")
-            lines.append(text)
-        groups: dict[tuple, list[str]] = {}
-        for p in beside["published"]:
-            where = "on those chromosomes" if p["chromosomes"] else "on all chromosomes"
-            groups.setdefault((where, p["source"].split(";")[0]), []).append(
-                f"{p['model']} {p['value']:.{p['digits']}f}")
-        lines.append(f"    published {METRIC_NAMES.get(metric, metric)}: " + "; ".join(
-            f"{', '.join(models)} {where} ({source})" for (where, source), models in groups.items()))
-    other: dict[tuple, list[str]] = {}  # numbers of another setting, said once beside the truth sets they stand by
-    for truth_set in metrics.get("truth_sets", {}).values():
-        for p in truth_set.get("published", []):
-            if not p.get("same_setting", True):
-                entry = f"{p['model']} {METRIC_NAMES.get(p['metric'], p['metric'])} {p['value']:.{p['digits']}f}"
-                titles = other.setdefault((p["setting"], p["source"].split(";")[0]), [])
-                if entry not in titles:
-                    titles.append(entry)
-    for (setting, source), entries in other.items():
-        lines.append(f"  published for {setting}: {', '.join(entries)} ({source})")
-    return lines
-
-
-def _with_ci(numbers: dict, metric: str) -> str:
-    value, ci = numbers.get(metric), numbers.get(f"{metric}_ci") or [None, None]
-    if not isinstance(value, (int, float)):
-        return "n/a"
-    return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if None not in ci else "")
+    return console_lines(metrics) + [line for warning in metrics.get("warnings", [])
+                                     for line in wrap(f"  warning: {warning}", WIDTH, "    ")]
 
 
 def load_or_train_model(model_path: Path, sample_dir: Path):
