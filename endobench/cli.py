@@ -69,10 +69,19 @@ def _score_pairs(args: argparse.Namespace) -> int:
     from endobench.lib.model.pairs import describe_counts, score_fasta_pairs
 
     check_output_file(Path(args.out), inputs=[Path(args.ref), Path(args.alt), Path(args.model)], table=True)
-    counts = score_fasta_pairs(Path(args.ref), Path(args.alt), Path(args.out),
-                               lambda: load_or_train_model(Path(args.model), Path(args.sample_dir)))
+    counts = score_fasta_pairs(Path(args.ref), Path(args.alt), Path(args.out), lambda: _pair_scorer(args))
     print(f"{args.out}: {describe_counts(counts)}")
     return 0
+
+
+def _pair_scorer(args: argparse.Namespace):
+    """What scores the pairs: the local model (trained from the sample if absent) or the JASPAR motif scan."""
+    if args.predictor == "motif":
+        from endobench.lib.motifs.library import load_jaspar
+        from endobench.lib.motifs.pairs import MotifPairScorer
+
+        return MotifPairScorer(load_jaspar())
+    return load_or_train_model(Path(args.model), Path(args.sample_dir))
 
 
 def _score_variants(args: argparse.Namespace) -> int:
@@ -178,13 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     pairs = sub.add_parser("score-pairs", help="score same-named records of two FASTA files with the local model "
-                                               "(the mean of its two cross-fitted models: a pair has no chromosome)")
+                                               "(the mean of its two cross-fitted models: a pair has no chromosome) "
+                                               "or the JASPAR motif baseline")
+    pairs.add_argument("--predictor", default="local", choices=["local", "motif"],
+                       help="local: the k-mer model; motif: the strongest JASPAR site the pair makes or breaks where "
+                            "its sequences differ, every profile (a pair has no biosample)")
     pairs.add_argument("--ref", required=True, help="FASTA of reference-allele sequences")
     pairs.add_argument("--alt", required=True, help="FASTA of alternative-allele sequences, same record names")
     pairs.add_argument("--out", required=True,
                        help=".tsv, .csv or .parquet (the format its name says): name, score_ref, score_alt, delta")
-    pairs.add_argument("--model", default=str(DEFAULT_MODEL), help="trained model (.npz); trained if absent")
-    pairs.add_argument("--sample-dir", default="data/sample", help="bundled data used to train a missing model")
+    pairs.add_argument("--model", default=str(DEFAULT_MODEL),
+                       help="--predictor local: trained model (.npz); trained if absent")
+    pairs.add_argument("--sample-dir", default="data/sample",
+                       help="--predictor local: bundled data used to train a missing model")
     pairs.set_defaults(func=_score_pairs)
 
     variants = sub.add_parser("score-variants", help="score a variant list with the configured predictor and cache")
