@@ -138,7 +138,7 @@ def _ui(args: argparse.Namespace) -> int:
 
     from endobench.demo import prepare_dagster_home
 
-    home = prepare_dagster_home(Path(args.data_dir))
+    home = prepare_dagster_home(Path(args.data_dir or os.environ.get("ENDOBENCH_DATA_DIR") or "data"))
     command = [
         str(Path(sys.executable).with_name("dagster")), "dev", "-h", args.host, "-p", str(args.port),
         "-w", "workspace.yaml",
@@ -226,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=_evaluate)
 
     ui = sub.add_parser("ui", help="start the Dagster UI on the demo's instance (loopback only by default)")
-    ui.add_argument("--data-dir", default="data")
+    ui.add_argument("--data-dir", default=None,
+                    help="the demo's data folder, whose dagster_home/ it serves (default: ENDOBENCH_DATA_DIR, else data)")
     ui.add_argument("--host", default="127.0.0.1", help="bind address; keep loopback unless you mean it")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=_ui)
