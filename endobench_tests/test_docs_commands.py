@@ -9,19 +9,24 @@ the documentation too. A command the documentation gains that is in none of the 
 """
 
 import gzip
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import requests
 
 from endobench.cli import main
+from endobench.demo import DAGSTER_YAML
 from endobench.lib.model import model_path
 from endobench_tests.docs_commands import DocumentedCommand, documented_commands, expansions
 from endobench_tests.lib.model.small_model import small_cross_fitted
 from endobench_tests.paths import FIXTURES, REPO, SAMPLE_DIR
+from endobench_tests.processes import free_port, stop_group, wait_for_http
 
 # Run by a slow test (`make test-slow`), which reads the line from the documentation: the start of the line -> where.
 RUN_BY_SLOW_TESTS = {
@@ -147,3 +152,24 @@ def test_the_benchmarks_options_are_the_documented_ones():
         usage = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=60)
         assert usage.returncode == 0, usage.stderr
         assert all(option in usage.stdout for option in command.argv[2:] if option.startswith("--")), str(command)
+
+
+@pytest.mark.slow
+def test_make_ui_serves_the_instance_of_the_data_folder(tmp_path):
+    """`make ui` (how the README and docs/ open the UI) serves `dagster dev` on the Dagster home of the data folder
+    the demo writes to, `$ENDOBENCH_DATA_DIR/dagster_home`, as the demo names it (UI_PORT only picks a free port)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sample").symlink_to(SAMPLE_DIR)
+    port = free_port()
+    log_path = tmp_path / "make_ui.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(["make", "ui", f"UI_PORT={port}"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "ENDOBENCH_DATA_DIR": str(data)}, start_new_session=True)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/server_info", server, log_path, 240)
+        answer = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ instance { info } }"}, timeout=30)
+        assert str(data / "dagster_home") in answer.json()["data"]["instance"]["info"]
+        assert (data / "dagster_home" / "dagster.yaml").read_text() == DAGSTER_YAML
+    finally:
+        stop_group(server.pid, server, first=signal.SIGINT, grace_s=45)
