@@ -106,11 +106,19 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def p_text(value: object) -> str:
+    """`p=3.1e-09`, or `p < 1e-300` where the p-value is a bound."""
+    from endobench.lib.evaluation.render import pvalue
+
+    text = pvalue(value)
+    return f"p {text}" if text.startswith("<") else f"p={text}"
+
+
 def evaluate_lines(metrics: dict) -> list[str]:
     """What `evaluate` prints: rows and units, the primary endpoint and each metric rounded with its 95% interval and
     p, the power, the exclusions; below the minimum of units, that instead of numbers (as everywhere)."""
     from endobench.lib.evaluation.metrics import too_few
-    from endobench.lib.evaluation.render import num, pvalue, with_ci
+    from endobench.lib.evaluation.render import num, with_ci
 
     n, n_units, minimum = int(metrics.get("n") or 0), int(metrics.get("n_units") or 0), int(metrics.get("min_units", 10))
     lines = [f"  n: {n:,} rows in {n_units:,} units of resampling"]
@@ -120,10 +128,10 @@ def evaluate_lines(metrics: dict) -> list[str]:
         primary = metrics.get("primary") or {}
         lines.append(f"  primary endpoint, {primary.get('metric')} on units oriented by their measured effect: "
                      f"{with_ci({'value': primary.get('value'), 'value_ci': primary.get('ci')}, 'value')}, "
-                     f"p={pvalue(primary.get('p'))} ({primary.get('test')})")
+                     f"{p_text(primary.get('p'))} ({primary.get('test')})")
         for name, key, p in (("Spearman", "spearman", "spearman_p"), ("Pearson", "pearson", "pearson_p"),
                              ("sign agreement", "sign_agreement", None), ("sign auROC", "sign_auroc", None)):
-            lines.append(f"  {name}: {with_ci(metrics, key)}" + (f", p={pvalue(metrics.get(p))} (over units)"
+            lines.append(f"  {name}: {with_ci(metrics, key)}" + (f", {p_text(metrics.get(p))} (over units)"
                                                                   if p else ""))
         lines.append(f"  mde: {num(metrics.get('mde'))} (the Spearman these units detect with 80% power at two-sided "
                      "0.05); intervals: 95%, cluster bootstrap over units (the primary endpoint's: exact)")

@@ -35,6 +35,7 @@ class DemoProgress:
         self._variants = 0
         self._started = 0.0
         self._last_line = 0.0
+        self._shown = 0  # runs of the stage its last line counted
         self._open = False  # a live line without its newline yet
 
     def planned(self, requested: Iterable[tuple[dg.AssetKey, str | None]]) -> None:
@@ -47,7 +48,7 @@ class DemoProgress:
         if stage != self._stage:
             self._finish_stage()
             self._stage, self._done, self._variants, self._started = stage, 0, 0, self._clock()
-            self._last_line = self._started
+            self._last_line, self._shown = self._started, 0
         if self._live:
             self._write(self._line(running=True), end="")
 
@@ -75,7 +76,8 @@ class DemoProgress:
             self._open = False
 
     def _finish_stage(self) -> None:
-        if self._stage is not None and self._open:
+        """A stage left before its last partition (the next runs are of another step): its count as it stands."""
+        if self._stage is not None and (self._open or self._done != self._shown):
             self._write(self._line(), end="\n")
         self._stage = None
 
@@ -96,6 +98,7 @@ class DemoProgress:
         return f"  {names}{where}: {variants}{seconds}"
 
     def _write(self, text: str, end: str) -> None:
+        self._shown = self._done
         if self._live:
             self._out.write(CLEAR_LINE + text + end)
         else:

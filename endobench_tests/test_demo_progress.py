@@ -9,6 +9,7 @@ from endobench.demo_progress import CLEAR_LINE, DemoProgress
 INPUTS = [dg.AssetKey("dhs_peaks"), dg.AssetKey("local_model")]
 WINDOWS = dg.AssetKey("sequence_windows")
 PREDICTIONS = dg.AssetKey("variant_effect_predictions")
+MOTIFS = dg.AssetKey("motif_changes")
 CHROMOSOMES = [f"chr{i}" for i in range(1, 23)] + ["chrX"]
 
 
@@ -70,3 +71,20 @@ def test_a_run_that_fails_leaves_no_line_open():
     progress.started([PREDICTIONS], "chr1|v8")
     progress.close()
     assert out.getvalue().endswith("0/23 chromosomes, 0 variants, 0 s\n")
+
+
+def test_a_count_left_before_its_last_partition_is_written_when_the_next_step_starts():
+    """Predictions of 3 chromosomes, then the motif changes before the rest (another evaluation requests them): the
+    log still gets the count as it stood."""
+    out, clock = io.StringIO(), Clock()
+    progress = DemoProgress(out, live=False, clock=clock)
+    progress.planned([(PREDICTIONS, f"{c}|v8") for c in CHROMOSOMES] + [(MOTIFS, "v8")])
+    for chrom in CHROMOSOMES[:3]:
+        progress.started([PREDICTIONS], f"{chrom}|v8")
+        clock.now += 1
+        progress.finished([PREDICTIONS], f"{chrom}|v8", 10)
+    progress.started([MOTIFS], "v8")
+    clock.now += 5
+    progress.finished([MOTIFS], "v8", 5_657)
+    assert out.getvalue().splitlines() == ["  variant_effect_predictions v8: 3/23 chromosomes, 30 variants, 3 s",
+                                           "  motif_changes v8: 5,657 variants, 5 s"]
