@@ -7,24 +7,32 @@ call carries the DNase and the RNA-seq scorer as in the graph. Sections (`--sect
   `AlphaGenomePredictor.score_variants` (one `score_variant` per distinct variant, `--concurrency` in flight),
   then the same call again, served from the cache. The seed's sequences are synthetic (seeded random bases around
   the variant): the stand-in's latency, not the sequence, sets the time.
-- `quota`: the stand-in enforces a quota of 20 and of 120 calls per minute (a token bucket full at the start);
-  endobench scores `(--quota-minutes + 1) x quota` variants with 4 workers and no configured ceiling. Printed:
-  the share of the calls the quota offered that were used (from the first call to the last granted one), the
-  variants lost, the refusals, the time. `--window-seconds` scales the minute down for a quick look.
+- `quota`: the stand-in enforces a quota of `--quota` calls per window (default 20 per 60 s) in each shape a
+  server may have: a sliding window, a bucket filled again at each window, and a bucket refilled continuously, each
+  with and without RetryInfo. endobench scores `--quota-windows x quota` variants (default 6 windows' worth) with
+  4 workers, no configured ceiling, 20 ms per call. Printed per shape: the share of what the quota offered that
+  was used (from the first call to the last granted one), the variants lost, the refusals, the wall time against
+  the ideal (a client that takes every call the moment the quota offers it), and the error of the ETA the
+  progress lines (every twelfth of a window) printed once 20% was done, up to the last progress interval
+  (|ETA - time that actually remained| / time that remained, largest and median). `--window-seconds` scales the
+  minute down (6 runs everything 10x faster).
 - `faults`: 200 variants, 4 workers, 50 ms per call, fault-free and with 10% of calls failing UNAVAILABLE or
   INTERNAL (three seeds), for endobench and for the SDK's own `DnaClient.score_variants` (`max_workers=4`) as
   the peer. Printed: times, the fault/fault-free ratio, what each returned.
 - `refusal`: a wrong key answered as Google's front end does (INVALID_ARGUMENT, ErrorInfo API_KEY_INVALID) with
-  200 variants queued, with endobench's default pacing and with no ceiling: the calls that reached the server,
-  how many the client sent after it had received the first refusal, and how many reached the server after it had
-  answered the first (10 ms network latency before every answer; calls already on their way count there).
+  200 variants queued: the paid calls that reached the server (the free GetMetadata of the preflight refuses the
+  key first); then a key refused only once scoring has started (revoked mid-run), with the default pacing and
+  with no ceiling: how many calls the client sent after it had received the first refusal, and how many reached
+  the server after it had answered the first (10 ms network latency before every answer).
 
 Run: `.venv/bin/python bench/alphagenome_throughput.py [--sections seed,quota,faults,refusal] [--pairs N]
-[--latency S] [--window-seconds S]`.
+[--latency S] [--quota N] [--quota-windows N] [--window-seconds S]`.
 """
 
 import argparse
 import logging
+import math
+import re
 import sys
 import tempfile
 import time
@@ -42,11 +50,12 @@ from alphagenome.models import dna_client  # noqa: E402
 from endobench.resources.alphagenome import AlphaGenomePredictor, ApiKeyRefused  # noqa: E402
 from endobench_tests.stand_ins.alphagenome_server import (  # noqa: E402
     SAMPLE_EGENES,
+    WRONG_KEY,
     AlphaGenomeStandIn,
     FaultPlan,
-    Quota,
     StandInGene,
 )
+from endobench_tests.stand_ins.quotas import SHAPES, ContinuousBucket  # noqa: E402
 
 KEY = "bench-key"
 K562 = "EFO:0002067"
@@ -149,25 +158,73 @@ def _lost(outcome) -> int:
     return failed["variant_id"].nunique()
 
 
+_ETA = re.compile(r"AlphaGenome: ([\d,]+) of ([\d,]+) variants .*?"
+                  r"ETA ((?:\d+ h )?(?:\d+ min )?(?:[\d.]+ s)?(?:\d+ min)?);")
+
+
+def _seconds(text: str) -> float:
+    """`1 h 02 min`, `3 min 20 s`, `45 s`, `4.2 s` as seconds (how the progress line writes a duration)."""
+    units = {"h": 3600, "min": 60, "s": 1}
+    words = text.split()
+    return sum(float(n) * units[u] for n, u in zip(words[::2], words[1::2]))
+
+
+class _EtaLines(logging.Handler):
+    """Keeps (time, done, total, ETA seconds) of every progress line, as printed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[tuple[float, int, int, float]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = _ETA.search(record.getMessage())
+        if found and found.group(3):
+            done, total = (int(found.group(i).replace(",", "")) for i in (1, 2))
+            self.lines.append((time.perf_counter(), done, total, _seconds(found.group(3))))
+
+
+def _ideal(quota, n: int, latency: float) -> float:
+    """The time a client needs that takes every call the moment the quota offers it."""
+    q, window = quota.per_window, quota.window_seconds
+    if isinstance(quota, ContinuousBucket):
+        return max(0, n - q) * window / q + latency
+    return (math.ceil(n / q) - 1) * window + latency
+
+
 def quota_section(args, log: logging.Logger) -> None:
-    print(f"== quota: token bucket per {args.window_seconds:g} s window, full at the start; endobench with 4 workers, "
-          f"no ceiling, 20 ms per call; {args.quota_minutes:g} windows of work beyond the first")
-    for per_window in (20, 120):
-        n_variants = int(per_window * (args.quota_minutes + 1))
-        pairs, genes = variant_gene_pairs(n_variants, 1)
-        frame = predictor_input(pairs, 1_048_576)
+    n_variants = args.quota * args.quota_windows
+    print(f"== quota: {args.quota} calls per {args.window_seconds:g} s window in each shape, {n_variants} variants "
+          f"({args.quota_windows:g} windows' worth); endobench with 4 workers, no ceiling, 20 ms per call")
+    pairs, genes = variant_gene_pairs(n_variants, 1)
+    frame = predictor_input(pairs, 1_048_576)
+    used = []
+    for shape in SHAPES:
         for retry_info in (False, True):
-            quota = Quota(per_window, args.window_seconds, retry_info=retry_info)
+            quota = shape(args.quota, args.window_seconds, retry_info=retry_info)
+            handler = _EtaLines()
+            log.addHandler(handler)
+            interval = args.window_seconds / 12
             with AlphaGenomeStandIn(genes=genes, latency=0.02, quota=quota) as server, \
                     tempfile.TemporaryDirectory() as cache_dir:
                 started = time.perf_counter()
-                outcome = _predictor(server.address, max_new_calls_per_run=n_variants).score_variants(
+                outcome = _predictor(server.address, max_new_calls_per_run=n_variants,
+                                     quota_window_seconds=args.window_seconds,
+                                     progress_interval_seconds=interval).score_variants(
                     frame, reference=None, cache_dir=Path(cache_dir), log=log)
-                elapsed = time.perf_counter() - started
-            label = "with RetryInfo" if retry_info else "no retry delay"
-            print(f"quota {per_window:>3}/window ({label:>14}): quota used {100 * quota.used_fraction():5.1f}%, "
-                  f"variants lost {_lost(outcome)} of {n_variants}, {quota.refused} refusals, "
-                  f"{outcome.api_calls:,} calls, {elapsed:6.1f} s")
+                ended = time.perf_counter()
+            log.removeHandler(handler)
+            # Lines once 20% is done, up to the last progress interval: in that one, the time left is shorter than
+            # the printed ETA's resolution (0.1 s) allows to compare at this scale.
+            errors = [abs(eta - (ended - t)) / (ended - t) for t, done, total, eta in handler.lines
+                      if 0.2 * total <= done < total and ended - t >= interval]
+            elapsed, ideal = ended - started, _ideal(quota, n_variants, 0.02)
+            used.append(quota.used_fraction())
+            eta = (f"ETA error max {100 * max(errors):4.1f}%, median {100 * float(np.median(errors)):4.1f}% "
+                   f"({len(errors)} lines)") if errors else "no progress line after 20%"
+            print(f"{quota.describe():>62}: quota used {100 * quota.used_fraction():5.1f}%, variants lost "
+                  f"{_lost(outcome)} of {n_variants}, {quota.refused:3d} refusals, {elapsed:6.1f} s against "
+                  f"{ideal:6.1f} s ideal ({elapsed / ideal:4.2f}x); {eta}")
+    print(f"lowest quota used: {100 * min(used):.1f}% (target >= 80%)")
 
 
 def _sdk_score_variants(address: str, pairs: pd.DataFrame) -> tuple[float, str]:
@@ -220,13 +277,22 @@ def refusal_section(args, log: logging.Logger) -> None:
     frame = predictor_input(pairs, 1_048_576)
     print("== refusal: a wrong key (INVALID_ARGUMENT, ErrorInfo API_KEY_INVALID), 200 variants queued, 10 ms network "
           "latency before every answer")
-    for label, settings in [("default pacing (240/min)", {"requests_per_minute": 240}),
-                            ("no ceiling, 4 workers", {"requests_per_minute": 0})]:
-        with AlphaGenomeStandIn(genes=genes, latency=0.02, network_latency=0.01,
-                                expected_api_key="the-right-key") as server, \
+    with AlphaGenomeStandIn(genes=genes, latency=0.02, network_latency=0.01,
+                            expected_api_key="the-right-key") as server, tempfile.TemporaryDirectory() as cache_dir:
+        try:
+            _predictor(server.address, api_key="a-wrong-key").score_variants(
+                frame, reference=None, cache_dir=Path(cache_dir), log=log)
+            print("wrong key: the run was NOT stopped")
+        except ApiKeyRefused:
+            print(f"{'wrong key':>25}: stopped at the preflight; {len(server.records)} paid calls reached the server, "
+                  f"{len(server.metadata_requests)} GetMetadata (free)")
+    for label, settings in [("revoked, default pacing", {"requests_per_minute": 240}),
+                            ("revoked, no ceiling", {"requests_per_minute": 0})]:
+        with AlphaGenomeStandIn(genes=genes, latency=0.02, network_latency=0.01, wrong_key=WRONG_KEY) as server, \
                 tempfile.TemporaryDirectory() as cache_dir:
+            server.key_revoked = True  # the key passes GetMetadata, every paid call is refused
             try:
-                _predictor(server.address, api_key="a-wrong-key", **settings).score_variants(
+                _predictor(server.address, **settings).score_variants(
                     frame, reference=None, cache_dir=Path(cache_dir), log=log)
                 print(f"{label:>25}: the run was NOT stopped")
                 continue
@@ -257,10 +323,14 @@ def main() -> None:
                         help="seed: sequence length of the seed's predict_sequence calls (default 16,384)")
     parser.add_argument("--window-seconds", type=float, default=60.0,
                         help="quota: the quota's window (default 60: per minute, as the service counts)")
-    parser.add_argument("--quota-minutes", type=float, default=2.0,
-                        help="quota: windows of work beyond the first window's burst (default 2)")
+    parser.add_argument("--quota", type=int, default=20, help="quota: calls per window (default 20)")
+    parser.add_argument("--quota-windows", type=int, default=6,
+                        help="quota: windows' worth of variants to score (default 6)")
     args = parser.parse_args()
     log = logging.getLogger("bench.alphagenome")
+    log.setLevel(logging.INFO)  # progress lines reach the quota section's ETA handler; nothing is printed
+    log.propagate = False
+    log.addHandler(logging.NullHandler())
     for name in args.sections.split(","):
         SECTIONS[name.strip()](args, log)
 

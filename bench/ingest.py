@@ -303,7 +303,7 @@ def run_endobench(workdir: Path) -> dict:
     steps["parquet_handoff"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    spec = gtex_truth_set("gtex_wb", K562_DHS_PEAKS)
+    spec = gtex_truth_set("Whole_Blood", "UBERON:0013756", K562_DHS_PEAKS)
     sources = drop_unpredicted_chromosomes(sources, {})
     annotated = annotate_truth_sets(sources, [spec], {K562_DHS_PEAKS.key: filtered},
                                     default_annotation=K562_DHS_PEAKS.key)

@@ -179,6 +179,30 @@ def _release(name: str) -> str:
     return name
 
 
+SCORE_VARIANTS_EPILOG = """\
+columns:
+  chrom pos ref alt   required; 1-based positions on hg38 (1 is chr1, x is chrX, MT is chrM)
+  gene_id             optional: a row naming a gene is also scored for expression (the gene's own score)
+  biosample           optional: the ontology CURIE whose track a row is read on (EFO:0002784 for GM12878
+                      DNase, UBERON:0001114 for GTEx Liver RNA-seq, or a GTEx tissue name such as Liver);
+                      a biosample without a track in AlphaGenome's catalogue is failed, no_track_for_biosample
+default tracks (rows without a biosample; ENDOBENCH_ALPHAGENOME_DNASE_ONTOLOGY / _RNA_ONTOLOGY change them):
+  accessibility       EFO:0002067 DNase-seq (K562)
+  expression          UBERON:0013756 gtex Whole_Blood polyA plus RNA-seq (GTEx Whole Blood)
+AlphaGenome:
+  ALPHAGENOME_API_KEY            the key (required; never printed or written)
+  ENDOBENCH_ALPHAGENOME_ADDRESS  the server: empty for the public endpoint, 127.0.0.1:PORT for a local one
+  ENDOBENCH_ALPHAGENOME_*        the other settings (docs/alphagenome.md); the score cache is the graph's
+  Before any paid call a free preflight checks the key and resolves every track against the server's
+  catalogue; an unknown track name stops the run naming the closest real names.
+exit status:
+  0  every input row has its outcome written (or, with --dry-run, the plan was printed)
+  1  the run was stopped: the key empty or refused, the server unreachable, a track unknown, a setting
+     out of range, or the first variants all rejected alike (nothing of them is cached)
+  2  bad input: an unreadable file, a missing column (one line names the file and line)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="endobench", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="on failure, also print the Python traceback")
@@ -210,8 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="--predictor local: bundled data used to train a missing model")
     pairs.set_defaults(func=_score_pairs)
 
-    variants = sub.add_parser("score-variants", help="score a variant list with the configured predictor and cache")
-    variants.add_argument("--variants", required=True, help="TSV, CSV or parquet: chrom pos ref alt [gene_id] (hg38)")
+    variants = sub.add_parser(
+        "score-variants", help="score a variant list with the configured predictor and cache",
+        description="Score a variant list with the graph's predictor, settings and score cache.",
+        epilog=SCORE_VARIANTS_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    variants.add_argument("--variants", required=True,
+                          help="TSV, CSV or parquet: chrom pos ref alt (1-based, hg38), optional gene_id and biosample")
     variants.add_argument("--predictor", required=True, choices=["local", "alphagenome", "motif"])
     variants.add_argument("--out", required=True,
                           help=".parquet, .tsv or .csv (the format its name says): one row per input row and readout")
@@ -219,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     variants.add_argument("--reference", default=None,
                           help="hg38 FASTA (bgzip or plain, indexed) to check REF against; the local model reads "
                                "the data sources' reference without it, AlphaGenome rows then go unchecked")
+    variants.add_argument("--dry-run", action="store_true",
+                          help="print the plan (distinct variants, cached, to request, calls, estimated wall time) "
+                               "after the free preflight, make no paid call and write nothing")
     variants.set_defaults(func=_score_variants)
 
     evaluate = sub.add_parser("evaluate", help="benchmark an external predictions table with endobench's metrics")

@@ -30,6 +30,7 @@ from endobench.defs.resources import SettingsError, built_predictor, resources_f
 from endobench.lib.genome.builds import HG38
 from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.io.atomic import check_output_dir, check_output_file, write_frame
+from endobench.lib.scoring.plan import ScoringPlan
 from endobench.lib.scoring.score_cache import CACHE_FILE
 from endobench.lib.truth_sets.variant_list import check_variant_list, read_variant_list, reference_agreement
 from endobench.resources.alphagenome import AlphaGenomeConfigError
@@ -67,8 +68,9 @@ class Summary:
 
 
 def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: Path | None, log: logging.Logger,
-               reference_path: Path | None = None) -> Summary:
-    """Score every row of `variants_path` and write `out`; raise `CommandStopped` when the run cannot go on.
+               reference_path: Path | None = None, *, dry_run: bool = False) -> Summary | ScoringPlan:
+    """Score every row of `variants_path` and write `out`, or with `dry_run` return the plan (the predictor's free
+    preflight and the cache: no paid call, nothing written); raise `CommandStopped` when the run cannot go on.
 
     Every output and input is checked before any work: `out` must be named for a format and be none of the inputs
     (the list, the reference, the score cache), and the cache folder must be a folder."""
@@ -95,6 +97,8 @@ def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: P
     requests = predictor_requests(checked, predictor.supported_readouts())
     asked = requests[requests["reason"] == ""]
     try:
+        if dry_run:
+            return predictor.plan(predictor_input(asked), cache_dir=cache_dir, log=log)
         outcome = predictor.score_variants(predictor_input(asked), reference=reference, cache_dir=cache_dir, log=log)
     except dg.Failure as exc:
         raise CommandStopped(exc.description) from None
@@ -191,8 +195,8 @@ def output_rows(requests: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def run(args) -> int:
-    """The subcommand: 0 when every row has its outcome written; a run that cannot go on raises `CommandStopped`
-    (exit status 1, one line)."""
+    """The subcommand: 0 when every row has its outcome written (or the plan printed); a run that cannot go on
+    raises `CommandStopped` (exit status 1, one line)."""
     log = logging.getLogger("endobench.score_variants")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -200,10 +204,13 @@ def run(args) -> int:
     log.setLevel(logging.INFO)
     log.propagate = False
     try:
-        summary = score_file(Path(args.variants), args.predictor, Path(args.out),
-                             Path(args.cache_dir) if args.cache_dir else None, log,
-                             Path(args.reference) if args.reference else None)
+        result = score_file(Path(args.variants), args.predictor, Path(args.out),
+                            Path(args.cache_dir) if args.cache_dir else None, log,
+                            Path(args.reference) if args.reference else None, dry_run=args.dry_run)
     finally:
         log.removeHandler(handler)
-    print(summary.line())
+    if isinstance(result, ScoringPlan):
+        print("\n".join([*result.lines(), f"dry run: 0 paid calls made, {args.out} not written"]))
+    else:
+        print(result.line())
     return 0

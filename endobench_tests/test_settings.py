@@ -47,7 +47,8 @@ def test_a_numeric_setting_that_does_not_parse_stops_the_definitions_loading(cle
 def test_the_demo_says_the_settings_it_runs_with_and_stops_on_a_tissue_it_cannot_use(data_dir, clean_environment,
                                                                                        capsys):
     """ENDOBENCH_GTEX_TISSUES and ENDOBENCH_ANNOTATIONS reach the demo (it used to ignore them): its first line
-    names them, and a tissue the catalog does not know stops it before any work, in one line."""
+    names them, and a tissue the sample does not bundle stops it before any work, in one line naming the full
+    profile."""
     clean_environment.setenv("ENDOBENCH_GTEX_TISSUES", "Whole_Blood,Brain_Cortex")
     clean_environment.setenv("ENDOBENCH_ANNOTATIONS", "k562_dhs")
     assert main(["demo"]) == 1
@@ -55,7 +56,7 @@ def test_the_demo_says_the_settings_it_runs_with_and_stops_on_a_tissue_it_cannot
     assert captured.out.splitlines()[0] == (f"endobench demo: profile=sample data={data_dir} "
                                             "tissues=Whole_Blood,Brain_Cortex annotations=k562_dhs predictor=local")
     err = captured.err.strip().splitlines()
-    assert len(err) == 1 and "['Brain_Cortex'] have no biosample" in err[0]
+    assert len(err) == 1 and "only, not Brain_Cortex; use the full profile (ENDOBENCH_PROFILE=full)" in err[0]
     assert not (data_dir / "dagster_home").exists() and not (data_dir / "outputs").exists()
 
 
@@ -96,7 +97,8 @@ def test_a_damaged_score_cache_is_one_line_naming_the_file_and_what_to_do(data_d
     if damage == "truncated":
         with ScoreCache(cache.parent) as written:
             for i in range(3_000):
-                written.store_scores(CallKey(f"chr22:{i + 1}:A>G", "alphagenome", "ALL_FOLDS", "s", "t", 16_384),
+                written.store_scores(CallKey(f"chr22:{i + 1}:A>G", "alphagenome", "ALL_FOLDS", "s", "t", 16_384,
+                                                     "127.0.0.1:1"),
                                      {"": (0.1, 0.2)})
         cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 3])
     else:

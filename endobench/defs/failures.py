@@ -1,4 +1,6 @@
-"""The one place where bad input becomes a Dagster failure: the user's to fix, so never retried."""
+"""The one place where a step's errors become Dagster failures, and where it is decided which the run's
+RetryPolicy may retry: bad input is the user's to fix, so never retried; of the rest, only what a service says
+can pass with time."""
 
 from __future__ import annotations
 
@@ -27,3 +29,18 @@ def bad_input_fails_the_run(sources: object | None = None) -> Iterator[None]:
                 Path(exc.path).resolve().is_relative_to(Path(download_dir).resolve()):
             exc = exc.with_fix(f"Delete {exc.path}; the next run downloads it again")
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
+
+
+@contextlib.contextmanager
+def only_service_failures_retried() -> Iterator[None]:
+    """Let a `dg.Failure` through as raised (a predictor marks a transient service failure, such as a server that
+    could not be reached, with `allow_retries=True`, and a refused key or a wrong setting without); turn anything
+    else into `dg.Failure(allow_retries=False)` naming it. A programming error (an AttributeError, a KeyError) fails
+    the same way every time: retrying it only delays the report by the policy's minutes."""
+    try:
+        yield
+    except dg.Failure:
+        raise
+    except Exception as exc:
+        raise dg.Failure(description=f"{type(exc).__name__}: {exc} (not retried: only a failure of the service is)",
+                         allow_retries=False) from exc

@@ -79,6 +79,9 @@ ALPHAGENOME_SETTINGS = {
     "ENDOBENCH_ALPHAGENOME_TRACKS": ("tracks", parse_track_overrides),
     "ENDOBENCH_ALPHAGENOME_PROGRESS_SECONDS": (
         "progress_interval_seconds", finite_number("a number of seconds > 0")),
+    "ENDOBENCH_ALPHAGENOME_CONNECT_SECONDS": ("connect_timeout_seconds", finite_number("a number of seconds > 0")),
+    "ENDOBENCH_ALPHAGENOME_QUOTA_WINDOW_SECONDS": (
+        "quota_window_seconds", finite_number("a number of seconds > 0 (60: the service counts per minute)")),
 }
 ALPHAGENOME = "alphagenome"
 MOTIF = "motif"

@@ -16,6 +16,7 @@ import pandas as pd
 from pydantic import PrivateAttr
 
 from endobench.lib.genome.reference import ReferenceGenome
+from endobench.lib.scoring.plan import ScoringPlan
 from endobench.lib.truth_sets.catalog import GM12878
 
 ACCESSIBILITY = "accessibility"
@@ -65,6 +66,7 @@ class ScoringOutcome:
     api_calls: int = 0
     cache_hits: int = 0
     failures_by_reason: dict[str, int] = field(default_factory=dict)
+    plan: dict[str, object] = field(default_factory=dict)  # what the run planned before its first call (plan_* keys)
 
 
 class VariantEffectPredictor(dg.ConfigurableResource):
@@ -109,6 +111,15 @@ class VariantEffectPredictor(dg.ConfigurableResource):
         self, variants: pd.DataFrame, *, reference: ReferenceGenome, cache_dir: Path, log: logging.Logger
     ) -> ScoringOutcome:
         raise NotImplementedError
+
+    def plan(self, variants: pd.DataFrame, *, cache_dir: Path, log: logging.Logger) -> ScoringPlan:
+        """What scoring `variants` would cost, without scoring them. A predictor that makes no paid call plans none;
+        a remote one overrides this with its preflight and cache lookup."""
+        n_variants = int(variants["variant_id"].nunique()) if len(variants) else 0
+        return ScoringPlan(source=f"{self.predictor_name()} (computed here, no calls)", rows=len(variants),
+                           distinct_variants=n_variants, cached=0, to_request=n_variants, over_cap=0,
+                           no_track_rows=0, calls=0, per_minute=None, rate_source="no calls",
+                           estimated_seconds=0.0)
 
 
 # The local model learned GM12878 (LCL) DNase sensitivity from the Degner dsQTLs; each row's track names the fold

@@ -8,6 +8,7 @@ and never learn which profile serves them; the wiring picks one with ENDOBENCH_P
 from __future__ import annotations
 
 import contextlib
+import difflib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -19,15 +20,14 @@ from endobench.lib.io.checksums import PINNED_MD5, ChecksumMismatch, md5_from_li
 from endobench.lib.io.downloads import DownloadError, download, extract_tar_member, gunzip_file
 from endobench.lib.io.encode_metadata import PEAKS, EncodeExpectation, check_encode_metadata, md5_from_encode_metadata
 from endobench.lib.io.errors import InputError
+from endobench.lib.scoring.tracks import CATALOGUE_FILE, Track, TrackCatalogue
 from endobench.lib.truth_sets.catalog import (
     ANNOTATIONS,
     DSQTL_DEGNER,
     DSQTL_STRONG,
     GM12878,
-    GTEX_LCL,
-    GTEX_TISSUES,
+    GTEX_EQTL_TISSUES,
     K562_DHS_PEAKS,
-    WHOLE_BLOOD,
     TruthSetSpec,
     finemapped_truth_set,
     gtex_truth_set,
@@ -38,6 +38,7 @@ from endobench.lib.truth_sets.gtex import EFFECTS, EGENES, SIGNIF_PAIRS, SLOPE
 
 SAMPLE = "sample"
 FULL = "full"
+ALL_TISSUES = "all"  # every GTEx eQTL tissue
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ class DataSources(dg.ConfigurableResource):
     """
 
     sample_dir: str = "data/sample"
-    # GTEx tissues as the archive names them; each becomes a truth set under every annotation below.
+    # GTEx tissues as the archive names them (or "all": every GTEx eQTL tissue); each becomes a truth set under
+    # every annotation below, measured in the tissue's biosample and scored on its own AlphaGenome track.
     gtex_tissues: list[str] = ["Whole_Blood", "Cells_EBV-transformed_lymphocytes"]
     # The GTEx effect the eQTL truth sets are measured in: `slope` (normalised expression per ALT allele) or
     # `log2_aFC` (log2 allelic fold change, eGenes tables only: the scale of a log-fold-change scorer).
@@ -156,21 +158,49 @@ class DataSources(dg.ConfigurableResource):
         annotations = [ANNOTATIONS[a] for a in self.annotations]
         if self.gtex_effect not in EFFECTS:
             raise dg.Failure(f"unknown GTEx effect {self.gtex_effect!r}: use one of {list(EFFECTS)}", allow_retries=False)
-        specs = [gtex_truth_set(key, a, self.gtex_effect) for key, _ in self.gtex_sources() for a in annotations]
+        tracks = self.gtex_tracks()
+        specs = [gtex_truth_set(t, tracks[t].ontology_curie, a, self.gtex_effect)
+                 for t in self.configured_tissues() for a in annotations]
         specs += [DSQTL_DEGNER, DSQTL_STRONG]
         if self.finemapped_eqtls:
-            specs += [finemapped_truth_set(self.finemapped_tissue, a) for a in annotations]
+            tissue = self._known_tissues([self.finemapped_tissue], "finemapped_tissue")[0]
+            specs += [finemapped_truth_set(tissue, tracks[tissue].ontology_curie, a) for a in annotations]
         return specs
 
+    def gtex_tracks(self) -> dict[str, Track]:
+        """Each GTEx tissue with its AlphaGenome expression track (and so its biosample CURIE), from the track
+        catalogue bundled in the sample, so that truth sets are built offline from AlphaGenome's own mapping."""
+        return TrackCatalogue.from_file(self._sample(CATALOGUE_FILE)).gtex_tracks()
+
+    def configured_tissues(self) -> list[str]:
+        """The GTEx tissues of a run, `all` spelled out; a name that is not a GTEx eQTL tissue with an AlphaGenome
+        track is refused here, before anything is downloaded, with the closest names."""
+        if [t.lower() for t in self.gtex_tissues] == [ALL_TISSUES]:
+            return [t for t in GTEX_EQTL_TISSUES if t in self.gtex_tracks()]
+        return self._known_tissues(self.gtex_tissues, "gtex_tissues (ENDOBENCH_GTEX_TISSUES)")
+
+    def _known_tissues(self, tissues: list[str], setting: str) -> list[str]:
+        tracks = self.gtex_tracks()
+        known = [t for t in GTEX_EQTL_TISSUES if t in tracks]
+        problems = []
+        for tissue in tissues:
+            if tissue in known:
+                continue
+            if tissue in tracks:
+                problems.append(f"{tissue!r} has an AlphaGenome track but no GTEx eQTL table (fewer than 70 samples)")
+            else:
+                close = difflib.get_close_matches(tissue, known, n=3, cutoff=0.4)
+                problems.append(f"{tissue!r} is not a GTEx eQTL tissue" +
+                                (f" (closest: {', '.join(close)})" if close else ""))
+        if problems:
+            raise dg.Failure(f"{setting}: {'; '.join(problems)}. Use GTEx tissue names as the eQTL archive spells "
+                             f"them ({len(known)} tissues, e.g. Whole_Blood, Liver, Brain_Cortex), or '{ALL_TISSUES}'",
+                             allow_retries=False)
+        return list(dict.fromkeys(tissues))
+
     def gtex_sources(self) -> list[tuple[str, str]]:
-        """(truth-set source key, GTEx tissue) of each configured tissue; a tissue endobench has no biosample for
-        is refused here, before anything is downloaded."""
-        unknown = [t for t in self.gtex_tissues if tissue_key(t) not in GTEX_TISSUES]
-        if unknown:
-            known = sorted(t for t, _, _ in GTEX_TISSUES.values())
-            raise dg.Failure(f"GTEx tissue(s) {unknown} have no biosample in endobench's catalog (known: {known}); "
-                             "add them to GTEX_TISSUES in endobench/lib/truth_sets/catalog.py", allow_retries=False)
-        return [(tissue_key(t), t) for t in self.gtex_tissues]
+        """(truth-set source key, GTEx tissue) of each configured tissue."""
+        return [(tissue_key(t), t) for t in self.configured_tissues()]
 
     def fold_regions(self) -> Path:
         """AlphaGenome's fold regions (the file the SDK downloads at run time), bundled so nothing is fetched."""
@@ -181,8 +211,9 @@ class DataSources(dg.ConfigurableResource):
         in the tissue: above 0.1 TPM and 6 reads in at least 20% of its samples). Bundled, so both profiles use
         them; GM12878 is an LCL, as GTEx's EBV-transformed lymphocytes are. K562 has none."""
         lcl = self._sample("gtex_v8_Cells_EBV-transformed_lymphocytes.v8.egenes.txt.gz")
-        return {WHOLE_BLOOD.curie: self._sample("gtex_v8_Whole_Blood.v8.egenes.txt.gz"), GTEX_LCL.curie: lcl,
-                GM12878.curie: lcl}
+        tracks = self.gtex_tracks()
+        return {tracks["Whole_Blood"].ontology_curie: self._sample("gtex_v8_Whole_Blood.v8.egenes.txt.gz"),
+                tracks["Cells_EBV-transformed_lymphocytes"].ontology_curie: lcl, GM12878.curie: lcl}
 
     def qtl_tables(self) -> list[QtlTableSource]:
         # The bundled Degner table is the complete published set (5,671 dsQTLs), lifted to hg38: both profiles use it.
@@ -238,11 +269,30 @@ class DataSources(dg.ConfigurableResource):
 class SampleDataSources(DataSources):
     """The bundled real sample (`data/sample/`, provenance in its SOURCES.md): offline, the default."""
 
+    def gtex_sources(self) -> list[tuple[str, str]]:
+        """As every profile's, and a tissue the sample does not bundle is refused here, before any work."""
+        sources = super().gtex_sources()
+        self._refuse_unbundled([t for _, t in sources if not self._egenes(t).exists()])
+        return sources
+
+    def _egenes(self, tissue: str) -> Path:
+        return self._sample(f"gtex_v8_{tissue}.v8.egenes.txt.gz")
+
+    def _refuse_unbundled(self, tissues: list[str]) -> None:
+        if tissues:
+            bundled = sorted(p.name.split(".")[0].removeprefix("gtex_v8_") for p in
+                             Path(self.sample_dir).glob("gtex_v8_*.v8.egenes.txt.gz"))
+            raise dg.Failure(f"the sample profile bundles the GTEx v8 eGenes of {', '.join(bundled)} only, not "
+                             f"{', '.join(tissues)}; use the full profile (ENDOBENCH_PROFILE=full), which downloads "
+                             "each configured tissue's table, or set ENDOBENCH_GTEX_TISSUES to bundled ones",
+                             allow_retries=False)
+
     def gtex_eqtls(self, release: str, tissue: str) -> SourceFile:
         if release != "v8":
             raise dg.Failure(f"the sample profile bundles GTEx release v8 only, not {release!r}; use the full profile "
                              "(ENDOBENCH_PROFILE=full) for other releases", allow_retries=False)
-        return SourceFile(self._sample(f"gtex_v8_{tissue}.v8.egenes.txt.gz"), HG38)
+        self._refuse_unbundled([] if self._egenes(tissue).exists() else [tissue])
+        return SourceFile(self._egenes(tissue), HG38)
 
     def peaks(self) -> SourceFile:
         return SourceFile(self._sample("abc_K562_DNase_ENCFF860XAE_chr22_macs2_peaks.hg38.narrowPeak.gz"), HG38)
@@ -327,7 +377,7 @@ class FullDataSources(DataSources):
         member = spec.members.get(self.gtex_file_kind) if spec is not None else None
         if member is not None and not all(
                 (Path(self.download_dir) / "gtex" / release / PurePosixPath(member.format(tissue=t)).name).exists()
-                for t in self.gtex_tissues):
+                for t in self.configured_tissues()):
             pending.append(self._gtex_archive_url(spec))
         if not self.reference_fasta and not self.reference_file().path.exists():
             pending.append(self._ucsc_url(UCSC_HG38_FASTA))

@@ -110,7 +110,7 @@ def test_track_overrides_come_from_the_environment_as_json(monkeypatch):
     monkeypatch.setenv("ENDOBENCH_ALPHAGENOME_TRACKS",
                        '{"expression|UBERON:0002106": "UBERON:0002106 gtex Spleen polyA plus RNA-seq"}')
     predictor = build_predictor("alphagenome", Storage(root="x"))
-    assert predictor.track_name("expression", "UBERON:0002106") == "UBERON:0002106 gtex Spleen polyA plus RNA-seq"
+    assert predictor.tracks == {"expression|UBERON:0002106": "UBERON:0002106 gtex Spleen polyA plus RNA-seq"}
     monkeypatch.setenv("ENDOBENCH_ALPHAGENOME_TRACKS", "expression|UBERON:0002106=spleen")
     with pytest.raises(ValueError, match="ENDOBENCH_ALPHAGENOME_TRACKS=.*: it takes a JSON object of track names"):
         build_predictor("alphagenome", Storage(root="x"))

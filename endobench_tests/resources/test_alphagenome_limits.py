@@ -11,10 +11,10 @@ from endobench.resources.predictors import SKIPPED_CALL_CAP
 from endobench_tests.stand_ins.alphagenome_server import (
     AlphaGenomeStandIn,
     FaultPlan,
-    Quota,
     fast_predictor,
     sample_eqtl_requests,
 )
+from endobench_tests.stand_ins.quotas import SHAPES, ContinuousBucket
 
 LOG = logging.getLogger("test_alphagenome_limits")
 
@@ -23,7 +23,7 @@ LOG = logging.getLogger("test_alphagenome_limits")
 
 @pytest.fixture(scope="module")
 def eqtls():
-    return sample_eqtl_requests(30)
+    return sample_eqtl_requests(50)
 
 
 def test_the_call_cap_limits_new_variants_and_marks_the_rest_skipped(eqtls, tmp_path):
@@ -73,17 +73,20 @@ def test_no_more_than_max_concurrency_calls_are_in_flight(eqtls, tmp_path):
 
 
 @pytest.mark.parametrize("retry_info", [False, True], ids=["no retry delay", "RetryInfo"])
-def test_under_a_quota_nothing_is_lost_and_most_of_the_quota_is_used(eqtls, tmp_path, retry_info):
-    """A quota of 20 calls per 2 s window (the stand-in's token bucket; 20/min scaled 30x) against 4 workers and
-    no ceiling: every variant is scored, the quota is refused at least once (it binds), and at least 80% of the
-    calls the bucket offered were used."""
+@pytest.mark.parametrize("shape", SHAPES, ids=[s.name for s in SHAPES])
+def test_under_each_quota_shape_nothing_is_lost_and_most_of_the_quota_is_used(eqtls, tmp_path, shape, retry_info):
+    """A quota of 10 calls per 0.5 s window (20/min scaled 120x) as a sliding window, a bucket refilled each window
+    or one refilled continuously, with and without RetryInfo, against 4 workers and no ceiling, for four windows'
+    worth of variants: every variant is scored, the quota is refused at least once (it binds), and at least 80% of
+    what it offered was used."""
     frame, genes = eqtls
-    quota = Quota(20, window_seconds=2.0, retry_info=retry_info)
-    with AlphaGenomeStandIn(genes=genes, latency=0.005, quota=quota) as server:
-        outcome = fast_predictor(server.address, max_concurrency=4).score_variants(
+    frame = frame[frame["variant_id"].isin(frame["variant_id"].drop_duplicates().head(40))]
+    quota = shape(10, window_seconds=0.5, retry_info=retry_info)
+    with AlphaGenomeStandIn(genes=genes, latency=0.002, quota=quota) as server:
+        outcome = fast_predictor(server.address, max_concurrency=4, quota_window_seconds=0.5).score_variants(
             frame, reference=None, cache_dir=tmp_path, log=LOG)
         n_refused = sum(r.outcome == "RESOURCE_EXHAUSTED" for r in server.records)
-    assert len(quota.granted) == frame["variant_id"].nunique()
+    assert len(quota.granted) == frame["variant_id"].nunique() == 40
     assert set(outcome.failures_by_reason) <= {"gene_not_in_output"}
     assert n_refused > 0
     assert quota.used_fraction() >= 0.8
@@ -91,11 +94,12 @@ def test_under_a_quota_nothing_is_lost_and_most_of_the_quota_is_used(eqtls, tmp_
 
 def test_a_server_retry_delay_is_honoured(eqtls, tmp_path):
     """After each RESOURCE_EXHAUSTED carrying a RetryInfo delay, no call reaches the server before it has passed
-    (one worker, so that no call is already on its way when the refusal arrives)."""
+    (one worker, so that no call is already on its way when the refusal arrives). The quota counts per second here,
+    and the predictor is told so (`quota_window_seconds`; AlphaGenome's counts per minute)."""
     frame, genes = eqtls
-    quota = Quota(4, window_seconds=1.0, retry_info=True)
+    quota = ContinuousBucket(4, window_seconds=1.0, retry_info=True)
     with AlphaGenomeStandIn(genes=genes, latency=0.005, quota=quota) as server:
-        fast_predictor(server.address, max_concurrency=1).score_variants(
+        fast_predictor(server.address, max_concurrency=1, quota_window_seconds=1.0).score_variants(
             frame.head(12), reference=None, cache_dir=tmp_path, log=LOG)
         records = server.records
     refusals = [r for r in records if r.retry_delay is not None]

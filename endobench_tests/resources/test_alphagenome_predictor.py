@@ -8,7 +8,6 @@ import pytest
 from endobench.resources.alphagenome import AlphaGenomeConfigError, AlphaGenomePredictor, strip_gene_version
 from endobench.resources.predictors import PREDICTION_COLUMNS, SCORED
 from endobench_tests.stand_ins.alphagenome_server import (
-    TRACK_BY_NAME,
     AlphaGenomeStandIn,
     expected_quantile,
     expected_score,
@@ -76,7 +75,7 @@ def test_scores_are_the_selected_tracks_raw_and_quantile_values(stand_in, tmp_pa
     """Accessibility takes the K562 DNase track, expression the Whole Blood RNA-seq row of the eQTL's own gene."""
     frame = requests_and_genes[0]
     scores = _predictor(stand_in.address).score_variants(frame, reference=None, cache_dir=tmp_path, log=LOG).scores
-    k562, blood = TRACK_BY_NAME["EFO:0002067 DNase-seq"], TRACK_BY_NAME[BLOOD]
+    k562, blood = "EFO:0002067 DNase-seq", BLOOD
     for request, result in zip(frame.itertuples(), scores.itertuples()):
         if result.status != SCORED:
             continue
@@ -157,7 +156,7 @@ def test_the_model_version_and_interval_length_are_sent_and_keyed(stand_in, tmp_
     scores = fold.score_variants(frame, reference=None, cache_dir=tmp_path, log=LOG).scores
     assert len(stand_in.records) == 1
     row = frame.iloc[0]
-    expected = expected_score(f"chr22:{row.pos}:{row.ref}>{row.alt}", TRACK_BY_NAME["EFO:0002067 DNase-seq"], "",
+    expected = expected_score(f"chr22:{row.pos}:{row.ref}>{row.alt}", "EFO:0002067 DNase-seq", "",
                               "FOLD_1", 16_384)
     assert scores.loc[0, "score"] == pytest.approx(expected, rel=1e-6)
 

@@ -27,8 +27,10 @@ def test_the_key_is_sent_to_the_server_but_never_logged_stored_or_returned(tmp_p
                        seed=11)
     caplog.set_level(logging.DEBUG)
     with AlphaGenomeStandIn(genes=genes, faults=faults, expected_api_key=SECRET) as server:
+        # A RESOURCE_EXHAUSTED is held for until the quota's window frees: the window is 0.2 s here.
         predictor = AlphaGenomePredictor(api_key=SECRET, address=server.address, requests_per_minute=0,
-                                         initial_backoff_seconds=0.005, max_backoff_seconds=0.01)
+                                         initial_backoff_seconds=0.005, max_backoff_seconds=0.01,
+                                         quota_window_seconds=0.2)
         outcome = predictor.score_variants(frame, reference=None, cache_dir=tmp_path,
                                            log=logging.getLogger("endobench.alphagenome"))
         records = server.records
@@ -79,8 +81,10 @@ def test_materializing_predictions_keeps_the_key_out_of_run_config_and_event_met
 def test_the_key_is_in_no_repr_or_str_of_the_resource_or_the_client():
     """Neither the resource nor the SDK client it builds (its attributes, metadata, channel) prints the key, while
     the key still reaches the server on every call."""
-    predictor = AlphaGenomePredictor(api_key=SECRET, address="127.0.0.1:9")
-    client = predictor.make_client()
+    frame, genes = sample_eqtl_requests(1)
+    with AlphaGenomeStandIn(genes=genes, expected_api_key=SECRET) as server:
+        predictor = AlphaGenomePredictor(api_key=SECRET, address=server.address)
+        client, _ = predictor.connect_and_check(frame, logging.getLogger("test_secrets"))
     try:
         shown = [repr(predictor), str(predictor), repr(client), str(client), repr(vars(client)),
                  repr(client._metadata), repr(vars(client._channel))]
@@ -88,4 +92,4 @@ def test_the_key_is_in_no_repr_or_str_of_the_resource_or_the_client():
     finally:
         client._channel.close()
     assert not [text for text in shown if SECRET in text]
-    assert "address='127.0.0.1:9'" in repr(predictor)
+    assert f"address='{server.address}'" in repr(predictor)

@@ -48,6 +48,7 @@ def encode_metadata(data: bytes, **changes) -> bytes:
 
 SIGNIF = gzip.compress((GTEX_DIR / "Whole_Blood.v8.signif_variant_gene_pairs.chr22_32Mb.txt").read_bytes())
 EGENES_FILE = gzip.compress((GTEX_DIR / "Whole_Blood.v8.egenes.chr22_32Mb.txt").read_bytes())
+LCL_EGENES = (SAMPLE_DIR / "gtex_v8_Cells_EBV-transformed_lymphocytes.v8.egenes.txt.gz").read_bytes()
 
 
 def _reference_fa_gz() -> bytes:
@@ -64,7 +65,7 @@ def host(tmp_path_factory):
         V8_TAR: tar_archive({
             "GTEx_Analysis_v8_eQTL/Whole_Blood.v8.signif_variant_gene_pairs.txt.gz": SIGNIF,
             "GTEx_Analysis_v8_eQTL/Whole_Blood.v8.egenes.txt.gz": EGENES_FILE,
-            "GTEx_Analysis_v8_eQTL/Cells_EBV-transformed_lymphocytes.v8.egenes.txt.gz": b"other tissue",
+            "GTEx_Analysis_v8_eQTL/Cells_EBV-transformed_lymphocytes.v8.egenes.txt.gz": LCL_EGENES,
         }),
         V10_TAR: tar_archive({
             "GTEx_Analysis_v10_eQTL_updated/Whole_Blood.v10.eGenes.txt.gz": EGENES_FILE,
@@ -106,11 +107,44 @@ def test_sample_profile_serves_the_bundled_files_with_their_builds():
     assert sources.chain("hg38", "hg19") is None
 
 
-def test_a_tissue_without_a_biosample_is_refused_before_any_download():
-    """A truth set needs its biosample (the track it is scored on): an unknown tissue stops the run at once."""
-    with pytest.raises(dg.Failure, match=r"'Liver'\] have no biosample") as caught:
-        SampleDataSources(sample_dir=str(SAMPLE_DIR), gtex_tissues=["Whole_Blood", "Liver"]).gtex_sources()
+def test_a_misspelt_tissue_is_refused_before_any_download_with_the_closest_names():
+    """A name that is no GTEx eQTL tissue stops the run at once, without retries, naming the tissues it resembles."""
+    with pytest.raises(dg.Failure, match=r"'Livr' is not a GTEx eQTL tissue \(closest: Liver") as caught:
+        SampleDataSources(sample_dir=str(SAMPLE_DIR), gtex_tissues=["Whole_Blood", "Livr"]).gtex_sources()
     assert caught.value.allow_retries is False
+
+
+def test_a_tissue_with_a_track_but_no_eqtl_table_is_refused():
+    """Bladder has an AlphaGenome RNA-seq track but GTEx publishes no eQTL table for it (fewer than 70 samples)."""
+    with pytest.raises(dg.Failure, match="'Bladder' has an AlphaGenome track but no GTEx eQTL table"):
+        SampleDataSources(sample_dir=str(SAMPLE_DIR), gtex_tissues=["Bladder"]).truth_sets()
+
+
+def test_any_gtex_eqtl_tissue_is_measured_in_its_biosample_from_alphagenomes_catalogue():
+    """Liver's truth sets are measured in UBERON:0001114, the biosample of its GTEx track in the bundled catalogue,
+    and an expression readout is asked on it; the two bundled tissues keep their names."""
+    specs = SampleDataSources(sample_dir=str(SAMPLE_DIR), gtex_tissues=["Liver", "Whole_Blood"]).truth_sets()
+    by_name = {s.name: s for s in specs}
+    liver = by_name["gtex_liver_k562_dhs"]
+    assert liver.measured.biosample.curie == "UBERON:0001114" and liver.label == "GTEx v8 Liver eQTLs"
+    assert [(r.kind, r.biosample.curie) for r in liver.readouts] == [("accessibility", "EFO:0002067"),
+                                                                     ("expression", "UBERON:0001114")]
+    assert by_name["gtex_wb_k562_dhs"].measured.biosample.curie == "UBERON:0013756"
+
+
+def test_all_means_every_gtex_eqtl_tissue():
+    """`all` gives the 49 GTEx v8 eQTL tissues, each with its own biosample."""
+    sources = SampleDataSources(sample_dir=str(SAMPLE_DIR), gtex_tissues=["all"], annotations=["k562_dhs"])
+    tissues = sources.configured_tissues()
+    assert len(tissues) == 49 and "Brain_Spinal_cord_cervical_c-1" in tissues and "Bladder" not in tissues
+    specs = [s for s in sources.truth_sets() if s.measured.kind == "expression"]
+    assert len({s.measured.biosample.curie for s in specs}) == 49
+
+
+def test_the_sample_profile_names_the_full_profile_for_a_tissue_it_does_not_bundle():
+    sources = SampleDataSources(sample_dir=str(SAMPLE_DIR), gtex_tissues=["Liver"])
+    with pytest.raises(dg.Failure, match="eGenes of .*Whole_Blood only, not Liver.*ENDOBENCH_PROFILE=full"):
+        sources.gtex_eqtls("v8", "Liver")
 
 
 def test_each_tissue_is_a_truth_set_under_each_annotation():
@@ -305,6 +339,23 @@ def test_raw_gtex_eqtls_downloads_on_demand_in_the_full_profile(host, tmp_path):
     tables = metadata["tables"].value
     assert "Whole_Blood.v8.signif_variant_gene_pairs.txt.gz" in tables and SIGNIF_PAIRS in tables
     assert "not lifted" in tables
+
+
+def test_the_full_profile_downloads_each_configured_tissues_table(host, tmp_path):
+    """Two tissues configured: raw_gtex_eqtls extracts both members from the one archive and reads each into its
+    own truth-set source (the real LCL eGenes beside the Whole Blood ones)."""
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("gtex_release", ["v8"])
+    sources = full_sources(host, tmp_path, gtex_file_kind=EGENES,
+                           gtex_tissues=["Whole_Blood", "Cells_EBV-transformed_lymphocytes"])
+    result = dg.materialize([raw_gtex_eqtls], partition_key="v8", instance=instance,
+                            resources={"sources": sources, "storage": _storage(tmp_path)})
+    metadata = result.asset_materializations_for_node("raw_gtex_eqtls")[0].metadata
+    assert sorted(p.name for p in (tmp_path / "full" / "gtex" / "v8").glob("*.egenes.txt.gz")) == [
+        "Cells_EBV-transformed_lymphocytes.v8.egenes.txt.gz", "Whole_Blood.v8.egenes.txt.gz"]
+    assert metadata["rows_read"].value == 4 + 22_759
+    frame = pd.read_parquet(metadata["output_path"].value)
+    assert set(frame["truth_set"]) == {"gtex_wb", "gtex_lcl"}
 
 
 def test_pending_downloads_are_the_urls_the_full_profile_fetches_until_each_is_on_disk(host, tmp_path):

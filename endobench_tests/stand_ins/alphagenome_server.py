@@ -1,20 +1,24 @@
 """A loopback AlphaGenome server: a real gRPC `DnaModelService` speaking the exact messages the SDK parses.
 
-It serves `ScoreVariant` (one output message per requested scorer, then its tensor chunks) and a minimal
-`PredictSequence` (one track-data output per requested output type, then chunks). Scores are a deterministic
-function of the request (variant, track, gene, model version, interval width), so two runs that ask the same
-thing get the same numbers. Latency, transient faults at a rate, aborts mid-stream, slow calls and permanent
-errors for chosen variants are injected with a seeded random generator. Every request is recorded so tests
-can assert that nothing is asked twice.
+It serves `GetMetadata` with AlphaGenome's real human track catalogue (all 5,563 tracks of the bundled
+`data/sample/alphagenome_track_metadata.human.tsv.gz`, built into the `OutputMetadata` protos the SDK's
+`output_metadata()` parses), `ScoreVariant` (one output message per requested scorer, holding every track of the
+scorer's output type from that catalogue, then its tensor chunks) and a minimal `PredictSequence`. Scores are a
+deterministic function of the request (variant, track, gene, model version, interval width), so two runs that ask
+the same thing get the same numbers. Latency, transient faults at a rate, aborts mid-stream, slow calls, permanent
+errors for chosen variants, and one rejection for every variant are injected with a seeded random generator.
+Every request is recorded so tests can assert that nothing is asked twice.
 
 Like Google's API front end, it refuses a wrong key with INVALID_ARGUMENT "API key not valid" and a
-`google.rpc.ErrorInfo` (reason API_KEY_INVALID) in the `grpc-status-details-bin` trailer, can refuse a project
-(SERVICE_DISABLED, BILLING_DISABLED), and enforces a quota (a token bucket per window) with RESOURCE_EXHAUSTED,
-optionally carrying a `google.rpc.RetryInfo` delay. Its track catalogue uses real AlphaGenome track names.
+`google.rpc.ErrorInfo` (reason API_KEY_INVALID) in the `grpc-status-details-bin` trailer (GetMetadata included),
+can refuse a project (SERVICE_DISABLED, BILLING_DISABLED), and enforces a quota on `ScoreVariant` in any of the
+shapes of `quotas.py` (a sliding window, a bucket refilled each window, a bucket refilled continuously) with
+RESOURCE_EXHAUSTED, optionally carrying a `google.rpc.RetryInfo` delay. `GetMetadata` is not metered.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import random
@@ -38,7 +42,9 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from endobench.lib.scoring.tracks import CATALOGUE_FILE
 from endobench_tests.paths import SAMPLE_DIR
+from endobench_tests.stand_ins.quotas import QuotaShape
 
 API_KEY_HEADER = "x-goog-api-key"
 TRANSIENT_CODES = (
@@ -49,55 +55,89 @@ TRANSIENT_CODES = (
 )
 
 
+CATALOGUE = SAMPLE_DIR / CATALOGUE_FILE
+_BIOSAMPLE_TYPES = {name.removeprefix("BIOSAMPLE_TYPE_").lower(): value
+                    for name, value in dna_model_pb2.BiosampleType.items()}
+
+
+def _track_proto(row: pd.Series, junction: bool = False):
+    """One row of the catalogue as the proto the real service sends (every field the row has)."""
+    def text(column: str) -> str:
+        value = row.get(column)
+        return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+    proto = dna_model_pb2.JunctionMetadata(name=text("name")) if junction else dna_model_pb2.TrackMetadata(
+        name=text("name"), strand=genome.Strand.from_str(text("strand") or ".").to_proto())
+    if text("ontology_curie"):
+        proto.ontology_term.CopyFrom(ontology.from_curie(text("ontology_curie")).to_proto())
+    if text("biosample_name") or text("biosample_type"):
+        proto.biosample.CopyFrom(dna_model_pb2.Biosample(type=_BIOSAMPLE_TYPES.get(text("biosample_type"), 0),
+                                                         name=text("biosample_name")))
+        if text("biosample_life_stage"):
+            proto.biosample.stage = text("biosample_life_stage")
+    for column, attribute in (("gtex_tissue", "gtex_tissue"), ("data_source", "data_source")):
+        if text(column):
+            setattr(proto, attribute, text(column))
+    if junction:
+        return proto
+    for column, attribute in (("Assay title", "assay"), ("histone_mark", "histone_mark_code"),
+                              ("transcription_factor", "transcription_factor_code")):
+        if text(column):
+            setattr(proto, attribute, text(column))
+    if text("endedness"):
+        proto.endedness = dna_model_pb2.Endedness.Value(f"ENDEDNESS_{text('endedness').upper()}")
+    if text("genetically_modified"):
+        proto.genetically_modified = text("genetically_modified") == "True"
+    if text("nonzero_mean"):
+        proto.nonzero_mean = float(text("nonzero_mean"))
+    return proto
+
+
 @dataclass(frozen=True)
 class StandInTrack:
-    """A track of the catalogue; `stranded` tracks come as + and - (merged into one '.' track on request)."""
+    """A track of the catalogue as ScoreVariant answers with it; `stranded` tracks come as a + and a - row of one
+    name (merged into one unstranded track when the request asks for it)."""
 
     name: str
     ontology_curie: str
-    biosample: str
-    assay: str
-    biosample_type: int = dna_model_pb2.BIOSAMPLE_TYPE_CELL_LINE
+    proto: dna_model_pb2.TrackMetadata
     stranded: bool = False
-    data_source: str = "encode"
-    gtex_tissue: str = ""
 
     def to_proto(self, strand: str = ".") -> dna_model_pb2.TrackMetadata:
-        proto = dna_model_pb2.TrackMetadata(
-            name=self.name,
-            strand=genome.Strand.from_str(strand).to_proto(),
-            ontology_term=ontology.from_curie(self.ontology_curie).to_proto(),
-            biosample=dna_model_pb2.Biosample(type=self.biosample_type, name=self.biosample),
-            assay=self.assay,
-            data_source=self.data_source,
-        )
-        if self.gtex_tissue:
-            proto.gtex_tissue = self.gtex_tissue
+        proto = dna_model_pb2.TrackMetadata()
+        proto.CopyFrom(self.proto)
+        proto.strand = genome.Strand.from_str(strand).to_proto()
         return proto
 
 
-_TISSUE = dna_model_pb2.BIOSAMPLE_TYPE_TISSUE
-# Real AlphaGenome track names and metadata (from the service's output metadata), plus one decoy: a second DNase
-# track of GM12878 under another name, so that a predictor averaging every track of an ontology term is caught.
-# GM12878's ENCODE RNA-seq tracks (polyA plus and total) share a CURIE as in the real catalogue.
-DECOY_TRACK = StandInTrack("EFO:0002784 DNase-seq decoy", "EFO:0002784", "GM12878", "DNase-seq")
-TRACKS: Mapping[int, tuple[StandInTrack, ...]] = {
-    dna_model_pb2.OUTPUT_TYPE_DNASE: (
-        StandInTrack("EFO:0002067 DNase-seq", "EFO:0002067", "K562", "DNase-seq"),
-        StandInTrack("EFO:0002784 DNase-seq", "EFO:0002784", "GM12878", "DNase-seq"),
-        DECOY_TRACK,
-        StandInTrack("EFO:0001187 DNase-seq", "EFO:0001187", "HepG2", "DNase-seq"),
-    ),
-    dna_model_pb2.OUTPUT_TYPE_RNA_SEQ: (
-        StandInTrack("UBERON:0013756 gtex Whole_Blood polyA plus RNA-seq", "UBERON:0013756", "venous blood",
-                     "polyA plus RNA-seq", _TISSUE, data_source="gtex", gtex_tissue="Whole_Blood"),
-        StandInTrack("EFO:0000572 gtex Cells_EBV-transformed_lymphocytes polyA plus RNA-seq", "EFO:0000572",
-                     "lymphoblast", "polyA plus RNA-seq", _TISSUE, data_source="gtex",
-                     gtex_tissue="Cells_EBV-transformed_lymphocytes"),
-        StandInTrack("EFO:0002784 polyA plus RNA-seq", "EFO:0002784", "GM12878", "polyA plus RNA-seq", stranded=True),
-        StandInTrack("EFO:0002784 total RNA-seq", "EFO:0002784", "GM12878", "total RNA-seq", stranded=True),
-    ),
-}
+@functools.lru_cache(maxsize=1)
+def catalogue() -> tuple[list[dna_model_pb2.OutputMetadata], dict[int, tuple[StandInTrack, ...]]]:
+    """The real catalogue as GetMetadata sends it (one `OutputMetadata` per output type, every row), and its
+    tracks by output type as ScoreVariant sends them (one entry per name)."""
+    table = pd.read_csv(CATALOGUE, sep="\t", dtype=str, keep_default_na=False, na_values=[""])
+    metadata, tracks = [], {}
+    for output_type, rows in table.groupby("output_type", sort=False):
+        number = dna_model_pb2.OutputType.Value("OUTPUT_TYPE_" + output_type.removeprefix("OutputType."))
+        if number == dna_model_pb2.OUTPUT_TYPE_SPLICE_JUNCTIONS:
+            junctions = [_track_proto(row, junction=True) for _, row in rows.iterrows()]
+            metadata.append(dna_model_pb2.OutputMetadata(output_type=number,
+                                                         junctions=dna_model_pb2.JunctionsMetadata(metadata=junctions)))
+            continue
+        protos = [_track_proto(row) for _, row in rows.iterrows()]
+        metadata.append(dna_model_pb2.OutputMetadata(output_type=number,
+                                                     tracks=dna_model_pb2.TracksMetadata(metadata=protos)))
+        by_name: dict[str, StandInTrack] = {}
+        for row, proto in zip(rows.itertuples(index=False), protos):
+            stranded = row.strand in ("+", "-")
+            if row.name not in by_name:
+                curie = row.ontology_curie if isinstance(row.ontology_curie, str) else ""
+                by_name[row.name] = StandInTrack(row.name, curie, proto, stranded)
+        tracks[number] = tuple(by_name.values())
+    return metadata, tracks
+
+
+def tracks_of(output_type: int) -> tuple[StandInTrack, ...]:
+    return catalogue()[1].get(output_type, ())
 
 
 @dataclass(frozen=True)
@@ -123,6 +163,8 @@ class FaultPlan:
     slow_seconds: float = 0.0
     permanent: Mapping[str, grpc.StatusCode] = field(default_factory=dict)
     flaky: Mapping[str, int] = field(default_factory=dict)  # variant -> UNAVAILABLE answers before it succeeds
+    reject_all: grpc.StatusCode | None = None  # every ScoreVariant refused with this code and `reject_message`
+    reject_message: str = "Request contains an invalid argument."
     seed: int = 0
 
 
@@ -168,43 +210,6 @@ def rich_status(code: grpc.StatusCode, message: str, reason: str = "", retry_del
                                                   details=details))
 
 
-class Quota:
-    """A token bucket of `per_window` calls refilled evenly over `window_seconds`, full at the start, as a
-    per-minute quota behaves. A call without a token is refused with RESOURCE_EXHAUSTED (ErrorInfo
-    RATE_LIMIT_EXCEEDED, and RetryInfo with the wait for the next token when `retry_info`)."""
-
-    def __init__(self, per_window: int, window_seconds: float = 60.0, *, retry_info: bool = False) -> None:
-        self.per_window = per_window
-        self.window_seconds = window_seconds
-        self.retry_info = retry_info
-        self.refill_per_second = per_window / window_seconds
-        self._tokens = float(per_window)
-        self._updated: float | None = None
-        self.started: float | None = None
-        self.granted: list[float] = []
-        self.refused = 0
-
-    def take(self, now: float) -> float | None:
-        """None when the call may go ahead (a token is taken), else the seconds until the next token."""
-        if self._updated is None:
-            self.started = self._updated = now
-        self._tokens = min(self.per_window, self._tokens + (now - self._updated) * self.refill_per_second)
-        self._updated = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            self.granted.append(now)
-            return None
-        self.refused += 1
-        return (1.0 - self._tokens) / self.refill_per_second
-
-    def used_fraction(self) -> float:
-        """Calls granted over the tokens the bucket offered from the first call to the last granted one."""
-        if not self.granted:
-            return 0.0
-        offered = self.per_window + (self.granted[-1] - self.started) * self.refill_per_second
-        return len(self.granted) / offered
-
-
 @dataclass
 class RequestRecord:
     """One request as the server saw it; recorded on arrival, so a request the client gave up on still counts."""
@@ -224,9 +229,22 @@ def _unit_hash(*parts: object) -> float:
     return struct.unpack("<Q", digest)[0] / 2**63 - 1.0
 
 
-def expected_score(variant: str, track: StandInTrack, gene: str, model_version: str, width: int) -> float:
-    """The raw score the stand-in returns, for tests that check values end to end."""
-    return 3.0 * _unit_hash(variant, track.name, gene, model_version or "ALL_FOLDS", width)
+@functools.lru_cache(maxsize=None)
+def _track_offset(name: str) -> float:
+    return _unit_hash("track", name) + 1.0
+
+
+def _scores(variant: str, tracks: Sequence[str], genes: Sequence[str], model_version: str, width: int) -> np.ndarray:
+    """Raw scores [gene, track]: a hash of the variant, gene, model version and width, shifted by one of the track
+    (so that every track of a response has its own score, computed without a hash per value)."""
+    base = np.array([_unit_hash(variant, gene, model_version or "ALL_FOLDS", width) for gene in genes])
+    offsets = np.array([_track_offset(name) for name in tracks])
+    return 3.0 * (np.mod(base[:, None] + 1.0 + offsets[None, :], 2.0) - 1.0)
+
+
+def expected_score(variant: str, track: str, gene: str, model_version: str, width: int) -> float:
+    """The raw score the stand-in returns for a track (by name), for tests that check values end to end."""
+    return float(_scores(variant, [track], [gene], model_version, width)[0, 0])
 
 
 def expected_quantile(raw: float) -> float:
@@ -242,6 +260,9 @@ class _Servicer(dna_model_service_pb2_grpc.DnaModelServiceServicer):
         variant = genome.Variant.from_proto(request.variant)
         yield from self.stand_in._serve("ScoreVariant", str(variant), context,
                                         lambda: self.stand_in._score_variant_messages(request, variant))
+
+    def GetMetadata(self, request, context):
+        yield from self.stand_in._serve("GetMetadata", "", context, self.stand_in._metadata_messages)
 
     def PredictSequence(self, request_iterator, context):
         request = next(iter(request_iterator))
@@ -264,10 +285,11 @@ class AlphaGenomeStandIn:
         wrong_key: Refusal = WRONG_KEY,
         project_refusal: Refusal | None = None,
         status_details: bool = True,
-        quota: Quota | None = None,
+        quota: QuotaShape | None = None,
         merges_stranded_tracks: bool = True,
+        withheld_tracks: frozenset[str] | set[str] = frozenset(),
         max_workers: int = 16,
-        bytes_per_chunk: int = 64,
+        bytes_per_chunk: int = 16_384,
     ) -> None:
         self.genes = list(genes)
         self.latency = latency
@@ -275,10 +297,13 @@ class AlphaGenomeStandIn:
         self.faults = faults or FaultPlan()
         self.expected_api_key = expected_api_key
         self.wrong_key = wrong_key
+        self.key_revoked = False  # set mid-run: the key passed GetMetadata, now every paid call is refused
         self.project_refusal = project_refusal
         self.status_details = status_details
         self.quota = quota
         self.merges_stranded_tracks = merges_stranded_tracks
+        self.withheld_tracks = frozenset(withheld_tracks)  # in the catalogue, left out of ScoreVariant answers
+        self._answer_cache: dict[tuple[int, bool], tuple[list, list]] = {}
         self.bytes_per_chunk = bytes_per_chunk
         self.max_workers = max_workers
         self._rng = random.Random(self.faults.seed)
@@ -315,8 +340,15 @@ class AlphaGenomeStandIn:
 
     @property
     def records(self) -> list[RequestRecord]:
+        """The paid requests (ScoreVariant, PredictSequence), in arrival order."""
         with self._lock:
-            return list(self._records)
+            return [r for r in self._records if r.rpc != "GetMetadata"]
+
+    @property
+    def metadata_requests(self) -> list[RequestRecord]:
+        """The free catalogue requests (GetMetadata)."""
+        with self._lock:
+            return [r for r in self._records if r.rpc == "GetMetadata"]
 
     def clear_records(self) -> None:
         with self._lock:
@@ -333,15 +365,16 @@ class AlphaGenomeStandIn:
         metadata = dict(context.invocation_metadata())
         had_key = bool(metadata.get(API_KEY_HEADER))
         with self._lock:
-            plan = self.faults
-            transient = self._rng.random() < plan.transient_rate
-            code = self._rng.choice(list(plan.transient_codes)) if transient else None
-            if self._flaky_left[variant] > 0:
+            plan = self.faults if rpc != "GetMetadata" else FaultPlan()  # the free catalogue is not faulted
+            rng = self._rng if rpc != "GetMetadata" else random.Random(0)
+            transient = rng.random() < plan.transient_rate
+            code = rng.choice(list(plan.transient_codes)) if transient else None
+            if self._flaky_left[variant] > 0 and rpc != "GetMetadata":
                 self._flaky_left[variant] -= 1
                 code = grpc.StatusCode.UNAVAILABLE
-            mid_stream = self._rng.random() < plan.mid_stream_rate
-            truncate = self._rng.random() < plan.truncate_rate
-            slow = self._rng.random() < plan.slow_rate
+            mid_stream = rng.random() < plan.mid_stream_rate
+            truncate = rng.random() < plan.truncate_rate
+            slow = rng.random() < plan.slow_rate
 
         record = RequestRecord(rpc, variant, started, had_key)
         with self._lock:
@@ -356,10 +389,12 @@ class AlphaGenomeStandIn:
         refusal = self.project_refusal
         if self.expected_api_key is not None and key != self.expected_api_key:
             refusal = self.wrong_key if key else MISSING_KEY
+        if self.key_revoked and rpc != "GetMetadata":
+            refusal = self.wrong_key
         if refusal is not None:
             finish(refusal.code.name)
             self._abort(context, refusal.code, refusal.message, refusal.reason)
-        if self.quota is not None:
+        if self.quota is not None and rpc == "ScoreVariant":
             with self._lock:
                 wait = self.quota.take(time.monotonic())
             if wait is not None:
@@ -369,7 +404,10 @@ class AlphaGenomeStandIn:
                             "Quota exceeded for quota metric 'AlphaGenome predictions tokens' and limit "
                             f"'per minute' of service '{SERVICE}'.", "RATE_LIMIT_EXCEEDED",
                             wait if self.quota.retry_info else None)
-        time.sleep(self.latency + (plan.slow_seconds if slow else 0.0))
+        time.sleep((self.latency if rpc != "GetMetadata" else 0.0) + (plan.slow_seconds if slow else 0.0))
+        if plan.reject_all is not None and rpc == "ScoreVariant":
+            finish(plan.reject_all.name)
+            context.abort(plan.reject_all, plan.reject_message)
         if variant in plan.permanent:
             status = plan.permanent[variant]
             finish(status.name)
@@ -423,20 +461,16 @@ class AlphaGenomeStandIn:
                          if g.chrom == interval.chromosome and g.start < interval.end and g.end > interval.start]
             else:
                 raise ValueError(f"the stand-in does not implement scorer {kind!r}")
-            tracks = TRACKS.get(output_type)
-            if not tracks:
-                raise ValueError(f"no tracks for output type {output_type}")
             merged = (request.merge_stranded_gene_tracks and self.merges_stranded_tracks) or kind == "center_mask"
-            track_protos, track_keys = [], []
-            for track in tracks:
-                for strand in ["+", "-"] if track.stranded and not merged else ["."]:
-                    track_protos.append(track.to_proto(strand))
-                    track_keys.append((track, strand))
-            raw = np.array(
-                [[expected_score(str(variant), t, (g.gene_id if g else "") + (s if s != "." else ""),
-                                 request.model_version, interval.width) for t, s in track_keys] for g in genes],
-                dtype=np.float32,
-            ).reshape(len(genes), len(track_keys))
+            track_protos, track_names = self._answer_tracks(output_type, merged)
+            gene_keys = [(g.gene_id if g else "") for g in genes]
+            names = [name for name, _ in track_names]
+            if merged:
+                raw = _scores(str(variant), names, gene_keys, request.model_version, interval.width)
+            else:  # a stranded track scores each gene on each strand differently
+                raw = np.stack([[expected_score(str(variant), n, k + (s if s != "." else ""), request.model_version,
+                                                interval.width) for n, s in track_names] for k in gene_keys])
+            raw = raw.reshape(len(genes), len(track_names)).astype(np.float32)
             values = np.stack([raw, expected_quantile(raw).astype(np.float32)])
             tensor, chunks = tensor_utils.pack_tensor(values, bytes_per_chunk=self.bytes_per_chunk)
             gene_metadata = [
@@ -453,12 +487,30 @@ class AlphaGenomeStandIn:
             messages.extend(dna_model_service_pb2.ScoreVariantResponse(tensor_chunk=c) for c in chunks)
         return messages
 
+    def _answer_tracks(self, output_type: int, merged: bool) -> tuple[list, list[tuple[str, str]]]:
+        """The tracks a ScoreVariant answer lists for an output type (built once per server and kind of answer)."""
+        cache = self._answer_cache
+        if (output_type, merged) not in cache:
+            tracks = [t for t in tracks_of(output_type) if t.name not in self.withheld_tracks]
+            if not tracks:
+                raise ValueError(f"no tracks for output type {output_type}")
+            strands = [(t, s) for t in tracks for s in (["+", "-"] if t.stranded and not merged else ["."])]
+            cache[(output_type, merged)] = ([t.to_proto(s) for t, s in strands], [(t.name, s) for t, s in strands])
+        return cache[(output_type, merged)]
+
+    def _metadata_messages(self) -> list:
+        """The catalogue in two messages, as a stream may split it."""
+        metadata, _ = catalogue()
+        half = len(metadata) // 2
+        return [dna_model_service_pb2.MetadataResponse(output_metadata=metadata[:half]),
+                dna_model_service_pb2.MetadataResponse(output_metadata=metadata[half:])]
+
     def _predict_sequence_messages(self, request) -> list:
         dna_client.validate_sequence_length(len(request.sequence))
         wanted = {ontology.from_proto(t).ontology_curie for t in request.ontology_terms}
         messages = []
         for output_type in request.requested_outputs:
-            tracks = [t for t in TRACKS.get(output_type, ()) if not wanted or t.ontology_curie in wanted]
+            tracks = [t for t in tracks_of(output_type) if not wanted or t.ontology_curie in wanted]
             # A smooth per-base profile whose level depends on the sequence, so ref and alt differ.
             level = np.array([1.0 + abs(_unit_hash(request.sequence, t.name)) for t in tracks], dtype=np.float32)
             values = np.broadcast_to(level, (len(request.sequence), len(tracks))).astype(np.float32)
@@ -474,7 +526,6 @@ class AlphaGenomeStandIn:
 
 
 SAMPLE_EGENES = SAMPLE_DIR / "gtex_v8_Whole_Blood.v8.egenes.chr22.txt.gz"
-TRACK_BY_NAME = {t.name: t for tracks in TRACKS.values() for t in tracks}
 
 
 def fast_predictor(address: str, **overrides):
@@ -483,7 +534,7 @@ def fast_predictor(address: str, **overrides):
     from endobench.resources.alphagenome import AlphaGenomePredictor
 
     settings = dict(api_key="stand-in-test-key", address=address, requests_per_minute=0, initial_backoff_seconds=0.005,
-                    max_backoff_seconds=0.02, call_deadline_seconds=10)
+                    max_backoff_seconds=0.02, call_deadline_seconds=10, connect_timeout_seconds=5)
     return AlphaGenomePredictor(**(settings | overrides))
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 
 from endobench.defs.automation import UP_TO_DATE
 from endobench.defs.code_versions import source_code_version
-from endobench.defs.failures import bad_input_fails_the_run
+from endobench.defs.failures import bad_input_fails_the_run, only_service_failures_retried
 from endobench.defs.metadata import exclusion_metadata, rounded, table_metadata
 from endobench.defs.partitions import release_chromosome_partitions
 from endobench.lib.genome.windows import OK
@@ -88,8 +88,10 @@ def variant_effect_predictions(
     """Predicted ALT-vs-REF effects for the usable windows of one chromosome, with every request accounted for.
 
     Each distinct variant is scored once per readout it is needed for; a failed or skipped call is a row with
-    its status and reason, never a missing row. Runs share the `alphagenome_api` pool so that backfills of many
-    chromosomes share one API budget.
+    its status and reason, never a missing row. A remote predictor logs its plan (cached, to request, calls, time)
+    before its first call and the metadata keeps it (`plan_*`). Only a transient failure of the service is retried
+    by the retry policy. Runs share the `alphagenome_api` pool so that backfills of many chromosomes share one API
+    budget.
     """
     keys = context.partition_key.keys_by_dimension
     release, chrom = keys["release"], keys["chrom"]
@@ -98,7 +100,7 @@ def variant_effect_predictions(
     with bad_input_fails_the_run(sources):
         reference = sources.reference_genome()
     units = requests.drop_duplicates(REQUEST_KEYS).reset_index(drop=True)
-    with bad_input_fails_the_run():  # a damaged score cache names itself and what to do
+    with only_service_failures_retried(), bad_input_fails_the_run():  # a damaged score cache names itself
         outcome = predictor.score_variants(
             units.assign(gene_id=units["score_gene_id"].replace(NO_GENE, pd.NA))[PREDICTOR_INPUT],
             reference=reference, cache_dir=storage.cache_path(), log=context.log,
@@ -118,8 +120,7 @@ def variant_effect_predictions(
             "configuration": predictor.configuration_id(),
             "n_variants": int(merged["variant_id"].nunique()),
             "n_scored": n_scored,
-            "api_calls": outcome.api_calls,
-            "cache_hits": outcome.cache_hits,
+            "api_calls": outcome.api_calls, "cache_hits": outcome.cache_hits, **outcome.plan,
             "mean_abs_score": float(np.nanmean(np.abs(merged["score"]))) if n_scored else 0.0,
             **exclusion_metadata({**statuses, **outcome.failures_by_reason}, prefix="prediction_"),
         })

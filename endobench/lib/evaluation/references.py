@@ -30,9 +30,10 @@ from endobench.lib.truth_sets.catalog import (
     ACCESSIBILITY,
     EXPRESSION,
     GENE_UNIT,
-    GTEX_TISSUES,
+    GTEX_SOURCES,
     LEAD_BY_PVALUE,
     TruthSetSpec,
+    gtex_label,
 )
 
 MEASURED = "measured"
@@ -139,17 +140,19 @@ def tissue_replication_rows(
 
     For a truth set of tissue A, each gene's lead row whose variant is also the significant lead of the same gene
     in another tissue B of `eqtls` (the parsed GTEx tables, `truth_set` = the tissue's source key) gets B's slope
-    as its score: readout expression in B's biosample, configuration `tissue_replication|<B>`.
+    as its score: readout expression in B's biosample (that of B's truth sets in `specs`), configuration
+    `tissue_replication|<B>`.
     """
     parts, excluded = [], {}
-    tissues = [t for t in dict.fromkeys(eqtls["truth_set"]) if t in GTEX_TISSUES]
+    biosamples = {s.source: s.measured.biosample for s in specs if s.source in GTEX_SOURCES}
+    tissues = [t for t in dict.fromkeys(eqtls["truth_set"]) if t in biosamples]
     for spec in specs:
-        if spec.source not in GTEX_TISSUES or spec.measured.kind != EXPRESSION:
+        if spec.source not in GTEX_SOURCES or spec.measured.kind != EXPRESSION:
             continue
         rows = lead_rows(windows[windows["truth_set"] == spec.name], spec.unit, spec.lead_by)
         counts: Counter = Counter()
         for other in (t for t in tissues if t != spec.source):
-            tissue, label, biosample = GTEX_TISSUES[other]
+            label, biosample = gtex_label(GTEX_SOURCES[other]), biosamples[other]
             joined, not_harmonised = harmonise_measured(rows, significant_leads(eqtls, other),
                                                         keys=("gene_id", "chrom", "pos"))
             counts.update({f"{TISSUE_REPLICATION}_{other}_{k}": v for k, v in not_harmonised.items()})
@@ -166,7 +169,7 @@ def tissue_replication_genome_wide(eqtls: pd.DataFrame) -> pd.DataFrame:
     tissues (truth_set = the tissue measured, other = the tissue whose slope predicts it), genome-wide (no
     annotation): gene_id, variant_id, effect, effect_se and score (the other tissue's harmonised slope)."""
     parts = []
-    tissues = [t for t in dict.fromkeys(eqtls["truth_set"]) if t in GTEX_TISSUES]
+    tissues = [t for t in dict.fromkeys(eqtls["truth_set"]) if t in GTEX_SOURCES]
     for source in tissues:
         leads = significant_leads(eqtls, source)
         for other in (t for t in tissues if t != source):

@@ -53,7 +53,7 @@ from endobench.lib.evaluation.results import (
 )
 from endobench.lib.evaluation.units import headline_rows, resampling_units
 from endobench.lib.io.atomic import replaced_folder, write_bytes, write_text
-from endobench.lib.truth_sets.catalog import BIOSAMPLES, Readout, TruthSetSpec
+from endobench.lib.truth_sets.catalog import BIOSAMPLES, Biosample, Readout, TruthSetSpec
 
 INTERVAL_NAMES = {16_384: "16 KB", 131_072: "128 KB", 524_288: "512 KB", 1_048_576: "1 MB"}
 PREDICTOR_NAMES = {"local_gkm_dnase": "local k-mer", "external": "external predictions",
@@ -103,9 +103,9 @@ def split_label(split: str, scheme: str) -> str:
     return ""
 
 
-def readout_label(readout: str, biosample: str) -> str:
-    """`DNase x GM12878 (LCL)`: readout x biosample."""
-    known = BIOSAMPLES.get(biosample)
+def readout_label(readout: str, biosample: str, named: Mapping[str, Biosample] = BIOSAMPLES) -> str:
+    """`DNase x GM12878 (LCL)`: readout x biosample (named from `named`, the truth sets' biosamples)."""
+    known = named.get(biosample)
     return Readout(readout, known).label if known else f"{Readout(readout, None).assay} x {biosample or 'as given'}"
 
 
@@ -329,9 +329,11 @@ def build_report(
 
     references = scored[scored["predictor"].isin(list(REFERENCE_NAMES))] if "predictor" in scored else None
     results = evaluate_results(predictions, specs, references=references, unit=unit, min_n=min_n, n_boot=n_boot)
+    named = {**BIOSAMPLES, **{rd.biosample.curie: rd.biosample for spec in specs.values() for rd in spec.readouts
+                              if rd.biosample is not None}}
     for r in results:
         r["label"] = result_label(r)
-        r["readout_label"] = readout_label(str(r["readout"]), str(r.get("biosample", "")))
+        r["readout_label"] = readout_label(str(r["readout"]), str(r.get("biosample", "")), named)
     for r in results:
         r["headline"] = is_headline(r, results)
     n_tests = adjust_headline_pvalues(results, min_n)

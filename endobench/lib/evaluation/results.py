@@ -38,9 +38,10 @@ from endobench.lib.truth_sets.catalog import (
     DIRECTION,
     EXPRESSION,
     GENE_UNIT,
-    GTEX_TISSUES,
+    GTEX_SOURCES,
     VARIANT_UNIT,
     TruthSetSpec,
+    gtex_label,
 )
 
 GROUP_KEYS = ["truth_set", "readout", "configuration", "split"]
@@ -263,8 +264,8 @@ def evaluate_tissue_replication(pairs: pd.DataFrame | None, *, n_boot: int = N_B
         primary = primary_endpoint(rows["effect"], rows["score"], units=units, n_boot=n_boot)
         ceiling = noise_ceiling(rows["effect"], pd.to_numeric(rows["effect_se"], errors="coerce"))
         out.append({
-            "tissue": GTEX_TISSUES[source][1] if source in GTEX_TISSUES else source,
-            "predicted_by": GTEX_TISSUES[other][1] if other in GTEX_TISSUES else other,
+            "tissue": gtex_label(GTEX_SOURCES[source]) if source in GTEX_SOURCES else source,
+            "predicted_by": gtex_label(GTEX_SOURCES[other]) if other in GTEX_SOURCES else other,
             "unit": GENE_UNIT, "n": summary["n"], "n_units": summary["n_units"],
             "n_variants": int(rows["variant_id"].nunique()),
             **{k: summary[k] for k in HEADLINE_KEYS if k in summary}, "primary": primary,

@@ -113,3 +113,15 @@ def _status_details(error: grpc.RpcError) -> tuple[str, float | None]:
             detail.Unpack(retry)
             delay = retry.retry_delay.ToTimedelta().total_seconds()
     return reason, delay
+
+
+class ServiceRefused(Exception):
+    """The service refused the key or the project: no request can succeed, so the run stops."""
+
+    def __init__(self, failure: RpcFailure, calls: int = 0, calls_after_refusal: int = 0) -> None:
+        super().__init__(failure.message)
+        self.failure, self.calls, self.calls_after_refusal = failure, calls, calls_after_refusal
+
+
+class ServiceUnreachable(Exception):
+    """The service could not be reached (or did not answer) within the preflight's time: nothing was sent."""

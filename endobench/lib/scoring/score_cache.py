@@ -1,11 +1,19 @@
 """A persistent store of remote variant scores, so that no paid call is ever made twice.
 
-One SQLite file (WAL journal) under the cache directory. A *call* is one request for one variant under one
-configuration (predictor, model version, scorer, exact track name, interval length); its outcome is either
-`ok` with one score per gene in the response ('' for scorers without genes) and the strand of the track that
-gave it, or a permanent error reason.
+One SQLite file (WAL journal) under the cache directory. A *call* is one request for one variant to one server
+under one configuration (predictor, model version, scorer, exact track name, interval length); its outcome is
+either `ok` with one score per gene in the response ('' for scorers without genes) and the strand of the track
+that gave it, or a permanent error reason. The server is part of the key: scores a loopback stand-in answered are
+never served for the public endpoint, nor the reverse.
 Each outcome is committed the moment it is stored, so a killed run loses at most the calls in flight.
 Only one thread writes (the caller's); concurrent processes wait on SQLite's lock instead of failing.
+
+Caches written before the server was recorded are migrated when opened: their rows keep everything but get the
+server `UNBOUND` (''), which no lookup asks for, so they are kept but never served. `unbound_calls()` counts them;
+if you know which server they came from, `adopt_unbound(server)` binds them to it.
+
+The file also keeps, per server, the call rate a run learned from its quota (`learned_rate`), so that a dry run
+can say how long the next run takes.
 """
 
 from __future__ import annotations
@@ -22,42 +30,49 @@ from endobench.lib.io.errors import InputError
 
 OK = "ok"
 CACHE_FILE = "variant_scores.sqlite"
+UNBOUND = ""  # the server of rows written before the cache recorded servers: matched by no lookup
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
+_KEY_COLUMNS = "variant, predictor, model_version, scorer, track, interval_length, server"
+_CALLS = f"""CREATE TABLE IF NOT EXISTS calls (
     variant TEXT NOT NULL,
     predictor TEXT NOT NULL,
     model_version TEXT NOT NULL,
     scorer TEXT NOT NULL,
     track TEXT NOT NULL,
     interval_length INTEGER NOT NULL,
+    server TEXT NOT NULL,
     outcome TEXT NOT NULL,
     detail TEXT NOT NULL,
     n_scores INTEGER NOT NULL,
     stored_at REAL NOT NULL,
-    PRIMARY KEY (variant, predictor, model_version, scorer, track, interval_length)
-);
-CREATE TABLE IF NOT EXISTS scores (
+    PRIMARY KEY ({_KEY_COLUMNS})
+)"""
+_SCORES = f"""CREATE TABLE IF NOT EXISTS scores (
     variant TEXT NOT NULL,
     predictor TEXT NOT NULL,
     model_version TEXT NOT NULL,
     scorer TEXT NOT NULL,
     track TEXT NOT NULL,
     interval_length INTEGER NOT NULL,
+    server TEXT NOT NULL,
     gene TEXT NOT NULL,
     score REAL,
     quantile_score REAL,
     strand TEXT NOT NULL DEFAULT '.',
-    PRIMARY KEY (variant, predictor, model_version, scorer, track, interval_length, gene)
-);
-"""
+    PRIMARY KEY ({_KEY_COLUMNS}, gene)
+)"""
+_RATES = """CREATE TABLE IF NOT EXISTS learned_rates (
+    server TEXT PRIMARY KEY,
+    per_minute REAL NOT NULL,
+    learned_at REAL NOT NULL
+)"""
 
-_KEY_WHERE = "variant=? AND predictor=? AND model_version=? AND scorer=? AND track=? AND interval_length=?"
+_KEY_WHERE = " AND ".join(f"{c}=?" for c in _KEY_COLUMNS.split(", "))
 
 
 @dataclass(frozen=True)
 class CallKey:
-    """Everything that determines the response to one scoring request."""
+    """Everything that determines the response to one scoring request, and the server that gave it."""
 
     variant: str
     predictor: str
@@ -65,9 +80,11 @@ class CallKey:
     scorer: str
     track: str
     interval_length: int
+    server: str
 
     def as_row(self) -> tuple:
-        return (self.variant, self.predictor, self.model_version, self.scorer, self.track, self.interval_length)
+        return (self.variant, self.predictor, self.model_version, self.scorer, self.track, self.interval_length,
+                self.server)
 
 
 @dataclass(frozen=True)
@@ -127,14 +144,39 @@ class ScoreCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a killed process; only a power cut can lose the last commits.
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(scores)")}
-        if "strand" not in columns:  # a cache written before tracks were chosen by strand
-            try:
-                self._db.execute("ALTER TABLE scores ADD COLUMN strand TEXT NOT NULL DEFAULT '.'")
-            except sqlite3.OperationalError as exc:  # another process added it first
-                if "duplicate column" not in str(exc):
-                    raise
+        self._migrate()
+        for table in (_CALLS, _SCORES, _RATES):
+            self._db.execute(table)
+
+    def _migrate(self) -> None:
+        """Bring a cache written by an earlier endobench to the current schema, keeping every row; see the module
+        docstring for what happens to rows that do not say which server they came from."""
+        if "server" in self._columns("calls") or not self._columns("calls"):
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            columns = self._columns("calls")
+            if "server" not in columns:  # another process may have migrated it while this one waited
+                score_columns = self._columns("scores")
+                self._db.execute("ALTER TABLE calls RENAME TO calls_v1")
+                self._db.execute("ALTER TABLE scores RENAME TO scores_v1")
+                self._db.execute(_CALLS)
+                self._db.execute(_SCORES)
+                key = "variant, predictor, model_version, scorer, track, interval_length"
+                self._db.execute(f"INSERT INTO calls SELECT {key}, ?, outcome, detail, n_scores, stored_at "
+                                 "FROM calls_v1", (UNBOUND,))
+                strand = "strand" if "strand" in score_columns else "'.'"
+                self._db.execute(f"INSERT INTO scores SELECT {key}, ?, gene, score, quantile_score, {strand} "
+                                 "FROM scores_v1", (UNBOUND,))
+                self._db.execute("DROP TABLE calls_v1")
+                self._db.execute("DROP TABLE scores_v1")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _columns(self, table: str) -> set[str]:
+        return {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
 
     def __enter__(self) -> ScoreCache:
         return self
@@ -185,6 +227,39 @@ class ScoreCache:
             return self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
         return self._db.execute("SELECT COUNT(*) FROM calls WHERE outcome=?", (outcome,)).fetchone()[0]
 
+    @_readable
+    def unbound_calls(self) -> int:
+        """Stored outcomes that do not say which server gave them (written before servers were recorded)."""
+        return self._db.execute("SELECT COUNT(*) FROM calls WHERE server=?", (UNBOUND,)).fetchone()[0]
+
+    @_readable
+    def adopt_unbound(self, server: str) -> int:
+        """Bind the outcomes written before servers were recorded to `server`, for a cache whose owner knows where
+        they came from; outcomes the server already has are kept. Returns how many were bound."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            same = " AND ".join(f"c.{c}={{t}}.{c}" for c in _KEY_COLUMNS.split(", ")[:-1])
+            for table in ("scores", "calls"):  # the server's own outcomes win over unbound ones
+                self._db.execute(f"DELETE FROM {table} WHERE server=? AND EXISTS (SELECT 1 FROM calls c WHERE "
+                                 f"c.server=? AND {same.format(t=table)})", (UNBOUND, server))
+            moved = self._db.execute("UPDATE calls SET server=? WHERE server=?", (server, UNBOUND)).rowcount
+            self._db.execute("UPDATE scores SET server=? WHERE server=?", (server, UNBOUND))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return moved
+
+    @_readable
+    def learned_rate(self, server: str) -> tuple[float, float] | None:
+        """(calls per minute, when it was learned as a Unix time) that the last run learned from `server`'s quota."""
+        row = self._db.execute("SELECT per_minute, learned_at FROM learned_rates WHERE server=?", (server,)).fetchone()
+        return (float(row[0]), float(row[1])) if row else None
+
+    @_readable
+    def store_learned_rate(self, server: str, per_minute: float) -> None:
+        self._db.execute("INSERT OR REPLACE INTO learned_rates VALUES (?, ?, ?)", (server, per_minute, time.time()))
+
     def stored_variants(self) -> set[str]:
         """Variants with any stored outcome (for any configuration)."""
         return {row[0] for row in self._db.execute("SELECT DISTINCT variant FROM calls")}
@@ -197,12 +272,12 @@ class ScoreCache:
         try:
             self._db.execute(f"DELETE FROM scores WHERE {_KEY_WHERE}", row)
             self._db.executemany(
-                "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(*row, gene, _nan_to_none(s), _nan_to_none(q), strands.get(gene, "."))
                  for gene, (s, q) in scores.items()],
             )
             self._db.execute(
-                "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*row, outcome, detail, len(scores), time.time()),
             )
             self._db.execute("COMMIT")

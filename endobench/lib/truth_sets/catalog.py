@@ -37,11 +37,11 @@ class Biosample:
     name: str
 
 
+# The cell lines of the annotations and the dsQTLs. GTEx tissues get their CURIE from AlphaGenome's track
+# catalogue (`gtex_biosample`), not from a list kept by hand.
 GM12878 = Biosample("EFO:0002784", "GM12878 (LCL)")
 K562 = Biosample("EFO:0002067", "K562")
-WHOLE_BLOOD = Biosample("UBERON:0013756", "GTEx Whole Blood")
-GTEX_LCL = Biosample("EFO:0000572", "GTEx EBV-transformed lymphocytes (LCL)")
-BIOSAMPLES = {b.curie: b for b in (GM12878, K562, WHOLE_BLOOD, GTEX_LCL)}
+BIOSAMPLES = {b.curie: b for b in (GM12878, K562)}
 
 
 @dataclass(frozen=True)
@@ -194,33 +194,67 @@ DSQTL_STRONG = TruthSetSpec(
     measured=Readout(ACCESSIBILITY, GM12878), unit=VARIANT_UNIT, published=STRONG_DSQTL_PUBLISHED,
     headline_metric="pearson", effect="Beta",
 )
-# The GTEx tissues endobench knows, by the key its truth sets carry, with the tissue's biosample.
-GTEX_TISSUES = {
-    "gtex_wb": ("Whole_Blood", "GTEx v8 Whole Blood eQTLs", WHOLE_BLOOD),
-    "gtex_lcl": ("Cells_EBV-transformed_lymphocytes", "GTEx v8 LCL eQTLs", GTEX_LCL),
+# The tissues of GTEx v8's single-tissue eQTL tables (the members of GTEx_Analysis_v8_eQTL.tar: 49 tissues with
+# at least 70 samples). AlphaGenome's catalogue has an expression track for each, and for five more tissues
+# without eQTL tables (Bladder, Cervix_Ectocervix, Cervix_Endocervix, Fallopian_Tube, Kidney_Medulla).
+GTEX_EQTL_TISSUES = (
+    "Adipose_Subcutaneous", "Adipose_Visceral_Omentum", "Adrenal_Gland", "Artery_Aorta", "Artery_Coronary",
+    "Artery_Tibial", "Brain_Amygdala", "Brain_Anterior_cingulate_cortex_BA24", "Brain_Caudate_basal_ganglia",
+    "Brain_Cerebellar_Hemisphere", "Brain_Cerebellum", "Brain_Cortex", "Brain_Frontal_Cortex_BA9",
+    "Brain_Hippocampus", "Brain_Hypothalamus", "Brain_Nucleus_accumbens_basal_ganglia", "Brain_Putamen_basal_ganglia",
+    "Brain_Spinal_cord_cervical_c-1", "Brain_Substantia_nigra", "Breast_Mammary_Tissue", "Cells_Cultured_fibroblasts",
+    "Cells_EBV-transformed_lymphocytes", "Colon_Sigmoid", "Colon_Transverse", "Esophagus_Gastroesophageal_Junction",
+    "Esophagus_Mucosa", "Esophagus_Muscularis", "Heart_Atrial_Appendage", "Heart_Left_Ventricle", "Kidney_Cortex",
+    "Liver", "Lung", "Minor_Salivary_Gland", "Muscle_Skeletal", "Nerve_Tibial", "Ovary", "Pancreas", "Pituitary",
+    "Prostate", "Skin_Not_Sun_Exposed_Suprapubic", "Skin_Sun_Exposed_Lower_leg", "Small_Intestine_Terminal_Ileum",
+    "Spleen", "Stomach", "Testis", "Thyroid", "Uterus", "Vagina", "Whole_Blood",
+)
+# Short names of the two tissues the sample bundles (truth-set key, label, biosample name); every other tissue
+# is named after its GTEx name (`gtex_liver`, "GTEx v8 Liver eQTLs", "GTEx Liver").
+GTEX_SHORT_NAMES = {
+    "Whole_Blood": ("gtex_wb", "Whole Blood", "GTEx Whole Blood"),
+    "Cells_EBV-transformed_lymphocytes": ("gtex_lcl", "LCL", "GTEx EBV-transformed lymphocytes (LCL)"),
 }
 
 
-def gtex_truth_set(source: str, annotation: Annotation, effect: str = "slope") -> TruthSetSpec:
-    """The spec of a GTEx tissue's eQTLs under one annotation, named `<source>_<annotation key>`, measured in
-    `effect` (`slope`, or `log2_aFC`)."""
-    _, label, biosample = GTEX_TISSUES[source]
-    return TruthSetSpec(
-        name=f"{source}_{annotation.key}", source=source, label=label, measured=Readout(EXPRESSION, biosample),
-        unit=GENE_UNIT, annotation=annotation, published=EQTL_PUBLISHED, effect=effect,
-    )
+def _spelled(tissue: str) -> str:
+    return tissue.replace("_", " ")
 
 
-def finemapped_truth_set(tissue: str, annotation: Annotation) -> TruthSetSpec:
-    """A fine-mapped eQTL table of one tissue: the gene is the unit, the highest-PIP variant leads it."""
-    biosample = next((b for _, (t, _, b) in GTEX_TISSUES.items() if t == tissue), Biosample(tissue, tissue))
-    return TruthSetSpec(
-        name=f"finemapped_{tissue.lower()}_{annotation.key}", source=f"finemapped_{tissue.lower()}",
-        label=f"fine-mapped {tissue} eQTLs", measured=Readout(EXPRESSION, biosample), unit=GENE_UNIT,
-        annotation=annotation, lead_by=LEAD_BY_PIP, published=EQTL_PUBLISHED, effect="beta_posterior",
-    )
+def gtex_biosample(tissue: str, curie: str) -> Biosample:
+    """A GTEx tissue as a biosample: its ontology CURIE (from AlphaGenome's catalogue) and a readable name."""
+    return Biosample(curie, GTEX_SHORT_NAMES[tissue][2] if tissue in GTEX_SHORT_NAMES else f"GTEx {_spelled(tissue)}")
 
 
 def tissue_key(tissue: str) -> str:
-    """The truth-set source key of a GTEx tissue (`Whole_Blood` -> `gtex_wb`); unknown tissues get `gtex_<name>`."""
-    return next((key for key, (t, _, _) in GTEX_TISSUES.items() if t == tissue), f"gtex_{tissue.lower()}")
+    """The truth-set source key of a GTEx tissue (`Whole_Blood` -> `gtex_wb`, `Liver` -> `gtex_liver`)."""
+    return GTEX_SHORT_NAMES[tissue][0] if tissue in GTEX_SHORT_NAMES else f"gtex_{tissue.lower()}"
+
+
+def gtex_label(tissue: str) -> str:
+    """`GTEx v8 Whole Blood eQTLs`: how the report names a GTEx tissue's eQTLs."""
+    return f"GTEx v8 {GTEX_SHORT_NAMES[tissue][1] if tissue in GTEX_SHORT_NAMES else _spelled(tissue)} eQTLs"
+
+
+# The truth-set source key of every GTEx eQTL tissue, with the tissue.
+GTEX_SOURCES = {tissue_key(t): t for t in GTEX_EQTL_TISSUES}
+
+
+def gtex_truth_set(tissue: str, curie: str, annotation: Annotation, effect: str = "slope") -> TruthSetSpec:
+    """The spec of a GTEx tissue's eQTLs under one annotation, named `<source key>_<annotation key>`, measured in
+    `effect` (`slope`, or `log2_aFC`); `curie` is the tissue's biosample in AlphaGenome's catalogue."""
+    source = tissue_key(tissue)
+    return TruthSetSpec(
+        name=f"{source}_{annotation.key}", source=source, label=gtex_label(tissue),
+        measured=Readout(EXPRESSION, gtex_biosample(tissue, curie)), unit=GENE_UNIT, annotation=annotation,
+        published=EQTL_PUBLISHED, effect=effect,
+    )
+
+
+def finemapped_truth_set(tissue: str, curie: str, annotation: Annotation) -> TruthSetSpec:
+    """A fine-mapped eQTL table of one tissue: the gene is the unit, the highest-PIP variant leads it."""
+    return TruthSetSpec(
+        name=f"finemapped_{tissue.lower()}_{annotation.key}", source=f"finemapped_{tissue.lower()}",
+        label=f"fine-mapped {tissue} eQTLs", measured=Readout(EXPRESSION, gtex_biosample(tissue, curie)),
+        unit=GENE_UNIT, annotation=annotation, lead_by=LEAD_BY_PIP, published=EQTL_PUBLISHED, effect="beta_posterior",
+    )

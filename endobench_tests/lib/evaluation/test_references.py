@@ -105,14 +105,15 @@ def test_tissue_replication_rows_take_each_genes_lead_only(eqtls):
     from endobench.lib.evaluation.references import TISSUE_REPLICATION, tissue_replication_rows
     from endobench.lib.truth_sets.catalog import LCL_DSQTL_SITES, gtex_truth_set
 
-    spec = gtex_truth_set("gtex_wb", LCL_DSQTL_SITES)
+    spec = gtex_truth_set("Whole_Blood", "UBERON:0013756", LCL_DSQTL_SITES)
+    lcl = gtex_truth_set("Cells_EBV-transformed_lymphocytes", "EFO:0000572", LCL_DSQTL_SITES)
     direct = _direct_same_lead().head(2)
     wb = eqtls[eqtls["truth_set"] == "gtex_wb"]
     first, second = (wb[wb["gene_id"] == gene] for gene in direct["gene_id"])
     stronger = second.assign(variant_id="chr22_1_A_C_b38", pos=1, pval=second["pval"] / 10)
     rows, excluded = tissue_replication_rows(pd.concat([first, second, stronger]).assign(truth_set=spec.name), eqtls,
-                                             [spec])
+                                             [spec, lcl])
     assert rows["gene_id"].tolist() == [direct["gene_id"].iloc[0]]
     assert rows["score"].tolist() == pytest.approx([direct["slope_lcl"].iloc[0]])
     assert set(rows["predictor"]) == {TISSUE_REPLICATION} and set(rows["readout"]) == {"expression"}
-    assert excluded == {spec.name: {}}
+    assert excluded[spec.name] == {}

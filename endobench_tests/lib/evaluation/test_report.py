@@ -17,7 +17,7 @@ from endobench.cli import headline_lines
 from endobench.lib.evaluation.report import build_report, predictor_label, scope_statement
 from endobench.lib.truth_sets.catalog import DSQTL_DEGNER, DSQTL_STRONG, K562_DHS_PEAKS, gtex_truth_set
 
-GTEX = gtex_truth_set("gtex_wb", K562_DHS_PEAKS)
+GTEX = gtex_truth_set("Whole_Blood", "UBERON:0013756", K562_DHS_PEAKS)
 SPECS = {GTEX.name: GTEX, DSQTL_DEGNER.name: DSQTL_DEGNER}
 LOCAL = "local_gkm_dnase|0123456789abcdef"
 

@@ -1,6 +1,7 @@
 """Progress lines: done/total, rate, ETA, calls, cache hits, failures and retries by reason."""
 
 from endobench.lib.scoring.progress import ScoringProgress
+from endobench.lib.scoring.rate_limit import QuotaPacer
 
 
 def test_a_line_gives_counts_rate_eta_and_reasons():
@@ -25,3 +26,18 @@ def test_lines_come_no_more_often_than_the_interval():
         progress.maybe_write()
     assert len(lines) == 2
     assert progress.seconds_until_due() == 30.0
+
+
+def test_once_the_quota_is_known_the_eta_is_the_pacings_schedule_not_the_rate_so_far():
+    """20 variants done in the first second (the quota's burst), 40 to go at a quota of 20 per minute: the ETA is
+    two more windows (about 2 min), where the rate so far would say 2 s."""
+    now = [0.0]
+    pacer = QuotaPacer(None, known_per_minute=20, clock=lambda: now[0])
+    lines = []
+    progress = ScoringProgress(60, cache_hits=0, write=lines.append, clock=lambda: now[0], pace=pacer)
+    for _ in range(20):
+        pacer.succeeded(pacer.started())
+        now[0] += 0.05
+    progress.done = 20
+    progress.write()
+    assert "ETA 2 min 00 s" in lines[0] and "quota 20.0/min" in lines[0]

@@ -9,8 +9,10 @@ import pytest
 
 from endobench.lib.scoring.score_cache import CACHE_FILE, OK, CallKey, ScoreCache
 
+SERVER = "gdmscience.googleapis.com:443"
 KEY = CallKey("chr22:16777918:G>A", "alphagenome", "ALL_FOLDS", "GeneMaskLFCScorer(RNA_SEQ)", "UBERON:0013756",
-              1_048_576)
+              1_048_576, SERVER)
+V1_KEY = KEY.as_row()[:-1]  # how a cache written before servers were recorded keyed the same call
 
 
 def test_scores_by_gene_come_back_as_stored(tmp_path):
@@ -27,9 +29,11 @@ def test_scores_by_gene_come_back_as_stored(tmp_path):
 @pytest.mark.parametrize("field, other", [
     ("variant", "chr22:16777918:G>C"), ("predictor", "other_model"), ("model_version", "FOLD_0"),
     ("scorer", "CenterMaskScorer(DNASE)"), ("track", "EFO:0002067"), ("interval_length", 16_384),
+    ("server", "127.0.0.1:50051"),
 ])
 def test_a_key_differing_in_any_part_is_a_miss(tmp_path, field, other):
-    """Changing the variant, predictor, model version, scorer, track or interval length finds nothing."""
+    """Changing the variant, predictor, model version, scorer, track, interval length or server finds nothing: a
+    loopback stand-in's scores are never served for the public endpoint."""
     with ScoreCache(tmp_path) as cache:
         cache.store_scores(KEY, {"": (1.0, 0.5)})
         changed = CallKey(**{**KEY.__dict__, field: other})
@@ -92,19 +96,56 @@ def test_the_strand_of_the_track_behind_each_gene_score_comes_back(tmp_path):
     assert dict(found.strands) == {"ENSG1": "+", "ENSG2": "-", "ENSG3": "."}
 
 
-def test_a_cache_written_before_strands_were_kept_opens_and_reads_as_unstranded(tmp_path):
-    """The scores table of an older cache has no strand column: opening adds it, and old scores read as '.'."""
-    with sqlite3.connect(tmp_path / CACHE_FILE) as db:
-        db.executescript("""
+def _old_cache(path, *, strands: bool) -> None:
+    """A cache as earlier endobench versions wrote it: no server column (and, earliest, no strand column)."""
+    with sqlite3.connect(path / CACHE_FILE) as db:
+        db.executescript(f"""
             CREATE TABLE calls (variant TEXT, predictor TEXT, model_version TEXT, scorer TEXT, track TEXT,
                 interval_length INTEGER, outcome TEXT, detail TEXT, n_scores INTEGER, stored_at REAL,
                 PRIMARY KEY (variant, predictor, model_version, scorer, track, interval_length));
             CREATE TABLE scores (variant TEXT, predictor TEXT, model_version TEXT, scorer TEXT, track TEXT,
-                interval_length INTEGER, gene TEXT, score REAL, quantile_score REAL,
+                interval_length INTEGER, gene TEXT, score REAL, quantile_score REAL
+                {", strand TEXT NOT NULL DEFAULT '.'" if strands else ""},
                 PRIMARY KEY (variant, predictor, model_version, scorer, track, interval_length, gene));
         """)
-        db.execute("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, 'ok', '', 1, 0)", KEY.as_row())
-        db.execute("INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, 'ENSG1', 0.5, 0.2)", KEY.as_row())
+        db.execute("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, 'ok', '', 1, 0)", V1_KEY)
+        strand = ", '-'" if strands else ""
+        db.execute(f"INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, 'ENSG1', 0.5, 0.2{strand})", V1_KEY)
+
+
+def test_a_cache_written_before_servers_were_recorded_serves_its_rows_for_no_server(tmp_path):
+    """Opening an older cache keeps every row but binds none to a server: nobody can tell whether they came from the
+    public endpoint or a test server, so no lookup finds them, and `unbound_calls` says how many there are."""
+    _old_cache(tmp_path, strands=True)
     with ScoreCache(tmp_path) as cache:
+        assert cache.lookup([KEY]) == {}
+        assert cache.lookup([CallKey(*V1_KEY, "127.0.0.1:50051")]) == {}
+        assert cache.unbound_calls() == 1
+
+
+def test_unbound_rows_can_be_adopted_by_the_server_they_came_from(tmp_path):
+    """Whoever knows where the old rows came from binds them to that server; they are then served for it alone,
+    and a cache older still (no strand column) reads its scores as unstranded."""
+    _old_cache(tmp_path, strands=False)
+    with ScoreCache(tmp_path) as cache:
+        assert cache.adopt_unbound(SERVER) == 1
         found = cache.lookup([KEY])[KEY]
+        assert cache.unbound_calls() == 0
+        assert cache.lookup([CallKey(*V1_KEY, "127.0.0.1:50051")]) == {}
     assert found.scores == {"ENSG1": (0.5, 0.2)} and dict(found.strands) == {"ENSG1": "."}
+
+
+def test_a_cache_is_migrated_once_and_opens_again_unchanged(tmp_path):
+    _old_cache(tmp_path, strands=True)
+    ScoreCache(tmp_path).close()
+    with ScoreCache(tmp_path) as cache:
+        assert cache.unbound_calls() == 1 and cache.count_calls() == 1
+
+
+def test_the_rate_learned_from_a_server_is_kept_for_that_server(tmp_path):
+    with ScoreCache(tmp_path) as cache:
+        cache.store_learned_rate(SERVER, 20.0)
+    with ScoreCache(tmp_path) as cache:
+        per_minute, learned_at = cache.learned_rate(SERVER)
+        assert per_minute == 20.0 and learned_at > 0
+        assert cache.learned_rate("127.0.0.1:50051") is None

@@ -154,7 +154,7 @@ def generated_outcome(workdir: Path) -> dict:
     peaks = filter_peaks(read_peaks(files["peaks"], "hg38"), max_width=5_000, min_qvalue=2.0,
                          blacklist=read_peaks(SAMPLE_DIR / "abc_GRCh38_unified_blacklist.bed.gz", "hg38"))
     return {"reader": {"fast": reader_outcome(fast), "text": reader_outcome(text)},
-            **pipeline_outcome({"gtex_wb": fast}, {}, [gtex_truth_set("gtex_wb", K562_DHS_PEAKS)],
+            **pipeline_outcome({"gtex_wb": fast}, {}, [gtex_truth_set("Whole_Blood", "UBERON:0013756", K562_DHS_PEAKS)],
                                {K562_DHS_PEAKS.key: peaks}, files["genome"], workdir / "outputs")}
 
 
