@@ -34,6 +34,8 @@ RUN_BY_SLOW_TESTS = {
                  "in a temporary data folder",
     "DAGSTER_HOME=$PWD/data/dagster_home .venv/bin/dagster job backfill":
         "endobench_tests/defs/test_backfill.py runs this line, with its own chromosomes and data folder",
+    "make ui": "test_make_ui_serves_the_instance_of_the_data_folder, below, serves it on a free port and asks it "
+               "which instance it serves",
 }
 # Not run here, and why: the start of the line (of one expansion of a synopsis) -> the reason.
 NOT_RUN = {
@@ -45,7 +47,9 @@ NOT_RUN = {
     ".venv/bin/endobench score-variants --variants FILE --predictor alphagenome":
         "calls the AlphaGenome API: the key and the network (tests/test_score_variants.py runs it against the "
         "loopback stand-in of the service)",
-    ".venv/bin/dagster dev": "a server that runs until stopped, on a temporary instance of its own",
+    ".venv/bin/endobench score-variants --variants my_variants.tsv --predictor alphagenome":
+        "the free preflight asks the AlphaGenome API (the key and the network); test_score_variants.py runs the "
+        "dry run against the loopback stand-in",
     "ENDOBENCH_PROFILE=full ENDOBENCH_DATA_DIR=/big/disk/endobench .venv/bin/endobench demo":
         "downloads the real inputs (gigabytes) from their publishers; without network it stops in one line naming "
         "the URL, which test_settings.py checks against a closed loopback port",
@@ -63,13 +67,13 @@ MAKE_TARGETS = {"make demo": ".venv/bin/endobench demo", "make test": ".venv/bin
 
 
 def lines_to_run() -> list[tuple[DocumentedCommand, list[str]]]:
-    """Every expansion of every documented command that runs here."""
-    out = []
+    """Every expansion of every documented command that runs here, each line once (two pages may quote one)."""
+    out: dict[tuple[str, ...], tuple[DocumentedCommand, list[str]]] = {}
     for command in documented_commands():
         for words in expansions(list(command.words)):
             if how_covered(" ".join(words)) == "run here":
-                out.append((command, words))
-    return out
+                out.setdefault(tuple(words), (command, words))
+    return list(out.values())
 
 
 def how_covered(text: str) -> str:
@@ -124,8 +128,9 @@ def workdir(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("command, words", lines_to_run(), ids=lambda value: " ".join(value)
                          if isinstance(value, list) else "")
-def test_the_documented_command_runs_as_written(command, words, workdir, monkeypatch):
-    """Each line (each expansion of a synopsis) exits with 0 and writes what it says it writes."""
+def test_the_documented_command_runs_as_written(command, words, workdir, monkeypatch, capsys):
+    """Each line (each expansion of a synopsis) exits with 0 and writes what it says it writes (a dry run: its plan,
+    and no output)."""
     monkeypatch.chdir(workdir)
     for name in ("ENDOBENCH_DATA_DIR", "ENDOBENCH_PREDICTOR", "ENDOBENCH_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -140,7 +145,11 @@ def test_the_documented_command_runs_as_written(command, words, workdir, monkeyp
     out = arguments[arguments.index("--out") + 1]
     shutil.rmtree(workdir / out, ignore_errors=True) if out.endswith("/") else (workdir / out).unlink(missing_ok=True)
     assert main(arguments) == 0, str(command)
-    assert (workdir / out).exists()
+    if "--dry-run" in arguments:
+        assert f"dry run: 0 paid calls made, {out} not written" in capsys.readouterr().out
+        assert not (workdir / out).exists()
+    else:
+        assert (workdir / out).exists()
 
 
 def test_the_benchmarks_options_are_the_documented_ones():
