@@ -163,6 +163,9 @@ def test_the_seeds_hg19_peaks_are_chosen_from_the_environment(clean_environment,
     which the full profile then downloads and lifts."""
     from endobench.defs.resources import resources_from_environment
 
+    from endobench_tests.paths import SAMPLE_DIR
+
+    (tmp_path / "sample").symlink_to(SAMPLE_DIR)
     clean_environment.setenv("ENDOBENCH_PROFILE", "full")
     clean_environment.setenv("ENDOBENCH_DATA_DIR", str(tmp_path))
     clean_environment.setenv("ENDOBENCH_PEAKS_ENCODE_ACCESSION", "ucsc_hg19")
