@@ -220,7 +220,7 @@ def test_the_readme_shows_exactly_the_headline_the_demo_prints(demo):
     metrics = _metrics(data_dir)
     printed = headline_lines(metrics)
     readme = (REPO / "README.md").read_text()
-    block = readme.split("`make demo` ends like this", 1)[1].split("```\n", 2)[1].splitlines()
+    block = readme.split("`make demo` prints its settings", 1)[1].split("```\n", 2)[1].splitlines()
     assert block[block.index(printed[0]):][:len(printed)] == printed
     lines = "\n".join(printed)
     assert "GTEx v8 LCL eQTLs at K562 DNase peaks: 0 scorable units (" in lines
@@ -284,7 +284,8 @@ def test_the_local_models_metadata_give_the_reports_numbers_and_intervals_on_the
     assert metadata["cross_fitted_n"].value == result["n"] == 5_656
 
     def interval(key):
-        return f"[{result[key][0]:.3f}, {result[key][1]:.3f}]"
+        low, high = result[f"{key}_ci"]
+        return f"[{low:.3f}, {high:.3f}]"
 
     for key in ("pearson", "spearman", "sign_agreement"):
         assert metadata[f"cross_fitted_{key}"].value == pytest.approx(result[key], rel=1e-3)

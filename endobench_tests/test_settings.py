@@ -174,3 +174,16 @@ def test_the_seeds_hg19_peaks_are_chosen_from_the_environment(clean_environment,
     assert any(url.endswith("wgEncodeOpenChromDnaseK562PkV2.narrowPeak.gz") for url in sources.pending_downloads("v8"))
     clean_environment.setenv("ENDOBENCH_PEAKS_ENCODE_ACCESSION", "")
     assert resources_from_environment()["sources"].peaks_encode_accession == "ENCFF185XRG"
+
+
+def test_the_full_profile_page_says_which_checksums_are_pinned():
+    """Every MD5 pinned in the code is on docs/full_profile.md with its file, and the page no longer says that none
+    is pinned."""
+    from endobench.lib.io.checksums import PINNED_MD5
+    from endobench_tests.paths import REPO
+
+    text = " ".join((REPO / "docs" / "full_profile.md").read_text().split())
+    for path, md5 in PINNED_MD5.items():
+        assert md5 in text and path.rsplit("/", 1)[1] in text
+    assert "No expected sizes or checksums are pinned" not in text
+    assert "Only `hg38.fa.gz`'s MD5 is pinned in the code" in text and len(PINNED_MD5) == 1
