@@ -14,7 +14,8 @@ from endobench_tests.stand_ins.alphagenome_server import AlphaGenomeStandIn, sam
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    for name in ("ENDOBENCH_PREDICTOR", "ENDOBENCH_PROFILE", "ENDOBENCH_GTEX_TISSUES", "ENDOBENCH_ANNOTATIONS"):
+    for name in ("ENDOBENCH_PREDICTOR", "ENDOBENCH_PROFILE", "ENDOBENCH_GTEX_TISSUES", "ENDOBENCH_ANNOTATIONS",
+                 "ENDOBENCH_GTEX_NEGATIVES"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -27,6 +28,7 @@ def clean_environment(monkeypatch):
     ("ENDOBENCH_ALPHAGENOME_CONCURRENCY", "four", "a whole number from 1 to 64"),
     ("ENDOBENCH_ALPHAGENOME_PROGRESS_SECONDS", "-inf", "a number of seconds > 0"),
     ("ENDOBENCH_DOWNLOAD_RETRIES", "3.5", "a whole number of retries >= 0"),
+    ("ENDOBENCH_GTEX_NEGATIVES_PER_GENE", "two", "a whole number of tests >= 1"),
     ("ENDOBENCH_AUTOMATION_INTERVAL_S", "30s", "a whole number of seconds > 0"),
 ])
 def test_a_numeric_setting_that_does_not_parse_stops_the_definitions_loading(clean_environment, variable, value,
@@ -58,6 +60,22 @@ def test_the_demo_says_the_settings_it_runs_with_and_stops_on_a_tissue_it_cannot
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and "only, not Brain_Cortex; use the full profile (ENDOBENCH_PROFILE=full)" in err[0]
     assert not (data_dir / "dagster_home").exists() and not (data_dir / "outputs").exists()
+
+
+def test_the_sample_demo_refuses_all_pairs_negatives_before_any_work_naming_the_full_profile(data_dir,
+                                                                                          clean_environment, capsys):
+    """The sample bundles no all-pairs table: ENDOBENCH_GTEX_NEGATIVES=allpairs stops the demo in one line."""
+    clean_environment.setenv("ENDOBENCH_GTEX_NEGATIVES", "allpairs")
+    assert main(["demo"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bundles no GTEx all-pairs table" in err[0] and "ENDOBENCH_PROFILE=full" in err[0]
+    assert not (data_dir / "outputs").exists()
+
+
+def test_an_unknown_negatives_setting_is_refused_naming_what_it_takes(data_dir, clean_environment, capsys):
+    clean_environment.setenv("ENDOBENCH_GTEX_NEGATIVES", "all_pairs")
+    assert main(["demo"]) == 1
+    assert "ENDOBENCH_GTEX_NEGATIVES) is 'all_pairs': use 'allpairs'" in capsys.readouterr().err
 
 
 def test_the_demo_with_alphagenome_and_no_key_says_which_variable_to_set_before_any_work(data_dir, clean_environment,

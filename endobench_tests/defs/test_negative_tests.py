@@ -8,14 +8,17 @@ DNase-sensitive sites.
 """
 
 import gzip
+import json
+import shutil
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 
-from endobench.defs.assets import inputs, negative_tests, variants
-from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME
+from endobench.defs.assets import inputs, motifs, negative_tests, predictions, report, variants
+from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, prediction_partition_key
+from endobench.defs.resources import LOCAL, build_predictor
 from endobench.resources.sources import FullDataSources
 from endobench.resources.storage import Storage
 from endobench_tests.lib.truth_sets.allpairs_files import allpairs_rows, dsqtl_sites, positives, write_allpairs
@@ -145,6 +148,8 @@ def test_the_download_names_the_billing_project_and_sends_the_token_never_in_the
                             for r in requests)
     ledger = (materialized["download_dir"] / "checksums.json").read_text()
     assert "gtex-resources/GTEx_Analysis_v8_QTLs" in ledger
+    files = materialized["storage"].read_stats("gtex_negative_tests", "v8")["gtex_wb"]["files"]
+    assert files["Whole_Blood.allpairs.txt.gz"].endswith("matches the publisher value")
     written = [p for p in materialized["download_dir"].parent.rglob("*") if p.is_file() and p.suffix != ".gz"]
     assert not [p for p in written if TOKEN.encode() in p.read_bytes()]
 
@@ -171,6 +176,15 @@ def test_without_a_billing_project_the_failure_says_what_to_set(tmp_path):
     assert "ENDOBENCH_GCS_ACCESS_TOKEN" in caught.value.description and caught.value.allow_retries is False
 
 
+def test_the_demo_probes_the_allpairs_bucket_while_its_table_is_missing(tmp_path):
+    """`pending_downloads` (what the demo asks before any work) names the all-pairs URL until the file is in place."""
+    with allpairs_host(tmp_path) as server:
+        sources = negatives_sources(server, tmp_path / "full")
+        assert server.url(f"{ALLPAIRS}?userProject={PROJECT}") in sources.pending_downloads("v8")
+        sources.gtex_allpairs("v8", "Whole_Blood")
+        assert not [url for url in sources.pending_downloads("v8") if "gtex-resources" in url]
+
+
 def test_a_file_already_in_place_is_used_without_a_request(tmp_path):
     """Copied there by hand (`gsutil -u <project> cp`), the table is read as it is."""
     placed = tmp_path / "full" / "gtex" / "v8" / "allpairs" / "Whole_Blood.allpairs.txt.gz"
@@ -180,3 +194,43 @@ def test_a_file_already_in_place_is_used_without_a_request(tmp_path):
         files = negatives_sources(server, tmp_path / "full", gcs_access_token="").gtex_allpairs("v8", "Whole_Blood")
         assert not server.requests_for(ALLPAIRS)
     assert [f.path for f in files] == [placed] and gzip.decompress(placed.read_bytes()).startswith(b"gene_id\t")
+
+
+@pytest.mark.slow
+def test_the_report_matches_positives_to_negatives_of_their_own_genes_with_balance(tmp_path, small_model_file):
+    """Through every asset to the report (the local model scoring the chromosomes of the 41 genes): Whole Blood at LCL
+    DNase-sensitive sites gets a negative of its own gene for each positive gene that has one, the covariates'
+    balance before and after matching, an auROC, and a section saying where the negatives come from."""
+    storage = Storage(root=str(tmp_path / "outputs"), cache_dir=str(tmp_path / "cache"))
+    storage.local_model_path().parent.mkdir(parents=True)
+    shutil.copy(small_model_file, storage.local_model_path())
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, ["v8"])
+    with allpairs_host(tmp_path) as server:
+        sources = negatives_sources(server, tmp_path / "full")
+        resources = {"sources": sources, "storage": storage, "predictor": build_predictor(LOCAL, storage, sources)}
+        assert dg.materialize([inputs.raw_qtl_tables, inputs.dsqtl_sites, inputs.dhs_peaks], resources=resources,
+                              instance=instance).success
+        assert dg.materialize([inputs.raw_gtex_eqtls, negative_tests.gtex_negative_tests,
+                               variants.dhs_filtered_variants, variants.sequence_windows, motifs.motif_changes],
+                              resources=resources, instance=instance, partition_key="v8").success
+    for chrom in CHROMOSOMES:
+        assert dg.materialize([predictions.variant_effect_predictions], resources=resources, instance=instance,
+                              partition_key=str(prediction_partition_key("v8", chrom))).success
+    assert dg.materialize([report.benchmark_report], resources=resources, instance=instance,
+                          partition_key="v8").success
+
+    folder = tmp_path / "outputs" / "benchmark_report" / "v8"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    model = next(r for r in metrics["results"] if r["truth_set"] == TRUTH_SET and r["predictor"] == "local_gkm_dnase")
+    matching, classified = model["matching"], model["classification"]
+    assert matching["method"].startswith("within gene") and matching["n_matched"] >= 30
+    assert set(matching["balance_before"]) == set(matching["balance_after"]) == {"log10_tss_distance", "maf"}
+    assert abs(matching["balance_after"]["log10_tss_distance"]) <= abs(matching["balance_before"]["log10_tss_distance"])
+    assert classified["n_positive"] == classified["n_negative"] == matching["n_matched"]
+    assert 0 <= classified["auroc"] <= 1 and classified["auroc_ci"][0] <= classified["auroc"]
+    assert metrics["negative_tests"]["gtex_wb"]["rows_kept"] == 77
+    text = (folder / "report.md").read_text()
+    assert "Non-significant tests from GTEx's all-pairs tables" in text and "SMD before -> after matching" in text
+    row = next(line for line in text.splitlines() if line.startswith(f"| {TRUTH_SET} |") and "within gene" in line)
+    assert f"-> {matching['n_matched']:,} matched pairs" in row and "log10_tss_distance" in row

@@ -34,9 +34,11 @@ from endobench.lib.truth_sets.gtex import SIGNIF_PAIRS, arrow_maf_from_af, colum
 
 WHAT = "GTEx all-pairs"
 TEXT_COLUMNS = ("gene_id", "variant_id")
-# Arrow's block: about 700 K rows of GTEx text. Larger blocks cost memory, smaller ones per-block overhead (the
-# annotation test runs once per block).
-BLOCK_BYTES = 1 << 26
+# Arrow's block: about 175 K rows of GTEx text. Arrow's streaming reader reads blocks ahead on a thread of its own
+# while the selection works on one (the bench saw 15 blocks held at once), so the block size bounds memory: at 32 MB
+# the selection's peak RSS grew 1.8-fold from 4 M to 16 M rows, at 16 MB 1.14-fold (`bench/allpairs.py`); smaller
+# blocks cost per-block overhead (the annotation test runs once per block).
+BLOCK_BYTES = 1 << 24
 BATCH_ROWS = 700_000
 # GTEx's all-pairs text inflates about 4-fold from gzip (`bench/allpairs.py` measures it on a file in the real
 # format); a stream that inflates 25-fold is not such a file (a gzip bomb inflates up to 1,000-fold). The reader
