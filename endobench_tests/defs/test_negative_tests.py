@@ -231,6 +231,6 @@ def test_the_report_matches_positives_to_negatives_of_their_own_genes_with_balan
     assert 0 <= classified["auroc"] <= 1 and classified["auroc_ci"][0] <= classified["auroc"]
     assert metrics["negative_tests"]["gtex_wb"]["rows_kept"] == 77
     text = (folder / "report.md").read_text()
-    assert "Non-significant tests from GTEx's all-pairs tables" in text and "SMD before -> after matching" in text
+    assert "Non-significant tests from GTEx's all-pairs tables" in text and "before -> after matching" in text
     row = next(line for line in text.splitlines() if line.startswith(f"| {TRUTH_SET} |") and "within gene" in line)
-    assert f"-> {matching['n_matched']:,} matched pairs" in row and "log10_tss_distance" in row
+    assert f"-> {matching['n_matched']:,} matched pairs" in row and "log10 TSS distance" in row
