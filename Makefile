@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+UI_PORT ?= 3000
 
 .PHONY: demo test test-slow ui e2e deploy-test bench install bedtools postgres clean-outputs
 
@@ -30,7 +31,7 @@ test-slow: $(STAMP) bedtools
 	$(BIN)/python -m pytest -q -m 'slow and not e2e and not deploy'
 
 ui: $(STAMP)
-	$(BIN)/endobench ui
+	$(BIN)/endobench ui --port $(UI_PORT)
 
 e2e: $(STAMP) bedtools
 	$(BIN)/python -m pip install --quiet -e '.[test,scale,dev,e2e]'

@@ -26,82 +26,28 @@ class CommandStopped(RuntimeError):
 def _demo(args: argparse.Namespace) -> int:
     from endobench.defs.resources import describe_settings
     from endobench.demo import demo_resources, run_demo
+    from endobench.demo_progress import DemoProgress
 
     resources = demo_resources(Path(args.data_dir) if args.data_dir else None, args.predictor)
     print(f"endobench demo: {describe_settings(resources)}", flush=True)
-    summary = run_demo(release=args.release, force=args.force, resources=resources)
+    summary = run_demo(release=args.release, force=args.force, resources=resources, progress=DemoProgress())
     runs = len(summary["runs"])
     done = f"{runs} runs" if runs else "nothing to run, every asset up to date"
     print(f"endobench demo finished in {summary['seconds']:.0f} s ({done}; "
           f"{summary['evaluations']} evaluation(s) of the automation conditions)")
     print(f"report: {summary['report']}")
-    for line in headline_lines(summary["metrics"]) + published_lines(summary["metrics"]):
+    for line in headline_lines(summary["metrics"]):
         print(line)
     print("open the UI with: make ui   (http://127.0.0.1:3000)")
     return 0
 
 
 def headline_lines(metrics: dict) -> list[str]:
-    """The headline as a compact table (`headline.console_lines`: a line per truth set, even without a scorable unit,
-    then per headline result its primary endpoint with its interval, p, mde and the reference beside it), then the
-    warnings."""
-    from endobench.lib.evaluation.headline import console_lines
+    """The headline as a compact table (`console.console_lines`), then the warnings."""
+    from endobench.lib.evaluation.console import WIDTH, console_lines, wrap
 
-    titles = {name: t.get("title", name) for name, t in metrics.get("truth_sets", {}).items()}
-    motifs = [f"  {titles.get(truth_set, truth_set)} | motif direction agrees with the measured effect: "
-              f"{n['agreement']:.3f} of {n['n_strong']:,} units with a strong motif change (of {n['n_units']:,})"
-              for truth_set, n in sorted(metrics.get("motifs", {}).items()) if n.get("agreement") is not None]
-    return console_lines(metrics) + motifs + [f"  warning: {warning}" for warning in metrics.get("warnings", [])]
-
-
-def published_lines(metrics: dict) -> list[str]:
-    """For a truth set with published numbers of its own setting (the field's strong dsQTLs): each model's metric
-    over all units and on the chromosomes of the published evaluation, then the published numbers once, each with
-    where it was computed and its source; numbers of another setting are said once, as such."""
-    from endobench.lib.truth_sets.catalog import METRIC_NAMES
-
-    lines: list[str] = []
-    by_truth_set: dict[str, list[dict]] = {}
-    for numbers in sorted(metrics.get("headline", {}).values(), key=lambda h: (h.get("title", ""), h.get("label", ""))):
-        if numbers.get("beside_published"):
-            by_truth_set.setdefault(numbers.get("title", ""), []).append(numbers)
-    for title, entries in by_truth_set.items():
-        beside = entries[0]["beside_published"]
-        metric = beside["metric"]
-        chroms = next((p["chromosomes"] for p in beside["published"] if p["chromosomes"]), [])
-        for numbers in entries:
-            ours, on = numbers["beside_published"]["all"], numbers["beside_published"].get("published_chromosomes") or {}
-            text = f"  {title} | {numbers.get('label')}: {metric}={_with_ci(ours, metric)} (n={ours['n']:,})"
-            if chroms:
-                text += (f"; on chromosomes {', '.join(c.removeprefix('chr') for c in chroms)}: {metric}="
-                         f"{_with_ci(on, metric) if on.get(metric) is not None else on.get('note') or 'n/a'} "
-                         f"(n={on.get('n') or 0:,})")
-            lines.append(text)
-        groups: dict[tuple, list[str]] = {}
-        for p in beside["published"]:
-            where = "on those chromosomes" if p["chromosomes"] else "on all chromosomes"
-            groups.setdefault((where, p["source"].split(";")[0]), []).append(
-                f"{p['model']} {p['value']:.{p['digits']}f}")
-        lines.append(f"    published {METRIC_NAMES.get(metric, metric)}: " + "; ".join(
-            f"{', '.join(models)} {where} ({source})" for (where, source), models in groups.items()))
-    other: dict[tuple, list[str]] = {}  # numbers of another setting, said once beside the truth sets they stand by
-    for truth_set in metrics.get("truth_sets", {}).values():
-        for p in truth_set.get("published", []):
-            if not p.get("same_setting", True):
-                entry = f"{p['model']} {METRIC_NAMES.get(p['metric'], p['metric'])} {p['value']:.{p['digits']}f}"
-                titles = other.setdefault((p["setting"], p["source"].split(";")[0]), [])
-                if entry not in titles:
-                    titles.append(entry)
-    for (setting, source), entries in other.items():
-        lines.append(f"  published for {setting}: {', '.join(entries)} ({source})")
-    return lines
-
-
-def _with_ci(numbers: dict, metric: str) -> str:
-    value, ci = numbers.get(metric), numbers.get(f"{metric}_ci") or [None, None]
-    if not isinstance(value, (int, float)):
-        return "n/a"
-    return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if None not in ci else "")
+    return console_lines(metrics) + [line for warning in metrics.get("warnings", [])
+                                     for line in wrap(f"  warning: {warning}", WIDTH, "    ")]
 
 
 def load_or_train_model(model_path: Path, sample_dir: Path):
@@ -123,10 +69,19 @@ def _score_pairs(args: argparse.Namespace) -> int:
     from endobench.lib.model.pairs import describe_counts, score_fasta_pairs
 
     check_output_file(Path(args.out), inputs=[Path(args.ref), Path(args.alt), Path(args.model)], table=True)
-    counts = score_fasta_pairs(Path(args.ref), Path(args.alt), Path(args.out),
-                               lambda: load_or_train_model(Path(args.model), Path(args.sample_dir)))
+    counts = score_fasta_pairs(Path(args.ref), Path(args.alt), Path(args.out), lambda: _pair_scorer(args))
     print(f"{args.out}: {describe_counts(counts)}")
     return 0
+
+
+def _pair_scorer(args: argparse.Namespace):
+    """What scores the pairs: the local model (trained from the sample if absent) or the JASPAR motif scan."""
+    if args.predictor == "motif":
+        from endobench.lib.motifs.library import load_jaspar
+        from endobench.lib.motifs.pairs import MotifPairScorer
+
+        return MotifPairScorer(load_jaspar())
+    return load_or_train_model(Path(args.model), Path(args.sample_dir))
 
 
 def _score_variants(args: argparse.Namespace) -> int:
@@ -142,17 +97,47 @@ def _evaluate(args: argparse.Namespace) -> int:
         Path(args.table), args.effect_col, args.score_col, Path(args.out),
         id_col=args.id_col, predictions=Path(args.predictions) if args.predictions else None, unit_col=args.unit_col,
     )
-    metrics = result.metrics
     print(f"metrics: {result.metrics_path}")
     print(f"report: {result.html_path}")
-    for name in ("n", "n_units", "spearman", "spearman_p", "pearson", "pearson_p", "sign_agreement"):
-        if name in metrics:
-            print(f"  {name}: {metrics[name]}")
-    excluded = metrics.get("excluded") or {}
-    print("  excluded: " + (", ".join(f"{reason}={n:,}" for reason, n in excluded.items()) or "none"))
+    for line in evaluate_lines(result.metrics):
+        print(line)
     for warning in result.warnings:
         print(f"  warning: {warning}")
     return 0
+
+
+def p_text(value: object) -> str:
+    """`p=3.1e-09`, or `p < 1e-300` where the p-value is a bound."""
+    from endobench.lib.evaluation.render import pvalue
+
+    text = pvalue(value)
+    return f"p {text}" if text.startswith("<") else f"p={text}"
+
+
+def evaluate_lines(metrics: dict) -> list[str]:
+    """What `evaluate` prints: rows and units, the primary endpoint and each metric rounded with its 95% interval and
+    p, the power, the exclusions; below the minimum of units, that instead of numbers (as everywhere)."""
+    from endobench.lib.evaluation.metrics import too_few
+    from endobench.lib.evaluation.render import num, with_ci
+
+    n, n_units, minimum = int(metrics.get("n") or 0), int(metrics.get("n_units") or 0), int(metrics.get("min_units", 10))
+    lines = [f"  n: {n:,} rows in {n_units:,} units of resampling"]
+    if n_units < minimum:
+        lines.append(f"  {too_few(n_units, minimum)}")
+    else:
+        primary = metrics.get("primary") or {}
+        lines.append(f"  primary endpoint, {primary.get('metric')} on units oriented by their measured effect: "
+                     f"{with_ci({'value': primary.get('value'), 'value_ci': primary.get('ci')}, 'value')}, "
+                     f"{p_text(primary.get('p'))} ({primary.get('test')})")
+        for name, key, p in (("Spearman", "spearman", "spearman_p"), ("Pearson", "pearson", "pearson_p"),
+                             ("sign agreement", "sign_agreement", None), ("sign auROC", "sign_auroc", None)):
+            lines.append(f"  {name}: {with_ci(metrics, key)}" + (f", {p_text(metrics.get(p))} (over units)"
+                                                                  if p else ""))
+        lines.append(f"  mde: {num(metrics.get('mde'))} (the Spearman these units detect with 80% power at two-sided "
+                     "0.05); intervals: 95%, cluster bootstrap over units (the primary endpoint's: exact)")
+    excluded = metrics.get("excluded") or {}
+    lines.append("  excluded: " + (", ".join(f"{reason}={n:,}" for reason, n in excluded.items()) or "none"))
+    return lines
 
 
 def _ui(args: argparse.Namespace) -> int:
@@ -161,7 +146,7 @@ def _ui(args: argparse.Namespace) -> int:
 
     from endobench.demo import prepare_dagster_home
 
-    home = prepare_dagster_home(Path(args.data_dir))
+    home = prepare_dagster_home(Path(args.data_dir or os.environ.get("ENDOBENCH_DATA_DIR") or "data"))
     command = [
         str(Path(sys.executable).with_name("dagster")), "dev", "-h", args.host, "-p", str(args.port),
         "-w", "workspace.yaml",
@@ -234,13 +219,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     pairs = sub.add_parser("score-pairs", help="score same-named records of two FASTA files with the local model "
-                                               "(the mean of its two cross-fitted models: a pair has no chromosome)")
+                                               "(the mean of its two cross-fitted models: a pair has no chromosome) "
+                                               "or the JASPAR motif baseline")
+    pairs.add_argument("--predictor", default="local", choices=["local", "motif"],
+                       help="local: the k-mer model; motif: the strongest JASPAR site the pair makes or breaks where "
+                            "its sequences differ, every profile (a pair has no biosample)")
     pairs.add_argument("--ref", required=True, help="FASTA of reference-allele sequences")
     pairs.add_argument("--alt", required=True, help="FASTA of alternative-allele sequences, same record names")
     pairs.add_argument("--out", required=True,
                        help=".tsv, .csv or .parquet (the format its name says): name, score_ref, score_alt, delta")
-    pairs.add_argument("--model", default=str(DEFAULT_MODEL), help="trained model (.npz); trained if absent")
-    pairs.add_argument("--sample-dir", default="data/sample", help="bundled data used to train a missing model")
+    pairs.add_argument("--model", default=str(DEFAULT_MODEL),
+                       help="--predictor local: trained model (.npz); trained if absent")
+    pairs.add_argument("--sample-dir", default="data/sample",
+                       help="--predictor local: bundled data used to train a missing model")
     pairs.set_defaults(func=_score_pairs)
 
     variants = sub.add_parser(
@@ -274,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=_evaluate)
 
     ui = sub.add_parser("ui", help="start the Dagster UI on the demo's instance (loopback only by default)")
-    ui.add_argument("--data-dir", default="data")
+    ui.add_argument("--data-dir", default=None,
+                    help="the demo's data folder, whose dagster_home/ it serves (default: ENDOBENCH_DATA_DIR, else data)")
     ui.add_argument("--host", default="127.0.0.1", help="bind address; keep loopback unless you mean it")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=_ui)

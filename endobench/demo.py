@@ -9,12 +9,13 @@ between demos, so a bumped `code_version` or an input materialised again from th
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from endobench.defs.partitions import (
     prediction_partition_key,
 )
 from endobench.defs.resources import SettingsError, built_predictor, resources_from_environment
+from endobench.demo_progress import DemoProgress
 from endobench.lib.io.atomic import write_text
 
 DAGSTER_YAML = """\
@@ -53,12 +55,14 @@ AssetPartition = tuple[dg.AssetKey, str | None]
 
 @dataclass(frozen=True)
 class RunSummary:
-    """One run the demo executed: its assets, its partition, how long it took, and its id."""
+    """One run the demo executed: its assets, its partition, how long it took, its id, and the variants its one asset
+    holds (its `n_variants` metadata; None for a run of several assets or an asset without one)."""
 
     asset_keys: tuple[dg.AssetKey, ...]
     partition_key: str | None
     seconds: float
     run_id: str
+    n_variants: int | None = None
 
 
 def prepare_dagster_home(data_dir: Path) -> Path:
@@ -113,12 +117,13 @@ def check_network(resources: dict[str, dg.ConfigurableResource], release: str) -
 
 def run_demo(
     data_dir: Path | None = None, release: str = SAMPLE_RELEASE, predictor: str | None = None, force: bool = False,
-    resources: dict[str, dg.ConfigurableResource] | None = None,
+    resources: dict[str, dg.ConfigurableResource] | None = None, progress: DemoProgress | None = None,
 ) -> dict:
     """Bring every asset of `release` up to date; return the report path, its metrics and the runs executed.
 
     The resources are `demo_resources(data_dir, predictor)` unless given. `force` first materialises every
-    automated asset of the release again, whatever its state.
+    automated asset of the release again, whatever its state. `progress` is told of every run (the console's
+    lines); Dagster's own console log shows only warnings and errors, every event still goes to the instance.
     """
     from endobench.definitions import build_definitions
 
@@ -134,9 +139,9 @@ def run_demo(
     started = time.monotonic()
     runs: list[RunSummary] = []
     if force:
-        runs += execute_in_dependency_order(defs, instance, every_automated_partition(defs, release))
+        runs += execute_in_dependency_order(defs, instance, every_automated_partition(defs, release), progress)
     cursor_path = home / CURSOR_FILE
-    cursor, more_runs, evaluations = materialise_until_up_to_date(defs, instance, read_cursor(cursor_path))
+    cursor, more_runs, evaluations = materialise_until_up_to_date(defs, instance, read_cursor(cursor_path), progress)
     write_text(dg.serialize_value(cursor), cursor_path)
     runs += more_runs
     report_dir = Path(defs.resources["storage"].root) / "benchmark_report" / release
@@ -189,8 +194,7 @@ def read_cursor(path: Path):
 
 
 def materialise_until_up_to_date(
-    defs: dg.Definitions, instance: dg.DagsterInstance, cursor=None,
-    on_run: Callable[[RunSummary], None] | None = None,
+    defs: dg.Definitions, instance: dg.DagsterInstance, cursor=None, progress: DemoProgress | None = None,
 ):
     """Evaluate the automation conditions, execute what they request, repeat until nothing is requested.
 
@@ -210,7 +214,7 @@ def materialise_until_up_to_date(
         ]
         if not requested:
             return cursor, runs, evaluation
-        runs += execute_in_dependency_order(defs, instance, requested, on_run)
+        runs += execute_in_dependency_order(defs, instance, requested, progress)
     raise RuntimeError(f"still requesting work after {MAX_EVALUATIONS} evaluations: {sorted(map(str, requested))}")
 
 
@@ -235,7 +239,7 @@ def every_automated_partition(defs: dg.Definitions, release: str) -> list[AssetP
 
 def execute_in_dependency_order(
     defs: dg.Definitions, instance: dg.DagsterInstance, requested: Iterable[AssetPartition],
-    on_run: Callable[[RunSummary], None] | None = None,
+    progress: DemoProgress | None = None,
 ) -> list[RunSummary]:
     """One run per partition key, each after every run its assets depend on; the first failure stops the demo.
 
@@ -244,6 +248,16 @@ def execute_in_dependency_order(
     """
     graph = defs.resolve_asset_graph()
     pending = set(requested)
+    progress = progress or DemoProgress(io.StringIO(), live=False)
+    progress.planned(pending)
+    try:
+        return _execute_pending(defs, instance, graph, pending, progress)
+    finally:
+        progress.close()
+
+
+def _execute_pending(defs: dg.Definitions, instance: dg.DagsterInstance, graph, pending: set[AssetPartition],
+                     progress: DemoProgress) -> list[RunSummary]:
     runs = []
     while pending:
         pending_assets = {key for key, _ in pending}
@@ -259,9 +273,9 @@ def execute_in_dependency_order(
             if not joining:
                 break
             run_keys |= joining
+        progress.started(run_keys, partition)
         runs.append(_execute(defs, instance, run_keys, partition))
-        if on_run is not None:
-            on_run(runs[-1])
+        progress.finished(run_keys, partition, runs[-1].n_variants)
         pending -= {(key, partition) for key in run_keys}
     return runs
 
@@ -270,16 +284,19 @@ def _execute(defs: dg.Definitions, instance: dg.DagsterInstance, keys: set[dg.As
     ordered = sorted(keys, key=lambda key: key.to_user_string())
     job = defs.resolve_implicit_job_def_def_for_assets(ordered)
     started = time.monotonic()
-    # The console shows progress (INFO); the instance still records every event for the UI.
+    # The console shows warnings and errors only (the demo prints its own progress); the instance still records
+    # every event, so each run's log is in the UI.
     result = job.execute_in_process(
         instance=instance, partition_key=partition, asset_selection=ordered, raise_on_error=False,
         tags={DEMO_PROCESS_TAG: str(os.getpid())},
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
     names = ", ".join(key.to_user_string() for key in ordered)
     if not result.success:
         raise CommandStopped(f"{names} ({partition or 'unpartitioned'}) failed: {_failure_text(result)}")
-    return RunSummary(tuple(ordered), partition, time.monotonic() - started, result.run_id)
+    counts = [event.materialization.metadata.get("n_variants") for event in result.get_asset_materialization_events()]
+    n_variants = int(counts[0].value) if len(ordered) == 1 and counts and counts[0] is not None else None
+    return RunSummary(tuple(ordered), partition, time.monotonic() - started, result.run_id, n_variants)
 
 
 def _failure_text(result) -> str:

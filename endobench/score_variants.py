@@ -126,8 +126,7 @@ def _reference(predictor: VariantEffectPredictor, path: Path | None, sources, lo
     if path is not None:
         return ReferenceGenome(Path(path), HG38)
     if predictor.needs_local_sequence():
-        source = sources.fetched_reference()
-        return ReferenceGenome(source.path, source.build)
+        return sources.reference_genome()
     log.warning("REF alleles not checked against a genome (no --reference): rows are sent as given, so a swapped "
                 "or wrong REF or a 0-based position is not caught; pass --reference hg38.fa (bgzip or plain, "
                 "indexed) to check and harmonise them")

@@ -1,14 +1,18 @@
 """The whole asset graph on the bundled sample, as `make demo` runs it, into a temporary data folder.
 
-The demo is first killed (SIGKILL) in a subprocess as it starts predicting its fifth chromosome partition, then
-run again in this process: it resumes from what the automation conditions still request.
+The demo is first killed (SIGKILL) in a subprocess while it predicts its fifth chromosome partition, then run again
+in this process: it resumes from what the automation conditions still request.
 """
 
+import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -17,18 +21,19 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from endobench.cli import headline_lines, published_lines
+from endobench.cli import headline_lines
 from endobench.definitions import build_definitions
 from endobench.defs.partitions import chromosome_partitions
 from endobench.defs.resources import build_resources
 from endobench.demo import run_demo
+from endobench.demo_progress import DemoProgress
 from endobench_tests.paths import REPO, SAMPLE_DIR
 
 pytestmark = pytest.mark.slow  # runs a whole pipeline or many processes: `make test-slow` (CI runs both)
 
 PREDICTION_RUN_KILLED = 5
 # The shared inputs, raw_gtex_eqtls, dhs_filtered_variants and sequence_windows run first, then four chromosomes
-# finish; the fifth is killed as it logs its first line, before it can record a materialization.
+# finish; the fifth is killed as soon as its run is recorded, before it can record a materialization.
 RUNS_FINISHED = 4 + PREDICTION_RUN_KILLED - 1
 # The shared inputs, the release's inputs, the predictions, then motif_changes (its partition, the release, sorts
 # after the predictions') and the report.
@@ -36,29 +41,34 @@ ALL_RUNS = 4 + len(chromosome_partitions.get_partition_keys()) + 2
 PREDICTIONS = dg.AssetKey("variant_effect_predictions")
 
 
-def kill_demo_while_predicting(data_dir: Path, run_number: int) -> None:
-    """Start `endobench demo` and SIGKILL it when the `run_number`-th prediction run logs its first line.
-
-    Console lines read `<time> - dagster - INFO - <job> - <run id> - <step> - <message>`.
-    """
+def kill_demo_while_predicting(data_dir: Path, run_number: int) -> list[str]:
+    """Start `endobench demo`, SIGKILL it while its `run_number`-th prediction run is under way (recorded in the
+    demo's Dagster instance, not yet finished: a run takes about a second), and return what it printed."""
     process = subprocess.Popen(
         [sys.executable, "-m", "endobench.cli", "demo", "--data-dir", str(data_dir)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    prediction_runs: set[str] = set()
+    printed: list[str] = []
+    reader = threading.Thread(target=lambda: printed.extend(process.stdout), daemon=True)
+    reader.start()
+    prediction_runs: list = []
     try:
-        for line in process.stdout:
-            fields = line.split(" - ")
-            if len(fields) > 5 and fields[5] == PREDICTIONS.to_user_string():
-                prediction_runs.add(fields[4])
-            if len(prediction_runs) == run_number:
-                process.send_signal(signal.SIGKILL)
-                break
+        # The instance's tables exist once the first run has finished and printed its line.
+        while len(printed) < 2 and process.poll() is None:
+            time.sleep(0.05)
+        instance = dg.DagsterInstance.from_config(str(data_dir / "dagster_home"))
+        while process.poll() is None and len(prediction_runs) < run_number:
+            prediction_runs = [run for run in instance.get_runs() if "dagster/partition/chrom" in run.tags]
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        instance.dispose()
     finally:
         if process.poll() is None:
             process.kill()
         process.wait(timeout=60)
+        reader.join(timeout=60)
     assert len(prediction_runs) == run_number, f"the demo ended after {len(prediction_runs)} prediction runs"
+    return printed
 
 
 @pytest.fixture(scope="module")
@@ -67,15 +77,40 @@ def demo(tmp_path_factory):
     (data_dir / "sample").symlink_to(SAMPLE_DIR)
     previous = os.environ.get("DAGSTER_HOME")
     try:
-        kill_demo_while_predicting(data_dir, PREDICTION_RUN_KILLED)
-        summary = run_demo(data_dir)
+        killed_output = kill_demo_while_predicting(data_dir, PREDICTION_RUN_KILLED)
+        console = io.StringIO()
+        summary = run_demo(data_dir, progress=DemoProgress(console, live=False))
         instance = dg.DagsterInstance.get()
-        yield data_dir, summary, instance
+        yield data_dir, {**summary, "killed_output": killed_output, "console": console.getvalue()}, instance
     finally:
         if previous is None:
             os.environ.pop("DAGSTER_HOME", None)
         else:
             os.environ["DAGSTER_HOME"] = previous
+
+
+def test_the_demo_prints_a_line_per_step_not_dagsters_events(demo):
+    """The killed demo printed its settings, then one line per finished step (the inputs, the windows): no line of
+    Dagster's event log, no run id."""
+    _, summary, _ = demo
+    printed = summary["killed_output"]
+    assert printed[0].startswith("endobench demo: profile=sample ")
+    assert not [line for line in printed if " - dagster - " in line or "__ASSET_JOB" in line]
+    assert re.fullmatch(r"  sequence_windows v8: [\d,]+ variants, \d+ s\n", next(
+        line for line in printed if "sequence_windows" in line))
+
+
+def test_the_predictions_are_one_line_counting_chromosomes(demo):
+    """The resumed demo's 19 prediction runs (23 chromosomes, 4 done before the kill) are one line, then the motif
+    changes and the report."""
+    _, summary, _ = demo
+    lines = summary["console"].splitlines()
+    counted = [line for line in lines if line.startswith("  variant_effect_predictions v8: ")]
+    assert counted and re.fullmatch(r"  variant_effect_predictions v8: 19/19 chromosomes, [\d,]+ variants, \d+ s",
+                                    counted[-1])
+    seconds = int(counted[-1].rsplit(", ", 1)[1].removesuffix(" s"))
+    assert len(lines) == len(counted) + 2 and len(counted) <= 1 + seconds // 10  # the counter every 10 s at most
+    assert lines[-2].startswith("  motif_changes v8: ") and lines[-1].startswith("  benchmark_report v8: ")
 
 
 def test_report_files_are_written(demo):
@@ -180,17 +215,18 @@ def test_the_measured_reference_equals_a_direct_computation_from_the_bundled_fil
 
 def test_the_readme_shows_exactly_the_headline_the_demo_prints(demo):
     """README.md's `make demo` block is the demo's console headline, line for line: every truth set (the one with
-    no scorable unit too), per line the primary endpoint, mde= and the reference beside each model."""
+    no scorable unit too), per model line the primary endpoint, p, Spearman, mde and the reference beside it."""
     data_dir, _, _ = demo
     metrics = _metrics(data_dir)
-    printed = headline_lines(metrics) + published_lines(metrics)
+    printed = headline_lines(metrics)
     readme = (REPO / "README.md").read_text()
-    block = readme.split("`make demo` ends like this", 1)[1].split("```\n", 2)[1].splitlines()
+    block = readme.split("`make demo` prints its settings", 1)[1].split("```\n", 2)[1].splitlines()
     assert block[block.index(printed[0]):][:len(printed)] == printed
     lines = "\n".join(printed)
     assert "GTEx v8 LCL eQTLs at K562 DNase peaks: 0 scorable units (" in lines
-    model = next(line for line in printed if "local k-mer" in line and "102 genes on 93 variants" in line)
-    assert "mde=" in model and "ref=" in model and "spearman=" in model
+    group = printed.index(next(line for line in printed if line.startswith("    DNase x GM12878 (LCL): 102 genes on 93")))
+    model = next(line for line in printed[group:] if "local k-mer" in line)
+    assert len(re.findall(r"\d\.\d{3} \[", model)) == 2 and model.endswith("(93)")  # primary, Spearman, ref
 
 
 def test_the_demo_prints_the_motif_baseline_and_the_agreement_rate(demo):
@@ -200,13 +236,14 @@ def test_the_demo_prints_the_motif_baseline_and_the_agreement_rate(demo):
     start = lines.index("  Degner 2012 LCL dsQTLs (primary: sign agreement)")
     end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("    "))
     dsqtl = lines[start + 1:end]
-    assert any(line.strip().startswith("JASPAR motif baseline (floor)") and "5,656 variants" in line
-               for line in dsqtl)
+    assert dsqtl[0].startswith("    DNase x GM12878 (LCL): 5,656 variants; ceiling ")
+    assert any(line.strip().startswith("JASPAR motif baseline (floor)") for line in dsqtl)
     motifs = metrics["motifs"]["dsqtl_degner2012"]
     assert motifs["n_units"] == 5_656 and 0 < motifs["n_strong"] <= 5_656
     assert 0.5 < motifs["agreement"] < 0.6  # above chance, far below allele-specific binding's 85%
-    assert (f"Degner 2012 LCL dsQTLs | motif direction agrees with the measured effect: {motifs['agreement']:.3f} "
-            f"of {motifs['n_strong']:,} units") in "\n".join(lines)
+    low, high = motifs["agreement_ci"]
+    assert (f"    motif direction agrees with the measured effect: {motifs['agreement']:.3f} [{low:.3f}, {high:.3f}] "
+            f"of {motifs['n_strong']:,} units with a strong motif change (of 5,656)") in dsqtl
 
 
 def test_the_report_shows_the_motif_tables(demo):
@@ -236,6 +273,28 @@ def test_local_model_beats_chance_on_every_dsqtl_cross_fitted(demo):
     assert {v["readout_label"] for v in local.values()} == {"DNase x GM12878 (LCL)"}
 
 
+def test_the_local_models_metadata_give_the_reports_numbers_and_intervals_on_the_same_dsqtls(demo):
+    """The cross-fitted evaluation in `local_model`'s metadata is the report's result for the dsQTLs: the same 5,656
+    variants, and every metric (sign agreement too) with the same 95% interval."""
+    data_dir, _, instance = demo
+    metadata = instance.fetch_materializations(dg.AssetKey("local_model"), limit=1).records[0] \
+        .asset_materialization.metadata
+    result = next(r for r in _metrics(data_dir)["results"]
+                  if r["truth_set"] == "dsqtl_degner2012" and r["label"].startswith("local k-mer"))
+    assert metadata["cross_fitted_n"].value == result["n"] == 5_656
+
+    def interval(key):
+        low, high = result[f"{key}_ci"]
+        return f"[{low:.3f}, {high:.3f}]"
+
+    for key in ("pearson", "spearman", "sign_agreement"):
+        assert metadata[f"cross_fitted_{key}"].value == pytest.approx(result[key], rel=1e-3)
+        assert metadata[f"cross_fitted_{key}_ci"].value == interval(key), key
+    assert metadata["cross_fitted_sign_auroc"].value == pytest.approx(result["sign_auroc"], rel=1e-3)
+    assert (metadata["cross_fitted_sign_auroc_ci_low"].value, metadata["cross_fitted_sign_auroc_ci_high"].value) == \
+        pytest.approx(result["sign_auroc_ci"], rel=1e-3)
+
+
 def test_a_second_demo_runs_nothing(demo):
     """Everything is up to date: one evaluation of the automation conditions requests nothing."""
     data_dir, _, _ = demo
@@ -253,10 +312,13 @@ def test_the_strong_dsqtls_print_their_pearson_beside_the_published_numbers(demo
     strong = metrics["truth_sets"]["dsqtl_degner2012_strong"]
     assert strong["funnel"]["rows_read"] == 574 and strong["funnel"]["scored_variants"] == 572
     assert strong["exclusions"]["input_not_in_source_table"] == 1
-    lines = published_lines(metrics)
-    local = next(text for text in lines if text.startswith("  strong Degner 2012 LCL dsQTLs") and "local k-mer" in text)
-    assert "local k-mer, cross-fitted, every chromosome held out: pearson=" in local
-    assert "(n=572); on chromosomes 3, 6, 9, 12, 16, 18, 19, 21: pearson=" in local
-    published = [text for text in lines if text.startswith("    published Pearson")]
-    assert len(published) == 1 and published[0].startswith(
-        "    published Pearson: AlphaGenome 0.832, Borzoi (ensemble) 0.792, ChromBPNet 0.772 on those chromosomes")
+    lines = headline_lines(metrics)
+    start = lines.index("    Pearson, as the published numbers of this setting read it: all units | on chromosomes 3, 6, 9, "
+                        "12, 16, 18, 19, 21")
+    local = next(text for text in lines[start:] if "local k-mer" in text)
+    assert local.startswith("      local k-mer, cross-fitted, every chromosome held out  ")
+    assert re.search(r"\(n=572\) \| [-\d.]+ \[[-\d.]+, [-\d.]+\] \(n=173\)$", local)
+    published = [text for text in lines if text.startswith("      published on")]
+    assert len(published) == 2 and published[0].startswith(
+        "      published on those chromosomes: AlphaGenome 0.832, Borzoi (ensemble) 0.792, ChromBPNet 0.772 (")
+    assert published[1].startswith("      published on all chromosomes: deltaSVM 0.73 (")

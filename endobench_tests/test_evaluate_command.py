@@ -6,6 +6,7 @@ The table is 120 real GTEx Whole Blood eGenes; `log2_aFC` (a second real measure
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -124,6 +125,31 @@ def _contents(folder):
     return {str(p.relative_to(folder)): text(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+# --- what it prints ---------------------------------------------------------------------------------------------
+
+def test_the_console_gives_rounded_numbers_with_their_intervals(tmp_path, capsys):
+    """Three decimals and the 95% interval of each metric, two significant digits of each p-value, the primary
+    endpoint with its exact interval: never a 17-digit float without an interval."""
+    metrics = evaluate(GTEX_120, tmp_path / "out")
+    printed = capsys.readouterr().out
+    lo, hi = metrics["spearman_ci"]
+    assert (f"  Spearman: {metrics['spearman']:.3f} [{lo:.3f}, {hi:.3f}], p={metrics['spearman_p']:.2g} "
+            "(over units)") in printed
+    primary = metrics["primary"]
+    assert (f"  primary endpoint, sign agreement on units oriented by their measured effect: {primary['value']:.3f} "
+            f"[{primary['ci'][0]:.3f}, {primary['ci'][1]:.3f}], p={primary['p']:.2g} (exact binomial against 0.5)"
+            ) in printed
+    assert "  n: 120 rows in 120 units of resampling" in printed and f"  mde: {metrics['mde']:.3f} (" in printed
+    assert not re.search(r"\d\.\d{4,}", printed)
+
+
+def test_the_console_prints_no_number_below_the_minimum_of_units(gtex, tmp_path, capsys):
+    gtex.head(6).to_csv(tmp_path / "six.tsv", sep="\t", index=False)
+    evaluate(tmp_path / "six.tsv", tmp_path / "out")
+    printed = capsys.readouterr().out
+    assert "  too few (n=6 units; at least 10 needed)" in printed and "Spearman" not in printed
+
+
 # --- units, flags, columns --------------------------------------------------------------------------------------
 
 WRITERS = {
@@ -222,4 +248,4 @@ def test_a_p_value_below_the_float_range_is_reported_as_a_bound(tmp_path, capsys
     pd.DataFrame({"slope": effect, "log2_aFC": effect + noise}).to_csv(tmp_path / "t.tsv", sep="\t", index=False)
     metrics = evaluate(tmp_path / "t.tsv", tmp_path / "out")
     assert metrics["spearman_p"] == metrics["pearson_p"] == "< 1e-300"
-    assert "spearman_p: < 1e-300" in capsys.readouterr().out
+    assert re.search(r"  Spearman: [\d.]+ \[[\d.]+, [\d.]+\], p < 1e-300 \(over units\)", capsys.readouterr().out)

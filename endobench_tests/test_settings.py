@@ -133,3 +133,57 @@ def test_the_demo_scores_only_the_tissues_and_annotations_the_environment_names(
     metrics = json.loads((data_dir / "outputs" / "benchmark_report" / "v8" / "metrics.json").read_text())
     assert set(metrics["truth_sets"]) == {"gtex_wb_k562_dhs", "dsqtl_degner2012", "dsqtl_degner2012_strong"}
     assert capsys.readouterr().out.splitlines()[0].endswith("tissues=Whole_Blood annotations=k562_dhs predictor=local")
+
+
+def test_the_full_profiles_settings_table_names_every_field_with_its_variable_and_default():
+    """docs/full_profile.md: one row per setting of the full profile's sources (it named `gtex_tissue`, which does
+    not exist, said no default peaks were preset, and left six settings out), each with the variable that sets it
+    and its default."""
+    import re
+
+    from endobench.defs.resources import SOURCES_SETTINGS
+    from endobench.resources.sources import FullDataSources
+    from endobench_tests.paths import REPO
+
+    section = (REPO / "docs" / "full_profile.md").read_text().split("## Settings", 1)[1].split("\n## ", 1)[0]
+    rows = [[cell.strip() for cell in line.split("|")[1:5]] for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith(("| setting", "|---"))]
+    by_field = {field: row for row in rows for field in re.findall(r"`([a-z_0-9]+)`", row[0])}
+    assert set(by_field) == set(FullDataSources.model_fields)
+    for variable, (field, _) in SOURCES_SETTINGS.items():
+        assert f"`{variable}`" in by_field[field][1], (variable, field)
+    defaults = FullDataSources()
+    assert all(f"`{tissue}`" in by_field["gtex_tissues"][2] for tissue in defaults.gtex_tissues)
+    assert f"`{defaults.peaks_encode_accession}`" == by_field["peaks_encode_accession"][2] == "`ENCFF185XRG`"
+    assert f"`{defaults.gtex_file_kind}`" == by_field["gtex_file_kind"][2]
+
+
+def test_the_seeds_hg19_peaks_are_chosen_from_the_environment(clean_environment, tmp_path):
+    """An empty variable means the default (ENCODE's GRCh38 peaks), so `ucsc_hg19` names the seed's UCSC hg19 file,
+    which the full profile then downloads and lifts."""
+    from endobench.defs.resources import resources_from_environment
+
+    from endobench_tests.paths import SAMPLE_DIR
+
+    (tmp_path / "sample").symlink_to(SAMPLE_DIR)
+    clean_environment.setenv("ENDOBENCH_PROFILE", "full")
+    clean_environment.setenv("ENDOBENCH_DATA_DIR", str(tmp_path))
+    clean_environment.setenv("ENDOBENCH_PEAKS_ENCODE_ACCESSION", "ucsc_hg19")
+    sources = resources_from_environment()["sources"]
+    assert sources.peaks_encode_accession == ""
+    assert any(url.endswith("wgEncodeOpenChromDnaseK562PkV2.narrowPeak.gz") for url in sources.pending_downloads("v8"))
+    clean_environment.setenv("ENDOBENCH_PEAKS_ENCODE_ACCESSION", "")
+    assert resources_from_environment()["sources"].peaks_encode_accession == "ENCFF185XRG"
+
+
+def test_the_full_profile_page_says_which_checksums_are_pinned():
+    """Every MD5 pinned in the code is on docs/full_profile.md with its file, and the page no longer says that none
+    is pinned."""
+    from endobench.lib.io.checksums import PINNED_MD5
+    from endobench_tests.paths import REPO
+
+    text = " ".join((REPO / "docs" / "full_profile.md").read_text().split())
+    for path, md5 in PINNED_MD5.items():
+        assert md5 in text and path.rsplit("/", 1)[1] in text
+    assert "No expected sizes or checksums are pinned" not in text
+    assert "Only `hg38.fa.gz`'s MD5 is pinned in the code" in text and len(PINNED_MD5) == 1

@@ -65,6 +65,16 @@ def finite_number(allowed: str) -> Callable[[str], float]:
     return parse
 
 
+UCSC_HG19_PEAKS = "ucsc_hg19"
+
+
+def peaks_accession(text: str) -> str:
+    """ENDOBENCH_PEAKS_ENCODE_ACCESSION: an ENCODE GRCh38 K562 DNase peak file (`ENCFF...`), or `ucsc_hg19` for the
+    seed's UCSC hg19 peaks, lifted (an empty variable means the default, so it cannot say "none")."""
+    text = text.strip()
+    return "" if text.lower() == UCSC_HG19_PEAKS else text
+
+
 # Optional AlphaGenome settings from the environment (the key itself only ever through dg.EnvVar).
 ALPHAGENOME_SETTINGS = {
     "ENDOBENCH_ALPHAGENOME_INTERVAL_LENGTH": (
@@ -97,7 +107,7 @@ SOURCES_SETTINGS = {
     "ENDOBENCH_GTEX_FILE_KIND": ("gtex_file_kind", str),
     "ENDOBENCH_UCSC_BASE_URL": ("ucsc_base_url", str),
     "ENDOBENCH_ENCODE_BASE_URL": ("encode_base_url", str),
-    "ENDOBENCH_PEAKS_ENCODE_ACCESSION": ("peaks_encode_accession", str),
+    "ENDOBENCH_PEAKS_ENCODE_ACCESSION": ("peaks_encode_accession", peaks_accession),
     "ENDOBENCH_PINNED_MD5": ("pinned_md5", json.loads),
     "ENDOBENCH_DOWNLOAD_RETRIES": ("download_retries", whole_number("a whole number of retries >= 0")),
 }
@@ -179,11 +189,12 @@ def resources_from_environment(predictor: str | None = None, data_dir: str | Non
     """ENDOBENCH_PREDICTOR (local|alphagenome|motif; `predictor` overrides it), ENDOBENCH_PROFILE (sample|full),
     ENDOBENCH_DATA_DIR (default data; `data_dir` overrides it), and the optional `SOURCES_SETTINGS` and
     `ALPHAGENOME_SETTINGS`: what the code location, `endobench demo` and `endobench score-variants` all read."""
-    profile = os.environ.get("ENDOBENCH_PROFILE", "sample")
+    # Empty is unset: a deployment's environment file sets every variable, empty for the default.
+    profile = os.environ.get("ENDOBENCH_PROFILE") or SAMPLE
     return build_resources(
-        predictor=predictor or os.environ.get("ENDOBENCH_PREDICTOR", LOCAL),
+        predictor=predictor or os.environ.get("ENDOBENCH_PREDICTOR") or LOCAL,
         profile=profile,
-        data_dir=data_dir or os.environ.get("ENDOBENCH_DATA_DIR", "data"),
+        data_dir=data_dir or os.environ.get("ENDOBENCH_DATA_DIR") or "data",
         sources_settings=settings_from_environment(SOURCES_SETTINGS if profile == FULL else SHARED_SOURCES_SETTINGS),
     )
 

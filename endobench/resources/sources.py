@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 import dagster as dg
 
 from endobench.lib.genome.builds import HG18, HG19, HG38, normalize_build
+from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.io.checksums import PINNED_MD5, ChecksumMismatch, md5_from_listing, verify
 from endobench.lib.io.downloads import DownloadError, download, extract_tar_member, gunzip_file
 from endobench.lib.io.encode_metadata import PEAKS, EncodeExpectation, check_encode_metadata, md5_from_encode_metadata
@@ -238,6 +239,12 @@ class DataSources(dg.ConfigurableResource):
     def fetched_reference(self) -> SourceFile:
         """`reference_file()`, fetched first when the profile has not done so yet."""
         return self.reference_file()
+
+    def reference_genome(self) -> ReferenceGenome:
+        """The reference, fetched first if need be, opened with the one reference reader (what the windows, the
+        motif scan, the predictions and `score-variants` read); a damaged file is an `InputError` naming it."""
+        source = self.fetched_reference()
+        return ReferenceGenome(source.path, source.build)
 
     def _profile_reference(self) -> SourceFile:
         raise NotImplementedError

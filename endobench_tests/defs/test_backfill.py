@@ -1,6 +1,6 @@
 """Backfills of `variant_effect_predictions` with Dagster's own CLI: one run per (release, chromosome) partition.
 
-`dagster job backfill` submits one `predictions_job` run per partition to a temporary instance configured as
+README.md's `dagster job backfill` line (read from it) submits one `predictions_job` run per partition to a temporary instance configured as
 `make demo` writes it (`concurrency: pools: default_limit: 1`), except that runs launch at once
 (`DefaultRunCoordinator`) instead of waiting for a daemon to dequeue them; each run executes in its own process,
 as the deployment's runs do, with the real assets on the bundled sample. The story: the model file goes missing after
@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -22,6 +23,7 @@ from endobench.definitions import build_definitions
 from endobench.defs.partitions import GTEX_RELEASE_PARTITIONS_NAME, prediction_partition_key
 from endobench.defs.resources import build_resources
 from endobench.demo import DAGSTER_YAML
+from endobench_tests.docs_commands import documented
 from endobench_tests.paths import REPO, SAMPLE_DIR
 
 pytestmark = pytest.mark.slow  # runs a whole pipeline or many processes: `make test-slow` (CI runs both)
@@ -75,13 +77,22 @@ def inputs_built(instance, data_dir):
     return model
 
 
+def documented_backfill(partitions: str) -> list[str]:
+    """README.md's backfill command line as written, with these partitions (its DAGSTER_HOME is the environment's)."""
+    command = documented("DAGSTER_HOME=$PWD/data/dagster_home .venv/bin/dagster job backfill")
+    assert command.environment == {"DAGSTER_HOME": "$PWD/data/dagster_home"}
+    program, *arguments = command.argv
+    assert program == ".venv/bin/dagster" and Path(sys.executable).with_name("dagster").exists()
+    arguments[arguments.index("--partitions") + 1] = partitions
+    return [sys.executable, "-m", "dagster", *arguments]
+
+
 def backfill(instance, environment, chromosomes) -> list[dg.DagsterRun]:
     """`dagster job backfill` of predictions_job over `chromosomes`; waits for its runs and returns them."""
     known = {run.run_id for run in instance.get_runs()}
     partitions = ",".join(str(prediction_partition_key(RELEASE, c)) for c in chromosomes)
-    command = [sys.executable, "-m", "dagster", "job", "backfill", "-w", "workspace.yaml", "-j", "predictions_job",
-               "--partitions", partitions, "--noprompt"]
-    cli = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    cli = subprocess.run(documented_backfill(partitions), cwd=REPO, env=environment, capture_output=True, text=True,
+                         timeout=RUN_TIMEOUT_S)
     assert cli.returncode == 0, cli.stdout + cli.stderr
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while time.monotonic() < deadline:

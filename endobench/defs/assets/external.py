@@ -69,7 +69,7 @@ def external_benchmark(
     }
     return dg.MaterializeResult(
         metadata=rounded({
-            "report": dg.MetadataValue.md(result.markdown),
+            "report": dg.MetadataValue.md(result.inline_markdown),
             "report_html": dg.MetadataValue.path(str(result.html_path)),
             "metrics_json": dg.MetadataValue.path(str(result.metrics_path)),
             "n": dg.MetadataValue.int(int(metrics["n"])),

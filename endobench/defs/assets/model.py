@@ -58,6 +58,7 @@ def local_model(context: dg.AssetExecutionContext, sources: DataSources, storage
             "cross_fitted_spearman": pooled.spearman,
             "cross_fitted_spearman_ci": f"[{pooled.spearman_ci[0]:.3f}, {pooled.spearman_ci[1]:.3f}]",
             "cross_fitted_sign_agreement": pooled.sign_agreement,
+            "cross_fitted_sign_agreement_ci": f"[{pooled.sign_agreement_ci[0]:.3f}, {pooled.sign_agreement_ci[1]:.3f}]",
             "folds": dg.MetadataValue.md(markdown_table(by_fold)),
             "training_summary": dg.MetadataValue.json({fold: {k: str(v) for k, v in summary.items()}
                                                         for fold, summary in summaries.items()}),

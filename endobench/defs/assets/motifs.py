@@ -9,7 +9,6 @@ from endobench.defs.code_versions import source_code_version
 from endobench.defs.failures import bad_input_fails_the_run
 from endobench.defs.metadata import exclusion_metadata, rounded, table_metadata
 from endobench.defs.partitions import gtex_release_partitions
-from endobench.lib.genome.reference import ReferenceGenome
 from endobench.resources.sources import DataSources
 from endobench.resources.storage import Storage
 
@@ -39,9 +38,8 @@ def motif_changes(context: dg.AssetExecutionContext, sources: DataSources, stora
 
     release = context.partition_key
     windows = storage.read_table("sequence_windows", release)
-    source = sources.fetched_reference()
-    with bad_input_fails_the_run():
-        reference = ReferenceGenome(source.path, source.build)
+    with bad_input_fails_the_run(sources):
+        reference = sources.reference_genome()
     started = time.monotonic()
     library = load_jaspar()
     table, candidates = variant_changes(windows, reference, library)

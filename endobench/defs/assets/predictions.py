@@ -9,7 +9,6 @@ from endobench.defs.code_versions import source_code_version
 from endobench.defs.failures import bad_input_fails_the_run, only_service_failures_retried
 from endobench.defs.metadata import exclusion_metadata, rounded, table_metadata
 from endobench.defs.partitions import release_chromosome_partitions
-from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.genome.windows import OK
 from endobench.lib.io.atomic import write_parquet
 from endobench.lib.truth_sets.catalog import TruthSetSpec
@@ -98,9 +97,8 @@ def variant_effect_predictions(
     release, chrom = keys["release"], keys["chrom"]
     windows = storage.read_table("sequence_windows", release)
     requests = scoring_requests(windows[windows["chrom"] == chrom], sources.truth_sets(), predictor.supported_readouts())
-    source = sources.fetched_reference()
-    with bad_input_fails_the_run():
-        reference = ReferenceGenome(source.path, source.build)
+    with bad_input_fails_the_run(sources):
+        reference = sources.reference_genome()
     units = requests.drop_duplicates(REQUEST_KEYS).reset_index(drop=True)
     with only_service_failures_retried(), bad_input_fails_the_run():  # a damaged score cache names itself
         outcome = predictor.score_variants(

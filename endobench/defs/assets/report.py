@@ -117,8 +117,8 @@ def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, st
     The references: where an eQTL truth set's variant coincides with a measured dsQTL, the measured accessibility
     effect (LCL DNase sensitivity in other donors: a reference, not an upper bound); where a gene's significant lead
     variant is the same in another GTEx tissue, that tissue's slope. Each is evaluated as if it were a prediction.
-    Written as markdown and standalone HTML with embedded plots, plus metrics.json; the headline shows here as one
-    table with its figures.
+    Written as report.md (its plots linked as files under plots/), a standalone report.html (plots embedded) and
+    metrics.json; the UI shows the whole report with its plots, and the headline as one table with its figures.
     """
     # Imported here, not at the top: scipy.stats, scikit-learn and matplotlib cost every run process about 2 s of
     # start-up, and only this asset's runs use them (each prediction partition is a run of its own).
@@ -150,7 +150,7 @@ def benchmark_report(context: dg.AssetExecutionContext, sources: DataSources, st
                           extra_metrics={"motifs": motif_numbers})
     return dg.MaterializeResult(
         metadata=rounded({
-            "report": dg.MetadataValue.md(result.markdown),
+            "report": dg.MetadataValue.md(result.inline_markdown),
             "report_html": dg.MetadataValue.path(str(result.html_path)),
             "metrics_json": dg.MetadataValue.path(str(result.metrics_path)),
             "release": release,

@@ -10,7 +10,6 @@ from endobench.defs.metadata import exclusion_metadata, markdown_table, rounded,
 from endobench.defs.partitions import gtex_release_partitions
 from endobench.lib.genome.builds import build_mismatches, input_builds
 from endobench.lib.genome.peaks import PeakSet
-from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.genome.windows import OK, exclusion_counts
 from endobench.lib.io.errors import BuildMismatchError
 from endobench.lib.truth_sets.annotate import annotate_truth_sets
@@ -107,9 +106,8 @@ def sequence_windows(
     """
     release = context.partition_key
     variants = storage.read_table("dhs_filtered_variants", release)
-    source = sources.fetched_reference()
-    with bad_input_fails_the_run():
-        reference = ReferenceGenome(source.path, source.build)
+    with bad_input_fails_the_run(sources):
+        reference = sources.reference_genome()
     window_length = predictor.window_length()
     windows = window_truth_sets(variants, reference, window_length=window_length,
                                 needs_sequence=predictor.needs_local_sequence())

@@ -171,58 +171,6 @@ def sorted_entries(headline: Mapping[str, Mapping]) -> list[Mapping]:
                                                     h.get("kind") != REFERENCE, str(h.get("label", ""))))
 
 
-CONSOLE_LEGEND = ("primary endpoint on oriented units with 95% interval; p two-sided, Holm-adjusted; mde: Spearman "
-                  "detectable with 80% power; ref: the readout's reference on the same units; ref and ceiling: "
-                  "primary / Spearman")
-
-
-def _console_row(entry: Mapping[str, object]) -> list[str]:
-    c = cells(entry)
-    reference = entry.get("reference")
-    if reference is None:
-        ref = "ref=–"
-    elif reference.get("note") or entry.get("note"):
-        ref = f"ref=too few ({int(reference['n_units']):,} units)"
-    else:
-        ref = (f"ref={num(reference.get('primary'))} / {num(reference.get('spearman'))} "
-               f"(n={int(reference['n_units']):,})")
-    lead = [str(entry.get("label", "")), str(entry.get("units", ""))]
-    if entry.get("note"):
-        return lead + [f"too few ({int(entry.get('n_units') or 0):,} units)", "", "", "mde=–", ref,
-                       f"ceiling={c['ceiling']}", c["flag"]]
-    primary = entry["primary"]
-    return lead + [c["primary"], f"p={pvalue(primary.get('p'))} (Holm {pvalue(primary.get('p_holm'))})",
-                   f"spearman={c['spearman']}", f"mde={c['mde']}", ref, f"ceiling={c['ceiling']}", c["flag"]]
-
-
-def console_lines(metrics: Mapping[str, object]) -> list[str]:
-    """The headline as a compact table: a legend, then a line per truth set (with the reason when it has no
-    scorable unit) and under it, per readout x biosample, one aligned line per headline entry."""
-    headline = metrics.get("headline", {}) or {}
-    truth_sets = metrics.get("headline_truth_sets", {}) or {}
-    entries = sorted_entries(headline)
-    rows = [_console_row(e) for e in entries]
-    widths = [max((len(r[i]) for r in rows), default=0) for i in range(9)]
-    lines = [f"headline ({CONSOLE_LEGEND}):"]
-    names = sorted(set(truth_sets) | {str(e["truth_set"]) for e in entries},
-                   key=lambda t: str(truth_sets.get(t, {}).get("title", t)))
-    for name in names:
-        summary = truth_sets.get(name, {})
-        mine = [(e, r) for e, r in zip(entries, rows, strict=True) if e["truth_set"] == name]
-        title = summary.get("title") or (str(mine[0][0]["title"]) if mine else name)
-        if summary.get("reason"):
-            lines.append(f"  {title}: 0 scorable units ({summary['reason']})")
-            continue
-        lines.append(f"  {title} (primary: {summary.get('primary_metric', ENDPOINTS[DIRECTION])})")
-        readout = None
-        for entry, row in mine:
-            if entry.get("readout_label") != readout:
-                readout = entry.get("readout_label")
-                lines.append(f"    {readout}")
-            lines.append("      " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    return lines
-
-
 def table_rows(metrics: Mapping[str, object]) -> list[dict[str, object]]:
     """The headline as records for a table (the Dagster UI's): truth set, readout x biosample, configuration,
     units, primary metric and interval, p, mde, reference, noise ceiling, flag."""

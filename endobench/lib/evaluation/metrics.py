@@ -114,13 +114,19 @@ class UnitCodes:
 def unit_codes(units: object, n: int) -> tuple[np.ndarray, int]:
     """Integer code of each row's unit and the number of units; no units means every row is its own unit.
 
-    A row whose unit is missing is a unit of its own (it cannot be tied to any other row).
+    A row whose unit is missing is a unit of its own (it cannot be tied to any other row). Units are numbered in
+    sorted order where they sort, so a bootstrap draws the same units whatever the order of the rows: the report and
+    the local model's metadata give the same interval on the same variants.
     """
     if units is None:
         return np.arange(n, dtype=np.int64), n
     if isinstance(units, UnitCodes):
         return units.codes, units.n_units
-    codes, uniques = pd.factorize(pd.Series(np.asarray(units, dtype=object)), use_na_sentinel=True)
+    labels = pd.Series(np.asarray(units, dtype=object))
+    try:
+        codes, uniques = pd.factorize(labels, use_na_sentinel=True, sort=True)
+    except TypeError:  # units of mixed types do not sort: numbered as they come
+        codes, uniques = pd.factorize(labels, use_na_sentinel=True)
     missing = codes < 0
     if missing.any():
         codes = codes.copy()

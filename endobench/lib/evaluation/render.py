@@ -2,7 +2,8 @@
 
 A block is a tuple: ("h", level, text), ("p", text), ("ul", [items]), ("table", header, rows),
 ("img", name, png bytes), ("details", summary, [blocks]) for content one click away, and
-("section", css class, [blocks]) to frame a group of blocks in HTML.
+("section", css class, [blocks]) to frame a group of blocks in HTML. The HTML is standalone (images inline); the
+markdown links each image to its file when given where the file is (`image_paths`), and inlines it otherwise.
 Numbers are formatted here, once: three decimals, intervals in brackets, counts with thousands separators.
 """
 
@@ -80,7 +81,8 @@ def _md_cell(value: object) -> str:
     return str(value).replace("|", "\\|")
 
 
-def to_markdown(blocks: Sequence[Block]) -> str:
+def to_markdown(blocks: Sequence[Block], image_paths: Mapping[str, str] | None = None) -> str:
+    """The blocks as markdown; an image named in `image_paths` is a link to that (relative) path, any other inline."""
     out = []
     for block in blocks:
         kind = block[0]
@@ -99,11 +101,13 @@ def to_markdown(blocks: Sequence[Block]) -> str:
             lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
             out.append("\n".join(lines))
         elif kind == "img":
-            out.append(f"![{block[1]}](data:image/png;base64,{base64.b64encode(block[2]).decode()})")
+            where = (image_paths or {}).get(block[1])
+            out.append(f"![{block[1]}]({where})" if where else
+                       f"![{block[1]}](data:image/png;base64,{base64.b64encode(block[2]).decode()})")
         elif kind == "details":
-            out.append(f"**{block[1]}**\n\n" + to_markdown(block[2]).rstrip("\n"))
+            out.append(f"**{block[1]}**\n\n" + to_markdown(block[2], image_paths).rstrip("\n"))
         elif kind == "section":
-            out.append(to_markdown(block[2]).rstrip("\n"))
+            out.append(to_markdown(block[2], image_paths).rstrip("\n"))
     return "\n\n".join(out) + "\n"
 
 

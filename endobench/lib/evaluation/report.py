@@ -5,8 +5,8 @@ noise ceiling and the null band; then the table: what was measured, in which bio
 endpoint with its interval and Holm-adjusted p, its power (MDE), the floor it must beat, its reference on the same
 units, published numbers marked as such); how to read the numbers (every formula); what the setting can and
 cannot show; warnings; every result with its exact configuration; causal against matched non-causal;
-sensitivity; the funnel; plots; strata. Written as report.md (for Dagster metadata) and a standalone report.html
-with the plots embedded, plus metrics.json with every number.
+sensitivity; the funnel; plots; strata. Written as report.md (its plots linked as plots/*.png), a standalone
+report.html with the plots embedded, and metrics.json with every number.
 """
 
 from __future__ import annotations
@@ -62,7 +62,11 @@ PREDICTOR_NAMES = {"local_gkm_dnase": "local k-mer", "external": "external predi
 
 @dataclass(frozen=True)
 class ReportResult:
+    """`markdown` is report.md, its plots linked as files under plots/; `inline_markdown` the same with the plots
+    inline, for a viewer that cannot reach the files (the Dagster UI's metadata)."""
+
     markdown: str
+    inline_markdown: str
     html_path: Path
     metrics_path: Path
     metrics: dict
@@ -205,13 +209,24 @@ def _classification_rows(results: Sequence[Mapping[str, object]]) -> list[list[s
             rows.append([r["truth_set"], r["label"], matching.get("method", "–"),
                          f"{matching.get('n_positives', 0):,} / {matching.get('n_negative_pool', 0):,}"
                          + (f" -> {c['n_positive']:,} matched pairs" if c.get("n_positive") else ""),
-                         c.get("note", "–"), "–", "–"])
+                         _balance_text(matching), c.get("note", "–"), "–", "–"])
             continue
         rows.append([r["truth_set"], r["label"], matching.get("method", "–"),
                      f"{matching.get('n_positives', 0):,} / {matching.get('n_negative_pool', 0):,} -> "
-                     f"{c['n_positive']:,} matched pairs", with_ci(c, "auroc"),
+                     f"{c['n_positive']:,} matched pairs", _balance_text(matching), with_ci(c, "auroc"),
                      f"{num(c['auprc'])} (chance {num(c['auprc_chance'])})", with_ci(tss, "auroc") if tss else "–"])
     return rows
+
+
+COVARIATE_NAMES = {"log10_tss_distance": "log10 TSS distance", "maf": "MAF"}
+
+
+def _balance_text(matching: Mapping[str, object]) -> str:
+    """`log10 TSS distance 0.41 -> 0.02; MAF 0.30 -> 0.01`: each covariate's standardised mean difference between
+    positives and negatives before matching (against their genes' whole pool) and after."""
+    before, after = matching.get("balance_before") or {}, matching.get("balance_after") or {}
+    return "; ".join(f"{COVARIATE_NAMES.get(k, k)} {num(before[k], 2)} -> {num(after.get(k), 2)}"
+                     for k in before) or "–"
 
 
 def every_row_results(results: Sequence[Mapping[str, object]]) -> list[Mapping[str, object]]:
@@ -223,6 +238,18 @@ def every_row_results(results: Sequence[Mapping[str, object]]) -> list[Mapping[s
         if r["split"] == ALL or (r["split"] == HELD_OUT and key not in chosen):
             chosen[key] = r
     return list(chosen.values())
+
+
+def _configuration_rows(results: Sequence[Mapping[str, object]]) -> list[list[str]]:
+    """One row per configuration, with every track it was read from over all truth sets and readouts."""
+    tracks: dict[str, dict[str, None]] = {}
+    first: dict[str, Mapping[str, object]] = {}
+    for r in every_row_results(results):
+        first.setdefault(str(r["configuration"]), r)
+        tracks.setdefault(str(r["configuration"]), {}).update(dict.fromkeys(r["tracks"]))
+    rows = [[predictor_label(str(r["predictor"]), configuration), configuration, ", ".join(sorted(tracks[configuration]))
+             or "–", str(r["held_out_scheme"] or "unknown")] for configuration, r in first.items()]
+    return sorted(rows)
 
 
 def _sensitivity_rows(predictions: pd.DataFrame, results: Sequence[Mapping[str, object]], n_boot: int,
@@ -344,16 +371,17 @@ def build_report(
     blocks += list(extra_sections)
     blocks += [("h", 2, "Causal against matched non-causal (|score|)"),
                ("table", ["truth set", "configuration", "negatives matched by", "positives / negative pool",
+                          "covariate balance: standardised mean difference, before -> after matching",
                           "auROC [95% CI]", "auPRC", "distance to TSS: auROC [95% CI]"], _classification_rows(results)),
-               ("p", f"Fewer than {min_n} matched pairs show no auROC.")]
+               ("p", f"Fewer than {min_n} matched pairs show no auROC. A standardised mean difference below 0.1 in "
+                     "absolute value is the usual mark of balanced covariates.")]
     sensitivity = _sensitivity_rows(predictions, results, n_boot, min_n)
     blocks += [("h", 2, "Sensitivity"),
                ("table", ["truth set", "readout x biosample", "configuration", "variant", "Spearman [95% CI]",
                           "sign agreement [95% CI]"], sensitivity) if sensitivity else
                ("p", "No predictor here gives quantile scores or was run at several interval lengths.")]
-    blocks.append(("details", "Exact configurations", [("table", ["configuration", "id", "tracks", "held out"], [
-        [predictor_label(str(r["predictor"]), str(r["configuration"])), str(r["configuration"]),
-         ", ".join(r["tracks"]) or "–", r["held_out_scheme"] or "unknown"] for r in every_row_results(results)])]))
+    blocks.append(("details", "Exact configurations", [("table", ["configuration", "id", "tracks", "held out"],
+                                                         _configuration_rows(results))]))
     blocks.append(("h", 2, "Funnel and exclusions"))
     for truth_set in truth_sets:
         blocks.append(("h", 3, specs[truth_set].title if truth_set in specs else truth_set))
@@ -371,8 +399,11 @@ def build_report(
                 ("table", ["stratification", "stratum", "n (units)", "Spearman [95% CI]", "sign agreement [95% CI]",
                            "sign auROC [95% CI]"], _strata_rows(r["strata"]))]))
 
-    named = [(f"headline {summaries[t]['title']}", png) for t, png in headline_figures.items()] + figures
-    markdown = to_markdown(blocks)
+    # Named as their image blocks are, so report.md links each block to its file.
+    named = [(f"headline: {summaries[t]['title']}", png) for t, png in headline_figures.items()] + figures
+    plot_names = [f"{i:02d}_{re.sub(r'[^A-Za-z0-9]+', '_', name).strip('_')[:80]}.png"
+                  for i, (name, _) in enumerate(named)]
+    markdown = to_markdown(blocks, {name: f"plots/{file}" for (name, _), file in zip(named, plot_names)})
     only = results[0] if len(results) == 1 else {}
     top = {k: only.get(k) for k in top_level_keys}
     for key in ("n", "n_units"):
@@ -395,8 +426,6 @@ def build_report(
                        for t in truth_sets},
         "results": results,
     })
-    plot_names = [f"{i:02d}_{re.sub(r'[^A-Za-z0-9]+', '_', name).strip('_')[:80]}.png"
-                  for i, (name, _) in enumerate(named)]
     # The folder is written beside the old one and replaces it whole: no plot or metrics of an earlier run stays.
     with replaced_folder(out_dir) as folder:
         for plot_name, (_, png) in zip(plot_names, named):
@@ -407,7 +436,7 @@ def build_report(
     plot_paths = [out_dir / "plots" / name for name in plot_names]
     markdown_path, html_path, metrics_path = (out_dir / name for name in ("report.md", "report.html", "metrics.json"))
     return ReportResult(
-        markdown=markdown, html_path=html_path, metrics_path=metrics_path, metrics=metrics, warnings=warnings,
+        markdown=markdown, inline_markdown=to_markdown(blocks), html_path=html_path, metrics_path=metrics_path, metrics=metrics, warnings=warnings,
         headline=metrics["headline"], markdown_path=markdown_path, plot_paths=plot_paths,
         headline_figures={summaries[t]["title"]: png for t, png in headline_figures.items()},
     )

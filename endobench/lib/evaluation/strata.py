@@ -50,7 +50,8 @@ def strata_labels(frame: pd.DataFrame, published_chromosomes: Sequence[str] = ()
     |effect| quartiles, TSS-distance bins, MAF bins, SNV vs indel, and held out of training or not (chromosomes
     for the local model, AlphaGenome's fold regions for a FOLD_k model) where the predictor knows it; among
     held-out rows, whether any training input reached them (`beyond_training_context`); and which of several
-    cross-fitted models scored each row (`scored_by`).
+    cross-fitted models scored each row (`scored_by`). Binned labels (TSS distance, MAF) are ordered categoricals,
+    so their strata come in the order of the bins.
     """
     out: dict[str, pd.Series] = {}
     effect = pd.to_numeric(frame["effect"], errors="coerce").abs()
@@ -61,10 +62,10 @@ def strata_labels(frame: pd.DataFrame, published_chromosomes: Sequence[str] = ()
         out["|effect| quartile"] = quartile.map(names)
     if "tss_distance" in frame and pd.to_numeric(frame["tss_distance"], errors="coerce").notna().any():
         tss = pd.to_numeric(frame["tss_distance"], errors="coerce").abs()
-        out["TSS distance"] = pd.cut(tss, TSS_BINS, labels=TSS_LABELS, right=False).astype(object)
+        out["TSS distance"] = pd.cut(tss, TSS_BINS, labels=TSS_LABELS, right=False)
     if "maf" in frame and pd.to_numeric(frame["maf"], errors="coerce").notna().any():
         maf = pd.to_numeric(frame["maf"], errors="coerce")
-        out["MAF"] = pd.cut(maf, MAF_BINS, labels=MAF_LABELS, right=False).astype(object)
+        out["MAF"] = pd.cut(maf, MAF_BINS, labels=MAF_LABELS, right=False)
     if {"ref", "alt"} <= set(frame.columns) and frame["ref"].notna().any():
         has = frame["ref"].notna() & frame["alt"].notna()
         out["variant type"] = pd.Series(np.where(is_snv(frame), "SNV", "indel"), index=frame.index).where(has)
@@ -92,6 +93,14 @@ def strata_labels(frame: pd.DataFrame, published_chromosomes: Sequence[str] = ()
     return out
 
 
+def stratum_order(labels: pd.Series) -> list[object]:
+    """The strata present, in the order of their bins (`<1 kb` before `1-10 kb` before `10-100 kb`), or as text."""
+    present = labels.dropna().unique()
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        return [c for c in labels.cat.categories if c in set(present)]
+    return sorted(present, key=str)
+
+
 def stratified_metrics(
     frame: pd.DataFrame, *, unit: str | None = None, min_n: int = MIN_UNITS, n_boot: int = N_BOOTSTRAP,
     seed: int = BOOTSTRAP_SEED, published_chromosomes: Sequence[str] = (),
@@ -105,7 +114,7 @@ def stratified_metrics(
     rows = []
     units = frame[unit] if unit and unit in frame else None
     for stratification, labels in strata_labels(frame, published_chromosomes).items():
-        for stratum in sorted(labels.dropna().unique(), key=str):
+        for stratum in stratum_order(labels):
             inside = (labels == stratum).to_numpy()
             part = frame[inside]
             n_units = unit_codes(None if units is None else units[inside].to_numpy(), len(part))[1]

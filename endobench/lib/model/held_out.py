@@ -15,6 +15,7 @@ from endobench.lib.genome.windows import OK, build_windows, variant_window
 from endobench.lib.io.errors import InputError
 from endobench.lib.model.crossfit import CrossFittedModel, scoring_fold
 from endobench.lib.model.training import TrainingInputs
+from endobench.lib.truth_sets.schema import variant_ids
 
 
 @dataclass
@@ -30,6 +31,7 @@ class HeldOutEvaluation:
     scored_by: dict[str, int]  # rows per scoring fold (`crossfit.SCORED_BY` names them)
     n_not_served: int = 0
     sign_agreement: float = float("nan")
+    sign_agreement_ci: tuple[float, float] = (float("nan"), float("nan"))
 
 
 def variant_windows(inputs: TrainingInputs, chroms: list[str], flank: int) -> tuple[pd.DataFrame, list, list]:
@@ -37,7 +39,8 @@ def variant_windows(inputs: TrainingInputs, chroms: list[str], flank: int) -> tu
 
     A variant whose ALT is the genome base is swapped and its Beta negated (Degner's `Ref` is not always the
     genome base); one matching neither allele, or whose window the reference cannot serve, is not returned.
-    The frame keeps the table's own alleles; `beta` is the effect of the harmonised ALT.
+    The frame keeps the table's own alleles; `beta` is the effect of the harmonised ALT, `variant_id` the id the
+    pipeline gives the variant (its harmonised alleles on the + strand).
     """
     reference = ReferenceGenome(inputs.reference_fasta, "hg38")
     chosen = inputs.dsqtls[inputs.dsqtls["chrom"].isin(chroms)].reset_index(drop=True)
@@ -54,6 +57,7 @@ def variant_windows(inputs: TrainingInputs, chroms: list[str], flank: int) -> tu
         refs, alts, _ = allele_sequences(checked[served], fetch, flank)
     frame = chosen[served].reset_index(drop=True)
     frame["beta"] = checked.loc[served, "effect"].to_numpy()
+    frame["variant_id"] = variant_ids(checked[served], "hg38").to_numpy()
     return frame, refs, alts
 
 
@@ -90,15 +94,16 @@ def evaluate_held_out(
     s_ref, s_alt = model.score_pairs(refs, alts, frame["chrom"].to_numpy())
     delta = s_alt - s_ref
     beta = frame["beta"].to_numpy(dtype=float)
-    # The same metrics and bootstrap as the report (each dsQTL is its own unit), so the numbers agree.
-    out = summarize(beta, delta, n_boot=n_boot, seed=seed, with_null=False)
+    # The same metrics and bootstrap as the report, each dsQTL its own unit named as there, so the numbers and their
+    # intervals are the report's on the same variants.
+    out = summarize(beta, delta, units=frame["variant_id"].to_numpy(), n_boot=n_boot, seed=seed, with_null=False)
     folds, counts = np.unique(scoring_fold(frame["chrom"].to_numpy()), return_counts=True)
     return HeldOutEvaluation(
         n=int(out["n"]),
         sign_auroc=out["sign_auroc"], sign_auroc_ci=tuple(out["sign_auroc_ci"]),
         pearson=out["pearson"], pearson_ci=tuple(out["pearson_ci"]),
         spearman=out["spearman"], spearman_ci=tuple(out["spearman_ci"]),
-        sign_agreement=out["sign_agreement"],
+        sign_agreement=out["sign_agreement"], sign_agreement_ci=tuple(out["sign_agreement_ci"]),
         test_chromosomes=test_chroms,
         scored_by={str(f): int(c) for f, c in zip(folds, counts)},
         n_not_served=n_not_served,

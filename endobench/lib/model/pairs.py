@@ -1,8 +1,10 @@
-"""Score allele pairs given as two FASTA files (records with the same name are one pair) with the local model.
+"""Score allele pairs given as two FASTA files (records with the same name are one pair) with the local model or
+the motif scan (`lib/motifs/pairs.MotifPairScorer`): one reader, the same checks and counts, the same columns.
 
-Each record is scored whole. The local model's score is a sum over every l-mer window of the sequence, so
+Each record is scored whole by the local model. Its score is a sum over every l-mer window of the sequence, so
 scoring a long record is the same as sliding the model along it, and for a SNV at least l-1 bases from both
-ends the delta equals the delta the pipeline computes on its (2*flank+1)-bp window. The window checks of the graph
+ends the delta equals the delta the pipeline computes on its (2*flank+1)-bp window. The motif scan scans where the
+two records differ, as it scans a variant. The window checks of the graph
 that apply to a pair without coordinates apply here, each pair named by its first problem: a character other than
 A, C, G, T in either sequence (`non_acgt_base`: N, an ambiguity code; the model would skip those k-mers silently),
 the same sequence twice (`ref_equals_alt`, the graph's reason: there is no variant to score), and a record shorter
@@ -29,8 +31,8 @@ TOO_SHORT = "too_short"
 def score_fasta_pairs(ref_fasta: Path, alt_fasta: Path, out: Path, model) -> dict[str, object]:
     """Write name, score_ref, score_alt, delta (= alt - ref) for every shared name, in the REF file's order.
 
-    `model` may be a function that returns the model: it is called once both files have been read, so that bad
-    input costs no training. Returns counts: ref_records, alt_records, scored, only_in_ref, only_in_alt,
+    `model` (the local model, or a `MotifPairScorer`: `input_length` and `score_pairs(refs, alts)`) may be a function
+    that returns it: it is called once both files have been read, so that bad input costs no training. Returns counts: ref_records, alt_records, scored, only_in_ref, only_in_alt,
     non_acgt_base, ref_equals_alt, too_short, min_length (the shortest record scored, the model input of
     2*flank+1 bp), and `not_scored`: the names of the shared pairs left out, by reason.
     """

@@ -120,15 +120,24 @@ def strongest_changes(candidates: pd.DataFrame, n_rows: int) -> pd.DataFrame:
     return out
 
 
+def strongest_candidates(candidates: pd.DataFrame, n_rows: int, expressed: np.ndarray | None = None) -> np.ndarray:
+    """Per variant row 0..n_rows-1, the index (a position in `candidates`) of its strongest candidate change among
+    those where `expressed` (a boolean per candidate row) holds: the largest |log2 fold|, ties to the first listed;
+    -1 where there is none."""
+    keep = np.arange(len(candidates)) if expressed is None else np.flatnonzero(np.asarray(expressed, dtype=bool))
+    best = np.full(n_rows, -1, dtype=np.int64)
+    if len(keep):
+        fold = candidates["log2_fold"].to_numpy()[keep]
+        rows = candidates["row"].to_numpy()[keep]
+        order = np.lexsort((-np.abs(fold), rows))
+        first = np.r_[True, rows[order][1:] != rows[order][:-1]]
+        best[rows[order][first]] = keep[order][first]
+    return best
+
+
 def baseline_score(candidates: pd.DataFrame, n_rows: int, expressed: np.ndarray | None = None) -> np.ndarray:
     """The motif baseline: per variant row, the signed log2 fold of its strongest candidate change (ALT gains a
     site: positive), among the candidates where `expressed` (a boolean per candidate row) holds; 0 where none."""
-    keep = candidates if expressed is None else candidates[np.asarray(expressed, dtype=bool)]
-    score = np.zeros(n_rows)
-    if len(keep):
-        fold = keep["log2_fold"].to_numpy()
-        order = np.lexsort((-np.abs(fold), keep["row"].to_numpy()))
-        rows = keep["row"].to_numpy()[order]
-        first = np.r_[True, rows[1:] != rows[:-1]]
-        score[rows[first]] = fold[order][first]
-    return score
+    best = strongest_candidates(candidates, n_rows, expressed)
+    fold = np.r_[candidates["log2_fold"].to_numpy(dtype=float), 0.0]  # index -1: no change, 0
+    return fold[best]

@@ -6,13 +6,14 @@ t values), so the expected agreement is known without a model; see fixtures/repo
 
 import base64
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from endobench.cli import published_lines
+from endobench.cli import headline_lines
 from endobench.lib.evaluation.report import build_report, predictor_label, scope_statement
 from endobench.lib.truth_sets.catalog import DSQTL_DEGNER, DSQTL_STRONG, K562_DHS_PEAKS, gtex_truth_set
 
@@ -154,18 +155,23 @@ def test_the_console_prints_the_strong_dsqtls_pearson_beside_the_published_numbe
     both = pd.concat([dsqtl, _local_only(inputs[2])[lambda f: f["truth_set"] == GTEX.name]], ignore_index=True)
     result = build_report(both, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path,
                           specs={**SPECS, DSQTL_STRONG.name: DSQTL_STRONG}, n_boot=20)
-    lines = published_lines(json.loads(result.metrics_path.read_text()))
+    lines = headline_lines(json.loads(result.metrics_path.read_text()))
     scored = dsqtl[dsqtl["status"] == "scored"]
-    assert lines[0].startswith(f"  {DSQTL_STRONG.title} | local k-mer, held-out chromosomes: pearson="
-                               f"{stats.pearsonr(scored['effect'], scored['score'])[0]:.3f} [")
-    assert "; on chromosomes 3, 6, 9, 12, 16, 18, 19, 21: pearson=" in lines[0]
-    assert lines[1] == ("    published Pearson: AlphaGenome 0.832, Borzoi (ensemble) 0.792, ChromBPNet 0.772 on those "
-                        "chromosomes (AlphaGenome paper (Avsec et al., Nature, doi:10.1038/s41586-025-10014-0), "
-                        "Supplementary Table 4); deltaSVM 0.73 on all chromosomes (ChromBPNet paper (Pampari et al., "
-                        "bioRxiv, doi:10.1101/2024.12.25.630221), figure 6)")
-    assert len(lines) == 3 and lines[2].startswith("  published for another setting: fine-mapped GTEx eQTLs")
-    assert lines[2].endswith("AlphaGenome Spearman 0.50, AlphaGenome sign auROC 0.81 (AlphaGenome paper (Avsec et al., "
-                             "Nature, doi:10.1038/s41586-025-10014-0), figure 4)")
+    start = lines.index("    Pearson, as the published numbers of this setting read it: all units | on chromosomes 3, 6, 9, "
+                        "12, 16, 18, 19, 21")
+    pearson = f"{stats.pearsonr(scored['effect'], scored['score'])[0]:.3f}"
+    assert re.fullmatch(rf"      local k-mer, held-out chromosomes +{pearson} \[[-\d.]+, [-\d.]+\] \(n={len(scored)}\) "
+                        r"\| [-\d.]+ \[[-\d.]+, [-\d.]+\] \(n=\d+\)", lines[start + 1])
+    published = " ".join(line.strip() for line in lines[start + 2:start + 5])
+    assert published == ("published on those chromosomes: AlphaGenome 0.832, Borzoi (ensemble) 0.792, ChromBPNet 0.772 "
+                         "(AlphaGenome paper (Avsec et al., Nature, doi:10.1038/s41586-025-10014-0), Supplementary "
+                         "Table 4) published on all chromosomes: deltaSVM 0.73 (ChromBPNet paper (Pampari et al., "
+                         "bioRxiv, doi:10.1101/2024.12.25.630221), figure 6)")
+    other = lines[lines.index(next(line for line in lines if line.startswith("  published for another setting"))):]
+    assert " ".join(line.strip() for line in other).endswith(
+        "AlphaGenome Spearman 0.50, AlphaGenome sign auROC 0.81 (AlphaGenome paper (Avsec et al., Nature, "
+        "doi:10.1038/s41586-025-10014-0), figure 4)")
+    assert sum(line.startswith("  published for another setting") for line in lines) == 1
 
 
 def test_every_model_row_carries_its_null_and_the_tss_baseline(report):
@@ -249,8 +255,9 @@ def test_a_row_whose_mde_is_above_its_reference_is_underpowered(inputs, tmp_path
     entry = result.headline[f"{GTEX.name}|accessibility|local k-mer, held-out chromosomes"]
     assert abs(entry["reference"]["spearman"]) < entry["mde"] < 0.6
     assert entry["underpowered"]
-    line = next(line for line in headline_lines(result.metrics) if "local k-mer" in line and "82 genes" in line)
-    assert line.endswith("underpowered") and f"mde={entry['mde']:.3f}" in line
+    lines = headline_lines(result.metrics)
+    line = lines[lines.index(next(line for line in lines if "82 genes on 79 variants" in line)) + 1]
+    assert "local k-mer" in line and line.endswith("underpowered") and f"  {entry['mde']:.3f}  " in line
 
 
 def test_every_headline_row_carries_power_and_the_noise_ceiling(report, inputs):
@@ -379,8 +386,9 @@ def test_result_below_minimum_n_says_too_few(inputs, tmp_path):
     assert entry["spearman"] is None and entry["primary"]["value"] is None and entry["sign_agreement"] is None
     headline = result.markdown.split("## How to read", 1)[0]
     assert f"too few (n={n_units} units; at least 10 needed)" in headline
-    line = next(line for line in headline_lines(result.metrics) if "9 genes" in line)
-    assert f"too few ({n_units} units)" in line and "spearman=" not in line
+    lines = headline_lines(result.metrics)
+    line = lines[lines.index(next(line for line in lines if ": 9 genes" in line)) + 1]
+    assert f"too few ({n_units} units)" in line and not re.search(r"\d\.\d{3}", line)
 
 
 def test_classification_of_too_few_matched_pairs_shows_no_auroc(inputs, tmp_path):
@@ -397,6 +405,23 @@ def test_classification_of_too_few_matched_pairs_shows_no_auroc(inputs, tmp_path
     assert row["classification"]["note"].startswith("too few") and row["classification"]["auroc"] is None
     section = result.markdown.split("## Causal against matched non-causal", 1)[1].split("\n## ", 1)[0]
     assert "too few (n=3 units; at least 10 needed)" in section and "[0.000, 1.000]" not in section
+
+
+def test_the_report_shows_the_covariate_balance_before_and_after_matching(inputs, tmp_path):
+    """The standardised mean differences metrics.json holds are in the causal-against-non-causal table: each
+    covariate before matching (the positives against their genes' whole pool) and after."""
+    predictions = _local_only(inputs[2])
+    gtex = predictions[(predictions["truth_set"] == GTEX.name) & predictions["is_significant"].astype(bool)]
+    weaker = gtex.iloc[:12].assign(variant_id=lambda f: f["variant_id"] + "_tag", pval=0.5, is_significant=False,
+                                   tss_distance=lambda f: f["tss_distance"] * 3 + 5_000, maf=lambda f: f["maf"] / 2)
+    result = build_report(pd.concat([predictions, weaker], ignore_index=True), FUNNELS, EXCLUSIONS, CONTEXT, tmp_path,
+                          specs=SPECS, n_boot=20)
+    matching = next(r for r in result.metrics["results"] if r["truth_set"] == GTEX.name)["matching"]
+    before, after = matching["balance_before"], matching["balance_after"]
+    section = result.markdown.split("## Causal against matched non-causal", 1)[1].split("\n## ", 1)[0]
+    assert "covariate balance: standardised mean difference, before -> after matching" in section
+    assert (f"log10 TSS distance {before['log10_tss_distance']:.2f} -> {after['log10_tss_distance']:.2f}; "
+            f"MAF {before['maf']:.2f} -> {after['maf']:.2f}") in section
 
 
 def test_predictor_labels_read_like_words():
@@ -418,13 +443,32 @@ def test_scope_statement_cites_what_exists_and_nothing_else():
     assert "GM12878" in " ".join(scope_statement(frame.iloc[1:]))
 
 
-def test_plots_are_embedded_as_small_pngs(report):
+def test_report_md_links_its_plot_files_and_report_html_embeds_them(report):
+    """report.md names each plot by its file under plots/ (no base64 text: on the demo that was 690 KB of it);
+    report.html stays standalone with every plot inline; the UI's markdown inlines them as the UI cannot reach the
+    files."""
+    result, out = report
+    markdown = (out / "report.md").read_text()
+    images = [line for line in markdown.splitlines() if line.startswith("![")]
+    linked = sorted(line.split("](", 1)[1].rstrip(")") for line in images)
+    assert linked == sorted(f"plots/{p.name}" for p in result.plot_paths)
+    assert "base64," not in markdown and len(markdown) < 40_000
+    for path in result.plot_paths:
+        assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size < 150_000
+    html = (out / "report.html").read_text()
+    assert html.count("<img ") == len(images) == html.count('src="data:image/png;base64,')
+    inline = [line for line in result.inline_markdown.splitlines() if line.startswith("![")]
+    assert len(inline) == len(images)
+    assert all(base64.b64decode(line.split("base64,", 1)[1].rstrip(")")).startswith(b"\x89PNG") for line in inline)
+
+
+def test_exact_configurations_list_each_configuration_once_with_every_track(report, inputs):
+    """One row per configuration (the local model and the slope-z stand-in), the tracks of every truth set it read."""
     result, _ = report
-    images = [line for line in result.markdown.splitlines() if line.startswith("![")]
-    assert images
-    for line in images:
-        data = base64.b64decode(line.split("base64,", 1)[1].rstrip(")"))
-        assert data.startswith(b"\x89PNG") and len(data) < 150_000
+    section = result.markdown.split("**Exact configurations**", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| configuration")]
+    ids = [row.split(" | ")[1] for row in rows]
+    assert len(rows) == len(set(rows)) and sorted(ids) == sorted(["local_gkm_dnase\\|0123456789abcdef", "slope_z"])
 
 
 def test_quantile_scores_get_a_sensitivity_row(inputs, tmp_path):
@@ -484,5 +528,21 @@ def test_the_console_prints_every_truth_set_even_without_scorable_units(inputs, 
     dsqtl = result.headline[f"{DSQTL_DEGNER.name}|accessibility|local k-mer, held-out chromosomes"]
     line = next(line for line in lines if "local k-mer" in line)
     low, high = dsqtl["primary"]["ci"]
-    assert f"{dsqtl['primary']['value']:.3f} [{low:.3f}, {high:.3f}]" in line
-    assert f"mde={dsqtl['mde']:.3f}" in line and "ref=" in line and "ceiling=" in line
+    p, p_holm = dsqtl["primary"]["p"], dsqtl["primary"]["p_holm"]
+    spearman, (s_low, s_high) = dsqtl["spearman"], dsqtl["spearman_ci"]
+    assert line.split() == ["local", "k-mer,", "held-out", "chromosomes", f"{dsqtl['primary']['value']:.3f}",
+                            f"[{low:.3f},", f"{high:.3f}]", f"{p:.2g}", f"({p_holm:.2g})", f"{spearman:.3f}",
+                            f"[{s_low:.3f},", f"{s_high:.3f}]", f"{dsqtl['mde']:.3f}", "–"]
+    assert lines[lines.index(line) - 1].startswith(f"    DNase x GM12878 (LCL): {dsqtl['units']}; ceiling ")
+
+
+def test_the_console_headline_is_a_table_of_at_most_150_columns(report):
+    """Its legend and notes wrap, its rows line up under one header; nothing is wider than 150 columns."""
+    result, _ = report
+    lines = headline_lines(result.metrics)
+    assert max(map(len, lines)) <= 150
+    header = next(line for line in lines if "primary [95% CI]" in line)
+    assert re.split(r"\s{2,}", header.strip()) == ["primary [95% CI]", "p (Holm)", "Spearman [95% CI]", "mde",
+                                                   "ref (units)"]
+    rows = [line for line in lines if line.startswith("      ") and re.search(r"\d\.\d{3} \[", line)]
+    assert rows and {re.search(r"\d\.\d{3} \[", line).start() for line in rows} == {header.index("primary")}

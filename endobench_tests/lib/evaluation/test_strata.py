@@ -61,3 +61,11 @@ def test_cross_fitted_rows_split_by_the_model_that_scored_them(rows):
     result = stratified_metrics(frame, unit="gene_id", min_n=20, n_boot=50)
     by_model = {r["stratum"]: r["n"] for r in result if r["stratification"] == "scored by"}
     assert by_model == {"trained on the odd autosomes": 60, "trained on the even autosomes": 60}
+
+
+def test_binned_strata_come_in_the_order_of_their_bins(rows):
+    """TSS distance from near to far and MAF from rare to common, not sorted as text ('1-10 kb' before '<1 kb')."""
+    result = stratified_metrics(rows, unit="gene_id", min_n=5, n_boot=20)
+    order = {name: [r["stratum"] for r in result if r["stratification"] == name] for name in ("TSS distance", "MAF")}
+    assert order["TSS distance"] == ["<1 kb", "1-10 kb", "10-100 kb", ">=100 kb"]
+    assert order["MAF"] == ["MAF <0.05", "MAF 0.05-0.1", "MAF 0.1-0.2", "MAF 0.2-0.5"]

@@ -220,6 +220,8 @@ def test_cross_fitting_holds_out_every_dsqtl_and_predicts_signs_above_chance(cro
     assert evaluation.sign_auroc_ci[0] > 0.5
     assert evaluation.sign_auroc_ci[0] < evaluation.sign_auroc < evaluation.sign_auroc_ci[1]
     assert evaluation.pearson_ci[0] > 0 and evaluation.spearman_ci[0] > 0
+    assert evaluation.sign_agreement_ci[0] > 0.5
+    assert evaluation.sign_agreement_ci[0] < evaluation.sign_agreement < evaluation.sign_agreement_ci[1]
 
 
 def test_each_fold_model_alone_predicts_its_held_out_half(cross_fitted, inputs):
