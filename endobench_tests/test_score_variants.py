@@ -31,12 +31,14 @@ OUTPUT_COLUMNS = ["chrom", "pos", "ref", "alt", "gene_id", "readout", "score", "
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    """A data dir of its own (the sample linked in), and the stand-in's address for the AlphaGenome wiring."""
+    """A data dir of its own (the sample linked in), and the stand-in's address for the AlphaGenome wiring; the live
+    model only (these are the live path's tests; test_score_variants_atlas.py runs the command with the Atlas)."""
     data = tmp_path / "data"
     data.mkdir()
     (data / "sample").symlink_to(SAMPLE_DIR)
     monkeypatch.setenv("ENDOBENCH_DATA_DIR", str(data))
     monkeypatch.setenv("ENDOBENCH_ALPHAGENOME_REQUESTS_PER_MINUTE", "0")
+    monkeypatch.setenv("ENDOBENCH_ALPHAGENOME_ATLAS", "off")
     monkeypatch.setenv("ALPHAGENOME_API_KEY", RIGHT_KEY)
     return monkeypatch
 

@@ -92,6 +92,8 @@ def test_zero_based_positions_are_caught_and_said(env, tmp_path, capsys):
 
 
 def test_alphagenome_without_a_reference_sends_rows_as_given_and_says_so_once(env, tmp_path, capsys):
+    """What is sent, read from the live model's requests (the Atlas off: it would answer these SNVs otherwise)."""
+    env.setenv("ENDOBENCH_ALPHAGENOME_ATLAS", "off")
     _, genes = sample_eqtl_requests(2)
     with AlphaGenomeStandIn(genes=genes) as server:
         env.setenv("ENDOBENCH_ALPHAGENOME_ADDRESS", server.address)
@@ -104,7 +106,8 @@ def test_alphagenome_without_a_reference_sends_rows_as_given_and_says_so_once(en
 
 def test_alphagenome_with_a_reference_checks_and_harmonises_before_any_call(env, tmp_path, capsys):
     """With --reference, T>G is asked as the genome's G>T (one call for both spellings), its score negated; a REF
-    that is neither allele is never sent."""
+    that is neither allele is never sent (read from the live model's requests: the Atlas off)."""
+    env.setenv("ENDOBENCH_ALPHAGENOME_ATLAS", "off")
     _, genes = sample_eqtl_requests(2)
     with AlphaGenomeStandIn(genes=genes) as server:
         env.setenv("ENDOBENCH_ALPHAGENOME_ADDRESS", server.address)

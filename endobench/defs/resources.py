@@ -41,6 +41,16 @@ def whole_number(allowed: str) -> Callable[[str], int]:
     return parse
 
 
+def on_or_off(text: str) -> bool:
+    """A switch: `on` or `off` (also true/false, yes/no, 1/0); anything else is refused saying what it takes."""
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise ValueError("it takes on or off")
+
+
 def finite_number(allowed: str) -> Callable[[str], float]:
     """A parser of a number setting; NaN, infinity and text are refused saying what it takes."""
     def parse(text: str) -> float:
@@ -82,6 +92,9 @@ ALPHAGENOME_SETTINGS = {
     "ENDOBENCH_ALPHAGENOME_CONNECT_SECONDS": ("connect_timeout_seconds", finite_number("a number of seconds > 0")),
     "ENDOBENCH_ALPHAGENOME_QUOTA_WINDOW_SECONDS": (
         "quota_window_seconds", finite_number("a number of seconds > 0 (60: the service counts per minute)")),
+    "ENDOBENCH_ALPHAGENOME_ATLAS": ("atlas", on_or_off),
+    "ENDOBENCH_ALPHAGENOME_ATLAS_REQUESTS_PER_MINUTE": (
+        "atlas_requests_per_minute", finite_number("a number of Atlas calls per minute >= 0 (0: no ceiling)")),
 }
 ALPHAGENOME = "alphagenome"
 MOTIF = "motif"
@@ -224,7 +237,7 @@ def describe_settings(resources: dict[str, dg.ConfigurableResource]) -> str:
     name = LOCAL if isinstance(predictor, LocalPredictor) else predictor.predictor_name()
     if name == ALPHAGENOME:
         name += (f" (interval_length={predictor.interval_length}, model_version={predictor.model_version}, "
-                 f"requests_per_minute={predictor.requests_per_minute:g}, "
+                 f"requests_per_minute={predictor.requests_per_minute:g}, atlas={'on' if predictor.atlas else 'off'}, "
                  f"address={predictor.address or 'public endpoint'})")
     return (f"profile={profile} data={Path(storage.root).parent} tissues={','.join(sources.gtex_tissues)} "
             f"annotations={','.join(sources.annotations)} predictor={name}")

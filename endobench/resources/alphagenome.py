@@ -1,5 +1,6 @@
-"""The AlphaGenome predictor: a free preflight, a plan, then one `ScoreVariant` call per distinct variant, paced to
-the quota the server shows, every answer cached under the server that gave it.
+"""The AlphaGenome predictor: a free preflight, a plan, then the AlphaGenome Atlas's precomputed scores for the SNVs it
+holds and one live `ScoreVariant` call per other distinct variant, each paced to the quota its service shows, every
+answer cached under the server and the source that gave it.
 
 A run goes in this order, in the prediction asset and in `endobench score-variants` alike:
 1. **Preflight** (free): an empty key is refused without a call; the channel must come up and the server must give
@@ -7,13 +8,17 @@ A run goes in this order, in the prediction asset and in `endobench score-varian
    run will read is resolved against that catalogue (`lib/scoring/tracks.py`): a name set by hand that the server
    does not have stops the run, naming the closest real names; a (readout, biosample) without a track fails its
    rows with `no_track_for_biosample`, without a call. No track name is ever made up.
-2. **Plan**: the score cache (keyed by variant, configuration, track and server) says what is known; the rest, up
-   to `max_new_calls_per_run`, is to request. The plan (`lib/scoring/plan.py`) is logged and kept in the asset's
-   metadata; `score-variants --dry-run` prints it and stops.
-3. **Calls**: the live model is one source of scores (`lib/scoring/alphagenome_live.py`) behind the one dispatcher
-   (`lib/scoring/dispatch.py`), which paces starts at the quota it learns (`lib/scoring/rate_limit.py`), retries
-   what a retry can fix, stops on a refused key or a uniform rejection, and reports progress. Each answer is
-   committed to the cache as it arrives; the quota learned is kept per server for the next plan.
+   With the Atlas on (`atlas`, ENDOBENCH_ALPHAGENOME_ATLAS) and the configuration the Atlas was computed with
+   (`lib/scoring/alphagenome_atlas.py`), the preflight also asks the Atlas for its scorers and tracks (free).
+2. **Plan**: the score cache (keyed by variant, configuration, track, server and source) says what is known; the
+   rest is to ask the Atlas (SNVs whose every track it holds) or the live model (the others, up to
+   `max_new_calls_per_run`). The plan (`lib/scoring/plan.py`) is logged and kept in the asset's metadata;
+   `score-variants --dry-run` prints it and stops.
+3. **Calls** (`alphagenome_calls.py`): the Atlas and the live model are two sources of scores behind the one
+   dispatcher (`lib/scoring/dispatch.py`), which paces starts at the quota it learns (`lib/scoring/rate_limit.py`,
+   one pacer per service), retries what a retry can fix, stops on a refused key or a uniform rejection, and reports
+   progress. The Atlas goes first; the SNVs it lacks join the live calls. Each answer is committed to the cache as
+   it arrives; the quota learned is kept per server and service for the next plan.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +35,21 @@ import pandas as pd
 from pydantic import Field
 
 from endobench.lib.genome.reference import ReferenceGenome
+from endobench.lib.scoring import alphagenome_atlas as atlas
 from endobench.lib.scoring import alphagenome_live as live
-from endobench.lib.scoring.dispatch import Attempt, Dispatcher, DispatchSettings, UniformRejection
-from endobench.lib.scoring.plan import ScoringPlan, estimate
-from endobench.lib.scoring.progress import ScoringProgress
-from endobench.lib.scoring.rate_limit import QuotaPacer
-from endobench.lib.scoring.rpc_errors import RpcFailure, ServiceRefused, ServiceUnreachable
-from endobench.lib.scoring.score_cache import CachedCall, CallKey, ScoreCache
+from endobench.lib.scoring.plan import AtlasPlan, ScoringPlan, estimate
+from endobench.lib.scoring.rpc_errors import ServiceRefused, ServiceUnreachable
+from endobench.lib.scoring.score_cache import ATLAS, LIVE, ScoreCache
 from endobench.lib.scoring.tracks import TrackCatalogue, UnknownTracks
-from endobench.resources.alphagenome_rows import KeyParts, Requests, assemble, build_requests, pairs
+from endobench.resources.alphagenome_calls import (
+    API_KEY_VARIABLE,
+    TRACK_NOT_IN_OUTPUT,
+    ApiKeyRefused,
+    refusal_failure,
+    run_atlas,
+    run_live,
+)
+from endobench.resources.alphagenome_rows import KeyParts, Requests, Routing, assemble, build_requests, pairs, route
 from endobench.resources.predictors import (
     ACCESSIBILITY,
     EXPRESSION,
@@ -49,19 +61,29 @@ from endobench.resources.predictors import (
 PREDICTOR_NAME = "alphagenome"
 SUPPORTED_INTERVAL_LENGTHS = (16_384, 131_072, 524_288, 1_048_576)
 MODEL_VERSIONS = ("ALL_FOLDS", "FOLD_0", "FOLD_1", "FOLD_2", "FOLD_3")
-API_KEY_VARIABLE = "ALPHAGENOME_API_KEY"
 ONTOLOGY_PREFIXES = ("EFO", "UBERON", "CL", "CLO", "NTR")
 strip_gene_version = live.strip_gene_version
-
-TRACK_NOT_IN_OUTPUT = "track_not_in_output"
+__all__ = ["ApiKeyRefused", "API_KEY_VARIABLE", "TRACK_NOT_IN_OUTPUT"]  # (from alphagenome_calls, where runs use them)
 
 
 class AlphaGenomeConfigError(ValueError):
     """A predictor setting is out of range; the message names the setting and the allowed values."""
 
 
-class ApiKeyRefused(dg.Failure):
-    """The key is empty, or the service refused it or its project: no request can succeed, so the run stops."""
+@dataclass
+class Session:
+    """What the preflight established: the live client, the track of each (readout, biosample), and the Atlas (its
+    stub, scorers and tracks, and the Atlas name of each scorer the run reads) or why it is not read."""
+
+    client: Any
+    tracks: dict[tuple[str, str], str | None]
+    atlas_status: str = ""
+    atlas_stub: Any = None
+    atlas_catalogue: atlas.AtlasCatalogue | None = None
+    atlas_names: dict[str, str] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.client._channel.close()
 
 
 def track_key(readout: str, biosample: str) -> str:
@@ -104,6 +126,10 @@ class AlphaGenomePredictor(VariantEffectPredictor):
     progress_interval_seconds: float = 30.0
     connect_timeout_seconds: float = 30.0
     recall_cached_failures: bool = False
+    atlas: bool = Field(True, description="read the AlphaGenome Atlas's precomputed scores of the SNVs it holds, in "
+                                          "the configuration it was computed with (False: the live model only)")
+    atlas_requests_per_minute: float = Field(0.0, description="ceiling of the Atlas's call rate; 0: no ceiling (its "
+                                                              "quota, learned, paces it)")
     fold_regions_path: str = Field("", description="AlphaGenome's fold regions (the SDK's regions file, bundled in "
                                                    "data/sample) for telling which variants a FOLD_k model held out")
 
@@ -127,8 +153,9 @@ class AlphaGenomePredictor(VariantEffectPredictor):
         if not 1 <= self.max_concurrency <= 64:
             problems.append(f"max_concurrency={self.max_concurrency} must be between 1 and 64 (4 is what the API "
                             "tolerates in practice)")
-        if self.requests_per_minute < 0:
-            problems.append(f"requests_per_minute={self.requests_per_minute} must be >= 0 (0 means no ceiling)")
+        for name in ("requests_per_minute", "atlas_requests_per_minute"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name}={getattr(self, name)} must be >= 0 (0 means no ceiling)")
         if self.max_new_calls_per_run < 0:
             problems.append(f"max_new_calls_per_run={self.max_new_calls_per_run} must be >= 0")
         for name in ("call_deadline_seconds", "quota_patience_seconds", "progress_interval_seconds",
@@ -202,9 +229,18 @@ class AlphaGenomePredictor(VariantEffectPredictor):
         track = catalogue.track_for(readout, biosample)
         return track.name if track is not None else None
 
-    def connect_and_check(self, variants: pd.DataFrame, log: logging.Logger):
-        """The preflight: (client, {(readout, biosample): track or None}) with every track the rows need resolved
-        against the server's catalogue. The caller closes `client._channel`."""
+    def atlas_status(self) -> str:
+        """"on" when this configuration reads the Atlas, else why not."""
+        if not self.atlas:
+            return "off (ENDOBENCH_ALPHAGENOME_ATLAS=off): the live model only"
+        if not atlas.reads_atlas(self.model_version, self.interval_length):
+            return (f"{self.model_version} at {self.interval_length:,} bp is not the configuration the Atlas was "
+                    f"computed with ({atlas.ATLAS_MODEL_VERSION} at {atlas.ATLAS_INTERVAL_LENGTH:,} bp)")
+        return "on"
+
+    def connect_and_check(self, variants: pd.DataFrame, log: logging.Logger) -> Session:
+        """The preflight: the live client and every track the rows need resolved against the server's catalogue, and
+        the Atlas's scorers when the run may read it. The caller closes the session."""
         self.check_config()
         if not self.api_key.strip():
             raise ApiKeyRefused(f"{API_KEY_VARIABLE} is empty: export your AlphaGenome API key in it (nothing was "
@@ -219,9 +255,12 @@ class AlphaGenomePredictor(VariantEffectPredictor):
             catalogue = live.fetch_catalogue(client, self.address, self.connect_timeout_seconds)
             named = {f"tracks[{k!r}]": (*k.split("|", 1), v) for k, v in self.tracks.items()}
             catalogue.check_named(named)
+            session = Session(client, {pair: self.track_for(catalogue, *pair)
+                                       for pair in pairs(variants, self._fallback())})
+            self._check_atlas(session)
         except ServiceRefused as exc:
             client._channel.close()
-            raise self._refusal_failure(exc) from None
+            raise refusal_failure(exc, self.api_key, self.server()) from None
         except ServiceUnreachable as exc:
             client._channel.close()
             raise dg.Failure(str(exc), allow_retries=True) from None
@@ -229,10 +268,30 @@ class AlphaGenomePredictor(VariantEffectPredictor):
             client._channel.close()
             raise dg.Failure(f"{exc}. Nothing was sent; fix ENDOBENCH_ALPHAGENOME_TRACKS (or the `tracks` setting).",
                              allow_retries=False) from None
-        tracks = {pair: self.track_for(catalogue, *pair) for pair in pairs(variants, self._fallback())}
         log.info(f"AlphaGenome preflight: {self.server()} answered with {len(catalogue):,} tracks; "
-                 + "; ".join(f"{r} x {b}: {t or 'no track'}" for (r, b), t in sorted(tracks.items())))
-        return client, tracks
+                 + "; ".join(f"{r} x {b}: {t or 'no track'}" for (r, b), t in sorted(session.tracks.items()))
+                 + f"; Atlas: {session.atlas_status}")
+        return session
+
+    def _check_atlas(self, session: Session) -> None:
+        """Ask the Atlas for its scorers (free) when this run may read it; say why not otherwise."""
+        from alphagenome.protos import atlas_service_pb2_grpc
+
+        session.atlas_status = self.atlas_status()
+        if session.atlas_status != "on":
+            return
+        stub = atlas_service_pb2_grpc.AtlasServiceStub(session.client._channel)
+        found = atlas.fetch_catalogue(stub, self.server(), self.connect_timeout_seconds)
+        if found is None:
+            session.atlas_status = f"{self.server()} serves no Atlas (UNIMPLEMENTED): every variant goes live"
+            return
+        names = {}
+        for readout in sorted(self.supported_readouts()):
+            scorer = self.scorer_for(readout)
+            name = atlas.atlas_scorer_name(scorer)
+            if name is not None and name in found.metadata:
+                names[scorer.name] = name
+        session.atlas_stub, session.atlas_catalogue, session.atlas_names = stub, found, names
 
     def _fallback(self) -> dict[str, str]:
         return {ACCESSIBILITY: self.dnase_ontology, EXPRESSION: self.rna_ontology}
@@ -243,34 +302,48 @@ class AlphaGenomePredictor(VariantEffectPredictor):
                          self._fallback())
         return build_requests(variants, tracks, parts)
 
-    def _lookup(self, cache: ScoreCache, requests: Requests) -> tuple[dict[CallKey, CachedCall], list, list]:
-        """Cached outcomes, and the variants to request this run and those over the cap, as (variant, keys)."""
-        known = cache.lookup(k for _, keys in requests.wanted.values() for k in keys)
-        if self.recall_cached_failures:
-            known = {k: v for k, v in known.items() if v.ok}
-        pending = [(variant, {k: g for k, g in keys.items() if k not in known})
-                   for variant, keys in requests.wanted.values() if any(k not in known for k in keys)]
-        return known, pending[: self.max_new_calls_per_run], pending[self.max_new_calls_per_run:]
+    def _route(self, cache: ScoreCache, requests: Requests, session: Session) -> Routing:
+        """Where each key is answered from; the SNVs whose every (scorer, track) the Atlas holds may ask it."""
+        in_atlas = set()
+        if session.atlas_catalogue is not None:
+            names, held = session.atlas_names, session.atlas_catalogue
+            in_atlas = {name for name, (variant, keys) in requests.wanted.items()
+                        if atlas.is_snv(variant) and all(k.scorer in names and held.holds(names[k.scorer], k.track)
+                                                         for k in keys)}
+        return route(cache, requests, in_atlas, recall_failures=self.recall_cached_failures)
 
-    def _plan(self, cache: ScoreCache, requests: Requests, to_call: list, skipped: list) -> ScoringPlan:
+    def _plan(self, cache: ScoreCache, requests: Requests, routing: Routing, session: Session) -> ScoringPlan:
+        live_calls = list(routing.live.values())
+        to_call, skipped = live_calls[: self.max_new_calls_per_run], live_calls[self.max_new_calls_per_run:]
         seconds, per_minute, source = estimate(
-            len(to_call), learned=cache.learned_rate(self.server()),
+            len(to_call), learned=cache.learned_rate(self.server(), LIVE),
             ceiling_per_minute=self.requests_per_minute or None, concurrency=self.max_concurrency,
             window_seconds=self.quota_window_seconds)
+        atlas_plan = AtlasPlan(session.atlas_status)
+        if session.atlas_status == "on":
+            pending = list(routing.atlas.values())
+            units = atlas.plan_units(pending, session.atlas_names, session.atlas_catalogue, routing.avi_wanted,
+                                     requests.genes_of)
+            a_seconds, a_rate, a_source = estimate(
+                len(units), learned=cache.learned_rate(self.server(), ATLAS),
+                ceiling_per_minute=self.atlas_requests_per_minute or None, concurrency=self.max_concurrency,
+                window_seconds=self.quota_window_seconds, seconds_per_call=atlas.TYPICAL_SECONDS_PER_CALL)
+            atlas_plan = AtlasPlan("on", len(pending), len(units), sum(u.interval is not None for u in units),
+                                   a_rate, a_source, a_seconds)
+        asked = set(routing.atlas) | set(routing.live)
         return ScoringPlan(
             source=f"AlphaGenome at {self.server()}", rows=len(requests.keys), distinct_variants=len(requests.wanted),
-            cached=len(requests.wanted) - len(to_call) - len(skipped), to_request=len(to_call), over_cap=len(skipped),
+            cached=len(requests.wanted) - len(asked), to_request=len(to_call), over_cap=len(skipped),
             no_track_rows=requests.failures.count("no_track_for_biosample"), calls=len(to_call), per_minute=per_minute,
-            rate_source=source, estimated_seconds=seconds)
+            rate_source=source, estimated_seconds=seconds, atlas=atlas_plan)
 
     def plan(self, variants: pd.DataFrame, *, cache_dir: Path, log: logging.Logger) -> ScoringPlan:
         """The preflight and the plan, without a paid call (what `score-variants --dry-run` prints)."""
-        client, tracks = self.connect_and_check(variants, log)
-        client._channel.close()
-        requests = self._requests(variants, tracks)
+        session = self.connect_and_check(variants, log)
+        session.close()
+        requests = self._requests(variants, session.tracks)
         with ScoreCache(cache_dir) as cache:
-            _, to_call, skipped = self._lookup(cache, requests)
-            return self._plan(cache, requests, to_call, skipped)
+            return self._plan(cache, requests, self._route(cache, requests, session), session)
 
     def score_variants(
         self, variants: pd.DataFrame, *, reference: ReferenceGenome | None = None, cache_dir: Path,
@@ -278,88 +351,25 @@ class AlphaGenomePredictor(VariantEffectPredictor):
     ) -> ScoringOutcome:
         """Score every row; a `biosample` column (ontology CURIE per row) picks the track, else the readout's
         `dnase_ontology` / `rna_ontology`. Raises `ApiKeyRefused` when the key is empty or refused."""
-        client, tracks = self.connect_and_check(variants, log)
+        session = self.connect_and_check(variants, log)
+        calls = {ATLAS: 0, LIVE: 0}
         try:
-            requests = self._requests(variants, tracks)
+            requests = self._requests(variants, session.tracks)
             with ScoreCache(cache_dir) as cache:
-                known, to_call, skipped = self._lookup(cache, requests)
-                from_cache = set(known)
+                routing = self._route(cache, requests, session)
                 if unbound := cache.unbound_calls():
                     log.info(f"AlphaGenome: the cache holds {unbound:,} outcomes written before it recorded servers; "
                              "they are kept but not served (docs/alphagenome.md says how to adopt them)")
-                plan = self._plan(cache, requests, to_call, skipped)
+                plan = self._plan(cache, requests, routing, session)
                 for line in plan.lines():
                     log.info(line)
-                run_failures, calls = self._run_calls(client, cache, known, to_call, log)
+                if routing.atlas:
+                    calls[ATLAS] = run_atlas(self, session, cache, requests, routing, log)
+                live_calls = list(routing.live.values())
+                to_call, skipped = live_calls[: self.max_new_calls_per_run], live_calls[self.max_new_calls_per_run:]
+                calls[LIVE] = run_live(self, session.client, cache, routing, to_call, log)
         finally:
-            client._channel.close()
-        skipped_keys = {k for _, keys in skipped for k in keys}
-        outcome = assemble(variants, requests, known, from_cache, run_failures, skipped_keys, calls)
+            session.close()
+        outcome = assemble(variants, requests, routing, {k for _, keys in skipped for k in keys}, calls)
         outcome.plan = plan.metadata()
         return outcome
-
-    def _run_calls(self, client, cache: ScoreCache, known: dict, to_call: list,
-                   log: logging.Logger) -> tuple[dict[CallKey, str], int]:
-        """Hand the calls to the dispatcher; commit each answer; keep the quota learned for the next plan. Returns
-        the failures of this run only (not cached) and the calls sent."""
-        scorers = {self.scorer_for(r).name: self.scorer_for(r) for r in sorted(self.supported_readouts())}
-        units = [self._unit(variant, keys, scorers) for variant, keys in to_call]
-        learned = cache.learned_rate(self.server())
-        pacer = QuotaPacer(self.requests_per_minute or None, window_seconds=self.quota_window_seconds,
-                           known_per_minute=learned[0] if learned else None, concurrency=self.max_concurrency)
-        progress = ScoringProgress(len(units), cache_hits=len(known), write=log.info,
-                                   every_seconds=self.progress_interval_seconds, pace=pacer)
-        settings = DispatchSettings(self.max_concurrency, self.max_retries, self.initial_backoff_seconds,
-                                    self.max_backoff_seconds, self.quota_patience_seconds, self.uniform_rejection_after)
-        run_failures: dict[CallKey, str] = {}
-
-        def commit(unit: live.Unit, attempt: Attempt) -> None:
-            for key, scores in attempt.result.scores.items():
-                strands = attempt.result.strands[key]
-                cache.store_scores(key, scores, strands)
-                known[key] = CachedCall("ok", scores=scores, strands=strands)
-            for key in attempt.result.track_missing:
-                detail = f"no track named {key.track!r} in the response"
-                cache.store_failure(key, TRACK_NOT_IN_OUTPUT, detail)
-                known[key] = CachedCall(TRACK_NOT_IN_OUTPUT, detail)
-
-        def fail(unit: live.Unit, reason: str, cacheable: bool, detail: str) -> None:
-            for key in unit.keys:
-                if cacheable:
-                    cache.store_failure(key, reason, detail)
-                    known[key] = CachedCall(reason, detail)
-                else:
-                    run_failures[key] = reason
-
-        try:
-            Dispatcher(live.LiveScoreVariant(client, self.interval_length), pacer, settings, progress).run(
-                units, commit, fail)
-        except ServiceRefused as exc:
-            raise self._refusal_failure(exc) from None
-        except UniformRejection as exc:
-            raise dg.Failure(
-                f"AlphaGenome rejected the first {exc.units} variants alike ({exc.failure.code}: "
-                f"{exc.failure.message[:300]}), so the request itself is wrong for every variant; the run stopped "
-                "and recorded none of them. Fix the cause (the settings, the model version, the SDK) and run again.",
-                allow_retries=False, metadata={"calls_sent": progress.calls}) from None
-        finally:
-            if (per_minute := pacer.per_minute()) is not None:
-                cache.store_learned_rate(self.server(), per_minute)
-        return run_failures, progress.calls
-
-    def _unit(self, variant, keys: dict[CallKey, bool], scorers: dict[str, Any]) -> live.Unit:
-        needed = list(dict.fromkeys(k.scorer for k in keys))
-        return live.Unit(variant, [scorers[n] for n in needed], list(keys), [needed.index(k.scorer) for k in keys],
-                         list(keys.values()))
-
-    def _refusal_failure(self, refused: ServiceRefused) -> ApiKeyRefused:
-        failure: RpcFailure = refused.failure
-        why = failure.code + (f" {failure.error_reason}" if failure.error_reason else "")
-        message = failure.message.replace(self.api_key, "<secret>") if self.api_key else failure.message
-        return ApiKeyRefused(
-            f"the AlphaGenome service refused the API key or its project ({why}: {message[:200]}); set "
-            f"{API_KEY_VARIABLE} to a valid key with the API enabled for {self.server()}. "
-            "Nothing was recorded for the refused calls; scores already received are kept in the cache.",
-            allow_retries=False,
-            metadata={"calls_sent": refused.calls, "calls_sent_after_first_refusal": refused.calls_after_refusal},
-        )

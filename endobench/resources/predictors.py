@@ -27,8 +27,12 @@ EXPRESSION = "expression"
 PREDICTOR_INPUT = ["variant_id", "chrom", "pos", "ref", "alt", "gene_id", "readout", "biosample", "window_start",
                    "window_end"]
 # Columns of the frame every predictor returns, one row per input row, in input order. `track` names exactly what
-# was scored (the AlphaGenome track name, with the strand for stranded tracks; the local model's description).
-PREDICTION_COLUMNS = ["variant_id", "gene_id", "score", "quantile_score", "status", "reason", "from_cache", "track"]
+# was scored (the AlphaGenome track name, with the strand for stranded tracks; the local model's description);
+# `source` where the score came from: `live` (the model computed it for this run or an earlier one) or `atlas`
+# (AlphaGenome's precomputed Atlas), '' where nothing answered.
+PREDICTION_COLUMNS = ["variant_id", "gene_id", "score", "quantile_score", "status", "reason", "from_cache", "track",
+                      "source"]
+SOURCE_LIVE = "live"
 # The status of a prediction row (one vocabulary for the predictions asset and `score-variants`): `scored`, or why
 # not in `reason` with status `failed` (the predictor was asked and gave no score) or `skipped_call_cap` (not asked
 # in this run: the cap on new calls was reached; the next run asks).
@@ -67,6 +71,7 @@ class ScoringOutcome:
     cache_hits: int = 0
     failures_by_reason: dict[str, int] = field(default_factory=dict)
     plan: dict[str, object] = field(default_factory=dict)  # what the run planned before its first call (plan_* keys)
+    calls_by_source: dict[str, int] = field(default_factory=dict)  # paid calls by source (`live`, `atlas`)
 
 
 class VariantEffectPredictor(dg.ConfigurableResource):
@@ -205,6 +210,7 @@ class LocalPredictor(VariantEffectPredictor):
                 "reason": np.where(ok_mask, "", "no_reference_sequence"),
                 "from_cache": False,
                 "track": [local_track(SCORED_BY[f]) for f in scoring_fold(chroms)],
+                "source": SOURCE_LIVE,
             }
         )[PREDICTION_COLUMNS]
         failures = {} if ok_mask.all() else {"no_reference_sequence": int((~ok_mask).sum())}

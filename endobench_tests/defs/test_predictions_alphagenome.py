@@ -39,8 +39,10 @@ def graph(tmp_path_factory):
 
 
 def _predict(graph, cache_dir, address: str, **settings):
+    """The asset with the live model only, unless `atlas=True` (the production default) is among `settings`."""
     instance, resources = graph
-    predictor = AlphaGenomePredictor(**({"api_key": KEY, "address": address, "requests_per_minute": 0} | settings))
+    predictor = AlphaGenomePredictor(**({"api_key": KEY, "address": address, "requests_per_minute": 0, "atlas": False}
+                                        | settings))
     storage = Storage(root=resources["storage"].root, cache_dir=str(cache_dir))
     return dg.materialize([predictions.variant_effect_predictions],
                           resources={**resources, "storage": storage, "predictor": predictor}, instance=instance,

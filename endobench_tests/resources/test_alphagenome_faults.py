@@ -24,7 +24,7 @@ KEY = "test-key-faults"
 
 def _predictor(address: str, **overrides) -> AlphaGenomePredictor:
     settings = dict(api_key=KEY, address=address, requests_per_minute=0, initial_backoff_seconds=0.005,
-                    max_backoff_seconds=0.02, max_retries=12, call_deadline_seconds=5, max_concurrency=4)
+                    max_backoff_seconds=0.02, max_retries=12, call_deadline_seconds=5, max_concurrency=4, atlas=False)
     return AlphaGenomePredictor(**(settings | overrides))
 
 

@@ -66,7 +66,7 @@ def test_one_call_per_distinct_variant_whatever_the_number_of_genes_and_readouts
     assert len(per_variant) == frame["variant_id"].nunique() == 10
     assert set(per_variant.values()) == {1}
     assert outcome.api_calls == 10
-    assert list(outcome.scores.columns) == PREDICTION_COLUMNS
+    assert list(outcome.scores.columns) == [*PREDICTION_COLUMNS, "avi_score"]
     assert outcome.scores["variant_id"].tolist() == frame["variant_id"].tolist()
     assert outcome.scores["gene_id"].astype(str).tolist() == frame["gene_id"].astype(str).tolist()
 

@@ -22,7 +22,7 @@ N_GENES = 40
 
 def _predictor(address: str) -> AlphaGenomePredictor:
     return AlphaGenomePredictor(api_key=KEY, address=address, requests_per_minute=0, max_concurrency=2,
-                                initial_backoff_seconds=0.005, max_backoff_seconds=0.02)
+                                initial_backoff_seconds=0.005, max_backoff_seconds=0.02, atlas=False)
 
 
 def child_run(address: str, cache_dir: str) -> None:

@@ -79,17 +79,23 @@ def test_materializing_predictions_keeps_the_key_out_of_run_config_and_event_met
 
 
 def test_the_key_is_in_no_repr_or_str_of_the_resource_or_the_client():
-    """Neither the resource nor the SDK client it builds (its attributes, metadata, channel) prints the key, while
-    the key still reaches the server on every call."""
+    """Neither the resource nor the SDK clients it builds (their attributes, metadata, channel; the Atlas's stub and
+    client) prints the key, while the key still reaches the server on every call."""
+    from endobench.lib.scoring.alphagenome_atlas import AtlasSource
+
     frame, genes = sample_eqtl_requests(1)
     with AlphaGenomeStandIn(genes=genes, expected_api_key=SECRET) as server:
         predictor = AlphaGenomePredictor(api_key=SECRET, address=server.address)
-        client, _ = predictor.connect_and_check(frame, logging.getLogger("test_secrets"))
+        session = predictor.connect_and_check(frame, logging.getLogger("test_secrets"))
+    client = session.client
     try:
+        atlas = AtlasSource(session.atlas_stub, session.atlas_catalogue)
         shown = [repr(predictor), str(predictor), repr(client), str(client), repr(vars(client)),
-                 repr(client._metadata), repr(vars(client._channel))]
+                 repr(client._metadata), repr(vars(client._channel)), repr(session), repr(vars(session.atlas_stub)),
+                 repr(vars(atlas.client))]
         shown.append(repr(vars(client._channel._interceptor)))
     finally:
-        client._channel.close()
+        session.close()
+    assert session.atlas_status == "on"
     assert not [text for text in shown if SECRET in text]
     assert f"address='{server.address}'" in repr(predictor)

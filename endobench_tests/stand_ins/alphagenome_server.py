@@ -18,11 +18,8 @@ RESOURCE_EXHAUSTED, optionally carrying a `google.rpc.RetryInfo` delay. `GetMeta
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import math
 import random
-import struct
 import threading
 import time
 from collections import Counter
@@ -42,9 +39,15 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from alphagenome.protos import atlas_service_pb2_grpc
+
 from endobench_tests.paths import SAMPLE_DIR
+from endobench_tests.stand_ins.alphagenome_atlas import ATLAS_RPCS, AtlasHoldings, AtlasRefusal, AtlasServicer
 from endobench_tests.stand_ins.alphagenome_catalogue import catalogue, tracks_of
 from endobench_tests.stand_ins.quotas import QuotaShape
+from endobench_tests.stand_ins.scores import expected_quantile, expected_score, scores, unit_hash
+
+__all__ = ["expected_quantile", "expected_score"]  # the stand-in's scores, for tests that check values
 
 API_KEY_HEADER = "x-goog-api-key"
 TRANSIENT_CODES = (
@@ -103,6 +106,7 @@ BILLING_DISABLED = Refusal(grpc.StatusCode.PERMISSION_DENIED,
                            "This API method requires billing to be enabled.", "BILLING_DISABLED")
 UNAUTHENTICATED = Refusal(grpc.StatusCode.UNAUTHENTICATED, "Request had invalid authentication credentials.")
 SERVICE = "gdmscience.googleapis.com"
+FREE_RPCS = frozenset({"GetMetadata", "ListVariantScoresMetadata"})  # catalogues: not metered
 
 
 def _packed(message) -> any_pb2.Any:
@@ -136,34 +140,7 @@ class RequestRecord:
     outcome: str = "incomplete"  # "ok", the status code name injected, or "incomplete" if the stream was dropped
     finished: float | None = None
     retry_delay: float | None = None  # the RetryInfo delay sent with a quota refusal
-
-
-def _unit_hash(*parts: object) -> float:
-    """A number in [-1, 1) determined only by `parts`."""
-    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
-    return struct.unpack("<Q", digest)[0] / 2**63 - 1.0
-
-
-@functools.lru_cache(maxsize=None)
-def _track_offset(name: str) -> float:
-    return _unit_hash("track", name) + 1.0
-
-
-def _scores(variant: str, tracks: Sequence[str], genes: Sequence[str], model_version: str, width: int) -> np.ndarray:
-    """Raw scores [gene, track]: a hash of the variant, gene, model version and width, shifted by one of the track
-    (so that every track of a response has its own score, computed without a hash per value)."""
-    base = np.array([_unit_hash(variant, gene, model_version or "ALL_FOLDS", width) for gene in genes])
-    offsets = np.array([_track_offset(name) for name in tracks])
-    return 3.0 * (np.mod(base[:, None] + 1.0 + offsets[None, :], 2.0) - 1.0)
-
-
-def expected_score(variant: str, track: str, gene: str, model_version: str, width: int) -> float:
-    """The raw score the stand-in returns for a track (by name), for tests that check values end to end."""
-    return float(_scores(variant, [track], [gene], model_version, width)[0, 0])
-
-
-def expected_quantile(raw: float) -> float:
-    return 2.0 / math.pi * np.arctan(raw)
+    filter: str = ""  # an Atlas request's filter (AIP-160 text)
 
 
 class _Servicer(dna_model_service_pb2_grpc.DnaModelServiceServicer):
@@ -205,14 +182,25 @@ class AlphaGenomeStandIn:
         withheld_tracks: frozenset[str] | set[str] = frozenset(),
         max_workers: int = 16,
         bytes_per_chunk: int = 16_384,
+        atlas: AtlasHoldings | None = AtlasHoldings(),
+        atlas_faults: FaultPlan | None = None,
+        atlas_quota: QuotaShape | None = None,
+        atlas_latency: float = 0.0,
     ) -> None:
         self.genes = list(genes)
+        # The AtlasService beside the model, from the same scores (None: the server has no Atlas, UNIMPLEMENTED);
+        # its faults, quota and latency are its own, as the real Atlas is a service of its own.
+        self.atlas = atlas
+        self.atlas_faults = atlas_faults or FaultPlan()
+        self.atlas_quota = atlas_quota
+        self.atlas_latency = atlas_latency
+        self._atlas_rng = random.Random(self.atlas_faults.seed)
         self.latency = latency
         self.network_latency = network_latency  # before every answer, refusals included (`latency` is the model's)
         self.faults = faults or FaultPlan()
         self.expected_api_key = expected_api_key
         self.wrong_key = wrong_key
-        self.key_revoked = False  # set mid-run: the key passed GetMetadata, now every paid call is refused
+        self.key_revoked = False  # set mid-run: the key passed the free preflight, now every paid call is refused
         self.project_refusal = project_refusal
         self.status_details = status_details
         self.quota = quota
@@ -237,6 +225,8 @@ class AlphaGenomeStandIn:
     def start(self) -> AlphaGenomeStandIn:
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=self.max_workers))
         dna_model_service_pb2_grpc.add_DnaModelServiceServicer_to_server(_Servicer(self), self._server)
+        if self.atlas is not None:
+            atlas_service_pb2_grpc.add_AtlasServiceServicer_to_server(AtlasServicer(self, self.atlas), self._server)
         port = self._server.add_insecure_port("127.0.0.1:0")
         self._server.start()
         self.address = f"127.0.0.1:{port}"
@@ -253,17 +243,33 @@ class AlphaGenomeStandIn:
             self._rng = random.Random(faults.seed)
             self._flaky_left = Counter(faults.flaky)
 
+    def genes_in(self, interval: genome.Interval) -> list[StandInGene]:
+        """The genes of the stand-in's annotation that overlap an interval (what a gene scorer answers for)."""
+        return [g for g in self.genes
+                if g.chrom == interval.chromosome and g.start < interval.end and g.end > interval.start]
+
     @property
     def records(self) -> list[RequestRecord]:
-        """The paid requests (ScoreVariant, PredictSequence), in arrival order."""
+        """The paid requests (ScoreVariant, PredictSequence, the Atlas's Get/ListDenseVariantScores), in arrival
+        order."""
         with self._lock:
-            return [r for r in self._records if r.rpc != "GetMetadata"]
+            return [r for r in self._records if r.rpc not in FREE_RPCS]
+
+    @property
+    def live_records(self) -> list[RequestRecord]:
+        """The live model's paid requests (ScoreVariant, PredictSequence)."""
+        return [r for r in self.records if r.rpc not in ATLAS_RPCS]
+
+    @property
+    def atlas_records(self) -> list[RequestRecord]:
+        """The Atlas's paid requests: one variant (GetDenseVariantScores) or one interval (ListDenseVariantScores)."""
+        return [r for r in self.records if r.rpc in ATLAS_RPCS]
 
     @property
     def metadata_requests(self) -> list[RequestRecord]:
-        """The free catalogue requests (GetMetadata)."""
+        """The free catalogue requests (GetMetadata; the Atlas's ListVariantScoresMetadata)."""
         with self._lock:
-            return [r for r in self._records if r.rpc == "GetMetadata"]
+            return [r for r in self._records if r.rpc in FREE_RPCS]
 
     def clear_records(self) -> None:
         with self._lock:
@@ -276,60 +282,8 @@ class AlphaGenomeStandIn:
         return sum(1 for r in self.records if r.rpc == rpc and r.outcome == "ok")
 
     def _serve(self, rpc: str, variant: str, context, build_messages):
-        started = time.monotonic()
-        metadata = dict(context.invocation_metadata())
-        had_key = bool(metadata.get(API_KEY_HEADER))
-        with self._lock:
-            plan = self.faults if rpc != "GetMetadata" else FaultPlan()  # the free catalogue is not faulted
-            rng = self._rng if rpc != "GetMetadata" else random.Random(0)
-            transient = rng.random() < plan.transient_rate
-            code = rng.choice(list(plan.transient_codes)) if transient else None
-            if self._flaky_left[variant] > 0 and rpc != "GetMetadata":
-                self._flaky_left[variant] -= 1
-                code = grpc.StatusCode.UNAVAILABLE
-            mid_stream = rng.random() < plan.mid_stream_rate
-            truncate = rng.random() < plan.truncate_rate
-            slow = rng.random() < plan.slow_rate
-
-        record = RequestRecord(rpc, variant, started, had_key)
-        with self._lock:
-            self._records.append(record)
-
-        def finish(outcome: str) -> None:
-            with self._lock:
-                record.outcome, record.finished = outcome, time.monotonic()
-
-        time.sleep(self.network_latency)
-        key = metadata.get(API_KEY_HEADER)
-        refusal = self.project_refusal
-        if self.expected_api_key is not None and key != self.expected_api_key:
-            refusal = self.wrong_key if key else MISSING_KEY
-        if self.key_revoked and rpc != "GetMetadata":
-            refusal = self.wrong_key
-        if refusal is not None:
-            finish(refusal.code.name)
-            self._abort(context, refusal.code, refusal.message, refusal.reason)
-        if self.quota is not None and rpc == "ScoreVariant":
-            with self._lock:
-                wait = self.quota.take(time.monotonic())
-            if wait is not None:
-                record.retry_delay = wait if self.quota.retry_info else None
-                finish("RESOURCE_EXHAUSTED")
-                self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
-                            "Quota exceeded for quota metric 'AlphaGenome predictions tokens' and limit "
-                            f"'per minute' of service '{SERVICE}'.", "RATE_LIMIT_EXCEEDED",
-                            wait if self.quota.retry_info else None)
-        time.sleep((self.latency if rpc != "GetMetadata" else 0.0) + (plan.slow_seconds if slow else 0.0))
-        if plan.reject_all is not None and rpc == "ScoreVariant":
-            finish(plan.reject_all.name)
-            context.abort(plan.reject_all, plan.reject_message)
-        if variant in plan.permanent:
-            status = plan.permanent[variant]
-            finish(status.name)
-            context.abort(status, f"stand-in rejects {variant}")
-        if code is not None:
-            finish(code.name)
-            context.abort(code, "stand-in transient fault")
+        """A streaming answer: admitted (key, quota, faults), then its messages, which a fault may cut short."""
+        finish, mid_stream, truncate = self._admit(rpc, variant, context)
         try:
             messages = build_messages()
         except ValueError as exc:
@@ -352,6 +306,80 @@ class AlphaGenomeStandIn:
         finish("ok")
         yield from messages[-1:]
 
+    def _serve_unary(self, rpc: str, key: str, context, build_message, filter_text: str = ""):
+        """A unary answer (the Atlas's RPCs), admitted as a streaming one is; `build_message` may abort with its own
+        status (a variant the Atlas lacks, a REF that is not the genome's)."""
+        finish, _, _ = self._admit(rpc, key, context, filter_text)
+        try:
+            message = build_message()
+        except AtlasRefusal as refusal:
+            finish(refusal.code.name)
+            context.abort(refusal.code, refusal.message)
+        finish("ok")
+        return message
+
+    def _admit(self, rpc: str, variant: str, context, filter_text: str = ""):
+        """Record the request and answer what comes before any score: the key, the project, the quota, the faults
+        the plan injects. Returns how to mark the request finished, and whether the stream breaks or ends early."""
+        started = time.monotonic()
+        metadata = dict(context.invocation_metadata())
+        had_key = bool(metadata.get(API_KEY_HEADER))
+        paid = rpc not in FREE_RPCS
+        with self._lock:
+            plan = (self.atlas_faults if rpc in ATLAS_RPCS else self.faults) if paid else FaultPlan()
+            rng = (self._atlas_rng if rpc in ATLAS_RPCS else self._rng) if paid else random.Random(0)
+            transient = rng.random() < plan.transient_rate
+            code = rng.choice(list(plan.transient_codes)) if transient else None
+            if self._flaky_left[variant] > 0 and paid:
+                self._flaky_left[variant] -= 1
+                code = grpc.StatusCode.UNAVAILABLE
+            mid_stream = rng.random() < plan.mid_stream_rate
+            truncate = rng.random() < plan.truncate_rate
+            slow = rng.random() < plan.slow_rate
+
+        record = RequestRecord(rpc, variant, started, had_key, filter=filter_text)
+        with self._lock:
+            self._records.append(record)
+
+        def finish(outcome: str) -> None:
+            with self._lock:
+                record.outcome, record.finished = outcome, time.monotonic()
+
+        time.sleep(self.network_latency)
+        key = metadata.get(API_KEY_HEADER)
+        refusal = self.project_refusal
+        if self.expected_api_key is not None and key != self.expected_api_key:
+            refusal = self.wrong_key if key else MISSING_KEY
+        if self.key_revoked and paid:
+            refusal = self.wrong_key
+        if refusal is not None:
+            finish(refusal.code.name)
+            self._abort(context, refusal.code, refusal.message, refusal.reason)
+        quota = self.atlas_quota if rpc in ATLAS_RPCS else self.quota
+        if quota is not None and paid and rpc != "PredictSequence":
+            with self._lock:
+                wait = quota.take(time.monotonic())
+            if wait is not None:
+                record.retry_delay = wait if quota.retry_info else None
+                finish("RESOURCE_EXHAUSTED")
+                self._abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                            "Quota exceeded for quota metric 'AlphaGenome predictions tokens' and limit "
+                            f"'per minute' of service '{SERVICE}'.", "RATE_LIMIT_EXCEEDED",
+                            wait if quota.retry_info else None)
+        latency = self.atlas_latency if rpc in ATLAS_RPCS else self.latency
+        time.sleep((latency if paid else 0.0) + (plan.slow_seconds if slow else 0.0))
+        if plan.reject_all is not None and paid:
+            finish(plan.reject_all.name)
+            context.abort(plan.reject_all, plan.reject_message)
+        if variant in plan.permanent:
+            status = plan.permanent[variant]
+            finish(status.name)
+            context.abort(status, f"stand-in rejects {variant}")
+        if code is not None:
+            finish(code.name)
+            context.abort(code, "stand-in transient fault")
+        return finish, mid_stream, truncate
+
     def _abort(self, context, code: grpc.StatusCode, message: str, reason: str = "",
                retry_delay: float | None = None) -> None:
         if self.status_details:
@@ -372,16 +400,15 @@ class AlphaGenomeStandIn:
                 output_type, genes = scorer.center_mask.requested_output, [None]
             elif kind == "gene_mask":
                 output_type = scorer.gene_mask.requested_output
-                genes = [g for g in self.genes
-                         if g.chrom == interval.chromosome and g.start < interval.end and g.end > interval.start]
+                genes = self.genes_in(interval)
             else:
                 raise ValueError(f"the stand-in does not implement scorer {kind!r}")
             merged = (request.merge_stranded_gene_tracks and self.merges_stranded_tracks) or kind == "center_mask"
-            track_protos, track_names = self._answer_tracks(output_type, merged)
+            track_protos, track_names = self.answer_tracks(output_type, merged)
             gene_keys = [(g.gene_id if g else "") for g in genes]
             names = [name for name, _ in track_names]
             if merged:
-                raw = _scores(str(variant), names, gene_keys, request.model_version, interval.width)
+                raw = scores(str(variant), names, gene_keys, request.model_version, interval.width)
             else:  # a stranded track scores each gene on each strand differently
                 raw = np.stack([[expected_score(str(variant), n, k + (s if s != "." else ""), request.model_version,
                                                 interval.width) for n, s in track_names] for k in gene_keys])
@@ -402,7 +429,7 @@ class AlphaGenomeStandIn:
             messages.extend(dna_model_service_pb2.ScoreVariantResponse(tensor_chunk=c) for c in chunks)
         return messages
 
-    def _answer_tracks(self, output_type: int, merged: bool) -> tuple[list, list[tuple[str, str]]]:
+    def answer_tracks(self, output_type: int, merged: bool) -> tuple[list, list[tuple[str, str]]]:
         """The tracks a ScoreVariant answer lists for an output type (built once per server and kind of answer)."""
         cache = self._answer_cache
         if (output_type, merged) not in cache:
@@ -427,7 +454,7 @@ class AlphaGenomeStandIn:
         for output_type in request.requested_outputs:
             tracks = [t for t in tracks_of(output_type) if not wanted or t.ontology_curie in wanted]
             # A smooth per-base profile whose level depends on the sequence, so ref and alt differ.
-            level = np.array([1.0 + abs(_unit_hash(request.sequence, t.name)) for t in tracks], dtype=np.float32)
+            level = np.array([1.0 + abs(unit_hash(request.sequence, t.name)) for t in tracks], dtype=np.float32)
             values = np.broadcast_to(level, (len(request.sequence), len(tracks))).astype(np.float32)
             data = track_data.TrackData(
                 values=values,
@@ -445,11 +472,12 @@ SAMPLE_EGENES = SAMPLE_DIR / "gtex_v8_Whole_Blood.v8.egenes.chr22.txt.gz"
 
 def fast_predictor(address: str, **overrides):
     """The production AlphaGenome predictor pointed at a stand-in, with test-speed settings (no rate ceiling,
-    millisecond backoffs); `overrides` replace any setting."""
+    millisecond backoffs) and the live model only, so that a test of the live path counts its calls alone (the
+    Atlas's tests pass `atlas=True`, the production default); `overrides` replace any setting."""
     from endobench.resources.alphagenome import AlphaGenomePredictor
 
     settings = dict(api_key="stand-in-test-key", address=address, requests_per_minute=0, initial_backoff_seconds=0.005,
-                    max_backoff_seconds=0.02, call_deadline_seconds=10, connect_timeout_seconds=5)
+                    max_backoff_seconds=0.02, call_deadline_seconds=10, connect_timeout_seconds=5, atlas=False)
     return AlphaGenomePredictor(**(settings | overrides))
 
 

@@ -79,5 +79,6 @@ def baseline_rows(requests: pd.DataFrame, table: pd.DataFrame, candidates: pd.Da
     tracks = {b: track_name(library, b, expressed) for b in pd.unique(biosample)}
     return requests.assign(
         score=np.where(ok, score, np.nan), quantile_score=np.nan, status=np.where(ok, "scored", "failed"),
-        reason=np.where(ok, "", status), from_cache=False, track=[tracks[b] for b in biosample], held_out=pd.NA,
+        reason=np.where(ok, "", status), from_cache=False, track=[tracks[b] for b in biosample], source="live",
+        held_out=pd.NA,
         held_out_scheme=held_out_scheme, configuration=configuration, predictor=predictor)

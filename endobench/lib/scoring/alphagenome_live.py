@@ -69,7 +69,8 @@ class _CallDetails(
     pass
 
 
-class _CallOptions(grpc.StreamStreamClientInterceptor, grpc.UnaryStreamClientInterceptor):
+class _CallOptions(grpc.StreamStreamClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                   grpc.UnaryUnaryClientInterceptor):
     """Give every call a deadline (the SDK sets none, so a hung stream would block a worker forever) and the API
     key header (added here rather than in the client's metadata, so that no client object holds the key)."""
 
@@ -87,6 +88,9 @@ class _CallOptions(grpc.StreamStreamClientInterceptor, grpc.UnaryStreamClientInt
         return continuation(self._details(client_call_details), request_iterator)
 
     def intercept_unary_stream(self, continuation, client_call_details, request):
+        return continuation(self._details(client_call_details), request)
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):  # the Atlas's RPCs
         return continuation(self._details(client_call_details), request)
 
 

@@ -40,6 +40,7 @@ class Attempt:
     """What one call produced: `result` (the source's reading of the answer), or a `failure`."""
 
     sent: bool = True
+    rpcs: int = 1  # the requests the call made (a listing of several pages makes one per page)
     sent_at: float = 0.0  # when the call left (monotonic clock)
     answered_at: float = 0.0  # when its answer came back
     failure: RpcFailure | None = None
@@ -129,7 +130,7 @@ class Dispatcher:
     def _settle(self, run: _Run, i: int, started: float, attempt: Attempt) -> None:
         """What one finished call means: for the pacer, for the unit, for the run."""
         now, failure, pacer = time.monotonic(), attempt.failure, self.pacer
-        self.progress.calls += attempt.sent
+        self.progress.calls += attempt.rpcs if attempt.sent else 0
         if attempt.sent:
             run.sent_times.append(attempt.sent_at)
         if failure is None:

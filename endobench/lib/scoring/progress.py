@@ -37,7 +37,7 @@ class ScoringProgress:
     """
 
     def __init__(self, total: int, *, cache_hits: int, write: Callable[[str], None], every_seconds: float = 30.0,
-                 label: str = "AlphaGenome", clock: Callable[[], float] = time.monotonic,
+                 label: str = "AlphaGenome", noun: str = "variants", clock: Callable[[], float] = time.monotonic,
                  pace: Pace | None = None) -> None:
         self.total = total
         self.cache_hits = cache_hits
@@ -48,6 +48,7 @@ class ScoringProgress:
         self._write = write
         self._every = every_seconds
         self._label = label
+        self._noun = noun  # what one unit of work is: a variant (one live call each), a call (an Atlas lookup)
         self._clock = clock
         self._pace = pace
         self.started = clock()
@@ -72,7 +73,7 @@ class ScoringProgress:
         share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
         seconds = self.eta_seconds(now)
         eta = duration_text(seconds) if seconds is not None else "unknown"
-        text = (f"{self._label}: {self.done:,} of {self.total:,} variants{share}, {rate:.2f}/s, ETA {eta}; "
+        text = (f"{self._label}: {self.done:,} of {self.total:,} {self._noun}{share}, {rate:.2f}/s, ETA {eta}; "
                 f"{self.calls:,} calls, {self.cache_hits:,} cache hits")
         quota = self._pace.calls_per_second() if self._pace is not None else None
         if quota:

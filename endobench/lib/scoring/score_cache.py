@@ -1,19 +1,23 @@
 """A persistent store of remote variant scores, so that no paid call is ever made twice.
 
 One SQLite file (WAL journal) under the cache directory. A *call* is one request for one variant to one server
-under one configuration (predictor, model version, scorer, exact track name, interval length); its outcome is
-either `ok` with one score per gene in the response ('' for scorers without genes) and the strand of the track
-that gave it, or a permanent error reason. The server is part of the key: scores a loopback stand-in answered are
-never served for the public endpoint, nor the reverse.
+under one configuration (predictor, model version, scorer, exact track name, interval length) from one source (the
+live model, `live`, or the precomputed AlphaGenome Atlas, `atlas`); its outcome is either `ok` with one score per gene
+in the response ('' for scorers without genes) and the strand of the track that gave it, or a permanent error reason.
+The server and the source are part of the key: scores a loopback stand-in answered are never served for the public
+endpoint, nor the reverse, and a score keeps the source it came from. An answer filtered to some genes (the Atlas
+takes a gene filter) records which genes were asked (`CachedCall.asked`), so that a gene it was not asked about is a
+question still open, not a gene the interval lacks.
 Each outcome is committed the moment it is stored, so a killed run loses at most the calls in flight.
 Only one thread writes (the caller's); concurrent processes wait on SQLite's lock instead of failing.
 
-Caches written before the server was recorded are migrated when opened: their rows keep everything but get the
-server `UNBOUND` (''), which no lookup asks for, so they are kept but never served. `unbound_calls()` counts them;
-if you know which server they came from, `adopt_unbound(server)` binds them to it.
+Caches written by an earlier endobench are migrated when opened, keeping every row: columns they lack are added with
+the value their rows had implicitly (every earlier score came from the live model; a cache written before the server
+was recorded gets the server `UNBOUND` (''), which no lookup asks for, so those rows are kept but never served).
+`unbound_calls()` counts them; if you know which server they came from, `adopt_unbound(server)` binds them to it.
 
-The file also keeps, per server, the call rate a run learned from its quota (`learned_rate`), so that a dry run
-can say how long the next run takes.
+The file also keeps, per server and service (`live`, `atlas`: two quotas), the call rate a run learned from its quota
+(`learned_rate`), so that a dry run can say how long the next run takes.
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ from endobench.lib.io.errors import InputError
 OK = "ok"
 CACHE_FILE = "variant_scores.sqlite"
 UNBOUND = ""  # the server of rows written before the cache recorded servers: matched by no lookup
+LIVE = "live"  # the live model computed the score (every row of a cache older than the Atlas)
+ATLAS = "atlas"  # the AlphaGenome Atlas held it precomputed
 
-_KEY_COLUMNS = "variant, predictor, model_version, scorer, track, interval_length, server"
+_KEY_COLUMNS = "variant, predictor, model_version, scorer, track, interval_length, server, source"
 _CALLS = f"""CREATE TABLE IF NOT EXISTS calls (
     variant TEXT NOT NULL,
     predictor TEXT NOT NULL,
@@ -41,10 +47,12 @@ _CALLS = f"""CREATE TABLE IF NOT EXISTS calls (
     track TEXT NOT NULL,
     interval_length INTEGER NOT NULL,
     server TEXT NOT NULL,
+    source TEXT NOT NULL,
     outcome TEXT NOT NULL,
     detail TEXT NOT NULL,
     n_scores INTEGER NOT NULL,
     stored_at REAL NOT NULL,
+    gene_filter TEXT NOT NULL,
     PRIMARY KEY ({_KEY_COLUMNS})
 )"""
 _SCORES = f"""CREATE TABLE IF NOT EXISTS scores (
@@ -55,6 +63,7 @@ _SCORES = f"""CREATE TABLE IF NOT EXISTS scores (
     track TEXT NOT NULL,
     interval_length INTEGER NOT NULL,
     server TEXT NOT NULL,
+    source TEXT NOT NULL,
     gene TEXT NOT NULL,
     score REAL,
     quantile_score REAL,
@@ -62,10 +71,15 @@ _SCORES = f"""CREATE TABLE IF NOT EXISTS scores (
     PRIMARY KEY ({_KEY_COLUMNS}, gene)
 )"""
 _RATES = """CREATE TABLE IF NOT EXISTS learned_rates (
-    server TEXT PRIMARY KEY,
+    server TEXT NOT NULL,
+    service TEXT NOT NULL,
     per_minute REAL NOT NULL,
-    learned_at REAL NOT NULL
+    learned_at REAL NOT NULL,
+    PRIMARY KEY (server, service)
 )"""
+# What a column missing from an earlier cache held for every one of its rows.
+_IMPLIED = {"server": repr(UNBOUND), "source": repr(LIVE), "strand": "'.'", "gene_filter": "''", "service": repr(LIVE)}
+_TABLES = {"calls": _CALLS, "scores": _SCORES, "learned_rates": _RATES}
 
 _KEY_WHERE = " AND ".join(f"{c}=?" for c in _KEY_COLUMNS.split(", "))
 
@@ -81,25 +95,34 @@ class CallKey:
     track: str
     interval_length: int
     server: str
+    source: str = LIVE
 
     def as_row(self) -> tuple:
         return (self.variant, self.predictor, self.model_version, self.scorer, self.track, self.interval_length,
-                self.server)
+                self.server, self.source)
 
 
 @dataclass(frozen=True)
 class CachedCall:
     """A stored outcome: `ok` with scores by gene ('' when the scorer has no genes) and the strand of the track
-    each came from ('.' for unstranded tracks), or a failure reason."""
+    each came from ('.' for unstranded tracks), or a failure reason; `source` is where it came from, `asked` the genes
+    a gene-filtered answer was asked about (None: the answer holds every gene of the interval)."""
 
     outcome: str
     detail: str = ""
     scores: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     strands: Mapping[str, str] = field(default_factory=dict)
+    source: str = LIVE
+    asked: frozenset[str] | None = None
 
     @property
     def ok(self) -> bool:
         return self.outcome == OK
+
+    def answers(self, genes: Iterable[str]) -> bool:
+        """Whether this outcome settles a question about `genes`: a failure or a complete answer always does; a
+        gene-filtered answer only for the genes it was asked about."""
+        return not self.ok or self.asked is None or set(genes) <= self.asked
 
 
 def _nan_to_none(value: float) -> float | None:
@@ -149,31 +172,31 @@ class ScoreCache:
             self._db.execute(table)
 
     def _migrate(self) -> None:
-        """Bring a cache written by an earlier endobench to the current schema, keeping every row; see the module
-        docstring for what happens to rows that do not say which server they came from."""
-        if "server" in self._columns("calls") or not self._columns("calls"):
+        """Bring a cache written by an earlier endobench to the current schema, keeping every row (see the module
+        docstring for the values the new columns take)."""
+        if not self._outdated():
             return
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            columns = self._columns("calls")
-            if "server" not in columns:  # another process may have migrated it while this one waited
-                score_columns = self._columns("scores")
-                self._db.execute("ALTER TABLE calls RENAME TO calls_v1")
-                self._db.execute("ALTER TABLE scores RENAME TO scores_v1")
-                self._db.execute(_CALLS)
-                self._db.execute(_SCORES)
-                key = "variant, predictor, model_version, scorer, track, interval_length"
-                self._db.execute(f"INSERT INTO calls SELECT {key}, ?, outcome, detail, n_scores, stored_at "
-                                 "FROM calls_v1", (UNBOUND,))
-                strand = "strand" if "strand" in score_columns else "'.'"
-                self._db.execute(f"INSERT INTO scores SELECT {key}, ?, gene, score, quantile_score, {strand} "
-                                 "FROM scores_v1", (UNBOUND,))
-                self._db.execute("DROP TABLE calls_v1")
-                self._db.execute("DROP TABLE scores_v1")
+            for table in self._outdated():  # another process may have migrated it while this one waited
+                old = self._columns(table)
+                wanted = [line.split()[0] for line in _TABLES[table].splitlines()[1:]
+                          if line.strip() and not line.strip().startswith(("PRIMARY", ")"))]
+                values = ", ".join(column if column in old else _IMPLIED[column] for column in wanted)
+                self._db.execute(f"ALTER TABLE {table} RENAME TO {table}_before")
+                self._db.execute(_TABLES[table])
+                self._db.execute(f"INSERT INTO {table} ({', '.join(wanted)}) SELECT {values} FROM {table}_before")
+                self._db.execute(f"DROP TABLE {table}_before")
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    def _outdated(self) -> list[str]:
+        """The tables of an earlier schema: present, but without a column the current one has."""
+        current = {"calls": {"server", "source", "gene_filter"}, "scores": {"server", "source", "strand"},
+                   "learned_rates": {"service"}}
+        return [t for t, columns in current.items() if (have := self._columns(t)) and not columns <= have]
 
     def _columns(self, table: str) -> set[str]:
         return {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
@@ -192,10 +215,11 @@ class ScoreCache:
         """Stored outcomes for those of `keys` that have one."""
         found: dict[CallKey, CachedCall] = {}
         for key in dict.fromkeys(keys):
-            row = self._db.execute(f"SELECT outcome, detail FROM calls WHERE {_KEY_WHERE}", key.as_row()).fetchone()
+            row = self._db.execute(f"SELECT outcome, detail, gene_filter FROM calls WHERE {_KEY_WHERE}",
+                                   key.as_row()).fetchone()
             if row is None:
                 continue
-            outcome, detail = row
+            outcome, detail, gene_filter = row
             scores, strands = {}, {}
             if outcome == OK:
                 for gene, score, quantile, strand in self._db.execute(
@@ -203,19 +227,29 @@ class ScoreCache:
                 ):
                     scores[gene] = (_none_to_nan(score), _none_to_nan(quantile))
                     strands[gene] = strand
-            found[key] = CachedCall(outcome=outcome, detail=detail, scores=scores, strands=strands)
+            asked = frozenset(gene_filter.split("|")) if gene_filter else None
+            found[key] = CachedCall(outcome, detail, scores, strands, key.source, asked)
         return found
 
     def store_scores(self, key: CallKey, scores: Mapping[str, tuple[float, float]],
-                     strands: Mapping[str, str] | None = None) -> None:
-        """Record a successful call with its scores by gene (and their tracks' strands), committed before returning."""
-        self._store(key, OK, "", scores, strands or {})
+                     strands: Mapping[str, str] | None = None, *, asked: Iterable[str] | None = None) -> None:
+        """Record a successful call with its scores by gene (and their tracks' strands), committed before returning.
+        `asked`: the genes an answer filtered by gene was asked about; the scores of an earlier filtered answer for
+        the same key are kept beside these (None: the answer holds every gene, and replaces what was stored)."""
+        strands = dict(strands or {})
+        if asked is not None:
+            asked = set(asked)
+            before = self.lookup([key]).get(key)
+            if before is not None and before.ok and before.asked is not None:
+                scores, asked = {**before.scores, **scores}, asked | before.asked
+                strands = {**before.strands, **strands}
+        self._store(key, OK, "", scores, strands, "|".join(sorted(asked)) if asked is not None else "")
 
     def store_failure(self, key: CallKey, reason: str, detail: str = "") -> None:
         """Record a call that failed permanently (retrying it would fail the same way), committed before returning."""
         if reason == OK:
             raise ValueError("a failure reason cannot be 'ok'")
-        self._store(key, reason, detail, {}, {})
+        self._store(key, reason, detail, {}, {}, "")
 
     def forget_failures(self) -> int:
         """Drop stored permanent failures so the next run calls for them again; return how many were dropped."""
@@ -238,7 +272,7 @@ class ScoreCache:
         they came from; outcomes the server already has are kept. Returns how many were bound."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            same = " AND ".join(f"c.{c}={{t}}.{c}" for c in _KEY_COLUMNS.split(", ")[:-1])
+            same = " AND ".join(f"c.{c}={{t}}.{c}" for c in _KEY_COLUMNS.split(", ") if c != "server")
             for table in ("scores", "calls"):  # the server's own outcomes win over unbound ones
                 self._db.execute(f"DELETE FROM {table} WHERE server=? AND EXISTS (SELECT 1 FROM calls c WHERE "
                                  f"c.server=? AND {same.format(t=table)})", (UNBOUND, server))
@@ -251,14 +285,17 @@ class ScoreCache:
         return moved
 
     @_readable
-    def learned_rate(self, server: str) -> tuple[float, float] | None:
-        """(calls per minute, when it was learned as a Unix time) that the last run learned from `server`'s quota."""
-        row = self._db.execute("SELECT per_minute, learned_at FROM learned_rates WHERE server=?", (server,)).fetchone()
+    def learned_rate(self, server: str, service: str = LIVE) -> tuple[float, float] | None:
+        """(calls per minute, when it was learned as a Unix time) that the last run learned from the quota of
+        `server`'s `service` (`live` or `atlas`: each has its own)."""
+        row = self._db.execute("SELECT per_minute, learned_at FROM learned_rates WHERE server=? AND service=?",
+                               (server, service)).fetchone()
         return (float(row[0]), float(row[1])) if row else None
 
     @_readable
-    def store_learned_rate(self, server: str, per_minute: float) -> None:
-        self._db.execute("INSERT OR REPLACE INTO learned_rates VALUES (?, ?, ?)", (server, per_minute, time.time()))
+    def store_learned_rate(self, server: str, per_minute: float, service: str = LIVE) -> None:
+        self._db.execute("INSERT OR REPLACE INTO learned_rates VALUES (?, ?, ?, ?)",
+                         (server, service, per_minute, time.time()))
 
     def stored_variants(self) -> set[str]:
         """Variants with any stored outcome (for any configuration)."""
@@ -266,19 +303,19 @@ class ScoreCache:
 
     @_readable
     def _store(self, key: CallKey, outcome: str, detail: str, scores: Mapping[str, tuple[float, float]],
-               strands: Mapping[str, str]) -> None:
+               strands: Mapping[str, str], gene_filter: str) -> None:
         row = key.as_row()
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.execute(f"DELETE FROM scores WHERE {_KEY_WHERE}", row)
             self._db.executemany(
-                "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(*row, gene, _nan_to_none(s), _nan_to_none(q), strands.get(gene, "."))
                  for gene, (s, q) in scores.items()],
             )
             self._db.execute(
-                "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*row, outcome, detail, len(scores), time.time()),
+                "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, outcome, detail, len(scores), time.time(), gene_filter),
             )
             self._db.execute("COMMIT")
         except BaseException:

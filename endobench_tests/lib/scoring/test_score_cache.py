@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from endobench.lib.scoring.score_cache import CACHE_FILE, OK, CallKey, ScoreCache
+from endobench.lib.scoring.score_cache import ATLAS, CACHE_FILE, LIVE, OK, CallKey, ScoreCache
 
 SERVER = "gdmscience.googleapis.com:443"
 KEY = CallKey("chr22:16777918:G>A", "alphagenome", "ALL_FOLDS", "GeneMaskLFCScorer(RNA_SEQ)", "UBERON:0013756",
               1_048_576, SERVER)
-V1_KEY = KEY.as_row()[:-1]  # how a cache written before servers were recorded keyed the same call
+V1_KEY = KEY.as_row()[:6]  # how a cache written before servers were recorded keyed the same call
 
 
 def test_scores_by_gene_come_back_as_stored(tmp_path):
@@ -29,11 +29,12 @@ def test_scores_by_gene_come_back_as_stored(tmp_path):
 @pytest.mark.parametrize("field, other", [
     ("variant", "chr22:16777918:G>C"), ("predictor", "other_model"), ("model_version", "FOLD_0"),
     ("scorer", "CenterMaskScorer(DNASE)"), ("track", "EFO:0002067"), ("interval_length", 16_384),
-    ("server", "127.0.0.1:50051"),
+    ("server", "127.0.0.1:50051"), ("source", ATLAS),
 ])
 def test_a_key_differing_in_any_part_is_a_miss(tmp_path, field, other):
-    """Changing the variant, predictor, model version, scorer, track, interval length or server finds nothing: a
-    loopback stand-in's scores are never served for the public endpoint."""
+    """Changing the variant, predictor, model version, scorer, track, interval length, server or source finds
+    nothing: a loopback stand-in's scores are never served for the public endpoint, and an Atlas score is never
+    taken for a live one."""
     with ScoreCache(tmp_path) as cache:
         cache.store_scores(KEY, {"": (1.0, 0.5)})
         changed = CallKey(**{**KEY.__dict__, field: other})
@@ -149,3 +150,75 @@ def test_the_rate_learned_from_a_server_is_kept_for_that_server(tmp_path):
         per_minute, learned_at = cache.learned_rate(SERVER)
         assert per_minute == 20.0 and learned_at > 0
         assert cache.learned_rate("127.0.0.1:50051") is None
+
+
+def test_a_score_keeps_the_source_it_came_from(tmp_path):
+    """The same call answered by the Atlas and by the live model is two outcomes, each saying where it came from."""
+    atlas = CallKey(**{**KEY.__dict__, "source": ATLAS})
+    with ScoreCache(tmp_path) as cache:
+        cache.store_scores(KEY, {"": (1.0, 0.5)})
+        cache.store_failure(atlas, "not_in_atlas")
+        found = cache.lookup([KEY, atlas])
+    assert (found[KEY].source, found[KEY].ok) == (LIVE, True)
+    assert (found[atlas].source, found[atlas].outcome) == (ATLAS, "not_in_atlas")
+
+
+def test_an_answer_filtered_by_gene_answers_only_for_the_genes_asked(tmp_path):
+    """A gene-filtered answer settles the genes it was asked about (present or not) and leaves the others open; a
+    later filtered answer adds its genes beside the earlier ones."""
+    with ScoreCache(tmp_path) as cache:
+        cache.store_scores(KEY, {"ENSG1": (1.0, 0.5)}, asked=["ENSG1", "ENSG9"])
+        first = cache.lookup([KEY])[KEY]
+        cache.store_scores(KEY, {"ENSG2": (2.0, 0.6)}, asked=["ENSG2"])
+        second = cache.lookup([KEY])[KEY]
+    assert first.answers(["ENSG1", "ENSG9"]) and not first.answers(["ENSG2"])
+    assert second.asked == {"ENSG1", "ENSG2", "ENSG9"}
+    assert second.scores == {"ENSG1": (1.0, 0.5), "ENSG2": (2.0, 0.6)}
+    assert second.answers(["ENSG2"])
+
+
+def test_a_complete_answer_replaces_a_filtered_one(tmp_path):
+    with ScoreCache(tmp_path) as cache:
+        cache.store_scores(KEY, {"ENSG1": (1.0, 0.5)}, asked=["ENSG1"])
+        cache.store_scores(KEY, {"ENSG2": (2.0, 0.6)})
+        found = cache.lookup([KEY])[KEY]
+    assert found.asked is None and found.scores == {"ENSG2": (2.0, 0.6)} and found.answers(["ENSG7"])
+
+
+def test_each_service_of_a_server_keeps_its_own_learned_rate(tmp_path):
+    """The Atlas and the live model are two quotas of one server."""
+    with ScoreCache(tmp_path) as cache:
+        cache.store_learned_rate(SERVER, 20.0)
+        cache.store_learned_rate(SERVER, 600.0, ATLAS)
+        assert cache.learned_rate(SERVER)[0] == 20.0
+        assert cache.learned_rate(SERVER, ATLAS)[0] == 600.0
+
+
+def _cache_before_the_atlas(path) -> None:
+    """A cache as endobench wrote it before the Atlas: servers recorded, no source, one learned rate per server."""
+    with sqlite3.connect(path / CACHE_FILE) as db:
+        db.executescript("""
+            CREATE TABLE calls (variant TEXT, predictor TEXT, model_version TEXT, scorer TEXT, track TEXT,
+                interval_length INTEGER, server TEXT, outcome TEXT, detail TEXT, n_scores INTEGER, stored_at REAL,
+                PRIMARY KEY (variant, predictor, model_version, scorer, track, interval_length, server));
+            CREATE TABLE scores (variant TEXT, predictor TEXT, model_version TEXT, scorer TEXT, track TEXT,
+                interval_length INTEGER, server TEXT, gene TEXT, score REAL, quantile_score REAL,
+                strand TEXT NOT NULL DEFAULT '.',
+                PRIMARY KEY (variant, predictor, model_version, scorer, track, interval_length, server, gene));
+            CREATE TABLE learned_rates (server TEXT PRIMARY KEY, per_minute REAL NOT NULL, learned_at REAL NOT NULL);
+        """)
+        db.execute("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, 'ok', '', 1, 0)", KEY.as_row()[:7])
+        db.execute("INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, 'ENSG1', 0.5, 0.2, '+')", KEY.as_row()[:7])
+        db.execute("INSERT INTO learned_rates VALUES (?, 20.0, 1.0)", (SERVER,))
+
+
+def test_a_cache_written_before_the_atlas_keeps_every_row_as_live(tmp_path):
+    """The migration adds the source (every earlier score came from the live model) and the learned rate's service:
+    the rows are served as before, each saying it is live, and the rate learned stays the live model's."""
+    _cache_before_the_atlas(tmp_path)
+    with ScoreCache(tmp_path) as cache:
+        found = cache.lookup([KEY])[KEY]
+        assert cache.lookup([CallKey(**{**KEY.__dict__, "source": ATLAS})]) == {}
+        assert cache.learned_rate(SERVER) == (20.0, 1.0) and cache.learned_rate(SERVER, ATLAS) is None
+    assert (found.source, found.scores, dict(found.strands), found.asked) == (
+        LIVE, {"ENSG1": (0.5, 0.2)}, {"ENSG1": "+"}, None)
