@@ -87,10 +87,12 @@ def test_a_partition_whose_intervals_hold_no_gene_completes(graph, tmp_path):
 
 
 def test_under_a_tight_quota_the_partition_loses_no_variant(graph, tmp_path):
-    """A quota of 60 calls per 1 s window, the bucket filled again at each window, against 4 workers with no
-    ceiling: nothing fails, most of the quota is used."""
+    """A quota of 30 calls per 1 s window, the bucket filled again at each window, against 4 workers with no
+    ceiling: nothing fails, and the pacer does not collapse (the collapse this guards against used 31 % of a quota;
+    the share used at full speed is `bench/alphagenome_throughput.py`'s, not a timed test's: at 30 calls a second
+    a loaded machine still keeps up, at 60 it did not always)."""
     _, genes = sample_eqtl_requests(1)
-    quota = WindowBucket(60, window_seconds=1.0)
+    quota = WindowBucket(30, window_seconds=1.0)
     with AlphaGenomeStandIn(genes=genes, quota=quota) as server:
         result = _predict(graph, tmp_path, server.address, initial_backoff_seconds=0.01, max_backoff_seconds=0.02,
                           quota_window_seconds=1.0)
@@ -98,7 +100,7 @@ def test_under_a_tight_quota_the_partition_loses_no_variant(graph, tmp_path):
     metadata = _metadata(result)
     assert quota.refused > 0
     assert not [k for k in metadata if k.startswith("prediction_n_excluded_retries")]
-    assert metadata["n_scored"] > 0 and quota.used_fraction() >= 0.8
+    assert metadata["n_scored"] > 0 and quota.used_fraction() >= 0.6
 
 
 def test_progress_appears_in_the_run_log(graph, tmp_path):
