@@ -19,14 +19,25 @@ call carries the DNase and the RNA-seq scorer as in the graph. Sections (`--sect
 - `faults`: 200 variants, 4 workers, 50 ms per call, fault-free and with 10% of calls failing UNAVAILABLE or
   INTERNAL (three seeds), for endobench and for the SDK's own `DnaClient.score_variants` (`max_workers=4`) as
   the peer. Printed: times, the fault/fault-free ratio, what each returned.
+- `atlas`: `--atlas-snvs` real Degner dsQTL SNVs (default 2,000, genome-wide at their lifted hg38 positions, REF the
+  bundled sample reference's base, the dsQTLs' own ALT) and `--atlas-indels` insertions at the first of them
+  (default 50), one GM12878 DNase row each, under a live quota of `--live-quota` calls per `--window-seconds`
+  (default 60 per 60 s: per minute), 20 ms per call for both services, 4 workers: once with the Atlas (the default:
+  SNVs from the Atlas, the rest live) and once live only (`ENDOBENCH_ALPHAGENOME_ATLAS=off`), on the same server.
+  Printed: the calls of each source, and the live-only time over the Atlas time. The stand-in's Atlas has no quota
+  (the public docs name none: docs/alphagenome.md). The live-only path is quota-bound (its time is about
+  calls / quota windows), the Atlas path is not (its 50 live calls fit in one window), so a shorter window
+  (`--window-seconds 10`) shortens the live-only run and lowers the ratio: the ratio it prints is a lower bound of
+  the ratio at the service's 60-s window.
 - `refusal`: a wrong key answered as Google's front end does (INVALID_ARGUMENT, ErrorInfo API_KEY_INVALID) with
   200 variants queued: the paid calls that reached the server (the free GetMetadata of the preflight refuses the
   key first); then a key refused only once scoring has started (revoked mid-run), with the default pacing and
   with no ceiling: how many calls the client sent after it had received the first refusal, and how many reached
   the server after it had answered the first (10 ms network latency before every answer).
 
-Run: `.venv/bin/python bench/alphagenome_throughput.py [--sections seed,quota,faults,refusal] [--pairs N]
-[--latency S] [--quota N] [--quota-windows N] [--window-seconds S]`.
+Run: `.venv/bin/python bench/alphagenome_throughput.py [--sections seed,quota,faults,refusal,atlas] [--pairs N]
+[--latency S] [--quota N] [--quota-windows N] [--window-seconds S] [--atlas-snvs N] [--atlas-indels N]
+[--live-quota N]`.
 """
 
 import argparse
@@ -55,7 +66,11 @@ from endobench_tests.stand_ins.alphagenome_server import (  # noqa: E402
     FaultPlan,
     StandInGene,
 )
-from endobench_tests.stand_ins.quotas import SHAPES, ContinuousBucket  # noqa: E402
+from endobench.lib.genome.reference import ReferenceGenome  # noqa: E402
+from endobench.lib.scoring.score_cache import ATLAS, LIVE  # noqa: E402
+from endobench_tests.paths import SAMPLE_DIR  # noqa: E402
+from endobench_tests.stand_ins.alphagenome_atlas import SAMPLE_REFERENCE  # noqa: E402
+from endobench_tests.stand_ins.quotas import SHAPES, ContinuousBucket, SlidingWindow  # noqa: E402
 
 KEY = "bench-key"
 K562 = "EFO:0002067"
@@ -306,7 +321,58 @@ def refusal_section(args, log: logging.Logger) -> None:
               f"(server clock: {later} arrived after it had answered the first)")
 
 
-SECTIONS = {"seed": seed_section, "quota": quota_section, "faults": faults_section, "refusal": refusal_section}
+DSQTLS_HG38 = SAMPLE_DIR / "maggie_Degner2012_dsQTL.liftover_hg38.tsv.gz"
+GM12878 = "EFO:0002784"
+
+
+def dsqtl_snvs_and_indels(n_snvs: int, n_indels: int) -> pd.DataFrame:
+    """Predictor input: `n_snvs` real dsQTL SNVs (hg38, REF the sample reference's base) and `n_indels` insertions of
+    one A after the first `n_indels` of them, one GM12878 accessibility row each."""
+    table = pd.read_csv(DSQTLS_HG38, sep="\t").dropna(subset=["pos_hg38"])
+    rows = []
+    with ReferenceGenome(SAMPLE_REFERENCE, "hg38").reader() as fetch:
+        for entry in table.itertuples(index=False):
+            pos = int(entry.pos_hg38)
+            base = fetch(entry.chr_hg38, pos - 1, pos)
+            if base in (entry.Ref, entry.Alt) and len(rows) < n_snvs:
+                rows.append((entry.chr_hg38, pos, base, entry.Alt if base == entry.Ref else entry.Ref))
+    if len(rows) < n_snvs:
+        raise SystemExit(f"--atlas-snvs {n_snvs:,}: the sample holds {len(rows):,} dsQTL SNVs on its hg38 bases")
+    rows += [(chrom, pos, ref, ref + "A") for chrom, pos, ref, _ in rows[:n_indels]]
+    frame = pd.DataFrame(rows, columns=["chrom", "pos", "ref", "alt"])
+    frame["variant_id"] = frame["chrom"] + "_" + frame["pos"].astype(str) + "_" + frame["ref"] + "_" + frame["alt"]
+    frame = frame.assign(gene_id=pd.NA, readout="accessibility", biosample=GM12878)
+    frame["window_start"] = frame["pos"] - 1 - 1_048_576 // 2
+    frame["window_end"] = frame["window_start"] + 1_048_576
+    return frame
+
+
+def atlas_section(args, log: logging.Logger) -> None:
+    frame = dsqtl_snvs_and_indels(args.atlas_snvs, args.atlas_indels)
+    print(f"== atlas: {args.atlas_snvs:,} dsQTL SNVs and {args.atlas_indels} indels, a live quota of "
+          f"{args.live_quota} calls per {args.window_seconds:g} s window, 20 ms per call, 4 workers")
+    timings = {}
+    for label, atlas in (("Atlas first", True), ("live only", False)):
+        quota = SlidingWindow(args.live_quota, args.window_seconds)
+        with AlphaGenomeStandIn(genes=[], latency=0.02, atlas_latency=0.02, quota=quota) as server, \
+                tempfile.TemporaryDirectory() as cache_dir:
+            started = time.perf_counter()
+            outcome = _predictor(server.address, atlas=atlas, max_new_calls_per_run=len(frame),
+                                 quota_window_seconds=args.window_seconds).score_variants(
+                frame, reference=None, cache_dir=Path(cache_dir), log=log)
+            timings[label] = time.perf_counter() - started
+            atlas_calls, live_calls = len(server.atlas_records), len(server.live_records)
+        scored = outcome.scores[outcome.scores["status"] == "scored"]
+        by_source = scored["source"].value_counts()
+        print(f"{label:>12}: {timings[label]:7.1f} s; live calls {live_calls:,} (ScoreVariant), Atlas calls "
+              f"{atlas_calls:,}; rows scored {len(scored):,} of {len(frame):,} (atlas {by_source.get(ATLAS, 0):,}, "
+              f"live {by_source.get(LIVE, 0):,}); {quota.refused} quota refusals")
+    print(f"live only / Atlas first: {timings['live only'] / timings['Atlas first']:.1f}x (target >= 20x; live calls "
+          f"with the Atlas must equal the indels, {args.atlas_indels})")
+
+
+SECTIONS = {"seed": seed_section, "quota": quota_section, "faults": faults_section, "refusal": refusal_section,
+            "atlas": atlas_section}
 
 
 def main() -> None:
@@ -326,6 +392,10 @@ def main() -> None:
     parser.add_argument("--quota", type=int, default=20, help="quota: calls per window (default 20)")
     parser.add_argument("--quota-windows", type=int, default=6,
                         help="quota: windows' worth of variants to score (default 6)")
+    parser.add_argument("--atlas-snvs", type=int, default=2_000, help="atlas: dsQTL SNVs (default 2,000)")
+    parser.add_argument("--atlas-indels", type=int, default=50, help="atlas: indels (default 50)")
+    parser.add_argument("--live-quota", type=int, default=60,
+                        help="atlas: the live model's calls per window (default 60)")
     args = parser.parse_args()
     log = logging.getLogger("bench.alphagenome")
     log.setLevel(logging.INFO)  # progress lines reach the quota section's ETA handler; nothing is printed

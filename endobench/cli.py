@@ -193,6 +193,9 @@ AlphaGenome:
   ALPHAGENOME_API_KEY            the key (required; never printed or written)
   ENDOBENCH_ALPHAGENOME_ADDRESS  the server: empty for the public endpoint, 127.0.0.1:PORT for a local one
   ENDOBENCH_ALPHAGENOME_*        the other settings (docs/alphagenome.md); the score cache is the graph's
+  ENDOBENCH_ALPHAGENOME_ATLAS    on (default): SNVs are read from the AlphaGenome Atlas's precomputed scores
+                                 when the configuration is its own (ALL_FOLDS, 1 MB); off: the live model only.
+                                 The output's source column says atlas or live; avi_score is an SNV's AVI score
   Before any paid call a free preflight checks the key and resolves every track against the server's
   catalogue; an unknown track name stops the run naming the closest real names.
 exit status:
@@ -248,8 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="hg38 FASTA (bgzip or plain, indexed) to check REF against; the local model reads "
                                "the data sources' reference without it, AlphaGenome rows then go unchecked")
     variants.add_argument("--dry-run", action="store_true",
-                          help="print the plan (distinct variants, cached, to request, calls, estimated wall time) "
-                               "after the free preflight, make no paid call and write nothing")
+                          help="print the plan (distinct variants, cached, from the AlphaGenome Atlas, to request "
+                               "live, calls and estimated wall time of each) after the free preflight, make no paid "
+                               "call and write nothing")
     variants.set_defaults(func=_score_variants)
 
     evaluate = sub.add_parser("evaluate", help="benchmark an external predictions table with endobench's metrics")

@@ -10,7 +10,9 @@ Input: TSV, CSV or parquet with `chrom pos ref alt` and optionally `gene_id` and
 hg38). Each row is asked for accessibility, and for expression too when it names a gene and the predictor scores
 expression. Output (`.parquet`, `.tsv` or `.csv`, as its name says): one row per input row and readout,
 `OUTPUT_COLUMNS`, where `status` is `scored`, `excluded` (a check before the predictor), `failed` (the predictor
-gave no score) or `skipped_call_cap`, and `reason` says why.
+gave no score) or `skipped_call_cap`, and `reason` says why; `source` says where a score came from (`atlas`: the
+AlphaGenome Atlas's precomputed scores; `live`: the model) and `avi_score` is an SNV's AlphaGenome Variant Impact
+(unsigned, from the Atlas; empty otherwise).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from endobench.resources.predictors import (
 )
 
 OUTPUT_COLUMNS = ["chrom", "pos", "ref", "alt", "gene_id", "readout", "score", "quantile_score", "status", "reason",
-                  "harmonisation", "variant_id", "track"]
+                  "harmonisation", "variant_id", "track", "source", "avi_score"]
 EXCLUDED = "excluded"  # stopped by a check before the predictor: the graph counts these as exclusions
 FAILED = "failed"
 
@@ -56,6 +58,7 @@ class Summary:
     reasons: dict[str, Counter]
     api_calls: int
     cache_hits: int
+    calls_by_source: Counter
 
     def line(self) -> str:
         def listed(counts: Counter) -> str:
@@ -63,8 +66,9 @@ class Summary:
 
         parts = [f"{status} {n:,}" + (f" ({listed(self.reasons[status])})" if self.reasons.get(status) else "")
                  for status, n in sorted(self.statuses.items())]
+        by_source = f" ({listed(self.calls_by_source)})" if self.calls_by_source else ""
         return (f"wrote {self.out}: {sum(self.statuses.values()):,} rows: {', '.join(parts)}; "
-                f"{self.api_calls:,} calls, {self.cache_hits:,} cache hits")
+                f"{self.api_calls:,} calls{by_source}, {self.cache_hits:,} cache hits")
 
 
 def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: Path | None, log: logging.Logger,
@@ -109,7 +113,8 @@ def score_file(variants_path: Path, predictor_kind: str, out: Path, cache_dir: P
     statuses = Counter(result["status"])
     reasons = {status: Counter(result.loc[(result["status"] == status) & (result["reason"] != ""), "reason"])
                for status in statuses}
-    return Summary(out, statuses, reasons, outcome.api_calls, outcome.cache_hits)
+    return Summary(out, statuses, reasons, outcome.api_calls, outcome.cache_hits,
+                   Counter({k: v for k, v in outcome.calls_by_source.items() if v}))
 
 
 def _resources(predictor_kind: str) -> dict:
@@ -181,7 +186,7 @@ def output_rows(requests: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """Each request in order with its outcome: the predictor's score (times `sign`, so it is the effect of the row's
     own ALT) or why there is none. `scores` answers the requests whose `reason` is "", in their order."""
     asked = (requests["reason"] == "").to_numpy()
-    out = requests.assign(score=np.nan, quantile_score=np.nan, status=EXCLUDED, track="")
+    out = requests.assign(score=np.nan, quantile_score=np.nan, status=EXCLUDED, track="", source="", avi_score=np.nan)
     sign = out.loc[asked, "sign"].to_numpy(dtype=float)
     status = scores["status"].to_numpy(dtype=object)
     out.loc[asked, "score"] = scores["score"].to_numpy(dtype=float) * sign
@@ -189,6 +194,9 @@ def output_rows(requests: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     out.loc[asked, "status"] = status
     out.loc[asked, "reason"] = scores["reason"].fillna("").to_numpy(dtype=object)
     out.loc[asked, "track"] = scores["track"].fillna("").to_numpy(dtype=object)
+    out.loc[asked, "source"] = scores["source"].fillna("").to_numpy(dtype=object)
+    if "avi_score" in scores:  # unsigned: the same whichever allele the row calls ALT
+        out.loc[asked, "avi_score"] = scores["avi_score"].to_numpy(dtype=float)
     out.loc[out["status"] == SCORED, "reason"] = ""
     out["harmonisation"] = out["harmonisation"].where(asked, "")
     return out[OUTPUT_COLUMNS].reset_index(drop=True)

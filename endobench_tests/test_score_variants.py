@@ -26,7 +26,7 @@ from endobench_tests.stand_ins.quotas import SlidingWindow
 
 RIGHT_KEY = "score-variants-right-key"
 OUTPUT_COLUMNS = ["chrom", "pos", "ref", "alt", "gene_id", "readout", "score", "quantile_score", "status", "reason",
-                  "harmonisation", "variant_id", "track"]
+                  "harmonisation", "variant_id", "track", "source", "avi_score"]
 
 
 @pytest.fixture

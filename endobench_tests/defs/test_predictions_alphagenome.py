@@ -236,3 +236,23 @@ def test_a_server_nobody_listens_on_fails_within_the_preflight_as_a_retryable_se
     assert failed.value.allow_retries is True
     with ScoreCache(tmp_path) as cache:
         assert cache.count_calls() == 0
+
+
+def test_with_the_atlas_the_partitions_snvs_come_from_it_and_every_row_says_where_from(graph, tmp_path):
+    """With the Atlas on (the default), the sample's chr22 dsQTL SNVs (whose hg38 bases the stand-in's Atlas holds)
+    are read from the Atlas and the other variants scored live: the predictions' `source` says which for each row,
+    the plan counted the Atlas's calls before the first one, and the metadata counts the calls of each source."""
+    _, genes = sample_eqtl_requests(1)
+    with AlphaGenomeStandIn(genes=genes) as server:
+        result = _predict(graph, tmp_path, server.address, atlas=True)
+        atlas_calls, live_calls = len(server.atlas_records), len(server.live_records)
+    metadata = _metadata(result)
+    assert metadata["atlas_calls"] == atlas_calls == metadata["plan_atlas_calls"] > 0
+    assert metadata["live_calls"] == live_calls and metadata["api_calls"] == atlas_calls + live_calls
+    assert metadata["plan_atlas"] == "on"
+    rows = pd.read_parquet(metadata["output_path"])
+    scored = rows[rows["status"] == "scored"]
+    from_atlas = scored[scored["source"] == "atlas"]
+    assert set(scored["source"]) == {"atlas", "live"}
+    assert from_atlas["truth_set"].str.startswith("dsqtl_degner2012").any() and from_atlas["avi_score"].notna().all()
+    assert scored.loc[scored["source"] == "live", "avi_score"].isna().all()

@@ -88,10 +88,11 @@ def variant_effect_predictions(
     """Predicted ALT-vs-REF effects for the usable windows of one chromosome, with every request accounted for.
 
     Each distinct variant is scored once per readout it is needed for; a failed or skipped call is a row with
-    its status and reason, never a missing row. A remote predictor logs its plan (cached, to request, calls, time)
-    before its first call and the metadata keeps it (`plan_*`). Only a transient failure of the service is retried
-    by the retry policy. Runs share the `alphagenome_api` pool so that backfills of many chromosomes share one API
-    budget.
+    its status and reason, never a missing row; `source` says where each score came from (AlphaGenome's Atlas or the
+    live model). A remote predictor logs its plan (cached, Atlas, live, calls, time) before its first call and the
+    metadata keeps it (`plan_*`, with the calls made by source: `atlas_calls`, `live_calls`). Only a transient
+    failure of the service is retried by the retry policy. Runs share the `alphagenome_api` pool so that backfills
+    of many chromosomes share one API budget.
     """
     keys = context.partition_key.keys_by_dimension
     release, chrom = keys["release"], keys["chrom"]
@@ -121,6 +122,7 @@ def variant_effect_predictions(
             "n_variants": int(merged["variant_id"].nunique()),
             "n_scored": n_scored,
             "api_calls": outcome.api_calls, "cache_hits": outcome.cache_hits, **outcome.plan,
+            **{f"{source}_calls": n for source, n in outcome.calls_by_source.items()},
             "mean_abs_score": float(np.nanmean(np.abs(merged["score"]))) if n_scored else 0.0,
             **exclusion_metadata({**statuses, **outcome.failures_by_reason}, prefix="prediction_"),
         })

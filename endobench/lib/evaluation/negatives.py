@@ -9,7 +9,8 @@ same in-annotation status where there is one), as all-pairs or fine-mapped table
 gene). A table with no such test (an eGenes table holds one lead variant per gene; a dsQTL table only significant
 variants) has no matched negatives, and the report says why instead of matching the leads of other genes.
 Standardised mean differences of the covariates are given before matching (positives against their genes' whole
-pool) and after.
+pool) and after. An unsigned score a predictor gives beside its signed one (the AlphaGenome Atlas's AVI) tells the
+same positives from the same negatives (`unsigned_classification`); having no sign, it enters no sign metric.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from endobench.lib.evaluation.covariates import (
     standardised_mean_difference,
 )
 from endobench.lib.evaluation.metrics import BOOTSTRAP_SEED, MIN_UNITS, N_BOOTSTRAP, auroc_interval, too_few
+
+# Unsigned scores a predictions frame may carry beside `score`, by column, with what they are.
+UNSIGNED_SCORES = {"avi_score": "AVI score (AlphaGenome Atlas, unsigned)"}
 
 
 def match_negatives(
@@ -144,3 +148,9 @@ def classification(
     out["auprc_chance"] = float(labels.mean())
     out["auroc_ci"], out["n_bootstrap"] = auroc_interval(labels, values, n_boot=n_boot, seed=seed)
     return out
+
+
+def unsigned_classification(matched: pd.DataFrame, **options) -> dict[str, dict[str, object]]:
+    """`classification` of each unsigned score the matched rows carry (`UNSIGNED_SCORES`), on the rows that have it."""
+    return {column: classification(matched.assign(score=matched[column]), **options) for column in UNSIGNED_SCORES
+            if column in matched and pd.to_numeric(matched[column], errors="coerce").notna().any()}

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from endobench.lib.evaluation.headline import (
     units_phrase,
 )
 from endobench.lib.evaluation.metrics import MIN_UNITS, N_BOOTSTRAP, summarize, too_few
+from endobench.lib.evaluation.negatives import UNSIGNED_SCORES
 from endobench.lib.evaluation.references import REFERENCE_NAMES
 from endobench.lib.evaluation.render import Block, count, jsonable, num, pvalue, to_html, to_markdown, with_ci
 from endobench.lib.evaluation.report_headline import (
@@ -87,6 +89,24 @@ def predictor_label(predictor: str, configuration: str) -> str:
     if predictor == "external":
         return f"external: {str(configuration).split('|')[-1]}"
     return PREDICTOR_NAMES.get(predictor, predictor or str(configuration))
+
+
+def sources_label(result: Mapping[str, object]) -> str:
+    """Where a result's scores came from: `AlphaGenome Atlas 120 rows (precomputed with this configuration: ALL_FOLDS,
+    1 MB, the recommended scorers; held out: none), live 30 rows`; "–" for a predictor that does not say."""
+    sources = dict(result.get("sources") or {})
+    parts = []
+    if sources.get("atlas"):
+        parts.append(f"AlphaGenome Atlas {sources['atlas']:,} rows (precomputed with this configuration: "
+                     f"{predictor_label('alphagenome', str(result.get('configuration', ''))).removeprefix('AlphaGenome ')}"
+                     f", the recommended scorers; held out: {_held_out_words(str(result.get('held_out_scheme', '')))})")
+    if sources.get("live"):
+        parts.append(f"live {sources['live']:,} rows")
+    return ", ".join(parts) or "–"
+
+
+def _held_out_words(scheme: str) -> str:
+    return "none (ALL_FOLDS trained on every region)" if scheme.startswith("none: ALL_FOLDS") else (scheme or "unknown")
 
 
 def split_label(split: str, scheme: str) -> str:
@@ -200,21 +220,28 @@ def _results_rows(results: Sequence[Mapping[str, object]], empty: Sequence[str],
 
 
 def _classification_rows(results: Sequence[Mapping[str, object]]) -> list[list[str]]:
-    """|score| of matched positives against negatives; fewer matched pairs than the minimum show a note."""
+    """|score| of matched positives against negatives; fewer matched pairs than the minimum show a note. An unsigned
+    score a result's rows carry (the Atlas's AVI) is a row of its own under the result's, on the same pairs."""
     rows = []
     for r in results:
         matching, c = r.get("matching", {}), r.get("classification", {})
         tss = r.get("baselines", {}).get(DISTANCE_TO_TSS, {}).get("classification", {})
+        pool = f"{matching.get('n_positives', 0):,} / {matching.get('n_negative_pool', 0):,}"
         if not c or not math.isfinite(float(c.get("auroc", math.nan))):
             rows.append([r["truth_set"], r["label"], matching.get("method", "–"),
-                         f"{matching.get('n_positives', 0):,} / {matching.get('n_negative_pool', 0):,}"
-                         + (f" -> {c['n_positive']:,} matched pairs" if c.get("n_positive") else ""),
+                         pool + (f" -> {c['n_positive']:,} matched pairs" if c.get("n_positive") else ""),
                          _balance_text(matching), c.get("note", "–"), "–", "–"])
-            continue
-        rows.append([r["truth_set"], r["label"], matching.get("method", "–"),
-                     f"{matching.get('n_positives', 0):,} / {matching.get('n_negative_pool', 0):,} -> "
-                     f"{c['n_positive']:,} matched pairs", _balance_text(matching), with_ci(c, "auroc"),
-                     f"{num(c['auprc'])} (chance {num(c['auprc_chance'])})", with_ci(tss, "auroc") if tss else "–"])
+        else:
+            rows.append([r["truth_set"], r["label"], matching.get("method", "–"),
+                         f"{pool} -> {c['n_positive']:,} matched pairs", _balance_text(matching), with_ci(c, "auroc"),
+                         f"{num(c['auprc'])} (chance {num(c['auprc_chance'])})", with_ci(tss, "auroc") if tss else "–"])
+        for column, u in (r.get("unsigned") or {}).items():
+            known = math.isfinite(float(u.get("auroc", math.nan)))
+            rows.append([r["truth_set"], f"{r['label']}: {UNSIGNED_SCORES.get(column, column)}",
+                         matching.get("method", "–"),
+                         f"{u.get('n_positive', 0):,} positives, {u.get('n_negative', 0):,} negatives with the score",
+                         _balance_text(matching), with_ci(u, "auroc") if known else u.get("note", "–"),
+                         f"{num(u['auprc'])} (chance {num(u['auprc_chance'])})" if known else "–", "–"])
     return rows
 
 
@@ -241,14 +268,18 @@ def every_row_results(results: Sequence[Mapping[str, object]]) -> list[Mapping[s
 
 
 def _configuration_rows(results: Sequence[Mapping[str, object]]) -> list[list[str]]:
-    """One row per configuration, with every track it was read from over all truth sets and readouts."""
+    """One row per configuration, with every track it was read from over all truth sets and readouts, and how many
+    rows of its results came from the AlphaGenome Atlas and how many from the live model."""
     tracks: dict[str, dict[str, None]] = {}
     first: dict[str, Mapping[str, object]] = {}
+    sources: dict[str, Counter] = {}
     for r in every_row_results(results):
         first.setdefault(str(r["configuration"]), r)
         tracks.setdefault(str(r["configuration"]), {}).update(dict.fromkeys(r["tracks"]))
+        sources.setdefault(str(r["configuration"]), Counter()).update(r.get("sources") or {})
     rows = [[predictor_label(str(r["predictor"]), configuration), configuration, ", ".join(sorted(tracks[configuration]))
-             or "–", str(r["held_out_scheme"] or "unknown")] for configuration, r in first.items()]
+             or "–", str(r["held_out_scheme"] or "unknown"), sources_label({**r, "sources": sources[configuration]})]
+            for configuration, r in first.items()]
     return sorted(rows)
 
 
@@ -380,8 +411,8 @@ def build_report(
                ("table", ["truth set", "readout x biosample", "configuration", "variant", "Spearman [95% CI]",
                           "sign agreement [95% CI]"], sensitivity) if sensitivity else
                ("p", "No predictor here gives quantile scores or was run at several interval lengths.")]
-    blocks.append(("details", "Exact configurations", [("table", ["configuration", "id", "tracks", "held out"],
-                                                         _configuration_rows(results))]))
+    blocks.append(("details", "Exact configurations", [("table", ["configuration", "id", "tracks", "held out",
+                                                                    "scores from"], _configuration_rows(results))]))
     blocks.append(("h", 2, "Funnel and exclusions"))
     for truth_set in truth_sets:
         blocks.append(("h", 3, specs[truth_set].title if truth_set in specs else truth_set))

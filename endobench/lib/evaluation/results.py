@@ -14,7 +14,7 @@ For each result:
   predictions, as results of their own and on each model's units; a model whose MDE is above its reference on the
   same units (or above the noise ceiling where it has none) is `underpowered`;
 - classification: |score| of the significant units against non-significant tests of their own genes (`negatives`;
-  none, said why, where the table has no such tests);
+  none, said why, where the table has no such tests), and so the unsigned scores the rows carry (AVI: `unsigned`);
 - strata, with the chromosomes of the published evaluation where the truth set's published numbers name them.
 A model that knows which chromosomes or regions it trained on is split into `held_out`, `training` and `all`;
 only `held_out` is free of training leakage; a model whose every row is held out (cross-fitted) has `held_out` only.
@@ -30,7 +30,7 @@ import pandas as pd
 
 from endobench.lib.evaluation.endpoints import noise_ceiling, primary_endpoint, spearman_mde
 from endobench.lib.evaluation.metrics import BOOTSTRAP_SEED, MIN_UNITS, N_BOOTSTRAP, summarize
-from endobench.lib.evaluation.negatives import classification, match_negatives
+from endobench.lib.evaluation.negatives import classification, match_negatives, unsigned_classification
 from endobench.lib.evaluation.references import REFERENCE, REFERENCE_FOR_READOUT, REFERENCE_NAMES
 from endobench.lib.evaluation.strata import stratified_metrics
 from endobench.lib.evaluation.units import KEEP_ALL, lead_rows, resampling_units, significant
@@ -138,6 +138,7 @@ def evaluate_results(
         matched, matching = match_negatives(group, headline, unit=unit_col, seed=seed)
         result["matching"] = matching
         result["classification"] = classification(matched, n_boot=n_boot, seed=seed, min_n=min_n)
+        result["unsigned"] = unsigned_classification(matched, n_boot=n_boot, seed=seed, min_n=min_n)
         result["baselines"] = _baselines(headline, matched, spec, units, n_boot=n_boot, seed=seed, min_n=min_n)
         if references is not None and result["kind"] == MODEL:
             result["references"] = _references_on(headline, references, unit_col, endpoint, n_boot=n_boot, seed=seed)
@@ -199,6 +200,8 @@ def _describe(group: pd.DataFrame, unit_col: str, spec: TruthSetSpec | None, hea
         "held_out_scheme": str(group["held_out_scheme"].dropna().iloc[0]) if "held_out_scheme" in group and
         group["held_out_scheme"].notna().any() else "",
         "n_rows_scored": int(len(group)),
+        "sources": {str(k): int(v) for k, v in group["source"].value_counts().sort_index().items()}
+        if "source" in group else {},
         "n_variants": int(headline[VARIANT_UNIT].nunique()) if VARIANT_UNIT in headline else int(len(headline)),
     }
 

@@ -546,3 +546,51 @@ def test_the_console_headline_is_a_table_of_at_most_150_columns(report):
                                                    "ref (units)"]
     rows = [line for line in lines if line.startswith("      ") and re.search(r"\d\.\d{3} \[", line)]
     assert rows and {re.search(r"\d\.\d{3} \[", line).start() for line in rows} == {header.index("primary")}
+
+
+ATLAS_CONFIGURATION = "alphagenome|ALL_FOLDS|1048576|tracks=0123456789"
+
+
+def _atlas_run(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The GTEx rows as an AlphaGenome ALL_FOLDS run would give them: most SNVs from the Atlas (with their AVI score),
+    the rest live (none), and twelve significant genes each with a non-significant test of its own (whose AVI is
+    lower, as an all-pairs table would give), enough matched pairs for an auROC."""
+    gtex = predictions[predictions["truth_set"] == GTEX.name].assign(
+        predictor="alphagenome", configuration=ATLAS_CONFIGURATION, held_out=pd.NA,
+        held_out_scheme="none: ALL_FOLDS trained on every region, so no variant is held out")
+    leads = gtex[gtex["is_significant"].astype(bool)].iloc[:12]
+    tags = leads.assign(variant_id=leads["variant_id"] + "_tag", pval=0.5, is_significant=False,
+                        tss_distance=leads["tss_distance"] + 10)
+    rows = pd.concat([gtex, tags], ignore_index=True)
+    paired = rows["variant_id"].isin(leads["variant_id"]) | rows["variant_id"].isin(tags["variant_id"])
+    rows["source"] = np.where(paired | (np.arange(len(rows)) % 5 != 0), "atlas", "live")
+    rows["avi_score"] = np.where(rows["source"] == "atlas",
+                                 np.where(rows["is_significant"].astype(bool), 0.8, 0.2), np.nan)
+    return rows
+
+
+def test_atlas_rows_are_labelled_with_their_configuration_and_the_avi_is_an_unsigned_row(inputs, tmp_path):
+    """The configurations table says how many rows the Atlas gave (precomputed with this configuration, and so
+    what is held out: with ALL_FOLDS nothing) and how many were live; the AVI score tells the matched positives
+    from their negatives in a row of its own, and no sign metric changes with it."""
+    rows = _atlas_run(_local_only(inputs[2]))
+    with_avi = build_report(rows, FUNNELS, EXCLUSIONS, CONTEXT, tmp_path / "a", specs=SPECS, n_boot=50)
+    without = build_report(rows.drop(columns="avi_score"), FUNNELS, EXCLUSIONS, CONTEXT, tmp_path / "b", specs=SPECS,
+                           n_boot=50)
+    result = next(r for r in with_avi.metrics["results"] if r["truth_set"] == GTEX.name)
+    plain = next(r for r in without.metrics["results"] if r["truth_set"] == GTEX.name)
+    assert result["sources"] == {"atlas": int((rows["source"] == "atlas").sum()),
+                                 "live": int((rows["source"] == "live").sum())}
+    avi = result["unsigned"]["avi_score"]
+    assert (avi["n_positive"], avi["n_negative"], avi["auroc"]) == (12, 12, 1.0)
+    assert plain["unsigned"] == {}
+    for metric in ("spearman", "pearson", "sign_agreement", "sign_auroc", "n"):
+        assert result[metric] == plain[metric]
+    assert result["classification"]["auroc"] == plain["classification"]["auroc"]
+    causal = with_avi.markdown.split("## Causal against matched non-causal", 1)[1].split("\n## ", 1)[0]
+    assert "AVI score (AlphaGenome Atlas, unsigned)" in causal and "12 positives, 12 negatives with the score" in causal
+    assert "AVI" not in with_avi.markdown.split("## Every result", 1)[1].split("\n## ", 1)[0]
+    configurations = with_avi.markdown.split("Exact configurations", 1)[1]
+    assert (f"AlphaGenome Atlas {result['sources']['atlas']:,} rows (precomputed with this configuration: 1 MB "
+            "(ALL_FOLDS), the recommended scorers; held out: none (ALL_FOLDS trained on every region)), live "
+            f"{result['sources']['live']:,} rows") in configurations
