@@ -1,11 +1,11 @@
 """`endobench score-variants` with the AlphaGenome Atlas (on by default): the dry run splits the work into cached,
 Atlas and live calls, the output says where each score came from, and ENDOBENCH_ALPHAGENOME_ATLAS=off turns the
 Atlas off; the Atlas and the live model give the same numbers, another model version never reads the Atlas, and
-a key the Atlas refuses stops the command; and against Atlas answers a real service may give besides the plain one
-(an SNV a listing lacks while it lists the others of its base, a chromosome it holds nothing of, scores that do not
-name their tracks or that carry every track of a scorer, answers that do not say their interval) an SNV the Atlas
-cannot give is scored live, never dropped, never a stop; against the loopback stand-in (real gRPC, the SDK's
-clients)."""
+a key the Atlas refuses stops the command. Against Atlas answers a real service may give besides the plain one (an
+SNV a listing lacks while it lists the others of its base, a chromosome it holds nothing of, scores that do not
+name their tracks or that carry every track of a scorer, answers that do not say their interval, an Atlas without
+the AVI score), an SNV the Atlas cannot give is scored live, never dropped, never a stop. All against the loopback
+stand-in (real gRPC, the SDK's clients)."""
 
 import pandas as pd
 import pytest
@@ -238,3 +238,15 @@ def test_an_answer_that_does_not_say_its_interval_is_not_taken(env, snvs, tmp_pa
         asked = (len(server.atlas_records), len(server.live_records))
     assert asked == (9, 10)
     assert out is not None and (out["status"] == "scored").all() and set(out["source"]) == {"live"}
+
+
+def test_an_atlas_without_the_avi_score_is_not_asked_for_it(env, snvs, tmp_path):
+    """An Atlas whose scorer metadata lists no AVI_SCORE, and which refuses a filter naming a scorer it lacks: the
+    requests ask only for what it holds, every SNV is read from it, and the AVI column stays empty."""
+    rows, genes = snvs
+    holdings = AtlasHoldings(scorers=("DNASE", "RNA_SEQ"), rejects_unknown_scorers=True)
+    with AlphaGenomeStandIn(genes=genes, expected_api_key=KEY, atlas=holdings) as server:
+        env.setenv("ENDOBENCH_ALPHAGENOME_ADDRESS", server.address)
+        out = _score_rows(rows, tmp_path, "out.parquet")
+    assert out is not None and (out["source"] == "atlas").all() and (out["status"] == "scored").all()
+    assert out["avi_score"].isna().all()

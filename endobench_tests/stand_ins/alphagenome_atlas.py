@@ -64,8 +64,9 @@ class AtlasHoldings:
     each SNV: NOT_FOUND for a lookup, absent from a listing), hold nothing of some chromosomes (`unheld_chromosomes`:
     every lookup and listing there is NOT_FOUND, one message for all), leave each score's track metadata out of its
     answers whatever the field mask (`tracks_in_answers=False`; the proto makes it optional), answer every track of
-    a scorer whatever the filter's ontology terms (`filters_tracks=False`), or not say the interval a variant was
-    scored in (`names_intervals=False`)."""
+    a scorer whatever the filter's ontology terms (`filters_tracks=False`), not say the interval a variant was
+    scored in (`names_intervals=False`), or refuse a filter naming a scorer it does not hold (INVALID_ARGUMENT,
+    `rejects_unknown_scorers=True`)."""
 
     model_version: str = "ALL_FOLDS"
     interval_length: int = 1_048_576
@@ -80,6 +81,7 @@ class AtlasHoldings:
     tracks_in_answers: bool = True
     filters_tracks: bool = True
     names_intervals: bool = True
+    rejects_unknown_scorers: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ class AtlasServicer(atlas_service_pb2_grpc.AtlasServiceServicer):
 
     def _get(self, request, variant: genome.Variant, context) -> atlas_service_pb2.DenseVariantScores:
         _check_organism(request.organism)
-        wanted = parse_filter(request.filter)
+        wanted = self._filter(request.filter)
         self._check_held(variant.chromosome)
         if str(variant) in self.holdings.missing:
             raise AtlasRefusal(grpc.StatusCode.NOT_FOUND, f"Variant {variant} not found")
@@ -162,6 +164,13 @@ class AtlasServicer(atlas_service_pb2_grpc.AtlasServiceServicer):
             raise AtlasRefusal(grpc.StatusCode.INVALID_ARGUMENT, f"Variant {variant}: ALT equals the reference base")
         return self._scores(variant, wanted, self._with_tracks(context))
 
+    def _filter(self, text: str) -> _Filter:
+        wanted = parse_filter(text)
+        unknown = sorted((wanted.scorers or frozenset()) - set(self.holdings.scorers))
+        if unknown and self.holdings.rejects_unknown_scorers:
+            raise AtlasRefusal(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid filter: no variant scorer named {unknown}")
+        return wanted
+
     def _check_held(self, chromosome: str) -> None:
         if chromosome in self.holdings.unheld_chromosomes:
             raise AtlasRefusal(grpc.StatusCode.NOT_FOUND, "Not found in the AlphaGenome Atlas")
@@ -171,7 +180,7 @@ class AtlasServicer(atlas_service_pb2_grpc.AtlasServiceServicer):
 
     def _list(self, request, interval: genome.Interval, context) -> atlas_service_pb2.ListDenseVariantScoresResponse:
         _check_organism(request.organism)
-        wanted = parse_filter(request.filter)
+        wanted = self._filter(request.filter)
         self._check_held(interval.chromosome)
         if not 0 < interval.width <= self.holdings.max_listing_bp:
             raise AtlasRefusal(grpc.StatusCode.INVALID_ARGUMENT, f"Interval {interval} is {interval.width} bp; "

@@ -173,7 +173,7 @@ class AtlasAnswer:
 def plan_units(pending: Sequence[tuple[Any, dict[CallKey, bool]]], names: Mapping[str, str],
                catalogue: AtlasCatalogue, with_avi: set[str], genes: Mapping[CallKey, set[str]]) -> list[AtlasUnit]:
     """The fewest calls for the variants to ask: variants within 32 bp of each other share one listing (it returns
-    all three SNVs of each base); a variant alone is one lookup. `with_avi`: the variants whose AVI to ask too;
+    all three SNVs of each base); a variant alone is one lookup. `with_avi`: the variants whose AVI to ask too, when the Atlas holds it;
     `genes`: the genes each gene scorer's key is wanted for (the gene filter, where every score asked has genes)."""
     ordered = sorted(pending, key=lambda p: (p[0].chromosome, p[0].position, p[0].alternate_bases))
     groups: list[list[tuple[Any, dict[CallKey, bool]]]] = []
@@ -189,7 +189,8 @@ def plan_units(pending: Sequence[tuple[Any, dict[CallKey, bool]]], names: Mappin
         variants = [v for v, _ in group]
         keys = [k for _, k in group]
         wanted = {names[k.scorer]: k for ks in keys for k in ks}
-        scorers = sorted(wanted) + ([AVI_SCORER] if any(str(v) in with_avi for v in variants) else [])
+        avi = AVI_SCORER in catalogue.metadata and any(str(v) in with_avi for v in variants)  # only if it holds it
+        scorers = sorted(wanted) + ([AVI_SCORER] if avi else [])
         curies = sorted({c for ks in keys for k in ks if (c := catalogue.curie(names[k.scorer], k.track))})
         by_gene = all(b for ks in keys for b in ks.values()) and AVI_SCORER not in scorers
         gene_ids = sorted({g for ks in keys for k in ks for g in genes.get(k, ())}) if by_gene else None
