@@ -80,7 +80,7 @@ def test_materializing_predictions_keeps_the_key_out_of_run_config_and_event_met
 
 def test_the_key_is_in_no_repr_or_str_of_the_resource_or_the_client():
     """Neither the resource nor the SDK clients it builds (their attributes, metadata, channel; the Atlas's stub and
-    client) prints the key, while the key still reaches the server on every call."""
+    source) prints the key, while the key still reaches the server on every call."""
     from endobench.lib.scoring.alphagenome_atlas import AtlasSource
 
     frame, genes = sample_eqtl_requests(1)
@@ -92,7 +92,7 @@ def test_the_key_is_in_no_repr_or_str_of_the_resource_or_the_client():
         atlas = AtlasSource(session.atlas_stub, session.atlas_catalogue)
         shown = [repr(predictor), str(predictor), repr(client), str(client), repr(vars(client)),
                  repr(client._metadata), repr(vars(client._channel)), repr(session), repr(vars(session.atlas_stub)),
-                 repr(vars(atlas.client))]
+                 repr(vars(atlas))]
         shown.append(repr(vars(client._channel._interceptor)))
     finally:
         session.close()

@@ -60,7 +60,13 @@ class AtlasRefusal(Exception):
 class AtlasHoldings:
     """What the stand-in's Atlas holds: the configuration its scores were computed with, the scorers, its genome,
     and how it pages. `interval_shift` moves the interval it scored each variant in off the centred one (a
-    configuration a live call never asks for)."""
+    configuration a live call never asks for). What a real Atlas may also do: lack some SNVs (`missing`, `str` of
+    each SNV: NOT_FOUND for a lookup, absent from a listing), hold nothing of some chromosomes (`unheld_chromosomes`:
+    every lookup and listing there is NOT_FOUND, one message for all), leave each score's track metadata out of its
+    answers whatever the field mask (`tracks_in_answers=False`; the proto makes it optional), answer every track of
+    a scorer whatever the filter's ontology terms (`filters_tracks=False`), not say the interval a variant was
+    scored in (`names_intervals=False`), or refuse a filter naming a scorer it does not hold (INVALID_ARGUMENT,
+    `rejects_unknown_scorers=True`)."""
 
     model_version: str = "ALL_FOLDS"
     interval_length: int = 1_048_576
@@ -70,6 +76,12 @@ class AtlasHoldings:
     default_page_size: int = 48
     max_page_size: int = 100
     max_listing_bp: int = 32
+    missing: frozenset[str] = frozenset()
+    unheld_chromosomes: frozenset[str] = frozenset()
+    tracks_in_answers: bool = True
+    filters_tracks: bool = True
+    names_intervals: bool = True
+    rejects_unknown_scorers: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,7 +145,10 @@ class AtlasServicer(atlas_service_pb2_grpc.AtlasServiceServicer):
 
     def _get(self, request, variant: genome.Variant, context) -> atlas_service_pb2.DenseVariantScores:
         _check_organism(request.organism)
-        wanted = parse_filter(request.filter)
+        wanted = self._filter(request.filter)
+        self._check_held(variant.chromosome)
+        if str(variant) in self.holdings.missing:
+            raise AtlasRefusal(grpc.StatusCode.NOT_FOUND, f"Variant {variant} not found")
         if len(variant.reference_bases) != 1 or len(variant.alternate_bases) != 1:
             raise AtlasRefusal(grpc.StatusCode.NOT_FOUND, f"Variant {variant} not found: the Atlas holds "
                                                           "single-nucleotide variants only")
@@ -147,11 +162,26 @@ class AtlasServicer(atlas_service_pb2_grpc.AtlasServiceServicer):
                                f"at {variant.chromosome}:{variant.position}")
         if variant.alternate_bases == base:
             raise AtlasRefusal(grpc.StatusCode.INVALID_ARGUMENT, f"Variant {variant}: ALT equals the reference base")
-        return self._scores(variant, wanted, _with_tracks(context))
+        return self._scores(variant, wanted, self._with_tracks(context))
+
+    def _filter(self, text: str) -> _Filter:
+        wanted = parse_filter(text)
+        unknown = sorted((wanted.scorers or frozenset()) - set(self.holdings.scorers))
+        if unknown and self.holdings.rejects_unknown_scorers:
+            raise AtlasRefusal(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid filter: no variant scorer named {unknown}")
+        return wanted
+
+    def _check_held(self, chromosome: str) -> None:
+        if chromosome in self.holdings.unheld_chromosomes:
+            raise AtlasRefusal(grpc.StatusCode.NOT_FOUND, "Not found in the AlphaGenome Atlas")
+
+    def _with_tracks(self, context) -> bool:
+        return self.holdings.tracks_in_answers and _with_tracks(context)
 
     def _list(self, request, interval: genome.Interval, context) -> atlas_service_pb2.ListDenseVariantScoresResponse:
         _check_organism(request.organism)
-        wanted = parse_filter(request.filter)
+        wanted = self._filter(request.filter)
+        self._check_held(interval.chromosome)
         if not 0 < interval.width <= self.holdings.max_listing_bp:
             raise AtlasRefusal(grpc.StatusCode.INVALID_ARGUMENT, f"Interval {interval} is {interval.width} bp; "
                                                                  f"at most {self.holdings.max_listing_bp} bp are listed")
@@ -160,11 +190,12 @@ class AtlasServicer(atlas_service_pb2_grpc.AtlasServiceServicer):
         variants = [genome.Variant(interval.chromosome, p + 1, base, alt)
                     for p, base in zip(range(interval.start, interval.end), bases) if base and base in BASES
                     for alt in BASES if alt != base]
+        variants = [v for v in variants if str(v) not in self.holdings.missing]
         size = min(request.page_size or self.holdings.default_page_size, self.holdings.max_page_size)
         first = int(request.page_token or 0)
         page = variants[first:first + size]
         more = first + size < len(variants)
-        with_tracks = _with_tracks(context)
+        with_tracks = self._with_tracks(context)
         return atlas_service_pb2.ListDenseVariantScoresResponse(
             variant_scores=[self._scores(v, wanted, with_tracks) for v in page],
             next_page_token=str(first + size) if more else "", interval=interval.to_proto())
@@ -186,8 +217,8 @@ class AtlasServicer(atlas_service_pb2_grpc.AtlasServiceServicer):
                                  variant_scorers.GeneMaskLFCScorer)
             if wanted.gene_ids is not None and not by_gene:
                 continue  # the gene filter asks for gene rows; a score without genes has none
-            columns = [i for i, c in enumerate(curies)
-                       if wanted.ontology_curies is None or not c or c in wanted.ontology_curies]
+            columns = [i for i, c in enumerate(curies) if not holdings.filters_tracks
+                       or wanted.ontology_curies is None or not c or c in wanted.ontology_curies]
             if name == AVI_SCORE:
                 raw = np.array([[expected_avi(str(variant))]], dtype=np.float32)
                 quantile, metadata = raw, []
@@ -209,8 +240,8 @@ class AtlasServicer(atlas_service_pb2_grpc.AtlasServiceServicer):
                 variant_scorer=atlas_service_pb2.VariantScorerInfo(name=name, is_signed=_signed(name)),
                 metadata=metadata, shape=list(raw.shape), scores=raw.tobytes(),
                 calibrated_scores=quantile.tobytes()))
-        return atlas_service_pb2.DenseVariantScores(variant=variant.to_proto(), interval=interval.to_proto(),
-                                                    scores=out)
+        named = {"interval": interval.to_proto()} if holdings.names_intervals else {}
+        return atlas_service_pb2.DenseVariantScores(variant=variant.to_proto(), scores=out, **named)
 
 
 def _signed(name: str) -> bool:

@@ -11,14 +11,18 @@ What the Atlas was computed with (docs/alphagenome.md, "The AlphaGenome Atlas", 
 - the model version: the docs do not say. The conservative choice: only `ALL_FOLDS` (the API's default, trained on
   every region) reads the Atlas; a FOLD_k configuration never does.
 
-Requests are built and answers parsed by the SDK: `AtlasClient.query_variant` for one variant
-(`GetDenseVariantScores`), and for an interval the request the SDK's `query_interval` sends for each of its 32-bp
-chunks (`ListDenseVariantScores`, the SDK's filter, field mask and parser), asked here one chunk per call so that
-retries, pacing and progress stay in the one dispatcher. Filters name the scorers, the tracks' ontology terms and,
-where every score asked has genes, the genes (`atlas_utils.build_filter`). An indel or MNV is not in the Atlas; a
-variant the Atlas lacks (NOT_FOUND, or absent from a listing) and a score computed in another interval are answers
-that send the variant live; a REF that is not the genome's (INVALID_ARGUMENT saying so, or a listing whose base at
-the position differs) is the variant's own `ref_mismatch`, never a stop of the run.
+Requests are built and answers parsed by the SDK: for one variant the request its `AtlasClient.query_variants` sends
+(`GetDenseVariantScores`), for an interval the one its `query_interval` sends for each of its 32-bp chunks
+(`ListDenseVariantScores`, every page), each with the SDK's filter and field mask, asked here one call at a time so
+that retries, pacing and progress stay in the one dispatcher; `convert_variant_scores_to_anndata` parses the answer,
+with each score's tracks from the answer when it names them, else from the Atlas's scorer metadata (as the SDK takes
+them when its field mask leaves them out). Filters name the scorers, the tracks' ontology terms and, where every
+score asked has genes, the genes (`atlas_utils.build_filter`). An indel or MNV is not in the Atlas; a variant the
+Atlas lacks (NOT_FOUND for it or for its interval, or absent from a listing that holds its REF at the position) and a
+score computed in another interval, or in one the answer does not name, are answers that send the variant live; a REF
+that is not the genome's (INVALID_ARGUMENT saying so, or a listing whose base at the position differs) is the
+variant's own `ref_mismatch`, never a stop of the run. An answer this code cannot read fails its variants for this
+run only.
 """
 
 from __future__ import annotations
@@ -169,7 +173,7 @@ class AtlasAnswer:
 def plan_units(pending: Sequence[tuple[Any, dict[CallKey, bool]]], names: Mapping[str, str],
                catalogue: AtlasCatalogue, with_avi: set[str], genes: Mapping[CallKey, set[str]]) -> list[AtlasUnit]:
     """The fewest calls for the variants to ask: variants within 32 bp of each other share one listing (it returns
-    all three SNVs of each base); a variant alone is one lookup. `with_avi`: the variants whose AVI to ask too;
+    all three SNVs of each base); a variant alone is one lookup. `with_avi`: the variants whose AVI to ask too, when the Atlas holds it;
     `genes`: the genes each gene scorer's key is wanted for (the gene filter, where every score asked has genes)."""
     ordered = sorted(pending, key=lambda p: (p[0].chromosome, p[0].position, p[0].alternate_bases))
     groups: list[list[tuple[Any, dict[CallKey, bool]]]] = []
@@ -185,7 +189,8 @@ def plan_units(pending: Sequence[tuple[Any, dict[CallKey, bool]]], names: Mappin
         variants = [v for v, _ in group]
         keys = [k for _, k in group]
         wanted = {names[k.scorer]: k for ks in keys for k in ks}
-        scorers = sorted(wanted) + ([AVI_SCORER] if any(str(v) in with_avi for v in variants) else [])
+        avi = AVI_SCORER in catalogue.metadata and any(str(v) in with_avi for v in variants)  # only if it holds it
+        scorers = sorted(wanted) + ([AVI_SCORER] if avi else [])
         curies = sorted({c for ks in keys for k in ks if (c := catalogue.curie(names[k.scorer], k.track))})
         by_gene = all(b for ks in keys for b in ks.values()) and AVI_SCORER not in scorers
         gene_ids = sorted({g for ks in keys for k in ks for g in genes.get(k, ())}) if by_gene else None
@@ -202,88 +207,92 @@ class AtlasSource:
     """The Atlas: `call(unit)` makes one lookup or one listing (its pages) and reads each variant's scores."""
 
     def __init__(self, stub, catalogue: AtlasCatalogue) -> None:
-        from alphagenome.atlas import atlas
-
         self.stub, self.catalogue = stub, catalogue
-        self.client = atlas.AtlasClient(stub)
 
     def call(self, unit: AtlasUnit) -> Attempt:
         try:
-            if unit.interval is None:
-                outputs, pages, listed = self._lookup(unit), 1, None
-            else:
-                outputs, pages, listed = self._listing(unit)
+            entries, pages = self._ask(unit)
         except _SDK_ERRORS as exc:
             error = rpc_error(exc)
             if error is None:
                 return Attempt(failure=RpcFailure(UNREADABLE_RESPONSE.upper(), Kind.OTHER,
                                                   f"{type(exc).__name__}: {exc}"))
             failure = classify(error)
-            if unit.interval is None and failure.kind is Kind.PERMANENT:
-                if failure.code == "NOT_FOUND":
-                    return Attempt(result=AtlasAnswer([Verdict(NOT_IN_ATLAS)]))
-                if failure.code == "INVALID_ARGUMENT" and _REF_MESSAGE.search(failure.message):
+            if failure.kind is Kind.PERMANENT:
+                if failure.code == "NOT_FOUND":  # a variant, or an interval, the Atlas does not hold: live
+                    return Attempt(result=AtlasAnswer([Verdict(NOT_IN_ATLAS) for _ in unit.variants]))
+                if unit.interval is None and failure.code == "INVALID_ARGUMENT" and _REF_MESSAGE.search(
+                        failure.message):
                     return Attempt(result=AtlasAnswer([Verdict(REF_MISMATCH)]))
             return Attempt(failure=failure)
         try:
+            outputs = self._parse(unit, entries)
+            listed = _listed(entries)
             return Attempt(result=AtlasAnswer([self._read(unit, i, outputs, listed)
                                                for i in range(len(unit.variants))], pages))
-        except (KeyError, IndexError, ValueError) as exc:
+        except (KeyError, IndexError, ValueError) as exc:  # an answer this code cannot read: this run only
             return Attempt(failure=RpcFailure(UNREADABLE_RESPONSE.upper(), Kind.OTHER, f"{type(exc).__name__}: {exc}"))
 
-    def _lookup(self, unit: AtlasUnit) -> dict:
-        return self.client.query_variant(unit.variants[0], requested_scorers=unit.scorers,
-                                         ontology_terms=unit.ontology_terms or None, gene_ids=unit.gene_ids)
-
-    def _listing(self, unit: AtlasUnit) -> tuple[dict, int, dict]:
-        """The request the SDK's `query_interval` sends for one chunk, every page of it, parsed as it parses them;
-        and what it listed at each position: the variants (their REF is the genome's) and the interval of each."""
-        from alphagenome.data import genome
+    def _ask(self, unit: AtlasUnit) -> tuple[list, int]:
+        """The request the SDK's `query_variants` sends for one variant (`GetDenseVariantScores`), or the one its
+        `query_interval` sends for one chunk (`ListDenseVariantScores`, every page of it): the SDK's filter and field
+        mask. Returns the answer's `DenseVariantScores` and the requests made."""
         from alphagenome.atlas import atlas, atlas_utils
         from alphagenome.protos import atlas_service_pb2
         from alphagenome.protos.v1 import dna_model_pb2
 
+        query = atlas_utils.build_filter(requested_scorers=unit.scorers, ontology_terms=unit.ontology_terms or None,
+                                         gene_ids=unit.gene_ids)
+        if unit.interval is None:
+            request = atlas_service_pb2.GetDenseVariantScoresRequest(
+                variant=unit.variants[0].to_proto(), organism=dna_model_pb2.ORGANISM_HOMO_SAPIENS, filter=query)
+            metadata = [("x-goog-fieldmask", ",".join(atlas._GET_DENSE_VARIANT_SCORE_FIELD_MASKS))]
+            with atlas.handle_rpc_error():
+                return [self.stub.GetDenseVariantScores(request, metadata=metadata)], 1
         request = atlas_service_pb2.ListDenseVariantScoresRequest(
-            interval=unit.interval.to_proto(), organism=dna_model_pb2.ORGANISM_HOMO_SAPIENS,
-            filter=atlas_utils.build_filter(requested_scorers=unit.scorers, ontology_terms=unit.ontology_terms or None,
-                                            gene_ids=unit.gene_ids),
+            interval=unit.interval.to_proto(), organism=dna_model_pb2.ORGANISM_HOMO_SAPIENS, filter=query,
             page_size=SNVS_PER_BP * unit.interval.width)
         metadata = [("x-goog-fieldmask", ",".join(atlas._LIST_DENSE_VARIANT_SCORES_FIELD_MASKS))]
-        scores, pages = [], 0
+        entries, pages = [], 0
         while True:
             with atlas.handle_rpc_error():
                 response = self.stub.ListDenseVariantScores(request, metadata=metadata)
             pages += 1
-            scores.extend(response.variant_scores)
+            entries.extend(response.variant_scores)
             if not response.next_page_token:
-                break
+                return entries, pages
             request.page_token = response.next_page_token
+
+    def _parse(self, unit: AtlasUnit, entries: list) -> dict:
+        """The answer as the SDK parses it: each score's tracks from the answer when every score names them, else
+        (a field mask left them out, as the SDK asks) from the Atlas's scorer metadata filtered to the unit's
+        ontology terms, as the SDK's `query_variants` and `query_interval` take them."""
+        from alphagenome.atlas import atlas
+
+        if all(any(m.HasField("tracks") for m in score.metadata) for entry in entries for score in entry.scores):
+            return atlas.convert_variant_scores_to_anndata(entries, None)
         wanted = {name: meta for name, meta in self.catalogue.metadata.items() if name in unit.scorers}
-        tracks = {name: frame.copy() for name, frame in
-                  atlas._filter_scorer_metadata(wanted, unit.ontology_terms or None).items()}
-        listed: dict[int, dict[str, Any]] = {}
-        for entry in scores:
-            variant = genome.Variant.from_proto(entry.variant)
-            interval = genome.Interval.from_proto(entry.interval) if entry.HasField("interval") else None
-            listed.setdefault(variant.position, {})[str(variant)] = interval
-        return atlas.convert_variant_scores_to_anndata(scores, tracks), pages, listed
+        filtered = atlas._filter_scorer_metadata(wanted, unit.ontology_terms or None)
+        tracks = {}
+        for name, frame in filtered.items():  # a server that did not filter the tracks sends all of them
+            widths = {score.shape[-1] for entry in entries for score in entry.scores
+                      if score.variant_scorer.name == name and score.shape}
+            every = wanted[name].track_metadata
+            tracks[name] = (every if widths == {len(every)} else frame).copy()
+        return atlas.convert_variant_scores_to_anndata(entries, tracks)
 
     def _read(self, unit: AtlasUnit, i: int, outputs: Mapping[str, Any], listed: dict | None) -> Verdict:
         """Variant i's scores from the answer, or why it has none."""
         variant = unit.variants[i]
         rows = {name: _rows_of(adata, variant) for name, adata in outputs.items()}
-        if listed is not None:  # every SNV of a base it holds is listed, with the genome's base as REF
-            here = listed.get(variant.position)
-            if here is None:
-                return Verdict(NOT_IN_ATLAS)
-            if str(variant) not in here:
-                return Verdict(REF_MISMATCH)
-            named = here[str(variant)]
-        else:
-            named = _interval_of(outputs, rows)
-        if named is not None and (named.chromosome, named.start, named.end) != (
+        here = listed.get((variant.chromosome, variant.position), {})
+        if str(variant) not in here:  # what it holds at the position has the genome's base as REF
+            bases = {ref for ref, _ in here.values()}
+            return Verdict(REF_MISMATCH if bases and variant.reference_bases not in bases else NOT_IN_ATLAS)
+        named = here[str(variant)][1]
+        if named is None or (named.chromosome, named.start, named.end) != (
                 (c := centred_interval(variant)).chromosome, c.start, c.end):
-            return Verdict(OTHER_INTERVAL)
+            return Verdict(OTHER_INTERVAL)  # scored elsewhere, or not saying where: the live model is asked
         keys = [k for k in unit.keys[i] if k.scorer != AVI_SCORER]
         scorers = list(dict.fromkeys(unit.names[k.scorer] for k in keys))
         if any(name not in outputs for name in scorers):
@@ -309,9 +318,15 @@ def _rows_of(adata, variant) -> np.ndarray:
     return (obs["variant"].astype(str) == str(variant)).to_numpy()
 
 
-def _interval_of(outputs: Mapping[str, Any], rows: Mapping[str, np.ndarray]):
-    """The interval the answer says the variant was scored in, if it says."""
-    for name, adata in outputs.items():
-        if "interval" in adata.obs.columns and rows[name].any():
-            return adata.obs["interval"][rows[name]].iloc[0]
-    return None
+def _listed(entries: list) -> dict[tuple[str, int], dict[str, tuple[str, Any]]]:
+    """What an answer holds at each (chromosome, position): per variant, its REF and the interval the answer says it
+    was scored in (None when it does not say)."""
+    from alphagenome.data import genome
+
+    listed: dict[tuple[str, int], dict[str, tuple[str, Any]]] = {}
+    for entry in entries:
+        variant = genome.Variant.from_proto(entry.variant)
+        interval = genome.Interval.from_proto(entry.interval) if entry.HasField("interval") else None
+        listed.setdefault((variant.chromosome, variant.position), {})[str(variant)] = (variant.reference_bases,
+                                                                                       interval)
+    return listed
