@@ -176,6 +176,22 @@ def test_without_a_billing_project_the_failure_says_what_to_set(tmp_path):
     assert "ENDOBENCH_GCS_ACCESS_TOKEN" in caught.value.description and caught.value.allow_retries is False
 
 
+def test_all_pairs_tables_on_another_build_than_the_reference_stop_before_any_is_read(materialized, tmp_path):
+    """The annotations are on the reference's build: hg38 all-pairs tables against an hg19 reference stop the run,
+    naming both builds, instead of intersecting positions of two builds."""
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(GTEX_RELEASE_PARTITIONS_NAME, ["v8"])
+    with allpairs_host(tmp_path) as server:
+        sources = negatives_sources(server, materialized["download_dir"], reference_build="hg19")
+        result = dg.materialize([negative_tests.gtex_negative_tests], partition_key="v8", instance=instance,
+                                resources={"sources": sources, "storage": materialized["storage"]},
+                                raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.step_failure_data.error.message
+    assert "all-pairs:Whole_Blood.allpairs.txt.gz (hg38)" in message and "reference (hg19)" in message
+
+
 def test_the_demo_probes_the_allpairs_bucket_while_its_table_is_missing(tmp_path):
     """`pending_downloads` (what the demo asks before any work) names the all-pairs URL until the file is in place."""
     with allpairs_host(tmp_path) as server:

@@ -12,6 +12,7 @@ from endobench.defs.code_versions import source_code_version
 from endobench.defs.failures import bad_input_fails_the_run
 from endobench.defs.metadata import exclusion_metadata, markdown_table, rounded, table_metadata
 from endobench.defs.partitions import gtex_release_partitions
+from endobench.lib.genome.builds import build_mismatches
 from endobench.lib.io.errors import BuildMismatchError
 from endobench.lib.truth_sets.catalog import K562_DHS_PEAKS
 from endobench.lib.truth_sets.gtex import gene_thresholds
@@ -95,10 +96,11 @@ def select_for_tissue(context: dg.AssetExecutionContext, sources: DataSources, s
             context.log.info(f"{tissue}: {rows:,} all-pairs tests read, {kept:,} candidate negatives kept")
 
     with bad_input_fails_the_run(sources):
-        for file in files:  # the annotations are on the reference's build: variants of another are never compared
-            if file.build != reference.build:
-                raise BuildMismatchError(file.path, f"the all-pairs table is {file.build}, the reference "
-                                         f"{reference.build}", "Use a reference on the all-pairs tables' build")
+        # The annotations are on the reference's build: variants of another are never compared with them.
+        wrong = build_mismatches({**{f"all-pairs:{f.path.name}": f.build for f in files}, "reference": reference.build})
+        if wrong:
+            raise BuildMismatchError(files[0].path, f"{', '.join(wrong)} on another build than this reference "
+                                     f"({reference.build})", "Use a reference on the all-pairs tables' build")
         targets = negative_targets(mine, specs, load_annotations(storage), K562_DHS_PEAKS.key,
                                    gene_thresholds(sources.gtex_eqtls(release, tissue).path))
         selection = select_negative_tests([f.path for f in files], targets, per_gene=sources.negatives_per_gene,
