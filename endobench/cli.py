@@ -117,10 +117,11 @@ def p_text(value: object) -> str:
 def evaluate_lines(metrics: dict) -> list[str]:
     """What `evaluate` prints: rows and units, the primary endpoint and each metric rounded with its 95% interval and
     p, the power, the exclusions; below the minimum of units, that instead of numbers (as everywhere)."""
-    from endobench.lib.evaluation.metrics import too_few
+    from endobench.lib.evaluation.metrics import MIN_UNITS, too_few
     from endobench.lib.evaluation.render import num, with_ci
 
-    n, n_units, minimum = int(metrics.get("n") or 0), int(metrics.get("n_units") or 0), int(metrics.get("min_units", 10))
+    n, n_units, minimum = (int(metrics.get("n") or 0), int(metrics.get("n_units") or 0),
+                           int(metrics.get("min_units", MIN_UNITS)))
     lines = [f"  n: {n:,} rows in {n_units:,} units of resampling"]
     if n_units < minimum:
         lines.append(f"  {too_few(n_units, minimum)}")

@@ -189,11 +189,6 @@ def scope_statement(predictions: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _n_with_units(result: Mapping[str, object]) -> str:
-    """`41 genes on 36 variants`: rows, and the independent units they are resampled as."""
-    return units_phrase(result)
-
-
 RESULTS_HEADER = ["truth set", "readout x biosample", "configuration", "unit", "n (units)", "Spearman [95% CI]",
                   "p (units)", "Pearson [95% CI]", "sign agreement [95% CI]", "sign auROC [95% CI]",
                   "sign auROC, strong half", "calibration slope (effect on score)",
@@ -203,7 +198,7 @@ RESULTS_HEADER = ["truth set", "readout x biosample", "configuration", "unit", "
 def _results_rows(results: Sequence[Mapping[str, object]], empty: Sequence[str], min_n: int) -> list[list[str]]:
     rows = []
     for r in results:
-        lead = [r["truth_set"], r["readout_label"], r["label"], r["scope"], _n_with_units(r)]
+        lead = [r["truth_set"], r["readout_label"], r["label"], r["scope"], units_phrase(r)]
         if r["n_units"] < min_n:
             rows.append(lead + [too_few(r["n_units"], min_n)] + [""] * 7)
             continue

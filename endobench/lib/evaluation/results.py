@@ -265,13 +265,12 @@ def evaluate_tissue_replication(pairs: pd.DataFrame | None, *, n_boot: int = N_B
         units = resampling_units(rows, GENE_UNIT)
         summary = summarize(rows["effect"], rows["score"], units=units, n_boot=n_boot, with_null=False)
         primary = primary_endpoint(rows["effect"], rows["score"], units=units, n_boot=n_boot)
-        ceiling = noise_ceiling(rows["effect"], pd.to_numeric(rows["effect_se"], errors="coerce"))
         out.append({
             "tissue": gtex_label(GTEX_SOURCES[source]) if source in GTEX_SOURCES else source,
             "predicted_by": gtex_label(GTEX_SOURCES[other]) if other in GTEX_SOURCES else other,
             "unit": GENE_UNIT, "n": summary["n"], "n_units": summary["n_units"],
             "n_variants": int(rows["variant_id"].nunique()),
             **{k: summary[k] for k in HEADLINE_KEYS if k in summary}, "primary": primary,
-            "mde": spearman_mde(int(summary["n_units"])), "noise_ceiling": ceiling,
+            "mde": spearman_mde(int(summary["n_units"])), "noise_ceiling": _noise_ceiling(rows),
         })
     return out

@@ -66,8 +66,3 @@ def resampling_units(rows: pd.DataFrame, unit: str) -> np.ndarray:
     graph = coo_matrix((np.ones(len(rows)), (gene_nodes, variant_nodes)), shape=(n_nodes, n_nodes))
     _, component = connected_components(graph, directed=False)
     return component[variant_nodes].astype(object)
-
-
-def n_linked(rows: pd.DataFrame, unit: str) -> int:
-    """How many units of resampling `rows` holds."""
-    return int(pd.Series(resampling_units(rows, unit)).nunique()) if len(rows) else 0
