@@ -17,6 +17,7 @@ from pydantic import PrivateAttr
 
 from endobench.lib.genome.reference import ReferenceGenome
 from endobench.lib.scoring.plan import ScoringPlan
+from endobench.lib.scoring.score_cache import LIVE
 from endobench.lib.truth_sets.catalog import GM12878
 
 ACCESSIBILITY = "accessibility"
@@ -32,7 +33,6 @@ PREDICTOR_INPUT = ["variant_id", "chrom", "pos", "ref", "alt", "gene_id", "reado
 # (AlphaGenome's precomputed Atlas), '' where nothing answered.
 PREDICTION_COLUMNS = ["variant_id", "gene_id", "score", "quantile_score", "status", "reason", "from_cache", "track",
                       "source"]
-SOURCE_LIVE = "live"
 # The status of a prediction row (one vocabulary for the predictions asset and `score-variants`): `scored`, or why
 # not in `reason` with status `failed` (the predictor was asked and gave no score) or `skipped_call_cap` (not asked
 # in this run: the cap on new calls was reached; the next run asks).
@@ -210,7 +210,7 @@ class LocalPredictor(VariantEffectPredictor):
                 "reason": np.where(ok_mask, "", "no_reference_sequence"),
                 "from_cache": False,
                 "track": [local_track(SCORED_BY[f]) for f in scoring_fold(chroms)],
-                "source": SOURCE_LIVE,
+                "source": LIVE,
             }
         )[PREDICTION_COLUMNS]
         failures = {} if ok_mask.all() else {"no_reference_sequence": int((~ok_mask).sum())}

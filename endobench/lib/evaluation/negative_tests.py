@@ -38,10 +38,10 @@ from endobench.lib.evaluation.units import lead_rows, significant
 from endobench.lib.genome.intervals import variants_in_peaks
 from endobench.lib.genome.peaks import PeakSet
 from endobench.lib.io.errors import InputError
-from endobench.lib.truth_sets.allpairs import Block, allpairs_blocks, floats
+from endobench.lib.truth_sets.allpairs import Block, allpairs_blocks
 from endobench.lib.truth_sets.annotate import annotate_truth_sets
 from endobench.lib.truth_sets.catalog import TruthSetSpec
-from endobench.lib.truth_sets.gtex import id_parts, split_ids
+from endobench.lib.truth_sets.gtex import float_array, id_parts, split_ids
 from endobench.lib.truth_sets.schema import QTL_SCHEMA, validated_qtl_table
 
 NO_THRESHOLD_P = 0.5
@@ -197,7 +197,7 @@ class _Selector:
         slot_of = self.genes.get_indexer(pc.utf8_trim_whitespace(gene_names).to_numpy(zero_copy_only=False))
         slot = np.append(slot_of, -1)[gene_codes]  # a missing gene id has the code len(gene_names)
         ours = slot >= 0
-        pval = floats(table, "pval_nominal")
+        pval = float_array(table.column("pval_nominal"))
         threshold = self.threshold[np.where(ours, slot, 0)] if len(self.threshold) else np.zeros(n)
         keep = ours & (pval > threshold)
         self.excluded.update({GENE_WITHOUT_POSITIVE: int(n - ours.sum()), PVAL_MISSING: int((ours & np.isnan(pval)).sum()),
@@ -244,7 +244,7 @@ class _Selector:
             zero_copy_only=False)
         for ours, theirs in (("effect", "slope"), ("effect_se", "slope_se"), ("pval", "pval_nominal"),
                              ("maf", "maf"), ("tss_distance", "tss_distance")):
-            frame[ours] = floats(sub, theirs)[picked] if theirs in sub.column_names else np.nan
+            frame[ours] = float_array(sub.column(theirs))[picked] if theirs in sub.column_names else np.nan
         frame["slot"], frame["file"], frame["line"] = gene_slot[picked], file, block.first + rows[picked]
         return frame
 

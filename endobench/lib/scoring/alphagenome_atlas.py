@@ -85,16 +85,29 @@ class AtlasCatalogue:
 
     metadata: Mapping[str, Any]  # name -> the SDK's `ScorerMetadata`
 
+    @functools.cached_property
+    def _curies(self) -> dict[tuple[str, str], str]:
+        """(scorer, track name) -> the track's first ontology CURIE ('' where it has none): built once, since every
+        key of every variant is looked up."""
+        import pandas as pd  # the SDK's track metadata are pandas frames
+
+        index: dict[tuple[str, str], str] = {}
+        for scorer, found in self.metadata.items():
+            frame = found.track_metadata
+            if "name" not in frame:
+                continue
+            curies = frame["ontology_curie"] if "ontology_curie" in frame else [None] * len(frame)
+            for name, curie in zip(frame["name"], curies):
+                key = (scorer, name)
+                if not index.get(key):
+                    index[key] = "" if pd.isna(curie) else str(curie)
+        return index
+
     def holds(self, scorer: str, track: str) -> bool:
-        found = self.metadata.get(scorer)
-        return found is not None and "name" in found.track_metadata and (found.track_metadata["name"] == track).any()
+        return (scorer, track) in self._curies
 
     def curie(self, scorer: str, track: str) -> str:
-        frame = self.metadata[scorer].track_metadata
-        if "ontology_curie" not in frame:
-            return ""
-        hits = frame.loc[frame["name"] == track, "ontology_curie"].dropna()
-        return str(hits.iloc[0]) if len(hits) else ""
+        return self._curies.get((scorer, track), "")
 
 
 class _Deadline:

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -161,8 +160,3 @@ def _parquet_blocks(path: Path) -> Iterator[Block]:
         raise InputError(path, f"the parquet file is damaged after row {row - 1:,} ({exc})", replace_damaged(path),
                          damaged=True) from exc
 
-
-def floats(table: pa.Table, name: str) -> np.ndarray:
-    """A float column of a block as numpy, NaN where the file had NA."""
-    column = table.column(name)
-    return (column.fill_null(float("nan")) if column.null_count else column).to_numpy().astype(np.float64, copy=False)

@@ -148,7 +148,7 @@ def read_gtex_eqtls(path: Path, *, truth_set: str, qval_threshold: float = 0.05,
     typed = _frame_from_arrow(table, kind, qval_threshold) if table is not None else None
     if typed is None:
         return _read_gtex_text(path, kind, truth_set, qval_threshold, columns, effect)
-    ranges = _probability_exclusions(path, columns, kind, lambda name: _float_array(table.column(name)))
+    ranges = _probability_exclusions(path, columns, kind, lambda name: float_array(table.column(name)))
     del table
     frame, build, ids, numbers = typed
     excluded: Counter = Counter()
@@ -236,7 +236,8 @@ def _probability_exclusions(path: Path, columns: dict[str, str], kind: str, valu
     return ranges
 
 
-def _float_array(column: pa.ChunkedArray) -> np.ndarray:
+def float_array(column: pa.ChunkedArray) -> np.ndarray:
+    """A float column as numpy, NaN where the file had NA."""
     return _nan_for_null(column).to_numpy().astype(np.float64, copy=False)
 
 
@@ -354,7 +355,7 @@ def _read_gtex_parquet(path: Path, header: list[str], kind: str, truth_set: str,
         raise InputError(path, "some variant ids could not be split into chrom, pos, ref and alt",
                          "Use the GTEx variant ids unchanged")
     frame, build, ids, numbers = typed_frame
-    ranges = _probability_exclusions(path, columns, kind, lambda name: _float_array(table.column(name)))
+    ranges = _probability_exclusions(path, columns, kind, lambda name: float_array(table.column(name)))
     excluded: Counter = Counter()
     kept = validated_qtl_table(frame, path, truth_set, build, excluded, ids=ids, columns=numbers, row_exclusions=ranges)
     return ParsedQtls(table=kept, rows_read=table.num_rows, excluded=excluded, kind=kind)
